@@ -1,0 +1,54 @@
+# Two commands matter: `make run` (the product with demo data) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_URL ?= postgres://postgres@127.0.0.1:5432/userops
+PG_PROBE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test lint format bench bench-quick setup demo messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements/base.txt requirements/dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/base.txt -r requirements/dev.txt
+	touch $@
+
+messages: $(VENV)/.installed
+	$(BIN)/python manage.py compilemessages --ignore=.venv --verbosity 0
+
+setup: messages
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py setup_periodic_tasks
+
+demo: setup
+	$(BIN)/python manage.py load_demo
+
+run: demo
+	@$(BIN)/python manage.py describe_run
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+# The suite runs on PostgreSQL whenever it is reachable (always in CI), else on SQLite.
+test: messages
+	@if [ -z "$$DATABASE_URL" ] && $(BIN)/python -c "import psycopg; psycopg.connect('$(PG_PROBE_URL)', connect_timeout=2).close()" 2>/dev/null; then \
+		export DATABASE_URL="$(PG_URL)"; echo "Tests on PostgreSQL ($(PG_URL))"; \
+	else echo "Tests on $${DATABASE_URL:-SQLite}"; fi; \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: setup
+	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/python -m bench.run --size full
+
+bench-quick: setup
+	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/python -m bench.run --size quick

@@ -1,0 +1,36 @@
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from apps.core.models import ApiClient, hash_secret
+
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """``X-Api-Key: <key>`` (or ``Authorization: Api-Key <key>``) identifies a trusted system."""
+
+    keyword = "Api-Key"
+
+    def authenticate(self, request: Request) -> tuple[ApiClient, ApiClient] | None:
+        raw = request.headers.get("X-Api-Key")
+        if raw is None:
+            header = request.headers.get("Authorization", "")
+            scheme, _sep, value = header.partition(" ")
+            if scheme != self.keyword:
+                return None
+            raw = value
+        raw = raw.strip()
+        if not raw:
+            raise exceptions.AuthenticationFailed(_("Empty API key."))
+        client = ApiClient.objects.filter(key_hash=hash_secret(raw), is_active=True).first()
+        if client is None:
+            raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
+        now = timezone.now()
+        if client.last_used_at is None or (now - client.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
+            ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        return client, client
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword

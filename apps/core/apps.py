@@ -1,0 +1,23 @@
+from typing import Any
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+def _sync_roles(sender: AppConfig, apps: Any, **kwargs: Any) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    from apps.core.roles import sync_roles
+
+    sync_roles(Group, Permission)
+
+
+class CoreConfig(AppConfig):
+    name = "apps.core"
+    label = "core"
+    verbose_name = _("Administration")
+
+    def ready(self) -> None:
+        # Permissions of every app exist only after migrate; keep the roles' grants in step with them.
+        post_migrate.connect(_sync_roles, dispatch_uid="core.sync_roles")

@@ -1,0 +1,22 @@
+"""Masked forms of personal data, for staff without the right to see it in full."""
+
+from datetime import date
+
+
+def mask_phone(phone: str | None) -> str:
+    if not phone:
+        return ""
+    if len(phone) <= 7:
+        return "*" * len(phone)
+    return f"{phone[:-8]}****{phone[-4:]}"
+
+
+def mask_email(email: str | None) -> str:
+    if not email:
+        return ""
+    local, _sep, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def mask_birthday(birthday: date | None) -> str:
+    return f"{birthday.year}-**-**" if birthday else ""

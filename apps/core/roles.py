@@ -1,0 +1,73 @@
+"""Staff roles are groups whose permissions are declared here and kept in sync on every migrate.
+
+A pattern is ``app_label.codename`` where the codename may be ``*`` (every permission of the app) or
+start with ``view_*`` (every view permission). Apps that land later add their lines here.
+"""
+
+from fnmatch import fnmatch
+
+from django.utils.translation import gettext_lazy as _
+
+OPERATIONS_MANAGER = "Operations manager"
+CUSTOMER_SERVICE = "Customer service"
+CAMPAIGN_MANAGER = "Campaign manager"
+ANALYST = "Analyst"
+
+ROLE_LABELS = {
+    OPERATIONS_MANAGER: _("Operations manager"),
+    CUSTOMER_SERVICE: _("Customer service"),
+    CAMPAIGN_MANAGER: _("Campaign manager"),
+    ANALYST: _("Analyst"),
+}
+
+PROJECT_APPS = ("core", "members", "benefits", "campaigns", "events", "analytics", "imports")
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    OPERATIONS_MANAGER: [f"{app}.*" for app in PROJECT_APPS if app != "core"] + ["core.view_apiclient", "django_celery_beat.view_*"],
+    CUSTOMER_SERVICE: [
+        "members.view_member",
+        "members.view_tier",
+        "members.view_tierchange",
+        "members.view_pointsentry",
+        "members.view_member_pii",
+        "members.adjust_points",
+        "members.change_member",
+        "benefits.view_*",
+        "events.view_*",
+    ],
+    CAMPAIGN_MANAGER: [
+        "members.view_member",
+        "members.view_tier",
+        "members.view_tag",
+        "benefits.view_*",
+        "campaigns.*",
+        "events.view_*",
+        "analytics.view_*",
+    ],
+    ANALYST: [f"{app}.view_*" for app in PROJECT_APPS if app != "core"] + ["members.export_member"],
+}
+
+# Sensitive permissions: only their own name or a whole-app ``*`` grants them, never ``view_*``.
+EXPLICIT_ONLY = {"members.view_member_pii", "members.adjust_points_unlimited", "members.export_member"}
+
+
+def permission_matches(pattern: str, app_label: str, codename: str) -> bool:
+    pattern_app, _sep, pattern_code = pattern.partition(".")
+    if pattern_app != app_label:
+        return False
+    qualified = f"{app_label}.{codename}"
+    if qualified in EXPLICIT_ONLY:
+        return pattern == qualified or pattern_code == "*"
+    return fnmatch(codename, pattern_code)
+
+
+def sync_roles(group_model: type, permission_model: type) -> None:
+    permissions = list(permission_model.objects.select_related("content_type"))
+    for role, patterns in ROLE_PERMISSIONS.items():
+        group, _created = group_model.objects.get_or_create(name=role)
+        wanted = [
+            permission
+            for permission in permissions
+            if any(permission_matches(p, permission.content_type.app_label, permission.codename) for p in patterns)
+        ]
+        group.permissions.set(wanted)

@@ -1,0 +1,360 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TabbedTranslationAdmin
+from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter, RelatedDropdownFilter
+from unfold.decorators import action, display
+
+from apps.core.admin_pagination import EstimatedCountPaginator
+from apps.core.errors import ApplicationError
+from apps.core.masking import mask_birthday, mask_email, mask_phone
+from apps.members import selectors, services
+from apps.members.filters import search_members
+from apps.members.models import (
+    ConsentChannel,
+    Member,
+    MemberStatus,
+    PointsEntry,
+    Tag,
+    Tier,
+    TierChange,
+)
+from apps.members.phones import normalize_phone
+
+PII_PERMISSION = "members.view_member_pii"
+RECENT_ROWS = 20
+
+
+def can_see_pii(request: HttpRequest) -> bool:
+    return request.user.has_perm(PII_PERMISSION)
+
+
+class ConsentFilter(admin.SimpleListFilter):
+    title = _("marketing consent")
+    parameter_name = "consent"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(ConsentChannel.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Member]) -> QuerySet[Member]:
+        if self.value():
+            return selectors.member_list(filters={"consent": self.value()}).filter(pk__in=queryset.values("pk"))
+        return queryset
+
+
+class MemberAdminForm(forms.ModelForm):
+    class Meta:
+        model = Member
+        fields = ["name", "phone", "external_id", "email", "gender", "birthday", "city", "source_channel", "tags"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        try:
+            if cleaned.get("phone"):
+                cleaned["phone"] = normalize_phone(cleaned["phone"])
+            services.member_check_unique(
+                phone=cleaned.get("phone") or None,
+                external_id=(cleaned.get("external_id") or "").strip() or None,
+                exclude_pk=self.instance.pk,
+            )
+        except ApplicationError as exc:
+            field = next(iter(exc.fields), None)
+            self.add_error(field if field in self.fields else None, exc.message)
+        return cleaned
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=255, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class AdjustPointsForm(ReasonForm):
+    amount = forms.IntegerField(
+        label=_("Points"), help_text=_("Positive to add, negative to deduct."), min_value=-100_000_000, max_value=100_000_000
+    )
+    field_order = ["amount", "reason"]
+
+
+@admin.register(Member)
+class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
+    form = MemberAdminForm
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
+    list_display = ["name", "phone_display", "tier", "city", "status_display", "points_balance", "joined_at"]
+    list_select_related = ["tier", "points_account"]
+    list_filter = [
+        ("tier", RelatedDropdownFilter),
+        ("status", ChoicesDropdownFilter),
+        ("source_channel", ChoicesDropdownFilter),
+        ("city", FieldTextFilter),
+        ConsentFilter,
+    ]
+    list_filter_submit = True
+    search_fields = ["name"]
+    search_help_text = _("Phone (any format), name (beginning), external ID or email")
+    date_hierarchy = None
+    ordering = ["-id"]
+    actions = ["freeze_selected"]
+    actions_detail = ["adjust_points", "freeze", "unfreeze", "close"]
+    readonly_fields = ["tier", "growth_value", "status", "status_reason", "joined_at", "points_summary", "tier_history", "recent_ledger"]
+    autocomplete_fields = ["tags"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Member | None = None) -> list[tuple[Any, dict[str, Any]]]:
+        profile = ["name", "phone", "external_id", "email", "gender", "birthday", "city", "source_channel", "tags"]
+        if obj is not None and not can_see_pii(request):
+            profile = [
+                "name",
+                "phone_display",
+                "external_id",
+                "email_display",
+                "gender",
+                "birthday_display",
+                "city",
+                "source_channel",
+                "tags",
+            ]
+        fieldsets: list[tuple[Any, dict[str, Any]]] = [(_("Profile"), {"fields": profile})]
+        if obj is not None:
+            fieldsets += [
+                (_("Programme"), {"fields": ["tier", "growth_value", "status", "status_reason", "joined_at", "points_summary"]}),
+                (_("Tier history"), {"fields": ["tier_history"]}),
+                (_("Points ledger"), {"fields": ["recent_ledger"]}),
+            ]
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Member | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not can_see_pii(request):
+            fields += ["phone_display", "email_display", "birthday_display"]
+        return fields
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Member], search_term: str) -> tuple[QuerySet[Member], bool]:
+        return search_members(queryset, search_term), False
+
+    def save_model(self, request: HttpRequest, obj: Member, form: forms.ModelForm, change: bool) -> None:
+        data = {field: form.cleaned_data.get(field) for field in ("name", "phone", "external_id", "email", "gender", "birthday", "city")}
+        tags = [tag.name for tag in form.cleaned_data.get("tags", [])]
+        if change:
+            editable = {field: value for field, value in data.items() if field in form.changed_data}
+            saved = services.member_update_profile(member=obj, actor=request.user, tags=tags, **editable)
+        else:
+            saved = services.member_enrol(**data, source_channel=form.cleaned_data["source_channel"], tags=tags, actor=request.user)
+        obj.pk = saved.pk
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        """Tags were saved by the service."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Member | None = None) -> bool:
+        return False
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        columns = list(super().get_list_display(request))
+        if can_see_pii(request):
+            columns[columns.index("phone_display")] = "phone"
+        return columns
+
+    @display(description=_("mobile phone"))
+    def phone_display(self, obj: Member) -> str:
+        return mask_phone(obj.phone)
+
+    @display(description=_("email"))
+    def email_display(self, obj: Member) -> str:
+        return mask_email(obj.email)
+
+    @display(description=_("birthday"))
+    def birthday_display(self, obj: Member) -> str:
+        return mask_birthday(obj.birthday)
+
+    @display(
+        description=_("status"),
+        label={MemberStatus.ACTIVE: "success", MemberStatus.FROZEN: "warning", MemberStatus.CLOSED: "danger"},
+    )
+    def status_display(self, obj: Member) -> tuple[str, str]:
+        return obj.status, obj.get_status_display()
+
+    @display(description=_("points"), ordering="points_account__balance")
+    def points_balance(self, obj: Member) -> int:
+        return obj.points_account.balance
+
+    @display(description=_("points"))
+    def points_summary(self, obj: Member) -> SafeString:
+        summary = selectors.member_points_summary(member=obj)
+        return render_to_string("admin/members/member/points_summary.html", {"summary": summary})
+
+    @display(description=_("tier history"))
+    def tier_history(self, obj: Member) -> SafeString:
+        rows = selectors.member_tier_history(member=obj)[:RECENT_ROWS]
+        return render_to_string("admin/members/member/tier_history.html", {"rows": rows})
+
+    @display(description=_("latest entries"))
+    def recent_ledger(self, obj: Member) -> SafeString:
+        rows = selectors.member_ledger(member=obj)[:RECENT_ROWS]
+        full = reverse("admin:members_pointsentry_changelist") + f"?account__member__id__exact={obj.pk}"
+        return render_to_string("admin/members/member/ledger.html", {"rows": rows, "full_ledger_url": full})
+
+    # Actions: each one a form page that calls one service.
+
+    def has_adjust_points_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("members.adjust_points") or request.user.has_perm("members.adjust_points_unlimited")
+
+    def has_change_status_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("members.change_member")
+
+    @action(description=_("Adjust points"), url_path="adjust-points", permissions=["adjust_points"], icon="add_card")
+    def adjust_points(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(member: Member, data: dict[str, Any]) -> str:
+            entry = services.points_adjust(member=member, amount=data["amount"], reason=data["reason"], actor=request.user)
+            return _("Points adjusted by %(amount)+d; the balance is now %(balance)d.") % {
+                "amount": entry.amount,
+                "balance": entry.balance_after,
+            }
+
+        return self._member_form(request, object_id, AdjustPointsForm, _("Adjust points"), run)
+
+    @action(description=_("Freeze"), url_path="freeze", permissions=["change_status"], icon="ac_unit")
+    def freeze(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._status_form(request, object_id, _("Freeze member"), services.member_freeze, _("The member is frozen."))
+
+    @action(description=_("Unfreeze"), url_path="unfreeze", permissions=["change_status"], icon="sunny")
+    def unfreeze(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._status_form(request, object_id, _("Unfreeze member"), services.member_unfreeze, _("The member is active again."))
+
+    @action(description=_("Close"), url_path="close", permissions=["change_status"], icon="block")
+    def close(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._status_form(request, object_id, _("Close member"), services.member_close, _("The member is closed."))
+
+    @admin.action(description=_("Freeze selected members"), permissions=["change"])
+    def freeze_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
+        frozen = 0
+        for member in queryset.filter(status=MemberStatus.ACTIVE).order_by("pk"):
+            services.member_freeze(member=member, reason=str(_("Frozen in bulk from the member list")), actor=request.user)
+            frozen += 1
+        messages.success(request, _("%(count)d members frozen.") % {"count": frozen})
+
+    def _status_form(self, request: HttpRequest, object_id: str, title: str, service: Any, done: str) -> HttpResponse:
+        def run(member: Member, data: dict[str, Any]) -> str:
+            service(member=member, reason=data["reason"], actor=request.user)
+            return done
+
+        return self._member_form(request, object_id, ReasonForm, title, run)
+
+    def _member_form(self, request: HttpRequest, object_id: str, form_class: type[forms.Form], title: str, run: Any) -> HttpResponse:
+        member = get_object_or_404(Member.objects.select_related("tier", "points_account"), pk=object_id)
+        change_url = reverse("admin:members_member_change", args=[member.pk])
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                messages.success(request, run(member, form.cleaned_data))
+                return HttpResponseRedirect(change_url)
+            except ApplicationError as exc:
+                form.add_error(next((f for f in exc.fields if f in form.fields), None), exc.message)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "subtitle": member.name,
+            "member": member,
+            "form": form,
+            "opts": self.model._meta,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/members/member/action_form.html", context)
+
+
+@admin.register(Tier)
+class TierAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin, ModelAdmin):
+    list_display = ["name", "code", "rank", "threshold", "points_multiplier", "member_count"]
+    ordering = ["rank"]
+
+    @display(description=_("members"))
+    def member_count(self, obj: Tier) -> int:
+        return obj.members.count()
+
+    def save_model(self, request: HttpRequest, obj: Tier, form: forms.ModelForm, change: bool) -> None:
+        try:
+            services.tier_save(tier=obj)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Tier | None = None) -> bool:
+        return False
+
+
+@admin.register(Tag)
+class TagAdmin(ModelAdmin):
+    search_fields = ["name"]
+    list_display = ["name"]
+
+
+class ReadOnlyAdmin(ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(ReadOnlyAdmin):
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_display = ["created_at", "member_link", "kind", "amount", "balance_after", "reason", "source_ref", "actor", "client", "expires_at"]
+    list_filter = [("kind", ChoicesDropdownFilter), ("source_ref", FieldTextFilter)]
+    list_select_related = ["account__member", "actor", "client"]
+    search_fields = ["source_ref"]
+    ordering = ["-created_at", "-id"]
+    actions_detail = ["reverse_entry"]
+
+    @display(description=_("member"))
+    def member_link(self, obj: PointsEntry) -> SafeString:
+        member = obj.account.member
+        return format_html('<a href="{}">{}</a>', reverse("admin:members_member_change", args=[member.pk]), member.name)
+
+    def has_reverse_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("members.adjust_points_unlimited")
+
+    @action(description=_("Reverse"), url_path="reverse", permissions=["reverse"], icon="undo")
+    def reverse_entry(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        entry = get_object_or_404(PointsEntry.objects.select_related("account__member"), pk=object_id)
+        form = ReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.points_reverse(entry=entry, reason=form.cleaned_data["reason"], actor=request.user)
+                messages.success(request, _("The entry was reversed."))
+                return HttpResponseRedirect(reverse("admin:members_member_change", args=[entry.account.member_id]))
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Reverse ledger entry"),
+            "subtitle": str(entry),
+            "member": entry.account.member,
+            "form": form,
+            "opts": self.model._meta,
+            "change_url": reverse("admin:members_member_change", args=[entry.account.member_id]),
+        }
+        return TemplateResponse(request, "admin/members/member/action_form.html", context)
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(ReadOnlyAdmin):
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_display = ["created_at", "member", "kind", "from_tier", "to_tier", "growth_value", "reason", "actor"]
+    list_filter = [("kind", ChoicesDropdownFilter), ("to_tier", RelatedDropdownFilter)]
+    list_select_related = ["member", "from_tier", "to_tier", "actor"]
+    ordering = ["-created_at", "-id"]

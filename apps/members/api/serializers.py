@@ -1,0 +1,158 @@
+"""Input serializers list exactly what a caller may set; tier, balance, status and staff flags are never among them."""
+
+from rest_framework import serializers
+
+from apps.members.models import ConsentChannel, Gender, Member, PointsEntry, SourceChannel, Tier
+
+
+class TierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tier
+        fields = ["code", "name", "rank", "threshold"]
+
+
+class ConsentsSerializer(serializers.Serializer):
+    sms = serializers.BooleanField(required=False)
+    email = serializers.BooleanField(required=False)
+    push = serializers.BooleanField(required=False)
+
+
+def consents_of(member: Member) -> dict[str, bool]:
+    given = {consent.channel: consent.granted for consent in member.consents.all()}
+    return {channel: given.get(channel, False) for channel in ConsentChannel.values}
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    tier = TierSerializer(read_only=True)
+    points_balance = serializers.IntegerField(source="points_account.balance", read_only=True)
+    tags = serializers.SlugRelatedField(many=True, slug_field="name", read_only=True)
+    consents = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Member
+        fields = [
+            "id",
+            "external_id",
+            "name",
+            "phone",
+            "email",
+            "gender",
+            "birthday",
+            "city",
+            "source_channel",
+            "status",
+            "joined_at",
+            "updated_at",
+            "tier",
+            "growth_value",
+            "points_balance",
+            "tags",
+            "consents",
+        ]
+        read_only_fields = fields
+
+    def get_consents(self, member: Member) -> dict[str, bool]:
+        return consents_of(member)
+
+
+class MemberEnrolSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    external_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    gender = serializers.ChoiceField(choices=Gender.choices, required=False)
+    birthday = serializers.DateField(required=False, allow_null=True)
+    city = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    source_channel = serializers.ChoiceField(choices=SourceChannel.choices, required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+    consents = ConsentsSerializer(required=False)
+
+
+class MemberUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    external_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    gender = serializers.ChoiceField(choices=Gender.choices, required=False)
+    birthday = serializers.DateField(required=False, allow_null=True)
+    city = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+
+
+class MyProfileSerializer(serializers.ModelSerializer):
+    tier = TierSerializer(read_only=True)
+
+    class Meta:
+        model = Member
+        fields = ["id", "name", "phone", "email", "gender", "birthday", "city", "status", "joined_at", "tier", "growth_value"]
+        read_only_fields = fields
+
+
+class MyProfileUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    gender = serializers.ChoiceField(choices=Gender.choices, required=False)
+    birthday = serializers.DateField(required=False, allow_null=True)
+    city = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class TierProgressSerializer(serializers.Serializer):
+    tier = TierSerializer()
+    growth_value = serializers.IntegerField()
+    next_tier = TierSerializer(allow_null=True)
+    needed_for_next = serializers.IntegerField()
+    guaranteed_until = serializers.DateTimeField(allow_null=True)
+
+
+class PointsSummarySerializer(serializers.Serializer):
+    balance = serializers.IntegerField()
+    next_expiry_at = serializers.DateTimeField(allow_null=True)
+    next_expiry_amount = serializers.IntegerField()
+
+
+class PointsEntrySerializer(serializers.ModelSerializer):
+    reverses = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = PointsEntry
+        fields = ["id", "kind", "amount", "balance_after", "reason", "source_ref", "expires_at", "reverses", "created_at"]
+        read_only_fields = fields
+
+
+class PointsEarnSerializer(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=1, max_value=100_000_000)
+    reason = serializers.CharField(max_length=255)
+    source_ref = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class PointsSpendSerializer(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=1, max_value=100_000_000)
+    reason = serializers.CharField(max_length=255)
+    source_ref = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+
+
+class PointsReverseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255)
+
+
+class PointsOperationSerializer(serializers.Serializer):
+    entry = PointsEntrySerializer()
+    balance = serializers.IntegerField()
+
+
+class MemberTokenIssueSerializer(serializers.Serializer):
+    member_id = serializers.IntegerField(required=False)
+    external_id = serializers.CharField(max_length=64, required=False)
+    phone = serializers.CharField(max_length=32, required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError("Give member_id, external_id or phone.")
+        return attrs
+
+
+class MemberTokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    member_id = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()

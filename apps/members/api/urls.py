@@ -1,0 +1,21 @@
+from django.urls import path
+
+from apps.members.api import views
+
+urlpatterns = [
+    path("me/", views.MyProfileView.as_view(), name="me"),
+    path("me/tier/", views.MyTierView.as_view(), name="me-tier"),
+    path("me/points/", views.MyPointsView.as_view(), name="me-points"),
+    path("me/points/ledger/", views.MyLedgerView.as_view(), name="me-ledger"),
+    path("me/consents/", views.MyConsentsView.as_view(), name="me-consents"),
+    path("me/token/revoke/", views.MyTokenRevokeView.as_view(), name="me-token-revoke"),
+    path("members/", views.MemberListView.as_view(), name="members"),
+    path("members/<int:pk>/", views.MemberDetailView.as_view(), name="member-detail"),
+    path("members/<int:pk>/points/", views.MemberPointsView.as_view(), name="member-points"),
+    path("members/<int:pk>/points/ledger/", views.MemberLedgerView.as_view(), name="member-ledger"),
+    path("members/<int:pk>/points/earn/", views.PointsEarnView.as_view(), name="points-earn"),
+    path("members/<int:pk>/points/spend/", views.PointsSpendView.as_view(), name="points-spend"),
+    path("points/entries/<int:entry_id>/reverse/", views.PointsReverseView.as_view(), name="points-reverse"),
+    path("member-tokens/", views.MemberTokenIssueView.as_view(), name="member-token-issue"),
+    path("member-tokens/revoke/", views.MemberTokenRevokeView.as_view(), name="member-token-revoke"),
+]

@@ -1,0 +1,249 @@
+"""Thin views: validate input, call a service or a selector, serialize the answer."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from apps.core.api.idempotency import idempotent
+from apps.core.api.permissions import IsTrustedClient
+from apps.core.models import ApiScope
+from apps.members import selectors, services
+from apps.members.api import serializers as s
+from apps.members.api.permissions import IsMember
+from apps.members.filters import MemberFilter
+from apps.members.models import Member, PointsEntry
+from apps.members.phones import normalize_phone
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=True, description="A unique key per logical operation; retries reuse it."
+)
+
+
+def _points_answer(entry: PointsEntry, status_code: int = status.HTTP_201_CREATED) -> Response:
+    body = {"entry": s.PointsEntrySerializer(entry).data, "balance": entry.balance_after}
+    return Response(body, status=status_code)
+
+
+class TrustedView(APIView):
+    permission_classes = [IsTrustedClient]
+    required_scopes: dict[str, tuple[str, ...]] = {}
+
+
+# Member self-service ----------------------------------------------------------------------------
+
+
+class MyProfileView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses=s.MyProfileSerializer, tags=["me"])
+    def get(self, request: Request) -> Response:
+        return Response(s.MyProfileSerializer(selectors.member_get(pk=request.auth.member_id)).data)
+
+    @extend_schema(request=s.MyProfileUpdateSerializer, responses=s.MyProfileSerializer, tags=["me"])
+    def patch(self, request: Request) -> Response:
+        data = s.MyProfileUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        member = services.member_update_profile(member=request.auth.member, **data.validated_data)
+        return Response(s.MyProfileSerializer(selectors.member_get(pk=member.pk)).data)
+
+
+class MyTierView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses=s.TierProgressSerializer, tags=["me"])
+    def get(self, request: Request) -> Response:
+        member = selectors.member_get(pk=request.auth.member_id)
+        progress = selectors.member_tier_progress(member=member, guarantee_days=settings.USEROPS["TIER_GUARANTEE_DAYS"])
+        return Response(s.TierProgressSerializer(progress).data)
+
+
+class MyPointsView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses=s.PointsSummarySerializer, tags=["me"])
+    def get(self, request: Request) -> Response:
+        return Response(s.PointsSummarySerializer(selectors.member_points_summary(member=request.auth.member)).data)
+
+
+class MyLedgerView(generics.ListAPIView):
+    permission_classes = [IsMember]
+    serializer_class = s.PointsEntrySerializer
+    filter_backends: list[Any] = []
+
+    @extend_schema(tags=["me"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[PointsEntry]:
+        return selectors.member_ledger(member=self.request.auth.member)
+
+
+class MyConsentsView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses=s.ConsentsSerializer, tags=["me"])
+    def get(self, request: Request) -> Response:
+        return Response(s.consents_of(request.auth.member))
+
+    @extend_schema(request=s.ConsentsSerializer, responses=s.ConsentsSerializer, tags=["me"])
+    def put(self, request: Request) -> Response:
+        data = s.ConsentsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        for channel, granted in data.validated_data.items():
+            services.member_set_consent(member=request.auth.member, channel=channel, granted=granted, source="member_app")
+        return Response(s.consents_of(request.auth.member))
+
+
+class MyTokenRevokeView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(request=None, responses={204: None}, tags=["me"])
+    def post(self, request: Request) -> Response:
+        services.member_tokens_revoke(member=request.auth.member, token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Trusted systems --------------------------------------------------------------------------------
+
+
+class MemberListView(generics.ListAPIView, TrustedView):
+    required_scopes = {"GET": (ApiScope.MEMBERS_READ,), "POST": (ApiScope.MEMBERS_WRITE,)}
+    serializer_class = s.MemberSerializer
+    filterset_class = MemberFilter
+    queryset = Member.objects.none()
+
+    def get_queryset(self) -> QuerySet[Member]:
+        return Member.objects.select_related("tier", "points_account").prefetch_related("tags", "consents").order_by("-id")
+
+    @extend_schema(tags=["members"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=s.MemberEnrolSerializer, responses={201: s.MemberSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["members"])
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = s.MemberEnrolSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        consents = fields.pop("consents", None)
+        member = services.member_enrol(**fields, consents=consents)
+        return Response(s.MemberSerializer(selectors.member_get(pk=member.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetailView(TrustedView):
+    required_scopes = {"GET": (ApiScope.MEMBERS_READ,), "PATCH": (ApiScope.MEMBERS_WRITE,)}
+
+    @extend_schema(responses=s.MemberSerializer, tags=["members"])
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(s.MemberSerializer(selectors.member_get(pk=pk)).data)
+
+    @extend_schema(request=s.MemberUpdateSerializer, responses=s.MemberSerializer, tags=["members"])
+    def patch(self, request: Request, pk: int) -> Response:
+        data = s.MemberUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.member_update_profile(member=selectors.member_get(pk=pk), **data.validated_data)
+        return Response(s.MemberSerializer(selectors.member_get(pk=pk)).data)
+
+
+class MemberPointsView(TrustedView):
+    required_scopes = {"GET": (ApiScope.MEMBERS_READ,)}
+
+    @extend_schema(responses=s.PointsSummarySerializer, tags=["points"])
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(s.PointsSummarySerializer(selectors.member_points_summary(member=selectors.member_get(pk=pk))).data)
+
+
+class MemberLedgerView(generics.ListAPIView, TrustedView):
+    required_scopes = {"GET": (ApiScope.MEMBERS_READ,)}
+    serializer_class = s.PointsEntrySerializer
+    filter_backends: list[Any] = []
+
+    @extend_schema(tags=["points"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[PointsEntry]:
+        return selectors.member_ledger(member=selectors.member_get(pk=self.kwargs["pk"]))
+
+
+class PointsEarnView(TrustedView):
+    required_scopes = {"POST": (ApiScope.POINTS_WRITE,)}
+
+    @extend_schema(
+        request=s.PointsEarnSerializer, responses={201: s.PointsOperationSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["points"]
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        data = s.PointsEarnSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = services.points_earn(member=selectors.member_get(pk=pk), client=request.auth, **data.validated_data)
+        return _points_answer(entry)
+
+
+class PointsSpendView(TrustedView):
+    required_scopes = {"POST": (ApiScope.POINTS_WRITE,)}
+
+    @extend_schema(
+        request=s.PointsSpendSerializer, responses={201: s.PointsOperationSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["points"]
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        data = s.PointsSpendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = services.points_spend(member=selectors.member_get(pk=pk), client=request.auth, **data.validated_data)
+        return _points_answer(entry)
+
+
+class PointsReverseView(TrustedView):
+    required_scopes = {"POST": (ApiScope.POINTS_WRITE,)}
+
+    @extend_schema(
+        request=s.PointsReverseSerializer, responses={201: s.PointsOperationSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["points"]
+    )
+    @idempotent
+    def post(self, request: Request, entry_id: int) -> Response:
+        data = s.PointsReverseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = selectors.points_entry_get(pk=entry_id)
+        reversal = services.points_reverse(entry=entry, client=request.auth, reason=data.validated_data["reason"])
+        return _points_answer(reversal)
+
+
+class MemberTokenIssueView(TrustedView):
+    required_scopes = {"POST": (ApiScope.MEMBER_TOKENS,)}
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "member_token_issue"
+
+    @extend_schema(request=s.MemberTokenIssueSerializer, responses={201: s.MemberTokenSerializer}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        data = s.MemberTokenIssueSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        identity = dict(data.validated_data)
+        if identity.get("phone"):
+            identity["phone"] = normalize_phone(identity["phone"])
+        member = selectors.member_by_identity(**identity)
+        token, raw = services.member_token_issue(member=member, client=request.auth)
+        body = {"token": raw, "member_id": member.pk, "expires_at": token.expires_at}
+        return Response(s.MemberTokenSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class MemberTokenRevokeView(TrustedView):
+    required_scopes = {"POST": (ApiScope.MEMBER_TOKENS,)}
+
+    @extend_schema(request=s.MemberTokenIssueSerializer, responses={200: None}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        data = s.MemberTokenIssueSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        identity = dict(data.validated_data)
+        if identity.get("phone"):
+            identity["phone"] = normalize_phone(identity["phone"])
+        revoked = services.member_tokens_revoke(member=selectors.member_by_identity(**identity))
+        return Response({"revoked": revoked, "detail": _("Tokens revoked.")})

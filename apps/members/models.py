@@ -1,0 +1,326 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.history import AuditHistory
+from apps.core.models import ApiClient, TimeStampedModel, hash_secret
+
+
+class Tier(models.Model):
+    """A level of the programme. ``rank`` orders tiers; ``threshold`` is the rolling growth value needed."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=64)
+    description = models.TextField(_("description"), blank=True)
+    rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("Higher rank is a better tier."))
+    threshold = models.PositiveIntegerField(_("growth value threshold"), help_text=_("Rolling growth value needed to reach this tier."))
+    points_multiplier = models.DecimalField(
+        _("points multiplier"), max_digits=4, decimal_places=2, default=1, help_text=_("Applied to earned points.")
+    )
+    history = AuditHistory()
+
+    class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        ordering = ["rank"]
+        constraints = [models.CheckConstraint(condition=Q(points_multiplier__gt=0), name="tier_multiplier_positive")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50, unique=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Gender(models.TextChoices):
+    UNKNOWN = "unknown", _("Unknown")
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Other")
+
+
+class SourceChannel(models.TextChoices):
+    APP = "app", _("Member app")
+    MINI_PROGRAM = "mini_program", _("Mini-programme")
+    STORE = "store", _("Store")
+    DEALER = "dealer", _("Dealer")
+    EVENT = "event", _("Event")
+    REFERRAL = "referral", _("Referral")
+    IMPORT = "import", _("Import")
+    STAFF = "staff", _("Back office")
+
+
+class MemberStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    FROZEN = "frozen", _("Frozen")
+    CLOSED = "closed", _("Closed")
+
+
+class Member(TimeStampedModel):
+    external_id = models.CharField(_("external ID"), max_length=64, unique=True, null=True, blank=True)
+    name = models.CharField(_("name"), max_length=100)
+    phone = models.CharField(_("mobile phone"), max_length=20, unique=True, null=True, blank=True, help_text=_("Stored in E.164 format."))
+    email = models.EmailField(_("email"), blank=True, db_index=True)
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, default=Gender.UNKNOWN)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    city = models.CharField(_("city"), max_length=64, blank=True, db_index=True)
+    source_channel = models.CharField(
+        _("source channel"), max_length=20, choices=SourceChannel.choices, default=SourceChannel.APP, db_index=True
+    )
+    status = models.CharField(_("status"), max_length=10, choices=MemberStatus.choices, default=MemberStatus.ACTIVE, db_index=True)
+    status_reason = models.CharField(_("status reason"), max_length=255, blank=True)
+    joined_at = models.DateTimeField(_("joined at"), default=timezone.now, db_index=True)
+    tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.PROTECT, related_name="members")
+    tier_achieved_at = models.DateTimeField(_("tier reached at"), default=timezone.now)
+    growth_value = models.IntegerField(
+        _("growth value"), default=0, help_text=_("Rolling growth value as of the last change or evaluation.")
+    )
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="members")
+    history = AuditHistory(excluded_fields=["updated_at"], m2m_fields=[tags])
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["-id"]
+        permissions = [
+            ("view_member_pii", _("Can see members' full phone, email and birthday")),
+            ("adjust_points", _("Can adjust members' points within the customer-service limit")),
+            ("adjust_points_unlimited", _("Can adjust members' points without limit")),
+            ("export_member", _("Can export members")),
+        ]
+        indexes = [
+            models.Index(fields=["tier", "status"], name="member_tier_status_idx"),
+            models.Index(fields=["name"], name="member_name_idx", opclasses=["varchar_pattern_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active_member(self) -> bool:
+        return self.status == MemberStatus.ACTIVE
+
+
+class ConsentChannel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+    PUSH = "push", _("App push")
+
+
+class Consent(models.Model):
+    """Marketing consent of one member for one channel; its history keeps every grant and withdrawal."""
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
+    granted = models.BooleanField(_("granted"))
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+    source = models.CharField(_("source"), max_length=32, blank=True)
+    history = AuditHistory()
+
+    class Meta:
+        verbose_name = _("marketing consent")
+        verbose_name_plural = _("marketing consents")
+        constraints = [models.UniqueConstraint(fields=["member", "channel"], name="consent_unique_member_channel")]
+        indexes = [models.Index(fields=["channel", "granted"], name="consent_channel_granted_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}:{self.channel}={self.granted}"
+
+
+class TierChangeKind(models.TextChoices):
+    INITIAL = "initial", _("Enrolment")
+    PROMOTION = "promotion", _("Promotion")
+    DEMOTION = "demotion", _("Demotion")
+
+
+class TierChange(models.Model):
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="tier_changes")
+    kind = models.CharField(_("kind"), max_length=10, choices=TierChangeKind.choices)
+    from_tier = models.ForeignKey(Tier, verbose_name=_("from tier"), on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    to_tier = models.ForeignKey(Tier, verbose_name=_("to tier"), on_delete=models.PROTECT, related_name="+")
+    growth_value = models.IntegerField(_("growth value"))
+    reason = models.CharField(_("reason"), max_length=255)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier changes")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["member", "-created_at"], name="tierchange_member_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.from_tier_id} → {self.to_tier_id}"
+
+
+class GrowthEntry(models.Model):
+    """Growth value earned (or taken back); tiers look at the sum over a rolling window."""
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="growth_entries")
+    amount = models.IntegerField(_("amount"))
+    reason = models.CharField(_("reason"), max_length=255)
+    source_ref = models.CharField(_("source reference"), max_length=128, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("growth value entry")
+        verbose_name_plural = _("growth value entries")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["member", "created_at"], name="growth_member_created_idx")]
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="growth_amount_nonzero")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.amount:+d}"
+
+
+class PointsAccount(models.Model):
+    """The member's points balance; equal, always, to the sum of its ledger entries."""
+
+    member = models.OneToOneField(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="points_account")
+    balance = models.IntegerField(_("balance"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("points account")
+        verbose_name_plural = _("points accounts")
+        constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="points_balance_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.balance}"
+
+
+class PointsEntryKind(models.TextChoices):
+    EARN = "earn", _("Earn")
+    SPEND = "spend", _("Spend")
+    EXPIRE = "expire", _("Expire")
+    ADJUST = "adjust", _("Adjustment")
+    REVERSE = "reverse", _("Reversal")
+    MIGRATE = "migrate", _("Migrated balance")
+
+
+class PointsEntry(models.Model):
+    """One row of the append-only points ledger. Never updated or deleted; a reversal is a new row."""
+
+    account = models.ForeignKey(PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(_("kind"), max_length=10, choices=PointsEntryKind.choices, db_index=True)
+    amount = models.IntegerField(_("amount"))
+    balance_after = models.IntegerField(_("balance after"))
+    reason = models.CharField(_("reason"), max_length=255)
+    source_ref = models.CharField(_("source reference"), max_length=128, blank=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by staff"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    client = models.ForeignKey(ApiClient, verbose_name=_("by system"), on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    reverses = models.OneToOneField(
+        "self", verbose_name=_("reverses"), on_delete=models.PROTECT, null=True, blank=True, related_name="reversal"
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("points ledger entry")
+        verbose_name_plural = _("points ledger")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="points_entry_account_idx")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="points_entry_amount_nonzero"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="points_entry_balance_not_negative"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["earn", "migrate"], amount__gt=0)
+                | Q(kind__in=["spend", "expire"], amount__lt=0)
+                | Q(kind__in=["adjust", "reverse"]),
+                name="points_entry_sign_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount:+d}"
+
+    @property
+    def is_credit(self) -> bool:
+        return self.amount > 0
+
+
+class PointsLot(models.Model):
+    """Points credited together with one expiry; spending consumes the earliest-expiring lots first."""
+
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots")
+    entry = models.OneToOneField(PointsEntry, on_delete=models.PROTECT, related_name="lot")
+    amount = models.PositiveIntegerField()
+    remaining = models.PositiveIntegerField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("points lot")
+        verbose_name_plural = _("points lots")
+        constraints = [models.CheckConstraint(condition=Q(remaining__lte=F("amount")), name="points_lot_remaining_lte_amount")]
+        indexes = [
+            models.Index(fields=["account", "expires_at"], condition=Q(remaining__gt=0), name="points_lot_open_idx"),
+            models.Index(fields=["expires_at"], condition=Q(remaining__gt=0), name="points_lot_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remaining}/{self.amount}"
+
+
+class PointsLotUse(models.Model):
+    """How many points of which lot a debit entry took; a reversal of the debit gives them back."""
+
+    entry = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="lot_uses")
+    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="uses")
+    amount = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entry", "lot"], name="points_lot_use_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} from lot {self.lot_id}"
+
+
+class MemberToken(models.Model):
+    """A short-lived, revocable token the member app's backend obtains for one member after its own login."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tokens")
+    client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member token")
+        verbose_name_plural = _("member tokens")
+
+    def __str__(self) -> str:
+        return f"token of {self.member_id}"
+
+    @staticmethod
+    def generate() -> tuple[str, str]:
+        raw = secrets.token_urlsafe(32)
+        return raw, hash_secret(raw)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_valid(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()

@@ -1,0 +1,131 @@
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Min, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.errors import ApplicationError
+from apps.members.filters import MemberFilter
+from apps.members.models import (
+    Member,
+    MemberStatus,
+    MemberToken,
+    PointsAccount,
+    PointsEntry,
+    PointsLot,
+    Tier,
+    TierChange,
+)
+
+
+def member_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Member]:
+    queryset = Member.objects.select_related("tier", "points_account")
+    filterset = MemberFilter(data=filters or {}, queryset=queryset)
+    if not filterset.is_valid():
+        raise ApplicationError("invalid_filter", _("Invalid filters."), fields=filterset.errors)
+    return filterset.qs
+
+
+def member_get(*, pk: int) -> Member:
+    try:
+        return Member.objects.select_related("tier", "points_account").get(pk=pk)
+    except Member.DoesNotExist as exc:
+        raise ApplicationError("not_found", _("No such member."), http_status=404) from exc
+
+
+def member_by_identity(*, member_id: int | None = None, external_id: str | None = None, phone: str | None = None) -> Member:
+    filters: dict[str, Any] = {}
+    if member_id:
+        filters["pk"] = member_id
+    if external_id:
+        filters["external_id"] = external_id
+    if phone:
+        filters["phone"] = phone
+    member = Member.objects.filter(**filters).first() if filters else None
+    if member is None:
+        raise ApplicationError("not_found", _("No such member."), http_status=404)
+    return member
+
+
+def member_ledger(*, member: Member) -> QuerySet[PointsEntry]:
+    return PointsEntry.objects.filter(account__member=member).select_related("actor", "client").order_by("-created_at", "-id")
+
+
+def points_entry_get(*, pk: int) -> PointsEntry:
+    try:
+        return PointsEntry.objects.select_related("account").get(pk=pk)
+    except PointsEntry.DoesNotExist as exc:
+        raise ApplicationError("not_found", _("No such ledger entry."), http_status=404) from exc
+
+
+def member_tier_history(*, member: Member) -> QuerySet[TierChange]:
+    return TierChange.objects.filter(member=member).select_related("from_tier", "to_tier", "actor")
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    tier: Tier
+    growth_value: int
+    next_tier: Tier | None
+    needed_for_next: int
+    guaranteed_until: datetime | None
+
+
+def member_tier_progress(*, member: Member, guarantee_days: int) -> TierProgress:
+    next_tier = Tier.objects.filter(rank__gt=member.tier.rank).order_by("rank").first()
+    return TierProgress(
+        tier=member.tier,
+        growth_value=member.growth_value,
+        next_tier=next_tier,
+        needed_for_next=max(next_tier.threshold - member.growth_value, 0) if next_tier else 0,
+        guaranteed_until=member.tier_achieved_at + timedelta(days=guarantee_days) if member.tier.rank else None,
+    )
+
+
+@dataclass(frozen=True)
+class PointsSummary:
+    balance: int
+    next_expiry_at: datetime | None
+    next_expiry_amount: int
+
+
+def member_points_summary(*, member: Member) -> PointsSummary:
+    account = PointsAccount.objects.get(member=member)
+    open_lots = PointsLot.objects.filter(account=account, remaining__gt=0, expires_at__isnull=False)
+    next_expiry = open_lots.aggregate(at=Min("expires_at"))["at"]
+    amount = open_lots.filter(expires_at=next_expiry).aggregate(total=Sum("remaining"))["total"] if next_expiry else 0
+    return PointsSummary(balance=account.balance, next_expiry_at=next_expiry, next_expiry_amount=amount or 0)
+
+
+def member_token_lookup(*, token_hash: str) -> MemberToken | None:
+    token = MemberToken.objects.select_related("member", "member__tier").filter(token_hash=token_hash).first()
+    if token is None or not token.is_valid or token.member.status == MemberStatus.CLOSED:
+        return None
+    return token
+
+
+@dataclass(frozen=True)
+class ProgrammeOverview:
+    members_by_tier: list[tuple[Tier, int]]
+    members_total: int
+    new_members_this_week: int
+    points_outstanding: int
+    members_by_status: dict[str, int]
+
+
+def programme_overview(*, now: datetime | None = None) -> ProgrammeOverview:
+    now = now or timezone.now()
+    counts = dict(Member.objects.values_list("tier").annotate(n=Count("id")).order_by())
+    tiers = list(Tier.objects.order_by("rank"))
+    by_status = dict(Member.objects.values_list("status").annotate(n=Count("id")).order_by())
+    week_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    week_start -= timedelta(days=week_start.weekday())
+    return ProgrammeOverview(
+        members_by_tier=[(tier, counts.get(tier.pk, 0)) for tier in tiers],
+        members_total=sum(counts.values()),
+        new_members_this_week=Member.objects.filter(joined_at__gte=week_start).count(),
+        points_outstanding=PointsAccount.objects.aggregate(total=Sum("balance"))["total"] or 0,
+        members_by_status=by_status,
+    )

@@ -1,0 +1,651 @@
+"""Every change to members, tiers, growth value and points.
+
+Locking rule: a function that changes both takes the ``Member`` row before the ``PointsAccount`` row,
+and several rows of one kind in primary-key order, so concurrent calls never deadlock.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.errors import ApplicationError
+from apps.core.models import ApiClient, User
+from apps.members.models import (
+    Consent,
+    ConsentChannel,
+    Gender,
+    GrowthEntry,
+    Member,
+    MemberStatus,
+    MemberToken,
+    PointsAccount,
+    PointsEntry,
+    PointsEntryKind,
+    PointsLot,
+    PointsLotUse,
+    SourceChannel,
+    Tag,
+    Tier,
+    TierChange,
+    TierChangeKind,
+)
+from apps.members.phones import normalize_phone
+
+PROFILE_FIELDS = ("name", "phone", "email", "gender", "birthday", "city", "external_id")
+MAX_POINTS_PER_OPERATION = 100_000_000
+
+
+# Members ----------------------------------------------------------------------------------------
+
+
+def _clean_profile(fields: dict[str, Any]) -> dict[str, Any]:
+    cleaned = dict(fields)
+    if "name" in cleaned:
+        cleaned["name"] = (cleaned["name"] or "").strip()
+        if not cleaned["name"]:
+            raise ApplicationError("name_required", _("The member's name is required."), fields={"name": ""})
+        if len(cleaned["name"]) > Member._meta.get_field("name").max_length:
+            raise ApplicationError("name_too_long", _("The name is too long (at most 100 characters)."), fields={"name": cleaned["name"]})
+    if cleaned.get("phone"):
+        cleaned["phone"] = normalize_phone(cleaned["phone"])
+    elif "phone" in cleaned:
+        cleaned["phone"] = None
+    if "external_id" in cleaned:
+        cleaned["external_id"] = (cleaned["external_id"] or "").strip() or None
+    if "email" in cleaned:
+        cleaned["email"] = (cleaned["email"] or "").strip().lower()
+    if "city" in cleaned:
+        cleaned["city"] = (cleaned["city"] or "").strip()
+    if "gender" in cleaned and cleaned["gender"] not in Gender.values:
+        raise ApplicationError("invalid_gender", _("Unknown gender."), fields={"gender": cleaned["gender"]})
+    if cleaned.get("birthday") and cleaned["birthday"] > timezone.localdate():
+        raise ApplicationError("invalid_birthday", _("The birthday is in the future."), fields={"birthday": str(cleaned["birthday"])})
+    return cleaned
+
+
+def member_check_unique(*, phone: str | None, external_id: str | None, exclude_pk: int | None = None) -> None:
+    """Raise a specific error when another member already has this phone or external ID."""
+    others = Member.objects.exclude(pk=exclude_pk) if exclude_pk else Member.objects.all()
+    if phone and others.filter(phone=phone).exists():
+        raise ApplicationError(
+            "duplicate_phone", _("Another member already has this mobile phone number."), fields={"phone": phone}, http_status=409
+        )
+    if external_id and others.filter(external_id=external_id).exists():
+        raise ApplicationError(
+            "duplicate_external_id", _("Another member already has this external ID."), fields={"external_id": external_id}, http_status=409
+        )
+
+
+def _save_unique(member: Member, **save_kwargs: Any) -> None:
+    try:
+        with transaction.atomic():
+            member.save(**save_kwargs)
+    except IntegrityError as exc:
+        # A concurrent writer took the phone or external ID between our check and our write.
+        member_check_unique(phone=member.phone, external_id=member.external_id, exclude_pk=member.pk)
+        raise ApplicationError("conflict", _("The member could not be saved; retry.")) from exc
+
+
+def lowest_tier() -> Tier:
+    tier = Tier.objects.order_by("rank").first()
+    if tier is None:
+        raise ApplicationError("no_tiers", _("No tiers are configured."))
+    return tier
+
+
+@transaction.atomic
+def member_enrol(
+    *,
+    name: str,
+    phone: str | None = None,
+    external_id: str | None = None,
+    email: str = "",
+    gender: str = Gender.UNKNOWN,
+    birthday: date | None = None,
+    city: str = "",
+    source_channel: str = SourceChannel.APP,
+    joined_at: datetime | None = None,
+    tags: Iterable[str] = (),
+    consents: dict[str, bool] | None = None,
+    actor: User | None = None,
+) -> Member:
+    """Enrol a member at the lowest tier with an empty points account."""
+    fields = _clean_profile(
+        {"name": name, "phone": phone, "external_id": external_id, "email": email, "gender": gender, "birthday": birthday, "city": city}
+    )
+    if not fields["phone"] and not fields["external_id"]:
+        raise ApplicationError("identity_required", _("A member needs a mobile phone number or an external ID."), fields={"phone": None})
+    if source_channel not in SourceChannel.values:
+        raise ApplicationError("invalid_channel", _("Unknown source channel."), fields={"source_channel": source_channel})
+    member_check_unique(phone=fields["phone"], external_id=fields["external_id"])
+    now = timezone.now()
+    tier = lowest_tier()
+    member = Member(**fields, source_channel=source_channel, joined_at=joined_at or now, tier=tier, tier_achieved_at=now)
+    member._history_user = actor
+    _save_unique(member, force_insert=True)
+    PointsAccount.objects.create(member=member)
+    TierChange.objects.create(member=member, kind=TierChangeKind.INITIAL, to_tier=tier, growth_value=0, reason=_("Enrolment"), actor=actor)
+    if tags:
+        member.tags.set(_tags_by_name(tags))
+    for channel, granted in (consents or {}).items():
+        member_set_consent(member=member, channel=channel, granted=granted, source="enrolment")
+    return member
+
+
+def _tags_by_name(names: Iterable[str]) -> list[Tag]:
+    tags = []
+    for raw in names:
+        name = raw.strip()
+        if name:
+            tags.append(Tag.objects.get_or_create(name=name)[0])
+    return tags
+
+
+@transaction.atomic
+def member_update_profile(*, member: Member, actor: User | None = None, tags: Iterable[str] | None = None, **changes: Any) -> Member:
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ApplicationError(
+            "invalid_field", _("These fields cannot be changed here: %(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    cleaned = _clean_profile(changes)
+    new_phone = cleaned.get("phone", member.phone)
+    new_external_id = cleaned.get("external_id", member.external_id)
+    if not new_phone and not new_external_id:
+        raise ApplicationError("identity_required", _("A member needs a mobile phone number or an external ID."), fields={"phone": None})
+    member_check_unique(phone=new_phone, external_id=new_external_id, exclude_pk=member.pk)
+    changed = [field for field, value in cleaned.items() if getattr(member, field) != value]
+    for field in changed:
+        setattr(member, field, cleaned[field])
+    if changed:
+        member._history_user = actor
+        _save_unique(member, update_fields=[*changed, "updated_at"])
+    if tags is not None:
+        member.tags.set(_tags_by_name(tags))
+    return member
+
+
+@transaction.atomic
+def member_set_consent(*, member: Member, channel: str, granted: bool, source: str = "") -> Consent:
+    if channel not in ConsentChannel.values:
+        raise ApplicationError(
+            "invalid_channel", _("Unknown consent channel: %(channel)s") % {"channel": channel}, fields={"channel": channel}
+        )
+    consent = Consent.objects.select_for_update().filter(member=member, channel=channel).first()
+    if consent is None:
+        return Consent.objects.create(member=member, channel=channel, granted=granted, source=source, changed_at=timezone.now())
+    if consent.granted != granted:
+        consent.granted = granted
+        consent.source = source
+        consent.changed_at = timezone.now()
+        consent.save(update_fields=["granted", "source", "changed_at"])
+    return consent
+
+
+def member_withdraw_all_consents(*, member: Member, source: str) -> None:
+    for channel in ConsentChannel.values:
+        member_set_consent(member=member, channel=channel, granted=False, source=source)
+
+
+def _member_transition(*, member: Member, allowed_from: set[str], to: str, reason: str, actor: User | None) -> Member:
+    if not (reason or "").strip():
+        raise ApplicationError("reason_required", _("A reason is required."), fields={"reason": ""})
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.status not in allowed_from:
+        raise ApplicationError(
+            "invalid_status",
+            _("The member is %(status)s; this is not possible.") % {"status": member.get_status_display()},
+            http_status=409,
+        )
+    member.status = to
+    member.status_reason = reason.strip()
+    member._history_user = actor
+    member.save(update_fields=["status", "status_reason", "updated_at"])
+    return member
+
+
+@transaction.atomic
+def member_freeze(*, member: Member, reason: str, actor: User | None = None) -> Member:
+    return _member_transition(member=member, allowed_from={MemberStatus.ACTIVE}, to=MemberStatus.FROZEN, reason=reason, actor=actor)
+
+
+@transaction.atomic
+def member_unfreeze(*, member: Member, reason: str, actor: User | None = None) -> Member:
+    return _member_transition(member=member, allowed_from={MemberStatus.FROZEN}, to=MemberStatus.ACTIVE, reason=reason, actor=actor)
+
+
+@transaction.atomic
+def member_close(*, member: Member, reason: str, actor: User | None = None) -> Member:
+    member = _member_transition(
+        member=member, allowed_from={MemberStatus.ACTIVE, MemberStatus.FROZEN}, to=MemberStatus.CLOSED, reason=reason, actor=actor
+    )
+    MemberToken.objects.filter(member=member, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    return member
+
+
+# Member tokens ----------------------------------------------------------------------------------
+
+
+def member_token_issue(*, member: Member, client: ApiClient) -> tuple[MemberToken, str]:
+    """Issue a short-lived token for the member app, after the brand's own login of this member."""
+    if member.status == MemberStatus.CLOSED:
+        raise ApplicationError("member_closed", _("The member's account is closed."), http_status=409)
+    raw, token_hash = MemberToken.generate()
+    now = timezone.now()
+    token = MemberToken.objects.create(
+        member=member, client=client, token_hash=token_hash, created_at=now, expires_at=now + settings.USEROPS["MEMBER_TOKEN_TTL"]
+    )
+    return token, raw
+
+
+def member_tokens_revoke(*, member: Member, token: MemberToken | None = None) -> int:
+    """Revoke one token, or every live token of the member."""
+    tokens = MemberToken.objects.filter(member=member, revoked_at__isnull=True)
+    if token is not None:
+        tokens = tokens.filter(pk=token.pk)
+    return tokens.update(revoked_at=timezone.now())
+
+
+# Points -----------------------------------------------------------------------------------------
+
+
+def _positive_amount(amount: int) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise ApplicationError("invalid_amount", _("Points must be a whole number."), fields={"amount": amount})
+    if amount <= 0:
+        raise ApplicationError("invalid_amount", _("Points must be more than zero."), fields={"amount": amount})
+    if amount > MAX_POINTS_PER_OPERATION:
+        raise ApplicationError("invalid_amount", _("Too many points for one operation."), fields={"amount": amount})
+    return amount
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("reason_required", _("A reason is required."), fields={"reason": ""})
+    return reason[:255]
+
+
+def _lock_account(member: Member) -> PointsAccount:
+    return PointsAccount.objects.select_for_update().select_related("member").get(member_id=member.pk)
+
+
+def _require_status(member: Member, allowed: set[str]) -> None:
+    if member.status not in allowed:
+        code = "member_frozen" if member.status == MemberStatus.FROZEN else "member_closed"
+        raise ApplicationError(code, _("The member's account is %(status)s.") % {"status": member.get_status_display()}, http_status=409)
+
+
+def default_points_expiry(now: datetime) -> datetime:
+    return now + timedelta(days=settings.USEROPS["POINTS_VALIDITY_DAYS"])
+
+
+@dataclass(frozen=True)
+class _Debit:
+    entry: PointsEntry
+    uses: list[PointsLotUse]
+
+
+def _append(account: PointsAccount, *, kind: str, amount: int, now: datetime, **fields: Any) -> PointsEntry:
+    account.balance += amount
+    entry = PointsEntry.objects.create(account=account, kind=kind, amount=amount, balance_after=account.balance, created_at=now, **fields)
+    account.save(update_fields=["balance", "updated_at"])
+    return entry
+
+
+def _credit(account: PointsAccount, *, kind: str, amount: int, expires_at: datetime | None, now: datetime, **fields: Any) -> PointsEntry:
+    entry = _append(account, kind=kind, amount=amount, now=now, expires_at=expires_at, **fields)
+    PointsLot.objects.create(account=account, entry=entry, amount=amount, remaining=amount, expires_at=expires_at)
+    return entry
+
+
+def _debit(
+    account: PointsAccount, *, kind: str, amount: int, now: datetime, first_lot: PointsLot | None = None, **fields: Any
+) -> PointsEntry:
+    """Take ``amount`` from the account's lots, earliest expiry first (or ``first_lot`` first)."""
+    _expire_due_lots([account], now=now)
+    if amount > account.balance:
+        raise ApplicationError(
+            "insufficient_points",
+            _("Not enough points: the balance is %(balance)d, %(amount)d were asked for.") % {"balance": account.balance, "amount": amount},
+            http_status=409,
+            extra={"balance": account.balance},
+        )
+    lots = list(PointsLot.objects.filter(account=account, remaining__gt=0).order_by(F("expires_at").asc(nulls_last=True), "id"))
+    if first_lot is not None:
+        lots.sort(key=lambda lot: lot.pk != first_lot.pk)
+    entry = _append(account, kind=kind, amount=-amount, now=now, **fields)
+    uses, still_needed = [], amount
+    for lot in lots:
+        if not still_needed:
+            break
+        taken = min(lot.remaining, still_needed)
+        lot.remaining -= taken
+        still_needed -= taken
+        uses.append(PointsLotUse(entry=entry, lot=lot, amount=taken))
+    if still_needed:
+        raise AssertionError(f"points lots of account {account.pk} do not add up to its balance")
+    PointsLot.objects.bulk_update([use.lot for use in uses], ["remaining"])
+    PointsLotUse.objects.bulk_create(uses)
+    return entry
+
+
+@transaction.atomic
+def points_earn(
+    *,
+    member: Member,
+    amount: int,
+    reason: str,
+    source_ref: str = "",
+    expires_at: datetime | None = None,
+    actor: User | None = None,
+    client: ApiClient | None = None,
+    kind: str = PointsEntryKind.EARN,
+) -> PointsEntry:
+    """Credit earned points, valid until ``expires_at`` (default: the programme's validity)."""
+    amount = _positive_amount(amount)
+    if kind not in (PointsEntryKind.EARN, PointsEntryKind.MIGRATE):
+        raise ApplicationError("invalid_kind", _("Only earned or migrated points can be credited this way."))
+    account = _lock_account(member)
+    _require_status(account.member, {MemberStatus.ACTIVE})
+    now = timezone.now()
+    expires_at = expires_at or default_points_expiry(now)
+    if expires_at <= now:
+        raise ApplicationError("invalid_expiry", _("The expiry must be in the future."), fields={"expires_at": str(expires_at)})
+    return _credit(
+        account,
+        kind=kind,
+        amount=amount,
+        expires_at=expires_at,
+        now=now,
+        reason=_reason(reason),
+        source_ref=source_ref,
+        actor=actor,
+        client=client,
+    )
+
+
+@transaction.atomic
+def points_spend(
+    *, member: Member, amount: int, reason: str, source_ref: str = "", actor: User | None = None, client: ApiClient | None = None
+) -> PointsEntry:
+    """Debit points, earliest-expiring first; refused when the (unexpired) balance is short."""
+    amount = _positive_amount(amount)
+    account = _lock_account(member)
+    _require_status(account.member, {MemberStatus.ACTIVE})
+    return _debit(
+        account,
+        kind=PointsEntryKind.SPEND,
+        amount=amount,
+        now=timezone.now(),
+        reason=_reason(reason),
+        source_ref=source_ref,
+        actor=actor,
+        client=client,
+    )
+
+
+def adjust_limit_for(actor: User) -> int | None:
+    """The largest adjustment ``actor`` may make, or None for no limit."""
+    if actor.has_perm("members.adjust_points_unlimited"):
+        return None
+    if actor.has_perm("members.adjust_points"):
+        return settings.USEROPS["CUSTOMER_SERVICE_ADJUST_LIMIT"]
+    return 0
+
+
+@transaction.atomic
+def points_adjust(*, member: Member, amount: int, reason: str, actor: User, expires_at: datetime | None = None) -> PointsEntry:
+    """A staff correction, positive or negative, with a required reason and a per-role limit."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise ApplicationError("invalid_amount", _("The adjustment must be a non-zero whole number."), fields={"amount": amount})
+    reason = _reason(reason)
+    limit = adjust_limit_for(actor)
+    if limit == 0:
+        raise ApplicationError("permission_denied", _("You may not adjust points."), http_status=403)
+    if limit is not None and abs(amount) > limit:
+        raise ApplicationError(
+            "adjust_limit_exceeded",
+            _("Your role may adjust at most %(limit)d points at a time.") % {"limit": limit},
+            fields={"amount": amount},
+            http_status=403,
+        )
+    _positive_amount(abs(amount))
+    account = _lock_account(member)
+    _require_status(account.member, {MemberStatus.ACTIVE, MemberStatus.FROZEN})
+    now = timezone.now()
+    if amount > 0:
+        return _credit(
+            account,
+            kind=PointsEntryKind.ADJUST,
+            amount=amount,
+            expires_at=expires_at or default_points_expiry(now),
+            now=now,
+            reason=reason,
+            actor=actor,
+        )
+    return _debit(account, kind=PointsEntryKind.ADJUST, amount=-amount, now=now, reason=reason, actor=actor)
+
+
+@transaction.atomic
+def points_reverse(
+    *, entry: PointsEntry, reason: str, actor: User | None = None, client: ApiClient | None = None, source_ref: str = ""
+) -> PointsEntry:
+    """Undo a ledger entry with a new, opposite one (once). A debit's points go back to the lots they came from."""
+    reason = _reason(reason)
+    account = PointsAccount.objects.select_for_update().get(pk=entry.account_id)
+    entry = PointsEntry.objects.get(pk=entry.pk)
+    if entry.kind in (PointsEntryKind.EXPIRE, PointsEntryKind.REVERSE):
+        raise ApplicationError("not_reversible", _("Expiries and reversals cannot be reversed."), http_status=409)
+    if PointsEntry.objects.filter(reverses=entry).exists():
+        raise ApplicationError("already_reversed", _("This entry was already reversed."), http_status=409)
+    now = timezone.now()
+    fields = {"reason": reason, "actor": actor, "client": client, "source_ref": source_ref or entry.source_ref, "reverses": entry}
+    if entry.amount > 0:
+        lot = PointsLot.objects.filter(entry=entry).first()
+        return _debit(account, kind=PointsEntryKind.REVERSE, amount=entry.amount, now=now, first_lot=lot, **fields)
+    uses = list(PointsLotUse.objects.filter(entry=entry).select_related("lot"))
+    reversal = _append(account, kind=PointsEntryKind.REVERSE, amount=-entry.amount, now=now, **fields)
+    for use in uses:
+        PointsLot.objects.filter(pk=use.lot_id).update(remaining=F("remaining") + use.amount)
+    return reversal
+
+
+def _expire_due_lots(accounts: list[PointsAccount], *, now: datetime) -> int:
+    """Expire what is left of due lots on these locked accounts: one expiry entry per account."""
+    due = list(PointsLot.objects.filter(account__in=accounts, remaining__gt=0, expires_at__lte=now).order_by("account_id", "id"))
+    if not due:
+        return 0
+    by_account: dict[int, list[PointsLot]] = defaultdict(list)
+    for lot in due:
+        by_account[lot.account_id].append(lot)
+    uses = []
+    for account in accounts:
+        lots = by_account.get(account.pk)
+        if not lots:
+            continue
+        expired = sum(lot.remaining for lot in lots)
+        entry = _append(
+            account,
+            kind=PointsEntryKind.EXPIRE,
+            amount=-expired,
+            now=now,
+            reason=_("Points expired"),
+            expires_at=None,
+        )
+        for lot in lots:
+            uses.append(PointsLotUse(entry=entry, lot=lot, amount=lot.remaining))
+            lot.remaining = 0
+    PointsLot.objects.bulk_update(due, ["remaining"])
+    PointsLotUse.objects.bulk_create(uses)
+    return sum(use.amount for use in uses)
+
+
+def points_expire_due(*, now: datetime | None = None, chunk_size: int = 500) -> int:
+    """Expire every due lot, a chunk of accounts per transaction; safe to re-run and to interrupt."""
+    now = now or timezone.now()
+    total = 0
+    last_account_id = 0
+    while True:
+        account_ids = list(
+            PointsLot.objects.filter(remaining__gt=0, expires_at__lte=now, account_id__gt=last_account_id)
+            .order_by("account_id")
+            .values_list("account_id", flat=True)
+            .distinct()[:chunk_size]
+        )
+        if not account_ids:
+            return total
+        with transaction.atomic():
+            accounts = list(PointsAccount.objects.select_for_update().filter(pk__in=account_ids).order_by("pk"))
+            total += _expire_due_lots(accounts, now=now)
+        last_account_id = account_ids[-1]
+
+
+# Growth value and tiers -------------------------------------------------------------------------
+
+
+def _window_start(now: datetime) -> datetime:
+    return now - timedelta(days=settings.USEROPS["GROWTH_WINDOW_DAYS"])
+
+
+def _qualifying_tier(tiers: list[Tier], growth_value: int) -> Tier:
+    qualified = [tier for tier in tiers if tier.threshold <= growth_value]
+    return max(qualified, key=lambda tier: tier.rank) if qualified else tiers[0]
+
+
+def _rolling_growth(member_ids: list[int], now: datetime) -> dict[int, int]:
+    rows = (
+        GrowthEntry.objects.filter(member_id__in=member_ids, created_at__gt=_window_start(now), created_at__lte=now)
+        .values("member_id")
+        .annotate(total=Sum("amount"))
+    )
+    return {row["member_id"]: row["total"] for row in rows}
+
+
+@transaction.atomic
+def growth_add(
+    *, member: Member, amount: int, reason: str, source_ref: str = "", actor: User | None = None
+) -> tuple[GrowthEntry, TierChange | None]:
+    """Record growth value; promote at once when the rolling total crosses a higher tier's threshold."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise ApplicationError("invalid_amount", _("Growth value must be a non-zero whole number."), fields={"amount": amount})
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    _require_status(member, {MemberStatus.ACTIVE})
+    now = timezone.now()
+    entry = GrowthEntry.objects.create(
+        member=member, amount=amount, reason=_reason(reason), source_ref=source_ref, actor=actor, created_at=now
+    )
+    member.growth_value = _rolling_growth([member.pk], now).get(member.pk, 0)
+    tiers = list(Tier.objects.order_by("rank"))
+    target = _qualifying_tier(tiers, member.growth_value)
+    change = None
+    if target.rank > member.tier.rank:
+        change = _tier_change(member, target, TierChangeKind.PROMOTION, now, actor)
+        change.save()
+        member.save(update_fields=["tier", "tier_achieved_at", "growth_value", "updated_at"])
+    else:
+        member.save(update_fields=["growth_value", "updated_at"])
+    return entry, change
+
+
+def _tier_change(member: Member, target: Tier, kind: str, now: datetime, actor: User | None) -> TierChange:
+    """Move the member to ``target`` in memory and return the (unsaved) record of why."""
+    measured = target if kind == TierChangeKind.PROMOTION else member.tier
+    params = {"value": member.growth_value, "tier": measured.name, "threshold": measured.threshold}
+    if kind == TierChangeKind.PROMOTION:
+        reason = _("Growth value %(value)d reached the %(tier)s threshold of %(threshold)d.") % params
+    else:
+        reason = _("Growth value %(value)d stayed below the %(tier)s threshold of %(threshold)d after the guarantee period.") % params
+    change = TierChange(
+        member=member,
+        kind=kind,
+        from_tier=member.tier,
+        to_tier=target,
+        growth_value=member.growth_value,
+        reason=reason,
+        actor=actor,
+        created_at=now,
+    )
+    member.tier = target
+    member.tier_achieved_at = now
+    return change
+
+
+@dataclass
+class TierEvaluation:
+    evaluated: int = 0
+    promoted: int = 0
+    demoted: int = 0
+
+
+def tiers_evaluate(*, now: datetime | None = None, chunk_size: int = 2000) -> TierEvaluation:
+    """Refresh every member's rolling growth value and apply the tier rules.
+
+    Promotion: to the highest tier whose threshold the rolling value reaches (normally already done
+    by ``growth_add``; this catches values that changed otherwise). Demotion — the grace rule: a tier
+    is guaranteed for ``TIER_GUARANTEE_DAYS`` from when it was reached; at the first evaluation after
+    that, a member below the tier's threshold moves down one tier, and the guarantee starts again.
+    Runs a chunk of members per transaction, in primary-key order; safe to re-run and to interrupt.
+    """
+    now = now or timezone.now()
+    tiers = list(Tier.objects.order_by("rank"))
+    tiers_by_pk = {tier.pk: tier for tier in tiers}
+    one_lower = {tier.pk: tiers[index - 1] for index, tier in enumerate(tiers) if index > 0}
+    guarantee_cutoff = now - timedelta(days=settings.USEROPS["TIER_GUARANTEE_DAYS"])
+    result = TierEvaluation()
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            members = list(
+                Member.objects.select_for_update().filter(pk__gt=last_pk, status=MemberStatus.ACTIVE).order_by("pk")[:chunk_size]
+            )
+            if not members:
+                return result
+            growth = _rolling_growth([member.pk for member in members], now)
+            changes, dirty = [], []
+            for member in members:
+                member.tier = tiers_by_pk[member.tier_id]
+                value = growth.get(member.pk, 0)
+                target = _qualifying_tier(tiers, value)
+                is_dirty = value != member.growth_value
+                member.growth_value = value
+                if target.rank > member.tier.rank:
+                    changes.append(_tier_change(member, target, TierChangeKind.PROMOTION, now, None))
+                    result.promoted += 1
+                    is_dirty = True
+                elif target.rank < member.tier.rank and member.tier_achieved_at <= guarantee_cutoff:
+                    changes.append(_tier_change(member, one_lower[member.tier.pk], TierChangeKind.DEMOTION, now, None))
+                    result.demoted += 1
+                    is_dirty = True
+                if is_dirty:
+                    member.updated_at = now
+                    dirty.append(member)
+            TierChange.objects.bulk_create(changes)
+            Member.objects.bulk_update(dirty, ["tier", "tier_achieved_at", "growth_value", "updated_at"])
+            result.evaluated += len(members)
+            last_pk = members[-1].pk
+
+
+@transaction.atomic
+def tier_save(*, tier: Tier) -> Tier:
+    """Create or edit a tier; the lowest tier must stay at threshold 0 so every member has a tier."""
+    others = Tier.objects.exclude(pk=tier.pk)
+    if others.filter(rank=tier.rank).exists():
+        raise ApplicationError("duplicate_rank", _("Another tier already has this rank."), fields={"rank": tier.rank})
+    lowest_other = others.order_by("rank").first()
+    is_lowest = lowest_other is None or tier.rank < lowest_other.rank
+    if is_lowest and tier.threshold != 0:
+        raise ApplicationError("invalid_threshold", _("The lowest tier must have a threshold of 0."), fields={"threshold": tier.threshold})
+    if others.filter(Q(rank__lt=tier.rank, threshold__gte=tier.threshold) | Q(rank__gt=tier.rank, threshold__lte=tier.threshold)).exists():
+        raise ApplicationError("invalid_threshold", _("Thresholds must rise with rank."), fields={"threshold": tier.threshold})
+    tier.save()
+    return tier

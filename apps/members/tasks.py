@@ -1,0 +1,15 @@
+from dataclasses import asdict
+
+from celery import shared_task
+
+from apps.members import services
+
+
+@shared_task(name="members.expire_points")
+def expire_points() -> int:
+    return services.points_expire_due()
+
+
+@shared_task(name="members.evaluate_tiers")
+def evaluate_tiers() -> dict[str, int]:
+    return asdict(services.tiers_evaluate())

@@ -1,0 +1,49 @@
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.core.models import ApiClient, ApiScope, User
+from apps.members.models import Member
+from tests.core.factories import ApiClientFactory, UserFactory
+from tests.members.factories import MemberFactory, MemberTokenFactory
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def trusted_client() -> Callable[..., tuple[APIClient, ApiClient]]:
+    """An API client authenticated as a trusted system holding ``scopes`` (all by default)."""
+
+    def make(scopes: list[str] | None = None) -> tuple[APIClient, ApiClient]:
+        client = ApiClientFactory(scopes=list(ApiScope.values) if scopes is None else scopes)
+        api = APIClient()
+        api.credentials(HTTP_X_API_KEY=client.raw_key)
+        return api, client
+
+    return make
+
+
+@pytest.fixture
+def member_client() -> Callable[[Member | None], tuple[APIClient, Member]]:
+    """An API client authenticated with a member token."""
+
+    def make(member: Member | None = None) -> tuple[APIClient, Member]:
+        member = member or MemberFactory()
+        token = MemberTokenFactory(member=member)
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {token.raw}")
+        return api, member
+
+    return make
+
+
+@pytest.fixture
+def staff() -> Callable[..., User]:
+    def make(role: str | None = None, **kwargs: object) -> User:
+        return UserFactory(role=role, **kwargs)
+
+    return make

@@ -1,0 +1,308 @@
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.core.errors import ApplicationError
+from apps.core.roles import CUSTOMER_SERVICE, OPERATIONS_MANAGER
+from apps.members import services
+from apps.members.models import (
+    Consent,
+    GrowthEntry,
+    Member,
+    MemberStatus,
+    PointsAccount,
+    PointsEntry,
+    PointsEntryKind,
+    PointsLot,
+    TierChange,
+    TierChangeKind,
+)
+from tests.members.factories import MemberFactory, tier
+
+pytestmark = pytest.mark.django_db
+
+
+def ledger_sum(member: Member) -> int:
+    return sum(PointsEntry.objects.filter(account__member=member).values_list("amount", flat=True))
+
+
+def balance(member: Member) -> int:
+    return PointsAccount.objects.get(member=member).balance
+
+
+def assert_books_balance(member: Member) -> None:
+    assert balance(member) == ledger_sum(member)
+    assert balance(member) == sum(PointsLot.objects.filter(account__member=member).values_list("remaining", flat=True))
+
+
+class TestEnrol:
+    def test_enrols_at_lowest_tier_with_empty_account_and_history(self):
+        member = services.member_enrol(name=" 张伟 ", phone="138-0013-8000", consents={"sms": True, "email": False})
+        assert member.name == "张伟"
+        assert member.phone == "+8613800138000"
+        assert member.tier == tier("basic")
+        assert balance(member) == 0
+        assert TierChange.objects.get(member=member).kind == TierChangeKind.INITIAL
+        assert dict(Consent.objects.filter(member=member).values_list("channel", "granted")) == {"sms": True, "email": False}
+
+    @pytest.mark.parametrize(
+        "written", ["+86 138 0013 8000", "8613800138000", "１３８００１３８０００", " 13800138000 ", "0086-138-0013-8000"]
+    )
+    def test_phone_in_any_common_form_is_one_member(self, written):
+        services.member_enrol(name="A", phone="13800138000")
+        with pytest.raises(ApplicationError) as error:
+            services.member_enrol(name="B", phone=written)
+        assert error.value.code == "duplicate_phone"
+        assert error.value.http_status == 409
+
+    def test_duplicate_external_id_refused(self):
+        services.member_enrol(name="A", external_id="CRM-1")
+        with pytest.raises(ApplicationError, match="external ID") as error:
+            services.member_enrol(name="B", external_id="CRM-1")
+        assert error.value.code == "duplicate_external_id"
+
+    @pytest.mark.parametrize(
+        ("fields", "code"),
+        [
+            ({"name": "", "phone": "13800138000"}, "name_required"),
+            ({"name": "A", "phone": "12345"}, "invalid_phone"),
+            ({"name": "A"}, "identity_required"),
+            ({"name": "A", "phone": "13800138000", "source_channel": "fax"}, "invalid_channel"),
+            ({"name": "A" * 101, "phone": "13800138000"}, "name_too_long"),
+        ],
+    )
+    def test_bad_input_names_the_problem_and_writes_nothing(self, fields, code):
+        with pytest.raises(ApplicationError) as error:
+            services.member_enrol(**fields)
+        assert error.value.code == code
+        assert not Member.objects.exists()
+
+    def test_future_birthday_refused(self):
+        with pytest.raises(ApplicationError, match="future"):
+            services.member_enrol(name="A", phone="13800138000", birthday=timezone.localdate() + timedelta(days=1))
+
+
+class TestProfileAndStatus:
+    def test_update_normalises_and_checks_uniqueness(self):
+        other = MemberFactory(phone="+8613900000001")
+        member = MemberFactory()
+        with pytest.raises(ApplicationError) as error:
+            services.member_update_profile(member=member, phone="139 0000 0001")
+        assert error.value.code == "duplicate_phone"
+        updated = services.member_update_profile(member=member, city=" 杭州 ", tags=["车主"])
+        assert updated.city == "杭州"
+        assert list(updated.tags.values_list("name", flat=True)) == ["车主"]
+        assert other.phone == "+8613900000001"
+
+    def test_unknown_field_refused(self):
+        with pytest.raises(ApplicationError) as error:
+            services.member_update_profile(member=MemberFactory(), tier_id=4)
+        assert error.value.code == "invalid_field"
+
+    def test_status_transitions_need_reason_and_right_state(self):
+        member = MemberFactory()
+        with pytest.raises(ApplicationError, match="reason"):
+            services.member_freeze(member=member, reason=" ")
+        services.member_freeze(member=member, reason="fraud check")
+        with pytest.raises(ApplicationError) as error:
+            services.member_freeze(member=member, reason="again")
+        assert error.value.code == "invalid_status"
+        services.member_unfreeze(member=member, reason="cleared")
+        services.member_close(member=member, reason="member asked")
+        member.refresh_from_db()
+        assert member.status == MemberStatus.CLOSED
+        with pytest.raises(ApplicationError):
+            services.member_unfreeze(member=member, reason="x")
+
+    def test_history_records_who_changed_what(self, staff):
+        actor = staff(OPERATIONS_MANAGER)
+        member = MemberFactory(city="上海")
+        services.member_update_profile(member=member, city="北京", actor=actor)
+        latest = member.history.first()
+        assert latest.history_user == actor
+        assert latest.diff_against(latest.prev_record).changed_fields == ["city"]
+
+
+class TestPoints:
+    def test_earn_spend_reverse_keep_books_balanced(self):
+        member = MemberFactory()
+        earned = services.points_earn(member=member, amount=500, reason="Purchase", source_ref="ORD-1")
+        assert earned.balance_after == 500 and earned.expires_at > timezone.now()
+        spent = services.points_spend(member=member, amount=200, reason="Mall")
+        assert spent.amount == -200 and spent.balance_after == 300
+        reversal = services.points_reverse(entry=spent, reason="Order cancelled")
+        assert reversal.kind == PointsEntryKind.REVERSE and reversal.amount == 200 and reversal.balance_after == 500
+        assert_books_balance(member)
+
+    def test_overspend_refused_with_balance(self):
+        member = MemberFactory()
+        services.points_earn(member=member, amount=100, reason="Purchase")
+        with pytest.raises(ApplicationError) as error:
+            services.points_spend(member=member, amount=101, reason="Mall")
+        assert error.value.code == "insufficient_points"
+        assert error.value.extra == {"balance": 100}
+        assert balance(member) == 100
+        assert_books_balance(member)
+
+    @pytest.mark.parametrize("amount", [0, -5, 1.5, True, 10**9])
+    def test_invalid_amounts_refused(self, amount):
+        with pytest.raises(ApplicationError) as error:
+            services.points_earn(member=MemberFactory(), amount=amount, reason="x")
+        assert error.value.code == "invalid_amount"
+
+    def test_spending_consumes_earliest_expiring_first(self):
+        member = MemberFactory()
+        now = timezone.now()
+        late = services.points_earn(member=member, amount=100, reason="late", expires_at=now + timedelta(days=300))
+        soon = services.points_earn(member=member, amount=100, reason="soon", expires_at=now + timedelta(days=10))
+        services.points_spend(member=member, amount=150, reason="Mall")
+        assert PointsLot.objects.get(entry=soon).remaining == 0
+        assert PointsLot.objects.get(entry=late).remaining == 50
+
+    def test_expired_points_cannot_be_spent(self):
+        member = MemberFactory()
+        entry = services.points_earn(member=member, amount=100, reason="Purchase", expires_at=timezone.now() + timedelta(seconds=1))
+        PointsLot.objects.filter(entry=entry).update(expires_at=timezone.now() - timedelta(seconds=1))
+        with pytest.raises(ApplicationError) as error:
+            services.points_spend(member=member, amount=1, reason="Mall")
+        assert error.value.code == "insufficient_points"
+        # the refusal rolled back the inline expiry too: the periodic job expires it for real
+        assert services.points_expire_due() == 100
+        assert balance(member) == 0
+        assert PointsEntry.objects.filter(account__member=member, kind=PointsEntryKind.EXPIRE).get().amount == -100
+        assert_books_balance(member)
+
+    def test_expiry_job_is_idempotent_and_chunked(self):
+        members = [MemberFactory() for _ in range(5)]
+        for member in members:
+            entry = services.points_earn(member=member, amount=70, reason="Purchase")
+            PointsLot.objects.filter(entry=entry).update(expires_at=timezone.now() - timedelta(days=1))
+            services.points_earn(member=member, amount=30, reason="Purchase")
+        assert services.points_expire_due(chunk_size=2) == 350
+        assert services.points_expire_due(chunk_size=2) == 0
+        for member in members:
+            assert balance(member) == 30
+            assert_books_balance(member)
+
+    def test_frozen_or_closed_member_cannot_earn_or_spend(self):
+        member = MemberFactory()
+        services.points_earn(member=member, amount=100, reason="Purchase")
+        services.member_freeze(member=member, reason="check")
+        for operation in (services.points_earn, services.points_spend):
+            with pytest.raises(ApplicationError) as error:
+                operation(member=member, amount=10, reason="x")
+            assert error.value.code == "member_frozen"
+
+    def test_reversal_only_once_and_not_of_expiry(self):
+        member = MemberFactory()
+        entry = services.points_earn(member=member, amount=100, reason="Purchase")
+        services.points_reverse(entry=entry, reason="Refund")
+        with pytest.raises(ApplicationError) as error:
+            services.points_reverse(entry=entry, reason="Refund again")
+        assert error.value.code == "already_reversed"
+        assert balance(member) == 0
+        assert_books_balance(member)
+
+    def test_reversing_an_earn_already_spent_is_refused(self):
+        member = MemberFactory()
+        entry = services.points_earn(member=member, amount=100, reason="Purchase")
+        services.points_spend(member=member, amount=80, reason="Mall")
+        with pytest.raises(ApplicationError) as error:
+            services.points_reverse(entry=entry, reason="Refund")
+        assert error.value.code == "insufficient_points"
+        assert_books_balance(member)
+
+    def test_adjust_needs_reason_and_respects_role_limit(self, staff):
+        member = MemberFactory()
+        agent = staff(CUSTOMER_SERVICE)
+        manager = staff(OPERATIONS_MANAGER)
+        with pytest.raises(ApplicationError, match="reason"):
+            services.points_adjust(member=member, amount=10, reason="", actor=agent)
+        with pytest.raises(ApplicationError) as error:
+            services.points_adjust(member=member, amount=501, reason="Goodwill", actor=agent)
+        assert error.value.code == "adjust_limit_exceeded"
+        services.points_adjust(member=member, amount=500, reason="Goodwill", actor=agent)
+        services.points_adjust(member=member, amount=5000, reason="Migration fix", actor=manager)
+        services.points_adjust(member=member, amount=-300, reason="Duplicate credit", actor=manager)
+        assert balance(member) == 5200
+        assert PointsEntry.objects.filter(account__member=member, actor=agent).count() == 1
+        assert_books_balance(member)
+
+    def test_staff_without_right_cannot_adjust(self, staff):
+        with pytest.raises(ApplicationError) as error:
+            services.points_adjust(member=MemberFactory(), amount=1, reason="x", actor=staff())
+        assert error.value.code == "permission_denied"
+
+    def test_ledger_is_append_only_in_the_database(self):
+        entry = services.points_earn(member=MemberFactory(), amount=100, reason="Purchase")
+        for attempt in (
+            lambda: PointsEntry.objects.filter(pk=entry.pk).update(amount=999),
+            lambda: PointsEntry.objects.filter(pk=entry.pk).delete(),
+        ):
+            with pytest.raises(IntegrityError), transaction.atomic():
+                attempt()
+        assert PointsEntry.objects.get(pk=entry.pk).amount == 100
+
+    def test_balance_can_never_go_negative_in_the_database(self):
+        member = MemberFactory()
+        with pytest.raises(IntegrityError), transaction.atomic():
+            PointsAccount.objects.filter(member=member).update(balance=-1)
+
+
+class TestTiers:
+    def test_promotion_as_soon_as_threshold_is_crossed(self):
+        member = MemberFactory()
+        _entry, change = services.growth_add(member=member, amount=999, reason="Purchase")
+        assert change is None
+        _entry, change = services.growth_add(member=member, amount=1, reason="Purchase")
+        assert change.kind == TierChangeKind.PROMOTION and change.to_tier == tier("silver")
+        assert "1000" in change.reason
+        _entry, change = services.growth_add(member=member, amount=30_000, reason="Purchase")
+        assert change.to_tier == tier("vip")
+
+    def test_growth_outside_the_window_does_not_count(self, settings):
+        member = MemberFactory()
+        GrowthEntry.objects.create(member=member, amount=5000, reason="old", created_at=timezone.now() - timedelta(days=400))
+        _entry, change = services.growth_add(member=member, amount=10, reason="Purchase")
+        assert change is None
+        member.refresh_from_db()
+        assert member.growth_value == 10
+
+    def test_demotion_only_after_guarantee_and_one_step_at_a_time(self):
+        member = MemberFactory()
+        services.growth_add(member=member, amount=20_000, reason="Purchase")
+        member.refresh_from_db()
+        assert member.tier == tier("vip")
+        # growth ages out of the window, but the tier is guaranteed for a year from when it was reached
+        GrowthEntry.objects.filter(member=member).update(created_at=timezone.now() - timedelta(days=400))
+        assert services.tiers_evaluate().demoted == 0
+        Member.objects.filter(pk=member.pk).update(tier_achieved_at=timezone.now() - timedelta(days=366))
+        result = services.tiers_evaluate()
+        assert (result.evaluated, result.demoted) == (1, 1)
+        member.refresh_from_db()
+        assert member.tier == tier("gold")
+        assert member.tier_changes.first().kind == TierChangeKind.DEMOTION
+        # the guarantee restarts at the lower tier
+        assert services.tiers_evaluate().demoted == 0
+
+    def test_evaluation_promotes_missed_values_and_rerun_changes_nothing(self):
+        members = [MemberFactory() for _ in range(3)]
+        GrowthEntry.objects.create(member=members[0], amount=6000, reason="import")
+        first = services.tiers_evaluate(chunk_size=2)
+        assert (first.evaluated, first.promoted) == (3, 1)
+        assert Member.objects.get(pk=members[0].pk).tier == tier("gold")
+        second = services.tiers_evaluate(chunk_size=2)
+        assert (second.promoted, second.demoted) == (0, 0)
+
+    def test_tier_thresholds_must_rise_with_rank(self):
+        silver = tier("silver")
+        silver.threshold = 6000
+        with pytest.raises(ApplicationError) as error:
+            services.tier_save(tier=silver)
+        assert error.value.code == "invalid_threshold"
+        basic = tier("basic")
+        basic.threshold = 10
+        with pytest.raises(ApplicationError):
+            services.tier_save(tier=basic)
