@@ -4,7 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.core.models import ApiClient, ApiScope, User
-from apps.members.models import Member
+from apps.members.models import Member, Tier
+from apps.members.seed import seed_default_tiers
 from tests.core.factories import ApiClientFactory, UserFactory
 from tests.members.factories import MemberFactory, MemberTokenFactory
 
@@ -47,3 +48,13 @@ def staff() -> Callable[..., User]:
         return UserFactory(role=role, **kwargs)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def seeded_tiers(request: pytest.FixtureRequest) -> None:
+    """Transactional tests flush the database; put back the tiers every programme has."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    seed_default_tiers(Tier)

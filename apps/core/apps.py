@@ -5,7 +5,7 @@ from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
-def _sync_roles(sender: AppConfig, apps: Any, **kwargs: Any) -> None:
+def _sync_roles(sender: AppConfig, **kwargs: Any) -> None:
     from django.contrib.auth.models import Group, Permission
 
     from apps.core.roles import sync_roles

@@ -21,7 +21,8 @@ class Tier(models.Model):
     points_multiplier = models.DecimalField(
         _("points multiplier"), max_digits=4, decimal_places=2, default=1, help_text=_("Applied to earned points.")
     )
-    history = AuditHistory()
+    # modeltranslation adds the per-language columns after the history model is built, so they are left out of it.
+    history = AuditHistory(excluded_fields=["name_en", "name_zh_hans", "description_en", "description_zh_hans"])
 
     class Meta:
         verbose_name = _("tier")

