@@ -17,7 +17,8 @@ $(VENV)/.installed: requirements/base.txt requirements/dev.txt | $(BIN)/python
 	touch $@
 
 messages: $(VENV)/.installed
-	$(BIN)/python manage.py compilemessages --ignore=.venv --verbosity 0
+	@if find apps locale -name '*.po' 2>/dev/null | grep -q .; then \
+		$(BIN)/python manage.py compilemessages --ignore=.venv --verbosity 0; fi
 
 setup: messages
 	mkdir -p var
