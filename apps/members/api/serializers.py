@@ -1,5 +1,6 @@
 """Input serializers list exactly what a caller may set; tier, balance, status and staff flags are never among them."""
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from apps.members.models import ConsentChannel, Gender, Member, PointsEntry, SourceChannel, Tier
@@ -55,7 +56,9 @@ class MemberSerializer(serializers.ModelSerializer):
         return consents_of(member)
 
 
-class MemberEnrolSerializer(serializers.Serializer):
+class MemberProfileSerializer(serializers.Serializer):
+    """What a trusted system may set on a member; updates use it with ``partial=True``."""
+
     name = serializers.CharField(max_length=100)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     external_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
@@ -63,20 +66,12 @@ class MemberEnrolSerializer(serializers.Serializer):
     gender = serializers.ChoiceField(choices=Gender.choices, required=False)
     birthday = serializers.DateField(required=False, allow_null=True)
     city = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+
+
+class MemberEnrolSerializer(MemberProfileSerializer):
     source_channel = serializers.ChoiceField(choices=SourceChannel.choices, required=False)
-    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     consents = ConsentsSerializer(required=False)
-
-
-class MemberUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    external_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    email = serializers.EmailField(required=False, allow_blank=True)
-    gender = serializers.ChoiceField(choices=Gender.choices, required=False)
-    birthday = serializers.DateField(required=False, allow_null=True)
-    city = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
 
 
 class MyProfileSerializer(serializers.ModelSerializer):
@@ -148,7 +143,7 @@ class MemberTokenIssueSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         if not attrs:
-            raise serializers.ValidationError("Give member_id, external_id or phone.")
+            raise serializers.ValidationError(_("Give member_id, external_id or phone."))
         return attrs
 
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -30,6 +30,15 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 def _points_answer(entry: PointsEntry, status_code: int = status.HTTP_201_CREATED) -> Response:
     body = {"entry": s.PointsEntrySerializer(entry).data, "balance": entry.balance_after}
     return Response(body, status=status_code)
+
+
+def _member_from_identity(request: Request) -> Member:
+    data = s.MemberTokenIssueSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    identity = dict(data.validated_data)
+    if identity.get("phone"):
+        identity["phone"] = normalize_phone(identity["phone"])
+    return selectors.member_by_identity(**identity)
 
 
 class TrustedView(APIView):
@@ -145,9 +154,9 @@ class MemberDetailView(TrustedView):
     def get(self, request: Request, pk: int) -> Response:
         return Response(s.MemberSerializer(selectors.member_get(pk=pk)).data)
 
-    @extend_schema(request=s.MemberUpdateSerializer, responses=s.MemberSerializer, tags=["members"])
+    @extend_schema(request=s.MemberProfileSerializer(partial=True), responses=s.MemberSerializer, tags=["members"])
     def patch(self, request: Request, pk: int) -> Response:
-        data = s.MemberUpdateSerializer(data=request.data, partial=True)
+        data = s.MemberProfileSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.member_update_profile(member=selectors.member_get(pk=pk), **data.validated_data)
         return Response(s.MemberSerializer(selectors.member_get(pk=pk)).data)
@@ -174,32 +183,42 @@ class MemberLedgerView(generics.ListAPIView, TrustedView):
         return selectors.member_ledger(member=selectors.member_get(pk=self.kwargs["pk"]))
 
 
-class PointsEarnView(TrustedView):
+class PointsOperationView(TrustedView):
+    """Earn or spend: validate with ``input_serializer``, call ``operation`` for the member, answer the entry."""
+
     required_scopes = {"POST": (ApiScope.POINTS_WRITE,)}
+    input_serializer: type[serializers.Serializer]
+    operation: Any
+
+    def operate(self, request: Request, pk: int) -> Response:
+        data = self.input_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = type(self).operation(member=selectors.member_get(pk=pk), client=request.auth, **data.validated_data)
+        return _points_answer(entry)
+
+
+class PointsEarnView(PointsOperationView):
+    input_serializer = s.PointsEarnSerializer
+    operation = services.points_earn
 
     @extend_schema(
         request=s.PointsEarnSerializer, responses={201: s.PointsOperationSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["points"]
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        data = s.PointsEarnSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        entry = services.points_earn(member=selectors.member_get(pk=pk), client=request.auth, **data.validated_data)
-        return _points_answer(entry)
+        return self.operate(request, pk)
 
 
-class PointsSpendView(TrustedView):
-    required_scopes = {"POST": (ApiScope.POINTS_WRITE,)}
+class PointsSpendView(PointsOperationView):
+    input_serializer = s.PointsSpendSerializer
+    operation = services.points_spend
 
     @extend_schema(
         request=s.PointsSpendSerializer, responses={201: s.PointsOperationSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["points"]
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        data = s.PointsSpendSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        entry = services.points_spend(member=selectors.member_get(pk=pk), client=request.auth, **data.validated_data)
-        return _points_answer(entry)
+        return self.operate(request, pk)
 
 
 class PointsReverseView(TrustedView):
@@ -224,12 +243,7 @@ class MemberTokenIssueView(TrustedView):
 
     @extend_schema(request=s.MemberTokenIssueSerializer, responses={201: s.MemberTokenSerializer}, tags=["auth"])
     def post(self, request: Request) -> Response:
-        data = s.MemberTokenIssueSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        identity = dict(data.validated_data)
-        if identity.get("phone"):
-            identity["phone"] = normalize_phone(identity["phone"])
-        member = selectors.member_by_identity(**identity)
+        member = _member_from_identity(request)
         token, raw = services.member_token_issue(member=member, client=request.auth)
         body = {"token": raw, "member_id": member.pk, "expires_at": token.expires_at}
         return Response(s.MemberTokenSerializer(body).data, status=status.HTTP_201_CREATED)
@@ -240,10 +254,5 @@ class MemberTokenRevokeView(TrustedView):
 
     @extend_schema(request=s.MemberTokenIssueSerializer, responses={200: None}, tags=["auth"])
     def post(self, request: Request) -> Response:
-        data = s.MemberTokenIssueSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        identity = dict(data.validated_data)
-        if identity.get("phone"):
-            identity["phone"] = normalize_phone(identity["phone"])
-        revoked = services.member_tokens_revoke(member=selectors.member_by_identity(**identity))
+        revoked = services.member_tokens_revoke(member=_member_from_identity(request))
         return Response({"revoked": revoked, "detail": _("Tokens revoked.")})
