@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -11,7 +12,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 
 from apps.core import services
 from apps.core.errors import ApplicationError
-from apps.core.models import ApiClient, User
+from apps.core.models import ApiClient, ApiScope, User
 
 admin.site.unregister(Group)
 
@@ -31,8 +32,17 @@ class GroupAdmin(BaseGroupAdmin, ModelAdmin):
     pass
 
 
+class ApiClientForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(label=_("scopes"), choices=ApiScope.choices, widget=forms.CheckboxSelectMultiple, required=False)
+
+    class Meta:
+        model = ApiClient
+        fields = ["name", "scopes", "is_active"]
+
+
 @admin.register(ApiClient)
 class ApiClientAdmin(ModelAdmin):
+    form = ApiClientForm
     list_display = ["name", "key_prefix", "scopes", "is_active", "last_used_at", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "key_prefix"]
@@ -41,10 +51,10 @@ class ApiClientAdmin(ModelAdmin):
     actions_detail = ["rotate_key"]
 
     def save_model(self, request: HttpRequest, obj: ApiClient, form, change: bool) -> None:
-        if change:
-            obj.save()
-            return
         try:
+            if change:
+                services.api_client_update(client=obj, name=obj.name, scopes=obj.scopes, is_active=obj.is_active)
+                return
             client, raw_key = services.api_client_create(name=obj.name, scopes=obj.scopes)
         except ApplicationError as exc:
             messages.error(request, exc.message)

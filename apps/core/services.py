@@ -39,6 +39,18 @@ def api_client_create(*, name: str, scopes: list[str]) -> tuple[ApiClient, str]:
 
 
 @transaction.atomic
+def api_client_update(*, client: ApiClient, name: str, scopes: list[str], is_active: bool) -> ApiClient:
+    client = ApiClient.objects.select_for_update().get(pk=client.pk)
+    if ApiClient.objects.exclude(pk=client.pk).filter(name=name).exists():
+        raise ApplicationError("duplicate_name", _("An API client with this name already exists."), fields={"name": name})
+    client.name = name
+    client.scopes = _validate_scopes(scopes)
+    client.is_active = is_active
+    client.save(update_fields=["name", "scopes", "is_active", "updated_at"])
+    return client
+
+
+@transaction.atomic
 def api_client_rotate_key(*, client: ApiClient) -> str:
     client = ApiClient.objects.select_for_update().get(pk=client.pk)
     prefix, raw_key = ApiClient.generate_key()
