@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "apps.core",
     "apps.members",
+    "apps.benefits",
 ]
 
 MIDDLEWARE = [
@@ -162,6 +163,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_RATES": {
         "member_token_issue": env("USEROPS_THROTTLE_TOKEN_ISSUE", default="120/min"),
+        "redeem": env("USEROPS_THROTTLE_REDEEM", default="1200/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -275,6 +277,18 @@ UNFOLD = {
                         "permission": lambda request: request.user.has_perm("members.view_tier"),
                     },
                     {
+                        "title": _("Benefits"),
+                        "icon": "redeem",
+                        "link": reverse_lazy("admin:benefits_benefit_changelist"),
+                        "permission": lambda request: request.user.has_perm("benefits.view_benefit"),
+                    },
+                    {
+                        "title": _("Grants"),
+                        "icon": "confirmation_number",
+                        "link": reverse_lazy("admin:benefits_grant_changelist"),
+                        "permission": lambda request: request.user.has_perm("benefits.view_grant"),
+                    },
+                    {
                         "title": _("Points ledger"),
                         "icon": "receipt_long",
                         "link": reverse_lazy("admin:members_pointsentry_changelist"),
@@ -292,4 +306,7 @@ USEROPS_PERIODIC_TASKS = {
     "Expire points": {"task": "members.expire_points", "crontab": "10 0 * * *"},
     "Evaluate tiers": {"task": "members.evaluate_tiers", "crontab": "30 2 * * *"},
     "Purge idempotency records": {"task": "core.purge_idempotency_records", "crontab": "0 4 * * *"},
+    "Expire benefit grants": {"task": "benefits.expire_grants", "crontab": "5 0 * * *"},
+    "Grant tier benefits on promotion": {"task": "benefits.grant_promotion_benefits", "crontab": "*/5 * * * *"},
+    "Grant recurring tier benefits": {"task": "benefits.grant_recurring_tier_benefits", "crontab": "0 6 * * *"},
 }

@@ -37,6 +37,8 @@ class ApiScope(models.TextChoices):
     MEMBERS_WRITE = "members:write", _("Enrol and update members")
     POINTS_WRITE = "points:write", _("Earn and spend points")
     MEMBER_TOKENS = "member_tokens:issue", _("Issue and revoke member tokens")
+    BENEFITS_GRANT = "benefits:grant", _("Grant benefits")
+    BENEFITS_REDEEM = "benefits:redeem", _("Look up and redeem benefit codes")
 
 
 def hash_secret(raw: str) -> str:
