@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.members",
     "apps.benefits",
+    "apps.events",
 ]
 
 MIDDLEWARE = [
@@ -120,6 +121,7 @@ MODELTRANSLATION_FALLBACK_LANGUAGES = ("en", "zh-hans")
 TIME_ZONE = env("USEROPS_TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
+FORMS_URLFIELD_ASSUME_HTTPS = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -289,6 +291,18 @@ UNFOLD = {
                         "permission": lambda request: request.user.has_perm("benefits.view_grant"),
                     },
                     {
+                        "title": _("Events"),
+                        "icon": "event",
+                        "link": reverse_lazy("admin:events_event_changelist"),
+                        "permission": lambda request: request.user.has_perm("events.view_event"),
+                    },
+                    {
+                        "title": _("Clubs"),
+                        "icon": "groups",
+                        "link": reverse_lazy("admin:events_club_changelist"),
+                        "permission": lambda request: request.user.has_perm("events.view_club"),
+                    },
+                    {
                         "title": _("Points ledger"),
                         "icon": "receipt_long",
                         "link": reverse_lazy("admin:members_pointsentry_changelist"),
@@ -309,4 +323,5 @@ USEROPS_PERIODIC_TASKS = {
     "Expire benefit grants": {"task": "benefits.expire_grants", "crontab": "5 0 * * *"},
     "Grant tier benefits on promotion": {"task": "benefits.grant_promotion_benefits", "crontab": "*/5 * * * *"},
     "Grant recurring tier benefits": {"task": "benefits.grant_recurring_tier_benefits", "crontab": "0 6 * * *"},
+    "Mark event no-shows": {"task": "events.mark_no_shows", "crontab": "*/15 * * * *"},
 }

@@ -39,6 +39,7 @@ class ApiScope(models.TextChoices):
     MEMBER_TOKENS = "member_tokens:issue", _("Issue and revoke member tokens")
     BENEFITS_GRANT = "benefits:grant", _("Grant benefits")
     BENEFITS_REDEEM = "benefits:redeem", _("Look up and redeem benefit codes")
+    EVENTS_CHECKIN = "events:checkin", _("Check members in at events")
 
 
 def hash_secret(raw: str) -> str:

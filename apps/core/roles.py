@@ -33,7 +33,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.adjust_points",
         "members.change_member",
         "benefits.view_*",
+        "benefits.add_redemption",
         "events.view_*",
+        "events.change_registration",
     ],
     CAMPAIGN_MANAGER: [
         "members.view_member",

@@ -1,0 +1,267 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TabbedTranslationAdmin
+from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
+from unfold.decorators import action, display
+
+from apps.core.errors import ApplicationError
+from apps.core.masking import mask_phone
+from apps.core.spreadsheet import csv_response
+from apps.events import selectors, services
+from apps.events.api.views import check_in_answer
+from apps.events.models import Club, ClubMembership, Event, Registration, RegistrationState
+from apps.members.admin import ReasonForm, can_see_pii
+from apps.members.filters import search_members
+from apps.members.models import Member
+
+
+class EventForm(forms.ModelForm):
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        try:
+            services.event_check(event=self.instance)
+        except ApplicationError as exc:
+            for field, message in exc.fields.items():
+                self.add_error(field if field in self.fields else None, message)
+
+
+class RegistrationInline(TabularInline):
+    model = Registration
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["member", "state", "companions", "created_at", "promoted_at", "checked_in_at"]
+    readonly_fields = fields
+    ordering = ["state", "created_at", "pk"]
+    verbose_name_plural = _("registrations (waitlist in arrival order)")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ClubMembershipInline(TabularInline):
+    model = ClubMembership
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["member", "joined_at", "left_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Club)
+class ClubAdmin(SimpleHistoryAdmin, ModelAdmin):
+    list_display = ["name", "city", "interest", "active_members", "event_count"]
+    search_fields = ["name", "city", "interest"]
+    filter_horizontal = ["organiser_staff"]
+    autocomplete_fields = ["organiser_members"]
+    inlines = [ClubMembershipInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Club]:
+        return selectors.clubs_with_counts()
+
+    @display(description=_("members"), ordering="active_members")
+    def active_members(self, obj: Club) -> int:
+        return obj.active_members
+
+    @display(description=_("events"), ordering="event_count")
+    def event_count(self, obj: Club) -> int:
+        return obj.event_count
+
+
+@admin.register(Event)
+class EventAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin, ModelAdmin):
+    form = EventForm
+    list_display = ["title", "city", "starts_at", "status", "capacity", "seats_taken", "waitlisted"]
+    list_filter = [("status", ChoicesDropdownFilter), ("kind", ChoicesDropdownFilter), ("club", RelatedDropdownFilter)]
+    search_fields = ["title", "city", "venue"]
+    filter_horizontal = ["eligible_tiers"]
+    readonly_fields = ["status", "seats_taken", "cancel_reason", "counts"]
+    inlines = [RegistrationInline]
+    actions_detail = ["check_in_page", "publish", "close_registration", "cancel_event", "export_attendees"]
+    fieldsets = [
+        (_("Event"), {"fields": ["title", "description", "cover", "kind", "club", "city", "venue", "online_url"]}),
+        (_("Dates"), {"fields": ["starts_at", "ends_at", "registration_opens_at", "registration_closes_at", "cancellation_deadline"]}),
+        (_("Seats and points"), {"fields": ["capacity", "max_companions", "eligible_tiers", "points_price", "attendance_points"]}),
+        (_("Status"), {"fields": ["status", "seats_taken", "cancel_reason", "counts"]}),
+    ]
+
+    def save_model(self, request: HttpRequest, obj: Event, form: forms.ModelForm, change: bool) -> None:
+        services.event_save(event=obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(waitlisted_count=Count("registrations", filter=Q(registrations__state=RegistrationState.WAITLISTED)))
+        )
+
+    @display(description=_("waitlisted"), ordering="waitlisted_count")
+    def waitlisted(self, obj: Event) -> int:
+        return obj.waitlisted_count
+
+    @display(description=_("counts"))
+    def counts(self, obj: Event) -> SafeString:
+        if not obj.pk:
+            return SafeString("")
+        return render_to_string("admin/events/event/counts.html", {"counts": selectors.event_counts(event=obj), "event": obj})
+
+    def has_manage_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("events.change_event")
+
+    def has_check_in_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("events.change_registration")
+
+    def has_export_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("events.view_registration")
+
+    def _transition(self, request: HttpRequest, object_id: str, service: Any, done: str) -> HttpResponse:
+        event = get_object_or_404(Event, pk=object_id)
+        try:
+            service(event=event)
+            messages.success(request, done)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return HttpResponseRedirect(reverse("admin:events_event_change", args=[object_id]))
+
+    @action(description=_("Publish"), url_path="publish", permissions=["manage"], icon="publish")
+    def publish(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._transition(request, object_id, services.event_publish, _("The event is published."))
+
+    @action(description=_("Close registration"), url_path="close", permissions=["manage"], icon="lock")
+    def close_registration(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._transition(request, object_id, services.event_close, _("Registration is closed."))
+
+    @action(description=_("Cancel event"), url_path="cancel", permissions=["manage"], icon="event_busy")
+    def cancel_event(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        event = get_object_or_404(Event, pk=object_id)
+        change_url = reverse("admin:events_event_change", args=[event.pk])
+        form = ReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                count = services.event_cancel(event=event, reason=form.cleaned_data["reason"], actor=request.user)
+                messages.success(
+                    request, _("The event is cancelled; %(count)d registrations were cancelled and refunded.") % {"count": count}
+                )
+                return HttpResponseRedirect(change_url)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Cancel event"),
+            "form": form,
+            "opts": self.model._meta,
+            "change_url": change_url,
+            "subject": event,
+        }
+        return TemplateResponse(request, "admin/userops/action_form.html", context)
+
+    @action(description=_("Export attendees"), url_path="export", permissions=["export"], icon="download")
+    def export_attendees(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        event = get_object_or_404(Event, pk=object_id)
+        full = can_see_pii(request)
+        rows = (
+            [
+                r.member.name,
+                r.member.phone if full else mask_phone(r.member.phone),
+                r.get_state_display(),
+                r.companions,
+                r.created_at,
+                r.checked_in_at or "",
+            ]
+            for r in selectors.attendee_rows(event=event)
+        )
+        header = [
+            str(_("Name")),
+            str(_("Mobile phone")),
+            str(_("State")),
+            str(_("Companions")),
+            str(_("Registered at")),
+            str(_("Checked in at")),
+        ]
+        return csv_response(f"attendees-{event.pk}.csv", header, rows)
+
+    @action(description=_("Check-in"), url_path="check-in", permissions=["check_in"], icon="qr_code_scanner")
+    def check_in_page(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        event = get_object_or_404(Event, pk=object_id)
+        result, matches, error = None, [], None
+        if request.method == "POST":
+            try:
+                result = check_in_answer(
+                    services.registration_check_in(ticket=request.POST.get("ticket", ""), event=event, actor=request.user)
+                )
+            except ApplicationError as exc:
+                error = exc.message
+        elif request.GET.get("phone"):
+            members = search_members(Member.objects.all(), request.GET["phone"])
+            matches = list(selectors.attendee_rows(event=event).filter(member__in=members)[:20])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Check-in: %(event)s") % {"event": event.title},
+            "event": event,
+            "counts": selectors.event_counts(event=event),
+            "result": result,
+            "error": error,
+            "matches": matches,
+            "opts": self.model._meta,
+            "now": timezone.now(),
+        }
+        return TemplateResponse(request, "admin/events/event/check_in.html", context)
+
+
+@admin.register(Registration)
+class RegistrationAdmin(ModelAdmin):
+    list_display = ["event", "member", "state", "companions", "created_at", "checked_in_at"]
+    list_filter = [("state", ChoicesDropdownFilter), ("event", RelatedDropdownFilter)]
+    list_select_related = ["event", "member"]
+    readonly_fields = [f.name for f in Registration._meta.fields]
+    actions_detail = ["cancel_registration"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Registration | None = None) -> bool:
+        return False
+
+    def has_cancel_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("events.change_registration")
+
+    @action(description=_("Cancel registration"), url_path="cancel", permissions=["cancel"], icon="cancel")
+    def cancel_registration(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        registration = get_object_or_404(Registration.objects.select_related("event", "member"), pk=object_id)
+        change_url = reverse("admin:events_registration_change", args=[registration.pk])
+        form = ReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                promoted = services.registration_cancel(registration=registration, reason=form.cleaned_data["reason"], actor=request.user)
+                messages.success(request, _("Cancelled; %(count)d waitlisted registrations were seated.") % {"count": len(promoted)})
+                return HttpResponseRedirect(change_url)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Cancel registration"),
+            "form": form,
+            "opts": self.model._meta,
+            "change_url": change_url,
+            "subject": registration,
+        }
+        return TemplateResponse(request, "admin/userops/action_form.html", context)

@@ -1,0 +1,316 @@
+"""Clubs, events, registrations, waitlist and check-in.
+
+Every change to an event's seats takes the event's row lock first (then the member's points account),
+so capacity is counted by one writer at a time; ``seats_taken <= capacity`` is also a database constraint.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.errors import ApplicationError
+from apps.core.models import ApiClient, User
+from apps.events.models import Club, ClubMembership, Event, EventStatus, Registration, RegistrationState
+from apps.members import services as member_services
+from apps.members.models import Member, MemberStatus
+
+TICKET_SALT = "userops.events.ticket"
+OPEN_STATES = (RegistrationState.REGISTERED, RegistrationState.WAITLISTED)
+
+
+# Clubs ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def club_join(*, club: Club, member: Member) -> ClubMembership:
+    if member.status != MemberStatus.ACTIVE:
+        raise ApplicationError("member_not_active", _("The member's account is not active."), http_status=409)
+    membership = ClubMembership.objects.filter(club=club, member=member, left_at__isnull=True).first()
+    if membership is not None:
+        raise ApplicationError("already_in_club", _("The member is already in this club."), http_status=409)
+    return ClubMembership.objects.create(club=club, member=member)
+
+
+@transaction.atomic
+def club_leave(*, club: Club, member: Member) -> ClubMembership:
+    membership = ClubMembership.objects.select_for_update().filter(club=club, member=member, left_at__isnull=True).first()
+    if membership is None:
+        raise ApplicationError("not_in_club", _("The member is not in this club."), http_status=409)
+    membership.left_at = timezone.now()
+    membership.save(update_fields=["left_at"])
+    club.organiser_members.remove(member)
+    return membership
+
+
+@transaction.atomic
+def club_add_organiser(*, club: Club, member: Member | None = None, staff: User | None = None) -> Club:
+    if member is not None:
+        if not ClubMembership.objects.filter(club=club, member=member, left_at__isnull=True).exists():
+            raise ApplicationError("not_in_club", _("An organiser must be a member of the club."), http_status=409)
+        club.organiser_members.add(member)
+    if staff is not None:
+        club.organiser_staff.add(staff)
+    return club
+
+
+# Events -----------------------------------------------------------------------------------------
+
+
+def event_check(*, event: Event) -> None:
+    """Raise ``invalid_event`` naming each field whose dates or limits do not fit together."""
+    problems: dict[str, str] = {}
+    if event.starts_at and event.ends_at and event.ends_at <= event.starts_at:
+        problems["ends_at"] = _("The event must end after it starts.")
+    if event.registration_opens_at and event.registration_closes_at and event.registration_closes_at <= event.registration_opens_at:
+        problems["registration_closes_at"] = _("Registration must close after it opens.")
+    if event.registration_closes_at and event.ends_at and event.registration_closes_at > event.ends_at:
+        problems["registration_closes_at"] = _("Registration must close before the event ends.")
+    if event.cancellation_deadline and event.starts_at and event.cancellation_deadline > event.starts_at:
+        problems["cancellation_deadline"] = _("Free cancellation must end before the event starts.")
+    if event.kind == "online" and not event.online_url:
+        problems["online_url"] = _("An online event needs a link.")
+    if event.kind == "offline" and not event.venue:
+        problems["venue"] = _("An offline event needs a venue.")
+    if event.pk and event.capacity is not None and event.capacity < Event.objects.get(pk=event.pk).seats_taken:
+        problems["capacity"] = _("The capacity cannot be less than the seats already taken.")
+    if problems:
+        raise ApplicationError("invalid_event", " ".join(problems.values()), fields=problems)
+
+
+def event_save(*, event: Event) -> Event:
+    event_check(event=event)
+    event.save()
+    return event
+
+
+def _transition(event: Event, allowed: set[str], to: str) -> Event:
+    event = Event.objects.select_for_update().get(pk=event.pk)
+    if event.status not in allowed:
+        raise ApplicationError(
+            "invalid_status", _("The event is %(status)s; this is not possible.") % {"status": event.get_status_display()}, http_status=409
+        )
+    event.status = to
+    event.save(update_fields=["status", "updated_at"])
+    return event
+
+
+@transaction.atomic
+def event_publish(*, event: Event) -> Event:
+    event_check(event=event)
+    return _transition(event, {EventStatus.DRAFT}, EventStatus.PUBLISHED)
+
+
+@transaction.atomic
+def event_close(*, event: Event) -> Event:
+    return _transition(event, {EventStatus.PUBLISHED}, EventStatus.CLOSED)
+
+
+@transaction.atomic
+def event_finish(*, event: Event) -> Event:
+    return _transition(event, {EventStatus.PUBLISHED, EventStatus.CLOSED}, EventStatus.FINISHED)
+
+
+@transaction.atomic
+def event_cancel(*, event: Event, reason: str, actor: User | None = None) -> int:
+    """Cancel the event: every open registration is cancelled and its points given back. Returns how many."""
+    if not (reason or "").strip():
+        raise ApplicationError("reason_required", _("A reason is required."), fields={"reason": ""})
+    event = _transition(event, {EventStatus.DRAFT, EventStatus.PUBLISHED, EventStatus.CLOSED}, EventStatus.CANCELLED)
+    event.cancel_reason = reason.strip()[:255]
+    event.save(update_fields=["cancel_reason"])
+    cancelled = 0
+    for registration in Registration.objects.select_for_update().filter(event=event, state__in=OPEN_STATES).order_by("pk"):
+        _cancel_registration(
+            registration, reason=_("Event cancelled: %(reason)s") % {"reason": event.cancel_reason}, refund=True, actor=actor
+        )
+        cancelled += 1
+    event.seats_taken = 0
+    event.save(update_fields=["seats_taken"])
+    return cancelled
+
+
+# Registration -----------------------------------------------------------------------------------
+
+
+def _refuse(code: str, message: str) -> ApplicationError:
+    return ApplicationError(code, message, http_status=409)
+
+
+def _pay(event: Event, member: Member) -> int | None:
+    if not event.points_price:
+        return None
+    entry = member_services.points_spend(
+        member=member, amount=event.points_price, reason=_("Event: %(title)s") % {"title": event.title}, source_ref=f"event:{event.pk}"
+    )
+    return entry.pk
+
+
+@transaction.atomic
+def registration_create(*, event: Event, member: Member, companions: int = 0, now: datetime | None = None) -> Registration:
+    """Register for a seat, or join the waitlist when the event is full (arrival order)."""
+    now = now or timezone.now()
+    event = Event.objects.select_for_update().get(pk=event.pk)
+    member = Member.objects.get(pk=member.pk)
+    if event.status != EventStatus.PUBLISHED:
+        raise _refuse("event_not_open", _("The event is not open for registration."))
+    if not event.registration_opens_at <= now < event.registration_closes_at:
+        raise _refuse("registration_closed", _("Registration is not open at this time."))
+    if member.status != MemberStatus.ACTIVE:
+        raise _refuse(
+            "member_frozen" if member.status == MemberStatus.FROZEN else "member_closed", _("The member's account is not active.")
+        )
+    tiers = set(event.eligible_tiers.values_list("pk", flat=True))
+    if tiers and member.tier_id not in tiers:
+        raise _refuse("not_eligible_tier", _("This event is not open to the member's tier."))
+    if companions < 0 or companions > event.max_companions:
+        raise ApplicationError(
+            "too_many_companions",
+            _("At most %(count)d companions may come along.") % {"count": event.max_companions},
+            fields={"companions": companions},
+        )
+    if Registration.objects.filter(event=event, member=member).exclude(state=RegistrationState.CANCELLED).exists():
+        raise _refuse("already_registered", _("The member is already registered for this event."))
+    seats = 1 + companions
+    if event.seats_taken + seats <= event.capacity:
+        registration = Registration.objects.create(
+            event=event,
+            member=member,
+            companions=companions,
+            state=RegistrationState.REGISTERED,
+            created_at=now,
+            payment_id=_pay(event, member),
+        )
+        event.seats_taken += seats
+        event.save(update_fields=["seats_taken"])
+        return registration
+    return Registration.objects.create(
+        event=event, member=member, companions=companions, state=RegistrationState.WAITLISTED, created_at=now
+    )
+
+
+def _cancel_registration(registration: Registration, *, reason: str, refund: bool, actor: User | None) -> None:
+    registration.state = RegistrationState.CANCELLED
+    registration.cancelled_at = timezone.now()
+    registration.cancel_reason = reason[:255]
+    registration.save(update_fields=["state", "cancelled_at", "cancel_reason"])
+    if refund and registration.payment_id:
+        member_services.points_reverse(entry=registration.payment, reason=reason, actor=actor)
+
+
+@transaction.atomic
+def registration_cancel(*, registration: Registration, reason: str = "", actor: User | None = None) -> list[Registration]:
+    """Cancel; points come back before the deadline; the freed seats go to the waitlist. Returns who was promoted."""
+    event = Event.objects.select_for_update().get(pk=registration.event_id)
+    registration = Registration.objects.select_for_update().get(pk=registration.pk)
+    if registration.state not in OPEN_STATES:
+        raise _refuse("not_cancellable", _("This registration is %(state)s.") % {"state": registration.get_state_display()})
+    was_seated = registration.state == RegistrationState.REGISTERED
+    refund = timezone.now() <= event.cancellation_deadline
+    _cancel_registration(registration, reason=reason or _("Cancelled by the member"), refund=refund, actor=actor)
+    if not was_seated:
+        return []
+    event.seats_taken -= registration.seats
+    event.save(update_fields=["seats_taken"])
+    return _promote_waitlist(event)
+
+
+def _promote_waitlist(event: Event) -> list[Registration]:
+    """Seat waitlisted registrations in arrival order while they fit (the event is locked by the caller)."""
+    promoted = []
+    for waiting in (
+        Registration.objects.select_for_update().filter(event=event, state=RegistrationState.WAITLISTED).order_by("created_at", "pk")
+    ):
+        if event.seats_taken + waiting.seats > event.capacity:
+            continue
+        try:
+            with transaction.atomic():
+                payment = _pay(event, waiting.member)
+        except ApplicationError as exc:
+            _cancel_registration(waiting, reason=_("Could not be seated: %(why)s") % {"why": exc.message}, refund=False, actor=None)
+            continue
+        waiting.state = RegistrationState.REGISTERED
+        waiting.payment_id = payment
+        waiting.promoted_at = timezone.now()
+        waiting.save(update_fields=["state", "payment", "promoted_at"])
+        event.seats_taken += waiting.seats
+        promoted.append(waiting)
+    event.save(update_fields=["seats_taken"])
+    return promoted
+
+
+# Tickets and check-in ---------------------------------------------------------------------------
+
+
+def ticket_payload(registration: Registration) -> str:
+    """What the ticket's QR code carries: the ticket code, signed so a forged or altered code is refused."""
+    return signing.dumps({"t": registration.ticket_code}, salt=TICKET_SALT, compress=True)
+
+
+def _ticket_code_from(scanned: str) -> str:
+    scanned = (scanned or "").strip()
+    if ":" in scanned:
+        try:
+            return signing.loads(scanned, salt=TICKET_SALT)["t"]
+        except (signing.BadSignature, KeyError, TypeError) as exc:
+            raise ApplicationError("ticket_forged", _("This ticket's signature is not valid."), http_status=400) from exc
+    return "".join(ch for ch in scanned.upper() if ch.isalnum())
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    registration: Registration
+    already: bool
+
+
+@transaction.atomic
+def registration_check_in(
+    *, ticket: str, event: Event | None = None, actor: User | None = None, client: ApiClient | None = None
+) -> CheckIn:
+    """Check a ticket in; a second scan answers "already checked in at …" and changes nothing."""
+    code = _ticket_code_from(ticket)
+    queryset = Registration.objects.select_for_update().select_related("event", "member")
+    if event is not None:
+        queryset = queryset.filter(event=event)
+    registration = queryset.filter(ticket_code=code).first()
+    if registration is None:
+        raise ApplicationError("ticket_not_found", _("No such ticket for this event."), http_status=404)
+    if registration.state == RegistrationState.ATTENDED:
+        return CheckIn(registration=registration, already=True)
+    if registration.state != RegistrationState.REGISTERED:
+        raise _refuse("ticket_not_valid", _("This registration is %(state)s.") % {"state": registration.get_state_display()})
+    if registration.event.status in (EventStatus.CANCELLED, EventStatus.DRAFT):
+        raise _refuse("event_not_open", _("The event is not taking place."))
+    registration.state = RegistrationState.ATTENDED
+    registration.checked_in_at = timezone.now()
+    if registration.event.attendance_points and registration.member.status == MemberStatus.ACTIVE:
+        reward = member_services.points_earn(
+            member=registration.member,
+            amount=registration.event.attendance_points,
+            reason=_("Attended: %(title)s") % {"title": registration.event.title},
+            source_ref=f"event:{registration.event_id}:attendance",
+            actor=actor,
+            client=client,
+        )
+        registration.attendance_reward = reward
+    registration.save(update_fields=["state", "checked_in_at", "attendance_reward"])
+    return CheckIn(registration=registration, already=False)
+
+
+def events_mark_no_shows(*, now: datetime | None = None) -> int:
+    """After an event ends, registered members who did not come become no-shows and the event is finished."""
+    now = now or timezone.now()
+    marked = 0
+    for event in Event.objects.filter(ends_at__lte=now, status__in=[EventStatus.PUBLISHED, EventStatus.CLOSED]).order_by("pk"):
+        with transaction.atomic():
+            locked = Event.objects.select_for_update().get(pk=event.pk)
+            marked += Registration.objects.filter(event=locked, state=RegistrationState.REGISTERED).update(state=RegistrationState.NO_SHOW)
+            Registration.objects.filter(event=locked, state=RegistrationState.WAITLISTED).update(
+                state=RegistrationState.CANCELLED, cancelled_at=now, cancel_reason=_("The event took place without a free seat")
+            )
+            locked.status = EventStatus.FINISHED
+            locked.save(update_fields=["status", "updated_at"])
+    return marked

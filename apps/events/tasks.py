@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from apps.events import services
+
+
+@shared_task(name="events.mark_no_shows")
+def mark_no_shows() -> int:
+    return services.events_mark_no_shows()

@@ -1,0 +1,33 @@
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from apps.events.models import Club, Event, EventStatus
+
+
+class ClubFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Club
+
+    name = factory.Sequence(lambda n: f"上海车友会 {n}")
+    city = "上海"
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    """A published offline event, registration open now, starting in a week."""
+
+    class Meta:
+        model = Event
+
+    title = factory.Sequence(lambda n: f"Test-drive day {n}")
+    kind = "offline"
+    city = "上海"
+    venue = "UserOps House, 静安"
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+    ends_at = factory.LazyAttribute(lambda e: e.starts_at + timedelta(hours=3))
+    registration_opens_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    registration_closes_at = factory.LazyAttribute(lambda e: e.starts_at - timedelta(hours=1))
+    cancellation_deadline = factory.LazyAttribute(lambda e: e.starts_at - timedelta(days=1))
+    capacity = 10
+    status = EventStatus.PUBLISHED

@@ -1,0 +1,103 @@
+import pytest
+from django.urls import reverse
+
+from apps.core.models import ApiScope
+from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
+from apps.events import services
+from apps.events.models import EventStatus, Registration, RegistrationState
+from tests.events.factories import ClubFactory, EventFactory
+from tests.members.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_member_lists_events_with_filters_and_seats(member_client):
+    api, _member = member_client()
+    club = ClubFactory()
+    full = EventFactory(capacity=1, city="北京", club=club)
+    services.registration_create(event=full, member=MemberFactory())
+    open_event = EventFactory(city="上海")
+    EventFactory(status=EventStatus.DRAFT)
+    ids = [e["id"] for e in api.get("/api/v1/events/").json()["results"]]
+    assert set(ids) == {full.pk, open_event.pk}
+    assert [e["id"] for e in api.get("/api/v1/events/", {"has_seats": "true"}).json()["results"]] == [open_event.pk]
+    assert [e["id"] for e in api.get("/api/v1/events/", {"club": club.pk}).json()["results"]] == [full.pk]
+    assert api.get(f"/api/v1/events/{open_event.pk}/").json()["seats_left"] == 10
+
+
+def test_register_cancel_and_ticket_are_the_members_own(member_client):
+    api, _member = member_client()
+    event = EventFactory()
+    response = api.post(f"/api/v1/events/{event.pk}/register/", {"companions": 0}, format="json", HTTP_IDEMPOTENCY_KEY="reg-1")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["state"] == "registered" and body["ticket"]["qr_svg"].startswith("data:image/svg+xml")
+    replay = api.post(f"/api/v1/events/{event.pk}/register/", {"companions": 0}, format="json", HTTP_IDEMPOTENCY_KEY="reg-1")
+    assert replay.json()["id"] == body["id"] and Registration.objects.count() == 1
+    other_api, _other = member_client()
+    assert other_api.get(f"/api/v1/me/registrations/{body['id']}/").status_code == 404
+    assert other_api.post(f"/api/v1/me/registrations/{body['id']}/cancel/", HTTP_IDEMPOTENCY_KEY="c").status_code == 404
+    assert other_api.get("/api/v1/me/registrations/").json()["count"] == 0
+    cancelled = api.post(f"/api/v1/me/registrations/{body['id']}/cancel/", HTTP_IDEMPOTENCY_KEY="c")
+    assert cancelled.json()["state"] == "cancelled" and cancelled.json()["ticket"] is None
+
+
+def test_scanner_check_in_is_idempotent_and_says_already(trusted_client):
+    api, _client = trusted_client(scopes=[ApiScope.EVENTS_CHECKIN])
+    registration = services.registration_create(event=EventFactory(attendance_points=20), member=MemberFactory())
+    payload = services.ticket_payload(registration)
+    first = api.post("/api/v1/events/check-in/", {"ticket": payload}, format="json", HTTP_IDEMPOTENCY_KEY="scan-1")
+    assert first.status_code == 200 and first.json()["already_checked_in"] is False
+    second = api.post("/api/v1/events/check-in/", {"ticket": payload}, format="json", HTTP_IDEMPOTENCY_KEY="scan-2")
+    assert second.json()["already_checked_in"] is True and "Already checked in at" in second.json()["message"]
+    assert registration.member.points_account.__class__.objects.get(member=registration.member).balance == 20
+    forbidden, _ = trusted_client(scopes=[ApiScope.MEMBERS_READ])
+    assert forbidden.post("/api/v1/events/check-in/", {"ticket": payload}, format="json", HTTP_IDEMPOTENCY_KEY="s").status_code == 403
+
+
+@pytest.mark.parametrize("role", [OPERATIONS_MANAGER, CUSTOMER_SERVICE, CAMPAIGN_MANAGER, ANALYST])
+def test_back_office_pages_load_for_each_role(client, staff, role):
+    event = EventFactory()
+    services.registration_create(event=event, member=MemberFactory())
+    club = ClubFactory()
+    client.force_login(staff(role))
+    for path in (
+        reverse("admin:events_event_changelist"),
+        reverse("admin:events_event_change", args=[event.pk]),
+        reverse("admin:events_club_changelist"),
+        reverse("admin:events_club_change", args=[club.pk]),
+        reverse("admin:events_registration_changelist"),
+    ):
+        assert client.get(path).status_code == 200, (role, path)
+
+
+def test_check_in_page_by_code_and_by_phone(client, staff):
+    event = EventFactory()
+    member = MemberFactory(phone="+8613800007777")
+    registration = services.registration_create(event=event, member=member, companions=0)
+    client.force_login(staff(CUSTOMER_SERVICE))
+    url = reverse("admin:events_event_check_in_page", args=[event.pk])
+    found = client.get(url, {"phone": "138 0000 7777"}).content.decode()
+    assert member.name in found
+    done = client.post(url, {"ticket": registration.ticket_code}).content.decode()
+    assert "Welcome" in done
+    again = client.post(url, {"ticket": registration.ticket_code}).content.decode()
+    assert "Already checked in at" in again
+    assert Registration.objects.get(pk=registration.pk).state == RegistrationState.ATTENDED
+
+
+def test_attendee_export_is_formula_safe_and_masked(client, staff):
+    event = EventFactory()
+    services.registration_create(event=event, member=MemberFactory(name='=HYPERLINK("http://x")', phone="+8613800008888"))
+    client.force_login(staff(ANALYST))
+    content = client.get(reverse("admin:events_event_export_attendees", args=[event.pk])).content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in content and "+86138****8888" in content
+
+
+def test_cancel_event_from_back_office(client, staff):
+    event = EventFactory()
+    services.registration_create(event=event, member=MemberFactory())
+    client.force_login(staff(OPERATIONS_MANAGER))
+    client.post(reverse("admin:events_event_cancel_event", args=[event.pk]), {"reason": "Venue flooded"})
+    event.refresh_from_db()
+    assert event.status == EventStatus.CANCELLED and event.cancel_reason == "Venue flooded"
