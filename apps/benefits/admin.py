@@ -289,7 +289,7 @@ class MemberGrantInline(TabularInline):
         return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("benefits.view_grant")
+        return obj is not None and request.user.has_perm("benefits.view_grant")
 
 
 MemberAdmin.inlines = [*MemberAdmin.inlines, MemberGrantInline]
