@@ -288,8 +288,11 @@ class MemberGrantInline(TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return obj is not None and request.user.has_perm("benefits.view_grant")
+        return bool(obj is not None and obj.pk) and request.user.has_perm("benefits.view_grant")
 
 
 MemberAdmin.inlines = [*MemberAdmin.inlines, MemberGrantInline]

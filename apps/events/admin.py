@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -87,6 +88,7 @@ class ClubAdmin(SimpleHistoryAdmin, ModelAdmin):
 @admin.register(Event)
 class EventAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin, ModelAdmin):
     form = EventForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["title", "city", "starts_at", "status", "capacity", "seats_taken", "waitlisted"]
     list_filter = [("status", ChoicesDropdownFilter), ("kind", ChoicesDropdownFilter), ("club", RelatedDropdownFilter)]
     search_fields = ["title", "city", "venue"]
