@@ -21,7 +21,7 @@ from apps.benefits import selectors, services
 from apps.benefits.models import Benefit, Grant, GrantSource, GrantState, RedemptionChannel, TierBenefit, normalize_code
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
-from apps.members.admin import MemberAdmin, ReasonForm
+from apps.members.admin import ReasonForm, register_member_page_section
 from apps.members.models import Member
 from apps.members.phones import looks_like_phone, normalize_phone
 
@@ -197,6 +197,10 @@ class GrantAdmin(ModelAdmin):
     def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
         return (queryset.filter(code=normalize_code(search_term)) if search_term else queryset), False
 
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # The member page links here for one member's grants; a dropdown of every member would not scale.
+        return lookup == "member__id__exact" or super().lookup_allowed(lookup, value, request)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -271,28 +275,12 @@ class GrantAdmin(ModelAdmin):
         return TemplateResponse(request, "admin/userops/action_form.html", context)
 
 
-class MemberGrantInline(TabularInline):
-    """The member's grants on the member page (added by this app: members does not know about benefits)."""
-
-    model = Grant
-    fk_name = "member"
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-    verbose_name_plural = _("benefits (权益)")
-    fields = ["benefit", "state", "source", "valid_until", "issued_at"]
-    readonly_fields = fields
-    ordering = ["-issued_at"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(obj is not None and obj.pk) and request.user.has_perm("benefits.view_grant")
+def member_grants_section(member: Member) -> SafeString:
+    grants = selectors.member_grants(member=member)[:20]
+    full_list = reverse("admin:benefits_grant_changelist") + f"?member__id__exact={member.pk}"
+    return render_to_string("admin/benefits/member_grants.html", {"grants": grants, "full_list": full_list})
 
 
-MemberAdmin.inlines = [*MemberAdmin.inlines, MemberGrantInline]
+register_member_page_section(
+    name="benefit_grants", title=_("Benefits (权益)"), permission="benefits.view_grant", render=member_grants_section
+)

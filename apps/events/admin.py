@@ -24,7 +24,7 @@ from apps.core.spreadsheet import csv_response
 from apps.events import selectors, services
 from apps.events.api.views import check_in_answer
 from apps.events.models import Club, ClubMembership, Event, Registration, RegistrationState
-from apps.members.admin import ReasonForm, can_see_pii
+from apps.members.admin import ReasonForm, can_see_pii, register_member_page_section
 from apps.members.filters import search_members
 from apps.members.models import Member
 
@@ -267,3 +267,13 @@ class RegistrationAdmin(ModelAdmin):
             "subject": registration,
         }
         return TemplateResponse(request, "admin/userops/action_form.html", context)
+
+
+def member_registrations_section(member: Member) -> SafeString:
+    registrations = selectors.member_registrations(member=member)[:20]
+    return render_to_string("admin/events/member_registrations.html", {"registrations": registrations})
+
+
+register_member_page_section(
+    name="event_registrations", title=_("Events"), permission="events.view_registration", render=member_registrations_section
+)

@@ -1,3 +1,5 @@
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -35,6 +37,18 @@ from apps.members.phones import normalize_phone
 
 PII_PERMISSION = "members.view_member_pii"
 RECENT_ROWS = 20
+
+
+@dataclass(frozen=True)
+class MemberPageSection:
+    name: str
+    title: Any
+    permission: str
+
+
+# Later apps (benefits, events …) add what they know about a member to the member page through
+# ``register_member_page_section``, so that this app never imports them.
+MEMBER_PAGE_SECTIONS: list[MemberPageSection] = []
 
 
 def can_see_pii(request: HttpRequest) -> bool:
@@ -132,10 +146,13 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
                 (_("Tier history"), {"fields": ["tier_history"]}),
                 (_("Points ledger"), {"fields": ["recent_ledger"]}),
             ]
+            fieldsets += [
+                (section.title, {"fields": [section.name]}) for section in MEMBER_PAGE_SECTIONS if request.user.has_perm(section.permission)
+            ]
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Member | None = None) -> list[str]:
-        fields = list(super().get_readonly_fields(request, obj))
+        fields = list(super().get_readonly_fields(request, obj)) + [section.name for section in MEMBER_PAGE_SECTIONS]
         if obj is not None and not can_see_pii(request):
             fields += ["phone_display", "email_display", "birthday_display"]
         return fields
@@ -272,6 +289,12 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
         return TemplateResponse(request, "admin/members/member/action_form.html", context)
 
 
+def register_member_page_section(*, name: str, title: Any, permission: str, render: Callable[[Member], SafeString]) -> None:
+    """Show ``render(member)`` as its own section of the member page to staff holding ``permission``."""
+    MEMBER_PAGE_SECTIONS.append(MemberPageSection(name=name, title=title, permission=permission))
+    setattr(MemberAdmin, name, display(description=title)(lambda model_admin, member: render(member)))
+
+
 @admin.register(Tier)
 class TierAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin, ModelAdmin):
     list_display = ["name", "code", "rank", "threshold", "points_multiplier", "member_count"]
@@ -318,6 +341,10 @@ class PointsEntryAdmin(ReadOnlyAdmin):
     search_fields = ["source_ref"]
     ordering = ["-created_at", "-id"]
     actions_detail = ["reverse_entry"]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # The member page links here for one member's ledger; a dropdown of every member would not scale.
+        return lookup == "account__member__id__exact" or super().lookup_allowed(lookup, value, request)
 
     @display(description=_("member"))
     def member_link(self, obj: PointsEntry) -> SafeString:

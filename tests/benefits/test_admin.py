@@ -88,3 +88,13 @@ def test_benefit_form_rejects_incoherent_terms(client, staff):
     assert response.status_code == 200 and "needs a percentage and a cap" in response.content.decode()
     response = client.post(reverse("admin:benefits_benefit_add"), {**data, "discount_cap": "50"})
     assert response.status_code == 302
+
+
+def test_member_page_lists_grants_and_links_to_all_of_them(client, staff, grant):
+    client.force_login(staff(CUSTOMER_SERVICE))
+    page = client.get(reverse("admin:members_member_change", args=[grant.member_id])).content.decode()
+    assert grant.display_code in page
+    full_list = client.get(reverse("admin:benefits_grant_changelist") + f"?member__id__exact={grant.member_id}")
+    assert full_list.status_code == 200 and list(full_list.context["cl"].result_list) == [grant]
+    ledger = client.get(reverse("admin:members_pointsentry_changelist") + f"?account__member__id__exact={grant.member_id}")
+    assert ledger.status_code == 200
