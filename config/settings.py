@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "apps.members",
     "apps.benefits",
     "apps.events",
+    "apps.imports",
 ]
 
 MIDDLEWARE = [
@@ -270,6 +271,12 @@ UNFOLD = {
                         "icon": "group",
                         "link": reverse_lazy("admin:members_member_changelist"),
                         "permission": lambda request: request.user.has_perm("members.view_member"),
+                    },
+                    {
+                        "title": _("Import members"),
+                        "icon": "upload_file",
+                        "link": reverse_lazy("admin:imports_importjob_changelist"),
+                        "permission": lambda request: request.user.has_perm("imports.import_members"),
                     },
                     {
                         "title": _("Tiers"),

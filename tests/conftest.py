@@ -1,6 +1,12 @@
-from collections.abc import Callable
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.core.models import ApiClient, ApiScope, User
@@ -58,3 +64,55 @@ def seeded_tiers(request: pytest.FixtureRequest) -> None:
         return
     request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
     seed_default_tiers(Tier)
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen]:
+    """A real Celery worker (a separate process) on the test broker and the test database.
+
+    Runs only in the serial ``-m celery_worker`` pass of ``make test``, where CELERY_BROKER_URL is Redis.
+    """
+    from config.celery import app
+
+    broker = app.conf.broker_url
+    if not broker.startswith("redis://") or connection.vendor != "postgresql":
+        pytest.fail("worker tests need CELERY_BROKER_URL=redis://… and PostgreSQL (run them through `make test`)")
+    app.control.purge()
+    database = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "CELERY_BROKER_URL": broker,
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+    )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float = 60, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")

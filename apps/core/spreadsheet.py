@@ -25,3 +25,18 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[A
     for row in rows:
         writer.writerow([neutralise_cell(cell) for cell in row])
     return response
+
+
+def xlsx_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
+    """An Excel file written in constant memory (openpyxl's write-only mode), every text cell neutralised."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append([neutralise_cell(cell) for cell in row])
+    response = HttpResponse(content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    workbook.save(response)
+    return response

@@ -22,7 +22,9 @@ from unfold.decorators import action, display
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.core.masking import mask_birthday, mask_email, mask_phone
+from apps.core.spreadsheet import csv_response, xlsx_response
 from apps.members import selectors, services
+from apps.members.exports import export_header, export_rows
 from apps.members.filters import search_members
 from apps.members.models import (
     ConsentChannel,
@@ -120,7 +122,7 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
     search_help_text = _("Phone (any format), name (beginning), external ID or email")
     date_hierarchy = None
     ordering = ["-id"]
-    actions = ["freeze_selected"]
+    actions = ["freeze_selected", "export_csv", "export_xlsx"]
     actions_detail = ["adjust_points", "freeze", "unfreeze", "close"]
     readonly_fields = ["tier", "growth_value", "status", "status_reason", "joined_at", "points_summary", "tier_history", "recent_ledger"]
     autocomplete_fields = ["tags"]
@@ -259,6 +261,17 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
             services.member_freeze(member=member, reason=str(_("Frozen in bulk from the member list")), actor=request.user)
             frozen += 1
         messages.success(request, _("%(count)d members frozen.") % {"count": frozen})
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("members.export_member")
+
+    @admin.action(description=_("Export selected members (CSV)"), permissions=["export"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Member]) -> HttpResponse:
+        return csv_response("members.csv", export_header(), export_rows(queryset, full_pii=can_see_pii(request)))
+
+    @admin.action(description=_("Export selected members (Excel)"), permissions=["export"])
+    def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Member]) -> HttpResponse:
+        return xlsx_response("members.xlsx", export_header(), export_rows(queryset, full_pii=can_see_pii(request)))
 
     def _status_form(self, request: HttpRequest, object_id: str, title: str, service: Any, done: str) -> HttpResponse:
         def run(member: Member, data: dict[str, Any]) -> str:
