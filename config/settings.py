@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "apps.core",
     "apps.members",
+    "apps.messaging",
 ]
 
 MIDDLEWARE = [
@@ -282,6 +283,23 @@ UNFOLD = {
                     },
                 ],
             },
+            {
+                "title": _("Messages"),
+                "items": [
+                    {
+                        "title": _("Outbox"),
+                        "icon": "outbox",
+                        "link": reverse_lazy("admin:messaging_message_changelist"),
+                        "permission": lambda request: request.user.has_perm("messaging.view_message"),
+                    },
+                    {
+                        "title": _("Message templates"),
+                        "icon": "description",
+                        "link": reverse_lazy("admin:messaging_messagetemplate_changelist"),
+                        "permission": lambda request: request.user.has_perm("messaging.view_messagetemplate"),
+                    },
+                ],
+            },
         ],
     },
 }
@@ -292,4 +310,19 @@ USEROPS_PERIODIC_TASKS = {
     "Expire points": {"task": "members.expire_points", "crontab": "10 0 * * *"},
     "Evaluate tiers": {"task": "members.evaluate_tiers", "crontab": "30 2 * * *"},
     "Purge idempotency records": {"task": "core.purge_idempotency_records", "crontab": "0 4 * * *"},
+    "Send due messages": {"task": "messaging.send_due", "crontab": "* * * * *"},
+}
+
+# Messaging: channel backends (dotted paths of classes with ``send(message) -> str``, see docs/messaging.md),
+# quiet hours for marketing SMS (local time; empty to switch off), retries with exponential back-off.
+USEROPS_SMS_BACKEND = env("USEROPS_SMS_BACKEND", default="apps.messaging.backends.LoggingBackend")
+USEROPS_PUSH_BACKEND = env("USEROPS_PUSH_BACKEND", default="apps.messaging.backends.LoggingBackend")
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="UserOps <noreply@localhost>")
+USEROPS_MESSAGING = {
+    "QUIET_HOURS": env.list("USEROPS_QUIET_HOURS", default=["21:00", "08:00"]),
+    "QUIET_HOURS_TIME_ZONE": env("USEROPS_QUIET_HOURS_TIME_ZONE", default=TIME_ZONE),
+    "MAX_ATTEMPTS": env.int("USEROPS_MESSAGE_MAX_ATTEMPTS", default=5),
+    "RETRY_BASE_SECONDS": env.int("USEROPS_MESSAGE_RETRY_BASE_SECONDS", default=60),
+    "PUBLIC_BASE_URL": env("USEROPS_PUBLIC_BASE_URL", default="http://localhost:8000"),
 }
