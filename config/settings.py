@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.members",
     "apps.messaging",
+    "apps.campaigns",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +285,29 @@ UNFOLD = {
                 ],
             },
             {
+                "title": _("Campaigns"),
+                "items": [
+                    {
+                        "title": _("Segments"),
+                        "icon": "filter_alt",
+                        "link": reverse_lazy("admin:campaigns_segment_changelist"),
+                        "permission": lambda request: request.user.has_perm("campaigns.view_segment"),
+                    },
+                    {
+                        "title": _("Campaigns"),
+                        "icon": "campaign",
+                        "link": reverse_lazy("admin:campaigns_campaign_changelist"),
+                        "permission": lambda request: request.user.has_perm("campaigns.view_campaign"),
+                    },
+                    {
+                        "title": _("Campaign runs"),
+                        "icon": "monitoring",
+                        "link": reverse_lazy("admin:campaigns_campaignrun_changelist"),
+                        "permission": lambda request: request.user.has_perm("campaigns.view_campaignrun"),
+                    },
+                ],
+            },
+            {
                 "title": _("Messages"),
                 "items": [
                     {
@@ -311,6 +335,16 @@ USEROPS_PERIODIC_TASKS = {
     "Evaluate tiers": {"task": "members.evaluate_tiers", "crontab": "30 2 * * *"},
     "Purge idempotency records": {"task": "core.purge_idempotency_records", "crontab": "0 4 * * *"},
     "Send due messages": {"task": "messaging.send_due", "crontab": "* * * * *"},
+    "Resume stalled campaign runs": {"task": "campaigns.resume_stalled", "crontab": "*/5 * * * *"},
+}
+
+# Campaigns: members per chunk of a run; the frequency cap (at most N campaign actions per member in D days,
+# across campaigns); how long a run may go without progress before it is queued again.
+USEROPS_CAMPAIGNS = {
+    "CHUNK_SIZE": env.int("USEROPS_CAMPAIGN_CHUNK_SIZE", default=5000),
+    "FREQUENCY_CAP": env.int("USEROPS_CAMPAIGN_FREQUENCY_CAP", default=4),
+    "FREQUENCY_CAP_DAYS": env.int("USEROPS_CAMPAIGN_FREQUENCY_CAP_DAYS", default=30),
+    "STALLED_AFTER_MINUTES": env.int("USEROPS_CAMPAIGN_STALLED_AFTER_MINUTES", default=10),
 }
 
 # Messaging: channel backends (dotted paths of classes with ``send(message) -> str``, see docs/messaging.md),
