@@ -305,6 +305,12 @@ UNFOLD = {
                         "link": reverse_lazy("admin:campaigns_campaignrun_changelist"),
                         "permission": lambda request: request.user.has_perm("campaigns.view_campaignrun"),
                     },
+                    {
+                        "title": _("Referrals"),
+                        "icon": "group_add",
+                        "link": reverse_lazy("admin:campaigns_referral_changelist"),
+                        "permission": lambda request: request.user.has_perm("campaigns.view_referral"),
+                    },
                 ],
             },
             {
@@ -336,6 +342,7 @@ USEROPS_PERIODIC_TASKS = {
     "Purge idempotency records": {"task": "core.purge_idempotency_records", "crontab": "0 4 * * *"},
     "Send due messages": {"task": "messaging.send_due", "crontab": "* * * * *"},
     "Resume stalled campaign runs": {"task": "campaigns.resume_stalled", "crontab": "*/5 * * * *"},
+    "Process campaign triggers": {"task": "campaigns.process_triggers", "crontab": "*/5 * * * *"},
 }
 
 # Campaigns: members per chunk of a run; the frequency cap (at most N campaign actions per member in D days,
@@ -345,6 +352,16 @@ USEROPS_CAMPAIGNS = {
     "FREQUENCY_CAP": env.int("USEROPS_CAMPAIGN_FREQUENCY_CAP", default=4),
     "FREQUENCY_CAP_DAYS": env.int("USEROPS_CAMPAIGN_FREQUENCY_CAP_DAYS", default=30),
     "STALLED_AFTER_MINUTES": env.int("USEROPS_CAMPAIGN_STALLED_AFTER_MINUTES", default=10),
+}
+
+# Referrals: points for both sides, which actions qualify, how soon after enrolment a code may be attached,
+# and how many rewarded referrals a referrer may have per calendar month.
+USEROPS_REFERRALS = {
+    "REFERRER_POINTS": env.int("USEROPS_REFERRAL_REFERRER_POINTS", default=2000),
+    "REFEREE_POINTS": env.int("USEROPS_REFERRAL_REFEREE_POINTS", default=500),
+    "QUALIFYING_ACTIONS": env.list("USEROPS_REFERRAL_QUALIFYING_ACTIONS", default=["first_purchase", "first_event_attended"]),
+    "ATTACH_WITHIN_HOURS": env.int("USEROPS_REFERRAL_ATTACH_WITHIN_HOURS", default=24),
+    "MONTHLY_CAP_PER_REFERRER": env.int("USEROPS_REFERRAL_MONTHLY_CAP", default=10),
 }
 
 # Messaging: channel backends (dotted paths of classes with ``send(message) -> str``, see docs/messaging.md),

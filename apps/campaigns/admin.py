@@ -16,7 +16,7 @@ from unfold.decorators import action, display
 
 from apps.campaigns import selectors, services
 from apps.campaigns.conditions import CONDITIONS
-from apps.campaigns.models import Campaign, CampaignRun, CampaignStatus, RunStatus, Segment
+from apps.campaigns.models import Campaign, CampaignRun, CampaignStatus, Referral, ReferralState, RunStatus, Segment
 from apps.core.errors import ApplicationError
 
 
@@ -98,7 +98,7 @@ class CampaignAdmin(SimpleHistoryAdmin, ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "description", "segment", "status"]}),
         (_("Actions"), {"fields": ["points_amount", "points_valid_days", "message_channel", "message_template_code", "message_purpose"]}),
-        (_("Schedule"), {"fields": ["schedule_kind", "run_at", "interval_minutes", "cron"]}),
+        (_("Schedule"), {"fields": ["schedule_kind", "run_at", "interval_minutes", "cron", "trigger"]}),
         (
             _("Budget and limits"),
             {"fields": ["max_members", "max_points", "max_cost", "cost_per_member", "holdout_percent", "applies_frequency_cap"]},
@@ -161,6 +161,7 @@ class CampaignRunAdmin(ModelAdmin):
     list_display = [
         "id",
         "campaign",
+        "trigger_key",
         "dry_run",
         "status_badge",
         "progress_bar",
@@ -200,4 +201,35 @@ class CampaignRunAdmin(ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: CampaignRun | None = None) -> bool:
+        return False
+
+
+@admin.register(Referral)
+class ReferralAdmin(ModelAdmin):
+    """Referrals are made and rewarded by the services (enrolment, qualifying actions); staff read them here."""
+
+    list_display = ["id", "referrer", "referee", "code", "state_badge", "reject_reason", "qualifying_action", "rewarded_at", "created_at"]
+    list_filter = [("state", ChoicesDropdownFilter), "reject_reason"]
+    search_fields = ["code", "referrer__name", "referee__name"]
+    list_select_related = ["referrer", "referee"]
+
+    @display(
+        description=_("state"),
+        label={
+            ReferralState.PENDING: "info",
+            ReferralState.QUALIFIED: "warning",
+            ReferralState.REWARDED: "success",
+            ReferralState.REJECTED: "danger",
+        },
+    )
+    def state_badge(self, obj: Referral) -> str:
+        return obj.state
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Referral | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Referral | None = None) -> bool:
         return False

@@ -68,6 +68,13 @@ class ScheduleKind(models.TextChoices):
     CRON = "cron", _("Cron expression")
 
 
+class Trigger(models.TextChoices):
+    NONE = "", _("None (acts on the whole segment)")
+    ENROLMENT = "enrolment", _("On enrolment")
+    TIER_PROMOTION = "tier_promotion", _("On tier promotion")
+    BIRTHDAY = "birthday", _("On birthday")
+
+
 class Campaign(TimeStampedModel):
     name = models.CharField(_("name"), max_length=100, unique=True)
     description = models.TextField(_("description"), blank=True)
@@ -88,6 +95,14 @@ class Campaign(TimeStampedModel):
     run_at = models.DateTimeField(_("run at"), null=True, blank=True)
     interval_minutes = models.PositiveIntegerField(_("interval (minutes)"), null=True, blank=True)
     cron = models.CharField(_("cron expression"), max_length=100, blank=True, help_text=_("minute hour day month weekday, in local time"))
+    trigger = models.CharField(
+        _("trigger"),
+        max_length=20,
+        choices=Trigger.choices,
+        blank=True,
+        help_text=_("While scheduled, act on segment members as the event happens (checked every few minutes)."),
+    )
+    triggers_since = models.DateTimeField(_("listening since"), null=True, blank=True, editable=False)
     periodic_task = models.OneToOneField(PeriodicTask, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+")
     # Budget over the campaign's whole life; empty means no limit.
     max_members = models.PositiveIntegerField(_("max members"), null=True, blank=True)
@@ -130,6 +145,10 @@ class CampaignRun(models.Model):
     campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="runs")
     dry_run = models.BooleanField(_("dry run"), default=False)
     status = models.CharField(_("status"), max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING, db_index=True)
+    # Trigger runs act on the members whose event falls in [window_start, window_end); the key makes each window once.
+    trigger_key = models.CharField(_("trigger window"), max_length=64, blank=True)
+    window_start = models.DateTimeField(null=True, blank=True, editable=False)
+    window_end = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -153,6 +172,11 @@ class CampaignRun(models.Model):
         verbose_name = _("campaign run")
         verbose_name_plural = _("campaign runs")
         ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "trigger_key"], condition=~Q(trigger_key=""), name="campaign_run_trigger_window_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign} #{self.pk}"
@@ -192,3 +216,48 @@ class CampaignAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.member_id}={self.outcome}"
+
+
+class ReferralCode(models.Model):
+    """A member's own referral code, made the first time it is asked for."""
+
+    member = models.OneToOneField(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="referral_code")
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("referral code")
+        verbose_name_plural = _("referral codes")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ReferralState(models.TextChoices):
+    PENDING = "pending", _("Pending (waiting for the qualifying action)")
+    QUALIFIED = "qualified", _("Qualified")
+    REWARDED = "rewarded", _("Rewarded")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Referral(TimeStampedModel):
+    """A member (referee) brought by another (referrer). A member is referred at most once."""
+
+    referrer = models.ForeignKey(Member, verbose_name=_("referrer"), on_delete=models.PROTECT, related_name="referrals_made")
+    referee = models.OneToOneField(Member, verbose_name=_("referee"), on_delete=models.PROTECT, related_name="referral")
+    code = models.CharField(_("code"), max_length=16)
+    state = models.CharField(_("state"), max_length=10, choices=ReferralState.choices, default=ReferralState.PENDING, db_index=True)
+    reject_reason = models.CharField(_("reason rejected"), max_length=32, blank=True)
+    qualifying_action = models.CharField(_("qualifying action"), max_length=32, blank=True)
+    qualified_at = models.DateTimeField(_("qualified at"), null=True, blank=True)
+    rewarded_at = models.DateTimeField(_("rewarded at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=~Q(referrer=models.F("referee")), name="referral_not_self")]
+        indexes = [models.Index(fields=["referrer", "rewarded_at"], name="referral_referrer_rewarded_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.referrer_id} → {self.referee_id}"

@@ -8,13 +8,14 @@ at the cursor. The (run, member) unique constraint keeps the effect exactly-once
 
 import json
 import logging
+import secrets
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Sum
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask
@@ -26,16 +27,21 @@ from apps.campaigns.models import (
     CampaignAction,
     CampaignRun,
     CampaignStatus,
+    Referral,
+    ReferralCode,
+    ReferralState,
     RunStatus,
     ScheduleKind,
     Segment,
     SegmentMember,
+    Trigger,
 )
-from apps.campaigns.selectors import segment_members
+from apps.campaigns.selectors import run_members, segment_members
 from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.members.bulk_points import points_earn_bulk
-from apps.members.models import MemberStatus
+from apps.members.models import Member, MemberStatus
+from apps.members.services import points_earn
 from apps.messaging.models import MessagePurpose, MessageTemplate
 from apps.messaging.services import messages_enqueue_bulk
 
@@ -199,9 +205,12 @@ def _set_status(campaign: Campaign, status: str, actor: User | None) -> Campaign
 def campaign_schedule(*, campaign: Campaign, actor: User | None = None) -> Campaign:
     campaign = _lock(campaign)
     _require(campaign, {CampaignStatus.DRAFT}, _("scheduled"))
-    if campaign.schedule_kind == ScheduleKind.MANUAL:
+    if campaign.schedule_kind == ScheduleKind.MANUAL and not campaign.trigger:
         raise ApplicationError("no_schedule", _("The campaign has no schedule; launch it instead."), fields={"schedule_kind": "manual"})
     _validate(campaign)
+    if campaign.trigger:
+        campaign.triggers_since = timezone.now()
+        campaign.save(update_fields=["triggers_since", "updated_at"])
     return _set_status(campaign, CampaignStatus.SCHEDULED, actor)
 
 
@@ -361,7 +370,7 @@ def _apply(campaign: Campaign, run: CampaignRun, acted: list[int], now: datetime
 
 def _finish(campaign: Campaign, run: CampaignRun, now: datetime) -> None:
     run.status, run.finished_at = RunStatus.COMPLETED, now
-    if run.dry_run or campaign.status != CampaignStatus.RUNNING:
+    if run.dry_run or run.trigger_key or campaign.status != CampaignStatus.RUNNING:
         return
     recurring = campaign.schedule_kind in (ScheduleKind.INTERVAL, ScheduleKind.CRON)
     _set_status(campaign, CampaignStatus.SCHEDULED if recurring else CampaignStatus.COMPLETED, None)
@@ -383,12 +392,13 @@ def _run_chunk(run_id: int, chunk_size: int) -> bool:
     run = CampaignRun.objects.select_for_update().get(pk=run_id)
     if run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED):
         return True
-    if not run.dry_run and campaign.status != CampaignStatus.RUNNING:
+    if not run.dry_run and campaign.status != (CampaignStatus.SCHEDULED if run.trigger_key else CampaignStatus.RUNNING):
         return True
     now = timezone.now()
     if run.status == RunStatus.PENDING:
         run.status, run.started_at = RunStatus.RUNNING, now
-    ids = list(segment_members(segment=campaign.segment).filter(pk__gt=run.cursor).order_by("pk").values_list("pk", flat=True)[:chunk_size])
+    run.campaign = campaign
+    ids = list(run_members(run=run).filter(pk__gt=run.cursor).order_by("pk").values_list("pk", flat=True)[:chunk_size])
     if not ids:
         _finish(campaign, run, now)
         run.heartbeat_at = now
@@ -432,7 +442,8 @@ def campaign_runs_resume_stalled(*, stalled_for: timedelta | None = None) -> lis
     """Queue again the runs whose worker went quiet (died): they continue from their cursor."""
     since = timezone.now() - (stalled_for if stalled_for is not None else timedelta(minutes=_config("STALLED_AFTER_MINUTES")))
     runs = list(
-        CampaignRun.objects.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING], campaign__status=CampaignStatus.RUNNING)
+        CampaignRun.objects.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING])
+        .filter(Q(campaign__status=CampaignStatus.RUNNING) | Q(campaign__status=CampaignStatus.SCHEDULED, trigger_key__gt=""))
         .exclude(heartbeat_at__gt=since)
         .exclude(heartbeat_at__isnull=True, created_at__gt=since)
     )
@@ -440,3 +451,127 @@ def campaign_runs_resume_stalled(*, stalled_for: timedelta | None = None) -> lis
         for run in runs:
             _queue_run(run)
     return [run.pk for run in runs]
+
+
+def campaign_triggers_process(*, now: datetime | None = None) -> list[int]:
+    """Open one run per scheduled trigger campaign for the events since its last window (outbox-style).
+
+    Windows are contiguous and each has a unique key, so running this twice (or on two workers) acts once.
+    Birthday windows are calendar days: one run per campaign per day.
+    """
+    now = now or timezone.now()
+    runs = []
+    for campaign_id in Campaign.objects.filter(status=CampaignStatus.SCHEDULED).exclude(trigger="").values_list("pk", flat=True):
+        with transaction.atomic():
+            campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+            if campaign.status != CampaignStatus.SCHEDULED:
+                continue
+            if campaign.trigger == Trigger.BIRTHDAY:
+                day = timezone.localdate(now)
+                start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+                key, end = f"birthday:{day.isoformat()}", start + timedelta(days=1)
+            else:
+                last = campaign.runs.exclude(trigger_key="").order_by("-window_end").first()
+                start = last.window_end if last else (campaign.triggers_since or campaign.created_at)
+                key, end = f"{campaign.trigger}:{now.isoformat()}", now
+            if campaign.runs.filter(trigger_key=key).exists():
+                continue
+            run = CampaignRun(campaign=campaign, trigger_key=key, window_start=start, window_end=end)
+            run.targeted = run_members(run=run).count()
+            run.save()
+            _queue_run(run)
+            runs.append(run.pk)
+    return runs
+
+
+# Referrals (转介绍) ------------------------------------------------------------------------------
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and typed
+
+
+class RejectReason:
+    SAME_PERSON = "same_person"
+    ALREADY_MEMBER = "already_member"
+    CAP_REACHED = "cap_reached"
+    MEMBER_NOT_ACTIVE = "member_not_active"
+
+
+def _referral_config(key: str) -> Any:
+    return settings.USEROPS_REFERRALS[key]
+
+
+def referral_code_for(*, member: Member) -> ReferralCode:
+    """The member's code, created on first use."""
+    existing = ReferralCode.objects.filter(member=member).first()
+    if existing is not None:
+        return existing
+    for _attempt in range(5):
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+        try:
+            with transaction.atomic():
+                return ReferralCode.objects.create(member=member, code=code)
+        except IntegrityError:
+            existing = ReferralCode.objects.filter(member=member).first()
+            if existing is not None:
+                return existing
+    raise ApplicationError("referral_code_unavailable", _("No free referral code could be made; try again."))
+
+
+@transaction.atomic
+def referral_attach(*, referee: Member, code: str) -> Referral:
+    """Link a newly enrolled member to the owner of ``code``. Guards that only withhold the reward record a rejection."""
+    owner = ReferralCode.objects.select_related("member").filter(code=(code or "").strip().upper()).first()
+    if owner is None:
+        raise ApplicationError("referral_code_invalid", _("This referral code does not exist."), fields={"code": code})
+    referrer = owner.member
+    if referrer.pk == referee.pk:
+        raise ApplicationError("self_referral", _("Members cannot refer themselves."), fields={"code": code})
+    if Referral.objects.filter(referee=referee).exists():
+        raise ApplicationError("already_referred", _("This member was already referred."), http_status=409)
+    referral = Referral(referrer=referrer, referee=referee, code=owner.code)
+    if (referee.phone and referee.phone == referrer.phone) or (referee.email and referee.email.lower() == referrer.email.lower()):
+        referral.state, referral.reject_reason = ReferralState.REJECTED, RejectReason.SAME_PERSON
+    elif referee.joined_at < timezone.now() - timedelta(hours=_referral_config("ATTACH_WITHIN_HOURS")):
+        referral.state, referral.reject_reason = ReferralState.REJECTED, RejectReason.ALREADY_MEMBER
+    referral.save()
+    return referral
+
+
+def _month_start() -> datetime:
+    local = timezone.localtime()
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+@transaction.atomic
+def referral_qualify(*, referee: Member, action: str) -> Referral | None:
+    """The referee did ``action``; if it qualifies, reward referrer and referee once. None when not referred."""
+    if action not in _referral_config("QUALIFYING_ACTIONS"):
+        raise ApplicationError(
+            "invalid_action", _("%(action)s is not a qualifying action.") % {"action": action}, fields={"action": action}
+        )
+    referral = Referral.objects.select_for_update().select_related("referrer", "referee").filter(referee=referee).first()
+    if referral is None or referral.state != ReferralState.PENDING:
+        return referral
+    now = timezone.now()
+    referral.state, referral.qualifying_action, referral.qualified_at = ReferralState.QUALIFIED, action, now
+    # Lock the referrer before counting, so two referees qualifying together cannot both pass the cap.
+    Member.objects.select_for_update().filter(pk=referral.referrer_id).first()
+    rewarded_this_month = Referral.objects.filter(referrer_id=referral.referrer_id, rewarded_at__gte=_month_start()).count()
+    if rewarded_this_month >= _referral_config("MONTHLY_CAP_PER_REFERRER"):
+        referral.state, referral.reject_reason = ReferralState.REJECTED, RejectReason.CAP_REACHED
+    elif referral.referrer.status != MemberStatus.ACTIVE or referral.referee.status != MemberStatus.ACTIVE:
+        referral.state, referral.reject_reason = ReferralState.REJECTED, RejectReason.MEMBER_NOT_ACTIVE
+    else:
+        reason = _("Referral reward")
+        points_earn(
+            member=referral.referrer,
+            amount=_referral_config("REFERRER_POINTS"),
+            reason=reason,
+            source_ref=f"referral:{referral.pk}:referrer",
+        )
+        points_earn(
+            member=referral.referee, amount=_referral_config("REFEREE_POINTS"), reason=reason, source_ref=f"referral:{referral.pk}:referee"
+        )
+        referral.state, referral.rewarded_at = ReferralState.REWARDED, now
+    referral.save()
+    return referral

@@ -30,3 +30,8 @@ def execute_run(run_id: int) -> int:
 @shared_task(name="campaigns.resume_stalled")
 def resume_stalled() -> list[int]:
     return services.campaign_runs_resume_stalled()
+
+
+@shared_task(name="campaigns.process_triggers")
+def process_triggers() -> list[int]:
+    return services.campaign_triggers_process()

@@ -24,6 +24,7 @@ def test_pages_load_per_role(client, staff, role):
         "/admin/campaigns/campaign/",
         f"/admin/campaigns/campaign/{campaign.pk}/change/",
         "/admin/campaigns/campaignrun/",
+        "/admin/campaigns/referral/",
     ]:
         assert client.get(url).status_code == 200, url
 
