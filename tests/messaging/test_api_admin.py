@@ -33,7 +33,7 @@ def test_unsubscribe_post_without_auth_withdraws_consent(api, message):
 
 def test_unsubscribe_unknown_token_is_404(api):
     assert api.get("/api/v1/unsubscribe/nope/").status_code == 404
-    assert api.post("/api/v1/unsubscribe/nope/", HTTP_ACCEPT="application/json").json()["code"] == "unsubscribe_token_invalid"
+    assert api.post("/api/v1/unsubscribe/nope/", HTTP_ACCEPT="application/json").json()["error"]["code"] == "unsubscribe_token_invalid"
 
 
 @pytest.mark.parametrize("role", [CAMPAIGN_MANAGER, CUSTOMER_SERVICE])

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from apps.core.api.exceptions import error_body
 from apps.core.errors import ApplicationError
 from apps.messaging import services
 from apps.messaging.models import Message
@@ -41,5 +42,5 @@ class UnsubscribeView(View):
 
     def _invalid(self, request: HttpRequest) -> HttpResponse:
         if _wants_json(request):
-            return JsonResponse({"code": "unsubscribe_token_invalid", "message": _("This unsubscribe link is not valid.")}, status=404)
+            return JsonResponse(error_body("unsubscribe_token_invalid", _("This unsubscribe link is not valid.")), status=404)
         return render(request, "messaging/unsubscribe.html", {"invalid": True}, status=404)
