@@ -123,6 +123,12 @@ def _validate(campaign: Campaign) -> None:
                 "template_not_found", _("No active template with this code for this channel."), fields={"message_template_code": ""}
             )
     kind = campaign.schedule_kind
+    if campaign.trigger and kind != ScheduleKind.MANUAL:
+        raise ApplicationError(
+            "trigger_with_schedule",
+            _("A campaign acts either on a schedule or on a trigger, not both."),
+            fields={"trigger": campaign.trigger},
+        )
     if kind == ScheduleKind.ONCE and campaign.run_at is None:
         raise ApplicationError("run_at_required", _("A one-off campaign needs a time to run."), fields={"run_at": None})
     if kind == ScheduleKind.INTERVAL and not campaign.interval_minutes:
@@ -233,6 +239,10 @@ def campaign_launch(*, campaign: Campaign, dry_run: bool = False, actor: User | 
         _require(campaign, OPEN_STATUSES | {CampaignStatus.RUNNING}, _("dry-run"))
     else:
         _require(campaign, {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.RUNNING}, _("launched"))
+        if campaign.trigger:
+            raise ApplicationError(
+                "trigger_campaign", _("A trigger campaign acts when its event happens; schedule it instead."), http_status=409
+            )
         if _unfinished_run(campaign) is not None:
             raise ApplicationError("run_in_progress", _("The campaign's previous run has not finished."), http_status=409)
         _validate(campaign)
@@ -258,7 +268,8 @@ def campaign_resume(*, campaign: Campaign, actor: User | None = None) -> Campaig
     if run is not None:
         _queue_run(run)
         return _set_status(campaign, CampaignStatus.RUNNING, actor)
-    return _set_status(campaign, CampaignStatus.SCHEDULED if campaign.schedule_kind != ScheduleKind.MANUAL else CampaignStatus.DRAFT, actor)
+    listens = campaign.schedule_kind != ScheduleKind.MANUAL or campaign.trigger
+    return _set_status(campaign, CampaignStatus.SCHEDULED if listens else CampaignStatus.DRAFT, actor)
 
 
 @transaction.atomic

@@ -4,7 +4,8 @@ import pytest
 from django.utils import timezone
 
 from apps.campaigns import services
-from apps.campaigns.models import CampaignRun, CampaignStatus, RunStatus, Trigger
+from apps.campaigns.models import CampaignRun, CampaignStatus, RunStatus, ScheduleKind, Trigger
+from apps.core.errors import ApplicationError
 from apps.members.models import PointsEntry
 from apps.members.services import growth_add
 from tests.campaigns.factories import CampaignFactory
@@ -61,3 +62,18 @@ def test_paused_trigger_campaign_is_not_processed():
     services.campaign_pause(campaign=campaign)
     MemberFactory()
     assert services.campaign_triggers_process() == []
+
+
+def test_trigger_campaigns_are_not_launched_by_hand_nor_scheduled_by_time():
+    campaign = scheduled(Trigger.ENROLMENT)
+    with pytest.raises(ApplicationError) as exc:
+        services.campaign_launch(campaign=campaign)
+    assert exc.value.code == "trigger_campaign"
+    services.campaign_pause(campaign=campaign)
+    assert services.campaign_resume(campaign=campaign).status == CampaignStatus.SCHEDULED
+    both = CampaignFactory.build(
+        segment=campaign.segment, trigger=Trigger.BIRTHDAY, schedule_kind=ScheduleKind.INTERVAL, interval_minutes=5
+    )
+    with pytest.raises(ApplicationError) as exc:
+        services.campaign_save(campaign=both)
+    assert exc.value.code == "trigger_with_schedule"
