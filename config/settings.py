@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "apps.core",
     "apps.members",
+    "apps.benefits",
     "apps.messaging",
     "apps.campaigns",
 ]
@@ -164,6 +165,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_RATES": {
         "member_token_issue": env("USEROPS_THROTTLE_TOKEN_ISSUE", default="120/min"),
+        "redeem": env("USEROPS_THROTTLE_REDEEM", default="1200/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -277,6 +279,18 @@ UNFOLD = {
                         "permission": lambda request: request.user.has_perm("members.view_tier"),
                     },
                     {
+                        "title": _("Benefits"),
+                        "icon": "redeem",
+                        "link": reverse_lazy("admin:benefits_benefit_changelist"),
+                        "permission": lambda request: request.user.has_perm("benefits.view_benefit"),
+                    },
+                    {
+                        "title": _("Grants"),
+                        "icon": "confirmation_number",
+                        "link": reverse_lazy("admin:benefits_grant_changelist"),
+                        "permission": lambda request: request.user.has_perm("benefits.view_grant"),
+                    },
+                    {
                         "title": _("Points ledger"),
                         "icon": "receipt_long",
                         "link": reverse_lazy("admin:members_pointsentry_changelist"),
@@ -343,6 +357,9 @@ USEROPS_PERIODIC_TASKS = {
     "Send due messages": {"task": "messaging.send_due", "crontab": "* * * * *"},
     "Resume stalled campaign runs": {"task": "campaigns.resume_stalled", "crontab": "*/5 * * * *"},
     "Process campaign triggers": {"task": "campaigns.process_triggers", "crontab": "*/5 * * * *"},
+    "Expire benefit grants": {"task": "benefits.expire_grants", "crontab": "5 0 * * *"},
+    "Grant tier benefits on promotion": {"task": "benefits.grant_promotion_benefits", "crontab": "*/5 * * * *"},
+    "Grant recurring tier benefits": {"task": "benefits.grant_recurring_tier_benefits", "crontab": "0 6 * * *"},
 }
 
 # Campaigns: members per chunk of a run; the frequency cap (at most N campaign actions per member in D days,

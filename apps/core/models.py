@@ -38,6 +38,8 @@ class ApiScope(models.TextChoices):
     POINTS_WRITE = "points:write", _("Earn and spend points")
     MEMBER_TOKENS = "member_tokens:issue", _("Issue and revoke member tokens")
     REFERRALS_WRITE = "referrals:write", _("Attach and qualify referrals")
+    BENEFITS_GRANT = "benefits:grant", _("Grant benefits")
+    BENEFITS_REDEEM = "benefits:redeem", _("Look up and redeem benefit codes")
 
 
 def hash_secret(raw: str) -> str:

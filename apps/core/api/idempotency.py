@@ -1,7 +1,7 @@
 """``Idempotency-Key`` for API writes that move points, benefits or registrations.
 
 Protocol, per (caller scope, key):
-1. the record is created (committed on its own) if it does not exist;
+1. the record is inserted (committed on its own) unless it exists;
 2. in one transaction the record is locked with NOWAIT — a concurrent request holding it gets 409;
 3. a completed record with the same request fingerprint replays the stored status and body, with a
    different fingerprint it is 422;
@@ -10,14 +10,13 @@ Protocol, per (caller scope, key):
    same request would fail the same way); an unexpected error stores nothing, so a retry runs again.
 """
 
-import contextlib
 import functools
 import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
@@ -78,9 +77,8 @@ def run_idempotent(request: Request, action: Callable[[], Response], context: di
     scope = idempotency_scope(request)
     fingerprint = request_fingerprint(request)
 
-    # A concurrent request may create the record first; the lock below decides who runs.
-    with contextlib.suppress(IntegrityError):
-        IdempotencyRecord.objects.get_or_create(scope=scope, key=key, defaults={"fingerprint": fingerprint})
+    # One INSERT … ON CONFLICT DO NOTHING: a concurrent request may create the record first; the lock below decides who runs.
+    IdempotencyRecord.objects.bulk_create([IdempotencyRecord(scope=scope, key=key, fingerprint=fingerprint)], ignore_conflicts=True)
 
     with transaction.atomic():
         record = _lock(scope, key)

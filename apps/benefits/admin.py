@@ -1,0 +1,295 @@
+import contextlib
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TabbedTranslationAdmin
+from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
+from unfold.decorators import action, display
+
+from apps.benefits import selectors, services
+from apps.benefits.models import Benefit, Grant, GrantSource, GrantState, RedemptionChannel, TierBenefit, normalize_code
+from apps.core.admin_pagination import EstimatedCountPaginator
+from apps.core.errors import ApplicationError
+from apps.members.admin import MemberAdmin, ReasonForm
+from apps.members.models import Member
+from apps.members.phones import looks_like_phone, normalize_phone
+
+
+def _find_member(text: str) -> Member | None:
+    """A member named exactly: by external ID, else mobile phone in any written form, else email."""
+    member = Member.objects.filter(external_id=text).first()
+    if member is None and "@" in text:
+        member = Member.objects.filter(email=text.lower()).first()
+    if member is None and looks_like_phone(text):
+        with contextlib.suppress(ApplicationError):
+            member = Member.objects.filter(phone=normalize_phone(text)).first()
+    return member
+
+
+class GrantToMembersForm(forms.Form):
+    members = forms.CharField(
+        label=_("Members"),
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("One per line: mobile phone (any format), external ID or email."),
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=128, help_text=_("Kept with each grant; a member gets it once per reason."))
+
+    def clean_members(self) -> list[Member]:
+        found, missing = [], []
+        for line in self.cleaned_data["members"].splitlines():
+            text = line.strip()
+            if not text:
+                continue
+            match = _find_member(text)
+            (found if match else missing).append(match or text)
+        if missing:
+            raise forms.ValidationError(_("No member found for: %(lines)s") % {"lines": ", ".join(missing)})
+        if not found:
+            raise forms.ValidationError(_("Name at least one member."))
+        return found
+
+
+class RedeemForm(forms.Form):
+    channel = forms.ChoiceField(label=_("Channel"), choices=RedemptionChannel.choices, initial=RedemptionChannel.STAFF)
+    order_ref = forms.CharField(label=_("Order reference"), max_length=128, required=False)
+
+
+class BenefitForm(forms.ModelForm):
+    """Shows the catalogue rules' refusals on the fields they concern."""
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        try:
+            services.benefit_check(benefit=self.instance)
+        except ApplicationError as exc:
+            for field, message in exc.fields.items():
+                self.add_error(field if field in self.fields else None, message)
+
+
+class TierBenefitInline(TabularInline):
+    model = TierBenefit
+    extra = 0
+    fields = ["tier", "recurrence"]
+
+
+@admin.register(Benefit)
+class BenefitAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin, ModelAdmin):
+    form = BenefitForm
+    list_display = [
+        "name",
+        "kind",
+        "status",
+        "face_value",
+        "unit_cost",
+        "points_price",
+        "value_density_display",
+        "issued_count",
+        "stock_display",
+        "cost_committed",
+    ]
+    list_filter = [("category", ChoicesDropdownFilter), ("status", ChoicesDropdownFilter), ("kind", ChoicesDropdownFilter)]
+    search_fields = ["name"]
+    filter_horizontal = ["eligible_tiers"]
+    inlines = [TierBenefitInline]
+    readonly_fields = ["category", "issued_count", "cost_committed", "performance"]
+    actions_detail = ["grant_to_members"]
+    fieldsets = [
+        (
+            _("What it is"),
+            {"fields": ["name", "description", "kind", "category", "face_value", "discount_percent", "discount_cap", "unit_cost"]},
+        ),
+        (_("Validity"), {"fields": ["valid_from", "valid_until", "validity_days"]}),
+        (
+            _("Limits"),
+            {"fields": ["total_stock", "budget", "per_member_lifetime_limit", "per_member_period_limit", "limit_period", "eligible_tiers"]},
+        ),
+        (_("Points mall"), {"fields": ["points_price"]}),
+        (_("Status and results"), {"fields": ["status", "issued_count", "cost_committed", "performance"]}),
+    ]
+
+    def save_model(self, request: HttpRequest, obj: Benefit, form: forms.ModelForm, change: bool) -> None:
+        services.benefit_save(benefit=obj)
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        services.benefit_save(benefit=form.instance, eligible_tiers=form.cleaned_data["eligible_tiers"])
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Benefit | None = None) -> bool:
+        return False
+
+    @display(description=_("value density"))
+    def value_density_display(self, obj: Benefit) -> str:
+        density = obj.value_density
+        if density is None:
+            return "—"
+        return f"¥{density}/100 pts" if obj.points_price else f"{density}×"
+
+    @display(description=_("stock left"))
+    def stock_display(self, obj: Benefit) -> str:
+        return "∞" if obj.total_stock is None else str(obj.stock_left)
+
+    @display(description=_("performance"))
+    def performance(self, obj: Benefit) -> SafeString:
+        if not obj.pk:
+            return SafeString("")
+        stats = selectors.benefit_stats(benefit=obj)
+        grants_url = reverse("admin:benefits_grant_changelist") + f"?benefit__id__exact={obj.pk}"
+        return render_to_string("admin/benefits/benefit/performance.html", {"stats": stats, "benefit": obj, "grants_url": grants_url})
+
+    def has_grant_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("benefits.add_grant")
+
+    @action(description=_("Grant to members"), url_path="grant", permissions=["grant"], icon="card_giftcard")
+    def grant_to_members(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        benefit = get_object_or_404(Benefit, pk=object_id)
+        change_url = reverse("admin:benefits_benefit_change", args=[benefit.pk])
+        form = GrantToMembersForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            granted, refused = 0, []
+            for member in form.cleaned_data["members"]:
+                try:
+                    services.grant_issue(
+                        benefit=benefit, member=member, source=GrantSource.STAFF, source_ref=form.cleaned_data["reason"], actor=request.user
+                    )
+                    granted += 1
+                except ApplicationError as exc:
+                    refused.append(f"{member.name}: {exc.message}")
+            messages.success(request, _("%(count)d members received %(benefit)s.") % {"count": granted, "benefit": benefit.name})
+            for line in refused:
+                messages.warning(request, line)
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Grant %(benefit)s") % {"benefit": benefit.name},
+            "form": form,
+            "opts": self.model._meta,
+            "change_url": change_url,
+            "subject": benefit,
+        }
+        return TemplateResponse(request, "admin/userops/action_form.html", context)
+
+
+@admin.register(Grant)
+class GrantAdmin(ModelAdmin):
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_display = ["display_code", "benefit", "member_link", "state_display", "source", "valid_until", "issued_at"]
+    list_filter = [("state", ChoicesDropdownFilter), ("source", ChoicesDropdownFilter), ("benefit", RelatedDropdownFilter)]
+    list_select_related = ["benefit", "member"]
+    search_fields = ["code"]
+    search_help_text = _("Grant code (with or without dashes)")
+    readonly_fields = [f.name for f in Grant._meta.fields] + ["redemption_display"]
+    actions_detail = ["redeem", "revoke"]
+    ordering = ["-issued_at", "-id"]
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
+        return (queryset.filter(code=normalize_code(search_term)) if search_term else queryset), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Grant | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Grant | None = None) -> bool:
+        return False
+
+    @display(description=_("code"))
+    def display_code(self, obj: Grant) -> str:
+        return obj.display_code
+
+    @display(description=_("member"))
+    def member_link(self, obj: Grant) -> SafeString:
+        return format_html('<a href="{}">{}</a>', reverse("admin:members_member_change", args=[obj.member_id]), obj.member.name)
+
+    @display(
+        description=_("state"),
+        label={GrantState.ISSUED: "info", GrantState.REDEEMED: "success", GrantState.EXPIRED: "warning", GrantState.REVOKED: "danger"},
+    )
+    def state_display(self, obj: Grant) -> tuple[str, str]:
+        return obj.state, obj.get_state_display()
+
+    @display(description=_("redemption"))
+    def redemption_display(self, obj: Grant) -> str:
+        redemption = getattr(obj, "redemption", None)
+        if redemption is None:
+            return "—"
+        return f"{redemption.get_channel_display()} {redemption.order_ref} {redemption.redeemed_at:%Y-%m-%d %H:%M}"
+
+    def has_redeem_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("benefits.add_redemption")
+
+    def has_revoke_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("benefits.change_grant")
+
+    @action(description=_("Redeem"), url_path="redeem", permissions=["redeem"], icon="check_circle")
+    def redeem(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(grant: Grant, data: dict[str, Any]) -> str:
+            services.grant_redeem(grant=grant, channel=data["channel"], order_ref=data["order_ref"], actor=request.user)
+            return str(_("The grant was redeemed."))
+
+        return self._grant_form(request, object_id, RedeemForm, _("Redeem grant"), run)
+
+    @action(description=_("Revoke"), url_path="revoke", permissions=["revoke"], icon="cancel")
+    def revoke(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(grant: Grant, data: dict[str, Any]) -> str:
+            services.grant_revoke(grant=grant, reason=data["reason"], actor=request.user)
+            return str(_("The grant was revoked."))
+
+        return self._grant_form(request, object_id, ReasonForm, _("Revoke grant"), run)
+
+    def _grant_form(self, request: HttpRequest, object_id: str, form_class: type[forms.Form], title: str, run: Any) -> HttpResponse:
+        grant = get_object_or_404(Grant.objects.select_related("benefit", "member"), pk=object_id)
+        change_url = reverse("admin:benefits_grant_change", args=[grant.pk])
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                messages.success(request, run(grant, form.cleaned_data))
+                return HttpResponseRedirect(change_url)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "opts": self.model._meta,
+            "change_url": change_url,
+            "subject": grant,
+        }
+        return TemplateResponse(request, "admin/userops/action_form.html", context)
+
+
+class MemberGrantInline(TabularInline):
+    """The member's grants on the member page (added by this app: members does not know about benefits)."""
+
+    model = Grant
+    fk_name = "member"
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = _("benefits (权益)")
+    fields = ["benefit", "state", "source", "valid_until", "issued_at"]
+    readonly_fields = fields
+    ordering = ["-issued_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("benefits.view_grant")
+
+
+MemberAdmin.inlines = [*MemberAdmin.inlines, MemberGrantInline]

@@ -1,0 +1,418 @@
+"""Every change to benefits, grants and redemptions.
+
+Every grant of a benefit takes that benefit's row lock first, so stock, budget and per-member limits are
+checked and counted by one writer at a time; a redemption locks the grant. Locks: benefit, then member's
+points account (mall), then grants — in that order everywhere.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.benefits.models import (
+    KIND_CATEGORY,
+    Benefit,
+    BenefitKind,
+    BenefitStatus,
+    Grant,
+    GrantSource,
+    GrantState,
+    LimitPeriod,
+    Recurrence,
+    Redemption,
+    RedemptionChannel,
+    TierBenefit,
+    generate_code,
+    normalize_code,
+)
+from apps.core.errors import ApplicationError
+from apps.core.models import ApiClient, User
+from apps.members import services as member_services
+from apps.members.models import Member, MemberStatus, PointsEntry, TierChange, TierChangeKind
+
+# Catalogue -------------------------------------------------------------------------------------
+
+
+def benefit_check(*, benefit: Benefit) -> None:
+    """Raise ``invalid_benefit`` naming each field whose terms do not make sense together."""
+    problems: dict[str, str] = {}
+    if not benefit.validity_days and not benefit.valid_until:
+        problems["validity_days"] = _("Give a fixed validity window or a number of days after grant.")
+    if benefit.valid_from and benefit.valid_until and benefit.valid_until <= benefit.valid_from:
+        problems["valid_until"] = _("The end of the validity window must be after its start.")
+    if benefit.kind == BenefitKind.PERCENT_DISCOUNT and not (benefit.discount_percent and benefit.discount_cap):
+        problems["discount_percent"] = _("A percentage discount needs a percentage and a cap.")
+    if benefit.face_value < 0 or benefit.unit_cost < 0:
+        problems["unit_cost"] = _("Values cannot be negative.")
+    if benefit.total_stock is not None and benefit.pk and benefit.total_stock < Benefit.objects.get(pk=benefit.pk).issued_count:
+        problems["total_stock"] = _("The stock cannot be less than what was already issued.")
+    if problems:
+        raise ApplicationError("invalid_benefit", " ".join(problems.values()), fields=problems)
+
+
+def benefit_save(*, benefit: Benefit, eligible_tiers: Iterable | None = None) -> Benefit:
+    """Create or edit a catalogue entry; its category follows from its kind."""
+    benefit_check(benefit=benefit)
+    benefit.category = KIND_CATEGORY[benefit.kind]
+    with transaction.atomic():
+        benefit.save()
+        if eligible_tiers is not None:
+            benefit.eligible_tiers.set(eligible_tiers)
+    return benefit
+
+
+# Granting ---------------------------------------------------------------------------------------
+
+
+def _validity(benefit: Benefit, now: datetime) -> tuple[datetime, datetime]:
+    start = max(benefit.valid_from or now, now)
+    end = now + timedelta(days=benefit.validity_days) if benefit.validity_days else benefit.valid_until
+    if benefit.valid_until and end > benefit.valid_until:
+        end = benefit.valid_until
+    if end <= start:
+        raise ApplicationError("benefit_window_closed", _("The benefit's validity window has ended."), http_status=409)
+    return start, end
+
+
+def _period_start(benefit: Benefit, now: datetime) -> datetime:
+    local = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return local.replace(month=1) if benefit.limit_period == LimitPeriod.YEAR else local
+
+
+def _lock_benefit(benefit: Benefit) -> Benefit:
+    return Benefit.objects.select_for_update().get(pk=benefit.pk)
+
+
+def _require_grantable(benefit: Benefit) -> None:
+    if benefit.status != BenefitStatus.ACTIVE:
+        raise ApplicationError(
+            "benefit_not_active", _("The benefit is %(status)s.") % {"status": benefit.get_status_display()}, http_status=409
+        )
+
+
+def _eligible_tier_ids(benefit: Benefit) -> set[int]:
+    return set(benefit.eligible_tiers.values_list("pk", flat=True))
+
+
+@transaction.atomic
+def grant_issue(
+    *,
+    benefit: Benefit,
+    member: Member,
+    source: str,
+    source_ref: str = "",
+    actor: User | None = None,
+    client: ApiClient | None = None,
+    points_entry: PointsEntry | None = None,
+    now: datetime | None = None,
+) -> Grant:
+    """Give one benefit to one member, within stock, budget, per-member limits and tier eligibility."""
+    if source not in GrantSource.values:
+        raise ApplicationError("invalid_source", _("Unknown grant source."), fields={"source": source})
+    now = now or timezone.now()
+    benefit = _lock_benefit(benefit)
+    _require_grantable(benefit)
+    member = Member.objects.get(pk=member.pk)
+    if member.status != MemberStatus.ACTIVE:
+        raise ApplicationError(
+            "member_not_active", _("The member's account is %(status)s.") % {"status": member.get_status_display()}, http_status=409
+        )
+    tiers = _eligible_tier_ids(benefit)
+    if tiers and member.tier_id not in tiers:
+        raise ApplicationError("tier_not_eligible", _("This benefit is not available at the member's tier."), http_status=409)
+    if source_ref and Grant.objects.filter(benefit=benefit, member=member, source=source, source_ref=source_ref).exists():
+        raise ApplicationError("already_granted", _("This benefit was already granted for this reason."), http_status=409)
+    if benefit.stock_left is not None and benefit.stock_left <= 0:
+        raise ApplicationError("out_of_stock", _("The benefit is out of stock."), http_status=409)
+    if benefit.budget is not None and benefit.cost_committed + benefit.unit_cost > benefit.budget:
+        raise ApplicationError("budget_exhausted", _("The benefit's budget is used up."), http_status=409)
+    held = Grant.objects.filter(benefit=benefit, member=member).exclude(state=GrantState.REVOKED)
+    if benefit.per_member_lifetime_limit is not None and held.count() >= benefit.per_member_lifetime_limit:
+        raise ApplicationError("member_limit_reached", _("The member already has as many of this benefit as allowed."), http_status=409)
+    if (
+        benefit.per_member_period_limit is not None
+        and held.filter(issued_at__gte=_period_start(benefit, now)).count() >= benefit.per_member_period_limit
+    ):
+        raise ApplicationError(
+            "member_period_limit_reached", _("The member already has as many of this benefit as allowed this period."), http_status=409
+        )
+    valid_from, valid_until = _validity(benefit, now)
+    grant = Grant.objects.create(
+        benefit=benefit,
+        member=member,
+        source=source,
+        source_ref=source_ref,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        issued_at=now,
+        cost=benefit.unit_cost,
+        points_entry=points_entry,
+        actor=actor,
+        client=client,
+    )
+    benefit.issued_count += 1
+    benefit.cost_committed += benefit.unit_cost
+    benefit.save(update_fields=["issued_count", "cost_committed", "updated_at"])
+    return grant
+
+
+@dataclass
+class BulkGrantResult:
+    issued: int = 0
+    skipped_ineligible: int = 0
+    skipped_limit: int = 0
+    skipped_duplicate: int = 0
+    skipped_stock: int = 0
+
+
+def grants_issue_bulk(
+    *, benefit: Benefit, member_ids: list[int], source: str, source_ref: str, actor: User | None = None, chunk_size: int = 5000
+) -> BulkGrantResult:
+    """Grant a benefit to many members set-based, one chunk per transaction (for campaign runs).
+
+    Eligibility, duplicates and per-member limits are decided in SQL for the whole chunk; the rows go in
+    with one INSERT … ON CONFLICT DO NOTHING, so a re-run of the same ``source_ref`` adds nothing.
+    """
+    if not source_ref:
+        raise ApplicationError("source_ref_required", _("Bulk grants need a source reference."))
+    result = BulkGrantResult()
+    ordered = sorted(set(member_ids))
+    for start in range(0, len(ordered), chunk_size):
+        _grant_chunk(benefit, ordered[start : start + chunk_size], source, source_ref, actor, result)
+    return result
+
+
+@transaction.atomic
+def _grant_chunk(benefit: Benefit, chunk: list[int], source: str, source_ref: str, actor: User | None, result: BulkGrantResult) -> None:
+    now = timezone.now()
+    benefit = _lock_benefit(benefit)
+    _require_grantable(benefit)
+    candidates: QuerySet[Member] = Member.objects.filter(pk__in=chunk, status=MemberStatus.ACTIVE)
+    tiers = _eligible_tier_ids(benefit)
+    if tiers:
+        candidates = candidates.filter(tier_id__in=tiers)
+    eligible = set(candidates.values_list("pk", flat=True))
+    result.skipped_ineligible += len(chunk) - len(eligible)
+    already = set(
+        Grant.objects.filter(benefit=benefit, source=source, source_ref=source_ref, member_id__in=eligible).values_list(
+            "member_id", flat=True
+        )
+    )
+    result.skipped_duplicate += len(already)
+    eligible -= already
+    over_limit: set[int] = set()
+    held = Grant.objects.filter(benefit=benefit, member_id__in=eligible).exclude(state=GrantState.REVOKED).values("member_id")
+    if benefit.per_member_lifetime_limit is not None:
+        counts = held.annotate(n=Count("id")).filter(n__gte=benefit.per_member_lifetime_limit)
+        over_limit |= {row["member_id"] for row in counts}
+    if benefit.per_member_period_limit is not None:
+        counts = (
+            held.filter(issued_at__gte=_period_start(benefit, now)).annotate(n=Count("id")).filter(n__gte=benefit.per_member_period_limit)
+        )
+        over_limit |= {row["member_id"] for row in counts}
+    result.skipped_limit += len(over_limit)
+    to_grant = sorted(eligible - over_limit)
+    room = len(to_grant)
+    if benefit.stock_left is not None:
+        room = min(room, benefit.stock_left)
+    if benefit.budget is not None and benefit.unit_cost:
+        room = min(room, int((benefit.budget - benefit.cost_committed) // benefit.unit_cost))
+    result.skipped_stock += len(to_grant) - max(room, 0)
+    to_grant = to_grant[: max(room, 0)]
+    if not to_grant:
+        return
+    valid_from, valid_until = _validity(benefit, now)
+    created = Grant.objects.bulk_create(
+        [
+            Grant(
+                benefit=benefit,
+                member_id=member_id,
+                code=generate_code(),
+                source=source,
+                source_ref=source_ref,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                issued_at=now,
+                cost=benefit.unit_cost,
+                actor=actor,
+            )
+            for member_id in to_grant
+        ],
+        ignore_conflicts=True,
+    )
+    issued = Grant.objects.filter(benefit=benefit, source=source, source_ref=source_ref, member_id__in=to_grant, issued_at=now).count()
+    result.issued += issued
+    result.skipped_duplicate += len(created) - issued
+    benefit.issued_count += issued
+    benefit.cost_committed += benefit.unit_cost * issued
+    benefit.save(update_fields=["issued_count", "cost_committed", "updated_at"])
+
+
+# Redemption, revocation, expiry -----------------------------------------------------------------
+
+
+def _find_grant_for_update(*, code: str | None, grant: Grant | None, member: Member | None) -> Grant:
+    queryset = Grant.objects.select_for_update().select_related("benefit")
+    if grant is not None:
+        queryset = queryset.filter(pk=grant.pk)
+    elif code:
+        queryset = queryset.filter(code=normalize_code(code))
+    else:
+        raise ApplicationError("code_required", _("Give a grant code or id."), fields={"code": ""})
+    if member is not None:
+        queryset = queryset.filter(member=member)
+    found = queryset.first()
+    if found is None:
+        raise ApplicationError("grant_not_found", _("No such grant."), http_status=404)
+    return found
+
+
+@transaction.atomic
+def grant_redeem(
+    *,
+    channel: str,
+    code: str | None = None,
+    grant: Grant | None = None,
+    order_ref: str = "",
+    member: Member | None = None,
+    client: ApiClient | None = None,
+    actor: User | None = None,
+    now: datetime | None = None,
+) -> Redemption:
+    """Use a grant (核销) once. ``member`` restricts the lookup to that member's grants (another's is not found)."""
+    if channel not in RedemptionChannel.values:
+        raise ApplicationError("invalid_channel", _("Unknown redemption channel."), fields={"channel": channel})
+    now = now or timezone.now()
+    found = _find_grant_for_update(code=code, grant=grant, member=member)
+    if found.state == GrantState.REDEEMED:
+        redeemed_at = timezone.localtime(found.closed_at).strftime("%Y-%m-%d %H:%M")
+        raise ApplicationError("already_redeemed", _("This grant was already redeemed at %(at)s.") % {"at": redeemed_at}, http_status=409)
+    if found.state == GrantState.REVOKED:
+        raise ApplicationError("grant_revoked", _("This grant was revoked."), http_status=409)
+    if found.state == GrantState.EXPIRED or found.valid_until <= now:
+        raise ApplicationError("grant_expired", _("This grant has expired."), http_status=409)
+    if found.valid_from > now:
+        raise ApplicationError("grant_not_yet_valid", _("This grant is not valid yet."), http_status=409)
+    found.state = GrantState.REDEEMED
+    found.closed_at = now
+    found.save(update_fields=["state", "closed_at"])
+    return Redemption.objects.create(grant=found, channel=channel, order_ref=order_ref, redeemed_at=now, client=client, actor=actor)
+
+
+@transaction.atomic
+def grant_revoke(*, grant: Grant, reason: str, actor: User | None = None) -> Grant:
+    """Withdraw an unused grant; one bought in the points mall gives its points back."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("reason_required", _("A reason is required."), fields={"reason": ""})
+    benefit = _lock_benefit(grant.benefit)
+    grant = Grant.objects.select_for_update().get(pk=grant.pk)
+    if grant.state != GrantState.ISSUED:
+        raise ApplicationError(
+            "grant_not_revocable",
+            _("Only an unused grant can be revoked; this one is %(state)s.") % {"state": grant.get_state_display()},
+            http_status=409,
+        )
+    grant.state = GrantState.REVOKED
+    grant.revoke_reason = reason[:255]
+    grant.closed_at = timezone.now()
+    grant.save(update_fields=["state", "revoke_reason", "closed_at"])
+    benefit.issued_count -= 1
+    benefit.cost_committed -= grant.cost
+    benefit.save(update_fields=["issued_count", "cost_committed", "updated_at"])
+    if grant.points_entry_id:
+        member_services.points_reverse(entry=grant.points_entry, reason=_("Refund: %(reason)s") % {"reason": reason}, actor=actor)
+    return grant
+
+
+def grants_expire_due(*, now: datetime | None = None, chunk_size: int = 5000) -> int:
+    """Mark issued grants past their validity as expired, a chunk per statement; safe to re-run."""
+    now = now or timezone.now()
+    total = 0
+    while True:
+        ids = list(
+            Grant.objects.filter(state=GrantState.ISSUED, valid_until__lte=now).order_by("pk").values_list("pk", flat=True)[:chunk_size]
+        )
+        if not ids:
+            return total
+        total += Grant.objects.filter(pk__in=ids, state=GrantState.ISSUED).update(state=GrantState.EXPIRED, closed_at=now)
+
+
+# Points mall ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def mall_exchange(*, member: Member, benefit: Benefit, client: ApiClient | None = None, actor: User | None = None) -> Grant:
+    """Buy a benefit with points: the debit and the grant commit together or not at all."""
+    benefit = _lock_benefit(benefit)
+    if not benefit.points_price:
+        raise ApplicationError("not_in_mall", _("This benefit is not sold for points."), http_status=409)
+    _require_grantable(benefit)
+    entry = member_services.points_spend(
+        member=member,
+        amount=benefit.points_price,
+        reason=_("Points mall: %(benefit)s") % {"benefit": benefit.name},
+        source_ref=f"mall:benefit:{benefit.pk}",
+        client=client,
+        actor=actor,
+    )
+    return grant_issue(benefit=benefit, member=member, source=GrantSource.POINTS_MALL, client=client, actor=actor, points_entry=entry)
+
+
+# Tier benefits ----------------------------------------------------------------------------------
+
+
+def tier_benefits_grant_for_promotions(*, since: datetime | None = None) -> int:
+    """Grant each promoted member the new tier's on-promotion benefits, once per promotion.
+
+    Promotions are read from the members' tier history (members cannot call benefits), so this job is
+    the only path and it is idempotent: each grant carries ``tierchange:<id>`` as its source reference.
+    """
+    since = since or timezone.now() - timedelta(days=7)
+    granted = 0
+    by_tier: dict[int, list[Benefit]] = {}
+    for link in TierBenefit.objects.filter(recurrence=Recurrence.ON_PROMOTION).select_related("benefit"):
+        by_tier.setdefault(link.tier_id, []).append(link.benefit)
+    changes = TierChange.objects.filter(kind=TierChangeKind.PROMOTION, created_at__gte=since, to_tier_id__in=by_tier).order_by("pk")
+    for change in changes.iterator():
+        for benefit in by_tier[change.to_tier_id]:
+            granted += _grant_quietly(benefit, change.member_id, f"tierchange:{change.pk}")
+    return granted
+
+
+def tier_benefits_grant_recurring(*, now: datetime | None = None) -> int:
+    """Monthly, yearly and birthday tier benefits, once per period per member (set-based per benefit)."""
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+    granted = 0
+    for link in TierBenefit.objects.exclude(recurrence=Recurrence.ON_PROMOTION).select_related("benefit"):
+        members = Member.objects.filter(tier_id=link.tier_id, status=MemberStatus.ACTIVE)
+        if link.recurrence == Recurrence.MONTHLY:
+            period = f"{local:%Y-%m}"
+        elif link.recurrence == Recurrence.YEARLY:
+            period = f"{local:%Y}"
+        else:
+            members = members.filter(birthday__month=local.month, birthday__day=local.day)
+            period = f"birthday-{local:%Y}"
+        member_ids = list(members.values_list("pk", flat=True))
+        if link.benefit.status != BenefitStatus.ACTIVE or not member_ids:
+            continue
+        result = grants_issue_bulk(
+            benefit=link.benefit, member_ids=member_ids, source=GrantSource.TIER_BENEFIT, source_ref=f"tier:{link.tier_id}:{period}"
+        )
+        granted += result.issued
+    return granted
+
+
+def _grant_quietly(benefit: Benefit, member_id: int, source_ref: str) -> int:
+    """One tier grant inside a job: a refusal (stock, limit, already granted) is the job's answer, not its failure."""
+    try:
+        grant_issue(benefit=benefit, member=Member(pk=member_id), source=GrantSource.TIER_BENEFIT, source_ref=source_ref)
+    except (ApplicationError, IntegrityError):
+        return 0
+    return 1

@@ -1,0 +1,90 @@
+import pytest
+from django.urls import reverse
+
+from apps.benefits import services
+from apps.benefits.models import Grant, GrantSource, GrantState
+from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
+from tests.benefits.factories import BenefitFactory
+from tests.members.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def grant():
+    return services.grant_issue(benefit=BenefitFactory(points_price=500), member=MemberFactory(), source=GrantSource.STAFF)
+
+
+@pytest.mark.parametrize("role", [OPERATIONS_MANAGER, CUSTOMER_SERVICE, CAMPAIGN_MANAGER, ANALYST])
+def test_pages_load_for_each_role(client, staff, role, grant):
+    client.force_login(staff(role))
+    for path in (
+        reverse("admin:benefits_benefit_changelist"),
+        reverse("admin:benefits_benefit_change", args=[grant.benefit_id]),
+        reverse("admin:benefits_grant_changelist"),
+        reverse("admin:benefits_grant_change", args=[grant.pk]),
+        reverse("admin:members_member_change", args=[grant.member_id]),
+    ):
+        assert client.get(path).status_code == 200, (role, path)
+
+
+def test_benefit_page_shows_results(client, staff, grant):
+    services.grant_redeem(grant=grant, channel="pos")
+    client.force_login(staff(OPERATIONS_MANAGER))
+    page = client.get(reverse("admin:benefits_benefit_change", args=[grant.benefit_id])).content.decode()
+    assert "100.0%" in page and "¥30.00" in page
+
+
+def test_grant_to_members_by_phone_and_report_refusals(client, staff):
+    benefit = BenefitFactory(per_member_lifetime_limit=1)
+    first = MemberFactory(phone="+8613800001111")
+    second = MemberFactory(external_id="CRM-2")
+    services.grant_issue(benefit=benefit, member=second, source=GrantSource.STAFF)
+    client.force_login(staff(OPERATIONS_MANAGER))
+    url = reverse("admin:benefits_benefit_grant_to_members", args=[benefit.pk])
+    response = client.post(url, {"members": "138-0000-1111\nCRM-2", "reason": "Service recovery"}, follow=True)
+    text = response.content.decode()
+    assert "1 members received" in text and "as many of this benefit" in text
+    assert Grant.objects.get(member=first).source_ref == "Service recovery"
+    missing = client.post(url, {"members": "nobody", "reason": "x"})
+    assert "No member found for: nobody" in missing.content.decode()
+
+
+def test_revoke_needs_reason_and_redeem_from_back_office(client, staff, grant):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    revoke = reverse("admin:benefits_grant_revoke", args=[grant.pk])
+    client.post(revoke, {"reason": ""})
+    grant.refresh_from_db()
+    assert grant.state == GrantState.ISSUED
+    client.post(reverse("admin:benefits_grant_redeem", args=[grant.pk]), {"channel": "staff", "order_ref": "DESK-1"})
+    grant.refresh_from_db()
+    assert grant.state == GrantState.REDEEMED
+    response = client.post(revoke, {"reason": "late"})
+    assert "Only an unused grant" in response.content.decode()
+
+
+def test_analyst_cannot_revoke_or_grant(client, staff, grant):
+    client.force_login(staff(ANALYST))
+    assert client.post(reverse("admin:benefits_grant_revoke", args=[grant.pk]), {"reason": "x"}).status_code == 403
+    assert client.get(reverse("admin:benefits_benefit_grant_to_members", args=[grant.benefit_id])).status_code == 403
+
+
+def test_benefit_form_rejects_incoherent_terms(client, staff):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    data = {
+        "name_en": "10% off",
+        "name_zh_hans": "九折",
+        "kind": "percent_discount",
+        "face_value": "0",
+        "unit_cost": "5",
+        "discount_percent": "10",
+        "validity_days": "30",
+        "limit_period": "month",
+        "status": "active",
+        "tier_benefits-TOTAL_FORMS": "0",
+        "tier_benefits-INITIAL_FORMS": "0",
+    }
+    response = client.post(reverse("admin:benefits_benefit_add"), data)
+    assert response.status_code == 200 and "needs a percentage and a cap" in response.content.decode()
+    response = client.post(reverse("admin:benefits_benefit_add"), {**data, "discount_cap": "50"})
+    assert response.status_code == 302

@@ -1,0 +1,68 @@
+"""Stock, per-member limits, single redemption and the points mall under real concurrent requests."""
+
+from decimal import Decimal
+
+import pytest
+
+from apps.benefits import services
+from apps.benefits.models import Benefit, Grant, GrantSource, Redemption
+from apps.members import services as member_services
+from apps.members.models import PointsAccount
+from tests.benefits.factories import BenefitFactory
+from tests.members.factories import MemberFactory
+from tests.members.test_concurrency import assert_books_balance, run_at_once
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
+
+
+def test_stock_is_never_exceeded():
+    benefit = BenefitFactory(total_stock=5)
+    members = MemberFactory.create_batch(16)
+
+    def grab(index: int) -> str:
+        services.grant_issue(benefit=benefit, member=members[index], source=GrantSource.STAFF)
+        return "granted"
+
+    outcomes = run_at_once(grab)
+    assert outcomes["granted"] == 5 and outcomes["out_of_stock"] == 11
+    assert Benefit.objects.get(pk=benefit.pk).issued_count == 5 == Grant.objects.count()
+
+
+def test_per_member_limit_holds():
+    benefit = BenefitFactory(per_member_lifetime_limit=2, budget=Decimal("1000.00"))
+    member = MemberFactory()
+
+    def grab(index: int) -> str:
+        services.grant_issue(benefit=benefit, member=member, source=GrantSource.STAFF)
+        return "granted"
+
+    outcomes = run_at_once(grab)
+    assert outcomes["granted"] == 2 and Grant.objects.filter(member=member).count() == 2
+
+
+def test_one_code_redeemed_once():
+    grant = services.grant_issue(benefit=BenefitFactory(), member=MemberFactory(), source=GrantSource.STAFF)
+
+    def redeem(index: int) -> str:
+        services.grant_redeem(code=grant.code, channel="pos", order_ref=f"POS-{index}")
+        return "redeemed"
+
+    outcomes = run_at_once(redeem)
+    assert outcomes["redeemed"] == 1 and outcomes["already_redeemed"] == 15
+    assert Redemption.objects.count() == 1
+
+
+def test_points_mall_never_overdraws():
+    member = MemberFactory()
+    member_services.points_earn(member=member, amount=1000, reason="Purchase")
+    benefit = BenefitFactory(points_price=300)
+
+    def buy(index: int) -> str:
+        services.mall_exchange(member=member, benefit=benefit)
+        return "bought"
+
+    outcomes = run_at_once(buy)
+    assert outcomes["bought"] == 3 and outcomes["insufficient_points"] == 13
+    assert PointsAccount.objects.get(member=member).balance == 100
+    assert Grant.objects.count() == 3
+    assert_books_balance(member)
