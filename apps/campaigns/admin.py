@@ -89,15 +89,18 @@ STATUS_COLOURS = {
 
 @admin.register(Campaign)
 class CampaignAdmin(SimpleHistoryAdmin, ModelAdmin):
-    list_display = ["name", "segment", "status_badge", "schedule_kind", "points_amount", "message_template_code", "updated_at"]
+    list_display = ["name", "segment", "status_badge", "schedule_kind", "benefit", "points_amount", "message_template_code", "updated_at"]
     list_filter = [("status", ChoicesDropdownFilter), ("schedule_kind", ChoicesDropdownFilter)]
     search_fields = ["name"]
-    list_select_related = ["segment"]
-    autocomplete_fields = ["segment"]
+    list_select_related = ["segment", "benefit"]
+    autocomplete_fields = ["segment", "benefit"]
     readonly_fields = ["status"]
     fieldsets = [
         (None, {"fields": ["name", "description", "segment", "status"]}),
-        (_("Actions"), {"fields": ["points_amount", "points_valid_days", "message_channel", "message_template_code", "message_purpose"]}),
+        (
+            _("Actions"),
+            {"fields": ["benefit", "points_amount", "points_valid_days", "message_channel", "message_template_code", "message_purpose"]},
+        ),
         (_("Schedule"), {"fields": ["schedule_kind", "run_at", "interval_minutes", "cron", "trigger"]}),
         (
             _("Budget and limits"),
@@ -174,6 +177,8 @@ class CampaignRunAdmin(ModelAdmin):
         "skipped_member_frozen",
         "failed",
         "points_awarded",
+        "benefits_granted",
+        "benefits_not_granted",
         "messages_queued",
         "started_at",
         "finished_at",

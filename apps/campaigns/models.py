@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_celery_beat.models import PeriodicTask
 
+from apps.benefits.models import Benefit
 from apps.core.history import AuditHistory
 from apps.core.models import TimeStampedModel
 from apps.members.models import ConsentChannel, Member
@@ -81,6 +82,9 @@ class Campaign(TimeStampedModel):
     segment = models.ForeignKey(Segment, verbose_name=_("segment"), on_delete=models.PROTECT, related_name="campaigns")
     status = models.CharField(_("status"), max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT, db_index=True)
     # Actions: any combination of the three.
+    benefit = models.ForeignKey(
+        Benefit, verbose_name=_("benefit to grant"), on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns"
+    )
     points_amount = models.PositiveIntegerField(_("points to award"), null=True, blank=True)
     points_valid_days = models.PositiveIntegerField(
         _("points valid for (days)"), null=True, blank=True, help_text=_("Empty: the programme's points validity.")
@@ -166,6 +170,10 @@ class CampaignRun(models.Model):
     failed = models.PositiveIntegerField(_("failed"), default=0)
     points_awarded = models.PositiveBigIntegerField(_("points awarded"), default=0)
     messages_queued = models.PositiveIntegerField(_("messages queued"), default=0)
+    benefits_granted = models.PositiveIntegerField(_("benefits granted"), default=0)
+    benefits_not_granted = models.PositiveIntegerField(
+        _("benefits not granted"), default=0, help_text=_("Acted-on members the benefit's own rules refused: stock, limits, tiers.")
+    )
     cost = models.DecimalField(_("cost (CNY)"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
 
     class Meta:

@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from apps.benefits.models import Benefit, BenefitStatus, GrantSource
+from apps.benefits.services import grants_issue_bulk
 from apps.campaigns.conditions import compile_rules
 from apps.campaigns.models import (
     ActionOutcome,
@@ -111,8 +113,10 @@ def _cron_fields(expression: str) -> list[str]:
 
 
 def _validate(campaign: Campaign) -> None:
-    if not campaign.points_amount and not campaign.message_template_code:
-        raise ApplicationError("no_action", _("A campaign needs at least one action: points or a message."))
+    if not campaign.points_amount and not campaign.message_template_code and campaign.benefit_id is None:
+        raise ApplicationError("no_action", _("A campaign needs at least one action: a benefit, points or a message."))
+    if campaign.benefit_id is not None and campaign.benefit.status != BenefitStatus.ACTIVE:
+        raise ApplicationError("benefit_not_active", _("The benefit to grant is not active."), fields={"benefit": campaign.benefit_id})
     if campaign.message_template_code:
         if not campaign.message_channel:
             raise ApplicationError("message_channel_required", _("Choose the message's channel."), fields={"message_channel": ""})
@@ -283,6 +287,11 @@ def campaign_cancel(*, campaign: Campaign, actor: User | None = None) -> Campaig
 # Runs -------------------------------------------------------------------------------------------
 
 
+def _cost_per_member(campaign: Campaign) -> Decimal:
+    """What acting on one member costs: the campaign's own cost plus the benefit's unit cost."""
+    return campaign.cost_per_member + (campaign.benefit.unit_cost if campaign.benefit_id is not None else Decimal(0))
+
+
 def _remaining(campaign: Campaign, run: CampaignRun) -> int | None:
     """How many more members the budget allows (None: no limit). Counts real runs, and a dry run's own numbers."""
     used = campaign.runs.filter(dry_run=False).exclude(pk=run.pk).aggregate(m=Sum("acted"), p=Sum("points_awarded"), c=Sum("cost"))
@@ -294,8 +303,9 @@ def _remaining(campaign: Campaign, run: CampaignRun) -> int | None:
         limits.append(campaign.max_members - members)
     if campaign.max_points is not None and campaign.points_amount:
         limits.append((campaign.max_points - points) // campaign.points_amount)
-    if campaign.max_cost is not None and campaign.cost_per_member > 0:
-        limits.append(int(((campaign.max_cost - cost) / campaign.cost_per_member).to_integral_value(rounding=ROUND_FLOOR)))
+    per_member = _cost_per_member(campaign)
+    if campaign.max_cost is not None and per_member > 0:
+        limits.append(int(((campaign.max_cost - cost) / per_member).to_integral_value(rounding=ROUND_FLOOR)))
     return max(0, min(limits)) if limits else None
 
 
@@ -354,8 +364,21 @@ def _classify(campaign: Campaign, run: CampaignRun, ids: list[int], now: datetim
     return outcomes
 
 
+def _grant(campaign: Campaign, run: CampaignRun, acted: list[int]) -> None:
+    """Grant the benefit to the chunk's acted-on members (benefits decides stock, limits and tiers)."""
+    if campaign.benefit_id is None or not acted:
+        return
+    if not Benefit.objects.filter(pk=campaign.benefit_id, status=BenefitStatus.ACTIVE).exists():
+        run.benefits_not_granted += len(acted)
+        return
+    result = grants_issue_bulk(benefit=campaign.benefit, member_ids=acted, source=GrantSource.CAMPAIGN, source_ref=f"campaign-run:{run.pk}")
+    run.benefits_granted += result.issued
+    run.benefits_not_granted += len(acted) - result.issued - result.skipped_duplicate
+
+
 def _apply(campaign: Campaign, run: CampaignRun, acted: list[int], now: datetime) -> tuple[int, int]:
-    """Award and message set-based; returns (members credited, messages queued)."""
+    """Grant, award and message set-based; returns (members credited, messages queued)."""
+    _grant(campaign, run, acted)
     credited = len(acted)
     if campaign.points_amount and acted:
         expires_at = now + timedelta(days=campaign.points_valid_days) if campaign.points_valid_days else None
@@ -372,7 +395,7 @@ def _apply(campaign: Campaign, run: CampaignRun, acted: list[int], now: datetime
             member_ids=acted,
             channel=campaign.message_channel,
             template_code=campaign.message_template_code,
-            context={"campaign": campaign.name, "points": campaign.points_amount or 0},
+            context={"campaign": campaign.name, "points": campaign.points_amount or 0, "benefit": campaign.benefit or ""},
             purpose=campaign.message_purpose,
             dedupe_prefix=f"campaign-run:{run.pk}",
         )
@@ -432,7 +455,7 @@ def _run_chunk(run_id: int, chunk_size: int) -> bool:
     run.acted += credited
     run.failed += len(acted) - credited
     run.points_awarded += credited * (campaign.points_amount or 0)
-    run.cost += credited * campaign.cost_per_member
+    run.cost += credited * _cost_per_member(campaign)
     run.messages_queued += queued
     run.processed += len(ids)
     run.cursor = ids[-1]

@@ -16,10 +16,12 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
+from apps.benefits.models import Grant
 from apps.campaigns import services
 from apps.campaigns.models import CampaignRun, CampaignStatus, RunStatus, ScheduleKind
 from apps.members.models import PointsEntry
 from config.celery import app as celery_app
+from tests.benefits.factories import BenefitFactory
 from tests.campaigns.factories import CampaignFactory, SegmentFactory
 from tests.members.factories import MemberFactory
 
@@ -93,9 +95,12 @@ def finished_run(campaign) -> CampaignRun | None:
     return CampaignRun.objects.filter(campaign=campaign, status=RunStatus.COMPLETED).first()
 
 
-def test_a_scheduled_campaign_fires_through_beat_and_awards(celery, tmp_path):
+def test_a_scheduled_campaign_fires_through_beat_grants_and_awards(celery, tmp_path):
     members = MemberFactory.create_batch(7)
-    campaign = CampaignFactory(points_amount=300, schedule_kind=ScheduleKind.ONCE, run_at=timezone.now() + timedelta(seconds=3))
+    benefit = BenefitFactory()
+    campaign = CampaignFactory(
+        points_amount=300, benefit=benefit, schedule_kind=ScheduleKind.ONCE, run_at=timezone.now() + timedelta(seconds=3)
+    )
     services.campaign_save(campaign=campaign)
     services.campaign_schedule(campaign=campaign)
     celery("worker", "--pool=solo", "--concurrency=1", "--without-heartbeat", "--without-gossip", "--without-mingle")
@@ -103,7 +108,8 @@ def test_a_scheduled_campaign_fires_through_beat_and_awards(celery, tmp_path):
     celery("beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--schedule", beat_state, "--max-interval", "1")
     wait_for(lambda: finished_run(campaign) is not None)
     run = finished_run(campaign)
-    assert (run.acted, run.points_awarded) == (7, 2100)
+    assert (run.acted, run.points_awarded, run.benefits_granted) == (7, 2100, 7)
+    assert Grant.objects.filter(benefit=benefit, member__in=members, source_ref=f"campaign-run:{run.pk}").count() == 7
     assert PointsEntry.objects.filter(account__member__in=members, source_ref=f"campaign-run:{run.pk}").count() == 7
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.COMPLETED

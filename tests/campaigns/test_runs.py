@@ -6,12 +6,14 @@ from django.db.models import Sum
 from django.test import override_settings
 from django_celery_beat.models import PeriodicTask
 
+from apps.benefits.models import BenefitStatus, Grant, GrantSource
 from apps.campaigns import services
 from apps.campaigns.models import ActionOutcome, CampaignAction, CampaignRun, CampaignStatus, RunStatus, ScheduleKind
 from apps.core.errors import ApplicationError
 from apps.members.bulk_points import points_earn_bulk
 from apps.members.models import ConsentChannel, MemberStatus, PointsAccount, PointsEntry
 from apps.messaging.models import Message
+from tests.benefits.factories import BenefitFactory
 from tests.campaigns.factories import CampaignFactory
 from tests.members.factories import ConsentFactory, MemberFactory
 from tests.messaging.factories import MessageTemplateFactory
@@ -237,3 +239,30 @@ def test_points_earn_bulk_keeps_the_ledger_true_and_skips_inactive():
     assert balances_match_ledger()
     with pytest.raises(ApplicationError):
         points_earn_bulk(member_ids=[active[0].pk], amount=0, reason="Bulk")
+
+
+def test_benefit_action_grants_once_within_the_benefits_own_stock():
+    benefit = BenefitFactory(total_stock=4, unit_cost=Decimal("30.00"))
+    MemberFactory.create_batch(5)
+    campaign = CampaignFactory(points_amount=None, benefit=benefit)
+    run = services.campaign_launch(campaign=campaign)
+    services._run_chunk(run.pk, 2)
+    run = services.campaign_run_execute(run_id=run.pk, chunk_size=2)
+    grants = Grant.objects.filter(source=GrantSource.CAMPAIGN, source_ref=f"campaign-run:{run.pk}")
+    assert (run.acted, run.benefits_granted, run.benefits_not_granted) == (5, 4, 1)
+    assert grants.count() == 4 and grants.values("member").distinct().count() == 4
+    assert run.cost == Decimal("150.00")
+
+
+def test_benefit_unit_cost_counts_against_the_campaign_budget():
+    MemberFactory.create_batch(5)
+    campaign = CampaignFactory(points_amount=None, benefit=BenefitFactory(unit_cost=Decimal("30.00")), max_cost=Decimal("100.00"))
+    run = launch_and_run(campaign)
+    assert (run.acted, run.benefits_granted, run.skipped_budget_exhausted, run.cost) == (3, 3, 2, Decimal("90.00"))
+
+
+def test_inactive_benefit_is_refused_at_save():
+    campaign = CampaignFactory.build(segment=CampaignFactory().segment, benefit=BenefitFactory(status=BenefitStatus.PAUSED))
+    with pytest.raises(ApplicationError) as exc:
+        services.campaign_save(campaign=campaign)
+    assert exc.value.code == "benefit_not_active"
