@@ -42,7 +42,7 @@ from apps.campaigns.selectors import run_members, segment_members
 from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.members.bulk_points import points_earn_bulk
-from apps.members.models import Member, MemberStatus
+from apps.members.models import Member, MemberStatus, PointsAccount
 from apps.members.services import points_earn
 from apps.messaging.models import MessagePurpose, MessageTemplate
 from apps.messaging.services import messages_enqueue_bulk
@@ -438,6 +438,11 @@ def _run_chunk(run_id: int, chunk_size: int) -> bool:
         run.heartbeat_at = now
         run.save()
         return True
+    if campaign.points_amount and not run.dry_run:
+        # Take the points locks first, the way points_earn takes them (account with its member, in id
+        # order): the action rows inserted next hold key-share locks on the members, and a points_earn
+        # waiting between them and the accounts would deadlock with this chunk.
+        list(PointsAccount.objects.select_for_update().select_related("member").filter(member_id__in=ids).order_by("pk").values_list("pk"))
     outcomes = _classify(campaign, run, ids, now)
     acted = outcomes[ActionOutcome.ACTED]
     remaining = _remaining(campaign, run)

@@ -2,7 +2,8 @@
 
 ``points_earn`` per member costs several round trips each; this does one chunk in four statements while
 keeping the ledger's rules: one earn entry and one lot per member, balance updated in the same
-transaction under row locks, taken Member first then PointsAccount, each in primary-key order.
+transaction under row locks. Rows are locked exactly as ``points_earn`` locks them — the account and its
+member together, account by account in primary-key order — so bulk and single earns never deadlock.
 """
 
 from collections.abc import Iterable
@@ -36,20 +37,21 @@ def points_earn_bulk(
         return 0
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id FROM members_member WHERE id = ANY(%s) AND status = %s ORDER BY id FOR UPDATE",
+            """
+            SELECT a.id FROM members_pointsaccount a JOIN members_member m ON m.id = a.member_id
+            WHERE a.member_id = ANY(%s) AND m.status = %s ORDER BY a.id FOR UPDATE
+            """,
             [ids, MemberStatus.ACTIVE],
         )
-        active = [row[0] for row in cursor.fetchall()]
-        if not active:
+        accounts = [row[0] for row in cursor.fetchall()]
+        if not accounts:
             return 0
         cursor.execute(
             """
-            WITH locked AS (
-                SELECT id FROM members_pointsaccount WHERE member_id = ANY(%(members)s) ORDER BY id FOR UPDATE
-            ), credited AS (
-                UPDATE members_pointsaccount a SET balance = a.balance + %(amount)s, updated_at = %(now)s
-                FROM locked WHERE a.id = locked.id
-                RETURNING a.id, a.balance
+            WITH credited AS (
+                UPDATE members_pointsaccount SET balance = balance + %(amount)s, updated_at = %(now)s
+                WHERE id = ANY(%(accounts)s)
+                RETURNING id, balance
             ), entries AS (
                 INSERT INTO members_pointsentry (account_id, kind, amount, balance_after, reason, source_ref, expires_at, created_at)
                 SELECT id, 'earn', %(amount)s, balance, %(reason)s, %(source_ref)s, %(expires_at)s, %(now)s FROM credited
@@ -58,6 +60,13 @@ def points_earn_bulk(
             INSERT INTO members_pointslot (account_id, entry_id, amount, remaining, expires_at)
             SELECT account_id, id, %(amount)s, %(amount)s, %(expires_at)s FROM entries
             """,
-            {"members": active, "amount": amount, "now": now, "reason": reason, "source_ref": source_ref[:128], "expires_at": expires_at},
+            {
+                "accounts": accounts,
+                "amount": amount,
+                "now": now,
+                "reason": reason,
+                "source_ref": source_ref[:128],
+                "expires_at": expires_at,
+            },
         )
         return cursor.rowcount

@@ -2,11 +2,14 @@ import threading
 
 import pytest
 from django.db import connection
+from django.db.models import Sum
 from django.test import override_settings
 
 from apps.campaigns import services
 from apps.campaigns.models import Referral, ReferralState
-from apps.members.models import PointsEntry
+from apps.members.bulk_points import points_earn_bulk
+from apps.members.models import PointsAccount, PointsEntry
+from apps.members.services import points_earn
 from tests.campaigns.factories import CampaignFactory
 from tests.members.factories import MemberFactory
 
@@ -68,3 +71,38 @@ def test_referral_monthly_cap_holds_under_concurrent_qualification():
     assert in_threads(5, lambda i: services.referral_qualify(referee=referees[i], action="first_purchase")) == []
     assert Referral.objects.filter(state=ReferralState.REWARDED).count() == 2
     assert Referral.objects.filter(state=ReferralState.REJECTED, reject_reason="cap_reached").count() == 3
+
+
+def test_bulk_points_beside_single_earns_keeps_every_balance_true():
+    members = MemberFactory.create_batch(20)
+    ids = [m.pk for m in members]
+
+    def work(index):
+        if index % 2:
+            points_earn_bulk(member_ids=ids, amount=3, reason="bulk", source_ref=f"bulk-{index}")
+        else:
+            for member in members[index::4]:
+                points_earn(member=member, amount=1, reason="single")
+
+    assert in_threads(6, work) == []
+    for account in PointsAccount.objects.filter(member__in=members):
+        assert account.balance == PointsEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"]
+    assert PointsEntry.objects.filter(reason="bulk").count() == 60
+
+
+def test_campaign_run_beside_single_earns_on_the_same_members():
+    members = MemberFactory.create_batch(30)
+    run = services.campaign_launch(campaign=CampaignFactory(points_amount=7, applies_frequency_cap=False))
+
+    def work(index):
+        if index == 0:
+            services.campaign_run_execute(run_id=run.pk, chunk_size=5)
+        else:
+            for member in members[index - 1 :: 3]:
+                points_earn(member=member, amount=1, reason="single")
+
+    assert in_threads(4, work) == []
+    run.refresh_from_db()
+    assert run.acted == 30
+    for account in PointsAccount.objects.filter(member__in=members):
+        assert account.balance == PointsEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] == 8
