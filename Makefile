@@ -34,15 +34,18 @@ run: demo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 # The suite runs on PostgreSQL whenever it is reachable (always in CI), else on SQLite. Tests that start a
-# real Celery worker run afterwards, on their own, against Redis.
+# real Celery worker run afterwards against Redis, one module per process (each starts its own workers).
 PYTEST_WORKERS ?= 2
-TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/2
 test: messages
 	@if [ -z "$$DATABASE_URL" ] && $(BIN)/python -c "import psycopg; psycopg.connect('$(PG_PROBE_URL)', connect_timeout=2).close()" 2>/dev/null; then \
 		export DATABASE_URL="$(PG_URL)"; echo "Tests on PostgreSQL ($(PG_URL))"; \
 	else echo "Tests on $${DATABASE_URL:-SQLite}"; fi; \
 	CELERY_BROKER_URL=memory:// $(BIN)/pytest -n $(PYTEST_WORKERS) -m "not celery_worker" $(PYTEST_ARGS) && \
-	CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -m celery_worker $(PYTEST_ARGS)
+	for module in $$(grep -rl "mark.celery_worker" tests --include='test_*.py' | sort); do \
+		CELERY_BROKER_URL=$(TEST_BROKER_URL) USEROPS_TEST_CELERY_BROKER=$(TEST_BROKER_URL) \
+			$(BIN)/pytest -m celery_worker $(PYTEST_ARGS) $$module || exit 1; \
+	done
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

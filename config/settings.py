@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.members",
     "apps.benefits",
+    "apps.messaging",
+    "apps.campaigns",
     "apps.events",
     "apps.imports",
 ]
@@ -193,12 +195,13 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _celery_queue_dir = VAR_DIR / "celery" / "queue"
-    for _folder in (_celery_queue_dir, VAR_DIR / "celery" / "processed"):
+    for _folder in (_celery_queue_dir, VAR_DIR / "celery" / "processed", VAR_DIR / "celery" / "control"):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_queue_dir),
         "data_folder_out": str(_celery_queue_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 else:
@@ -316,6 +319,52 @@ UNFOLD = {
                     },
                 ],
             },
+            {
+                "title": _("Campaigns"),
+                "items": [
+                    {
+                        "title": _("Segments"),
+                        "icon": "filter_alt",
+                        "link": reverse_lazy("admin:campaigns_segment_changelist"),
+                        "permission": lambda request: request.user.has_perm("campaigns.view_segment"),
+                    },
+                    {
+                        "title": _("Campaigns"),
+                        "icon": "campaign",
+                        "link": reverse_lazy("admin:campaigns_campaign_changelist"),
+                        "permission": lambda request: request.user.has_perm("campaigns.view_campaign"),
+                    },
+                    {
+                        "title": _("Campaign runs"),
+                        "icon": "monitoring",
+                        "link": reverse_lazy("admin:campaigns_campaignrun_changelist"),
+                        "permission": lambda request: request.user.has_perm("campaigns.view_campaignrun"),
+                    },
+                    {
+                        "title": _("Referrals"),
+                        "icon": "group_add",
+                        "link": reverse_lazy("admin:campaigns_referral_changelist"),
+                        "permission": lambda request: request.user.has_perm("campaigns.view_referral"),
+                    },
+                ],
+            },
+            {
+                "title": _("Messages"),
+                "items": [
+                    {
+                        "title": _("Outbox"),
+                        "icon": "outbox",
+                        "link": reverse_lazy("admin:messaging_message_changelist"),
+                        "permission": lambda request: request.user.has_perm("messaging.view_message"),
+                    },
+                    {
+                        "title": _("Message templates"),
+                        "icon": "description",
+                        "link": reverse_lazy("admin:messaging_messagetemplate_changelist"),
+                        "permission": lambda request: request.user.has_perm("messaging.view_messagetemplate"),
+                    },
+                ],
+            },
         ],
     },
 }
@@ -326,8 +375,44 @@ USEROPS_PERIODIC_TASKS = {
     "Expire points": {"task": "members.expire_points", "crontab": "10 0 * * *"},
     "Evaluate tiers": {"task": "members.evaluate_tiers", "crontab": "30 2 * * *"},
     "Purge idempotency records": {"task": "core.purge_idempotency_records", "crontab": "0 4 * * *"},
+    "Send due messages": {"task": "messaging.send_due", "crontab": "* * * * *"},
+    "Resume stalled campaign runs": {"task": "campaigns.resume_stalled", "crontab": "*/5 * * * *"},
+    "Process campaign triggers": {"task": "campaigns.process_triggers", "crontab": "*/5 * * * *"},
     "Expire benefit grants": {"task": "benefits.expire_grants", "crontab": "5 0 * * *"},
     "Grant tier benefits on promotion": {"task": "benefits.grant_promotion_benefits", "crontab": "*/5 * * * *"},
     "Grant recurring tier benefits": {"task": "benefits.grant_recurring_tier_benefits", "crontab": "0 6 * * *"},
     "Mark event no-shows": {"task": "events.mark_no_shows", "crontab": "*/15 * * * *"},
+}
+
+# Campaigns: members per chunk of a run; the frequency cap (at most N campaign actions per member in D days,
+# across campaigns); how long a run may go without progress before it is queued again.
+USEROPS_CAMPAIGNS = {
+    "CHUNK_SIZE": env.int("USEROPS_CAMPAIGN_CHUNK_SIZE", default=5000),
+    "FREQUENCY_CAP": env.int("USEROPS_CAMPAIGN_FREQUENCY_CAP", default=4),
+    "FREQUENCY_CAP_DAYS": env.int("USEROPS_CAMPAIGN_FREQUENCY_CAP_DAYS", default=30),
+    "STALLED_AFTER_MINUTES": env.int("USEROPS_CAMPAIGN_STALLED_AFTER_MINUTES", default=10),
+}
+
+# Referrals: points for both sides, which actions qualify, how soon after enrolment a code may be attached,
+# and how many rewarded referrals a referrer may have per calendar month.
+USEROPS_REFERRALS = {
+    "REFERRER_POINTS": env.int("USEROPS_REFERRAL_REFERRER_POINTS", default=2000),
+    "REFEREE_POINTS": env.int("USEROPS_REFERRAL_REFEREE_POINTS", default=500),
+    "QUALIFYING_ACTIONS": env.list("USEROPS_REFERRAL_QUALIFYING_ACTIONS", default=["first_purchase", "first_event_attended"]),
+    "ATTACH_WITHIN_HOURS": env.int("USEROPS_REFERRAL_ATTACH_WITHIN_HOURS", default=24),
+    "MONTHLY_CAP_PER_REFERRER": env.int("USEROPS_REFERRAL_MONTHLY_CAP", default=10),
+}
+
+# Messaging: channel backends (dotted paths of classes with ``send(message) -> str``, see docs/messaging.md),
+# quiet hours for marketing SMS (local time; empty to switch off), retries with exponential back-off.
+USEROPS_SMS_BACKEND = env("USEROPS_SMS_BACKEND", default="apps.messaging.backends.LoggingBackend")
+USEROPS_PUSH_BACKEND = env("USEROPS_PUSH_BACKEND", default="apps.messaging.backends.LoggingBackend")
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="UserOps <noreply@localhost>")
+USEROPS_MESSAGING = {
+    "QUIET_HOURS": env.list("USEROPS_QUIET_HOURS", default=["21:00", "08:00"]),
+    "QUIET_HOURS_TIME_ZONE": env("USEROPS_QUIET_HOURS_TIME_ZONE", default=TIME_ZONE),
+    "MAX_ATTEMPTS": env.int("USEROPS_MESSAGE_MAX_ATTEMPTS", default=5),
+    "RETRY_BASE_SECONDS": env.int("USEROPS_MESSAGE_RETRY_BASE_SECONDS", default=60),
+    "PUBLIC_BASE_URL": env("USEROPS_PUBLIC_BASE_URL", default="http://localhost:8000"),
 }

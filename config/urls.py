@@ -9,6 +9,8 @@ from apps.core.views import set_user_language
 
 api_v1 = [
     path("", include("apps.members.api.urls")),
+    path("", include("apps.messaging.api.urls")),
+    path("", include("apps.campaigns.api.urls")),
     path("", include("apps.benefits.api.urls")),
     path("", include("apps.events.api.urls")),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),

@@ -77,6 +77,7 @@ def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen]:
     broker = app.conf.broker_url
     if not broker.startswith("redis://") or connection.vendor != "postgresql":
         pytest.fail("worker tests need CELERY_BROKER_URL=redis://… and PostgreSQL (run them through `make test`)")
+    reset_celery_connections()
     app.control.purge()
     database = connection.settings_dict
     env = {
@@ -107,6 +108,20 @@ def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen]:
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+        reset_celery_connections()
+
+
+def reset_celery_connections() -> None:
+    """Forget cached broker connections (kombu keeps producer pools in a global registry), so sends use the current broker."""
+    from kombu import pools as kombu_pools
+
+    from config.celery import app
+
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    kombu_pools.reset()
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 60, what: str = "condition") -> None:

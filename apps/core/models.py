@@ -37,6 +37,7 @@ class ApiScope(models.TextChoices):
     MEMBERS_WRITE = "members:write", _("Enrol and update members")
     POINTS_WRITE = "points:write", _("Earn and spend points")
     MEMBER_TOKENS = "member_tokens:issue", _("Issue and revoke member tokens")
+    REFERRALS_WRITE = "referrals:write", _("Attach and qualify referrals")
     BENEFITS_GRANT = "benefits:grant", _("Grant benefits")
     BENEFITS_REDEEM = "benefits:redeem", _("Look up and redeem benefit codes")
     EVENTS_CHECKIN = "events:checkin", _("Check members in at events")

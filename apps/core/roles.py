@@ -20,7 +20,7 @@ ROLE_LABELS = {
     ANALYST: _("Analyst"),
 }
 
-PROJECT_APPS = ("core", "members", "benefits", "campaigns", "events", "analytics", "imports")
+PROJECT_APPS = ("core", "members", "messaging", "benefits", "campaigns", "events", "analytics", "imports")
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATIONS_MANAGER: [f"{app}.*" for app in PROJECT_APPS if app != "core"] + ["core.view_apiclient", "django_celery_beat.view_*"],
@@ -36,6 +36,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "benefits.add_redemption",
         "events.view_*",
         "events.change_registration",
+        "messaging.view_*",
     ],
     CAMPAIGN_MANAGER: [
         "members.view_member",
@@ -43,6 +44,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.view_tag",
         "benefits.view_*",
         "campaigns.*",
+        "messaging.*",
         "events.view_*",
         "analytics.view_*",
     ],

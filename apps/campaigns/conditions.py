@@ -1,0 +1,166 @@
+"""Segment conditions: a registry of named filters, each turning one rule into a ``Q`` on Member.
+
+A segment's rules are a JSON tree::
+
+    {"op": "and", "conditions": [
+        {"field": "tier", "value": ["gold", "vip"]},
+        {"op": "or", "conditions": [{"field": "city", "value": ["上海"]}, {"field": "tags", "value": ["车主"]}]},
+        {"field": "points_balance", "operator": "gte", "value": 1000}
+    ]}
+
+The tree compiles to ONE ``Q``; multi-valued relations (tags, consents) are ``pk IN (subquery)`` so no row
+is duplicated. Later apps add conditions (last activity, RFM segment, event attendance) with
+``@register_condition`` in their own module, imported from their AppConfig.ready().
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from apps.core.errors import ApplicationError
+from apps.members.models import Consent, ConsentChannel, Member, MemberStatus, SourceChannel
+
+COMPARISONS = {"gte": "gte", "lte": "lte", "gt": "gt", "lt": "lt", "eq": "exact"}
+MAX_DEPTH = 5
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    label: Any
+    operators: tuple[str, ...]
+    build: Callable[[str, Any], Q]
+    value_kind: str
+
+
+CONDITIONS: dict[str, Condition] = {}
+
+
+def register_condition(field: str, *, label: Any, operators: tuple[str, ...] = ("in",), value_kind: str = "list") -> Callable:
+    def decorate(build: Callable[[str, Any], Q]) -> Callable[[str, Any], Q]:
+        CONDITIONS[field] = Condition(field, label, operators, build, value_kind)
+        return build
+
+    return decorate
+
+
+def _invalid(path: str, message: str) -> ApplicationError:
+    return ApplicationError("invalid_segment_rule", f"{path}: {message}", fields={"rules": path})
+
+
+def _strings(value: Any, path: str) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise _invalid(path, _("a non-empty list of values is required."))
+    return value
+
+
+def _choices(value: Any, path: str, allowed: list[str]) -> list[str]:
+    values = _strings(value, path)
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise _invalid(path, _("unknown values: %(values)s") % {"values": ", ".join(unknown)})
+    return values
+
+
+def _int(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _invalid(path, _("a whole number is required."))
+    return value
+
+
+def _date(value: Any, path: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise _invalid(path, _("a date (YYYY-MM-DD) is required.")) from None
+
+
+@register_condition("tier", label=gettext_lazy("Tier"))
+def _tier(operator: str, value: Any, path: str = "tier") -> Q:
+    return Q(tier__code__in=_strings(value, path))
+
+
+@register_condition("city", label=gettext_lazy("City"))
+def _city(operator: str, value: Any, path: str = "city") -> Q:
+    return Q(city__in=_strings(value, path))
+
+
+@register_condition("channel", label=gettext_lazy("Source channel"))
+def _channel(operator: str, value: Any, path: str = "channel") -> Q:
+    return Q(source_channel__in=_choices(value, path, SourceChannel.values))
+
+
+@register_condition("status", label=gettext_lazy("Status"))
+def _status(operator: str, value: Any, path: str = "status") -> Q:
+    return Q(status__in=_choices(value, path, MemberStatus.values))
+
+
+@register_condition("tags", label=gettext_lazy("Tags (any of)"), operators=("any", "none"))
+def _tags(operator: str, value: Any, path: str = "tags") -> Q:
+    tagged = Q(pk__in=Member.tags.through.objects.filter(tag__name__in=_strings(value, path)).values("member_id"))
+    return ~tagged if operator == "none" else tagged
+
+
+@register_condition("joined", label=gettext_lazy("Joined"), operators=("after", "before", "within_days"), value_kind="date")
+def _joined(operator: str, value: Any, path: str = "joined") -> Q:
+    if operator == "within_days":
+        return Q(joined_at__gte=timezone.now() - timedelta(days=_int(value, path)))
+    day = _date(value, path)
+    return Q(joined_at__date__gte=day) if operator == "after" else Q(joined_at__date__lt=day)
+
+
+@register_condition("birthday_month", label=gettext_lazy("Birthday month"), value_kind="months")
+def _birthday_month(operator: str, value: Any, path: str = "birthday_month") -> Q:
+    if value == "current":
+        return Q(birthday__month=timezone.localdate().month)
+    if not isinstance(value, list) or not value or not all(isinstance(v, int) and 1 <= v <= 12 for v in value):
+        raise _invalid(path, _('months 1–12, or "current", are required.'))
+    return Q(birthday__month__in=value)
+
+
+@register_condition("points_balance", label=gettext_lazy("Points balance"), operators=tuple(COMPARISONS), value_kind="number")
+def _points_balance(operator: str, value: Any, path: str = "points_balance") -> Q:
+    return Q(**{f"points_account__balance__{COMPARISONS[operator]}": _int(value, path)})
+
+
+@register_condition("consent", label=gettext_lazy("Marketing consent given for"))
+def _consent(operator: str, value: Any, path: str = "consent") -> Q:
+    channels = _choices(value, path, ConsentChannel.values)
+    granted = Q()
+    for channel in channels:
+        granted &= Q(pk__in=Consent.objects.filter(channel=channel, granted=True).values("member_id"))
+    return granted
+
+
+def compile_rules(rules: dict[str, Any], path: str = "rules", depth: int = 0) -> Q:
+    """The ``Q`` of a rule tree; raises ApplicationError naming the faulty node."""
+    if not isinstance(rules, dict):
+        raise _invalid(path, _("each rule must be an object."))
+    if depth > MAX_DEPTH:
+        raise _invalid(path, _("groups are nested too deep."))
+    if "conditions" in rules:
+        op = rules.get("op", "and")
+        if op not in ("and", "or"):
+            raise _invalid(path, _('a group\'s op is "and" or "or".'))
+        children = rules["conditions"]
+        if not isinstance(children, list):
+            raise _invalid(path, _("conditions must be a list."))
+        combined = Q()
+        for index, child in enumerate(children):
+            q = compile_rules(child, f"{path}.conditions[{index}]", depth + 1)
+            combined = (combined & q) if op == "and" else (combined | q)
+        return combined
+    field = rules.get("field")
+    condition = CONDITIONS.get(field)
+    if condition is None:
+        raise _invalid(path, _("unknown field %(field)s.") % {"field": field})
+    operator = rules.get("operator", condition.operators[0])
+    if operator not in condition.operators:
+        raise _invalid(path, _("operator %(operator)s is not allowed for %(field)s.") % {"operator": operator, "field": field})
+    return condition.build(operator, rules.get("value"), f"{path}.{field}")

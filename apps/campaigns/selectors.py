@@ -1,0 +1,49 @@
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from apps.campaigns.conditions import compile_rules
+from apps.campaigns.models import CampaignRun, Segment, SegmentMember, Trigger
+from apps.members.models import Member, TierChange, TierChangeKind
+
+
+def rules_members(*, rules: dict[str, Any]) -> QuerySet[Member]:
+    """The members matching a rule tree: one SQL query, whatever the tree."""
+    return Member.objects.filter(compile_rules(rules))
+
+
+def segment_members(*, segment: Segment) -> QuerySet[Member]:
+    """A frozen segment's snapshot, or its rules evaluated now."""
+    if segment.is_frozen:
+        return Member.objects.filter(pk__in=SegmentMember.objects.filter(segment=segment).values("member_id"))
+    return rules_members(rules=segment.rules)
+
+
+def run_members(*, run: CampaignRun) -> QuerySet[Member]:
+    """The members a run acts on: its campaign's segment, narrowed to its trigger window for trigger runs."""
+    members = segment_members(segment=run.campaign.segment)
+    trigger = run.campaign.trigger
+    if not run.trigger_key:
+        return members
+    if trigger == Trigger.ENROLMENT:
+        return members.filter(joined_at__gte=run.window_start, joined_at__lt=run.window_end)
+    if trigger == Trigger.TIER_PROMOTION:
+        promoted = TierChange.objects.filter(kind=TierChangeKind.PROMOTION, created_at__gte=run.window_start, created_at__lt=run.window_end)
+        return members.filter(pk__in=promoted.values("member_id"))
+    day = timezone.localtime(run.window_start).date()
+    return members.filter(birthday__month=day.month, birthday__day=day.day)
+
+
+def segment_preview(*, rules: dict[str, Any], sample_size: int = 10) -> dict[str, Any]:
+    """Live count and a sample, for the segment editor."""
+    members = rules_members(rules=rules)
+    sample = members.select_related("tier").order_by("-id")[:sample_size]
+    return {
+        "count": members.count(),
+        "sample": [{"id": m.pk, "name": m.name, "tier": m.tier.name, "city": m.city, "status": m.get_status_display()} for m in sample],
+    }
+
+
+def campaign_run_list() -> QuerySet[CampaignRun]:
+    return CampaignRun.objects.select_related("campaign")

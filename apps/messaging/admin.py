@@ -1,0 +1,56 @@
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TabbedTranslationAdmin
+from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import ChoicesDropdownFilter
+from unfold.decorators import display
+
+from apps.core.admin_pagination import EstimatedCountPaginator
+from apps.core.errors import ApplicationError
+from apps.messaging import services
+from apps.messaging.models import Message, MessageState, MessageTemplate
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin, ModelAdmin):
+    list_display = ["code", "channel", "subject", "is_active", "updated_at"]
+    list_filter = [("channel", ChoicesDropdownFilter), "is_active"]
+    search_fields = ["code", "subject", "body"]
+
+    def save_model(self, request: HttpRequest, obj: MessageTemplate, form: forms.ModelForm, change: bool) -> None:
+        try:
+            services.message_template_save(template=obj)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+
+
+@admin.register(Message)
+class MessageAdmin(ModelAdmin):
+    """The outbox: read only; messages are written by the services that queue and send them."""
+
+    list_display = ["id", "member", "channel", "purpose", "template_code", "state_badge", "attempts", "next_attempt_at", "sent_at"]
+    list_filter = [("state", ChoicesDropdownFilter), ("channel", ChoicesDropdownFilter), ("purpose", ChoicesDropdownFilter)]
+    search_fields = ["template_code", "dedupe_key", "member__name"]
+    list_select_related = ["member"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    exclude = ["unsubscribe_token"]
+
+    @display(
+        description=_("state"),
+        label={MessageState.QUEUED: "info", MessageState.SENT: "primary", MessageState.DELIVERED: "success", MessageState.FAILED: "danger"},
+    )
+    def state_badge(self, obj: Message) -> str:
+        return obj.state
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
+        return False

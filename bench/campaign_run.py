@@ -1,0 +1,115 @@
+"""A campaign run granting a benefit and awarding points to a whole segment (chunked, exactly-once,
+frequency cap and budget checked; a grant with its code, and ledger + lot + balance per member), beside the
+baseline of ONE hand-written INSERT … SELECT statement doing the same writes (action rows, grants, ledger
+entries, lots, balances) for the same members."""
+
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+from unittest import mock
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.test import override_settings
+
+from apps.benefits.models import Benefit, BenefitCategory, BenefitKind
+from apps.campaigns import services
+from apps.campaigns.models import Campaign, CampaignRun, Segment
+from bench.data import ensure_members
+
+SIZES = {"quick": 20_000, "full": 1_000_000}
+POINTS = 10
+
+
+def _frozen_segment(count: int) -> Segment:
+    """A snapshot of the first ``count`` members, made in SQL."""
+    segment = Segment.objects.create(name=f"bench-{uuid.uuid4().hex[:8]}", frozen_count=count)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO campaigns_segmentmember (segment_id, member_id) SELECT %s, id FROM members_member ORDER BY id LIMIT %s",
+            [segment.pk, count],
+        )
+    Segment.objects.filter(pk=segment.pk).update(frozen_at=segment.created_at)
+    segment.refresh_from_db()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE campaigns_segmentmember")
+    return segment
+
+
+def _campaign_run(segment: Segment, benefit: Benefit) -> tuple[float, CampaignRun]:
+    campaign = Campaign.objects.create(name=segment.name, segment=segment, points_amount=POINTS, benefit=benefit)
+    # The run is executed here, in-process, as the worker would; nothing is queued.
+    with mock.patch("apps.campaigns.tasks.execute_run.delay"):
+        run = services.campaign_launch(campaign=campaign)
+    started = time.perf_counter()
+    run = services.campaign_run_execute(run_id=run.pk)
+    return time.perf_counter() - started, run
+
+
+BASELINE_SQL = """
+WITH members AS (
+    SELECT s.member_id FROM campaigns_segmentmember s JOIN members_member m ON m.id = s.member_id
+    WHERE s.segment_id = %(segment)s AND m.status = 'active'
+), actions AS (
+    INSERT INTO campaigns_campaignaction (run_id, campaign_id, member_id, outcome, created_at)
+    SELECT %(run)s, %(campaign)s, member_id, 'acted', now() FROM members
+    ON CONFLICT (run_id, member_id) DO NOTHING RETURNING member_id
+), grants AS (
+    INSERT INTO benefits_grant (benefit_id, member_id, code, state, source, source_ref, valid_from, valid_until, issued_at, cost,
+                                revoke_reason)
+    SELECT %(benefit)s, member_id, upper(substr(md5(random()::text || member_id::text), 1, 16)), 'issued', 'campaign',
+           'bench-baseline', now(), now() + interval '30 days', now(), %(unit_cost)s, ''
+    FROM actions
+), credited AS (
+    UPDATE members_pointsaccount a SET balance = a.balance + %(points)s, updated_at = now()
+    FROM actions WHERE a.member_id = actions.member_id RETURNING a.id, a.balance
+), entries AS (
+    INSERT INTO members_pointsentry (account_id, kind, amount, balance_after, reason, source_ref, expires_at, created_at)
+    SELECT id, 'earn', %(points)s, balance, 'baseline', 'bench-baseline', now() + interval '365 days', now() FROM credited
+    RETURNING id, account_id
+)
+INSERT INTO members_pointslot (account_id, entry_id, amount, remaining, expires_at)
+SELECT account_id, id, %(points)s, %(points)s, now() + interval '365 days' FROM entries
+"""
+
+
+def _baseline(segment: Segment, benefit: Benefit) -> float:
+    campaign = Campaign.objects.create(name=f"{segment.name}-baseline", segment=segment, points_amount=POINTS, benefit=benefit)
+    run = CampaignRun.objects.create(campaign=campaign)
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        params = {"segment": segment.pk, "run": run.pk, "campaign": campaign.pk, "points": POINTS, "benefit": benefit.pk}
+        cursor.execute(BASELINE_SQL, {**params, "unit_cost": benefit.unit_cost})
+    return time.perf_counter() - started
+
+
+def run(size: str) -> list[dict[str, Any]]:
+    count = SIZES[size]
+    ensure_members(count)
+    segment = _frozen_segment(count)
+    benefit = Benefit.objects.create(
+        name=f"{segment.name} voucher",
+        kind=BenefitKind.FIXED_COUPON,
+        category=BenefitCategory.ECONOMIC,
+        face_value=Decimal("50.00"),
+        unit_cost=Decimal("30.00"),
+        validity_days=30,
+    )
+    # Every bench run acts on the same members: a cap this high is checked on each member but never reached.
+    with override_settings(USEROPS_CAMPAIGNS={**settings.USEROPS_CAMPAIGNS, "FREQUENCY_CAP": 1_000}):
+        seconds, campaign_run = _campaign_run(segment, benefit)
+    baseline = _baseline(segment, benefit)
+    return [
+        {
+            "name": "campaign run granting a benefit + points",
+            "figure": round(seconds, 2),
+            "unit": "s/run",
+            "baseline": round(baseline, 2),
+            "baseline_name": "one INSERT … SELECT doing the same writes",
+            "size": (
+                f"{count:,} members, {campaign_run.benefits_granted:,} granted, {campaign_run.acted:,} awarded, "
+                f"chunks of {settings.USEROPS_CAMPAIGNS['CHUNK_SIZE']:,}"
+            ),
+        }
+    ]

@@ -1,0 +1,108 @@
+import threading
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+from django.test import override_settings
+
+from apps.campaigns import services
+from apps.campaigns.models import Referral, ReferralState
+from apps.members.bulk_points import points_earn_bulk
+from apps.members.models import PointsAccount, PointsEntry
+from apps.members.services import points_earn
+from tests.campaigns.factories import CampaignFactory
+from tests.members.factories import MemberFactory
+
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def no_broker(monkeypatch):
+    """The threads here are the workers; nothing goes to a broker."""
+    monkeypatch.setattr("apps.campaigns.tasks.execute_run.delay", lambda run_id: None)
+
+
+def in_threads(count, work):
+    barrier = threading.Barrier(count)
+    errors = []
+
+    def target(index):
+        try:
+            barrier.wait()
+            work(index)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_workers_racing_on_one_run_act_once_per_member():
+    MemberFactory.create_batch(30)
+    campaign = CampaignFactory(points_amount=5)
+    run = services.campaign_launch(campaign=campaign)
+    assert in_threads(4, lambda _i: services.campaign_run_execute(run_id=run.pk, chunk_size=4)) == []
+    run.refresh_from_db()
+    entries = PointsEntry.objects.filter(source_ref=f"campaign-run:{run.pk}")
+    assert (run.acted, run.processed, entries.count(), entries.values("account").distinct().count()) == (30, 30, 30, 30)
+
+
+@override_settings(
+    USEROPS_REFERRALS={
+        "REFERRER_POINTS": 100,
+        "REFEREE_POINTS": 10,
+        "QUALIFYING_ACTIONS": ["first_purchase"],
+        "ATTACH_WITHIN_HOURS": 24,
+        "MONTHLY_CAP_PER_REFERRER": 2,
+    }
+)
+def test_referral_monthly_cap_holds_under_concurrent_qualification():
+    referrer = MemberFactory()
+    code = services.referral_code_for(member=referrer).code
+    referees = MemberFactory.create_batch(5)
+    for referee in referees:
+        services.referral_attach(referee=referee, code=code)
+    assert in_threads(5, lambda i: services.referral_qualify(referee=referees[i], action="first_purchase")) == []
+    assert Referral.objects.filter(state=ReferralState.REWARDED).count() == 2
+    assert Referral.objects.filter(state=ReferralState.REJECTED, reject_reason="cap_reached").count() == 3
+
+
+def test_bulk_points_beside_single_earns_keeps_every_balance_true():
+    members = MemberFactory.create_batch(20)
+    ids = [m.pk for m in members]
+
+    def work(index):
+        if index % 2:
+            points_earn_bulk(member_ids=ids, amount=3, reason="bulk", source_ref=f"bulk-{index}")
+        else:
+            for member in members[index::4]:
+                points_earn(member=member, amount=1, reason="single")
+
+    assert in_threads(6, work) == []
+    for account in PointsAccount.objects.filter(member__in=members):
+        assert account.balance == PointsEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"]
+    assert PointsEntry.objects.filter(reason="bulk").count() == 60
+
+
+def test_campaign_run_beside_single_earns_on_the_same_members():
+    members = MemberFactory.create_batch(30)
+    run = services.campaign_launch(campaign=CampaignFactory(points_amount=7, applies_frequency_cap=False))
+
+    def work(index):
+        if index == 0:
+            services.campaign_run_execute(run_id=run.pk, chunk_size=5)
+        else:
+            for member in members[index - 1 :: 3]:
+                points_earn(member=member, amount=1, reason="single")
+
+    assert in_threads(4, work) == []
+    run.refresh_from_db()
+    assert run.acted == 30
+    for account in PointsAccount.objects.filter(member__in=members):
+        assert account.balance == PointsEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] == 8
