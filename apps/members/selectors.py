@@ -2,6 +2,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Min, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -129,3 +130,26 @@ def programme_overview(*, now: datetime | None = None) -> ProgrammeOverview:
         points_outstanding=PointsAccount.objects.aggregate(total=Sum("balance"))["total"] or 0,
         members_by_status=by_status,
     )
+
+
+@dataclass(frozen=True)
+class PointsDiscrepancy:
+    account_id: int
+    balance: int
+    ledger_sum: int
+    lot_sum: int
+
+
+def points_discrepancies() -> list[PointsDiscrepancy]:
+    """Accounts whose balance differs from the sum of their ledger or of their open lots (one SQL statement)."""
+    sql = """
+        SELECT a.id, a.balance, COALESCE(e.total, 0), COALESCE(l.total, 0)
+        FROM members_pointsaccount a
+        LEFT JOIN (SELECT account_id, SUM(amount) AS total FROM members_pointsentry GROUP BY account_id) e ON e.account_id = a.id
+        LEFT JOIN (SELECT account_id, SUM(remaining) AS total FROM members_pointslot GROUP BY account_id) l ON l.account_id = a.id
+        WHERE a.balance <> COALESCE(e.total, 0) OR a.balance <> COALESCE(l.total, 0)
+        ORDER BY a.id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [PointsDiscrepancy(*row) for row in cursor.fetchall()]
