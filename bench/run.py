@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ["bench.points_earn", "bench.member_list", "bench.campaign_run"]
+BENCHMARKS = ["bench.points_earn", "bench.redemption", "bench.member_list", "bench.member_import", "bench.campaign_run"]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/userops_bench"
 
 
