@@ -382,6 +382,14 @@ USEROPS_PERIODIC_TASKS = {
     "Grant tier benefits on promotion": {"task": "benefits.grant_promotion_benefits", "crontab": "*/5 * * * *"},
     "Grant recurring tier benefits": {"task": "benefits.grant_recurring_tier_benefits", "crontab": "0 6 * * *"},
     "Mark event no-shows": {"task": "events.mark_no_shows", "crontab": "*/15 * * * *"},
+    "Send event reminders": {"task": "events.send_reminders", "crontab": "*/15 * * * *"},
+}
+
+# Events: the channels registrants are told on (waitlist promotion, cancellation, reminder) and how long
+# before the start the reminder goes out.
+USEROPS_EVENTS = {
+    "NOTIFY_CHANNELS": env.list("USEROPS_EVENT_NOTIFY_CHANNELS", default=["sms"]),
+    "REMINDER_HOURS_BEFORE": env.int("USEROPS_EVENT_REMINDER_HOURS_BEFORE", default=24),
 }
 
 # Campaigns: members per chunk of a run; the frequency cap (at most N campaign actions per member in D days,
