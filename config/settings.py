@@ -369,6 +369,13 @@ UNFOLD = {
     },
 }
 
+# django-import-export (the benefit catalogue): importing needs the change permission, exporting the view
+# permission, and exported cells that a spreadsheet would run as a formula are neutralised.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+
 # Periodic jobs, kept in django-celery-beat by ``manage.py setup_periodic_tasks`` (staff never edit them by hand).
 # Crontab fields: minute hour day_of_month month_of_year day_of_week, in TIME_ZONE.
 USEROPS_PERIODIC_TASKS = {
