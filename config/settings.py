@@ -151,6 +151,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Behind a reverse proxy that appends the client address to X-Forwarded-For, the access log records that address.
+USEROPS_TRUST_X_FORWARDED_FOR = env.bool("USEROPS_TRUST_X_FORWARDED_FOR", default=False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -362,6 +364,23 @@ UNFOLD = {
                         "icon": "description",
                         "link": reverse_lazy("admin:messaging_messagetemplate_changelist"),
                         "permission": lambda request: request.user.has_perm("messaging.view_messagetemplate"),
+                    },
+                ],
+            },
+            {
+                "title": _("Trust"),
+                "items": [
+                    {
+                        "title": _("Access log"),
+                        "icon": "policy",
+                        "link": reverse_lazy("admin:core_accesslogentry_changelist"),
+                        "permission": lambda request: request.user.has_perm("core.view_accesslogentry"),
+                    },
+                    {
+                        "title": _("Failed tasks"),
+                        "icon": "error",
+                        "link": reverse_lazy("admin:core_failedtask_changelist"),
+                        "permission": lambda request: request.user.has_perm("core.view_failedtask"),
                     },
                 ],
             },

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -15,14 +16,18 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TabbedTranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import ModelChange
+from simple_history.template_utils import HistoricalRecordContextHelper
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
+from apps.core.exports import export_response
 from apps.core.masking import mask_birthday, mask_email, mask_phone
-from apps.core.spreadsheet import csv_response, xlsx_response
+from apps.core.models import AccessAction
+from apps.core.services import access_log_record
 from apps.members import selectors, services
 from apps.members.exports import export_header, export_rows
 from apps.members.filters import search_members
@@ -38,6 +43,8 @@ from apps.members.models import (
 from apps.members.phones import normalize_phone
 
 PII_PERMISSION = "members.view_member_pii"
+MEMBER_TYPE = "members.member"
+MASKERS: dict[str, Callable[[Any], str]] = {"phone": mask_phone, "email": mask_email, "birthday": mask_birthday}
 RECENT_ROWS = 20
 
 
@@ -55,6 +62,16 @@ MEMBER_PAGE_SECTIONS: list[MemberPageSection] = []
 
 def can_see_pii(request: HttpRequest) -> bool:
     return request.user.has_perm(PII_PERMISSION)
+
+
+class MaskedHistoryHelper(HistoricalRecordContextHelper):
+    """The member's history for staff without the right: phone, email and birthday changes shown masked."""
+
+    def format_delta_change(self, change: ModelChange) -> ModelChange:
+        mask = MASKERS.get(change.field)
+        if mask is not None:
+            change = ModelChange(field=change.field, old=mask(change.old or None), new=mask(change.new or None))
+        return super().format_delta_change(change)
 
 
 class ConsentFilter(admin.SimpleListFilter):
@@ -267,11 +284,48 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
 
     @admin.action(description=_("Export selected members (CSV)"), permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Member]) -> HttpResponse:
-        return csv_response("members.csv", export_header(), export_rows(queryset, full_pii=can_see_pii(request)))
+        return self._export(request, queryset, "csv")
 
     @admin.action(description=_("Export selected members (Excel)"), permissions=["export"])
     def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Member]) -> HttpResponse:
-        return xlsx_response("members.xlsx", export_header(), export_rows(queryset, full_pii=can_see_pii(request)))
+        return self._export(request, queryset, "xlsx")
+
+    def _export(self, request: HttpRequest, queryset: QuerySet[Member], file_format: str) -> HttpResponse:
+        rows = export_rows(queryset, full_pii=can_see_pii(request))
+        return export_response(
+            request, filename=f"members.{file_format}", header=export_header(), rows=rows, object_type=MEMBER_TYPE, file_format=file_format
+        )
+
+    # Personal data: staff who see it in full leave a trace in the access log; the history never shows it to others.
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200 and can_see_pii(request):
+            access_log_record(action=AccessAction.VIEW_MEMBER_DETAIL, request=request, object_type=MEMBER_TYPE, object_id=object_id)
+        return response
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().history_view(request, object_id, extra_context)
+        if response.status_code == 200 and can_see_pii(request):
+            access_log_record(action=AccessAction.REVEAL, request=request, object_type=MEMBER_TYPE, object_id=object_id, detail="history")
+        return response
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        # A past version is shown as the full form: only for staff who may see personal data, and logged.
+        if not can_see_pii(request):
+            raise PermissionDenied
+        response = super().history_form_view(request, object_id, version_id, extra_context)
+        access_log_record(
+            action=AccessAction.REVEAL, request=request, object_type=MEMBER_TYPE, object_id=object_id, detail=f"version {version_id}"
+        )
+        return response
+
+    def get_historical_record_context_helper(self, request: HttpRequest, historical_record: Any) -> HistoricalRecordContextHelper:
+        if can_see_pii(request):
+            return super().get_historical_record_context_helper(request, historical_record)
+        return MaskedHistoryHelper(self.model, historical_record)
 
     def _status_form(self, request: HttpRequest, object_id: str, title: str, service: Any, done: str) -> HttpResponse:
         def run(member: Member, data: dict[str, Any]) -> str:
