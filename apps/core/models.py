@@ -42,6 +42,7 @@ class ApiScope(models.TextChoices):
     BENEFITS_GRANT = "benefits:grant", _("Grant benefits")
     BENEFITS_REDEEM = "benefits:redeem", _("Look up and redeem benefit codes")
     EVENTS_CHECKIN = "events:checkin", _("Check members in at events")
+    MEMBER_DATA_RIGHTS = "members:rights", _("Export and anonymise members' personal data (PIPL requests)")
 
 
 def hash_secret(raw: str) -> str:

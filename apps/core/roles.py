@@ -33,6 +33,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.view_tierchange",
         "members.view_pointsentry",
         "members.view_member_pii",
+        "members.export_member_data",
         "members.adjust_points",
         "members.change_member",
         "benefits.view_*",
@@ -63,7 +64,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 # Sensitive permissions: only their own name or a whole-app ``*`` grants them, never ``view_*``.
-EXPLICIT_ONLY = {"members.view_member_pii", "members.adjust_points_unlimited", "members.export_member"}
+EXPLICIT_ONLY = {
+    "members.view_member_pii",
+    "members.adjust_points_unlimited",
+    "members.export_member",
+    "members.export_member_data",
+    "members.anonymise_member",
+}
 
 
 def permission_matches(pattern: str, app_label: str, codename: str) -> bool:

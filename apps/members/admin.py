@@ -1,3 +1,4 @@
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +113,13 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=255, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class AnonymiseForm(ReasonForm):
+    confirm = forms.BooleanField(
+        label=_("I understand: name, phone, email, birthday, city and external ID are erased for good, and the member is closed."),
+        required=True,
+    )
+
+
 class AdjustPointsForm(ReasonForm):
     amount = forms.IntegerField(
         label=_("Points"), help_text=_("Positive to add, negative to deduct."), min_value=-100_000_000, max_value=100_000_000
@@ -140,7 +148,7 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
     date_hierarchy = None
     ordering = ["-id"]
     actions = ["freeze_selected", "export_csv", "export_xlsx"]
-    actions_detail = ["adjust_points", "freeze", "unfreeze", "close"]
+    actions_detail = ["adjust_points", "freeze", "unfreeze", "close", "withdraw_consents", "export_personal_data", "anonymise"]
     readonly_fields = ["tier", "growth_value", "status", "status_reason", "joined_at", "points_summary", "tier_history", "recent_ledger"]
     autocomplete_fields = ["tags"]
 
@@ -270,6 +278,42 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
     @action(description=_("Close"), url_path="close", permissions=["change_status"], icon="block")
     def close(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._status_form(request, object_id, _("Close member"), services.member_close, _("The member is closed."))
+
+    # PIPL requests: the member's data as a file, withdrawal of every consent, anonymisation.
+
+    def has_export_personal_data_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("members.export_member_data")
+
+    def has_anonymise_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("members.anonymise_member")
+
+    @action(description=_("Withdraw all consent"), url_path="withdraw-consents", permissions=["change_status"], icon="unsubscribe")
+    def withdraw_consents(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(member: Member, data: dict[str, Any]) -> str:
+            services.member_withdraw_all_consents(member=member, source="back_office")
+            return _("Marketing consent withdrawn on every channel; no campaign will message this member.")
+
+        return self._member_form(request, object_id, ReasonForm, _("Withdraw all marketing consent"), run)
+
+    @action(description=_("Export personal data"), url_path="export-personal-data", permissions=["export_personal_data"], icon="download")
+    def export_personal_data(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        member = get_object_or_404(Member, pk=object_id)
+        data = services.member_data_export(member=member)
+        response = HttpResponse(json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="member-{member.pk}-data.json"'
+        access_log_record(action=AccessAction.DATA_EXPORT, request=request, object_type=MEMBER_TYPE, object_id=member.pk)
+        return response
+
+    @action(description=_("Anonymise"), url_path="anonymise", permissions=["anonymise"], icon="person_off")
+    def anonymise(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(member: Member, data: dict[str, Any]) -> str:
+            services.member_anonymise(member=member, reason=data["reason"], actor=request.user)
+            access_log_record(
+                action=AccessAction.ANONYMISE, request=request, object_type=MEMBER_TYPE, object_id=member.pk, detail=data["reason"]
+            )
+            return _("The member was anonymised. The points ledger and the figures stay, attached to no one.")
+
+        return self._member_form(request, object_id, AnonymiseForm, _("Anonymise member (deletion request)"), run)
 
     @admin.action(description=_("Freeze selected members"), permissions=["change"])
     def freeze_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:

@@ -151,3 +151,13 @@ class MemberTokenSerializer(serializers.Serializer):
     token = serializers.CharField()
     member_id = serializers.IntegerField()
     expires_at = serializers.DateTimeField()
+
+
+class AnonymiseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255)
+
+
+class AnonymisedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    anonymised_at = serializers.DateTimeField()
