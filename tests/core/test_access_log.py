@@ -100,3 +100,22 @@ def test_database_refuses_to_change_or_delete_access_log_rows(staff):
         with pytest.raises(DatabaseError), transaction.atomic():
             attempt()
     assert AccessLogEntry.objects.get(pk=entry.pk).detail == ""
+
+
+def test_import_error_report_download_is_logged(client, staff, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.imports.models import ImportJob
+    from tests.imports.files import CHINESE_HEADER, write_csv
+    from tests.imports.test_import import GOOD
+
+    rows = [CHINESE_HEADER, *GOOD, ["X", "", "", "", "", "", "", "", "", ""]]
+    upload = SimpleUploadedFile("members.csv", write_csv(tmp_path / "members.csv", rows).read_bytes(), content_type="text/csv")
+    client.force_login(staff(OPERATIONS_MANAGER))
+    client.post(reverse("admin:imports_importjob_add"), {"file": upload})
+    job = ImportJob.objects.get()
+    client.post(reverse("admin:imports_importjob_confirm", args=[job.pk]))
+    report = client.get(reverse("admin:imports_importjob_report", args=[job.pk]))
+    b"".join(report.streaming_content)
+    [entry] = entries(AccessAction.EXPORT)
+    assert (entry.object_type, entry.object_id, entry.row_count) == ("imports.importjob.error_report", str(job.pk), 1)
