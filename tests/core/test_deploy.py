@@ -56,7 +56,7 @@ def test_back_office_pages_carry_the_security_headers_and_csp(client, staff):
     policy = response["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
     assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
-    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Referrer-Policy"] == "same-origin" and "microphone=()" in response["Permissions-Policy"]
 
 
 @pytest.mark.django_db
