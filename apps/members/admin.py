@@ -290,7 +290,7 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
     @action(description=_("Withdraw all consent"), url_path="withdraw-consents", permissions=["change_status"], icon="unsubscribe")
     def withdraw_consents(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def run(member: Member, data: dict[str, Any]) -> str:
-            services.member_withdraw_all_consents(member=member, source="back_office")
+            services.member_withdraw_all_consents(member=member, source="back_office", actor=request.user, reason=data["reason"])
             return _("Marketing consent withdrawn on every channel; no campaign will message this member.")
 
         return self._member_form(request, object_id, ReasonForm, _("Withdraw all marketing consent"), run)

@@ -178,27 +178,38 @@ def member_update_profile(*, member: Member, actor: User | None = None, tags: It
 
 
 @transaction.atomic
-def member_set_consent(*, member: Member, channel: str, granted: bool, source: str = "") -> Consent:
+def member_set_consent(
+    *, member: Member, channel: str, granted: bool, source: str = "", actor: User | None = None, reason: str = ""
+) -> Consent:
     if channel not in ConsentChannel.values:
         raise ApplicationError(
             "invalid_channel", _("Unknown consent channel: %(channel)s") % {"channel": channel}, fields={"channel": channel}
         )
     consent = Consent.objects.select_for_update().filter(member=member, channel=channel).first()
     if consent is None:
-        return Consent.objects.create(member=member, channel=channel, granted=granted, source=source, changed_at=timezone.now())
+        consent = Consent(member=member, channel=channel, granted=granted, source=source, changed_at=timezone.now())
+        consent._history_user = actor
+        consent._change_reason = reason[:100]
+        consent.save(force_insert=True)
+        return consent
     if consent.granted != granted:
         consent.granted = granted
         consent.source = source
         consent.changed_at = timezone.now()
+        consent._history_user = actor
+        consent._change_reason = reason[:100]
         consent.save(update_fields=["granted", "source", "changed_at"])
     return consent
 
 
 @transaction.atomic
-def member_withdraw_all_consents(*, member: Member, source: str) -> list[Consent]:
+def member_withdraw_all_consents(*, member: Member, source: str, actor: User | None = None, reason: str = "") -> list[Consent]:
     """Withdraw marketing consent on every channel in one step; every campaign and the outbox check consent when they act."""
     Member.objects.select_for_update().filter(pk=member.pk).first()
-    return [member_set_consent(member=member, channel=channel, granted=False, source=source) for channel in ConsentChannel.values]
+    return [
+        member_set_consent(member=member, channel=channel, granted=False, source=source, actor=actor, reason=reason)
+        for channel in ConsentChannel.values
+    ]
 
 
 def _member_transition(*, member: Member, allowed_from: set[str], to: str, reason: str, actor: User | None) -> Member:
@@ -331,7 +342,7 @@ def member_anonymise(*, member: Member, reason: str, actor: User | None = None) 
     member = Member.objects.select_for_update().get(pk=member.pk)
     if member.anonymised_at is not None:
         raise ApplicationError("already_anonymised", _("The member was already anonymised."), http_status=409)
-    member_withdraw_all_consents(member=member, source="anonymisation")
+    member_withdraw_all_consents(member=member, source="anonymisation", actor=actor, reason=reason)
     scrubbed = {**ANONYMISED_FIELDS, "name": ANONYMISED_NAME.format(pk=member.pk)}
     for field, value in scrubbed.items():
         setattr(member, field, value)

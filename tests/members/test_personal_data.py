@@ -173,3 +173,16 @@ def test_consent_withdrawn_in_one_step_is_honoured_by_campaigns_and_the_outbox(m
         run = campaign_services.campaign_run_execute(run_id=run.pk)
         assert (run.acted, run.skipped_no_consent, run.messages_queued) == (0, 1, 0), channel
     assert Message.objects.filter(member=member).count() == 1
+
+
+def test_back_office_withdraws_every_consent_with_who_and_why(client, staff):
+    member = MemberFactory()
+    for channel in ConsentChannel.values:
+        ConsentFactory(member=member, channel=channel, granted=True)
+    user = staff(CUSTOMER_SERVICE)
+    client.force_login(user)
+    url = reverse("admin:members_member_withdraw_consents", args=[member.pk])
+    assert client.post(url, {"reason": "Phoned the hotline"}).status_code == 302
+    assert not Consent.objects.filter(member=member, granted=True).exists()
+    latest = Consent.history.filter(member_id=member.pk, granted=False)
+    assert latest.count() == 3 and {(h.history_user, h.history_change_reason) for h in latest} == {(user, "Phoned the hotline")}
