@@ -2,7 +2,7 @@
 redeem-heavy mix, print the failure rate and p95, then prove the books: reconcile_points finds nothing and no
 voucher was redeemed twice.
 
-    DATABASE_URL=postgres://… python -m bench.loadtest.run [--minutes 3] [--users 24]
+    DATABASE_URL=postgres://… python -m bench.loadtest.run [--minutes 3] [--users 8]
 """
 
 import argparse
@@ -124,7 +124,7 @@ def check_books(voucher_id: int, contested: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=3)
-    parser.add_argument("--users", type=int, default=24)
+    parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--workers", type=int, default=3)
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
