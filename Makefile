@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/userops
 PG_PROBE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test lint format bench bench-quick setup demo messages clean
+.PHONY: run test lint format bench bench-quick loadtest setup demo messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,3 +60,7 @@ bench: setup
 
 bench-quick: setup
 	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/python -m bench.run --size quick
+
+# Redeem-heavy load on gunicorn (loopback, PostgreSQL) with locust for 3 minutes, then reconcile_points; see docs/security.md.
+loadtest: setup
+	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/python -m bench.loadtest.run --minutes $${LOADTEST_MINUTES:-3}

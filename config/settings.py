@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE
 from django.templatetags.static import static
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "django_celery_beat",
+    "csp",
     "apps.core",
     "apps.members",
     "apps.benefits",
@@ -59,6 +61,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "apps.core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -139,18 +143,50 @@ WHITENOISE_USE_FINDERS = DEBUG
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # Security: the production posture is the default; local runs opt out with DJANGO_DEBUG / USEROPS_HTTPS.
+# ``manage.py check --deploy`` passes with no warning when DJANGO_DEBUG=false, USEROPS_PRODUCTION=true, a strong
+# DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS are set (tests/core/test_deploy.py proves it). See docs/security.md.
 USEROPS_HTTPS = env.bool("USEROPS_HTTPS", default=not DEBUG and env.bool("USEROPS_PRODUCTION", default=False))
-SECURE_SSL_REDIRECT = USEROPS_HTTPS
+SECURE_SSL_REDIRECT = env.bool("USEROPS_SSL_REDIRECT", default=USEROPS_HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # the load balancer's plain-HTTP health check
 SESSION_COOKIE_SECURE = USEROPS_HTTPS
 CSRF_COOKIE_SECURE = USEROPS_HTTPS
-SECURE_HSTS_SECONDS = 31536000 if USEROPS_HTTPS else 0
+SECURE_HSTS_SECONDS = env.int("USEROPS_HSTS_SECONDS", default=31536000) if USEROPS_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = USEROPS_HTTPS
 SECURE_HSTS_PRELOAD = USEROPS_HTTPS
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Only behind a proxy that sets X-Forwarded-Proto itself (and drops the client's): otherwise a client could claim HTTPS.
+if env.bool("USEROPS_BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("USEROPS_SESSION_AGE_SECONDS", default=12 * 3600)
+CSRF_COOKIE_SAMESITE = "Lax"
+# Behind a reverse proxy that appends the client address to X-Forwarded-For, the access log records that address.
+USEROPS_TRUST_X_FORWARDED_FOR = env.bool("USEROPS_TRUST_X_FORWARDED_FOR", default=False)
+
+# Content security policy (django-csp 4). Unfold's Alpine.js evaluates its x-data expressions with Function(), so
+# scripts need 'unsafe-eval'; our own inline scripts carry the per-request nonce. Unfold writes its theme colours in a
+# <style> element and uses style attributes, so styles allow 'unsafe-inline' (no nonce there: it would disable that).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE, UNSAFE_EVAL],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "media-src": [SELF, "blob:", "mediastream:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+if env("USEROPS_CSP_REPORT_URI", default=""):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [env("USEROPS_CSP_REPORT_URI")]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -183,11 +219,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
-            "MemberToken": {"type": "http", "scheme": "bearer"},
-        }
+    "ENUM_NAME_OVERRIDES": {
+        "MemberStatusEnum": "apps.members.models.MemberStatus",
+        "PointsEntryKindEnum": "apps.members.models.PointsEntryKind",
+        "TierChangeKindEnum": "apps.members.models.TierChangeKind",
+        "BenefitKindEnum": "apps.benefits.models.BenefitKind",
+        "BenefitStatusEnum": "apps.benefits.models.BenefitStatus",
+        "EventKindEnum": "apps.events.models.EventKind",
+        "EventStatusEnum": "apps.events.models.EventStatus",
+        "CampaignStatusEnum": "apps.campaigns.models.CampaignStatus",
+        "RunStatusEnum": "apps.campaigns.models.RunStatus",
     },
 }
 
@@ -362,6 +403,23 @@ UNFOLD = {
                         "icon": "description",
                         "link": reverse_lazy("admin:messaging_messagetemplate_changelist"),
                         "permission": lambda request: request.user.has_perm("messaging.view_messagetemplate"),
+                    },
+                ],
+            },
+            {
+                "title": _("Trust"),
+                "items": [
+                    {
+                        "title": _("Access log"),
+                        "icon": "policy",
+                        "link": reverse_lazy("admin:core_accesslogentry_changelist"),
+                        "permission": lambda request: request.user.has_perm("core.view_accesslogentry"),
+                    },
+                    {
+                        "title": _("Failed tasks"),
+                        "icon": "error",
+                        "link": reverse_lazy("admin:core_failedtask_changelist"),
+                        "permission": lambda request: request.user.has_perm("core.view_failedtask"),
                     },
                 ],
             },

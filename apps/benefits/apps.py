@@ -6,3 +6,9 @@ class BenefitsConfig(AppConfig):
     name = "apps.benefits"
     label = "benefits"
     verbose_name = _("Benefits")
+
+    def ready(self) -> None:
+        # What this app holds about a member joins the member's PIPL data export.
+        from apps.benefits import member_data
+
+        member_data.register()

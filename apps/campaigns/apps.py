@@ -6,3 +6,9 @@ class CampaignsConfig(AppConfig):
     name = "apps.campaigns"
     label = "campaigns"
     verbose_name = _("Campaigns")
+
+    def ready(self) -> None:
+        # What this app holds about a member joins the member's PIPL data export.
+        from apps.campaigns import member_data
+
+        member_data.register()

@@ -153,6 +153,8 @@ class CampaignRun(models.Model):
     trigger_key = models.CharField(_("trigger window"), max_length=64, blank=True)
     window_start = models.DateTimeField(null=True, blank=True, editable=False)
     window_end = models.DateTimeField(null=True, blank=True, editable=False)
+    # Beat's launches carry the schedule slot they are for: a second beat (or a redelivered tick) finds it taken.
+    scheduled_for = models.DateTimeField(_("scheduled for"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -183,7 +185,10 @@ class CampaignRun(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["campaign", "trigger_key"], condition=~Q(trigger_key=""), name="campaign_run_trigger_window_once"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "scheduled_for"], condition=Q(scheduled_for__isnull=False), name="campaign_run_once_per_slot"
+            ),
         ]
 
     def __str__(self) -> str:

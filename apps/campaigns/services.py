@@ -9,7 +9,7 @@ at the cursor. The (run, member) unique constraint keeps the effect exactly-once
 import json
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -235,10 +235,30 @@ def _unfinished_run(campaign: Campaign) -> CampaignRun | None:
     return campaign.runs.filter(dry_run=False, status__in=[RunStatus.PENDING, RunStatus.RUNNING]).first()
 
 
+def campaign_schedule_slot(*, campaign: Campaign, now: datetime | None = None) -> datetime | None:
+    """The schedule slot a beat tick at ``now`` is for: the minute for cron, the interval's bucket, the one-off time.
+
+    Two beat processes (by mistake) or a redelivered tick land in the same slot, and a slot runs once.
+    """
+    now = now or timezone.now()
+    if campaign.schedule_kind == ScheduleKind.ONCE:
+        return campaign.run_at
+    if campaign.schedule_kind == ScheduleKind.INTERVAL and campaign.interval_minutes:
+        period = campaign.interval_minutes * 60
+        return datetime.fromtimestamp(int(now.timestamp()) // period * period, tz=UTC)
+    if campaign.schedule_kind == ScheduleKind.CRON:
+        return now.astimezone(UTC).replace(second=0, microsecond=0)
+    return None
+
+
 @transaction.atomic
-def campaign_launch(*, campaign: Campaign, dry_run: bool = False, actor: User | None = None) -> CampaignRun:
-    """Start a run now (staff, or beat on schedule). A dry run counts without acting, in any open status."""
+def campaign_launch(
+    *, campaign: Campaign, dry_run: bool = False, actor: User | None = None, scheduled_for: datetime | None = None
+) -> CampaignRun:
+    """Start a run now (staff, or beat on schedule with its slot). A dry run counts without acting, in any open status."""
     campaign = _lock(campaign)
+    if scheduled_for is not None and campaign.runs.filter(scheduled_for=scheduled_for).exists():
+        raise ApplicationError("slot_already_run", _("This scheduled run has already started."), http_status=409)
     if dry_run:
         _require(campaign, OPEN_STATUSES | {CampaignStatus.RUNNING}, _("dry-run"))
     else:
@@ -251,7 +271,12 @@ def campaign_launch(*, campaign: Campaign, dry_run: bool = False, actor: User | 
             raise ApplicationError("run_in_progress", _("The campaign's previous run has not finished."), http_status=409)
         _validate(campaign)
         _set_status(campaign, CampaignStatus.RUNNING, actor)
-    run = CampaignRun.objects.create(campaign=campaign, dry_run=dry_run, targeted=segment_members(segment=campaign.segment).count())
+    run = CampaignRun.objects.create(
+        campaign=campaign,
+        dry_run=dry_run,
+        scheduled_for=None if dry_run else scheduled_for,
+        targeted=segment_members(segment=campaign.segment).count(),
+    )
     _queue_run(run)
     return run
 

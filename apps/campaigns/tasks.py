@@ -11,12 +11,12 @@ logger = logging.getLogger("userops.campaigns")
 
 @shared_task(name="campaigns.launch")
 def launch(campaign_id: int) -> int | None:
-    """Beat's entry for a scheduled campaign; a tick that finds it paused or still running is skipped."""
+    """Beat's entry for a scheduled campaign; a tick that finds it paused, still running or its slot taken is skipped."""
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None:
         return None
     try:
-        return services.campaign_launch(campaign=campaign).pk
+        return services.campaign_launch(campaign=campaign, scheduled_for=services.campaign_schedule_slot(campaign=campaign)).pk
     except ApplicationError as exc:
         logger.info("campaign %s not launched: %s", campaign_id, exc)
         return None

@@ -3,16 +3,18 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
-from unfold.decorators import action
+from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter, RangeDateTimeFilter, RelatedDropdownFilter
+from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from apps.core import services
 from apps.core.errors import ApplicationError
-from apps.core.models import ApiClient, ApiScope, User
+from apps.core.models import AccessLogEntry, ApiClient, ApiScope, FailedTask, FailedTaskState, User
 
 admin.site.unregister(Group)
 
@@ -72,3 +74,100 @@ class ApiClientAdmin(ModelAdmin):
             request, _("The new key of %(name)s is %(key)s — copy it now, it is not shown again.") % {"name": client.name, "key": raw_key}
         )
         return HttpResponseRedirect(reverse("admin:core_apiclient_change", args=[object_id]))
+
+
+@admin.register(AccessLogEntry)
+class AccessLogEntryAdmin(ModelAdmin):
+    """Read-only, for auditors: who viewed members' full details or exported data, from where, when."""
+
+    list_display = ["at", "username", "client", "action", "object_type", "object_id", "row_count", "ip", "detail"]
+    list_filter = [
+        ("action", ChoicesDropdownFilter),
+        ("user", RelatedDropdownFilter),
+        ("object_type", FieldTextFilter),
+        ("object_id", FieldTextFilter),
+        ("at", RangeDateTimeFilter),
+    ]
+    list_filter_submit = True
+    list_select_related = ["user", "client"]
+    search_fields = ["username", "object_id", "ip"]
+    ordering = ["-at", "-id"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AccessLogEntry | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AccessLogEntry | None = None) -> bool:
+        return False
+
+
+@admin.register(FailedTask)
+class FailedTaskAdmin(ModelAdmin):
+    """Background tasks that failed after their last retry; staff queue them again once the cause is fixed."""
+
+    list_display = ["failed_at", "task_name", "state_display", "retries", "short_error", "retried_at", "retried_by"]
+    list_filter = [("state", ChoicesDropdownFilter), ("task_name", FieldTextFilter)]
+    list_filter_submit = True
+    search_fields = ["task_name", "task_id"]
+    ordering = ["-failed_at", "-id"]
+    readonly_fields = [
+        "task_name",
+        "task_id",
+        "args",
+        "kwargs",
+        "retries",
+        "exception",
+        "traceback",
+        "state",
+        "failed_at",
+        "retried_at",
+        "retried_by",
+        "retry_task_id",
+    ]
+    actions = ["retry_selected", "dismiss_selected"]
+    actions_detail = ["retry"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: FailedTask | None = None) -> bool:
+        return False
+
+    def has_retry_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("core.change_failedtask")
+
+    @display(
+        description=_("state"),
+        label={FailedTaskState.FAILED: "danger", FailedTaskState.RETRIED: "info", FailedTaskState.DISMISSED: "warning"},
+    )
+    def state_display(self, obj: FailedTask) -> tuple[str, str]:
+        return obj.state, obj.get_state_display()
+
+    @display(description=_("error"))
+    def short_error(self, obj: FailedTask) -> str:
+        return obj.exception[:120]
+
+    @action(description=_("Queue again"), url_path="retry", permissions=["retry"], icon="replay")
+    def retry(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
+        try:
+            services.failed_task_retry(failed_task=FailedTask.objects.get(pk=object_id), actor=request.user)
+            messages.success(request, _("The task was queued again."))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return HttpResponseRedirect(reverse("admin:core_failedtask_change", args=[object_id]))
+
+    @admin.action(description=_("Queue the selected tasks again"), permissions=["retry"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[FailedTask]) -> None:
+        queued = 0
+        for failed in queryset.filter(state=FailedTaskState.FAILED).order_by("pk"):
+            services.failed_task_retry(failed_task=failed, actor=request.user)
+            queued += 1
+        messages.success(request, _("%(count)d tasks queued again.") % {"count": queued})
+
+    @admin.action(description=_("Dismiss the selected tasks"), permissions=["retry"])
+    def dismiss_selected(self, request: HttpRequest, queryset: QuerySet[FailedTask]) -> None:
+        dismissed = services.failed_tasks_dismiss(ids=list(queryset.values_list("pk", flat=True)))
+        messages.success(request, _("%(count)d tasks dismissed.") % {"count": dismissed})

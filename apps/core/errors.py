@@ -24,5 +24,13 @@ class ApplicationError(Exception):
         self.http_status = http_status
         self.extra = extra or {}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable (Celery stores task errors), keyword-only arguments included.
+        return (_rebuild, (self.code, self.message, self.fields, self.http_status, self.extra))
+
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+def _rebuild(code: str, message: str, fields: dict[str, Any], http_status: int, extra: dict[str, Any]) -> ApplicationError:
+    return ApplicationError(code, message, fields=fields, http_status=http_status, extra=extra)

@@ -4,6 +4,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -41,6 +42,7 @@ class ApiScope(models.TextChoices):
     BENEFITS_GRANT = "benefits:grant", _("Grant benefits")
     BENEFITS_REDEEM = "benefits:redeem", _("Look up and redeem benefit codes")
     EVENTS_CHECKIN = "events:checkin", _("Check members in at events")
+    MEMBER_DATA_RIGHTS = "members:rights", _("Export and anonymise members' personal data (PIPL requests)")
 
 
 def hash_secret(raw: str) -> str:
@@ -106,3 +108,74 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}/{self.key}"
+
+
+class AccessAction(models.TextChoices):
+    VIEW_MEMBER_DETAIL = "view_member_detail", _("Viewed a member's full details")
+    REVEAL = "reveal", _("Revealed personal data (history)")
+    EXPORT = "export", _("Exported a file")
+    DATA_EXPORT = "data_export", _("Exported a member's data (PIPL)")
+    ANONYMISE = "anonymise", _("Anonymised a member (PIPL)")
+
+
+class AccessLogEntry(models.Model):
+    """Who looked at or took personal data: every staff view of a member's full details and every export.
+
+    Append-only: the database refuses updates and deletes (see the migration that adds the trigger).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("staff user"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    client = models.ForeignKey(ApiClient, verbose_name=_("by system"), on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    action = models.CharField(_("action"), max_length=20, choices=AccessAction.choices, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=64, db_index=True)
+    object_id = models.CharField(_("object ID"), max_length=64, blank=True, db_index=True)
+    row_count = models.PositiveIntegerField(_("rows"), null=True, blank=True)
+    detail = models.CharField(_("detail"), max_length=255, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id", "-at"], name="accesslog_object_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.action} {self.object_type}:{self.object_id}"
+
+
+class FailedTaskState(models.TextChoices):
+    FAILED = "failed", _("Failed")
+    RETRIED = "retried", _("Queued again")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class FailedTask(models.Model):
+    """A background task that failed after its last retry, kept for staff to see and queue again."""
+
+    task_id = models.CharField(_("task ID"), max_length=64, unique=True)
+    task_name = models.CharField(_("task"), max_length=200, db_index=True)
+    args = models.JSONField(_("arguments"), default=list, blank=True)
+    kwargs = models.JSONField(_("keyword arguments"), default=dict, blank=True)
+    exception = models.TextField(_("error"))
+    traceback = models.TextField(_("traceback"), blank=True)
+    retries = models.PositiveSmallIntegerField(_("retries"), default=0)
+    state = models.CharField(_("state"), max_length=10, choices=FailedTaskState.choices, default=FailedTaskState.FAILED, db_index=True)
+    failed_at = models.DateTimeField(_("failed at"), default=timezone.now, db_index=True)
+    retried_at = models.DateTimeField(_("queued again at"), null=True, blank=True)
+    retried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("queued again by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    retry_task_id = models.CharField(_("new task ID"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("failed task")
+        verbose_name_plural = _("failed tasks")
+        ordering = ["-failed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} [{self.task_id}]"

@@ -12,24 +12,28 @@ OPERATIONS_MANAGER = "Operations manager"
 CUSTOMER_SERVICE = "Customer service"
 CAMPAIGN_MANAGER = "Campaign manager"
 ANALYST = "Analyst"
+AUDITOR = "Auditor"
 
 ROLE_LABELS = {
     OPERATIONS_MANAGER: _("Operations manager"),
     CUSTOMER_SERVICE: _("Customer service"),
     CAMPAIGN_MANAGER: _("Campaign manager"),
     ANALYST: _("Analyst"),
+    AUDITOR: _("Auditor"),
 }
 
 PROJECT_APPS = ("core", "members", "messaging", "benefits", "campaigns", "events", "analytics", "imports")
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    OPERATIONS_MANAGER: [f"{app}.*" for app in PROJECT_APPS if app != "core"] + ["core.view_apiclient", "django_celery_beat.view_*"],
+    OPERATIONS_MANAGER: [f"{app}.*" for app in PROJECT_APPS if app != "core"]
+    + ["core.view_apiclient", "core.view_failedtask", "core.change_failedtask", "django_celery_beat.view_*"],
     CUSTOMER_SERVICE: [
         "members.view_member",
         "members.view_tier",
         "members.view_tierchange",
         "members.view_pointsentry",
         "members.view_member_pii",
+        "members.export_member_data",
         "members.adjust_points",
         "members.change_member",
         "benefits.view_*",
@@ -49,10 +53,24 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "analytics.view_*",
     ],
     ANALYST: [f"{app}.view_*" for app in PROJECT_APPS if app != "core"] + ["members.export_member"],
+    # Reads the access log and the audit trail; sees members masked, changes nothing.
+    AUDITOR: [
+        "core.view_accesslogentry",
+        "core.view_failedtask",
+        "members.view_member",
+        "members.view_tierchange",
+        "members.view_pointsentry",
+    ],
 }
 
 # Sensitive permissions: only their own name or a whole-app ``*`` grants them, never ``view_*``.
-EXPLICIT_ONLY = {"members.view_member_pii", "members.adjust_points_unlimited", "members.export_member"}
+EXPLICIT_ONLY = {
+    "members.view_member_pii",
+    "members.adjust_points_unlimited",
+    "members.export_member",
+    "members.export_member_data",
+    "members.anonymise_member",
+}
 
 
 def permission_matches(pattern: str, app_label: str, codename: str) -> bool:

@@ -1,4 +1,7 @@
+import json
+import uuid
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -6,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
-from apps.core.models import ApiClient, ApiScope, IdempotencyRecord, User, hash_secret
+from apps.core.models import AccessLogEntry, ApiClient, ApiScope, FailedTask, FailedTaskState, IdempotencyRecord, User, hash_secret
 
 
 def user_set_language(*, user: User, language: str) -> User:
@@ -65,3 +68,100 @@ def idempotency_records_purge(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - settings.USEROPS["IDEMPOTENCY_KEY_TTL"]
     deleted, _details = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+# Access log ---------------------------------------------------------------------------------------
+
+
+def client_ip(request: Any) -> str | None:
+    """The caller's address; behind a proxy (``USEROPS_TRUST_X_FORWARDED_FOR``) the last hop the proxy appended."""
+    meta = getattr(request, "META", {})
+    if settings.USEROPS_TRUST_X_FORWARDED_FOR and meta.get("HTTP_X_FORWARDED_FOR"):
+        return meta["HTTP_X_FORWARDED_FOR"].split(",")[-1].strip() or None
+    return meta.get("REMOTE_ADDR") or None
+
+
+def access_log_record(
+    *,
+    action: str,
+    object_type: str,
+    object_id: Any = "",
+    request: Any = None,
+    user: User | None = None,
+    client: ApiClient | None = None,
+    row_count: int | None = None,
+    detail: str = "",
+) -> AccessLogEntry:
+    """Write one access-log row: who (staff user or API client), what, which object, from where, when.
+
+    Written outside any surrounding transaction's fate only in the sense that it is its own INSERT; callers
+    record views and exports after the data was read.
+    """
+    if user is None and request is not None:
+        candidate = getattr(request, "user", None)
+        user = candidate if isinstance(candidate, User) and candidate.is_authenticated else None
+    if client is None and request is not None and isinstance(getattr(request, "auth", None), ApiClient):
+        client = request.auth
+    meta = getattr(request, "META", {}) if request is not None else {}
+    return AccessLogEntry.objects.create(
+        user=user,
+        username=user.get_username() if user is not None else "",
+        client=client,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id or ""),
+        row_count=row_count,
+        detail=detail[:255],
+        ip=client_ip(request) if request is not None else None,
+        user_agent=(meta.get("HTTP_USER_AGENT") or "")[:255],
+    )
+
+
+# Failed background tasks --------------------------------------------------------------------------
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def failed_task_record(
+    *, task_id: str, task_name: str, args: Any, kwargs: Any, exception: str, traceback: str = "", retries: int = 0
+) -> FailedTask:
+    """Keep a task that failed after its last retry (one row per task id: a retry chain is one failure)."""
+    failed, _created = FailedTask.objects.update_or_create(
+        task_id=task_id,
+        defaults={
+            "task_name": task_name,
+            "args": _json_safe(list(args or [])),
+            "kwargs": _json_safe(dict(kwargs or {})),
+            "exception": exception[:10_000] or "?",
+            "traceback": traceback[:50_000],
+            "retries": min(retries, 32767),
+            "state": FailedTaskState.FAILED,
+            "failed_at": timezone.now(),
+        },
+    )
+    return failed
+
+
+@transaction.atomic
+def failed_task_retry(*, failed_task: FailedTask, actor: User | None = None) -> FailedTask:
+    """Queue the same task with the same arguments again, once the cause is fixed; sent after commit."""
+    from celery import current_app
+
+    failed = FailedTask.objects.select_for_update().get(pk=failed_task.pk)
+    if failed.state != FailedTaskState.FAILED:
+        raise ApplicationError("not_failed", _("This task was already queued again or dismissed."), http_status=409)
+    new_id = str(uuid.uuid4())
+    failed.state = FailedTaskState.RETRIED
+    failed.retried_at = timezone.now()
+    failed.retried_by = actor
+    failed.retry_task_id = new_id
+    failed.save(update_fields=["state", "retried_at", "retried_by", "retry_task_id"])
+    name, args, kwargs = failed.task_name, failed.args, failed.kwargs
+    transaction.on_commit(lambda: current_app.send_task(name, args=args, kwargs=kwargs, task_id=new_id))
+    return failed
+
+
+def failed_tasks_dismiss(*, ids: list[int]) -> int:
+    return FailedTask.objects.filter(pk__in=ids, state=FailedTaskState.FAILED).update(state=FailedTaskState.DISMISSED)

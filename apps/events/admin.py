@@ -19,8 +19,8 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownF
 from unfold.decorators import action, display
 
 from apps.core.errors import ApplicationError
+from apps.core.exports import export_response
 from apps.core.masking import mask_phone
-from apps.core.spreadsheet import csv_response
 from apps.events import selectors, services
 from apps.events.api.views import check_in_answer
 from apps.events.models import Club, ClubMembership, Event, Registration, RegistrationState
@@ -199,7 +199,14 @@ class EventAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin, ModelAdmin):
             str(_("Registered at")),
             str(_("Checked in at")),
         ]
-        return csv_response(f"attendees-{event.pk}.csv", header, rows)
+        return export_response(
+            request,
+            filename=f"attendees-{event.pk}.csv",
+            header=header,
+            rows=rows,
+            object_type="events.event.attendees",
+            object_id=event.pk,
+        )
 
     @action(description=_("Check-in"), url_path="check-in", permissions=["check_in"], icon="qr_code_scanner")
     def check_in_page(self, request: HttpRequest, object_id: str) -> HttpResponse:

@@ -6,3 +6,9 @@ class EventsConfig(AppConfig):
     name = "apps.events"
     label = "events"
     verbose_name = _("Clubs and events")
+
+    def ready(self) -> None:
+        # What this app holds about a member joins the member's PIPL data export.
+        from apps.events import member_data
+
+        member_data.register()

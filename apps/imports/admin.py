@@ -15,6 +15,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
 from apps.core.errors import ApplicationError
+from apps.core.exports import export_record
 from apps.imports import services
 from apps.imports.models import ImportJob, ImportStatus
 from apps.imports.parsing import TEMPLATE_HEADERS
@@ -122,7 +123,11 @@ class ImportJobAdmin(ModelAdmin):
         job = get_object_or_404(ImportJob, pk=job_id)
         if not request.user.has_perm(IMPORT_PERMISSION) or not job.report:
             raise PermissionDenied
-        return FileResponse(job.report.open("rb"), as_attachment=True, filename=f"import-{job.pk}-errors.csv")
+        response = FileResponse(job.report.open("rb"), as_attachment=True, filename=f"import-{job.pk}-errors.csv")
+        export_record(
+            request, object_type="imports.importjob.error_report", object_id=job.pk, row_count=job.invalid, detail=job.report.name
+        )
+        return response
 
     def template_view(self, request: HttpRequest, language: str) -> HttpResponse:
         headers = TEMPLATE_HEADERS.get(language, TEMPLATE_HEADERS["en"])

@@ -1,9 +1,11 @@
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -15,14 +17,18 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TabbedTranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import ModelChange
+from simple_history.template_utils import HistoricalRecordContextHelper
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
+from apps.core.exports import export_response
 from apps.core.masking import mask_birthday, mask_email, mask_phone
-from apps.core.spreadsheet import csv_response, xlsx_response
+from apps.core.models import AccessAction
+from apps.core.services import access_log_record
 from apps.members import selectors, services
 from apps.members.exports import export_header, export_rows
 from apps.members.filters import search_members
@@ -38,6 +44,8 @@ from apps.members.models import (
 from apps.members.phones import normalize_phone
 
 PII_PERMISSION = "members.view_member_pii"
+MEMBER_TYPE = "members.member"
+MASKERS: dict[str, Callable[[Any], str]] = {"phone": mask_phone, "email": mask_email, "birthday": mask_birthday}
 RECENT_ROWS = 20
 
 
@@ -55,6 +63,16 @@ MEMBER_PAGE_SECTIONS: list[MemberPageSection] = []
 
 def can_see_pii(request: HttpRequest) -> bool:
     return request.user.has_perm(PII_PERMISSION)
+
+
+class MaskedHistoryHelper(HistoricalRecordContextHelper):
+    """The member's history for staff without the right: phone, email and birthday changes shown masked."""
+
+    def format_delta_change(self, change: ModelChange) -> ModelChange:
+        mask = MASKERS.get(change.field)
+        if mask is not None:
+            change = ModelChange(field=change.field, old=mask(change.old or None), new=mask(change.new or None))
+        return super().format_delta_change(change)
 
 
 class ConsentFilter(admin.SimpleListFilter):
@@ -95,6 +113,13 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=255, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class AnonymiseForm(ReasonForm):
+    confirm = forms.BooleanField(
+        label=_("I understand: name, phone, email, birthday, city and external ID are erased for good, and the member is closed."),
+        required=True,
+    )
+
+
 class AdjustPointsForm(ReasonForm):
     amount = forms.IntegerField(
         label=_("Points"), help_text=_("Positive to add, negative to deduct."), min_value=-100_000_000, max_value=100_000_000
@@ -123,7 +148,7 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
     date_hierarchy = None
     ordering = ["-id"]
     actions = ["freeze_selected", "export_csv", "export_xlsx"]
-    actions_detail = ["adjust_points", "freeze", "unfreeze", "close"]
+    actions_detail = ["adjust_points", "freeze", "unfreeze", "close", "withdraw_consents", "export_personal_data", "anonymise"]
     readonly_fields = ["tier", "growth_value", "status", "status_reason", "joined_at", "points_summary", "tier_history", "recent_ledger"]
     autocomplete_fields = ["tags"]
 
@@ -254,6 +279,42 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
     def close(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._status_form(request, object_id, _("Close member"), services.member_close, _("The member is closed."))
 
+    # PIPL requests: the member's data as a file, withdrawal of every consent, anonymisation.
+
+    def has_export_personal_data_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("members.export_member_data")
+
+    def has_anonymise_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("members.anonymise_member")
+
+    @action(description=_("Withdraw all consent"), url_path="withdraw-consents", permissions=["change_status"], icon="unsubscribe")
+    def withdraw_consents(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(member: Member, data: dict[str, Any]) -> str:
+            services.member_withdraw_all_consents(member=member, source="back_office", actor=request.user, reason=data["reason"])
+            return _("Marketing consent withdrawn on every channel; no campaign will message this member.")
+
+        return self._member_form(request, object_id, ReasonForm, _("Withdraw all marketing consent"), run)
+
+    @action(description=_("Export personal data"), url_path="export-personal-data", permissions=["export_personal_data"], icon="download")
+    def export_personal_data(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        member = get_object_or_404(Member, pk=object_id)
+        data = services.member_data_export(member=member)
+        response = HttpResponse(json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="member-{member.pk}-data.json"'
+        access_log_record(action=AccessAction.DATA_EXPORT, request=request, object_type=MEMBER_TYPE, object_id=member.pk)
+        return response
+
+    @action(description=_("Anonymise"), url_path="anonymise", permissions=["anonymise"], icon="person_off")
+    def anonymise(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(member: Member, data: dict[str, Any]) -> str:
+            services.member_anonymise(member=member, reason=data["reason"], actor=request.user)
+            access_log_record(
+                action=AccessAction.ANONYMISE, request=request, object_type=MEMBER_TYPE, object_id=member.pk, detail=data["reason"]
+            )
+            return _("The member was anonymised. The points ledger and the figures stay, attached to no one.")
+
+        return self._member_form(request, object_id, AnonymiseForm, _("Anonymise member (deletion request)"), run)
+
     @admin.action(description=_("Freeze selected members"), permissions=["change"])
     def freeze_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
         frozen = 0
@@ -267,11 +328,48 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
 
     @admin.action(description=_("Export selected members (CSV)"), permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Member]) -> HttpResponse:
-        return csv_response("members.csv", export_header(), export_rows(queryset, full_pii=can_see_pii(request)))
+        return self._export(request, queryset, "csv")
 
     @admin.action(description=_("Export selected members (Excel)"), permissions=["export"])
     def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Member]) -> HttpResponse:
-        return xlsx_response("members.xlsx", export_header(), export_rows(queryset, full_pii=can_see_pii(request)))
+        return self._export(request, queryset, "xlsx")
+
+    def _export(self, request: HttpRequest, queryset: QuerySet[Member], file_format: str) -> HttpResponse:
+        rows = export_rows(queryset, full_pii=can_see_pii(request))
+        return export_response(
+            request, filename=f"members.{file_format}", header=export_header(), rows=rows, object_type=MEMBER_TYPE, file_format=file_format
+        )
+
+    # Personal data: staff who see it in full leave a trace in the access log; the history never shows it to others.
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200 and can_see_pii(request):
+            access_log_record(action=AccessAction.VIEW_MEMBER_DETAIL, request=request, object_type=MEMBER_TYPE, object_id=object_id)
+        return response
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().history_view(request, object_id, extra_context)
+        if response.status_code == 200 and can_see_pii(request):
+            access_log_record(action=AccessAction.REVEAL, request=request, object_type=MEMBER_TYPE, object_id=object_id, detail="history")
+        return response
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        # A past version is shown as the full form: only for staff who may see personal data, and logged.
+        if not can_see_pii(request):
+            raise PermissionDenied
+        response = super().history_form_view(request, object_id, version_id, extra_context)
+        access_log_record(
+            action=AccessAction.REVEAL, request=request, object_type=MEMBER_TYPE, object_id=object_id, detail=f"version {version_id}"
+        )
+        return response
+
+    def get_historical_record_context_helper(self, request: HttpRequest, historical_record: Any) -> HistoricalRecordContextHelper:
+        if can_see_pii(request):
+            return super().get_historical_record_context_helper(request, historical_record)
+        return MaskedHistoryHelper(self.model, historical_record)
 
     def _status_form(self, request: HttpRequest, object_id: str, title: str, service: Any, done: str) -> HttpResponse:
         def run(member: Member, data: dict[str, Any]) -> str:

@@ -90,6 +90,7 @@ class Member(TimeStampedModel):
         _("growth value"), default=0, help_text=_("Rolling growth value as of the last change or evaluation.")
     )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="members")
+    anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True, editable=False)
     history = AuditHistory(excluded_fields=["updated_at"], m2m_fields=[tags])
 
     class Meta:
@@ -101,6 +102,8 @@ class Member(TimeStampedModel):
             ("adjust_points", _("Can adjust members' points within the customer-service limit")),
             ("adjust_points_unlimited", _("Can adjust members' points without limit")),
             ("export_member", _("Can export members")),
+            ("export_member_data", _("Can export a member's personal data on request (PIPL)")),
+            ("anonymise_member", _("Can anonymise a member on request (PIPL)")),
         ]
         indexes = [
             models.Index(fields=["tier", "status"], name="member_tier_status_idx"),

@@ -4,6 +4,7 @@ Locking rule: a function that changes both takes the ``Member`` row before the `
 and several rows of one kind in primary-key order, so concurrent calls never deadlock.
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -37,6 +39,7 @@ from apps.members.models import (
     TierChange,
     TierChangeKind,
 )
+from apps.members.personal_data import MEMBER_ANONYMISERS, MEMBER_DATA_SECTIONS
 from apps.members.phones import normalize_phone
 
 PROFILE_FIELDS = ("name", "phone", "email", "gender", "birthday", "city", "external_id")
@@ -175,25 +178,38 @@ def member_update_profile(*, member: Member, actor: User | None = None, tags: It
 
 
 @transaction.atomic
-def member_set_consent(*, member: Member, channel: str, granted: bool, source: str = "") -> Consent:
+def member_set_consent(
+    *, member: Member, channel: str, granted: bool, source: str = "", actor: User | None = None, reason: str = ""
+) -> Consent:
     if channel not in ConsentChannel.values:
         raise ApplicationError(
             "invalid_channel", _("Unknown consent channel: %(channel)s") % {"channel": channel}, fields={"channel": channel}
         )
     consent = Consent.objects.select_for_update().filter(member=member, channel=channel).first()
     if consent is None:
-        return Consent.objects.create(member=member, channel=channel, granted=granted, source=source, changed_at=timezone.now())
+        consent = Consent(member=member, channel=channel, granted=granted, source=source, changed_at=timezone.now())
+        consent._history_user = actor
+        consent._change_reason = reason[:100]
+        consent.save(force_insert=True)
+        return consent
     if consent.granted != granted:
         consent.granted = granted
         consent.source = source
         consent.changed_at = timezone.now()
+        consent._history_user = actor
+        consent._change_reason = reason[:100]
         consent.save(update_fields=["granted", "source", "changed_at"])
     return consent
 
 
-def member_withdraw_all_consents(*, member: Member, source: str) -> None:
-    for channel in ConsentChannel.values:
-        member_set_consent(member=member, channel=channel, granted=False, source=source)
+@transaction.atomic
+def member_withdraw_all_consents(*, member: Member, source: str, actor: User | None = None, reason: str = "") -> list[Consent]:
+    """Withdraw marketing consent on every channel in one step; every campaign and the outbox check consent when they act."""
+    Member.objects.select_for_update().filter(pk=member.pk).first()
+    return [
+        member_set_consent(member=member, channel=channel, granted=False, source=source, actor=actor, reason=reason)
+        for channel in ConsentChannel.values
+    ]
 
 
 def _member_transition(*, member: Member, allowed_from: set[str], to: str, reason: str, actor: User | None) -> Member:
@@ -229,6 +245,117 @@ def member_close(*, member: Member, reason: str, actor: User | None = None) -> M
         member=member, allowed_from={MemberStatus.ACTIVE, MemberStatus.FROZEN}, to=MemberStatus.CLOSED, reason=reason, actor=actor
     )
     MemberToken.objects.filter(member=member, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    return member
+
+
+# Personal data rights (PIPL) ----------------------------------------------------------------------
+
+MEMBER_DATA_FORMAT = "userops.member-data/1"
+ANONYMISED_NAME = "anonymised-{pk}"
+ANONYMISED_FIELDS = {"phone": None, "email": "", "birthday": None, "city": "", "external_id": None, "gender": Gender.UNKNOWN}
+
+
+def _rows(queryset: Any, *fields: str) -> list[dict[str, Any]]:
+    return list(queryset.values(*fields))
+
+
+def member_data_export(*, member: Member) -> dict[str, Any]:
+    """Everything UserOps holds about the member, machine-readable (JSON-safe), for a PIPL access request.
+
+    Staff identities are left out (who served the member is the brand's data, not the member's).
+    """
+    member = Member.objects.select_related("tier", "points_account").prefetch_related("tags").get(pk=member.pk)
+    account = member.points_account
+    data: dict[str, Any] = {
+        "format": MEMBER_DATA_FORMAT,
+        "generated_at": timezone.now(),
+        "member": {
+            "id": member.pk,
+            "external_id": member.external_id,
+            "name": member.name,
+            "phone": member.phone,
+            "email": member.email,
+            "gender": member.gender,
+            "birthday": member.birthday,
+            "city": member.city,
+            "source_channel": member.source_channel,
+            "status": member.status,
+            "status_reason": member.status_reason,
+            "joined_at": member.joined_at,
+            "tier": member.tier.code,
+            "tier_reached_at": member.tier_achieved_at,
+            "growth_value": member.growth_value,
+            "tags": sorted(tag.name for tag in member.tags.all()),
+            "anonymised_at": member.anonymised_at,
+        },
+        "consents": _rows(member.consents.order_by("channel"), "channel", "granted", "changed_at", "source"),
+        "consent_history": _rows(
+            Consent.history.filter(member_id=member.pk).order_by("history_date", "history_id"),
+            "channel",
+            "granted",
+            "source",
+            "changed_at",
+            "history_date",
+            "history_type",
+        ),
+        "points": {
+            "balance": account.balance,
+            "ledger": _rows(
+                account.entries.order_by("created_at", "id"),
+                "id",
+                "kind",
+                "amount",
+                "balance_after",
+                "reason",
+                "source_ref",
+                "expires_at",
+                "reverses_id",
+                "created_at",
+            ),
+        },
+        "growth": _rows(member.growth_entries.order_by("created_at", "id"), "amount", "reason", "source_ref", "created_at"),
+        "tier_changes": _rows(
+            member.tier_changes.order_by("created_at", "id"),
+            "kind",
+            "from_tier__code",
+            "to_tier__code",
+            "growth_value",
+            "reason",
+            "created_at",
+        ),
+    }
+    for section in MEMBER_DATA_SECTIONS:
+        data[section.name] = section.collect(member)
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False))
+
+
+@transaction.atomic
+def member_anonymise(*, member: Member, reason: str, actor: User | None = None) -> Member:
+    """A deletion request: personal fields replaced by placeholders for good, consents withdrawn, the member closed.
+
+    The points ledger, tier changes, grants, registrations and analytics rows stay (they are the brand's books
+    and still reconcile); they point at a member nobody can identify any more. Past versions in the audit
+    trail are scrubbed too. Who asked and why is kept on the member and in its history.
+    """
+    if not (reason or "").strip():
+        raise ApplicationError("reason_required", _("A reason is required."), fields={"reason": ""})
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.anonymised_at is not None:
+        raise ApplicationError("already_anonymised", _("The member was already anonymised."), http_status=409)
+    member_withdraw_all_consents(member=member, source="anonymisation", actor=actor, reason=reason)
+    scrubbed = {**ANONYMISED_FIELDS, "name": ANONYMISED_NAME.format(pk=member.pk)}
+    for field, value in scrubbed.items():
+        setattr(member, field, value)
+    member.status = MemberStatus.CLOSED
+    member.status_reason = reason.strip()[:255]
+    member.anonymised_at = timezone.now()
+    member._history_user = actor
+    member._change_reason = reason.strip()[:100]
+    member.save()
+    member.history.update(**scrubbed)
+    MemberToken.objects.filter(member=member, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    for anonymise in MEMBER_ANONYMISERS:
+        anonymise(member)
     return member
 
 

@@ -6,3 +6,9 @@ class MessagingConfig(AppConfig):
     name = "apps.messaging"
     label = "messaging"
     verbose_name = _("Messages")
+
+    def ready(self) -> None:
+        # What this app holds about a member joins the member's PIPL data export.
+        from apps.messaging import member_data
+
+        member_data.register()

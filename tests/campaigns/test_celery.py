@@ -142,3 +142,30 @@ def test_killed_worker_the_run_is_resumed_by_another_without_double_awards(celer
     entries = PointsEntry.objects.filter(source_ref=f"campaign-run:{run.pk}")
     assert entries.count() == 4000
     assert not entries.values("account").annotate(n=Count("id")).filter(n__gt=1).exists()
+
+
+def test_two_beat_processes_by_mistake_run_a_scheduled_campaign_once_per_slot(celery, tmp_path):
+    """Two beats fire the same every-minute campaign at the same moment: one run per minute, each member once."""
+    from apps.core.models import FailedTask
+
+    members = MemberFactory.create_batch(3)
+    campaign = CampaignFactory(points_amount=100, schedule_kind=ScheduleKind.CRON, cron="* * * * *", applies_frequency_cap=False)
+    services.campaign_save(campaign=campaign)
+    services.campaign_schedule(campaign=campaign)
+    celery("worker", "--pool=solo", "--concurrency=1", "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel=INFO")
+    for name in ("first", "second"):
+        beat_state = str(tmp_path / f"beat-{name}")
+        celery("beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--schedule", beat_state, "--max-interval", "1")
+    wait_for(lambda: finished_run(campaign) is not None, timeout=120)
+    time.sleep(5)  # the slower beat's tick for the same minute has arrived and been turned away
+    runs = list(CampaignRun.objects.filter(campaign=campaign).order_by("pk"))
+    slots = [run.scheduled_for for run in runs]
+    assert runs and None not in slots and len(slots) == len(set(slots)), slots
+    assert not FailedTask.objects.exists()
+    worker_log = (tmp_path / "celery-0.log").read_text()
+    launches = [line for line in worker_log.splitlines() if "campaigns.launch[" in line and line.endswith("received")]
+    assert len(launches) >= 2, worker_log  # both beats fired
+    assert "not launched: slot_already_run" in worker_log or "not launched: run_in_progress" in worker_log
+    for run in runs:
+        if run.status == RunStatus.COMPLETED:
+            assert PointsEntry.objects.filter(account__member__in=members, source_ref=f"campaign-run:{run.pk}").count() == 3

@@ -45,8 +45,12 @@ def page(browser: object, live_server: object) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US", base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # The content security policy must not get in the back office's way: any violation fails the test.
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
     yield page
     context.close()
+    assert violations == [], violations
 
 
 @pytest.fixture

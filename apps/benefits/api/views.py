@@ -6,6 +6,7 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 
 from apps.benefits import selectors, services
 from apps.benefits.api import serializers as s
@@ -32,7 +33,7 @@ class MyGrantsView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class MallView(generics.GenericAPIView):
+class MallView(APIView):
     permission_classes = [IsMember]
 
     @extend_schema(responses=s.MallOfferSerializer(many=True), tags=["benefits"])
@@ -43,7 +44,7 @@ class MallView(generics.GenericAPIView):
         return Response(s.MallOfferSerializer(offers, many=True, context={"balance": balance}).data)
 
 
-class MallExchangeView(generics.GenericAPIView):
+class MallExchangeView(APIView):
     permission_classes = [IsMember]
 
     @extend_schema(request=None, responses={201: s.GrantSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["benefits"])

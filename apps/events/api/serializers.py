@@ -15,7 +15,8 @@ class ClubSerializer(serializers.ModelSerializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    club = ClubSerializer(read_only=True)
+    club = ClubSerializer(read_only=True, allow_null=True)
+    online_url = serializers.CharField(read_only=True, help_text="Empty for offline events.")
     seats_left = serializers.IntegerField(read_only=True)
 
     class Meta:

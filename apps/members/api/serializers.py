@@ -28,6 +28,7 @@ class MemberSerializer(serializers.ModelSerializer):
     points_balance = serializers.IntegerField(source="points_account.balance", read_only=True)
     tags = serializers.SlugRelatedField(many=True, slug_field="name", read_only=True)
     consents = serializers.SerializerMethodField()
+    email = serializers.CharField(read_only=True, help_text="Empty when unknown.")
 
     class Meta:
         model = Member
@@ -76,6 +77,7 @@ class MemberEnrolSerializer(MemberProfileSerializer):
 
 class MyProfileSerializer(serializers.ModelSerializer):
     tier = TierSerializer(read_only=True)
+    email = serializers.CharField(read_only=True, help_text="Empty when unknown.")
 
     class Meta:
         model = Member
@@ -106,7 +108,7 @@ class PointsSummarySerializer(serializers.Serializer):
 
 
 class PointsEntrySerializer(serializers.ModelSerializer):
-    reverses = serializers.PrimaryKeyRelatedField(read_only=True)
+    reverses = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = PointsEntry
@@ -151,3 +153,13 @@ class MemberTokenSerializer(serializers.Serializer):
     token = serializers.CharField()
     member_id = serializers.IntegerField()
     expires_at = serializers.DateTimeField()
+
+
+class AnonymiseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255)
+
+
+class AnonymisedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    anonymised_at = serializers.DateTimeField()

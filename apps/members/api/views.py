@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -14,10 +15,11 @@ from rest_framework.views import APIView
 
 from apps.core.api.idempotency import idempotent
 from apps.core.api.permissions import IsTrustedClient
-from apps.core.models import ApiScope
+from apps.core.models import AccessAction, ApiClient, ApiScope
+from apps.core.services import access_log_record
 from apps.members import selectors, services
 from apps.members.api import serializers as s
-from apps.members.api.permissions import IsMember
+from apps.members.api.permissions import CanHandleDataRequests, IsMember
 from apps.members.filters import MemberFilter
 from apps.members.models import Member, PointsEntry
 from apps.members.phones import normalize_phone
@@ -109,6 +111,36 @@ class MyConsentsView(APIView):
         for channel, granted in data.validated_data.items():
             services.member_set_consent(member=request.auth.member, channel=channel, granted=granted, source="member_app")
         return Response(s.consents_of(request.auth.member))
+
+
+class MyConsentsWithdrawView(APIView):
+    """Withdraw marketing consent on every channel in one step."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(request=None, responses=s.ConsentsSerializer, tags=["me"])
+    def post(self, request: Request) -> Response:
+        services.member_withdraw_all_consents(member=request.auth.member, source="member_app")
+        return Response(s.consents_of(request.auth.member))
+
+
+class MyDataExportView(APIView):
+    """Everything UserOps holds about the calling member, as JSON (PIPL access and portability)."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, tags=["me"])
+    def get(self, request: Request) -> Response:
+        data = services.member_data_export(member=request.auth.member)
+        access_log_record(
+            action=AccessAction.DATA_EXPORT,
+            request=request,
+            client=request.auth.client,
+            object_type="members.member",
+            object_id=request.auth.member_id,
+            detail="member self-service",
+        )
+        return Response(data, headers={"Content-Disposition": f'attachment; filename="member-{request.auth.member_id}-data.json"'})
 
 
 class MyTokenRevokeView(APIView):
@@ -234,6 +266,36 @@ class PointsReverseView(TrustedView):
         entry = selectors.points_entry_get(pk=entry_id)
         reversal = services.points_reverse(entry=entry, client=request.auth, reason=data.validated_data["reason"])
         return _points_answer(reversal)
+
+
+class MemberDataExportView(APIView):
+    """A member's data export on their request, by staff or the brand's request-handling system."""
+
+    permission_classes = [CanHandleDataRequests]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, tags=["members"])
+    def get(self, request: Request, pk: int) -> Response:
+        member = selectors.member_get(pk=pk)
+        data = services.member_data_export(member=member)
+        access_log_record(action=AccessAction.DATA_EXPORT, request=request, object_type="members.member", object_id=member.pk)
+        return Response(data)
+
+
+class MemberAnonymiseView(APIView):
+    """A deletion request: personal fields replaced for good, consents withdrawn, the member closed; the books stay."""
+
+    permission_classes = [CanHandleDataRequests]
+
+    @extend_schema(request=s.AnonymiseSerializer, responses={200: s.AnonymisedSerializer}, tags=["members"])
+    def post(self, request: Request, pk: int) -> Response:
+        data = s.AnonymiseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor = request.user if request.user.is_authenticated and not isinstance(request.auth, ApiClient) else None
+        member = services.member_anonymise(member=selectors.member_get(pk=pk), reason=data.validated_data["reason"], actor=actor)
+        access_log_record(
+            action=AccessAction.ANONYMISE, request=request, object_type="members.member", object_id=member.pk, detail=member.status_reason
+        )
+        return Response(s.AnonymisedSerializer(member).data)
 
 
 class MemberTokenIssueView(TrustedView):

@@ -1,0 +1,34 @@
+"""Clubs and events in a member's data export (PIPL)."""
+
+from typing import Any
+
+from apps.events.models import ClubMembership, Registration
+from apps.members.models import Member
+from apps.members.personal_data import register_member_data_section
+
+
+def member_registrations(member: Member) -> list[dict[str, Any]]:
+    registrations = Registration.objects.filter(member=member).select_related("event").order_by("created_at", "id")
+    return [
+        {
+            "event": r.event.title,
+            "starts_at": r.event.starts_at,
+            "state": r.state,
+            "companions": r.companions,
+            "registered_at": r.created_at,
+            "promoted_at": r.promoted_at,
+            "cancelled_at": r.cancelled_at,
+            "checked_in_at": r.checked_in_at,
+        }
+        for r in registrations
+    ]
+
+
+def member_clubs(member: Member) -> list[dict[str, Any]]:
+    memberships = ClubMembership.objects.filter(member=member).select_related("club").order_by("id")
+    return [{"club": m.club.name, "joined_at": m.joined_at, "left_at": m.left_at} for m in memberships]
+
+
+def register() -> None:
+    register_member_data_section(name="event_registrations", collect=member_registrations)
+    register_member_data_section(name="club_memberships", collect=member_clubs)
