@@ -394,6 +394,13 @@ USEROPS_CAMPAIGNS = {
     "STALLED_AFTER_MINUTES": env.int("USEROPS_CAMPAIGN_STALLED_AFTER_MINUTES", default=10),
 }
 
+# Member import: files with more rows than the threshold go to a background job with a progress page; rows are
+# written a chunk per transaction (a killed job resumes after its last chunk).
+USEROPS_IMPORTS = {
+    "BACKGROUND_THRESHOLD_ROWS": env.int("USEROPS_IMPORT_BACKGROUND_THRESHOLD_ROWS", default=5000),
+    "CHUNK_SIZE": env.int("USEROPS_IMPORT_CHUNK_SIZE", default=5000),
+}
+
 # Referrals: points for both sides, which actions qualify, how soon after enrolment a code may be attached,
 # and how many rewarded referrals a referrer may have per calendar month.
 USEROPS_REFERRALS = {

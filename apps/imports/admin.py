@@ -84,7 +84,7 @@ class ImportJobAdmin(ModelAdmin):
             job = services.import_job_create(
                 upload=form.cleaned_data["file"], all_or_nothing=form.cleaned_data["all_or_nothing"], actor=request.user
             )
-            if job.total_rows > services.BACKGROUND_THRESHOLD_ROWS:
+            if job.total_rows > services.background_threshold_rows():
                 services.import_job_queue(job=job)
                 messages.info(request, _("The file has %(rows)d rows: it is imported in the background.") % {"rows": job.total_rows})
                 return HttpResponseRedirect(reverse("admin:imports_importjob_change", args=[job.pk]))
@@ -141,6 +141,6 @@ class ImportJobAdmin(ModelAdmin):
             **self.admin_site.each_context(request),
             "title": title,
             "opts": self.model._meta,
-            "threshold": services.BACKGROUND_THRESHOLD_ROWS,
+            "threshold": services.background_threshold_rows(),
         }
         return TemplateResponse(request, template, {**base, **context})
