@@ -51,6 +51,8 @@ def open_page(browser: object, live_server: object) -> Iterator[Callable[..., ob
 
     def open_(device: dict | None = None) -> object:
         context = browser.new_context(**(device or DESKTOP), locale="en-US", base_url=live_server.url)
+        # The back office must work offline: anything not served by the live server is refused, not fetched.
+        context.route(lambda url: not url.startswith(live_server.url), lambda route: route.abort())
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
