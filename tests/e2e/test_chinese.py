@@ -20,7 +20,7 @@ from apps.members import services as member_services
 from apps.members.models import Tier
 from tests.benefits.factories import BenefitFactory
 from tests.campaigns.factories import SegmentFactory
-from tests.events.factories import EventFactory
+from tests.events.factories import ClubFactory, EventFactory
 from tests.members.factories import MemberFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -98,7 +98,7 @@ def _make_programme() -> dict[str, object]:
     )
     member_services.points_earn(member=member, amount=1200, reason="订单 20261125001")
     benefit = BenefitFactory(name_en="Service voucher", name_zh_hans="保养代金券", description_zh_hans="到店保养抵扣 50 元")
-    benefit_services.grant_issue(benefit=benefit, member=member, source="staff", source_ref="门店补偿")
+    grant = benefit_services.grant_issue(benefit=benefit, member=member, source="staff", source_ref="门店补偿")
     segment = SegmentFactory(name="上海金卡会员", rules={"op": "and", "conditions": [{"field": "tier", "value": ["gold"]}]})
     campaign = Campaign.objects.create(
         name="春季保养周",
@@ -110,7 +110,10 @@ def _make_programme() -> dict[str, object]:
     )
     event = EventFactory(title_en="Spring drive", title_zh_hans="春季自驾", venue="UserOps 之家，静安", attendance_points=50)
     event_services.registration_create(event=event, member=member)
-    return {"member": member, "benefit": benefit, "segment": segment, "campaign": campaign, "event": event}
+    club = ClubFactory(name="上海车友会")
+    event.club = club
+    event.save(update_fields=["club"])
+    return {"member": member, "benefit": benefit, "grant": grant, "segment": segment, "campaign": campaign, "event": event, "club": club}
 
 
 def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, programme):
@@ -127,25 +130,37 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
         "dashboard": "/admin/",
         "member list": "/admin/members/member/",
         "member page": f"/admin/members/member/{member.pk}/change/",
+        "adjust points": f"/admin/members/member/{member.pk}/adjust-points/",
+        "points ledger": "/admin/members/pointsentry/",
+        "tiers": "/admin/members/tier/",
         "benefits": "/admin/benefits/benefit/",
         "benefit page": f"/admin/benefits/benefit/{programme['benefit'].pk}/change/",
+        "grant to members": f"/admin/benefits/benefit/{programme['benefit'].pk}/grant/",
         "grants": "/admin/benefits/grant/",
+        "grant page": f"/admin/benefits/grant/{programme['grant'].pk}/change/",
+        "revoke grant": f"/admin/benefits/grant/{programme['grant'].pk}/revoke/",
         "segments": "/admin/campaigns/segment/",
         "segment editor": f"/admin/campaigns/segment/{programme['segment'].pk}/change/",
         "campaigns": "/admin/campaigns/campaign/",
         "campaign editor": f"/admin/campaigns/campaign/{programme['campaign'].pk}/change/",
+        "new campaign": "/admin/campaigns/campaign/add/",
+        "campaign runs": "/admin/campaigns/campaignrun/",
         "events": "/admin/events/event/",
         "event page": f"/admin/events/event/{event.pk}/change/",
         "check-in": f"/admin/events/event/{event.pk}/check-in/",
+        "clubs": "/admin/events/club/",
+        "club page": f"/admin/events/club/{programme['club'].pk}/change/",
         "imports": "/admin/imports/importjob/",
         "import upload": "/admin/imports/importjob/add/",
     }
     data = {user.username, user.email, member.name, member.email, "Service voucher", "Spring drive"}
+    data |= set(Tier.objects.values_list("code", flat=True))  # codes, shown beside the names
     report = []
     for name, url in pages.items():
         response = page.goto(url)
         assert response.status == 200, f"{name}: {response.status}"
-        page.wait_for_load_state("networkidle")  # the segment editor's live count arrives by fetch
+        if name == "segment editor":  # its live count arrives by fetch after the page has loaded
+            page.locator("#segment-preview [data-count]").filter(has_text=re.compile(r"^\d+$")).wait_for()
         left = english_left(page.evaluate(VISIBLE_TEXT), data)
         if left:
             report.append(f"{name} ({url}):\n    " + "\n    ".join(left))
