@@ -98,6 +98,7 @@ def _make_programme() -> dict[str, object]:
     )
     member_services.points_earn(member=member, amount=1200, reason="订单 20261125001")
     benefit = BenefitFactory(name_en="Service voucher", name_zh_hans="保养代金券", description_zh_hans="到店保养抵扣 50 元")
+    BenefitFactory(name_en="Umbrella", name_zh_hans="品牌雨伞", points_price=2000)  # in the points mall
     grant = benefit_services.grant_issue(benefit=benefit, member=member, source="staff", source_ref="门店补偿")
     segment = SegmentFactory(name="上海金卡会员", rules={"op": "and", "conditions": [{"field": "tier", "value": ["gold"]}]})
     campaign = Campaign.objects.create(
@@ -153,7 +154,7 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
         "imports": "/admin/imports/importjob/",
         "import upload": "/admin/imports/importjob/add/",
     }
-    data = {user.username, user.email, member.name, member.email, "Service voucher", "Spring drive"}
+    data = {user.username, user.email, member.name, member.email, "Service voucher", "Umbrella", "Spring drive"}
     data |= set(Tier.objects.values_list("code", flat=True))  # codes, shown beside the names
     report = []
     for name, url in pages.items():
