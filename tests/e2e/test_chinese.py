@@ -110,11 +110,20 @@ def _make_programme() -> dict[str, object]:
         run_at=timezone.now() + timedelta(days=3),
     )
     event = EventFactory(title_en="Spring drive", title_zh_hans="春季自驾", venue="UserOps 之家，静安", attendance_points=50)
-    event_services.registration_create(event=event, member=member)
+    registration = event_services.registration_create(event=event, member=member)
     club = ClubFactory(name="上海车友会")
     event.club = club
     event.save(update_fields=["club"])
-    return {"member": member, "benefit": benefit, "grant": grant, "segment": segment, "campaign": campaign, "event": event, "club": club}
+    return {
+        "member": member,
+        "benefit": benefit,
+        "grant": grant,
+        "segment": segment,
+        "campaign": campaign,
+        "event": event,
+        "club": club,
+        "ticket": registration.ticket_code,
+    }
 
 
 def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, programme):
@@ -157,13 +166,49 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     data = {user.username, user.email, member.name, member.email, "Service voucher", "Umbrella", "Spring drive"}
     data |= set(Tier.objects.values_list("code", flat=True))  # codes, shown beside the names
     report = []
+
+    def check(name: str) -> None:
+        left = english_left(page.evaluate(VISIBLE_TEXT), data)
+        if left:
+            report.append(f"{name} ({page.url}):\n    " + "\n    ".join(left))
+        screenshot(f"zh-hans-{name.replace(' ', '-')}")
+
+    def submit(button: object) -> None:
+        with page.expect_navigation():
+            button.click()
+
     for name, url in pages.items():
         response = page.goto(url)
         assert response.status == 200, f"{name}: {response.status}"
         if name == "segment editor":  # its live count arrives by fetch after the page has loaded
             page.locator("#segment-preview [data-count]").filter(has_text=re.compile(r"^\d+$")).wait_for()
-        left = english_left(page.evaluate(VISIBLE_TEXT), data)
-        if left:
-            report.append(f"{name} ({url}):\n    " + "\n    ".join(left))
-        screenshot(f"zh-hans-{name.replace(' ', '-')}")
+        check(name)
+    # "Close" is two things: leaving a read-only page (关闭) and closing a membership (注销).
+    page.goto(f"/admin/benefits/grant/{programme['grant'].pk}/change/")
+    page.get_by_role("link", name="关闭", exact=True).wait_for()
+    page.goto(f"/admin/members/member/{member.pk}/change/")
+    page.locator(f"a[href$='/member/{member.pk}/close/']", has_text="注销").wait_for()
+
+    # What staff read after acting: confirmations, refusals, the door's answers.
+    page.goto(f"/admin/members/member/{member.pk}/adjust-points/")
+    page.fill("input[name=amount]", "100")
+    page.fill("textarea[name=reason]", "服务补偿")
+    submit(page.locator("button[name=confirm]"))
+    check("points adjusted")
+    page.goto(f"/admin/benefits/grant/{programme['grant'].pk}/revoke/")
+    submit(page.locator("button[name=confirm]"))  # no reason: refused
+    check("revoke refused")
+    page.fill("textarea[name=reason]", "发错会员")
+    submit(page.locator("button[name=confirm]"))
+    check("grant revoked")
+    page.goto(f"/admin/events/event/{event.pk}/check-in/")
+    for attempt in ("first scan", "second scan"):
+        page.fill("input#ticket", programme["ticket"])
+        submit(page.locator("#check-in-form button[type=submit]"))
+        page.get_by_test_id("check-in-result").wait_for()
+        check(f"check-in {attempt}")
+    page.fill("input#ticket", "NOSUCHCODE")
+    submit(page.locator("#check-in-form button[type=submit]"))
+    page.get_by_test_id("check-in-error").wait_for()
+    check("check-in unknown ticket")
     assert not report, "English left in the zh-hans back office:\n" + "\n".join(report)
