@@ -174,8 +174,9 @@ def test_operations_manager_imports_a_small_file_after_checking_the_preview(page
 
 def test_check_in_at_the_door_on_a_phone(open_page, login_as, screenshot):
     member = MemberFactory(name="陈静", phone="+8613700137000")
-    event = EventFactory(title="Owners' spring drive", attendance_points=50)
+    event = EventFactory(title="Owners' spring drive", attendance_points=50, max_companions=2)
     registration = event_services.registration_create(event=event, member=member)
+    forgot_ticket = event_services.registration_create(event=event, member=MemberFactory(name="周杰", phone="+8613700137001"), companions=1)
     phone = open_page(PHONE)
     login_as(CUSTOMER_SERVICE, on=phone)
 
@@ -202,3 +203,11 @@ def test_check_in_at_the_door_on_a_phone(open_page, login_as, screenshot):
     phone.locator("input#ticket").fill("NOSUCHCODE")
     phone.get_by_role("button", name="Check in").first.click()
     phone.get_by_test_id("check-in-error").filter(has_text="No such ticket for this event.").wait_for()
+
+    # A member who forgot the ticket is found by phone number and checked in from the list.
+    phone.locator("input#phone").fill("137 0013 7001")
+    phone.get_by_role("button", name="Search").click()
+    found = phone.locator("table.userops-table tr", has_text="周杰")
+    found.get_by_role("button", name="Check in").click()
+    result.filter(has_text="Welcome, 周杰 (+1).").wait_for()
+    assert Registration.objects.get(pk=forgot_ticket.pk).state == RegistrationState.ATTENDED
