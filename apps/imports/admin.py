@@ -1,5 +1,6 @@
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRed
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
@@ -20,6 +22,13 @@ from apps.imports.models import ImportJob, ImportStatus
 from apps.imports.parsing import TEMPLATE_HEADERS
 
 IMPORT_PERMISSION = "imports.import_members"
+
+
+def column_label(column: str) -> str:
+    """A column as the import template of the operator's language heads it (``name`` is 姓名 in Chinese)."""
+    english = TEMPLATE_HEADERS["en"]
+    headers = TEMPLATE_HEADERS.get(get_language(), english)
+    return headers[english.index(column)] if column in english else column
 
 
 class UploadForm(forms.Form):
@@ -93,9 +102,8 @@ class ImportJobAdmin(ModelAdmin):
             except ApplicationError as exc:
                 form.add_error("file", exc.message)
             else:
-                return self._render(
-                    request, "admin/imports/preview.html", _("Check the import"), job=job, summary=preview, errors=preview.errors[:200]
-                )
+                errors = [replace(error, column=column_label(error.column)) for error in preview.errors[:200]]
+                return self._render(request, "admin/imports/preview.html", _("Check the import"), job=job, summary=preview, errors=errors)
         return self._render(request, "admin/imports/upload.html", _("Import members"), form=form)
 
     def confirm_view(self, request: HttpRequest, job_id: int) -> HttpResponse:

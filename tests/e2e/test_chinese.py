@@ -21,6 +21,7 @@ from apps.members.models import Tier
 from tests.benefits.factories import BenefitFactory
 from tests.campaigns.factories import SegmentFactory
 from tests.events.factories import ClubFactory, EventFactory
+from tests.imports.files import CHINESE_HEADER, write_csv
 from tests.members.factories import MemberFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -126,7 +127,7 @@ def _make_programme() -> dict[str, object]:
     }
 
 
-def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, programme):
+def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, programme, tmp_path):
     user = login_as(OPERATIONS_MANAGER)
     page.goto("/admin/")
     # Switch the way staff do: the account menu at the foot of the sidebar, then 简体中文.
@@ -201,6 +202,19 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     page.fill("textarea[name=reason]", "发错会员")
     submit(page.locator("button[name=confirm]"))
     check("grant revoked")
+    page.goto("/admin/imports/importjob/add/")
+    rows = [
+        CHINESE_HEADER,
+        ["CRM0002", "王芳", "13900139000", "", "杭州", "", "银卡", "100", "女", ""],
+        ["CRM0003", "", "", "", "", "", "", "", "", ""],
+    ]
+    page.set_input_files("input[name=file]", str(write_csv(tmp_path / "会员.csv", rows)))
+    submit(page.locator("form.userops-form button[type=submit]"))
+    page.get_by_test_id("import-preview").wait_for()
+    check("import preview")
+    submit(page.locator("[data-testid=import-preview] button[type=submit]"))
+    page.get_by_test_id("import-job").wait_for()
+    check("import job")
     page.goto(f"/admin/events/event/{event.pk}/check-in/")
     for attempt in ("first scan", "second scan"):
         page.fill("input#ticket", programme["ticket"])
