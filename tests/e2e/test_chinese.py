@@ -164,6 +164,11 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
         "imports": "/admin/imports/importjob/",
         "import upload": "/admin/imports/importjob/add/",
     }
+    # And every list the sidebar offers the role (pages other apps add, such as analytics, join the walk by themselves).
+    sidebar = page.eval_on_selector_all("#nav-sidebar-inner a[href^='/admin/']", "links => links.map(a => a.getAttribute('href'))")
+    for href in sidebar:
+        if href.split("?")[0] not in pages.values():
+            pages[f"sidebar {href.strip('/').replace('/', ' ')}"] = href
     data = {user.username, user.email, member.name, member.email, "Service voucher", "Umbrella", "Spring drive"}
     data |= set(Tier.objects.values_list("code", flat=True))  # codes, shown beside the names
     report = []
