@@ -13,13 +13,12 @@ import pytest
 from django.utils import timezone, translation
 
 from apps.benefits import services as benefit_services
-from apps.campaigns.models import Campaign
 from apps.core.roles import OPERATIONS_MANAGER
 from apps.events import services as event_services
 from apps.members import services as member_services
 from apps.members.models import Tier
 from tests.benefits.factories import BenefitFactory
-from tests.campaigns.factories import SegmentFactory
+from tests.campaigns.factories import CampaignFactory, SegmentFactory
 from tests.events.factories import ClubFactory, EventFactory
 from tests.imports.files import CHINESE_HEADER, write_csv
 from tests.members.factories import MemberFactory
@@ -102,7 +101,7 @@ def _make_programme() -> dict[str, object]:
     BenefitFactory(name_en="Umbrella", name_zh_hans="品牌雨伞", points_price=2000)  # in the points mall
     grant = benefit_services.grant_issue(benefit=benefit, member=member, source="staff", source_ref="门店补偿")
     segment = SegmentFactory(name="上海金卡会员", rules={"op": "and", "conditions": [{"field": "tier", "value": ["gold"]}]})
-    campaign = Campaign.objects.create(
+    campaign = CampaignFactory(
         name="春季保养周",
         segment=segment,
         benefit=benefit,
@@ -110,11 +109,9 @@ def _make_programme() -> dict[str, object]:
         schedule_kind="once",
         run_at=timezone.now() + timedelta(days=3),
     )
-    event = EventFactory(title_en="Spring drive", title_zh_hans="春季自驾", venue="UserOps 之家，静安", attendance_points=50)
-    registration = event_services.registration_create(event=event, member=member)
     club = ClubFactory(name="上海车友会")
-    event.club = club
-    event.save(update_fields=["club"])
+    event = EventFactory(title_en="Spring drive", title_zh_hans="春季自驾", venue="UserOps 之家，静安", attendance_points=50, club=club)
+    registration = event_services.registration_create(event=event, member=member)
     return {
         "member": member,
         "benefit": benefit,
