@@ -119,6 +119,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"  # signing in at /admin/login/ itself lands on the dashboard
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
@@ -464,6 +465,13 @@ USEROPS_CAMPAIGNS = {
     "FREQUENCY_CAP": env.int("USEROPS_CAMPAIGN_FREQUENCY_CAP", default=4),
     "FREQUENCY_CAP_DAYS": env.int("USEROPS_CAMPAIGN_FREQUENCY_CAP_DAYS", default=30),
     "STALLED_AFTER_MINUTES": env.int("USEROPS_CAMPAIGN_STALLED_AFTER_MINUTES", default=10),
+}
+
+# Member import: files with more rows than the threshold go to a background job with a progress page; rows are
+# written a chunk per transaction (a killed job resumes after its last chunk).
+USEROPS_IMPORTS = {
+    "BACKGROUND_THRESHOLD_ROWS": env.int("USEROPS_IMPORT_BACKGROUND_THRESHOLD_ROWS", default=5000),
+    "CHUNK_SIZE": env.int("USEROPS_IMPORT_CHUNK_SIZE", default=5000),
 }
 
 # Referrals: points for both sides, which actions qualify, how soon after enrolment a code may be attached,

@@ -140,7 +140,7 @@ class BenefitAdmin(SimpleHistoryAdmin, ImportExportMixin, TabbedTranslationAdmin
         density = obj.value_density
         if density is None:
             return "—"
-        return f"¥{density}/100 pts" if obj.points_price else f"{density}×"
+        return _("¥%(value)s per 100 points") % {"value": density} if obj.points_price else f"{density}×"
 
     @display(description=_("stock left"))
     def stock_display(self, obj: Benefit) -> str:

@@ -110,8 +110,8 @@ class CampaignAdmin(SimpleHistoryAdmin, ModelAdmin):
     actions = ["schedule", "launch", "dry_run", "pause", "resume", "cancel"]
 
     @display(description=_("status"), label=STATUS_COLOURS)
-    def status_badge(self, obj: Campaign) -> str:
-        return obj.status
+    def status_badge(self, obj: Campaign) -> tuple[str, str]:
+        return obj.status, obj.get_status_display()
 
     def save_model(self, request: HttpRequest, obj: Campaign, form: forms.ModelForm, change: bool) -> None:
         try:
@@ -192,8 +192,8 @@ class CampaignRunAdmin(ModelAdmin):
         description=_("status"),
         label={RunStatus.PENDING: "info", RunStatus.RUNNING: "warning", RunStatus.COMPLETED: "success", RunStatus.CANCELLED: "danger"},
     )
-    def status_badge(self, obj: CampaignRun) -> str:
-        return obj.status
+    def status_badge(self, obj: CampaignRun) -> tuple[str, str]:
+        return obj.status, obj.get_status_display()
 
     @display(description=_("progress"))
     def progress_bar(self, obj: CampaignRun) -> str:
@@ -227,8 +227,8 @@ class ReferralAdmin(ModelAdmin):
             ReferralState.REJECTED: "danger",
         },
     )
-    def state_badge(self, obj: Referral) -> str:
-        return obj.state
+    def state_badge(self, obj: Referral) -> tuple[str, str]:
+        return obj.state, obj.get_state_display()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

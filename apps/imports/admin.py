@@ -1,5 +1,6 @@
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRed
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
@@ -21,6 +23,13 @@ from apps.imports.models import ImportJob, ImportStatus
 from apps.imports.parsing import TEMPLATE_HEADERS
 
 IMPORT_PERMISSION = "imports.import_members"
+
+
+def column_label(column: str) -> str:
+    """A column as the import template of the operator's language heads it (``name`` is 姓名 in Chinese)."""
+    english = TEMPLATE_HEADERS["en"]
+    headers = TEMPLATE_HEADERS.get(get_language(), english)
+    return headers[english.index(column)] if column in english else column
 
 
 class UploadForm(forms.Form):
@@ -85,7 +94,7 @@ class ImportJobAdmin(ModelAdmin):
             job = services.import_job_create(
                 upload=form.cleaned_data["file"], all_or_nothing=form.cleaned_data["all_or_nothing"], actor=request.user
             )
-            if job.total_rows > services.BACKGROUND_THRESHOLD_ROWS:
+            if job.total_rows > services.background_threshold_rows():
                 services.import_job_queue(job=job)
                 messages.info(request, _("The file has %(rows)d rows: it is imported in the background.") % {"rows": job.total_rows})
                 return HttpResponseRedirect(reverse("admin:imports_importjob_change", args=[job.pk]))
@@ -94,9 +103,8 @@ class ImportJobAdmin(ModelAdmin):
             except ApplicationError as exc:
                 form.add_error("file", exc.message)
             else:
-                return self._render(
-                    request, "admin/imports/preview.html", _("Check the import"), job=job, summary=preview, errors=preview.errors[:200]
-                )
+                errors = [replace(error, column=column_label(error.column)) for error in preview.errors[:200]]
+                return self._render(request, "admin/imports/preview.html", _("Check the import"), job=job, summary=preview, errors=errors)
         return self._render(request, "admin/imports/upload.html", _("Import members"), form=form)
 
     def confirm_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
@@ -146,6 +154,6 @@ class ImportJobAdmin(ModelAdmin):
             **self.admin_site.each_context(request),
             "title": title,
             "opts": self.model._meta,
-            "threshold": services.BACKGROUND_THRESHOLD_ROWS,
+            "threshold": services.background_threshold_rows(),
         }
         return TemplateResponse(request, template, {**base, **context})

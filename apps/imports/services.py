@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -18,8 +19,10 @@ from apps.imports.models import ImportJob, ImportStatus
 from apps.imports.parsing import RowError, parse_file, records
 from apps.members.bulk import MemberRecord, members_bulk_upsert
 
-CHUNK_SIZE = 5000
-BACKGROUND_THRESHOLD_ROWS = 5000  # bigger files go to a Celery job with a progress bar
+
+def background_threshold_rows() -> int:
+    """Files with more data rows than this are imported by a Celery job with a progress page."""
+    return settings.USEROPS_IMPORTS["BACKGROUND_THRESHOLD_ROWS"]
 
 
 @dataclass
@@ -58,7 +61,7 @@ def import_file(
     dry_run: bool = False,
     all_or_nothing: bool = False,
     start_after_row: int = 0,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: int | None = None,
     on_chunk: Callable[[ImportSummary, int], None] | None = None,
 ) -> ImportSummary:
     """Import what is valid and report what is not (row, column, reason).
@@ -67,6 +70,7 @@ def import_file(
     invalid. Each chunk commits on its own together with ``on_chunk`` (the job's progress), so a killed
     run resumes after ``start_after_row`` and a re-run of the whole file changes nothing.
     """
+    chunk_size = chunk_size or settings.USEROPS_IMPORTS["CHUNK_SIZE"]
     if all_or_nothing:
         checked = _validate_only(path)
         if checked.invalid:

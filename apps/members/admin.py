@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from modeltranslation.admin import TabbedTranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import ModelChange
@@ -275,7 +276,8 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
     def unfreeze(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._status_form(request, object_id, _("Unfreeze member"), services.member_unfreeze, _("The member is active again."))
 
-    @action(description=_("Close"), url_path="close", permissions=["change_status"], icon="block")
+    # "Close" alone is also the button that leaves a read-only page; this one closes a membership.
+    @action(description=pgettext_lazy("member action", "Close"), url_path="close", permissions=["change_status"], icon="block")
     def close(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._status_form(request, object_id, _("Close member"), services.member_close, _("The member is closed."))
 

@@ -28,6 +28,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings: object) -> None:
+    """Every sign-in hashes a password twice; the production hasher's cost buys nothing in a test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
@@ -40,43 +46,72 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+DESKTOP = {"viewport": {"width": 1400, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
 @pytest.fixture
-def page(browser: object, live_server: object) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US", base_url=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    # The content security policy must not get in the back office's way: any violation fails the test.
+def open_page(browser: object, live_server: object) -> Iterator[Callable[..., object]]:
+    """A new page in its own browser context (cookies, viewport) on the one shared browser; ``PHONE`` for a phone."""
+    contexts = []
     violations: list[str] = []
-    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
-    yield page
-    context.close()
+
+    def open_(device: dict | None = None) -> object:
+        context = browser.new_context(**(device or DESKTOP), locale="en-US", base_url=live_server.url)
+        # The back office must work offline: anything not served by the live server is refused, not fetched.
+        context.route(lambda url: not url.startswith(live_server.url), lambda route: route.abort())
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        # The content security policy must not get in the back office's way: any violation fails the test.
+        page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
     assert violations == [], violations
 
 
 @pytest.fixture
-def login_as(page: object) -> Callable[..., User]:
-    def login(role: str | None = None, *, username: str | None = None, superuser: bool = False) -> User:
+def page(open_page: Callable[..., object]) -> object:
+    return open_page()
+
+
+@pytest.fixture
+def login_as(request: pytest.FixtureRequest) -> Callable[..., User]:
+    """Sign in through the login form, on ``on`` (a page from ``open_page``) or on the test's ``page``."""
+
+    def login(role: str | None = None, *, username: str | None = None, superuser: bool = False, on: object | None = None) -> User:
+        page_ = on or request.getfixturevalue("page")
         user = UserFactory(
             username=username or f"e2e-{(role or 'admin').split()[0].lower()}", role=role, is_superuser=superuser, password=PASSWORD
         )
         user.set_password(PASSWORD)
         user.save()
-        page.goto("/admin/login/")
-        page.fill("input[name=username]", user.username)
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("#login-form button[type=submit], #login-form input[type=submit], form button[type=submit]").first.click()
-        page.wait_for_url(lambda url: not url.rstrip("/").endswith("login") and "/login/" not in url)
+        page_.goto("/admin/login/")
+        page_.fill("input[name=username]", user.username)
+        page_.fill("input[name=password]", PASSWORD)
+        page_.locator("#login-form button[type=submit], #login-form input[type=submit], form button[type=submit]").first.click()
+        page_.wait_for_url(lambda url: not url.rstrip("/").endswith("login") and "/login/" not in url)
         return user
 
     return login
 
 
 @pytest.fixture
-def screenshot(page: object) -> Callable[[str], Path]:
-    def take(name: str, *, readme: bool = False) -> Path:
+def screenshot(request: pytest.FixtureRequest) -> Callable[..., Path]:
+    def take(name: str, *, readme: bool = False, on: object | None = None) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        target = on or request.getfixturevalue("page")
+        # Grow the viewport to the whole page rather than stitching a full-page shot: Unfold's fixed sidebar and
+        # sticky save bar then stay where staff see them.
+        size = target.viewport_size
+        height = target.evaluate("document.documentElement.scrollHeight")
+        target.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 6000))})
+        target.screenshot(path=str(path))
+        target.set_viewport_size(size)
         if readme:
             README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, README_SCREENSHOTS / f"{name}.png")

@@ -4,7 +4,7 @@ import pytest
 
 from apps.core.roles import ANALYST, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members import services
-from apps.members.models import PointsAccount
+from apps.members.models import PointsAccount, Tier
 from tests.members.factories import MemberFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -18,7 +18,14 @@ def member():
     return member
 
 
-def test_customer_service_finds_member_by_phone_and_adjusts_points(page, login_as, screenshot, member):
+@pytest.fixture
+def programme_members():
+    """Enough members across the tiers for the dashboard in the README to look like a programme."""
+    for code, count in (("basic", 46), ("silver", 21), ("gold", 9), ("vip", 2)):
+        MemberFactory.create_batch(count, tier=Tier.objects.get(code=code))
+
+
+def test_customer_service_finds_member_by_phone_and_adjusts_points(page, login_as, screenshot, programme_members, member):
     login_as(CUSTOMER_SERVICE)
     screenshot("dashboard", readme=True)
     page.goto("/admin/members/member/")
