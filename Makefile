@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/userops
 PG_PROBE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test lint format bench bench-quick loadtest setup demo messages clean
+.PHONY: run test lint format bench bench-quick loadtest setup demo messages clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ test: messages
 		CELERY_BROKER_URL=$(TEST_BROKER_URL) USEROPS_TEST_CELERY_BROKER=$(TEST_BROKER_URL) \
 			$(BIN)/pytest -m celery_worker $(PYTEST_ARGS) $$module || exit 1; \
 	done
+
+# The browser tests, writing the README's screenshots to docs/screenshots/ as well.
+screenshots: messages
+	USEROPS_README_SCREENSHOTS=1 CELERY_BROKER_URL=memory:// DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} \
+		$(BIN)/pytest tests/e2e -m "not celery_worker" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -13,7 +13,9 @@ from tests.members.factories import tier
 
 pytestmark = pytest.mark.django_db
 
-HEADER = "id,name_en,name_zh_hans,kind,face_value,unit_cost,validity_days,discount_percent,discount_cap,points_price,status,eligible_tiers\n"
+HEADER = (
+    "id,name_en,name_zh_hans,kind,face_value,unit_cost,validity_days,discount_percent,discount_cap,points_price,status,eligible_tiers\n"
+)
 
 
 def upload(client, text: str):
@@ -83,12 +85,14 @@ def test_import_needs_the_change_permission(client, staff):
 
 
 def test_export_neutralises_formulas(client, staff):
-    BenefitFactory(name="=HYPERLINK(\"http://evil\")")
+    BenefitFactory(name='=HYPERLINK("http://evil")')
     client.force_login(staff(OPERATIONS_MANAGER))
     dataset = BenefitResource().export()
     assert dataset.dict[0]["name_en"].startswith("=")
     page = client.get(reverse("admin:benefits_benefit_export")).content.decode()
     csv_format = re.search(r'<option value="(\d+)"[^>]*>\s*csv\s*</option>', page, re.IGNORECASE).group(1)
-    response = client.post(reverse("admin:benefits_benefit_export"), {"format": csv_format, "resource": "0", "benefitresource_name_en": "on"})
+    response = client.post(
+        reverse("admin:benefits_benefit_export"), {"format": csv_format, "resource": "0", "benefitresource_name_en": "on"}
+    )
     exported = tablib.Dataset().load(response.content.decode("utf-8-sig"), format="csv")
     assert not any(cell.startswith("=") for row in exported for cell in row if cell)

@@ -15,6 +15,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 CHROMIUM = os.environ.get("USEROPS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's screenshots are refreshed on request (`make screenshots`), so a test run leaves the checkout clean.
+REFRESH_README_SCREENSHOTS = os.environ.get("USEROPS_README_SCREENSHOTS") == "1"
 PASSWORD = "e2e-password-that-is-long"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -112,7 +114,7 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[..., Path]:
         target.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 6000))})
         target.screenshot(path=str(path))
         target.set_viewport_size(size)
-        if readme:
+        if readme and REFRESH_README_SCREENSHOTS:
             README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, README_SCREENSHOTS / f"{name}.png")
         return path
