@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
-from modeltranslation.admin import TabbedTranslationAdmin
+from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
@@ -87,7 +87,7 @@ class TierBenefitInline(TabularInline):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(SimpleHistoryAdmin, ImportExportMixin, TabbedTranslationAdmin, ModelAdmin):
+class BenefitAdmin(SimpleHistoryAdmin, ImportExportMixin, TranslationAdmin, ModelAdmin):
     form = BenefitForm
     resource_classes = [BenefitResource]
     import_form_class = ImportForm

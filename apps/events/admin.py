@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
-from modeltranslation.admin import TabbedTranslationAdmin
+from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
@@ -86,7 +86,7 @@ class ClubAdmin(SimpleHistoryAdmin, ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin, ModelAdmin):
+class EventAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
     form = EventForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["title", "city", "starts_at", "status", "capacity", "seats_taken", "waitlisted"]

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
-from modeltranslation.admin import TabbedTranslationAdmin
+from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import ModelChange
 from simple_history.template_utils import HistoricalRecordContextHelper
@@ -409,7 +409,7 @@ def register_member_page_section(*, name: str, title: Any, permission: str, rend
 
 
 @admin.register(Tier)
-class TierAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin, ModelAdmin):
+class TierAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
     list_display = ["name", "code", "rank", "threshold", "points_multiplier", "member_count"]
     ordering = ["rank"]
 

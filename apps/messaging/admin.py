@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
-from modeltranslation.admin import TabbedTranslationAdmin
+from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
@@ -15,7 +15,7 @@ from apps.messaging.models import Message, MessageState, MessageTemplate
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin, ModelAdmin):
+class MessageTemplateAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
     list_display = ["code", "channel", "subject", "is_active", "updated_at"]
     list_filter = [("channel", ChoicesDropdownFilter), "is_active"]
     search_fields = ["code", "subject", "body"]
