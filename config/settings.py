@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "apps.campaigns",
     "apps.events",
     "apps.imports",
+    "apps.analytics",
 ]
 
 MIDDLEWARE = [
@@ -382,6 +383,8 @@ USEROPS_PERIODIC_TASKS = {
     "Grant tier benefits on promotion": {"task": "benefits.grant_promotion_benefits", "crontab": "*/5 * * * *"},
     "Grant recurring tier benefits": {"task": "benefits.grant_recurring_tier_benefits", "crontab": "0 6 * * *"},
     "Mark event no-shows": {"task": "events.mark_no_shows", "crontab": "*/15 * * * *"},
+    "Roll up activity": {"task": "analytics.rollup", "crontab": "7 * * * *"},
+    "Score members (RFM)": {"task": "analytics.score_rfm", "crontab": "40 3 * * *"},
 }
 
 # Campaigns: members per chunk of a run; the frequency cap (at most N campaign actions per member in D days,
@@ -415,4 +418,18 @@ USEROPS_MESSAGING = {
     "MAX_ATTEMPTS": env.int("USEROPS_MESSAGE_MAX_ATTEMPTS", default=5),
     "RETRY_BASE_SECONDS": env.int("USEROPS_MESSAGE_RETRY_BASE_SECONDS", default=60),
     "PUBLIC_BASE_URL": env("USEROPS_PUBLIC_BASE_URL", default="http://localhost:8000"),
+}
+
+# Analytics (docs/metrics.md): the day boundary's time zone; purchase earning (points and growth value per yuan,
+# times the member's tier multiplier); what a point is worth for the liability; the RFM window; how long after a
+# campaign action counts as a conversion; how far back each roll-up re-reads events, to catch slow commits.
+USEROPS_ANALYTICS = {
+    "TIME_ZONE": env("USEROPS_ANALYTICS_TIME_ZONE", default=TIME_ZONE),
+    "POINTS_PER_YUAN": env("USEROPS_POINTS_PER_YUAN", default="1"),
+    "GROWTH_PER_YUAN": env("USEROPS_GROWTH_PER_YUAN", default="1"),
+    "POINT_VALUE_YUAN": env("USEROPS_POINT_VALUE_YUAN", default="0.01"),
+    "RFM_WINDOW_DAYS": env.int("USEROPS_RFM_WINDOW_DAYS", default=365),
+    "CONVERSION_WINDOW_DAYS": env.int("USEROPS_CONVERSION_WINDOW_DAYS", default=14),
+    "ROLLUP_OVERLAP_MINUTES": env.int("USEROPS_ROLLUP_OVERLAP_MINUTES", default=15),
+    "MAX_BATCH": 1000,
 }

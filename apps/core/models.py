@@ -41,6 +41,8 @@ class ApiScope(models.TextChoices):
     BENEFITS_GRANT = "benefits:grant", _("Grant benefits")
     BENEFITS_REDEEM = "benefits:redeem", _("Look up and redeem benefit codes")
     EVENTS_CHECKIN = "events:checkin", _("Check members in at events")
+    ACTIVITY_WRITE = "activity:write", _("Report member activity and purchases")
+    ANALYTICS_READ = "analytics:read", _("Read programme metrics")
 
 
 def hash_secret(raw: str) -> str:
