@@ -222,7 +222,9 @@ def _validate(item: Any, by_id: dict[int, Member], by_external: dict[str, Member
         raise _InvalidItemError("member_not_found", field_name, _("No member with this id."))
     channel = _text(item, "channel", required=False, max_length=20)
     if channel and channel not in ActivityChannel.values:
-        raise _InvalidItemError("invalid", "channel", _("Unknown channel; one of: %(channels)s.") % {"channels": ", ".join(ActivityChannel.values)})
+        raise _InvalidItemError(
+            "invalid", "channel", _("Unknown channel; one of: %(channels)s.") % {"channels": ", ".join(ActivityChannel.values)}
+        )
     return ActivityEvent(
         member=member,
         kind=kind,
