@@ -350,6 +350,29 @@ UNFOLD = {
                 ],
             },
             {
+                "title": _("Analytics"),
+                "items": [
+                    {
+                        "title": _("Analytics dashboard"),
+                        "icon": "insights",
+                        "link": reverse_lazy("admin:analytics_dailymetric_changelist"),
+                        "permission": lambda request: request.user.has_perm("analytics.view_dailymetric"),
+                    },
+                    {
+                        "title": _("Activity log"),
+                        "icon": "timeline",
+                        "link": reverse_lazy("admin:analytics_activityevent_changelist"),
+                        "permission": lambda request: request.user.has_perm("analytics.view_activityevent"),
+                    },
+                    {
+                        "title": _("RFM scores"),
+                        "icon": "scoreboard",
+                        "link": reverse_lazy("admin:analytics_rfmscore_changelist"),
+                        "permission": lambda request: request.user.has_perm("analytics.view_rfmscore"),
+                    },
+                ],
+            },
+            {
                 "title": _("Messages"),
                 "items": [
                     {

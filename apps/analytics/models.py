@@ -133,7 +133,7 @@ class DailyMetric(models.Model):
 
     class Meta:
         verbose_name = _("daily metric")
-        verbose_name_plural = _("daily metrics")
+        verbose_name_plural = _("analytics dashboard")
         constraints = [models.UniqueConstraint(fields=["day", "tier_id", "city", "channel"], name="daily_metric_unique_slice")]
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Avg, Count, F, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -463,16 +463,11 @@ def event_summary(*, f: MetricFilter) -> Figure:
     return Figure("events", _("Community events"), columns, rows, headline)
 
 
-def _converted(window_days: int) -> Exists:
-    """A purchase on a local day from the action's day to ``window_days`` after it (member-day roll-up)."""
-    zone = local_zone()
-    later = ExpressionWrapper(OuterRef("created_at") + Value(timedelta(days=window_days)), output_field=DateTimeField())
+def _converted() -> Exists:
+    """A purchase on a local day from the action's day to its ``until_day`` (member-day roll-up)."""
     return Exists(
         DailyMemberActivity.objects.filter(
-            member_id=OuterRef("member_id"),
-            purchases__gt=0,
-            day__gte=TruncDate(OuterRef("created_at"), tzinfo=zone),
-            day__lte=TruncDate(later, tzinfo=zone),
+            member_id=OuterRef("member_id"), purchases__gt=0, day__gte=OuterRef("action_day"), day__lte=OuterRef("until_day")
         )
     )
 
@@ -487,7 +482,13 @@ def campaign_summary(*, f: MetricFilter, window_days: int | None = None) -> Figu
     costs = dict(runs.values("campaign_id").annotate(c=Sum("cost")).values_list("campaign_id", "c").order_by())
     actions = CampaignAction.objects.filter(run__in=runs, outcome__in=[ActionOutcome.ACTED, ActionOutcome.HELD_OUT])
     counted = (
-        actions.annotate(converted=_converted(window_days))
+        actions.annotate(
+            action_day=TruncDate("created_at", tzinfo=local_zone()),
+            until_day=TruncDate(
+                ExpressionWrapper(F("created_at") + Value(timedelta(days=window_days)), output_field=DateTimeField()), tzinfo=local_zone()
+            ),
+        )
+        .annotate(converted=_converted())
         .values("campaign_id", "outcome")
         .annotate(n=Count("id"), conversions=Count("id", filter=Q(converted=True)))
         .order_by()

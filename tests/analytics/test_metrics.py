@@ -131,7 +131,9 @@ def test_late_event_is_rolled_up_incrementally_and_full_rerun_agrees(programme: 
 
 def _snapshot() -> list:
     return [
-        sorted(DailyMetric.objects.values_list("day", "tier_id", "city", "channel", "active_members", "new_members", "purchases", "revenue")),
+        sorted(
+            DailyMetric.objects.values_list("day", "tier_id", "city", "channel", "active_members", "new_members", "purchases", "revenue")
+        ),
         sorted(PeriodMetric.objects.values_list("kind", "start", "tier_id", "city", "active_members", "purchasers", "repeat_purchasers")),
         sorted(DailyMemberActivity.objects.values_list("day", "member_id", "events", "revenue")),
     ]
@@ -160,7 +162,11 @@ def test_range_default_is_last_90_days() -> None:
 
 @pytest.mark.parametrize(
     ("params", "code"),
-    [({"start": "2026-13-01"}, "invalid_date"), ({"start": "2026-03-02", "end": "2026-03-01"}, "invalid_range"), ({"channel": "x"}, "invalid_channel")],
+    [
+        ({"start": "2026-13-01"}, "invalid_date"),
+        ({"start": "2026-03-02", "end": "2026-03-01"}, "invalid_range"),
+        ({"channel": "x"}, "invalid_channel"),
+    ],
 )
 def test_bad_filters_are_refused(params: dict, code: str) -> None:
     from apps.core.errors import ApplicationError
