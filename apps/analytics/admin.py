@@ -17,6 +17,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 
 from apps.analytics import selectors
 from apps.analytics.models import ActivityEvent, DailyMetric, RfmScore, RfmSegment
+from apps.analytics.services import day_start
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.core.spreadsheet import csv_response
@@ -158,7 +159,7 @@ class AnalyticsDashboardAdmin(ModelAdmin):
         for row in figures["cohorts"].rows:
             cohort = row[0]
             next_month = (cohort + timedelta(days=32)).replace(day=1)
-            link = _member_list_url(f, joined_at__gte=cohort.isoformat(), joined_at__lt=next_month.isoformat())
+            link = _member_list_url(f, joined_at__gte=day_start(cohort).isoformat(), joined_at__lt=day_start(next_month).isoformat())
             cohort_rows.append({"cohort": cohort, "size": row[1], "link": link, "cells": [{"rate": r, "style": _heat(r)} for r in row[2:]]})
         largest_step = max((row[1] for row in figures["funnel"].rows), default=0) or 1
         context = {

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Count, F, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Avg, Count, DateField, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -336,7 +336,7 @@ def tier_movements(*, f: MetricFilter) -> Figure:
             f.member_q("member__"), created_at__gte=day_start(f.start), created_at__lt=day_start(f.end + timedelta(days=1))
         )
         .exclude(kind=TierChangeKind.INITIAL)
-        .annotate(m=TruncMonth("created_at", tzinfo=local_zone()))
+        .annotate(m=TruncMonth("created_at", tzinfo=local_zone(), output_field=DateField()))
         .values("m", "kind")
         .annotate(n=Count("id"))
         .order_by()

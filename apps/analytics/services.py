@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q, QuerySet, Sum, Value
+from django.db.models import Count, DateField, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -113,7 +113,7 @@ def _insert_new(events: list[ActivityEvent]) -> dict[str, int]:
         params += [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
     table = ActivityEvent._meta.db_table
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(rows)} ON CONFLICT (source, event_id) DO NOTHING RETURNING id, event_id"
+    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(rows)} ON CONFLICT (source, event_id) DO NOTHING RETURNING id, event_id"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {event_id: pk for pk, event_id in cursor.fetchall()}
@@ -451,7 +451,7 @@ def _member_periods(kind: str, starts: list[date]) -> QuerySet:
             s_channel=Max("channel"),
             s_purchases=Sum("purchases"),
             s_revenue=Sum("revenue"),
-            s_joined=TruncMonth("member__joined_at", tzinfo=local_zone()),
+            s_joined=TruncMonth("member__joined_at", tzinfo=local_zone(), output_field=DateField()),
         )
         .order_by()
     )
@@ -465,7 +465,7 @@ def _rebuild_periods(days: list[date]) -> None:
         sql = (
             "SELECT %s, x.p, x.s_tier, x.s_city, x.s_channel, COUNT(*), "
             "SUM(CASE WHEN x.s_purchases > 0 THEN 1 ELSE 0 END), SUM(CASE WHEN x.s_purchases > 1 THEN 1 ELSE 0 END), "
-            f"SUM(x.s_purchases), SUM(x.s_revenue) FROM ({inner}) x GROUP BY x.p, x.s_tier, x.s_city, x.s_channel"
+            f"SUM(x.s_purchases), SUM(x.s_revenue) FROM ({inner}) x GROUP BY x.p, x.s_tier, x.s_city, x.s_channel"  # noqa: S608
         )
         columns = [
             "kind",
@@ -484,7 +484,7 @@ def _rebuild_periods(days: list[date]) -> None:
             CohortActivity.objects.filter(month__in=starts).delete()
             sql = (
                 "SELECT x.s_joined, x.p, x.s_tier, x.s_city, x.s_channel, COUNT(*) "
-                f"FROM ({inner}) x GROUP BY x.s_joined, x.p, x.s_tier, x.s_city, x.s_channel"
+                f"FROM ({inner}) x GROUP BY x.s_joined, x.p, x.s_tier, x.s_city, x.s_channel"  # noqa: S608
             )
             _insert_select(CohortActivity, ["cohort", "month", "tier_id", "city", "channel", "active_members"], sql, params)
 
@@ -586,13 +586,13 @@ def rfm_score_members(*, now: datetime | None = None, window_days: int | None = 
                NTILE(5) OVER (ORDER BY w.last, w.member_id) AS r0,
                NTILE(5) OVER (ORDER BY w.freq, w.member_id) AS f0,
                NTILE(5) OVER (ORDER BY w.money, w.member_id) AS m0
-        FROM ({window_sql}) w"""
+        FROM ({window_sql}) w"""  # noqa: S608
     scored = f"""
         SELECT q.member_id, q.last, q.freq, q.money,
                MIN(q.r0) OVER (PARTITION BY q.last) AS r,
                MIN(q.f0) OVER (PARTITION BY q.freq) AS f,
                MIN(q.m0) OVER (PARTITION BY q.money) AS m
-        FROM ({ranked}) q"""
+        FROM ({ranked}) q"""  # noqa: S608
     member_table = Member._meta.db_table
     sql = f"""
         SELECT mm.id, COALESCE(s.r, 1), COALESCE(s.f, 1), COALESCE(s.m, 1), {SEGMENT_CASE},
@@ -600,7 +600,7 @@ def rfm_score_members(*, now: datetime | None = None, window_days: int | None = 
         FROM {member_table} mm
         LEFT JOIN ({scored}) s ON s.member_id = mm.id
         LEFT JOIN ({lifetime_sql}) l ON l.member_id = mm.id
-        WHERE 1 = 1"""
+        WHERE 1 = 1"""  # noqa: S608
     columns = ["member", "recency", "frequency", "monetary", "segment", "last_purchase_day", "purchases", "revenue"]
     columns += ["lifetime_revenue", "last_active_day", "scored_at"]
     scored_at = RfmScore._meta.get_field("scored_at").get_db_prep_save(now, connection)

@@ -1,11 +1,11 @@
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from django.utils.translation import gettext as _
 
 from apps.analytics import selectors, services
 from apps.analytics.api import serializers as s
