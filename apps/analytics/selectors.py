@@ -129,6 +129,11 @@ def _percent(numerator: Any, denominator: Any) -> Decimal | None:
     return (Decimal(numerator) * 100 / Decimal(denominator)).quantize(Decimal("0.1"))
 
 
+def _money(value: Any) -> Decimal:
+    """Yuan with two places, whatever the database's sum returned (SQLite drops trailing zeros)."""
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
 def _month_end(month: date) -> date:
     return (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
@@ -184,7 +189,7 @@ def daily_activity(*, f: MetricFilter) -> Figure:
     rows = []
     for day in f.days:
         row = sums.get(day, {})
-        rows.append([day, row.get("dau") or 0, row.get("new") or 0, row.get("purchases") or 0, row.get("revenue") or ZERO])
+        rows.append([day, row.get("dau") or 0, row.get("new") or 0, row.get("purchases") or 0, _money(row.get("revenue"))])
     headline = {
         "dau_last_day": rows[-1][1] if rows else 0,
         "dau_average": _ratio(sum(r[1] for r in rows), len(rows), "0.1"),
@@ -242,7 +247,7 @@ def monthly_activity(*, f: MetricFilter) -> Figure:
         "mau": rows[-1][1] if rows else 0,
         "stickiness_percent": rows[-1][3] if rows else None,
         "purchases": total["purchases"],
-        "revenue": total["revenue"] or ZERO,
+        "revenue": _money(total["revenue"]),
         "aov": _ratio(total["revenue"], total["purchases"]),
         "purchase_frequency": _ratio(total["purchases"], total["purchasers"]),
         "repurchase_rate_percent": _percent(total["repeat"], total["purchasers"]),
@@ -361,7 +366,7 @@ def ltv_by_tier(*, f: MetricFilter) -> Figure:
     for tier in Tier.objects.order_by("rank"):
         row = rows_by_tier.get(tier.pk, {})
         rows.append(
-            [tier.name, row.get("members") or 0, row.get("revenue") or ZERO, _ratio(row.get("revenue") or 0, row.get("members") or 0)]
+            [tier.name, row.get("members") or 0, _money(row.get("revenue")), _ratio(row.get("revenue") or 0, row.get("members") or 0)]
         )
     return Figure("ltv", _("Lifetime value by tier"), [_("tier"), _("members scored"), _("lifetime revenue"), _("LTV")], rows)
 
@@ -409,7 +414,9 @@ def benefit_summary(*, f: MetricFilter) -> Figure:
         if not b.issued:
             continue
         live = b.issued - b.revoked
-        rows.append([b.name, b.issued, b.redeemed, _percent(b.redeemed, live), b.cost, b.face_value * b.redeemed, b.value_density])
+        rows.append(
+            [b.name, b.issued, b.redeemed, _percent(b.redeemed, live), _money(b.cost), _money(b.face_value * b.redeemed), b.value_density]
+        )
     columns = [_("benefit"), _("issued"), _("redeemed"), _("redemption rate %"), _("cost"), _("value redeemed"), _("value density")]
     redeemed_in_range = Redemption.objects.filter(
         redeemed_at__gte=day_start(f.start), redeemed_at__lt=day_start(f.end + timedelta(days=1))
@@ -502,7 +509,7 @@ def campaign_summary(*, f: MetricFilter, window_days: int | None = None) -> Figu
         held, held_conversions = stats[campaign.pk].get(ActionOutcome.HELD_OUT, (0, 0))
         rate, held_rate = _percent(conversions, reach), _percent(held_conversions, held)
         uplift = (rate - held_rate) if rate is not None and held_rate is not None else None
-        cost = costs.get(campaign.pk) or ZERO
+        cost = _money(costs.get(campaign.pk))
         rows.append([campaign.name, reach, cost, conversions, rate, held, held_rate, uplift, _ratio(cost, conversions)])
     columns = [_("campaign"), _("reach"), _("cost"), _("conversions"), _("conversion %"), _("holdout"), _("holdout conversion %")]
     columns += [_("uplift (points)"), _("cost per conversion")]
