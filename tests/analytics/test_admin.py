@@ -59,7 +59,7 @@ def test_each_figure_exports_to_csv(client, staff, data):
     daily = client.get(
         reverse("admin:analytics_dashboard_export", args=["daily"]), {"start": "2026-03-01", "end": "2026-03-03"}
     ).content.decode()
-    assert daily.splitlines()[1:] == ["2026-03-01,1,0,0,0", "2026-03-02,1,0,1,88.00", "2026-03-03,1,0,0,0"]
+    assert daily.splitlines()[1:] == ["2026-03-01,1,0,0,0.00", "2026-03-02,1,0,1,88.00", "2026-03-03,1,0,0,0.00"]
 
 
 def test_member_list_drill_down_by_rfm_segment(client, staff, data):
