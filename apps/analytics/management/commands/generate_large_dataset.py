@@ -30,7 +30,7 @@ def add_members(count: int) -> int:
                    now() - ((i * 7919) %% 730) * interval '1 day' - ((i * 104729) %% 86400) * interval '1 second',
                    (%s::bigint[])[1 + (i %% 10 = 0)::int + (i %% 50 = 0)::int + (i %% 200 = 0)::int],
                    now(), 0, now() - ((i * 7919) %% 730) * interval '1 day', now()
-            FROM generate_series(%s, %s) AS i
+            FROM generate_series(%s::bigint, %s::bigint) AS i
             """,
             [tier_ids, start, start + count - 1],
         )
