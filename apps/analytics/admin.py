@@ -108,6 +108,19 @@ def _chart(labels: list[Any], datasets: list[tuple[Any, list[Any]]]) -> str:
     )
 
 
+# The theme's chart defaults hide the legend; these show it (and group the bars side by side).
+CHART_OPTIONS = json.dumps(
+    {
+        "animation": False,
+        "responsive": True,
+        "maintainAspectRatio": False,
+        "plugins": {"legend": {"display": True, "position": "bottom", "labels": {"usePointStyle": True, "boxWidth": 6, "boxHeight": 6}}},
+        "datasets": {"line": {"pointStyle": False, "borderWidth": 2}, "bar": {"borderRadius": 4, "maxBarThickness": 24}},
+        "scales": {"x": {"grid": {"display": False}}, "y": {"beginAtZero": True}},
+    }
+)
+
+
 def _heat(rate: Any) -> str:
     """A background for a cohort cell: the higher the retention, the stronger the colour."""
     if rate is None:
@@ -197,6 +210,7 @@ class AnalyticsDashboardAdmin(ModelAdmin):
             "rfm_rows": [{"row": row, "link": _member_list_url(f, rfm_segment=row[1])} for row in figures["rfm"].rows],
             "funnel_rows": [{"row": row, "width": round(100 * row[1] / largest_step)} for row in figures["funnel"].rows],
             "funnel_link": _member_list_url(f),
+            "chart_options": CHART_OPTIONS,
             "cohort_rows": cohort_rows,
             "cohort_columns": figures["cohorts"].columns[2:],
         }
