@@ -532,7 +532,8 @@ def rollup_run(*, now: datetime | None = None, full: bool = False, chunk_days: i
             DailyMetric.objects.all().delete()
             PeriodMetric.objects.all().delete()
             CohortActivity.objects.all().delete()
-        # Days are rebuilt a month at a time (weeks and months are re-aggregated whole from the member-day rows).
+        # Days are rebuilt a month at a time (weeks and months are re-aggregated whole from the member-day rows), all in
+        # this one transaction: readers keep seeing the previous roll-up until it commits.
         for start in range(0, len(days), chunk_days):
             rollup_days(days=days[start : start + chunk_days])
         state.watermark = now

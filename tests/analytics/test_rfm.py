@@ -82,3 +82,20 @@ def test_bad_rfm_rule_names_the_value(db: None) -> None:
     with pytest.raises(ApplicationError) as caught:
         rules_members(rules={"field": "rfm_segment", "value": ["whales"]})
     assert "whales" in caught.value.message
+
+
+def test_tasks_roll_up_and_score_and_are_scheduled(db: None) -> None:
+    from django.conf import settings
+    from django.core.management import call_command
+    from django_celery_beat.models import PeriodicTask
+
+    from apps.analytics import tasks
+
+    member = MemberFactory(joined_at=local(2026, 1, 1, 12))
+    purchase(member, local(2026, 1, 2, 12), "10.00")
+    assert tasks.rollup() >= 2  # the purchase's day and the joining day
+    assert tasks.score_rfm() == 1
+    call_command("setup_periodic_tasks")
+    names = dict(PeriodicTask.objects.values_list("name", "task"))
+    assert names["Roll up activity"] == "analytics.rollup" and names["Score members (RFM)"] == "analytics.score_rfm"
+    assert "Roll up activity" in settings.USEROPS_PERIODIC_TASKS
