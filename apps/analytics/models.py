@@ -45,7 +45,9 @@ class ActivityEvent(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="activity_events")
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="activity_events", db_index=False
+    )  # the (member, occurred_at) index serves member look-ups
     kind = models.CharField(_("kind"), max_length=20, choices=ActivityKind.choices)
     occurred_at = models.DateTimeField(_("occurred at"))
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
