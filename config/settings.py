@@ -393,6 +393,13 @@ UNFOLD = {
     },
 }
 
+# django-import-export (the benefit catalogue): importing needs the change permission, exporting the view
+# permission, and exported cells that a spreadsheet would run as a formula are neutralised.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+
 # Periodic jobs, kept in django-celery-beat by ``manage.py setup_periodic_tasks`` (staff never edit them by hand).
 # Crontab fields: minute hour day_of_month month_of_year day_of_week, in TIME_ZONE.
 USEROPS_PERIODIC_TASKS = {
@@ -406,8 +413,16 @@ USEROPS_PERIODIC_TASKS = {
     "Grant tier benefits on promotion": {"task": "benefits.grant_promotion_benefits", "crontab": "*/5 * * * *"},
     "Grant recurring tier benefits": {"task": "benefits.grant_recurring_tier_benefits", "crontab": "0 6 * * *"},
     "Mark event no-shows": {"task": "events.mark_no_shows", "crontab": "*/15 * * * *"},
+    "Send event reminders": {"task": "events.send_reminders", "crontab": "*/15 * * * *"},
     "Roll up activity": {"task": "analytics.rollup", "crontab": "7 * * * *"},
     "Score members (RFM)": {"task": "analytics.score_rfm", "crontab": "40 3 * * *"},
+}
+
+# Events: the channels registrants are told on (waitlist promotion, cancellation, reminder) and how long
+# before the start the reminder goes out.
+USEROPS_EVENTS = {
+    "NOTIFY_CHANNELS": env.list("USEROPS_EVENT_NOTIFY_CHANNELS", default=["sms"]),
+    "REMINDER_HOURS_BEFORE": env.int("USEROPS_EVENT_REMINDER_HOURS_BEFORE", default=24),
 }
 
 # Campaigns: members per chunk of a run; the frequency cap (at most N campaign actions per member in D days,

@@ -11,14 +11,17 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
 from modeltranslation.admin import TabbedTranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 
 from apps.benefits import selectors, services
 from apps.benefits.models import Benefit, Grant, GrantSource, GrantState, RedemptionChannel, TierBenefit, normalize_code
+from apps.benefits.resources import BenefitResource
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.members.admin import ReasonForm, register_member_page_section
@@ -84,8 +87,11 @@ class TierBenefitInline(TabularInline):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin, ModelAdmin):
+class BenefitAdmin(SimpleHistoryAdmin, ImportExportMixin, TabbedTranslationAdmin, ModelAdmin):
     form = BenefitForm
+    resource_classes = [BenefitResource]
+    import_form_class = ImportForm
+    export_form_class = ExportForm
     list_display = [
         "name",
         "kind",

@@ -4,9 +4,11 @@ Every change to an event's seats takes the event's row lock first (then the memb
 so capacity is counted by one writer at a time; ``seats_taken <= capacity`` is also a database constraint.
 """
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
@@ -18,8 +20,13 @@ from apps.core.models import ApiClient, User
 from apps.events.models import Club, ClubMembership, Event, EventStatus, Registration, RegistrationState
 from apps.members import services as member_services
 from apps.members.models import Member, MemberStatus
+from apps.messaging.models import MessagePurpose
+from apps.messaging.services import message_enqueue, messages_enqueue_bulk
+
+logger = logging.getLogger("userops.events")
 
 TICKET_SALT = "userops.events.ticket"
+PROMOTED_TEMPLATE, CANCELLED_TEMPLATE, REMINDER_TEMPLATE = "event_promoted", "event_cancelled", "event_reminder"
 OPEN_STATES = (RegistrationState.REGISTERED, RegistrationState.WAITLISTED)
 
 
@@ -128,6 +135,8 @@ def event_cancel(*, event: Event, reason: str, actor: User | None = None) -> int
         _cancel_registration(
             registration, reason=_("Event cancelled: %(reason)s") % {"reason": event.cancel_reason}, refund=True, actor=actor
         )
+        refunded = event.points_price if registration.payment_id else 0
+        _notify(registration, CANCELLED_TEMPLATE, reason=event.cancel_reason, refunded_points=refunded)
         cancelled += 1
     event.seats_taken = 0
     event.save(update_fields=["seats_taken"])
@@ -238,9 +247,63 @@ def _promote_waitlist(event: Event) -> list[Registration]:
         waiting.promoted_at = timezone.now()
         waiting.save(update_fields=["state", "payment", "promoted_at"])
         event.seats_taken += waiting.seats
+        _notify(waiting, PROMOTED_TEMPLATE)
         promoted.append(waiting)
     event.save(update_fields=["seats_taken"])
     return promoted
+
+
+# Notifications ----------------------------------------------------------------------------------
+# Service messages go through the messaging outbox in the same transaction as the change they announce,
+# so a rolled-back change sends nothing and a committed one is never left untold.
+
+
+def _event_context(event: Event) -> dict[str, str]:
+    return {
+        "event_title": event.title,
+        "starts_at": timezone.localtime(event.starts_at).strftime("%Y-%m-%d %H:%M"),
+        "venue": event.venue or event.online_url,
+    }
+
+
+def _notify(registration: Registration, template_code: str, **extra: object) -> None:
+    context = {**_event_context(registration.event), **extra}
+    for channel in settings.USEROPS_EVENTS["NOTIFY_CHANNELS"]:
+        try:
+            message_enqueue(
+                member=registration.member,
+                channel=channel,
+                template_code=template_code,
+                context=context,
+                purpose=MessagePurpose.SERVICE,
+                dedupe_key=f"{template_code}:{registration.pk}:{channel}",
+            )
+        except ApplicationError as exc:
+            # A missing or broken template must not undo a cancellation or a promotion; staff see it in the log.
+            logger.warning("event message %s for registration %s not queued: %s", template_code, registration.pk, exc.message)
+
+
+def events_send_reminders(*, now: datetime | None = None) -> int:
+    """Queue one reminder per seated member of every event starting within the reminder window. Returns how many."""
+    now = now or timezone.now()
+    window = timedelta(hours=settings.USEROPS_EVENTS["REMINDER_HOURS_BEFORE"])
+    queued = 0
+    events = Event.objects.filter(status__in=[EventStatus.PUBLISHED, EventStatus.CLOSED], starts_at__gt=now, starts_at__lte=now + window)
+    for event in events.order_by("starts_at", "pk"):
+        member_ids = list(event.registrations.filter(state=RegistrationState.REGISTERED).values_list("member_id", flat=True))
+        for channel in settings.USEROPS_EVENTS["NOTIFY_CHANNELS"]:
+            try:
+                queued += messages_enqueue_bulk(
+                    member_ids=member_ids,
+                    channel=channel,
+                    template_code=REMINDER_TEMPLATE,
+                    context=_event_context(event),
+                    purpose=MessagePurpose.SERVICE,
+                    dedupe_prefix=f"{REMINDER_TEMPLATE}:{event.pk}:{channel}",
+                )
+            except ApplicationError as exc:
+                logger.warning("reminders for event %s on %s not queued: %s", event.pk, channel, exc.message)
+    return queued
 
 
 # Tickets and check-in ---------------------------------------------------------------------------

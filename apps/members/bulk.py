@@ -8,8 +8,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
+from apps.core.bulk_insert import allocate_ids, insert_rows
 from apps.members.models import (
     Gender,
     Member,
@@ -135,66 +136,81 @@ def _apply(member: Member, record: MemberRecord) -> bool:
 
 
 def _create(records: list[MemberRecord], source_channel: str, now: datetime) -> None:
-    default_tier = lowest_tier()
+    default_tier_id = lowest_tier().pk
+    member_ids = allocate_ids(Member, len(records))
     members = [
-        Member(
-            name=r.name,
-            phone=r.phone,
-            external_id=r.external_id,
-            email=r.email,
-            city=r.city,
-            gender=r.gender,
-            birthday=r.birthday,
-            source_channel=source_channel,
-            joined_at=_joined(r, now),
-            tier_id=r.tier_id or default_tier.pk,
-            tier_achieved_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        for r in records
+        {
+            "id": member_id,
+            "name": r.name,
+            "phone": r.phone,
+            "external_id": r.external_id,
+            "email": r.email,
+            "city": r.city,
+            "gender": r.gender,
+            "birthday": r.birthday,
+            "source_channel": source_channel,
+            "joined_at": _joined(r, now),
+            "tier_id": r.tier_id or default_tier_id,
+            "tier_achieved_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for member_id, r in zip(member_ids, records, strict=True)
     ]
-    members = bulk_create_with_history(members, Member, batch_size=1000)
-    by_identity = {(f"ext:{m.external_id}" if m.external_id else f"phone:{m.phone}"): m for m in members}
-    accounts = PointsAccount.objects.bulk_create(
-        [PointsAccount(member=by_identity[r.identity], balance=r.points) for r in records], batch_size=1000
-    )
-    TierChange.objects.bulk_create(
+    insert_rows(Member, members)
+    history_model = Member.history.model
+    copied = [f.attname for f in history_model._meta.concrete_fields if f.attname in members[0]]
+    insert_rows(history_model, [{**{name: m[name] for name in copied}, "history_date": now, "history_type": "+"} for m in members])
+    account_ids = allocate_ids(PointsAccount, len(records))
+    insert_rows(
+        PointsAccount,
         [
-            TierChange(
-                member=by_identity[r.identity],
-                kind=TierChangeKind.INITIAL,
-                to_tier_id=r.tier_id or default_tier.pk,
-                growth_value=0,
-                reason=_("Imported") if r.tier_id is None else _("Imported with tier from the previous programme"),
-                created_at=now,
-            )
-            for r in records
+            {"id": account_id, "member_id": member_id, "balance": r.points, "updated_at": now}
+            for account_id, member_id, r in zip(account_ids, member_ids, records, strict=True)
         ],
-        batch_size=1000,
     )
-    account_of = {account.member_id: account for account in accounts}
-    opening = [(r, account_of[by_identity[r.identity].pk]) for r in records if r.points > 0]
+    imported, imported_with_tier = _("Imported"), _("Imported with tier from the previous programme")
+    insert_rows(
+        TierChange,
+        [
+            {
+                "member_id": member_id,
+                "kind": TierChangeKind.INITIAL,
+                "to_tier_id": r.tier_id or default_tier_id,
+                "growth_value": 0,
+                "reason": imported if r.tier_id is None else imported_with_tier,
+                "created_at": now,
+            }
+            for member_id, r in zip(member_ids, records, strict=True)
+        ],
+    )
+    opening = [(account_id, r) for account_id, r in zip(account_ids, records, strict=True) if r.points > 0]
     if not opening:
         return
     expires_at = default_points_expiry(now)
-    entries = PointsEntry.objects.bulk_create(
+    reason = _("Opening balance from import")
+    entry_ids = allocate_ids(PointsEntry, len(opening))
+    insert_rows(
+        PointsEntry,
         [
-            PointsEntry(
-                account=account,
-                kind=PointsEntryKind.MIGRATE,
-                amount=r.points,
-                balance_after=r.points,
-                reason=_("Opening balance from import"),
-                source_ref=f"import:row:{r.row_number}",
-                expires_at=expires_at,
-                created_at=now,
-            )
-            for r, account in opening
+            {
+                "id": entry_id,
+                "account_id": account_id,
+                "kind": PointsEntryKind.MIGRATE,
+                "amount": r.points,
+                "balance_after": r.points,
+                "reason": reason,
+                "source_ref": f"import:row:{r.row_number}",
+                "expires_at": expires_at,
+                "created_at": now,
+            }
+            for entry_id, (account_id, r) in zip(entry_ids, opening, strict=True)
         ],
-        batch_size=1000,
     )
-    PointsLot.objects.bulk_create(
-        [PointsLot(account_id=e.account_id, entry=e, amount=e.amount, remaining=e.amount, expires_at=expires_at) for e in entries],
-        batch_size=1000,
+    insert_rows(
+        PointsLot,
+        [
+            {"account_id": account_id, "entry_id": entry_id, "amount": r.points, "remaining": r.points, "expires_at": expires_at}
+            for entry_id, (account_id, r) in zip(entry_ids, opening, strict=True)
+        ],
     )
