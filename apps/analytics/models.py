@@ -245,3 +245,23 @@ class RfmScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.recency}{self.frequency}{self.monetary} {self.segment}"
+
+
+class MemberSummary(models.Model):
+    """Members per slice and RFM segment with their lifetime revenue, written by each RFM scoring: what the dashboard's
+    tier distribution, RFM segments and LTV read, instead of counting a million members per view."""
+
+    id = models.BigAutoField(primary_key=True)
+    tier_id = models.BigIntegerField()
+    city = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=20, blank=True)
+    segment = models.CharField(max_length=20, choices=RfmSegment.choices)
+    members = models.PositiveIntegerField(default=0, db_default=0)
+    lifetime_revenue = models.DecimalField(max_digits=18, decimal_places=2, default=0, db_default=0)
+
+    class Meta:
+        verbose_name = _("member summary")
+        verbose_name_plural = _("member summaries")
+
+    def __str__(self) -> str:
+        return f"{self.tier_id}/{self.city}/{self.channel}/{self.segment}: {self.members}"

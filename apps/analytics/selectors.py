@@ -12,18 +12,18 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Count, DateField, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Count, DateField, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.analytics.models import CohortActivity, DailyMemberActivity, DailyMetric, PeriodKind, PeriodMetric, RfmScore, RfmSegment
+from apps.analytics.models import CohortActivity, DailyMemberActivity, DailyMetric, MemberSummary, PeriodKind, PeriodMetric, RfmSegment
 from apps.analytics.services import day_start, local_zone
 from apps.benefits.models import Benefit, GrantState, Redemption
 from apps.campaigns.models import ActionOutcome, Campaign, CampaignAction, CampaignRun
 from apps.core.errors import ApplicationError
 from apps.events.models import Event, RegistrationState
-from apps.members.models import Member, PointsAccount, PointsEntry, PointsEntryKind, SourceChannel, Tier, TierChange, TierChangeKind
+from apps.members.models import PointsAccount, PointsEntry, PointsEntryKind, SourceChannel, Tier, TierChange, TierChangeKind
 
 ZERO = Decimal("0")
 
@@ -311,7 +311,7 @@ def nps(*, f: MetricFilter) -> Figure:
 def funnel(*, f: MetricFilter) -> Figure:
     """Members (joined by the range's end) → active in the last month of the range → purchased → purchased again."""
     month = f.months[-1]
-    members = Member.objects.filter(f.member_q(), joined_at__lt=day_start(f.end + timedelta(days=1))).count()
+    members = DailyMetric.objects.filter(f.slice_q(), day__lte=f.end).aggregate(n=Coalesce(Sum("new_members"), 0))["n"]
     period = _periods(f, PeriodKind.MONTH, [month]).aggregate(
         active=Coalesce(Sum("active_members"), 0), buyers=Coalesce(Sum("purchasers"), 0), repeat=Coalesce(Sum("repeat_purchasers"), 0)
     )
@@ -329,7 +329,10 @@ def funnel(*, f: MetricFilter) -> Figure:
 
 
 def tier_distribution(*, f: MetricFilter) -> Figure:
-    counts = dict(Member.objects.filter(f.member_q()).values("tier_id").annotate(n=Count("id")).values_list("tier_id", "n").order_by())
+    """Members per tier, as of the last (nightly) scoring."""
+    counts = dict(
+        MemberSummary.objects.filter(f.slice_q()).values("tier_id").annotate(n=Sum("members")).values_list("tier_id", "n").order_by()
+    )
     total = sum(counts.values())
     rows = [[tier.name, tier.pk, counts.get(tier.pk, 0), _percent(counts.get(tier.pk, 0), total)] for tier in Tier.objects.order_by("rank")]
     return Figure("tiers", _("Members by tier"), [_("tier"), _("tier id"), _("members"), _("share %")], rows, {"members": total})
@@ -354,30 +357,24 @@ def tier_movements(*, f: MetricFilter) -> Figure:
 
 
 def ltv_by_tier(*, f: MetricFilter) -> Figure:
-    """Lifetime revenue per member of each (current) tier, from the last RFM scoring."""
-    rows_by_tier = {
-        row["member__tier_id"]: row
-        for row in RfmScore.objects.filter(f.member_q("member__"))
-        .values("member__tier_id")
-        .annotate(members=Count("member_id"), revenue=Sum("lifetime_revenue"), ltv=Avg("lifetime_revenue"))
+    """Lifetime revenue per member of each (current) tier, as of the last (nightly) scoring."""
+    by_tier = {
+        row["tier_id"]: row
+        for row in MemberSummary.objects.filter(f.slice_q())
+        .values("tier_id")
+        .annotate(n=Sum("members"), revenue=Sum("lifetime_revenue"))
         .order_by()
     }
     rows = []
     for tier in Tier.objects.order_by("rank"):
-        row = rows_by_tier.get(tier.pk, {})
-        rows.append(
-            [tier.name, row.get("members") or 0, _money(row.get("revenue")), _ratio(row.get("revenue") or 0, row.get("members") or 0)]
-        )
+        row = by_tier.get(tier.pk, {})
+        rows.append([tier.name, row.get("n") or 0, _money(row.get("revenue")), _ratio(row.get("revenue") or 0, row.get("n") or 0)])
     return Figure("ltv", _("Lifetime value by tier"), [_("tier"), _("members scored"), _("lifetime revenue"), _("LTV")], rows)
 
 
 def rfm_segments(*, f: MetricFilter) -> Figure:
     counts = dict(
-        RfmScore.objects.filter(f.member_q("member__"))
-        .values("segment")
-        .annotate(n=Count("member_id"))
-        .values_list("segment", "n")
-        .order_by()
+        MemberSummary.objects.filter(f.slice_q()).values("segment").annotate(n=Sum("members")).values_list("segment", "n").order_by()
     )
     total = sum(counts.values())
     rows = [[label, value, counts.get(value, 0), _percent(counts.get(value, 0), total)] for value, label in RfmSegment.choices]

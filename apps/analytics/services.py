@@ -27,6 +27,7 @@ from apps.analytics.models import (
     CohortActivity,
     DailyMemberActivity,
     DailyMetric,
+    MemberSummary,
     PeriodKind,
     PeriodMetric,
     RfmScore,
@@ -604,6 +605,14 @@ def rfm_score_members(*, now: datetime | None = None, window_days: int | None = 
     columns = ["member", "recency", "frequency", "monetary", "segment", "last_purchase_day", "purchases", "revenue"]
     columns += ["lifetime_revenue", "last_active_day", "scored_at"]
     scored_at = RfmScore._meta.get_field("scored_at").get_db_prep_save(now, connection)
+    summary = (
+        RfmScore.objects.values("member__tier_id", "member__city", "member__source_channel", "segment")
+        .annotate(n=Count("member_id"), total=Sum("lifetime_revenue"))
+        .order_by()
+    )
     with transaction.atomic():
         RfmScore.objects.all().delete()
-        return _insert_select(RfmScore, columns, sql, (scored_at, *window_params, *lifetime_params))
+        scored = _insert_select(RfmScore, columns, sql, (scored_at, *window_params, *lifetime_params))
+        MemberSummary.objects.all().delete()
+        _insert_select(MemberSummary, ["tier_id", "city", "channel", "segment", "members", "lifetime_revenue"], *_compiled(summary))
+        return scored

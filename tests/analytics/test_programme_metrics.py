@@ -102,5 +102,9 @@ def test_tier_distribution_and_movements() -> None:
     )
     moves = selectors.tier_movements(f=MetricFilter(start=date(2026, 3, 1), end=date(2026, 4, 30))).rows
     assert moves == [[date(2026, 3, 1), 1, 0], [date(2026, 4, 1), 0, 1]]  # local months, not UTC ones
+    services.rfm_score_members()  # the nightly scoring keeps the per-slice member summary
     rows = {row[0]: row[2] for row in selectors.tier_distribution(f=MARCH).rows}
     assert rows[tier("basic").name] == 2
+    shanghai = MetricFilter(start=MARCH.start, end=MARCH.end, city="上海", tier_id=tier("basic").pk)
+    assert selectors.tier_distribution(f=shanghai).headline["members"] == 2
+    assert selectors.tier_distribution(f=MetricFilter(start=MARCH.start, end=MARCH.end, city="北京")).headline["members"] == 0
