@@ -13,7 +13,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ["bench.points_earn", "bench.redemption", "bench.member_list", "bench.member_import", "bench.campaign_run"]
+BENCHMARKS = [
+    "bench.points_earn",
+    "bench.redemption",
+    "bench.member_list",
+    "bench.member_import",
+    "bench.campaign_run",
+    "bench.analytics_dashboard",
+]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/userops_bench"
 
 

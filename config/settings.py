@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apps.campaigns",
     "apps.events",
     "apps.imports",
+    "apps.analytics",
 ]
 
 MIDDLEWARE = [
@@ -391,6 +392,29 @@ UNFOLD = {
                 ],
             },
             {
+                "title": _("Analytics"),
+                "items": [
+                    {
+                        "title": _("Analytics dashboard"),
+                        "icon": "insights",
+                        "link": reverse_lazy("admin:analytics_dailymetric_changelist"),
+                        "permission": lambda request: request.user.has_perm("analytics.view_dailymetric"),
+                    },
+                    {
+                        "title": _("Activity log"),
+                        "icon": "timeline",
+                        "link": reverse_lazy("admin:analytics_activityevent_changelist"),
+                        "permission": lambda request: request.user.has_perm("analytics.view_activityevent"),
+                    },
+                    {
+                        "title": _("RFM scores"),
+                        "icon": "scoreboard",
+                        "link": reverse_lazy("admin:analytics_rfmscore_changelist"),
+                        "permission": lambda request: request.user.has_perm("analytics.view_rfmscore"),
+                    },
+                ],
+            },
+            {
                 "title": _("Messages"),
                 "items": [
                     {
@@ -449,6 +473,8 @@ USEROPS_PERIODIC_TASKS = {
     "Grant recurring tier benefits": {"task": "benefits.grant_recurring_tier_benefits", "crontab": "0 6 * * *"},
     "Mark event no-shows": {"task": "events.mark_no_shows", "crontab": "*/15 * * * *"},
     "Send event reminders": {"task": "events.send_reminders", "crontab": "*/15 * * * *"},
+    "Roll up activity": {"task": "analytics.rollup", "crontab": "7 * * * *"},
+    "Score members (RFM)": {"task": "analytics.score_rfm", "crontab": "40 3 * * *"},
 }
 
 # Events: the channels registrants are told on (waitlist promotion, cancellation, reminder) and how long
@@ -496,4 +522,18 @@ USEROPS_MESSAGING = {
     "MAX_ATTEMPTS": env.int("USEROPS_MESSAGE_MAX_ATTEMPTS", default=5),
     "RETRY_BASE_SECONDS": env.int("USEROPS_MESSAGE_RETRY_BASE_SECONDS", default=60),
     "PUBLIC_BASE_URL": env("USEROPS_PUBLIC_BASE_URL", default="http://localhost:8000"),
+}
+
+# Analytics (docs/metrics.md): the day boundary's time zone; purchase earning (points and growth value per yuan,
+# times the member's tier multiplier); what a point is worth for the liability; the RFM window; how long after a
+# campaign action counts as a conversion; how far back each roll-up re-reads events, to catch slow commits.
+USEROPS_ANALYTICS = {
+    "TIME_ZONE": env("USEROPS_ANALYTICS_TIME_ZONE", default=TIME_ZONE),
+    "POINTS_PER_YUAN": env("USEROPS_POINTS_PER_YUAN", default="1"),
+    "GROWTH_PER_YUAN": env("USEROPS_GROWTH_PER_YUAN", default="1"),
+    "POINT_VALUE_YUAN": env("USEROPS_POINT_VALUE_YUAN", default="0.01"),
+    "RFM_WINDOW_DAYS": env.int("USEROPS_RFM_WINDOW_DAYS", default=365),
+    "CONVERSION_WINDOW_DAYS": env.int("USEROPS_CONVERSION_WINDOW_DAYS", default=14),
+    "ROLLUP_OVERLAP_MINUTES": env.int("USEROPS_ROLLUP_OVERLAP_MINUTES", default=15),
+    "MAX_BATCH": 1000,
 }

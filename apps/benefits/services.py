@@ -30,6 +30,7 @@ from apps.benefits.models import (
     generate_code,
     normalize_code,
 )
+from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
 from apps.members import services as member_services
@@ -301,7 +302,16 @@ def grant_redeem(
     found.state = GrantState.REDEEMED
     found.closed_at = now
     found.save(update_fields=["state", "closed_at"])
-    return Redemption.objects.create(grant=found, channel=channel, order_ref=order_ref, redeemed_at=now, client=client, actor=actor)
+    redemption = Redemption.objects.create(grant=found, channel=channel, order_ref=order_ref, redeemed_at=now, client=client, actor=actor)
+    activity_happened(
+        member_id=found.member_id,
+        kind="benefit_redemption",
+        event_id=f"redemption:{redemption.pk}",
+        occurred_at=now,
+        channel=channel,
+        order_ref=order_ref,
+    )
+    return redemption
 
 
 @transaction.atomic

@@ -39,6 +39,7 @@ from apps.campaigns.models import (
     Trigger,
 )
 from apps.campaigns.selectors import run_members, segment_members
+from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.members.bulk_points import points_earn_bulk
@@ -598,6 +599,8 @@ def referral_attach(*, referee: Member, code: str) -> Referral:
     elif referee.joined_at < timezone.now() - timedelta(hours=_referral_config("ATTACH_WITHIN_HOURS")):
         referral.state, referral.reject_reason = ReferralState.REJECTED, RejectReason.ALREADY_MEMBER
     referral.save()
+    if referral.state != ReferralState.REJECTED:
+        activity_happened(member_id=referrer.pk, kind="referral", event_id=f"referral:{referral.pk}", occurred_at=referral.created_at)
     return referral
 
 

@@ -43,6 +43,8 @@ class ApiScope(models.TextChoices):
     BENEFITS_REDEEM = "benefits:redeem", _("Look up and redeem benefit codes")
     EVENTS_CHECKIN = "events:checkin", _("Check members in at events")
     MEMBER_DATA_RIGHTS = "members:rights", _("Export and anonymise members' personal data (PIPL requests)")
+    ACTIVITY_WRITE = "activity:write", _("Report member activity and purchases")
+    ANALYTICS_READ = "analytics:read", _("Read programme metrics")
 
 
 def hash_secret(raw: str) -> str:

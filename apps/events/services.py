@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
 from apps.events.models import Club, ClubMembership, Event, EventStatus, Registration, RegistrationState
@@ -360,6 +361,13 @@ def registration_check_in(
         )
         registration.attendance_reward = reward
     registration.save(update_fields=["state", "checked_in_at", "attendance_reward"])
+    activity_happened(
+        member_id=registration.member_id,
+        kind="event_attendance",
+        event_id=f"attendance:{registration.pk}",
+        occurred_at=registration.checked_in_at,
+        channel="event",
+    )
     return CheckIn(registration=registration, already=False)
 
 

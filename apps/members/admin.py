@@ -408,6 +408,12 @@ def register_member_page_section(*, name: str, title: Any, permission: str, rend
     setattr(MemberAdmin, name, display(description=title)(lambda model_admin, member: render(member)))
 
 
+def register_member_list_filter(list_filter: Any) -> None:
+    """Add a filter to the member list (analytics' RFM segment, for drill-down) without this app importing its owner."""
+    if list_filter not in MemberAdmin.list_filter:
+        MemberAdmin.list_filter = [*MemberAdmin.list_filter, list_filter]
+
+
 @admin.register(Tier)
 class TierAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
     list_display = ["name", "code", "rank", "threshold", "points_multiplier", "member_count"]

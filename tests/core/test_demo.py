@@ -1,5 +1,6 @@
 import pytest
 
+from apps.analytics.models import ActivityEvent, DailyMetric, RfmScore
 from apps.benefits.models import Grant
 from apps.campaigns.models import Campaign, CampaignStatus, RunStatus
 from apps.events.models import Event, Registration
@@ -22,6 +23,8 @@ def test_the_demo_programme_has_something_true_on_every_page(settings, tmp_path)
     assert all(c.periodic_task is not None and c.runs.get().status == RunStatus.COMPLETED for c in campaigns)
     assert sum(c.runs.get().acted for c in campaigns) > 0
     assert not list(points_discrepancies())
+    assert ActivityEvent.objects.filter(kind="purchase").exists() and DailyMetric.objects.exists()
+    assert RfmScore.objects.count() == 150
     assert "X-Api-Key" in (tmp_path / "demo-credentials.txt").read_text()
 
     demo.load(members=150)

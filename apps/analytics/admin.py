@@ -1,0 +1,217 @@
+"""The analytics back office: the dashboard (charts, filters, CSV per figure, drill-down), the activity log, RFM scores."""
+
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import ChoicesDropdownFilter
+
+from apps.analytics import selectors
+from apps.analytics.models import ActivityEvent, DailyMetric, RfmScore, RfmSegment
+from apps.analytics.services import day_start
+from apps.core.admin_pagination import EstimatedCountPaginator
+from apps.core.errors import ApplicationError
+from apps.core.spreadsheet import csv_response
+from apps.members.admin import register_member_list_filter
+from apps.members.models import Member, SourceChannel, Tier
+
+DASHBOARD_PERMISSION = "analytics.view_dailymetric"
+
+
+class RfmSegmentFilter(admin.SimpleListFilter):
+    title = _("RFM segment")
+    parameter_name = "rfm_segment"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return list(RfmSegment.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Member]) -> QuerySet[Member]:
+        if self.value() in RfmSegment.values:
+            return queryset.filter(pk__in=RfmScore.objects.filter(segment=self.value()).values("member_id"))
+        return queryset
+
+
+register_member_list_filter(RfmSegmentFilter)
+
+
+@admin.register(ActivityEvent)
+class ActivityEventAdmin(ModelAdmin):
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_display = ["occurred_at", "member", "kind", "amount", "channel", "source", "event_id", "recorded_at"]
+    list_filter = [("kind", ChoicesDropdownFilter), ("channel", ChoicesDropdownFilter)]
+    list_select_related = ["member"]
+    search_fields = ["event_id", "order_ref"]
+    ordering = ["-occurred_at", "-id"]
+    readonly_fields = [f.name for f in ActivityEvent._meta.fields]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        return lookup == "member__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ActivityEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ActivityEvent | None = None) -> bool:
+        return False
+
+
+@admin.register(RfmScore)
+class RfmScoreAdmin(ModelAdmin):
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_display = ["member", "segment", "recency", "frequency", "monetary", "purchases", "revenue", "last_purchase_day", "scored_at"]
+    list_filter = [("segment", ChoicesDropdownFilter)]
+    list_select_related = ["member"]
+    readonly_fields = [f.name for f in RfmScore._meta.fields]
+    ordering = ["-revenue", "member_id"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RfmScore | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: RfmScore | None = None) -> bool:
+        return False
+
+
+def _member_list_url(f: selectors.MetricFilter, **extra: Any) -> str:
+    params: dict[str, Any] = {}
+    if f.tier_id:
+        params["tier__id__exact"] = f.tier_id
+    if f.city:
+        params["city__icontains"] = f.city
+    if f.channel:
+        params["source_channel__exact"] = f.channel
+    params.update(extra)
+    return reverse("admin:members_member_changelist") + ("?" + urlencode(params) if params else "")
+
+
+def _chart(labels: list[Any], datasets: list[tuple[Any, list[Any]]]) -> str:
+    return json.dumps(
+        {
+            "labels": [str(label) for label in labels],
+            "datasets": [{"label": str(name), "data": [float(v or 0) for v in values]} for name, values in datasets],
+        }
+    )
+
+
+# The theme's chart defaults hide the legend; these show it (and group the bars side by side).
+CHART_OPTIONS = json.dumps(
+    {
+        "animation": False,
+        "responsive": True,
+        "maintainAspectRatio": False,
+        "plugins": {"legend": {"display": True, "position": "bottom", "labels": {"usePointStyle": True, "boxWidth": 6, "boxHeight": 6}}},
+        "datasets": {"line": {"pointStyle": False, "borderWidth": 2}, "bar": {"borderRadius": 4, "maxBarThickness": 24}},
+        "scales": {"x": {"grid": {"display": False}}, "y": {"beginAtZero": True}},
+    }
+)
+
+
+def _heat(rate: Any) -> str:
+    """A background for a cohort cell: the higher the retention, the stronger the colour."""
+    if rate is None:
+        return ""
+    alpha = min(1.0, float(rate) / 100) * 0.85 + 0.05
+    return f"background-color: rgba(220, 38, 38, {alpha:.2f}); color: {'#fff' if alpha > 0.5 else 'inherit'}"
+
+
+@admin.register(DailyMetric)
+class AnalyticsDashboardAdmin(ModelAdmin):
+    """The roll-up table is not browsed row by row: its list page is the analytics dashboard."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: DailyMetric | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: DailyMetric | None = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[Any]:
+        export = path("export/<slug:name>/", self.admin_site.admin_view(self.export_view), name="analytics_dashboard_export")
+        return [export, *super().get_urls()]
+
+    def _filter(self, request: HttpRequest) -> tuple[selectors.MetricFilter, str | None]:
+        try:
+            return selectors.metric_filter_from(request.GET), None
+        except ApplicationError as exc:
+            return selectors.default_filter(), exc.message
+
+    def export_view(self, request: HttpRequest, name: str) -> HttpResponse:
+        if not request.user.has_perm(DASHBOARD_PERMISSION):
+            raise PermissionDenied
+        if name not in selectors.FIGURES:
+            raise Http404
+        f, _error = self._filter(request)
+        figure = selectors.figure(name=name, f=f)
+        return csv_response(f"{name}-{f.start}-{f.end}.csv", [str(c) for c in figure.columns], figure.rows)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if not request.user.has_perm(DASHBOARD_PERMISSION):
+            raise PermissionDenied
+        f, error = self._filter(request)
+        figures = {name: selectors.figure(name=name, f=f) for name in selectors.FIGURES}
+        daily, monthly, tiers = figures["daily"], figures["monthly"], figures["tiers"]
+        query = urlencode(f.as_params())
+        cohort_rows = []
+        for row in figures["cohorts"].rows:
+            cohort = row[0]
+            next_month = (cohort + timedelta(days=32)).replace(day=1)
+            link = _member_list_url(f, joined_at__gte=day_start(cohort).isoformat(), joined_at__lt=day_start(next_month).isoformat())
+            cohort_rows.append({"cohort": cohort, "size": row[1], "link": link, "cells": [{"rate": r, "style": _heat(r)} for r in row[2:]]})
+        largest_step = max((row[1] for row in figures["funnel"].rows), default=0) or 1
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Analytics"),
+            "opts": self.model._meta,
+            "f": f,
+            "error": error,
+            "query": query,
+            "tiers": Tier.objects.order_by("rank"),
+            "channels": SourceChannel.choices,
+            "figures": figures,
+            "headline": {**daily.headline, **monthly.headline, **figures["weekly"].headline},
+            "nps": figures["nps"].headline,
+            "points": figures["points"].headline,
+            "events_headline": figures["events"].headline,
+            "benefits_headline": figures["benefits"].headline,
+            "daily_chart": _chart(
+                [row[0].strftime("%m-%d") for row in daily.rows],
+                [(_("DAU"), [r[1] for r in daily.rows]), (_("new members"), [r[2] for r in daily.rows])],
+            ),
+            "revenue_chart": _chart(
+                [row[0].strftime("%Y-%m") for row in monthly.rows],
+                [(_("MAU"), [r[1] for r in monthly.rows]), (_("purchasers"), [r[4] for r in monthly.rows])],
+            ),
+            "tier_chart": _chart([row[0] for row in tiers.rows], [(_("members"), [row[2] for row in tiers.rows])]),
+            "movement_chart": _chart(
+                [row[0].strftime("%Y-%m") for row in figures["tier_movements"].rows],
+                [
+                    (_("promotions"), [r[1] for r in figures["tier_movements"].rows]),
+                    (_("demotions"), [r[2] for r in figures["tier_movements"].rows]),
+                ],
+            ),
+            "tier_rows": [{"row": row, "link": _member_list_url(f, tier__id__exact=row[1])} for row in tiers.rows],
+            "rfm_rows": [{"row": row, "link": _member_list_url(f, rfm_segment=row[1])} for row in figures["rfm"].rows],
+            "funnel_rows": [{"row": row, "width": round(100 * row[1] / largest_step)} for row in figures["funnel"].rows],
+            "funnel_link": _member_list_url(f),
+            "chart_options": CHART_OPTIONS,
+            "cohort_rows": cohort_rows,
+            "cohort_columns": figures["cohorts"].columns[2:],
+        }
+        return TemplateResponse(request, "admin/analytics/dashboard.html", context)

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AnalyticsConfig(AppConfig):
+    name = "apps.analytics"
+    label = "analytics"
+    verbose_name = _("Analytics")
+
+    def ready(self) -> None:
+        # Segment conditions (RFM segment, last activity) join the campaigns' registry, and our services become
+        # the recorder of activity that other apps announce through apps.core.activity: campaigns, benefits and
+        # events never import analytics.
+        from apps.analytics import conditions, services  # noqa: F401
+        from apps.core.activity import register_activity_recorder
+
+        register_activity_recorder(services.activity_record_announced)
