@@ -231,6 +231,10 @@ SPECTACULAR_SETTINGS = {
         "EventStatusEnum": "apps.events.models.EventStatus",
         "CampaignStatusEnum": "apps.campaigns.models.CampaignStatus",
         "RunStatusEnum": "apps.campaigns.models.RunStatus",
+        "SourceChannelEnum": "apps.members.models.SourceChannel",
+        "ConsentChannelEnum": "apps.members.models.ConsentChannel",
+        "RedemptionChannelEnum": "apps.benefits.models.RedemptionChannel",
+        "ActivityChannelEnum": "apps.analytics.models.ActivityChannel",
     },
 }
 

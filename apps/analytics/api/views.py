@@ -60,7 +60,7 @@ class MetricListView(APIView):
     permission_classes = [CanReadMetrics]
     required_scopes = {"GET": (ApiScope.ANALYTICS_READ,)}
 
-    @extend_schema(responses={200: dict}, tags=["metrics"])
+    @extend_schema(operation_id="metrics_list", responses={200: dict}, tags=["metrics"])
     def get(self, request: Request) -> Response:
         return Response({"metrics": sorted(selectors.FIGURES)})
 
@@ -69,7 +69,7 @@ class MetricView(APIView):
     permission_classes = [CanReadMetrics]
     required_scopes = {"GET": (ApiScope.ANALYTICS_READ,)}
 
-    @extend_schema(parameters=FILTER_PARAMETERS, responses={200: s.FigureSerializer}, tags=["metrics"])
+    @extend_schema(operation_id="metrics_figure", parameters=FILTER_PARAMETERS, responses={200: s.FigureSerializer}, tags=["metrics"])
     def get(self, request: Request, name: str) -> Response:
         if name not in selectors.FIGURES:
             raise ApplicationError("metric_not_found", _("No such metric."), http_status=404)

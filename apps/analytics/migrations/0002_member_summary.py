@@ -4,26 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0001_initial'),
+        ("analytics", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MemberSummary',
+            name="MemberSummary",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('tier_id', models.BigIntegerField()),
-                ('city', models.CharField(blank=True, max_length=64)),
-                ('channel', models.CharField(blank=True, max_length=20)),
-                ('segment', models.CharField(choices=[('champions', 'Champions'), ('loyal', 'Loyal'), ('potential', 'Potential loyalists'), ('new', 'New customers'), ('at_risk', 'At risk'), ('hibernating', 'Hibernating'), ('lost', 'Lost'), ('no_purchase', 'No purchase in window')], max_length=20)),
-                ('members', models.PositiveIntegerField(db_default=0, default=0)),
-                ('lifetime_revenue', models.DecimalField(db_default=0, decimal_places=2, default=0, max_digits=18)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("tier_id", models.BigIntegerField()),
+                ("city", models.CharField(blank=True, max_length=64)),
+                ("channel", models.CharField(blank=True, max_length=20)),
+                (
+                    "segment",
+                    models.CharField(
+                        choices=[
+                            ("champions", "Champions"),
+                            ("loyal", "Loyal"),
+                            ("potential", "Potential loyalists"),
+                            ("new", "New customers"),
+                            ("at_risk", "At risk"),
+                            ("hibernating", "Hibernating"),
+                            ("lost", "Lost"),
+                            ("no_purchase", "No purchase in window"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("members", models.PositiveIntegerField(db_default=0, default=0)),
+                ("lifetime_revenue", models.DecimalField(db_default=0, decimal_places=2, default=0, max_digits=18)),
             ],
             options={
-                'verbose_name': 'member summary',
-                'verbose_name_plural': 'member summaries',
+                "verbose_name": "member summary",
+                "verbose_name_plural": "member summaries",
             },
         ),
     ]
