@@ -74,6 +74,7 @@ class Trigger(models.TextChoices):
     ENROLMENT = "enrolment", _("On enrolment")
     TIER_PROMOTION = "tier_promotion", _("On tier promotion")
     BIRTHDAY = "birthday", _("On birthday")
+    FIRST_PURCHASE = "first_purchase", _("On first purchase")
 
 
 class Campaign(TimeStampedModel):

@@ -1,3 +1,5 @@
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -6,6 +8,20 @@ from django.utils import timezone
 from apps.campaigns.conditions import compile_rules
 from apps.campaigns.models import CampaignRun, Segment, SegmentMember, Trigger
 from apps.members.models import Member, TierChange, TierChangeKind
+
+# Triggers whose events live in apps that build on campaigns (first purchase: analytics) register the members
+# whose event falls in a run's window here, so campaigns never imports them.
+TriggerWindow = Callable[[datetime, datetime], QuerySet]
+TRIGGER_WINDOWS: dict[str, TriggerWindow] = {}
+BUILT_IN_TRIGGERS = frozenset({Trigger.ENROLMENT, Trigger.TIER_PROMOTION, Trigger.BIRTHDAY})
+
+
+def register_trigger_window(trigger: str) -> Callable[[TriggerWindow], TriggerWindow]:
+    def register(members_in_window: TriggerWindow) -> TriggerWindow:
+        TRIGGER_WINDOWS[trigger] = members_in_window
+        return members_in_window
+
+    return register
 
 
 def rules_members(*, rules: dict[str, Any]) -> QuerySet[Member]:
@@ -31,6 +47,8 @@ def run_members(*, run: CampaignRun) -> QuerySet[Member]:
     if trigger == Trigger.TIER_PROMOTION:
         promoted = TierChange.objects.filter(kind=TierChangeKind.PROMOTION, created_at__gte=run.window_start, created_at__lt=run.window_end)
         return members.filter(pk__in=promoted.values("member_id"))
+    if trigger in TRIGGER_WINDOWS:
+        return members.filter(pk__in=TRIGGER_WINDOWS[trigger](run.window_start, run.window_end))
     day = timezone.localtime(run.window_start).date()
     return members.filter(birthday__month=day.month, birthday__day=day.day)
 

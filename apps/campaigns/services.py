@@ -38,7 +38,7 @@ from apps.campaigns.models import (
     SegmentMember,
     Trigger,
 )
-from apps.campaigns.selectors import run_members, segment_members
+from apps.campaigns.selectors import BUILT_IN_TRIGGERS, TRIGGER_WINDOWS, run_members, segment_members
 from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import User
@@ -128,6 +128,10 @@ def _validate(campaign: Campaign) -> None:
                 "template_not_found", _("No active template with this code for this channel."), fields={"message_template_code": ""}
             )
     kind = campaign.schedule_kind
+    if campaign.trigger and campaign.trigger not in BUILT_IN_TRIGGERS and campaign.trigger not in TRIGGER_WINDOWS:
+        raise ApplicationError(
+            "trigger_unavailable", _("Nothing reports this trigger's events in this installation."), fields={"trigger": campaign.trigger}
+        )
     if campaign.trigger and kind != ScheduleKind.MANUAL:
         raise ApplicationError(
             "trigger_with_schedule",
