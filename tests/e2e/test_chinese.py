@@ -52,10 +52,13 @@ VISIBLE_TEXT = """() => {
 # Words that are the same in both languages: brand and product names, abbreviations and loanwords staff use as
 # they are, key names (Django's own "按住 Control 键或 Mac 上的 Command 键"), the language codes on translation tabs.
 ALLOWED = {"userops", "vip", "rfm", "csv", "excel", "xlsx", "qr", "api", "id", "utf", "gbk", "cny", "sms", "url", "cron", "app"}
-ALLOWED |= {"control", "mac", "command", "en", "zh", "hans"}
+ALLOWED |= {"control", "mac", "command", "en", "zh", "hans", "nps", "ltv"}
 NOT_WORDS = [
     re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),  # emails
     re.compile(r"https?://\S+"),  # links
+    re.compile(r"\b[A-Z][a-z]+/[A-Z][A-Za-z_]+\b"),  # time zone names (Asia/Shanghai)
+    re.compile(r"\bdocs/[\w./-]+\.md\b"),  # the documentation's file names
+    re.compile(r"\b[a-z]+(_[a-z]+)+\b"),  # codes staff give things (message templates' event_reminder …)
     re.compile(r"\b[0-9A-Z]{4}(-[0-9A-Z]{4})+\b"),  # grant codes
     re.compile(r"\b[2-9A-Z]{10}\b"),  # ticket codes
     re.compile(r"\b\w*\d\w*\b"),  # numbers and identifiers with digits (phones, external IDs, e2e usernames)
