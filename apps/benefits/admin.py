@@ -238,11 +238,12 @@ class GrantAdmin(ModelAdmin):
             return "—"
         return f"{redemption.get_channel_display()} {redemption.order_ref} {redemption.redeemed_at:%Y-%m-%d %H:%M}"
 
+    # A grant that is no longer issued offers neither action: redeemed, expired and revoked are final.
     def has_redeem_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
-        return request.user.has_perm("benefits.add_redemption")
+        return request.user.has_perm("benefits.add_redemption") and _still_issued(object_id)
 
     def has_revoke_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
-        return request.user.has_perm("benefits.change_grant")
+        return request.user.has_perm("benefits.change_grant") and _still_issued(object_id)
 
     @action(description=_("Redeem"), url_path="redeem", permissions=["redeem"], icon="check_circle")
     def redeem(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -279,6 +280,10 @@ class GrantAdmin(ModelAdmin):
             "subject": grant,
         }
         return TemplateResponse(request, "admin/userops/action_form.html", context)
+
+
+def _still_issued(grant_id: str | None) -> bool:
+    return grant_id is None or Grant.objects.filter(pk=grant_id, state=GrantState.ISSUED).exists()
 
 
 def member_grants_section(member: Member) -> SafeString:

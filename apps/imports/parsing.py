@@ -85,6 +85,13 @@ def map_headers(raw_headers: list[Any]) -> tuple[dict[int, str], list[str]]:
     return mapping, unknown
 
 
+def file_column_names(path: Path) -> dict[str, str]:
+    """Canonical field → the header the file itself gives it, so reports name columns as the operator wrote them."""
+    header = next(records(path), [])
+    mapping, _unknown = map_headers(header)
+    return {canonical: str(header[index]).strip() for index, canonical in mapping.items()}
+
+
 def detect_encoding(path: Path) -> str:
     """UTF-8 (BOM or not) if the whole file decodes as UTF-8, else GB18030 (a superset of GBK)."""
     decoder = codecs.getincrementaldecoder("utf-8")()

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from apps.core.models import User
 from apps.core.spreadsheet import neutralise_cell
 from apps.imports.models import ImportJob, ImportStatus
-from apps.imports.parsing import RowError, parse_file, records
+from apps.imports.parsing import RowError, file_column_names, parse_file, records
 from apps.members.bulk import MemberRecord, members_bulk_upsert
 
 
@@ -131,12 +131,14 @@ def import_file(
     return summary
 
 
-def error_report_csv(errors: list[RowError]) -> bytes:
+def error_report_csv(errors: list[RowError], *, path: Path) -> bytes:
+    """The rejected rows of the file at ``path``, each column named by the file's own header."""
+    column_names = file_column_names(path)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([_("row"), _("column"), _("reason")])
     for error in sorted(errors, key=lambda e: e.row_number):
-        writer.writerow([error.row_number, error.column, neutralise_cell(error.reason)])
+        writer.writerow([error.row_number, neutralise_cell(column_names.get(error.column, error.column)), neutralise_cell(error.reason)])
     return ("\ufeff" + buffer.getvalue()).encode()
 
 
@@ -202,6 +204,6 @@ def import_job_run(*, job_id: int) -> ImportJob:
     job.processed_rows = job.total_rows
     job.finished_at = timezone.now()
     if summary.errors:
-        job.report.save(f"import-{job.pk}-errors.csv", ContentFile(error_report_csv(summary.errors)), save=False)
+        job.report.save(f"import-{job.pk}-errors.csv", ContentFile(error_report_csv(summary.errors, path=Path(job.file.path))), save=False)
     job.save()
     return job

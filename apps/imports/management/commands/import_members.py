@@ -37,6 +37,6 @@ class Command(BaseCommand):
         if len(summary.errors) > 20:
             self.stderr.write(f"… and {len(summary.errors) - 20} more")
         if options["report"]:
-            options["report"].write_bytes(error_report_csv(summary.errors))
+            options["report"].write_bytes(error_report_csv(summary.errors, path=path))
         if summary.rejected_rows:
             sys.exit(1)
