@@ -17,7 +17,7 @@ from apps.campaigns.models import Trigger
 from apps.campaigns.selectors import register_trigger_window
 
 
-@register_condition("rfm_segment", label=gettext_lazy("RFM segment"), operators=("in", "not_in"))
+@register_condition("rfm_segment", label=gettext_lazy("RFM segment"), operators=("in", "not_in"), choices=lambda: RfmSegment.choices)
 def _rfm_segment(operator: str, value: Any, path: str = "rfm_segment") -> Q:
     scored = Q(pk__in=RfmScore.objects.filter(segment__in=_choices(value, path, RfmSegment.values)).values("member_id"))
     return ~scored if operator == "not_in" else scored

@@ -15,7 +15,6 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 
 from apps.campaigns import selectors, services
-from apps.campaigns.conditions import CONDITIONS
 from apps.campaigns.models import Campaign, CampaignRun, CampaignStatus, Referral, ReferralState, RunStatus, Segment
 from apps.core.errors import ApplicationError
 
@@ -59,7 +58,7 @@ class SegmentAdmin(SimpleHistoryAdmin, ModelAdmin):
             return JsonResponse({"error": exc.message}, status=400)
 
     def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict | None = None):
-        extra_context = {**(extra_context or {}), "segment_fields": [(c.field, c.label, c.operators) for c in CONDITIONS.values()]}
+        extra_context = {**(extra_context or {}), "segment_builder": selectors.segment_builder_config()}
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Segment, form: forms.ModelForm, change: bool) -> None:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.core.errors import ApplicationError
-from apps.members.models import Consent, ConsentChannel, Member, MemberStatus, SourceChannel
+from apps.members.models import Consent, ConsentChannel, Member, MemberStatus, SourceChannel, Tag, Tier
 
 COMPARISONS = {"gte": "gte", "lte": "lte", "gt": "gt", "lt": "lt", "eq": "exact"}
 MAX_DEPTH = 5
@@ -37,14 +37,40 @@ class Condition:
     operators: tuple[str, ...]
     build: Callable[[str, Any], Q]
     value_kind: str
+    # The values staff pick from in the segment builder, as (value, label); None for free text.
+    choices: Callable[[], list[tuple[str, Any]]] | None = None
 
 
 CONDITIONS: dict[str, Condition] = {}
 
+# How the segment builder names each operator.
+OPERATOR_LABELS = {
+    "in": gettext_lazy("is one of"),
+    "not_in": gettext_lazy("is not one of"),
+    "any": gettext_lazy("has any of"),
+    "none": gettext_lazy("has none of"),
+    "after": gettext_lazy("on or after"),
+    "before": gettext_lazy("before"),
+    "within_days": gettext_lazy("within the last N days"),
+    "not_within_days": gettext_lazy("not within the last N days"),
+    "gte": "≥",
+    "lte": "≤",
+    "gt": ">",
+    "lt": "<",
+    "eq": "=",
+}
 
-def register_condition(field: str, *, label: Any, operators: tuple[str, ...] = ("in",), value_kind: str = "list") -> Callable:
+
+def register_condition(
+    field: str,
+    *,
+    label: Any,
+    operators: tuple[str, ...] = ("in",),
+    value_kind: str = "list",
+    choices: Callable[[], list[tuple[str, Any]]] | None = None,
+) -> Callable:
     def decorate(build: Callable[[str, Any], Q]) -> Callable[[str, Any], Q]:
-        CONDITIONS[field] = Condition(field, label, operators, build, value_kind)
+        CONDITIONS[field] = Condition(field, label, operators, build, value_kind, choices)
         return build
 
     return decorate
@@ -81,7 +107,15 @@ def _date(value: Any, path: str) -> date:
         raise _invalid(path, _("a date (YYYY-MM-DD) is required.")) from None
 
 
-@register_condition("tier", label=gettext_lazy("Tier"))
+def _tier_choices() -> list[tuple[str, Any]]:
+    return [(tier.code, tier.name) for tier in Tier.objects.order_by("rank")]
+
+
+def _tag_choices() -> list[tuple[str, Any]]:
+    return [(name, name) for name in Tag.objects.order_by("name").values_list("name", flat=True)]
+
+
+@register_condition("tier", label=gettext_lazy("Tier"), choices=_tier_choices)
 def _tier(operator: str, value: Any, path: str = "tier") -> Q:
     return Q(tier__code__in=_strings(value, path))
 
@@ -91,17 +125,17 @@ def _city(operator: str, value: Any, path: str = "city") -> Q:
     return Q(city__in=_strings(value, path))
 
 
-@register_condition("channel", label=gettext_lazy("Source channel"))
+@register_condition("channel", label=gettext_lazy("Source channel"), choices=lambda: SourceChannel.choices)
 def _channel(operator: str, value: Any, path: str = "channel") -> Q:
     return Q(source_channel__in=_choices(value, path, SourceChannel.values))
 
 
-@register_condition("status", label=gettext_lazy("Status"))
+@register_condition("status", label=gettext_lazy("Status"), choices=lambda: MemberStatus.choices)
 def _status(operator: str, value: Any, path: str = "status") -> Q:
     return Q(status__in=_choices(value, path, MemberStatus.values))
 
 
-@register_condition("tags", label=gettext_lazy("Tags (any of)"), operators=("any", "none"))
+@register_condition("tags", label=gettext_lazy("Tags"), operators=("any", "none"), choices=_tag_choices)
 def _tags(operator: str, value: Any, path: str = "tags") -> Q:
     tagged = Q(pk__in=Member.tags.through.objects.filter(tag__name__in=_strings(value, path)).values("member_id"))
     return ~tagged if operator == "none" else tagged
@@ -129,7 +163,7 @@ def _points_balance(operator: str, value: Any, path: str = "points_balance") -> 
     return Q(**{f"points_account__balance__{COMPARISONS[operator]}": _int(value, path)})
 
 
-@register_condition("consent", label=gettext_lazy("Marketing consent given for"))
+@register_condition("consent", label=gettext_lazy("Marketing consent given for"), choices=lambda: ConsentChannel.choices)
 def _consent(operator: str, value: Any, path: str = "consent") -> Q:
     channels = _choices(value, path, ConsentChannel.values)
     granted = Q()

@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.campaigns.conditions import compile_rules
+from apps.campaigns.conditions import CONDITIONS, OPERATOR_LABELS, compile_rules
 from apps.campaigns.models import CampaignRun, Segment, SegmentMember, Trigger
 from apps.members.models import Member, TierChange, TierChangeKind
 
@@ -51,6 +51,20 @@ def run_members(*, run: CampaignRun) -> QuerySet[Member]:
         return members.filter(pk__in=TRIGGER_WINDOWS[trigger](run.window_start, run.window_end))
     day = timezone.localtime(run.window_start).date()
     return members.filter(birthday__month=day.month, birthday__day=day.day)
+
+
+def segment_builder_config() -> list[dict[str, Any]]:
+    """What the segment builder offers: each condition with its operators and, where there are, its values."""
+    return [
+        {
+            "field": condition.field,
+            "label": str(condition.label),
+            "kind": condition.value_kind,
+            "operators": [[operator, str(OPERATOR_LABELS.get(operator, operator))] for operator in condition.operators],
+            "choices": [[str(value), str(label)] for value, label in condition.choices()] if condition.choices else None,
+        }
+        for condition in CONDITIONS.values()
+    ]
 
 
 def segment_preview(*, rules: dict[str, Any], sample_size: int = 10) -> dict[str, Any]:

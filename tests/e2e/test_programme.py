@@ -98,6 +98,36 @@ def test_campaign_manager_builds_a_segment_and_sees_its_live_count(page, login_a
     assert Segment.objects.get(name="Shanghai gold members").rules == rules
 
 
+def test_campaign_manager_builds_a_segment_with_the_builder_without_writing_rules(page, login_as, screenshot):
+    gold = Tier.objects.get(code="gold")
+    for i in range(2):
+        MemberFactory(name=f"杭州金卡{i}", city="杭州", tier=gold)
+    MemberFactory(name="杭州普通", city="杭州")
+    MemberFactory(name="苏州金卡", city="苏州", tier=gold)
+    login_as(CAMPAIGN_MANAGER)
+
+    page.goto("/admin/campaigns/segment/add/")
+    page.fill("input[name=name]", "Hangzhou gold")
+    builder = page.locator("#segment-builder")
+    builder.get_by_test_id("add-condition").click()
+    first = builder.get_by_test_id("rule").nth(0)
+    first.get_by_test_id("rule-field").select_option("tier")
+    first.locator("label", has_text=gold.name).locator("input").check()
+    builder.get_by_test_id("add-condition").first.click()
+    second = builder.get_by_test_id("rule").nth(1)
+    second.get_by_test_id("rule-field").select_option("city")
+    second.get_by_test_id("rule-value").fill("杭州")
+    page.locator("#segment-preview [data-count]").filter(has_text=re.compile(r"^2$")).wait_for()
+    screenshot("segment-builder")
+
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_text("was added successfully").wait_for()
+    assert Segment.objects.get(name="Hangzhou gold").rules == {
+        "op": "and",
+        "conditions": [{"field": "tier", "operator": "in", "value": ["gold"]}, {"field": "city", "operator": "in", "value": ["杭州"]}],
+    }
+
+
 def _choose(page, field: str, text: str) -> None:
     """Pick ``text`` in an autocomplete (select2) field the way a person does: open it, type, click the match."""
     page.locator(f"#id_{field} + .select2").click()
