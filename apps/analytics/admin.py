@@ -20,7 +20,7 @@ from apps.analytics.models import ActivityEvent, DailyMetric, RfmScore, RfmSegme
 from apps.analytics.services import day_start
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
-from apps.core.spreadsheet import csv_response
+from apps.core.exports import export_response
 from apps.members.admin import register_member_list_filter
 from apps.members.models import Member, SourceChannel, Tier
 
@@ -159,7 +159,13 @@ class AnalyticsDashboardAdmin(ModelAdmin):
             raise Http404
         f, _error = self._filter(request)
         figure = selectors.figure(name=name, f=f)
-        return csv_response(f"{name}-{f.start}-{f.end}.csv", [str(c) for c in figure.columns], figure.rows)
+        return export_response(
+            request,
+            filename=f"{name}-{f.start}-{f.end}.csv",
+            header=[str(c) for c in figure.columns],
+            rows=figure.rows,
+            object_type=f"analytics.{name}",
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if not request.user.has_perm(DASHBOARD_PERMISSION):

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from apps.analytics import services
+from apps.core.models import AccessAction, AccessLogEntry
 from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from tests.analytics.factories import ActivityEventFactory, local, purchase, survey
 from tests.members.factories import MemberFactory, tier
@@ -60,6 +61,8 @@ def test_each_figure_exports_to_csv(client, staff, data):
         reverse("admin:analytics_dashboard_export", args=["daily"]), {"start": "2026-03-01", "end": "2026-03-03"}
     ).content.decode()
     assert daily.splitlines()[1:] == ["2026-03-01,1,0,0,0.00", "2026-03-02,1,0,1,88.00", "2026-03-03,1,0,0,0.00"]
+    logged = AccessLogEntry.objects.filter(action=AccessAction.EXPORT, object_type="analytics.daily").latest("pk")
+    assert logged.row_count == 3
 
 
 def test_member_list_drill_down_by_rfm_segment(client, staff, data):
