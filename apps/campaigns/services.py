@@ -342,7 +342,7 @@ def _remaining(campaign: Campaign, run: CampaignRun) -> int | None:
 CLASSIFY_SQL = """
 SELECT m.id AS member_id, CASE
     WHEN m.status <> %(active)s THEN 'member_frozen'
-    WHEN %(holdout)s > 0 AND mod(abs(hashtext(m.id::text || ':' || %(campaign)s::text)), 100) < %(holdout)s THEN 'held_out'
+    WHEN %(holdout)s > 0 AND ((m.id * 2654435761 + %(campaign)s * 40503) %% 4294967296) %% 100 < %(holdout)s THEN 'held_out'
     WHEN %(consent_channel)s <> '' AND NOT EXISTS (
         SELECT 1 FROM members_consent c WHERE c.member_id = m.id AND c.channel = %(consent_channel)s AND c.granted
     ) THEN 'no_consent'
@@ -353,8 +353,13 @@ SELECT m.id AS member_id, CASE
         ) recent
     ) >= %(cap)s THEN 'cap_reached'
     ELSE 'acted' END AS outcome
-FROM members_member m WHERE m.id = ANY(%(ids)s)
+FROM members_member m WHERE m.id IN ({ids})
 """
+
+
+def _classify_sql(ids: list[int]) -> str:
+    # One placeholder per id keeps the statement portable (the embedded SQLite demo has no arrays).
+    return CLASSIFY_SQL.format(ids=", ".join(f"%(id{index})s" for index in range(len(ids))))
 
 
 def _classify_params(campaign: Campaign, run: CampaignRun, ids: list[int], now: datetime) -> dict[str, Any]:
@@ -368,7 +373,7 @@ def _classify_params(campaign: Campaign, run: CampaignRun, ids: list[int], now: 
         "consent_channel": campaign.message_channel if message_only else "",
         "cap": _config("FREQUENCY_CAP") if campaign.applies_frequency_cap else 0,
         "since": now - timedelta(days=_config("FREQUENCY_CAP_DAYS")),
-        "ids": ids,
+        **{f"id{index}": member_id for index, member_id in enumerate(ids)},
         "run": run.pk,
         "now": now,
     }
@@ -377,13 +382,15 @@ def _classify_params(campaign: Campaign, run: CampaignRun, ids: list[int], now: 
 def _classify(campaign: Campaign, run: CampaignRun, ids: list[int], now: datetime) -> dict[str, list[int]]:
     """Each member's outcome; a real run records them (ON CONFLICT DO NOTHING: a member is acted on once per run)."""
     params = _classify_params(campaign, run, ids, now)
+    classify_sql = _classify_sql(ids)
     with connection.cursor() as cursor:
         if run.dry_run:
-            cursor.execute(CLASSIFY_SQL, params)
+            cursor.execute(classify_sql, params)
         else:
             cursor.execute(
                 "INSERT INTO campaigns_campaignaction (run_id, campaign_id, member_id, outcome, created_at) "  # noqa: S608
-                f"SELECT %(run)s, %(campaign)s, member_id, outcome, %(now)s FROM ({CLASSIFY_SQL}) classified "
+                # WHERE true: SQLite would otherwise read ON CONFLICT as a join's ON.
+                f"SELECT %(run)s, %(campaign)s, member_id, outcome, %(now)s FROM ({classify_sql}) classified WHERE true "
                 "ON CONFLICT (run_id, member_id) DO NOTHING RETURNING member_id, outcome",
                 params,
             )

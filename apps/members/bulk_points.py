@@ -1,6 +1,6 @@
 """Set-based points credit for many members at once (campaigns over hundreds of thousands of members).
 
-``points_earn`` per member costs several round trips each; this does one chunk in four statements while
+``points_earn`` per member costs several round trips each; this does one chunk in five statements while
 keeping the ledger's rules: one earn entry and one lot per member, balance updated in the same
 transaction under row locks. Rows are locked exactly as ``points_earn`` locks them — the account and its
 member together, account by account in primary-key order — so bulk and single earns never deadlock.
@@ -9,12 +9,14 @@ member together, account by account in primary-key order — so bulk and single 
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.bulk_insert import allocate_ids, insert_rows
 from apps.core.errors import ApplicationError
-from apps.members.models import MemberStatus
+from apps.members.models import MemberStatus, PointsAccount, PointsEntry, PointsEntryKind, PointsLot
 from apps.members.services import _positive_amount, _reason, default_points_expiry
 
 
@@ -35,38 +37,39 @@ def points_earn_bulk(
     ids = sorted(set(member_ids))
     if not ids:
         return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT a.id FROM members_pointsaccount a JOIN members_member m ON m.id = a.member_id
-            WHERE a.member_id = ANY(%s) AND m.status = %s ORDER BY a.id FOR UPDATE
-            """,
-            [ids, MemberStatus.ACTIVE],
-        )
-        accounts = [row[0] for row in cursor.fetchall()]
-        if not accounts:
-            return 0
-        cursor.execute(
-            """
-            WITH credited AS (
-                UPDATE members_pointsaccount SET balance = balance + %(amount)s, updated_at = %(now)s
-                WHERE id = ANY(%(accounts)s)
-                RETURNING id, balance
-            ), entries AS (
-                INSERT INTO members_pointsentry (account_id, kind, amount, balance_after, reason, source_ref, expires_at, created_at)
-                SELECT id, 'earn', %(amount)s, balance, %(reason)s, %(source_ref)s, %(expires_at)s, %(now)s FROM credited
-                RETURNING id, account_id
-            )
-            INSERT INTO members_pointslot (account_id, entry_id, amount, remaining, expires_at)
-            SELECT account_id, id, %(amount)s, %(amount)s, %(expires_at)s FROM entries
-            """,
+    # Locks the accounts with their members (the join), in account order, as points_earn does.
+    accounts = list(
+        PointsAccount.objects.select_for_update()
+        .filter(member_id__in=ids, member__status=MemberStatus.ACTIVE)
+        .order_by("pk")
+        .values_list("pk", "balance")
+    )
+    if not accounts:
+        return 0
+    PointsAccount.objects.filter(pk__in=[pk for pk, _balance in accounts]).update(balance=F("balance") + amount, updated_at=now)
+    entry_ids = allocate_ids(PointsEntry, len(accounts))
+    insert_rows(
+        PointsEntry,
+        [
             {
-                "accounts": accounts,
+                "id": entry_id,
+                "account_id": account_id,
+                "kind": PointsEntryKind.EARN,
                 "amount": amount,
-                "now": now,
+                "balance_after": balance + amount,
                 "reason": reason,
                 "source_ref": source_ref[:128],
                 "expires_at": expires_at,
-            },
-        )
-        return cursor.rowcount
+                "created_at": now,
+            }
+            for entry_id, (account_id, balance) in zip(entry_ids, accounts, strict=True)
+        ],
+    )
+    insert_rows(
+        PointsLot,
+        [
+            {"account_id": account_id, "entry_id": entry_id, "amount": amount, "remaining": amount, "expires_at": expires_at}
+            for entry_id, (account_id, _balance) in zip(entry_ids, accounts, strict=True)
+        ],
+    )
+    return len(accounts)
