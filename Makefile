@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/userops
+# Benchmarks fill a database of their own (a million members), kept apart from the one the product uses.
+BENCH_URL ?= postgres://postgres@127.0.0.1:5432/userops_bench
 PG_PROBE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 .PHONY: run test lint format bench bench-quick loadtest setup demo messages clean screenshots
@@ -61,11 +63,11 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format .
 
 bench: setup
-	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/python -m bench.run --size full
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_URL)} $(BIN)/python -m bench.run --size full
 
 bench-quick: setup
-	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/python -m bench.run --size quick
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_URL)} $(BIN)/python -m bench.run --size quick
 
 # Redeem-heavy load on gunicorn (loopback, PostgreSQL) with locust for 3 minutes, then reconcile_points; see docs/security.md.
 loadtest: setup
-	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/python -m bench.loadtest.run --minutes $${LOADTEST_MINUTES:-3}
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_URL)} $(BIN)/python -m bench.loadtest.run --minutes $${LOADTEST_MINUTES:-3}
