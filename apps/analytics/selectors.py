@@ -214,14 +214,7 @@ def monthly_activity(*, f: MetricFilter) -> Figure:
         )
         .order_by()
     }
-    dau = {
-        row["m"]: row["active"]
-        for row in DailyMetric.objects.filter(f.slice_q(), day__gte=months[0], day__lte=_month_end(months[-1]))
-        .annotate(m=TruncMonth("day"))
-        .values("m")
-        .annotate(active=Sum("active_members"))
-        .order_by()
-    }
+    dau = _daily_sum_by_month(f, months, "active_members")
     today = local_today()
     rows = []
     for month in months:
@@ -257,6 +250,18 @@ def monthly_activity(*, f: MetricFilter) -> Figure:
     return Figure("monthly", _("Monthly activity and purchases"), columns, rows, headline)
 
 
+def _daily_sum_by_month(f: MetricFilter, months: list[date], column: str) -> dict[date, int]:
+    """A daily roll-up column summed per month over ``months`` (first days), for the filter's slice."""
+    return {
+        row["m"]: row["total"]
+        for row in DailyMetric.objects.filter(f.slice_q(), day__gte=months[0], day__lte=_month_end(months[-1]))
+        .annotate(m=TruncMonth("day"))
+        .values("m")
+        .annotate(total=Sum(column))
+        .order_by()
+    }
+
+
 def weekly_activity(*, f: MetricFilter) -> Figure:
     first = f.start - timedelta(days=f.start.weekday())
     weeks = [first + timedelta(weeks=n) for n in range((f.end - first).days // 7 + 1)]
@@ -268,14 +273,7 @@ def weekly_activity(*, f: MetricFilter) -> Figure:
 def cohort_retention(*, f: MetricFilter, horizon: int = 12) -> Figure:
     """Monthly join cohorts of the range: size, and the share of the cohort active in month 0, 1, 2 …"""
     cohorts = f.months
-    sizes = {
-        row["m"]: row["n"]
-        for row in DailyMetric.objects.filter(f.slice_q(), day__gte=cohorts[0], day__lte=_month_end(cohorts[-1]))
-        .annotate(m=TruncMonth("day"))
-        .values("m")
-        .annotate(n=Sum("new_members"))
-        .order_by()
-    }
+    sizes = _daily_sum_by_month(f, cohorts, "new_members")
     active: dict[tuple[date, date], int] = {
         (row["cohort"], row["month"]): row["n"]
         for row in CohortActivity.objects.filter(f.slice_q(), cohort__in=cohorts)
