@@ -45,21 +45,19 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> No
     """
     if not rows:
         return
-    given = rows[0].keys()
-    fields = [f for f in model._meta.concrete_fields if f.attname in given or not isinstance(f, models.AutoField)]
     if connection.vendor != "postgresql":
         model._default_manager.bulk_create([model(**row) for row in rows], batch_size=1000)
         return
-    defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in fields if f.attname not in given}
-    prepare = [(f.attname, None if isinstance(f, _NATIVE_FIELDS) else f) for f in fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    given = rows[0].keys()
+    provided = [f for f in model._meta.concrete_fields if f.attname in given]
+    defaulted = [f for f in model._meta.concrete_fields if f.attname not in given and not isinstance(f, models.AutoField)]
+    prepare = [(f.attname, None if isinstance(f, _NATIVE_FIELDS) else f) for f in provided]
+    defaults = [f.get_db_prep_save(f.get_default(), connection) for f in defaulted]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in [*provided, *defaulted])
     copy_sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
     # The driver's COPY bypasses Django's cursor wrapper, so its errors are translated here (IntegrityError …).
     with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
         for row in rows:
             copy.write_row(
-                [
-                    defaults[name] if name not in row else row[name] if field is None else field.get_db_prep_save(row[name], connection)
-                    for name, field in prepare
-                ]
+                [row[name] if field is None else field.get_db_prep_save(row[name], connection) for name, field in prepare] + defaults
             )
