@@ -33,6 +33,7 @@ from apps.analytics.models import (
     RfmScore,
     RollupState,
 )
+from apps.campaigns.services import referral_qualify
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient
 from apps.members import services as member_services
@@ -335,8 +336,6 @@ def purchase_earn(*, member: Member, amount: Decimal, event_pk: int, source: str
         return 0
     first = not ActivityEvent.objects.filter(member=member, kind=ActivityKind.PURCHASE, pk__lt=event_pk).exists()
     if first and "first_purchase" in settings.USEROPS_REFERRALS["QUALIFYING_ACTIONS"]:
-        from apps.campaigns.services import referral_qualify
-
         try:
             with transaction.atomic():
                 referral_qualify(referee=member, action="first_purchase")
