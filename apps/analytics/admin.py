@@ -12,12 +12,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 
 from apps.analytics import selectors
 from apps.analytics.models import ActivityEvent, DailyMetric, RfmScore, RfmSegment
 from apps.analytics.services import day_start
+from apps.core.admin_base import ModelAdmin
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
@@ -51,11 +51,9 @@ class ActivityEventAdmin(ModelAdmin):
     list_filter = [("kind", ChoicesDropdownFilter), ("channel", ChoicesDropdownFilter)]
     list_select_related = ["member"]
     search_fields = ["event_id", "order_ref"]
+    extra_lookups = ["member__id__exact"]
     ordering = ["-occurred_at", "-id"]
     readonly_fields = [f.name for f in ActivityEvent._meta.fields]
-
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
-        return lookup == "member__id__exact" or super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
@@ -22,6 +22,7 @@ from unfold.decorators import action, display
 from apps.benefits import selectors, services
 from apps.benefits.models import Benefit, Grant, GrantSource, GrantState, RedemptionChannel, TierBenefit, normalize_code
 from apps.benefits.resources import BenefitResource
+from apps.core.admin_base import ModelAdmin
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.members.admin import ReasonForm, register_member_page_section
@@ -195,6 +196,8 @@ class GrantAdmin(ModelAdmin):
     list_filter = [("state", ChoicesDropdownFilter), ("source", ChoicesDropdownFilter), ("benefit", RelatedDropdownFilter)]
     list_select_related = ["benefit", "member"]
     search_fields = ["code"]
+    # The member page links here for one member's grants; a dropdown of every member would not scale.
+    extra_lookups = ["member__id__exact"]
     search_help_text = _("Grant code (with or without dashes)")
     readonly_fields = [f.name for f in Grant._meta.fields] + ["redemption_display"]
     actions_detail = ["redeem", "revoke"]
@@ -202,10 +205,6 @@ class GrantAdmin(ModelAdmin):
 
     def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
         return (queryset.filter(code=normalize_code(search_term)) if search_term else queryset), False
-
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
-        # The member page links here for one member's grants; a dropdown of every member would not scale.
-        return lookup == "member__id__exact" or super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -10,12 +10,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
-from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 
 from apps.campaigns import selectors, services
 from apps.campaigns.models import Campaign, CampaignRun, CampaignStatus, Referral, ReferralState, RunStatus, Segment
+from apps.core.admin_base import ModelAdmin
 from apps.core.errors import ApplicationError
 
 

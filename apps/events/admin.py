@@ -14,10 +14,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 
+from apps.core.admin_base import ModelAdmin
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.masking import mask_phone
@@ -220,7 +221,7 @@ class EventAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
             except ApplicationError as exc:
                 error = exc.message
         elif request.GET.get("phone"):
-            members = search_members(Member.objects.all(), request.GET["phone"])
+            members = search_members(Member.objects.all(), request.GET["phone"], by_personal_data=can_see_pii(request))
             matches = list(selectors.attendee_rows(event=event).filter(member__in=members)[:20])
         context = {
             **self.admin_site.each_context(request),

@@ -13,9 +13,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
+from apps.core.admin_base import ModelAdmin
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_record
 from apps.imports import services

@@ -20,10 +20,10 @@ from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import ModelChange
 from simple_history.template_utils import HistoricalRecordContextHelper
-from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 
+from apps.core.admin_base import ModelAdmin, register_personal_fields
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
@@ -48,6 +48,8 @@ PII_PERMISSION = "members.view_member_pii"
 MEMBER_TYPE = "members.member"
 MASKERS: dict[str, Callable[[Any], str]] = {"phone": mask_phone, "email": mask_email, "birthday": mask_birthday}
 RECENT_ROWS = 20
+
+register_personal_fields(model=Member, fields=MASKERS, permission=PII_PERMISSION)
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
     list_filter_submit = True
     search_fields = ["name"]
     search_help_text = _("Phone (any format), name (beginning), external ID or email")
+    # The analytics dashboard drills down to the members who joined in a month.
+    extra_lookups = ["joined_at__gte", "joined_at__lt"]
     date_hierarchy = None
     ordering = ["-id"]
     actions = ["freeze_selected", "export_csv", "export_xlsx"]
@@ -186,7 +190,13 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
         return fields
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Member], search_term: str) -> tuple[QuerySet[Member], bool]:
-        return search_members(queryset, search_term), False
+        return search_members(queryset, search_term, by_personal_data=can_see_pii(request)), False
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        if not can_see_pii(request):
+            changelist.search_help_text = _("Name (beginning) or external ID")
+        return changelist
 
     def save_model(self, request: HttpRequest, obj: Member, form: forms.ModelForm, change: bool) -> None:
         data = {field: form.cleaned_data.get(field) for field in ("name", "phone", "external_id", "email", "gender", "birthday", "city")}
@@ -458,12 +468,10 @@ class PointsEntryAdmin(ReadOnlyAdmin):
     list_filter = [("kind", ChoicesDropdownFilter), ("source_ref", FieldTextFilter)]
     list_select_related = ["account__member", "actor", "client"]
     search_fields = ["source_ref"]
+    # The member page links here for one member's ledger; a dropdown of every member would not scale.
+    extra_lookups = ["account__member__id__exact"]
     ordering = ["-created_at", "-id"]
     actions_detail = ["reverse_entry"]
-
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
-        # The member page links here for one member's ledger; a dropdown of every member would not scale.
-        return lookup == "account__member__id__exact" or super().lookup_allowed(lookup, value, request)
 
     @display(description=_("member"))
     def member_link(self, obj: PointsEntry) -> SafeString:

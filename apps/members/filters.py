@@ -11,18 +11,20 @@ from apps.members.models import ConsentChannel, Member, MemberStatus, SourceChan
 from apps.members.phones import looks_like_phone, normalize_phone
 
 
-def search_members(queryset: QuerySet[Member], text: str) -> QuerySet[Member]:
+def search_members(queryset: QuerySet[Member], text: str, *, by_personal_data: bool = True) -> QuerySet[Member]:
     """Exact phone (any written form), external ID or email; otherwise a name prefix.
 
-    Each branch uses an index, so a search stays fast on millions of members.
+    Each branch uses an index, so a search stays fast on millions of members. Without ``by_personal_data`` (staff
+    who see phones and emails masked) only the name and the external ID are searched, so the search cannot confirm
+    a guessed phone or email.
     """
     text = (text or "").strip()
     if not text:
         return queryset
-    if "@" in text:
+    if "@" in text and by_personal_data:
         return queryset.filter(email=text.lower())
     condition = Q(external_id=text) | Q(name__startswith=text)
-    if looks_like_phone(text):
+    if by_personal_data and looks_like_phone(text):
         with contextlib.suppress(ApplicationError):
             condition |= Q(phone=normalize_phone(text))
     return queryset.filter(condition)

@@ -4,10 +4,10 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
-from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import display
 
+from apps.core.admin_base import ModelAdmin
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.messaging import services
