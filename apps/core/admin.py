@@ -80,7 +80,7 @@ class ApiClientAdmin(ModelAdmin):
 class AccessLogEntryAdmin(ModelAdmin):
     """Read-only, for auditors: who viewed members' full details or exported data, from where, when."""
 
-    list_display = ["at", "username", "client", "action", "object_type", "object_id", "row_count", "ip", "detail"]
+    list_display = ["at", "username", "client", "action", "object_type", "object_id", "row_count", "ip", "detail", "object_ids"]
     list_filter = [
         ("action", ChoicesDropdownFilter),
         ("user", RelatedDropdownFilter),
@@ -93,6 +93,14 @@ class AccessLogEntryAdmin(ModelAdmin):
     search_fields = ["username", "object_id", "ip"]
     ordering = ["-at", "-id"]
     date_hierarchy = "at"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        # An object ID also finds the list pages that showed that object among others.
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term.isdigit():
+            results |= queryset.filter(object_ids__regex=rf"(^|,){term}(,|$)")
+        return results, may_have_duplicates
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -114,6 +114,7 @@ class IdempotencyRecord(models.Model):
 
 class AccessAction(models.TextChoices):
     VIEW_MEMBER_DETAIL = "view_member_detail", _("Viewed a member's full details")
+    VIEW_MEMBER_LIST = "view_member_list", _("Viewed a list of members' full details")
     REVEAL = "reveal", _("Revealed personal data (history)")
     EXPORT = "export", _("Exported a file")
     DATA_EXPORT = "data_export", _("Exported a member's data (PIPL)")
@@ -136,6 +137,8 @@ class AccessLogEntry(models.Model):
     object_id = models.CharField(_("object ID"), max_length=64, blank=True, db_index=True)
     row_count = models.PositiveIntegerField(_("rows"), null=True, blank=True)
     detail = models.CharField(_("detail"), max_length=255, blank=True)
+    # A list page shows many objects at once: their IDs, comma-separated, in the order shown.
+    object_ids = models.TextField(_("objects shown"), blank=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)

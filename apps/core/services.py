@@ -1,5 +1,6 @@
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -91,6 +92,7 @@ def access_log_record(
     client: ApiClient | None = None,
     row_count: int | None = None,
     detail: str = "",
+    object_ids: Sequence[Any] = (),
 ) -> AccessLogEntry:
     """Write one access-log row: who (staff user or API client), what, which object, from where, when.
 
@@ -112,6 +114,7 @@ def access_log_record(
         object_id=str(object_id or ""),
         row_count=row_count,
         detail=detail[:255],
+        object_ids=",".join(str(pk) for pk in object_ids),
         ip=client_ip(request) if request is not None else None,
         user_agent=(meta.get("HTTP_USER_AGENT") or "")[:255],
     )

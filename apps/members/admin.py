@@ -354,6 +354,17 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
 
     # Personal data: staff who see it in full leave a trace in the access log; the history never shows it to others.
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if request.method == "GET" and response.status_code == 200 and changelist is not None and can_see_pii(request):
+            shown = [member.pk for member in changelist.result_list]
+            if shown:
+                access_log_record(
+                    action=AccessAction.VIEW_MEMBER_LIST, request=request, object_type=MEMBER_TYPE, row_count=len(shown), object_ids=shown
+                )
+        return response
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:

@@ -81,7 +81,7 @@ def test_access_log_is_read_only_for_auditors_and_hidden_from_others(client, sta
         client.force_login(staff(role))
         assert client.get(changelist).status_code == 403, role
     client.force_login(staff(AUDITOR))
-    listing = client.get(changelist, {"action": AccessAction.VIEW_MEMBER_DETAIL})
+    listing = client.get(changelist, {"action__exact": AccessAction.VIEW_MEMBER_DETAIL})
     assert listing.status_code == 200 and listing.context["cl"].result_count == 1
     entry = AccessLogEntry.objects.get()
     assert client.get(reverse("admin:core_accesslogentry_change", args=[entry.pk])).status_code == 200
@@ -119,3 +119,29 @@ def test_import_error_report_download_is_logged(client, staff, tmp_path):
     b"".join(report.streaming_content)
     [entry] = entries(AccessAction.EXPORT)
     assert (entry.object_type, entry.object_id, entry.row_count) == ("imports.importjob.error_report", str(job.pk), 1)
+
+
+def test_member_list_with_full_phones_is_logged_with_the_members_shown(client, staff):
+    members = MemberFactory.create_batch(3)
+    user = staff(CUSTOMER_SERVICE)
+    client.force_login(user)
+    page = client.get(reverse("admin:members_member_changelist")).content.decode()
+    assert members[0].phone in page
+    [entry] = entries(AccessAction.VIEW_MEMBER_LIST)
+    assert (entry.user, entry.object_type, entry.row_count) == (user, "members.member", 3)
+    assert entry.object_ids == ",".join(str(m.pk) for m in reversed(members))
+
+    client.get(reverse("admin:members_member_changelist") + f"?q={members[1].external_id}")
+    assert entries(AccessAction.VIEW_MEMBER_LIST)[-1].object_ids == str(members[1].pk)
+
+    client.force_login(staff(AUDITOR))
+    found = client.get(reverse("admin:core_accesslogentry_changelist") + f"?q={members[0].pk}").context["cl"].result_list
+    assert [e.pk for e in found] == [entries(AccessAction.VIEW_MEMBER_LIST)[0].pk]
+
+
+def test_masked_member_list_is_not_logged(client, staff):
+    MemberFactory.create_batch(2)
+    for role in (ANALYST, CAMPAIGN_MANAGER, AUDITOR):
+        client.force_login(staff(role))
+        assert client.get(reverse("admin:members_member_changelist")).status_code == 200
+    assert not AccessLogEntry.objects.exists()
