@@ -432,7 +432,11 @@ def _apply(campaign: Campaign, run: CampaignRun, acted: list[int], now: datetime
             member_ids=acted,
             channel=campaign.message_channel,
             template_code=campaign.message_template_code,
-            context={"campaign": campaign.name, "points": campaign.points_amount or 0, "benefit": campaign.benefit or ""},
+            context={
+                "campaign": campaign.name,
+                "points": campaign.points_amount or 0,
+                "benefit": campaign.benefit.name if campaign.benefit else "",
+            },
             purpose=campaign.message_purpose,
             dedupe_prefix=f"campaign-run:{run.pk}",
         )

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
@@ -14,8 +16,27 @@ from apps.messaging import services
 from apps.messaging.models import Message, MessageState, MessageTemplate
 
 
+class MessageTemplateForm(forms.ModelForm):
+    """A refused template is an error on its field, not a message after a save that did not happen."""
+
+    class Meta:
+        model = MessageTemplate
+        fields = ["code", "channel", "subject", "body", "is_active"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        candidate = MessageTemplate(**{name: value for name, value in cleaned.items() if name.startswith(("subject", "body"))})
+        try:
+            services.message_template_check(template=candidate)
+        except ApplicationError as exc:
+            field = next(iter(exc.fields), None)
+            self.add_error(field if field in self.fields else None, exc.message)
+        return cleaned
+
+
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
+    form = MessageTemplateForm
     list_display = ["code", "channel", "subject", "is_active", "updated_at"]
     list_filter = [("channel", ChoicesDropdownFilter), "is_active"]
     search_fields = ["code", "subject", "body"]

@@ -30,7 +30,8 @@ class MessageTemplate(TimeStampedModel):
     body = models.TextField(
         _("body"),
         help_text=_(
-            "Variables: {{ name }}, {{ tier }}, {{ benefit_code }}, {{ expires_at }}, {{ unsubscribe_url }} and any the sender passes."
+            "Only the documented variables: {{ name }}, {{ tier }}, {{ points_balance }}, {{ unsubscribe_url }} and those the sender "
+            "gives ({{ campaign }}, {{ points }}, {{ benefit }}, {{ event_title }}, {{ starts_at }} …); tags: {% if %} only."
         ),
     )
     is_active = models.BooleanField(_("active"), default=True)

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.template import Context, Template, TemplateSyntaxError
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -20,6 +19,7 @@ from apps.members.models import ConsentChannel, Member, MemberStatus
 from apps.members.services import member_set_consent
 from apps.messaging.backends import SendError, backend_for
 from apps.messaging.models import Message, MessagePurpose, MessageState, MessageTemplate, new_unsubscribe_token
+from apps.messaging.rendering import compile_message_template, render_message_text
 from apps.messaging.selectors import members_with_consent
 
 logger = logging.getLogger("userops.messaging")
@@ -70,11 +70,15 @@ def unsubscribe_url(token: str) -> str:
 
 def _render(template: MessageTemplate, member: Member, context: dict[str, Any], language: str, token: str) -> tuple[str, str]:
     with translation.override(language):
-        values = {"name": member.name, "tier": member.tier.name, "unsubscribe_url": unsubscribe_url(token), **context}
-        # Messages are plain text: no HTML escaping of names.
-        rendered = Context(values, autoescape=False)
-        subject = Template(template.subject).render(rendered).strip()
-        body = Template(template.body).render(rendered).strip()
+        values = {
+            "name": member.name,
+            "tier": member.tier.name,
+            "points_balance": member.points_account.balance,
+            "unsubscribe_url": unsubscribe_url(token),
+            **context,
+        }
+        subject = render_message_text(compile_message_template(template.subject, field="subject"), values)
+        body = render_message_text(compile_message_template(template.body, field="body"), values)
     if not body:
         raise ApplicationError("empty_message", _("The template renders an empty message."), fields={"template_code": template.code})
     return subject, body
@@ -150,7 +154,7 @@ def messages_enqueue_bulk(
     """
     _check(channel, purpose)
     template = _template(template_code, channel)
-    members: QuerySet[Member] = Member.objects.filter(pk__in=list(member_ids)).select_related("tier")
+    members: QuerySet[Member] = Member.objects.filter(pk__in=list(member_ids)).select_related("tier", "points_account")
     if purpose == MessagePurpose.MARKETING:
         members = members.filter(status=MemberStatus.ACTIVE).filter(pk__in=members_with_consent(channel=channel).values("pk"))
     else:
@@ -293,19 +297,17 @@ def message_unsubscribe(*, token: str) -> Message:
 # Templates --------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def message_template_save(*, template: MessageTemplate) -> MessageTemplate:
-    """Save a template after checking that every language's subject and body compile."""
+def message_template_check(*, template: MessageTemplate) -> None:
+    """Raise ``ApplicationError`` on the first subject or body (field ``subject_en``, ``body_zh_hans`` …) that is refused."""
     for field in ("subject", "body"):
         for language, _label in settings.LANGUAGES:
-            text = getattr(template, f"{field}_{language.replace('-', '_')}", "") or ""
-            try:
-                Template(text)
-            except TemplateSyntaxError as exc:
-                raise ApplicationError(
-                    "invalid_template",
-                    _("The %(field)s does not compile: %(error)s") % {"field": field, "error": exc},
-                    fields={field: text},
-                ) from exc
+            translated = f"{field}_{language.replace('-', '_')}"
+            compile_message_template(getattr(template, translated, "") or "", field=translated)
+
+
+@transaction.atomic
+def message_template_save(*, template: MessageTemplate) -> MessageTemplate:
+    """Save a template after checking every language's subject and body: they compile and use only documented variables."""
+    message_template_check(template=template)
     template.save()
     return template
