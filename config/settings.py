@@ -469,6 +469,7 @@ USEROPS_PERIODIC_TASKS = {
     "Expire points": {"task": "members.expire_points", "crontab": "10 0 * * *"},
     "Evaluate tiers": {"task": "members.evaluate_tiers", "crontab": "30 2 * * *"},
     "Purge idempotency records": {"task": "core.purge_idempotency_records", "crontab": "0 4 * * *"},
+    "Purge old import files": {"task": "imports.purge_files", "crontab": "20 4 * * *"},
     "Send due messages": {"task": "messaging.send_due", "crontab": "* * * * *"},
     "Resume stalled campaign runs": {"task": "campaigns.resume_stalled", "crontab": "*/5 * * * *"},
     "Process campaign triggers": {"task": "campaigns.process_triggers", "crontab": "*/5 * * * *"},
@@ -502,6 +503,8 @@ USEROPS_CAMPAIGNS = {
 USEROPS_IMPORTS = {
     "BACKGROUND_THRESHOLD_ROWS": env.int("USEROPS_IMPORT_BACKGROUND_THRESHOLD_ROWS", default=5000),
     "CHUNK_SIZE": env.int("USEROPS_IMPORT_CHUNK_SIZE", default=5000),
+    # Uploaded customer files and their error reports name many people: deleted this long after upload.
+    "FILE_RETENTION_DAYS": env.int("USEROPS_IMPORT_FILE_RETENTION_DAYS", default=30),
 }
 
 # Referrals: points for both sides, which actions qualify, how soon after enrolment a code may be attached,

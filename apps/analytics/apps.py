@@ -15,3 +15,7 @@ class AnalyticsConfig(AppConfig):
         from apps.core.activity import register_activity_recorder
 
         register_activity_recorder(services.activity_record_announced)
+
+        from apps.analytics import member_data
+
+        member_data.register()

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from apps.benefits.models import Grant
+from apps.benefits.models import Grant, Redemption
 from apps.members.models import Member
-from apps.members.personal_data import register_member_data_section
+from apps.members.personal_data import redact_member_mentions, register_member_anonymiser, register_member_data_section
 
 
 def member_grants(member: Member) -> list[dict[str, Any]]:
@@ -32,5 +32,12 @@ def member_grants(member: Member) -> list[dict[str, Any]]:
     return rows
 
 
+def anonymise_grant_texts(member: Member) -> None:
+    """Staff reasons (kept as a grant's reference) and POS order references written before they were checked."""
+    redact_member_mentions(member, Grant.objects.all(), fields=["source_ref", "revoke_reason"])
+    redact_member_mentions(member, Redemption.objects.all(), fields=["order_ref"], owner="grant__member")
+
+
 def register() -> None:
     register_member_data_section(name="benefit_grants", collect=member_grants)
+    register_member_anonymiser(anonymise_grant_texts)

@@ -6,11 +6,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
 from apps.core.models import AccessLogEntry, ApiClient, ApiScope, FailedTask, FailedTaskState, IdempotencyRecord, User, hash_secret
+from apps.core.redaction import REDACTED, redact_text
 
 
 def user_set_language(*, user: User, language: str) -> User:
@@ -62,6 +65,23 @@ def api_client_rotate_key(*, client: ApiClient) -> str:
     client.key_hash = hash_secret(raw_key)
     client.save(update_fields=["key_prefix", "key_hash", "updated_at"])
     return raw_key
+
+
+def personal_text_redact(*, texts: Sequence[str], member_scope: str) -> dict[str, list[int]]:
+    """A person's identifiers out of core's stored text: idempotency answers and failed-task errors.
+
+    An idempotency record of the member's own calls (``member_scope``) or whose stored answer mentions one of
+    ``texts`` keeps its status and fingerprint (a retry is still recognised) but loses its body.
+    """
+    texts = [text for text in texts if text]
+    mentions = Q(scope=member_scope)
+    answers = IdempotencyRecord.objects.annotate(body_text=Cast("response_body", TextField()))
+    for text in texts:
+        mentions |= Q(body_text__contains=text)
+    records = list(answers.filter(mentions).values_list("pk", flat=True))
+    IdempotencyRecord.objects.filter(pk__in=records).update(response_body={"detail": REDACTED})
+    failed = redact_text(FailedTask.objects.all(), fields=["exception", "traceback"], texts=texts)
+    return {"idempotency_records": records, "failed_tasks": failed}
 
 
 def idempotency_records_purge(*, now: datetime | None = None) -> int:

@@ -4,7 +4,7 @@ from typing import Any
 
 from apps.events.models import ClubMembership, Registration
 from apps.members.models import Member
-from apps.members.personal_data import register_member_data_section
+from apps.members.personal_data import redact_member_mentions, register_member_anonymiser, register_member_data_section
 
 
 def member_registrations(member: Member) -> list[dict[str, Any]]:
@@ -29,6 +29,11 @@ def member_clubs(member: Member) -> list[dict[str, Any]]:
     return [{"club": m.club.name, "joined_at": m.joined_at, "left_at": m.left_at} for m in memberships]
 
 
+def anonymise_registration_texts(member: Member) -> None:
+    redact_member_mentions(member, Registration.objects.all(), fields=["cancel_reason"])
+
+
 def register() -> None:
     register_member_data_section(name="event_registrations", collect=member_registrations)
+    register_member_anonymiser(anonymise_registration_texts)
     register_member_data_section(name="club_memberships", collect=member_clubs)

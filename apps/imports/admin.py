@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -69,7 +70,14 @@ class ImportJobAdmin(ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
-        return False
+        return request.user.has_perm(IMPORT_PERMISSION) and request.user.has_perm("imports.delete_importjob")
+
+    def delete_model(self, request: HttpRequest, obj: ImportJob) -> None:
+        services.import_job_delete(job=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
+        for job in queryset.order_by("pk"):
+            services.import_job_delete(job=job)
 
     def has_view_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
         return request.user.has_perm(IMPORT_PERMISSION) or super().has_view_permission(request, obj)
@@ -91,9 +99,13 @@ class ImportJobAdmin(ModelAdmin):
             raise PermissionDenied
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            job = services.import_job_create(
-                upload=form.cleaned_data["file"], all_or_nothing=form.cleaned_data["all_or_nothing"], actor=request.user
-            )
+            try:
+                job = services.import_job_create(
+                    upload=form.cleaned_data["file"], all_or_nothing=form.cleaned_data["all_or_nothing"], actor=request.user
+                )
+            except ApplicationError as exc:
+                form.add_error("file", exc.message)
+                return self._render(request, "admin/imports/upload.html", _("Import members"), form=form)
             if job.total_rows > services.background_threshold_rows():
                 services.import_job_queue(job=job)
                 messages.info(request, _("The file has %(rows)d rows: it is imported in the background.") % {"rows": job.total_rows})
@@ -101,6 +113,8 @@ class ImportJobAdmin(ModelAdmin):
             try:
                 preview = services.import_file(path=Path(job.file.path), dry_run=True, all_or_nothing=job.all_or_nothing)
             except ApplicationError as exc:
+                # A file that cannot be previewed is not kept as a job of its own.
+                services.import_job_delete(job=job)
                 form.add_error("file", exc.message)
             else:
                 errors = [replace(error, column=column_label(error.column)) for error in preview.errors[:200]]

@@ -6,3 +6,8 @@ class ImportsConfig(AppConfig):
     name = "apps.imports"
     label = "imports"
     verbose_name = _("Import and export")
+
+    def ready(self) -> None:
+        from apps.imports import member_data
+
+        member_data.register()

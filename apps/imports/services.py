@@ -2,8 +2,11 @@
 
 import csv
 import io
+import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -13,11 +16,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.core.spreadsheet import neutralise_cell
 from apps.imports.models import ImportJob, ImportStatus
 from apps.imports.parsing import RowError, file_column_names, parse_file, records
 from apps.members.bulk import MemberRecord, members_bulk_upsert
+from apps.members.models import Member
+from apps.members.personal_data import personal_values
 
 
 def background_threshold_rows() -> int:
@@ -146,12 +152,107 @@ def error_report_csv(errors: list[RowError], *, path: Path) -> bytes:
 
 
 def import_job_create(*, upload: UploadedFile, all_or_nothing: bool, actor: User | None) -> ImportJob:
-    """Store the file and decide its path: a preview to confirm (small files) or a background job (large)."""
+    """Store the file and decide its path: a preview to confirm (small files) or a background job (large).
+
+    A file that cannot be read leaves nothing behind: no job and no stored upload.
+    """
     job = ImportJob(original_name=upload.name[:255], all_or_nothing=all_or_nothing, created_by=actor, status=ImportStatus.PREVIEWED)
     job.file.save(upload.name, upload, save=False)
-    job.total_rows = count_rows(Path(job.file.path))
-    job.save()
+    try:
+        job.total_rows = count_rows(Path(job.file.path))
+        job.save()
+    except ApplicationError:
+        job.file.delete(save=False)
+        raise
+    # Whatever the parser trips on (a broken zip, a bad encoding …), the upload is someone's personal data.
+    except Exception as exc:
+        job.file.delete(save=False)
+        raise ApplicationError("unreadable_file", _("The file could not be read as CSV or Excel."), fields={"file": upload.name}) from exc
     return job
+
+
+def _delete_files(job: ImportJob) -> None:
+    for stored in (job.file, job.report):
+        if stored:
+            stored.delete(save=False)
+
+
+@transaction.atomic
+def import_job_delete(*, job: ImportJob) -> None:
+    """Delete a job with its upload and error report; refused while the job is being imported."""
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+        raise ApplicationError("import_running", _("The import is still running; delete it once it has finished."), http_status=409)
+    _delete_files(job)
+    job.delete()
+
+
+def import_files_purge(*, now: datetime | None = None) -> int:
+    """Delete uploads and error reports older than the retention, and stored files no job refers to.
+
+    The jobs stay (counts, who, when) with their files gone. Returns how many files were deleted.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.USEROPS_IMPORTS["FILE_RETENTION_DAYS"])
+    deleted = 0
+    old_jobs = ImportJob.objects.filter(created_at__lt=cutoff).exclude(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING])
+    for job in old_jobs.exclude(file="", report="").order_by("pk"):
+        deleted += bool(job.file) + bool(job.report)
+        _delete_files(job)
+        ImportJob.objects.filter(pk=job.pk).update(file="", report="")
+    return deleted + _orphan_files_purge(cutoff=cutoff)
+
+
+def _orphan_files_purge(*, cutoff: datetime) -> int:
+    storage = ImportJob._meta.get_field("file").storage
+    referenced = {name for pair in ImportJob.objects.values_list("file", "report") for name in pair if name}
+    deleted = 0
+    for folder in ("imports", "imports/reports"):
+        if not storage.exists(folder):
+            continue
+        for name in storage.listdir(folder)[1]:
+            path = f"{folder}/{name}"
+            if path not in referenced and storage.get_modified_time(path) < cutoff:
+                storage.delete(path)
+                deleted += 1
+    return deleted
+
+
+def _mentions(job: ImportJob, needles: list[str], digits: str) -> bool:
+    for stored in (job.file, job.report):
+        if not stored or not stored.storage.exists(stored.name):
+            continue
+        with stored.open("rb") as handle:
+            text = _readable_text(handle.read())
+        folded = text.casefold()
+        if any(needle.casefold() in folded for needle in needles) or (digits and digits in re.sub(r"\D", "", text)):
+            return True
+    return False
+
+
+def _readable_text(data: bytes) -> str:
+    """The text of a CSV (UTF-8 or GBK) or of every part of an Excel workbook."""
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        with zipfile.ZipFile(io.BytesIO(data)) as workbook:
+            return "\n".join(workbook.read(part).decode("utf-8", "ignore") for part in workbook.namelist())
+    return data.decode("utf-8", "ignore") + "\n" + data.decode("gbk", "ignore")
+
+
+def import_files_forget_member(*, member: Member) -> int:
+    """A member is being anonymised: delete every stored upload or report that names them. Returns how many jobs.
+
+    Files are searched for the email and name as written and for the phone's digits in any written form.
+    """
+    values = personal_values(member)
+    needles = [value for value in (values.email, values.name) if value]
+    national = values.national_phone
+    forgotten = 0
+    for job in ImportJob.objects.exclude(file="", report="").exclude(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]):
+        if _mentions(job, needles, national):
+            _delete_files(job)
+            ImportJob.objects.filter(pk=job.pk).update(file="", report="")
+            forgotten += 1
+    return forgotten
 
 
 def import_job_queue(*, job: ImportJob) -> ImportJob:

@@ -12,14 +12,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
-from apps.core.models import ApiClient, User
+from apps.core.models import AccessAction, ApiClient, User
+from apps.core.redaction import redact_text
+from apps.core.services import access_log_record, personal_text_redact
 from apps.members.models import (
     Consent,
     ConsentChannel,
@@ -39,7 +43,14 @@ from apps.members.models import (
     TierChange,
     TierChangeKind,
 )
-from apps.members.personal_data import MEMBER_ANONYMISERS, MEMBER_DATA_SECTIONS
+from apps.members.personal_data import (
+    MEMBER_ANONYMISERS,
+    MEMBER_DATA_SECTIONS,
+    PersonalValues,
+    personal_values,
+    redact_member_mentions,
+    refuse_personal_data_in_text,
+)
 from apps.members.phones import normalize_phone
 
 PROFILE_FIELDS = ("name", "phone", "email", "gender", "birthday", "city", "external_id")
@@ -342,7 +353,19 @@ def member_anonymise(*, member: Member, reason: str, actor: User | None = None) 
     member = Member.objects.select_for_update().get(pk=member.pk)
     if member.anonymised_at is not None:
         raise ApplicationError("already_anonymised", _("The member was already anonymised."), http_status=409)
+    values = personal_values(member)
+    # The reason is kept (member, history, access log): it must not name the person it erases.
+    if values.phone_or_email_in(reason) or (values.name and values.name in reason):
+        raise ApplicationError(
+            "personal_data_in_text",
+            _("The reason must not contain the member's name, phone number or email address."),
+            fields={"reason": ""},
+        )
     member_withdraw_all_consents(member=member, source="anonymisation", actor=actor, reason=reason)
+    # Other apps' anonymisers run while the member's values are still there to be searched for.
+    for anonymise in MEMBER_ANONYMISERS:
+        anonymise(member)
+    redacted = _member_text_redact(member=member, values=values)
     scrubbed = {**ANONYMISED_FIELDS, "name": ANONYMISED_NAME.format(pk=member.pk)}
     for field, value in scrubbed.items():
         setattr(member, field, value)
@@ -354,9 +377,51 @@ def member_anonymise(*, member: Member, reason: str, actor: User | None = None) 
     member.save()
     member.history.update(**scrubbed)
     MemberToken.objects.filter(member=member, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    for anonymise in MEMBER_ANONYMISERS:
-        anonymise(member)
+    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Member), object_id=str(member.pk)).update(
+        object_repr=member.name
+    )
+    if redacted:
+        access_log_record(
+            action=AccessAction.ANONYMISE,
+            user=actor,
+            object_type="members.pointsentry",
+            object_id=member.pk,
+            row_count=len(redacted),
+            object_ids=redacted,
+            detail="ledger free text redacted",
+        )
     return member
+
+
+def _member_text_redact(*, member: Member, values: PersonalValues) -> list[int]:
+    """Free text written before it was checked: the member's identifiers out of every row, the name out of their own.
+
+    Returns the IDs of the ledger rows changed (they are recorded in the access log).
+    """
+    redact_member_mentions(member, GrowthEntry.objects.all(), fields=["reason", "source_ref"])
+    redact_member_mentions(member, TierChange.objects.all(), fields=["reason"])
+    redact_member_mentions(member, Member.history.all(), fields=["status_reason"], owner="id")
+    redact_text(LogEntry.objects.all(), fields=["object_repr", "change_message"], texts=values.identifiers())
+    personal_text_redact(texts=values.all_texts(), member_scope=f"member:{member.pk}")
+    return ledger_text_redact(member=member, values=values)
+
+
+def ledger_text_redact(*, member: Member, values: PersonalValues) -> list[int]:
+    """The one path that changes ledger rows: ``reason`` and ``source_ref`` only, identifiers replaced by a marker.
+
+    The database trigger lets an UPDATE through only inside this transaction's redaction switch and only when
+    no other column changes; amounts, balances and dates stay as they were, so the ledger still reconciles.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT set_config('userops.ledger_redaction', 'on', true)")
+        try:
+            ids = redact_text(PointsEntry.objects.all(), fields=["reason", "source_ref"], texts=values.identifiers())
+            ids += redact_text(PointsEntry.objects.filter(account__member=member), fields=["reason", "source_ref"], texts=[values.name])
+        finally:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT set_config('userops.ledger_redaction', 'off', true)")
+    return sorted(set(ids))
 
 
 # Member tokens ----------------------------------------------------------------------------------
@@ -423,6 +488,8 @@ class _Debit:
 
 
 def _append(account: PointsAccount, *, kind: str, amount: int, now: datetime, **fields: Any) -> PointsEntry:
+    # The ledger cannot be edited later, so what would identify the member is refused before it is written.
+    refuse_personal_data_in_text(account.member, reason=fields.get("reason", ""), source_ref=fields.get("source_ref", ""))
     account.balance += amount
     entry = PointsEntry.objects.create(account=account, kind=kind, amount=amount, balance_after=account.balance, created_at=now, **fields)
     account.save(update_fields=["balance", "updated_at"])
@@ -667,6 +734,7 @@ def growth_add(
         raise ApplicationError("invalid_amount", _("Growth value must be a non-zero whole number."), fields={"amount": amount})
     member = Member.objects.select_for_update().get(pk=member.pk)
     _require_status(member, {MemberStatus.ACTIVE})
+    refuse_personal_data_in_text(member, reason=reason, source_ref=source_ref)
     now = timezone.now()
     entry = GrowthEntry.objects.create(
         member=member, amount=amount, reason=_reason(reason), source_ref=source_ref, actor=actor, created_at=now
