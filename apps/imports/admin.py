@@ -138,7 +138,8 @@ class ImportJobAdmin(ModelAdmin):
         if not self.has_view_permission(request, job):
             raise PermissionDenied
         running = job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
-        return self._render(request, "admin/imports/job.html", job.original_name, job=job, running=running)
+        can_delete = self.has_delete_permission(request, job)
+        return self._render(request, "admin/imports/job.html", job.original_name, job=job, running=running, can_delete=can_delete)
 
     def report_view(self, request: HttpRequest, job_id: int) -> FileResponse:
         """The error report names people: served to those who may import, never from a public URL."""

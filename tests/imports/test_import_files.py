@@ -58,6 +58,8 @@ def test_staff_who_import_delete_a_job_with_its_file_and_report(client, staff, m
     client.force_login(staff(ANALYST))
     assert client.post(delete_url, {"post": "yes"}).status_code == 403
     client.force_login(staff(OPERATIONS_MANAGER))
+    job_page = client.get(reverse("admin:imports_importjob_change", args=[job.pk])).content.decode()
+    assert f'href="{delete_url}"' in job_page
     assert client.get(delete_url).status_code == 200
     assert client.post(delete_url, {"post": "yes"}).status_code == 302
     assert not ImportJob.objects.exists()

@@ -3,16 +3,18 @@
 from pathlib import Path
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.analytics.models import ActivityEvent
 from apps.benefits import services as benefit_services
-from apps.core.models import ApiScope
+from apps.core.models import ApiScope, FailedTask
 from apps.core.roles import OPERATIONS_MANAGER
 from apps.imports.models import ImportJob
-from apps.members.models import Member, PointsEntry, PointsEntryKind
+from apps.members.models import GrowthEntry, Member, PointsEntry, PointsEntryKind
 from tests.benefits.factories import BenefitFactory
 from tests.imports.files import CHINESE_HEADER, write_csv
 
@@ -102,6 +104,16 @@ def test_a_data_dump_and_the_media_folder_hold_nothing_of_an_anonymised_member(c
     )
     ActivityEvent.objects.create(
         member=member, kind="purchase", amount=10, occurred_at=timezone.now(), source="pos", event_id=f"pos-{NATIONAL}", order_ref=EMAIL
+    )
+    GrowthEntry.objects.create(member=member, amount=1, reason=f"bonus for {NAME}", source_ref=EMAIL)
+    FailedTask.objects.create(task_id="t1", task_name="members.sync", exception=f"duplicate phone {PHONE}")
+    LogEntry.objects.create(
+        user=operations,
+        content_type=ContentType.objects.get_for_model(Member),
+        object_id=str(member.pk),
+        object_repr=NAME,
+        action_flag=CHANGE,
+        change_message=f"phone {PHONE}",
     )
     assert {hit[2] for hit in database_hits()} >= {NAME, PHONE, EMAIL}
 

@@ -60,6 +60,9 @@ def test_the_documented_variables_and_if_are_accepted_and_rendered():
     )
     assert message.subject == "Spring"
     assert message.body.startswith("Li Lei Basic 0 +50 Coffee ")
+    MessageTemplateFactory(code="unset", body_en="Hi {{ name }}{{ event_title }}!")
+    unset = services.message_enqueue(member=member, channel=ConsentChannel.SMS, template_code="unset", context={}, dedupe_key="u")
+    assert unset.body == "Hi Li Lei!"
 
 
 def test_rendering_refuses_model_instances_in_the_context():
