@@ -37,7 +37,7 @@ class MemberRecord:
     external_id: str | None = None
     email: str = ""
     city: str = ""
-    joined_at: date | None = None
+    joined_at: date | datetime | None = None  # a date, or a local time of day when the file gives one
     tier_id: int | None = None
     points: int = 0
     gender: str = Gender.UNKNOWN
@@ -59,6 +59,8 @@ class UpsertResult:
 def _joined(record: MemberRecord, now: datetime) -> datetime:
     if record.joined_at is None:
         return now
+    if isinstance(record.joined_at, datetime):
+        return timezone.make_aware(record.joined_at) if timezone.is_naive(record.joined_at) else record.joined_at
     return timezone.make_aware(datetime.combine(record.joined_at, time(12, 0)))
 
 
