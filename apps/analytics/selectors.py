@@ -262,6 +262,32 @@ def _daily_sum_by_month(f: MetricFilter, months: list[date], column: str) -> dic
     }
 
 
+WAU_DAYS = 7
+MAU_DAYS = 30
+
+
+def active_members(*, f: MetricFilter) -> Figure:
+    """DAU, WAU and MAU over rolling windows that all end on the range's last day (1, 7 and 30 days), and
+    stickiness from the same 30 days: average DAU ÷ MAU. Nested windows, so DAU ≤ WAU ≤ MAU on every day."""
+    end = f.end
+    windows = [("DAU", 1), ("WAU", WAU_DAYS), ("MAU", MAU_DAYS)]
+    counts = DailyMemberActivity.objects.filter(f.slice_q(), day__gt=end - timedelta(days=MAU_DAYS), day__lte=end).aggregate(
+        **{label: Count("member_id", distinct=True, filter=Q(day__gt=end - timedelta(days=days))) for label, days in windows},
+        member_days=Count("id"),
+    )
+    rows = [[label, end - timedelta(days=days - 1), end, counts[label]] for label, days in windows]
+    headline = {
+        "day": end,
+        "dau": counts["DAU"],
+        "wau": counts["WAU"],
+        "mau": counts["MAU"],
+        "average_dau": _ratio(counts["member_days"], MAU_DAYS, "0.1"),
+        "stickiness_percent": _percent(counts["member_days"], MAU_DAYS * counts["MAU"]),
+    }
+    columns = [_("window"), _("first day"), _("last day"), _("active members")]
+    return Figure("active", _("Active members over rolling windows"), columns, rows, headline)
+
+
 def weekly_activity(*, f: MetricFilter) -> Figure:
     first = f.start - timedelta(days=f.start.weekday())
     weeks = [first + timedelta(weeks=n) for n in range((f.end - first).days // 7 + 1)]
@@ -512,6 +538,7 @@ def campaign_summary(*, f: MetricFilter, window_days: int | None = None) -> Figu
 
 
 FIGURES: dict[str, Callable[..., Figure]] = {
+    "active": active_members,
     "daily": daily_activity,
     "weekly": weekly_activity,
     "monthly": monthly_activity,
