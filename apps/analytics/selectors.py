@@ -24,6 +24,7 @@ from apps.campaigns.models import ActionOutcome, Campaign, CampaignAction, Campa
 from apps.core.errors import ApplicationError
 from apps.events.models import Event, RegistrationState
 from apps.members.models import PointsAccount, PointsEntry, PointsEntryKind, SourceChannel, Tier, TierChange, TierChangeKind
+from apps.members.selectors import points_cost
 
 ZERO = Decimal("0")
 
@@ -406,18 +407,43 @@ def rfm_segments(*, f: MetricFilter) -> Figure:
 
 
 def points_summary(*, f: MetricFilter) -> Figure:
-    """Points issued, spent, expired in the range (programme-wide), and the outstanding balance with its liability."""
-    entries = PointsEntry.objects.filter(created_at__gte=day_start(f.start), created_at__lt=day_start(f.end + timedelta(days=1)))
+    """The points ledger over the range, programme-wide, as a statement that adds up:
+    opening + issued − spent − expired ± adjusted ± reversed = closing. Adjustments and reversals are net
+    (signed) figures on their own lines; each line sums the ledger, so nothing is counted twice."""
+    range_start, range_end = day_start(f.start), day_start(f.end + timedelta(days=1))
+    before = PointsEntry.objects.filter(created_at__lt=range_start)
+    opening = before.aggregate(n=Coalesce(Sum("amount"), 0))["n"]
+    entries = PointsEntry.objects.filter(created_at__gte=range_start, created_at__lt=range_end)
     by_kind = dict(entries.values("kind").annotate(n=Sum("amount")).values_list("kind", "n").order_by())
-    issued = (by_kind.get(PointsEntryKind.EARN) or 0) + (by_kind.get(PointsEntryKind.MIGRATE) or 0)
-    issued += entries.filter(kind=PointsEntryKind.ADJUST, amount__gt=0).aggregate(n=Coalesce(Sum("amount"), 0))["n"]
-    spent = -(by_kind.get(PointsEntryKind.SPEND) or 0)
-    expired = -(by_kind.get(PointsEntryKind.EXPIRE) or 0)
+    kinds = PointsEntryKind
+    issued = (by_kind.get(kinds.EARN) or 0) + (by_kind.get(kinds.MIGRATE) or 0)
+    spent = -(by_kind.get(kinds.SPEND) or 0)
+    expired = -(by_kind.get(kinds.EXPIRE) or 0)
+    adjusted = by_kind.get(kinds.ADJUST) or 0
+    reversed_ = by_kind.get(kinds.REVERSE) or 0
+    closing = opening + issued - spent - expired + adjusted + reversed_
     outstanding = PointsAccount.objects.aggregate(n=Coalesce(Sum("balance"), 0))["n"]
-    value = Decimal(settings.USEROPS_ANALYTICS["POINT_VALUE_YUAN"])
-    liability = (outstanding * value).quantize(Decimal("0.01"))
-    rows = [[_("issued"), issued], [_("spent"), spent], [_("expired"), expired], [_("outstanding"), outstanding]]
-    headline = {"issued": issued, "spent": spent, "expired": expired, "outstanding": outstanding, "liability": liability}
+    liability = points_cost(outstanding)
+    rows = [
+        [_("opening balance"), opening],
+        [_("issued (earned and migrated)"), issued],
+        [_("spent"), -spent],
+        [_("expired"), -expired],
+        [_("adjusted (net)"), adjusted],
+        [_("reversed (net)"), reversed_],
+        [_("closing balance"), closing],
+    ]
+    headline = {
+        "opening": opening,
+        "issued": issued,
+        "spent": spent,
+        "expired": expired,
+        "adjusted": adjusted,
+        "reversed": reversed_,
+        "closing": closing,
+        "outstanding": outstanding,
+        "liability": liability,
+    }
     return Figure("points", _("Points"), [_("figure"), _("points")], rows, headline)
 
 

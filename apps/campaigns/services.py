@@ -44,6 +44,7 @@ from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.members.bulk_points import points_earn_bulk
 from apps.members.models import Member, MemberStatus, PointsAccount
+from apps.members.selectors import points_cost
 from apps.members.services import points_earn
 from apps.messaging.models import MessagePurpose, MessageTemplate
 from apps.messaging.services import messages_enqueue_bulk
@@ -318,8 +319,10 @@ def campaign_cancel(*, campaign: Campaign, actor: User | None = None) -> Campaig
 
 
 def _cost_per_member(campaign: Campaign) -> Decimal:
-    """What acting on one member costs: the campaign's own cost plus the benefit's unit cost."""
-    return campaign.cost_per_member + (campaign.benefit.unit_cost if campaign.benefit_id is not None else Decimal(0))
+    """What acting on one member costs: the campaign's own cost, the benefit's unit cost and the points awarded
+    at the programme's point value (``USEROPS_POINT_VALUE_YUAN``)."""
+    benefit_cost = campaign.benefit.unit_cost if campaign.benefit_id is not None else Decimal(0)
+    return campaign.cost_per_member + benefit_cost + points_cost(campaign.points_amount or 0)
 
 
 def _remaining(campaign: Campaign, run: CampaignRun) -> int | None:
