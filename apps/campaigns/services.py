@@ -42,6 +42,7 @@ from apps.campaigns.selectors import BUILT_IN_TRIGGERS, TRIGGER_WINDOWS, run_mem
 from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import User
+from apps.core.reasons import Reason, translated_param
 from apps.members.bulk_points import points_earn_bulk
 from apps.members.models import Member, MemberStatus, PointsAccount
 from apps.members.selectors import points_cost
@@ -425,7 +426,7 @@ def _apply(campaign: Campaign, run: CampaignRun, acted: list[int], now: datetime
         credited = points_earn_bulk(
             member_ids=acted,
             amount=campaign.points_amount,
-            reason=_("Campaign: %(name)s") % {"name": campaign.name},
+            reason=Reason("campaign", {"name": translated_param(campaign, "name")}),
             source_ref=f"campaign-run:{run.pk}",
             expires_at=expires_at,
         )
@@ -643,7 +644,7 @@ def referral_qualify(*, referee: Member, action: str) -> Referral | None:
     elif referral.referrer.status != MemberStatus.ACTIVE or referral.referee.status != MemberStatus.ACTIVE:
         referral.state, referral.reject_reason = ReferralState.REJECTED, RejectReason.MEMBER_NOT_ACTIVE
     else:
-        reason = _("Referral reward")
+        reason = Reason("referral_reward")
         points_earn(
             member=referral.referrer,
             amount=_referral_config("REFERRER_POINTS"),

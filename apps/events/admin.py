@@ -18,6 +18,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 
+from apps.core.admin import CodedReasonAdminMixin
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.masking import mask_phone
@@ -237,7 +238,7 @@ class EventAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(ModelAdmin):
+class RegistrationAdmin(CodedReasonAdminMixin, ModelAdmin):
     list_display = ["event", "member", "state", "companions", "created_at", "checked_in_at"]
     list_filter = [("state", ChoicesDropdownFilter), ("event", RelatedDropdownFilter)]
     list_select_related = ["event", "member"]

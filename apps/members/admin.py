@@ -24,6 +24,7 @@ from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 
+from apps.core.admin import CodedReasonAdminMixin
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
@@ -451,10 +452,21 @@ class ReadOnlyAdmin(ModelAdmin):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(ReadOnlyAdmin):
+class PointsEntryAdmin(CodedReasonAdminMixin, ReadOnlyAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-    list_display = ["created_at", "member_link", "kind", "amount", "balance_after", "reason", "source_ref", "actor", "client", "expires_at"]
+    list_display = [
+        "created_at",
+        "member_link",
+        "kind",
+        "amount",
+        "balance_after",
+        "reason_text",
+        "source_ref",
+        "actor",
+        "client",
+        "expires_at",
+    ]
     list_filter = [("kind", ChoicesDropdownFilter), ("source_ref", FieldTextFilter)]
     list_select_related = ["account__member", "actor", "client"]
     search_fields = ["source_ref"]
@@ -497,10 +509,10 @@ class PointsEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnlyAdmin):
+class TierChangeAdmin(CodedReasonAdminMixin, ReadOnlyAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-    list_display = ["created_at", "member", "kind", "from_tier", "to_tier", "growth_value", "reason", "actor"]
+    list_display = ["created_at", "member", "kind", "from_tier", "to_tier", "growth_value", "reason_text", "actor"]
     list_filter = [("kind", ChoicesDropdownFilter), ("to_tier", RelatedDropdownFilter)]
     list_select_related = ["member", "from_tier", "to_tier", "actor"]
     ordering = ["-created_at", "-id"]

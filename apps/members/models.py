@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.history import AuditHistory
 from apps.core.models import ApiClient, TimeStampedModel, hash_secret
+from apps.core.reasons import CodedReason
 
 
 class Tier(models.Model):
@@ -150,7 +151,7 @@ class TierChangeKind(models.TextChoices):
     DEMOTION = "demotion", _("Demotion")
 
 
-class TierChange(models.Model):
+class TierChange(CodedReason):
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="tier_changes")
     kind = models.CharField(_("kind"), max_length=10, choices=TierChangeKind.choices)
     from_tier = models.ForeignKey(Tier, verbose_name=_("from tier"), on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -172,7 +173,7 @@ class TierChange(models.Model):
         return f"{self.member_id}: {self.from_tier_id} → {self.to_tier_id}"
 
 
-class GrowthEntry(models.Model):
+class GrowthEntry(CodedReason):
     """Growth value earned (or taken back); tiers look at the sum over a rolling window."""
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="growth_entries")
@@ -220,7 +221,7 @@ class PointsEntryKind(models.TextChoices):
     MIGRATE = "migrate", _("Migrated balance")
 
 
-class PointsEntry(models.Model):
+class PointsEntry(CodedReason):
     """One row of the append-only points ledger. Never updated or deleted; a reversal is a new row."""
 
     account = models.ForeignKey(PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries")
