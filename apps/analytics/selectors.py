@@ -16,6 +16,7 @@ from django.db.models import Count, DateField, DateTimeField, Exists, Expression
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.analytics.models import CohortActivity, DailyMemberActivity, DailyMetric, MemberSummary, PeriodKind, PeriodMetric, RfmSegment
 from apps.analytics.services import day_start, local_zone
@@ -342,7 +343,7 @@ def funnel(*, f: MetricFilter) -> Figure:
     )
     steps = [
         (_("members"), members),
-        (_("active"), period["active"]),
+        (pgettext_lazy("funnel step", "active"), period["active"]),
         (_("purchased"), period["buyers"]),
         (_("purchased again"), period["repeat"]),
     ]

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
@@ -193,7 +194,7 @@ class EventAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
             for r in selectors.attendee_rows(event=event)
         )
         header = [
-            str(_("Name")),
+            str(pgettext_lazy("person", "Name")),
             str(_("Mobile phone")),
             str(_("State")),
             str(_("Companions")),

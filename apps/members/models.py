@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.core.history import AuditHistory
 from apps.core.models import ApiClient, TimeStampedModel, hash_secret
@@ -73,7 +74,7 @@ class MemberStatus(models.TextChoices):
 
 class Member(TimeStampedModel):
     external_id = models.CharField(_("external ID"), max_length=64, unique=True, null=True, blank=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     phone = models.CharField(_("mobile phone"), max_length=20, unique=True, null=True, blank=True, help_text=_("Stored in E.164 format."))
     email = models.EmailField(_("email"), blank=True, db_index=True)
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, default=Gender.UNKNOWN)
