@@ -62,6 +62,7 @@ NOT_WORDS = [
     re.compile(r"\bdocs/[\w./-]+\.md\b"),  # the documentation's file names
     re.compile(r"\b[a-z]+(_[a-z]+)+\b"),  # codes staff give things (message templates' event_reminder …)
     re.compile(r"\b[0-9A-Z]{4}(-[0-9A-Z]{4})+\b"),  # grant codes
+    re.compile(r"\b[a-z-]+(:[\w-]+)+"),  # source references of ledger rows (event:12, campaign-run:3, import:row:7)
     re.compile(r"\b[2-9A-Z]{10}\b"),  # ticket codes
     re.compile(r"\b\w*\d\w*\b"),  # numbers and identifiers with digits (phones, external IDs, e2e usernames)
 ]

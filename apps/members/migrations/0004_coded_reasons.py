@@ -4,40 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('members', '0003_pipl_rights'),
+        ("members", "0003_pipl_rights"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='growthentry',
-            name='reason_code',
-            field=models.CharField(blank=True, default='', max_length=64, verbose_name='reason code'),
+            model_name="growthentry",
+            name="reason_code",
+            field=models.CharField(blank=True, default="", max_length=64, verbose_name="reason code"),
         ),
         migrations.AddField(
-            model_name='growthentry',
-            name='reason_params',
-            field=models.JSONField(blank=True, default=dict, verbose_name='reason parameters'),
+            model_name="growthentry",
+            name="reason_params",
+            field=models.JSONField(blank=True, default=dict, verbose_name="reason parameters"),
         ),
         migrations.AddField(
-            model_name='pointsentry',
-            name='reason_code',
-            field=models.CharField(blank=True, default='', max_length=64, verbose_name='reason code'),
+            model_name="pointsentry",
+            name="reason_code",
+            field=models.CharField(blank=True, default="", max_length=64, verbose_name="reason code"),
         ),
         migrations.AddField(
-            model_name='pointsentry',
-            name='reason_params',
-            field=models.JSONField(blank=True, default=dict, verbose_name='reason parameters'),
+            model_name="pointsentry",
+            name="reason_params",
+            field=models.JSONField(blank=True, default=dict, verbose_name="reason parameters"),
         ),
         migrations.AddField(
-            model_name='tierchange',
-            name='reason_code',
-            field=models.CharField(blank=True, default='', max_length=64, verbose_name='reason code'),
+            model_name="tierchange",
+            name="reason_code",
+            field=models.CharField(blank=True, default="", max_length=64, verbose_name="reason code"),
         ),
         migrations.AddField(
-            model_name='tierchange',
-            name='reason_params',
-            field=models.JSONField(blank=True, default=dict, verbose_name='reason parameters'),
+            model_name="tierchange",
+            name="reason_params",
+            field=models.JSONField(blank=True, default=dict, verbose_name="reason parameters"),
         ),
     ]
