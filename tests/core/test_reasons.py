@@ -84,3 +84,40 @@ def test_back_office_ledger_and_tier_history_read_in_chinese(client, staff):
     page = client.get(reverse("admin:members_member_change", args=[member.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "消费" in ledger and "入会" in history and "Enrolment" not in history
     assert "消费" in page and "入会" in page
+
+
+def test_tier_history_and_registrations_written_before_codes_are_read_in_each_language():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from apps.events.models import Registration
+
+    member = MemberFactory()
+    silver = member.tier.__class__.objects.get(code="silver")
+    old = [
+        TierChange.objects.create(member=member, kind="initial", to_tier=member.tier, growth_value=0, reason="入会"),
+        TierChange.objects.create(
+            member=member,
+            kind="promotion",
+            to_tier=silver,
+            growth_value=1123,
+            reason="Growth value 1123 reached the Silver threshold of 1000.",
+        ),
+        TierChange.objects.create(member=member, kind="initial", to_tier=member.tier, growth_value=0, reason="a note staff typed"),
+    ]
+    registration = event_services.registration_create(event=EventFactory(), member=member)
+    Registration.objects.filter(pk=registration.pk).update(state="cancelled", cancel_reason="Cancelled by the member")
+
+    import_module("apps.members.migrations.0005_tier_history_reason_codes").to_codes(apps, None)
+    import_module("apps.events.migrations.0004_registration_reason_codes").to_codes(apps, None)
+
+    for row in old:
+        row.refresh_from_db()
+    assert [in_both(row) for row in old] == [
+        ("Enrolment", "入会"),
+        ("Growth value 1123 reached the Silver threshold of 1000.", "成长值 1123 达到银卡会员门槛 1000。"),
+        ("a note staff typed", "a note staff typed"),
+    ]
+    registration.refresh_from_db()
+    assert in_both(registration) == ("Cancelled by the member", "会员自行取消")
