@@ -124,6 +124,7 @@ LOGIN_REDIRECT_URL = "admin:index"  # signing in at /admin/login/ itself lands o
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+FORMAT_MODULE_PATH = ["config.formats"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
 MODELTRANSLATION_FALLBACK_LANGUAGES = ("en", "zh-hans")
@@ -279,6 +280,8 @@ USEROPS = {
     "GROWTH_WINDOW_DAYS": env.int("USEROPS_GROWTH_WINDOW_DAYS", default=365),
     "TIER_GUARANTEE_DAYS": env.int("USEROPS_TIER_GUARANTEE_DAYS", default=365),
     "CUSTOMER_SERVICE_ADJUST_LIMIT": env.int("USEROPS_CUSTOMER_SERVICE_ADJUST_LIMIT", default=500),
+    # What one point costs the programme, in CNY: the points liability and the cost of points a campaign awards.
+    "POINT_VALUE_YUAN": env("USEROPS_POINT_VALUE_YUAN", default="0.01"),
     "MEMBER_TOKEN_TTL": timedelta(minutes=env.int("USEROPS_MEMBER_TOKEN_TTL_MINUTES", default=60)),
     "IDEMPOTENCY_KEY_TTL": timedelta(hours=env.int("USEROPS_IDEMPOTENCY_KEY_TTL_HOURS", default=72)),
 }
@@ -532,13 +535,12 @@ USEROPS_MESSAGING = {
 }
 
 # Analytics (docs/metrics.md): the day boundary's time zone; purchase earning (points and growth value per yuan,
-# times the member's tier multiplier); what a point is worth for the liability; the RFM window; how long after a
+# times the member's tier multiplier); the RFM window; how long after a
 # campaign action counts as a conversion; how far back each roll-up re-reads events, to catch slow commits.
 USEROPS_ANALYTICS = {
     "TIME_ZONE": env("USEROPS_ANALYTICS_TIME_ZONE", default=TIME_ZONE),
     "POINTS_PER_YUAN": env("USEROPS_POINTS_PER_YUAN", default="1"),
     "GROWTH_PER_YUAN": env("USEROPS_GROWTH_PER_YUAN", default="1"),
-    "POINT_VALUE_YUAN": env("USEROPS_POINT_VALUE_YUAN", default="0.01"),
     "RFM_WINDOW_DAYS": env.int("USEROPS_RFM_WINDOW_DAYS", default=365),
     "CONVERSION_WINDOW_DAYS": env.int("USEROPS_CONVERSION_WINDOW_DAYS", default=14),
     "ROLLUP_OVERLAP_MINUTES": env.int("USEROPS_ROLLUP_OVERLAP_MINUTES", default=15),

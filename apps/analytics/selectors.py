@@ -16,6 +16,7 @@ from django.db.models import Count, DateField, DateTimeField, Exists, Expression
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.analytics.models import CohortActivity, DailyMemberActivity, DailyMetric, MemberSummary, PeriodKind, PeriodMetric, RfmSegment
 from apps.analytics.services import day_start, local_zone
@@ -24,6 +25,7 @@ from apps.campaigns.models import ActionOutcome, Campaign, CampaignAction, Campa
 from apps.core.errors import ApplicationError
 from apps.events.models import Event, RegistrationState
 from apps.members.models import PointsAccount, PointsEntry, PointsEntryKind, SourceChannel, Tier, TierChange, TierChangeKind
+from apps.members.selectors import points_cost
 
 ZERO = Decimal("0")
 
@@ -262,6 +264,32 @@ def _daily_sum_by_month(f: MetricFilter, months: list[date], column: str) -> dic
     }
 
 
+WAU_DAYS = 7
+MAU_DAYS = 30
+
+
+def active_members(*, f: MetricFilter) -> Figure:
+    """DAU, WAU and MAU over rolling windows that all end on the range's last day (1, 7 and 30 days), and
+    stickiness from the same 30 days: average DAU ÷ MAU. Nested windows, so DAU ≤ WAU ≤ MAU on every day."""
+    end = f.end
+    windows = [("DAU", 1), ("WAU", WAU_DAYS), ("MAU", MAU_DAYS)]
+    counts = DailyMemberActivity.objects.filter(f.slice_q(), day__gt=end - timedelta(days=MAU_DAYS), day__lte=end).aggregate(
+        **{label: Count("member_id", distinct=True, filter=Q(day__gt=end - timedelta(days=days))) for label, days in windows},
+        member_days=Count("id"),
+    )
+    rows = [[label, end - timedelta(days=days - 1), end, counts[label]] for label, days in windows]
+    headline = {
+        "day": end,
+        "dau": counts["DAU"],
+        "wau": counts["WAU"],
+        "mau": counts["MAU"],
+        "average_dau": _ratio(counts["member_days"], MAU_DAYS, "0.1"),
+        "stickiness_percent": _percent(counts["member_days"], MAU_DAYS * counts["MAU"]),
+    }
+    columns = [_("window"), _("first day"), _("last day"), _("active members")]
+    return Figure("active", _("Active members over rolling windows"), columns, rows, headline)
+
+
 def weekly_activity(*, f: MetricFilter) -> Figure:
     first = f.start - timedelta(days=f.start.weekday())
     weeks = [first + timedelta(weeks=n) for n in range((f.end - first).days // 7 + 1)]
@@ -315,7 +343,7 @@ def funnel(*, f: MetricFilter) -> Figure:
     )
     steps = [
         (_("members"), members),
-        (_("active"), period["active"]),
+        (pgettext_lazy("funnel step", "active"), period["active"]),
         (_("purchased"), period["buyers"]),
         (_("purchased again"), period["repeat"]),
     ]
@@ -380,18 +408,43 @@ def rfm_segments(*, f: MetricFilter) -> Figure:
 
 
 def points_summary(*, f: MetricFilter) -> Figure:
-    """Points issued, spent, expired in the range (programme-wide), and the outstanding balance with its liability."""
-    entries = PointsEntry.objects.filter(created_at__gte=day_start(f.start), created_at__lt=day_start(f.end + timedelta(days=1)))
+    """The points ledger over the range, programme-wide, as a statement that adds up:
+    opening + issued − spent − expired ± adjusted ± reversed = closing. Adjustments and reversals are net
+    (signed) figures on their own lines; each line sums the ledger, so nothing is counted twice."""
+    range_start, range_end = day_start(f.start), day_start(f.end + timedelta(days=1))
+    before = PointsEntry.objects.filter(created_at__lt=range_start)
+    opening = before.aggregate(n=Coalesce(Sum("amount"), 0))["n"]
+    entries = PointsEntry.objects.filter(created_at__gte=range_start, created_at__lt=range_end)
     by_kind = dict(entries.values("kind").annotate(n=Sum("amount")).values_list("kind", "n").order_by())
-    issued = (by_kind.get(PointsEntryKind.EARN) or 0) + (by_kind.get(PointsEntryKind.MIGRATE) or 0)
-    issued += entries.filter(kind=PointsEntryKind.ADJUST, amount__gt=0).aggregate(n=Coalesce(Sum("amount"), 0))["n"]
-    spent = -(by_kind.get(PointsEntryKind.SPEND) or 0)
-    expired = -(by_kind.get(PointsEntryKind.EXPIRE) or 0)
+    kinds = PointsEntryKind
+    issued = (by_kind.get(kinds.EARN) or 0) + (by_kind.get(kinds.MIGRATE) or 0)
+    spent = -(by_kind.get(kinds.SPEND) or 0)
+    expired = -(by_kind.get(kinds.EXPIRE) or 0)
+    adjusted = by_kind.get(kinds.ADJUST) or 0
+    reversed_ = by_kind.get(kinds.REVERSE) or 0
+    closing = opening + issued - spent - expired + adjusted + reversed_
     outstanding = PointsAccount.objects.aggregate(n=Coalesce(Sum("balance"), 0))["n"]
-    value = Decimal(settings.USEROPS_ANALYTICS["POINT_VALUE_YUAN"])
-    liability = (outstanding * value).quantize(Decimal("0.01"))
-    rows = [[_("issued"), issued], [_("spent"), spent], [_("expired"), expired], [_("outstanding"), outstanding]]
-    headline = {"issued": issued, "spent": spent, "expired": expired, "outstanding": outstanding, "liability": liability}
+    liability = points_cost(outstanding)
+    rows = [
+        [_("opening balance"), opening],
+        [_("issued (earned and migrated)"), issued],
+        [_("spent"), -spent],
+        [_("expired"), -expired],
+        [_("adjusted (net)"), adjusted],
+        [_("reversed (net)"), reversed_],
+        [_("closing balance"), closing],
+    ]
+    headline = {
+        "opening": opening,
+        "issued": issued,
+        "spent": spent,
+        "expired": expired,
+        "adjusted": adjusted,
+        "reversed": reversed_,
+        "closing": closing,
+        "outstanding": outstanding,
+        "liability": liability,
+    }
     return Figure("points", _("Points"), [_("figure"), _("points")], rows, headline)
 
 
@@ -512,6 +565,7 @@ def campaign_summary(*, f: MetricFilter, window_days: int | None = None) -> Figu
 
 
 FIGURES: dict[str, Callable[..., Figure]] = {
+    "active": active_members,
     "daily": daily_activity,
     "weekly": weekly_activity,
     "monthly": monthly_activity,

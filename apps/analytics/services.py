@@ -36,6 +36,7 @@ from apps.analytics.models import (
 from apps.campaigns.services import referral_qualify
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient
+from apps.core.reasons import Reason
 from apps.members import services as member_services
 from apps.members.models import Member, MemberStatus
 
@@ -323,7 +324,7 @@ def purchase_earn(*, member: Member, amount: Decimal, event_pk: int, source: str
     if member.status != MemberStatus.ACTIVE:
         return 0
     points, growth = purchase_points(amount=amount, multiplier=member.tier.points_multiplier)
-    reason = _("Purchase")
+    reason = Reason("purchase")
     source_ref = f"purchase:{source}:{event_id}"[:128]
     try:
         with transaction.atomic():

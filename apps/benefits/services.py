@@ -33,6 +33,7 @@ from apps.benefits.models import (
 from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
+from apps.core.reasons import Reason, translated_param
 from apps.members import services as member_services
 from apps.members.models import Member, MemberStatus, PointsEntry, TierChange, TierChangeKind
 
@@ -336,7 +337,7 @@ def grant_revoke(*, grant: Grant, reason: str, actor: User | None = None) -> Gra
     benefit.cost_committed -= grant.cost
     benefit.save(update_fields=["issued_count", "cost_committed", "updated_at"])
     if grant.points_entry_id:
-        member_services.points_reverse(entry=grant.points_entry, reason=_("Refund: %(reason)s") % {"reason": reason}, actor=actor)
+        member_services.points_reverse(entry=grant.points_entry, reason=Reason("grant_refund", {"reason": reason}), actor=actor)
     return grant
 
 
@@ -366,7 +367,7 @@ def mall_exchange(*, member: Member, benefit: Benefit, client: ApiClient | None 
     entry = member_services.points_spend(
         member=member,
         amount=benefit.points_price,
-        reason=_("Points mall: %(benefit)s") % {"benefit": benefit.name},
+        reason=Reason("points_mall", {"benefit": translated_param(benefit, "name")}),
         source_ref=f"mall:benefit:{benefit.pk}",
         client=client,
         actor=actor,

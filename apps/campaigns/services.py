@@ -42,8 +42,10 @@ from apps.campaigns.selectors import BUILT_IN_TRIGGERS, TRIGGER_WINDOWS, run_mem
 from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import User
+from apps.core.reasons import Reason, translated_param
 from apps.members.bulk_points import points_earn_bulk
 from apps.members.models import Member, MemberStatus, PointsAccount
+from apps.members.selectors import points_cost
 from apps.members.services import points_earn
 from apps.messaging.models import MessagePurpose, MessageTemplate
 from apps.messaging.services import messages_enqueue_bulk
@@ -318,8 +320,10 @@ def campaign_cancel(*, campaign: Campaign, actor: User | None = None) -> Campaig
 
 
 def _cost_per_member(campaign: Campaign) -> Decimal:
-    """What acting on one member costs: the campaign's own cost plus the benefit's unit cost."""
-    return campaign.cost_per_member + (campaign.benefit.unit_cost if campaign.benefit_id is not None else Decimal(0))
+    """What acting on one member costs: the campaign's own cost, the benefit's unit cost and the points awarded
+    at the programme's point value (``USEROPS_POINT_VALUE_YUAN``)."""
+    benefit_cost = campaign.benefit.unit_cost if campaign.benefit_id is not None else Decimal(0)
+    return campaign.cost_per_member + benefit_cost + points_cost(campaign.points_amount or 0)
 
 
 def _remaining(campaign: Campaign, run: CampaignRun) -> int | None:
@@ -422,7 +426,7 @@ def _apply(campaign: Campaign, run: CampaignRun, acted: list[int], now: datetime
         credited = points_earn_bulk(
             member_ids=acted,
             amount=campaign.points_amount,
-            reason=_("Campaign: %(name)s") % {"name": campaign.name},
+            reason=Reason("campaign", {"name": translated_param(campaign, "name")}),
             source_ref=f"campaign-run:{run.pk}",
             expires_at=expires_at,
         )
@@ -644,7 +648,7 @@ def referral_qualify(*, referee: Member, action: str) -> Referral | None:
     elif referral.referrer.status != MemberStatus.ACTIVE or referral.referee.status != MemberStatus.ACTIVE:
         referral.state, referral.reject_reason = ReferralState.REJECTED, RejectReason.MEMBER_NOT_ACTIVE
     else:
-        reason = _("Referral reward")
+        reason = Reason("referral_reward")
         points_earn(
             member=referral.referrer,
             amount=_referral_config("REFERRER_POINTS"),

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
@@ -15,8 +17,29 @@ from apps.core import services
 from apps.core.admin_base import ModelAdmin
 from apps.core.errors import ApplicationError
 from apps.core.models import AccessLogEntry, ApiClient, ApiScope, FailedTask, FailedTaskState, User
+from apps.core.reasons import CodedReason
 
 admin.site.unregister(Group)
+
+
+class CodedReasonAdminMixin:
+    """Shows a row's reason in the reader's language in place of its stored text, code and parameters."""
+
+    @display(description=_("reason"))
+    def reason_text(self, obj: CodedReason) -> str:
+        return obj.reason_text
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*super().get_readonly_fields(request, obj), "reason_text"]  # type: ignore[misc]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        text_field = self.model.REASON_TEXT_FIELD  # type: ignore[attr-defined]
+        fields = []
+        for name in super().get_fields(request, obj):  # type: ignore[misc]
+            if name in ("reason_code", "reason_params", "reason_text"):
+                continue
+            fields.append("reason_text" if name == text_field else name)
+        return fields
 
 
 @admin.register(User)

@@ -12,12 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 
+from apps.core.admin import CodedReasonAdminMixin
 from apps.core.admin_base import ModelAdmin
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
@@ -193,7 +195,7 @@ class EventAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
             for r in selectors.attendee_rows(event=event)
         )
         header = [
-            str(_("Name")),
+            str(pgettext_lazy("person", "Name")),
             str(_("Mobile phone")),
             str(_("State")),
             str(_("Companions")),
@@ -238,7 +240,7 @@ class EventAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(ModelAdmin):
+class RegistrationAdmin(CodedReasonAdminMixin, ModelAdmin):
     list_display = ["event", "member", "state", "companions", "created_at", "checked_in_at"]
     list_filter = [("state", ChoicesDropdownFilter), ("event", RelatedDropdownFilter)]
     list_select_related = ["event", "member"]

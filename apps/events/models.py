@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.history import AuditHistory
 from apps.core.models import TimeStampedModel
+from apps.core.reasons import CodedReason
 from apps.members.models import Member, PointsEntry, Tier
 
 TICKET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -126,7 +127,9 @@ class RegistrationState(models.TextChoices):
     NO_SHOW = "no_show", _("No-show")
 
 
-class Registration(models.Model):
+class Registration(CodedReason):
+    REASON_TEXT_FIELD = "cancel_reason"
+
     event = models.ForeignKey(Event, verbose_name=_("event"), on_delete=models.PROTECT, related_name="registrations")
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="event_registrations")
     companions = models.PositiveSmallIntegerField(_("companions"), default=0)

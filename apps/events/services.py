@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
+from apps.core.reasons import Reason, reason_fields, translated_param
 from apps.events.models import Club, ClubMembership, Event, EventStatus, Registration, RegistrationState
 from apps.members import services as member_services
 from apps.members.models import Member, MemberStatus
@@ -132,9 +133,7 @@ def event_cancel(*, event: Event, reason: str, actor: User | None = None) -> int
     event.save(update_fields=["cancel_reason"])
     cancelled = 0
     for registration in Registration.objects.select_for_update().filter(event=event, state__in=OPEN_STATES).order_by("pk"):
-        _cancel_registration(
-            registration, reason=_("Event cancelled: %(reason)s") % {"reason": event.cancel_reason}, refund=True, actor=actor
-        )
+        _cancel_registration(registration, reason=Reason("event_cancelled", {"reason": event.cancel_reason}), refund=True, actor=actor)
         refunded = event.points_price if registration.payment_id else 0
         _notify(registration, CANCELLED_TEMPLATE, reason=event.cancel_reason, refunded_points=refunded)
         cancelled += 1
@@ -154,7 +153,10 @@ def _pay(event: Event, member: Member) -> int | None:
     if not event.points_price:
         return None
     entry = member_services.points_spend(
-        member=member, amount=event.points_price, reason=_("Event: %(title)s") % {"title": event.title}, source_ref=f"event:{event.pk}"
+        member=member,
+        amount=event.points_price,
+        reason=Reason("event", {"title": translated_param(event, "title")}),
+        source_ref=f"event:{event.pk}",
     )
     return entry.pk
 
@@ -202,11 +204,12 @@ def registration_create(*, event: Event, member: Member, companions: int = 0, no
     )
 
 
-def _cancel_registration(registration: Registration, *, reason: str, refund: bool, actor: User | None) -> None:
+def _cancel_registration(registration: Registration, *, reason: str | Reason, refund: bool, actor: User | None) -> None:
     registration.state = RegistrationState.CANCELLED
     registration.cancelled_at = timezone.now()
-    registration.cancel_reason = reason[:255]
-    registration.save(update_fields=["state", "cancelled_at", "cancel_reason"])
+    for name, value in reason_fields(reason, text_field="cancel_reason").items():
+        setattr(registration, name, value)
+    registration.save(update_fields=["state", "cancelled_at", "cancel_reason", "reason_code", "reason_params"])
     if refund and registration.payment_id:
         member_services.points_reverse(entry=registration.payment, reason=reason, actor=actor)
 
@@ -220,7 +223,7 @@ def registration_cancel(*, registration: Registration, reason: str = "", actor: 
         raise _refuse("not_cancellable", _("This registration is %(state)s.") % {"state": registration.get_state_display()})
     was_seated = registration.state == RegistrationState.REGISTERED
     refund = timezone.now() <= event.cancellation_deadline
-    _cancel_registration(registration, reason=reason or _("Cancelled by the member"), refund=refund, actor=actor)
+    _cancel_registration(registration, reason=reason or Reason("registration_cancelled_by_member"), refund=refund, actor=actor)
     if not was_seated:
         return []
     event.seats_taken -= registration.seats
@@ -240,7 +243,7 @@ def _promote_waitlist(event: Event) -> list[Registration]:
             with transaction.atomic():
                 payment = _pay(event, waiting.member)
         except ApplicationError as exc:
-            _cancel_registration(waiting, reason=_("Could not be seated: %(why)s") % {"why": exc.message}, refund=False, actor=None)
+            _cancel_registration(waiting, reason=Reason("registration_not_seated", {"why": exc.message}), refund=False, actor=None)
             continue
         waiting.state = RegistrationState.REGISTERED
         waiting.payment_id = payment
@@ -354,7 +357,7 @@ def registration_check_in(
         reward = member_services.points_earn(
             member=registration.member,
             amount=registration.event.attendance_points,
-            reason=_("Attended: %(title)s") % {"title": registration.event.title},
+            reason=Reason("event_attended", {"title": translated_param(registration.event, "title")}),
             source_ref=f"event:{registration.event_id}:attendance",
             actor=actor,
             client=client,
@@ -380,7 +383,9 @@ def events_mark_no_shows(*, now: datetime | None = None) -> int:
             locked = Event.objects.select_for_update().get(pk=event.pk)
             marked += Registration.objects.filter(event=locked, state=RegistrationState.REGISTERED).update(state=RegistrationState.NO_SHOW)
             Registration.objects.filter(event=locked, state=RegistrationState.WAITLISTED).update(
-                state=RegistrationState.CANCELLED, cancelled_at=now, cancel_reason=_("The event took place without a free seat")
+                state=RegistrationState.CANCELLED,
+                cancelled_at=now,
+                **reason_fields(Reason("registration_no_free_seat"), text_field="cancel_reason"),
             )
             locked.status = EventStatus.FINISHED
             locked.save(update_fields=["status", "updated_at"])

@@ -21,7 +21,7 @@ from apps.core.errors import ApplicationError
 from apps.core.exports import export_record
 from apps.imports import services
 from apps.imports.models import ImportJob, ImportStatus
-from apps.imports.parsing import TEMPLATE_HEADERS
+from apps.imports.parsing import TEMPLATE_HEADERS, file_unknown_columns
 
 IMPORT_PERMISSION = "imports.import_members"
 
@@ -139,7 +139,16 @@ class ImportJobAdmin(ModelAdmin):
             raise PermissionDenied
         running = job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
         can_delete = self.has_delete_permission(request, job)
-        return self._render(request, "admin/imports/job.html", job.original_name, job=job, running=running, can_delete=can_delete)
+        unknown_columns = file_unknown_columns(Path(job.file.path)) if job.file and Path(job.file.path).exists() else []
+        return self._render(
+            request,
+            "admin/imports/job.html",
+            job.original_name,
+            job=job,
+            running=running,
+            can_delete=can_delete,
+            unknown_columns=unknown_columns,
+        )
 
     def report_view(self, request: HttpRequest, job_id: int) -> FileResponse:
         """The error report names people: served to those who may import, never from a public URL."""

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -19,36 +19,86 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
+from apps.core.spreadsheet import unescape_csv_cell
 from apps.members.bulk import MemberRecord
 from apps.members.models import Gender, Tier
 from apps.members.phones import normalize_phone
 
-# canonical field → accepted headers (compared case-insensitively, spaces and underscores ignored)
+# canonical field → accepted headers (compared case-insensitively, spaces, underscores and hyphens ignored)
 HEADERS: dict[str, list[str]] = {
-    "external_id": ["external_id", "external id", "id", "customer id", "member id", "外部编号", "会员编号", "客户编号"],
-    "name": ["name", "full name", "姓名", "名字", "客户姓名", "会员姓名"],
-    "phone": ["phone", "mobile", "mobile phone", "cell", "手机号", "手机", "手机号码", "电话"],
-    "email": ["email", "e-mail", "邮箱", "电子邮箱"],
+    "external_id": [
+        "external_id",
+        "external id",
+        "customer id",
+        "member id",
+        "crm id",
+        "外部编号",
+        "外部ID",
+        "会员编号",
+        "客户编号",
+        "会员ID",
+        "客户ID",
+    ],
+    "name": ["name", "full name", "member name", "customer name", "姓名", "名字", "客户姓名", "会员姓名"],
+    "phone": ["phone", "mobile", "mobile phone", "phone number", "mobile number", "cell", "手机号", "手机", "手机号码", "电话", "联系电话"],
+    "email": ["email", "e-mail", "email address", "邮箱", "电子邮箱", "邮件地址"],
     "city": ["city", "城市", "所在城市"],
-    "joined_at": ["joined_at", "joined", "join date", "registered", "注册日期", "入会日期", "加入日期"],
-    "tier": ["tier", "level", "会员等级", "等级"],
-    "points": ["points", "opening points", "积分", "积分余额"],
+    "joined_at": [
+        "joined_at",
+        "joined",
+        "joined on",
+        "join date",
+        "joining date",
+        "date joined",
+        "member since",
+        "registered",
+        "registered at",
+        "registration date",
+        "signup date",
+        "sign-up date",
+        "注册日期",
+        "注册时间",
+        "入会日期",
+        "入会时间",
+        "加入日期",
+        "加入时间",
+    ],
+    "tier": ["tier", "level", "membership tier", "会员等级", "等级", "会员级别"],
+    "points": ["points", "opening points", "points balance", "积分", "积分余额", "当前积分"],
     "gender": ["gender", "sex", "性别"],
-    "birthday": ["birthday", "birth date", "date of birth", "生日", "出生日期"],
+    "birthday": ["birthday", "birth date", "date of birth", "dob", "生日", "出生日期"],
+}
+# Columns of our own member export that the importer recognises and deliberately leaves alone: the internal key
+# and the status are the programme's, never a file's (a file's "ID" is ambiguous, so it is not read as the external ID).
+READ_ONLY_HEADERS: dict[str, list[str]] = {
+    "system_id": ["system id", "系统编号"],
+    "status": ["status", "member status", "状态", "会员状态"],
 }
 TEMPLATE_HEADERS = {
     "en": ["external_id", "name", "phone", "email", "city", "joined_at", "tier", "points", "gender", "birthday"],
     "zh-hans": ["外部编号", "姓名", "手机号", "邮箱", "城市", "入会日期", "会员等级", "积分", "性别", "生日"],
 }
 MAX_LENGTHS = {"external_id": 64, "name": 100, "email": 254, "city": 64}
-GENDERS = {"男": Gender.MALE, "女": Gender.FEMALE, "m": Gender.MALE, "f": Gender.FEMALE, "male": Gender.MALE, "female": Gender.FEMALE}
+GENDERS = {
+    "男": Gender.MALE,
+    "女": Gender.FEMALE,
+    "其他": Gender.OTHER,
+    "未知": Gender.UNKNOWN,
+    "m": Gender.MALE,
+    "f": Gender.FEMALE,
+    "male": Gender.MALE,
+    "female": Gender.FEMALE,
+    "other": Gender.OTHER,
+    "unknown": Gender.UNKNOWN,
+}
 MAX_POINTS = 100_000_000
 
+_TIME = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
 _DATE_PATTERNS = [
-    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
-    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
-    re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
+    re.compile(rf"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}}){_TIME}$"),
+    re.compile(rf"^(\d{{4}})/(\d{{1,2}})/(\d{{1,2}}){_TIME}$"),
+    re.compile(rf"^(\d{{4}})\.(\d{{1,2}})\.(\d{{1,2}}){_TIME}$"),
+    re.compile(rf"^(\d{{4}})年(\d{{1,2}})月(\d{{1,2}})日?{_TIME}$"),
 ]
 
 
@@ -71,18 +121,28 @@ def _header_key(text: str) -> str:
 
 
 _ALIASES = {_header_key(alias): canonical for canonical, aliases in HEADERS.items() for alias in aliases}
+_READ_ONLY = {_header_key(alias) for aliases in READ_ONLY_HEADERS.values() for alias in aliases}
 
 
 def map_headers(raw_headers: list[Any]) -> tuple[dict[int, str], list[str]]:
-    """Column index → canonical field, and the headers we do not know (ignored, but reported)."""
+    """Column index → canonical field, and the headers we do not know (not imported, and named to the operator).
+
+    A second column for a field already mapped is unknown too: its values would otherwise vanish unseen.
+    """
     mapping, unknown = {}, []
     for index, header in enumerate(raw_headers):
-        canonical = _ALIASES.get(_header_key(header))
+        key = _header_key(header)
+        canonical = _ALIASES.get(key)
         if canonical and canonical not in mapping.values():
             mapping[index] = canonical
-        elif str(header or "").strip():
-            unknown.append(str(header))
+        elif key not in _READ_ONLY and str(header or "").strip():
+            unknown.append(str(header).strip())
     return mapping, unknown
+
+
+def file_unknown_columns(path: Path) -> list[str]:
+    """The headers of the file that the importer does not read, as the file writes them."""
+    return map_headers(next(records(path), []))[1]
 
 
 def file_column_names(path: Path) -> dict[str, str]:
@@ -114,7 +174,8 @@ def _csv_records(path: Path) -> Iterator[list[Any]]:
             dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
         except csv.Error:
             dialect = csv.excel
-        yield from csv.reader(handle, dialect)
+        for record in csv.reader(handle, dialect):
+            yield [unescape_csv_cell(cell) for cell in record]
 
 
 def _xlsx_records(path: Path) -> Iterator[list[Any]]:
@@ -142,18 +203,26 @@ def _text(value: Any) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip() if not isinstance(value, str) else value.strip()
 
 
-def parse_date(value: Any) -> date:
+def parse_moment(value: Any) -> date | datetime:
+    """A date, or a date with a time of day (as our exports write timestamps: local time, to the second)."""
     if isinstance(value, datetime):
-        return value.date()
+        return value.date() if value.time() == time(0) else value  # a spreadsheet holds a plain date as midnight
     if isinstance(value, date):
         return value
     text = unicodedata.normalize("NFKC", str(value)).strip()
     for pattern in _DATE_PATTERNS:
         match = pattern.match(text)
         if match:
-            year, month, day = (int(part) for part in match.groups())
-            return date(year, month, day)
+            year, month, day, hour, minute, second = (int(part) if part else None for part in match.groups())
+            if hour is None:
+                return date(year, month, day)
+            return datetime(year, month, day, hour, minute, second or 0)
     raise ValueError(text)
+
+
+def parse_date(value: Any) -> date:
+    moment = parse_moment(value)
+    return moment.date() if isinstance(moment, datetime) else moment
 
 
 class TierLookup:
@@ -197,12 +266,12 @@ def clean_row(row_number: int, values: dict[str, Any], tiers: TierLookup) -> Par
         except ValidationError:
             fail("email", _("invalid email “%(value)s”") % {"value": email})
     dates: dict[str, date | None] = {}
-    for column in ("joined_at", "birthday"):
+    for column, parse in (("joined_at", parse_moment), ("birthday", parse_date)):
         raw = values.get(column)
         dates[column] = None
         if raw not in (None, ""):
             try:
-                dates[column] = parse_date(raw)
+                dates[column] = parse(raw)
             except ValueError:
                 fail(column, _("impossible date “%(value)s”") % {"value": _text(raw)})
     if dates["birthday"] and dates["birthday"] > date.today():

@@ -20,7 +20,7 @@ from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.core.spreadsheet import neutralise_cell
 from apps.imports.models import ImportJob, ImportStatus
-from apps.imports.parsing import RowError, file_column_names, parse_file, records
+from apps.imports.parsing import RowError, file_column_names, file_unknown_columns, parse_file, records
 from apps.members.bulk import MemberRecord, members_bulk_upsert
 from apps.members.models import Member
 from apps.members.personal_data import personal_values
@@ -41,6 +41,7 @@ class ImportSummary:
     invalid: int = 0
     rejected: bool = False
     errors: list[RowError] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
 
     @property
     def rejected_rows(self) -> int:
@@ -52,7 +53,7 @@ def count_rows(path: Path) -> int:
 
 
 def _validate_only(path: Path) -> ImportSummary:
-    summary = ImportSummary()
+    summary = ImportSummary(unknown_columns=file_unknown_columns(path))
     for parsed in parse_file(path):
         summary.total += 1
         if parsed.errors:
@@ -82,7 +83,7 @@ def import_file(
         if checked.invalid:
             checked.rejected = True
             return checked
-    summary = ImportSummary()
+    summary = ImportSummary(unknown_columns=file_unknown_columns(path))
     seen: dict[str, int] = {}
     chunk: list[MemberRecord] = []
 
@@ -137,12 +138,18 @@ def import_file(
     return summary
 
 
+def unknown_column_reason() -> str:
+    return _("unknown column: its values are not imported")
+
+
 def error_report_csv(errors: list[RowError], *, path: Path) -> bytes:
-    """The rejected rows of the file at ``path``, each column named by the file's own header."""
+    """The columns not imported and the rejected rows of the file at ``path``, named by the file's own headers."""
     column_names = file_column_names(path)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([_("row"), _("column"), _("reason")])
+    for header in file_unknown_columns(path):
+        writer.writerow([1, neutralise_cell(header), unknown_column_reason()])
     for error in sorted(errors, key=lambda e: e.row_number):
         writer.writerow([error.row_number, neutralise_cell(column_names.get(error.column, error.column)), neutralise_cell(error.reason)])
     return ("\ufeff" + buffer.getvalue()).encode()
@@ -304,7 +311,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
     job.status = ImportStatus.REJECTED if summary.rejected else ImportStatus.DONE
     job.processed_rows = job.total_rows
     job.finished_at = timezone.now()
-    if summary.errors:
+    if summary.errors or summary.unknown_columns:
         job.report.save(f"import-{job.pk}-errors.csv", ContentFile(error_report_csv(summary.errors, path=Path(job.file.path))), save=False)
     job.save()
     return job

@@ -23,6 +23,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 
+from apps.core.admin import CodedReasonAdminMixin
 from apps.core.admin_base import ModelAdmin, register_personal_fields
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
@@ -472,10 +473,21 @@ class ReadOnlyAdmin(ModelAdmin):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(ReadOnlyAdmin):
+class PointsEntryAdmin(CodedReasonAdminMixin, ReadOnlyAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-    list_display = ["created_at", "member_link", "kind", "amount", "balance_after", "reason", "source_ref", "actor", "client", "expires_at"]
+    list_display = [
+        "created_at",
+        "member_link",
+        "kind",
+        "amount",
+        "balance_after",
+        "reason_text",
+        "source_ref",
+        "actor",
+        "client",
+        "expires_at",
+    ]
     list_filter = [("kind", ChoicesDropdownFilter), ("source_ref", FieldTextFilter)]
     list_select_related = ["account__member", "actor", "client"]
     search_fields = ["source_ref"]
@@ -516,10 +528,10 @@ class PointsEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnlyAdmin):
+class TierChangeAdmin(CodedReasonAdminMixin, ReadOnlyAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-    list_display = ["created_at", "member", "kind", "from_tier", "to_tier", "growth_value", "reason", "actor"]
+    list_display = ["created_at", "member", "kind", "from_tier", "to_tier", "growth_value", "reason_text", "actor"]
     list_filter = [("kind", ChoicesDropdownFilter), ("to_tier", RelatedDropdownFilter)]
     list_select_related = ["member", "from_tier", "to_tier", "actor"]
     ordering = ["-created_at", "-id"]

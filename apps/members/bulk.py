@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from apps.core.bulk_insert import allocate_ids, insert_rows
+from apps.core.reasons import Reason, reason_fields
 from apps.members.models import (
     Gender,
     Member,
@@ -37,7 +38,7 @@ class MemberRecord:
     external_id: str | None = None
     email: str = ""
     city: str = ""
-    joined_at: date | None = None
+    joined_at: date | datetime | None = None  # a date, or a local time of day when the file gives one
     tier_id: int | None = None
     points: int = 0
     gender: str = Gender.UNKNOWN
@@ -59,6 +60,8 @@ class UpsertResult:
 def _joined(record: MemberRecord, now: datetime) -> datetime:
     if record.joined_at is None:
         return now
+    if isinstance(record.joined_at, datetime):
+        return timezone.make_aware(record.joined_at) if timezone.is_naive(record.joined_at) else record.joined_at
     return timezone.make_aware(datetime.combine(record.joined_at, time(12, 0)))
 
 
@@ -169,7 +172,7 @@ def _create(records: list[MemberRecord], source_channel: str, now: datetime) -> 
             for account_id, member_id, r in zip(account_ids, member_ids, records, strict=True)
         ],
     )
-    imported, imported_with_tier = _("Imported"), _("Imported with tier from the previous programme")
+    imported, imported_with_tier = reason_fields(Reason("imported")), reason_fields(Reason("imported_with_tier"))
     insert_rows(
         TierChange,
         [
@@ -178,7 +181,7 @@ def _create(records: list[MemberRecord], source_channel: str, now: datetime) -> 
                 "kind": TierChangeKind.INITIAL,
                 "to_tier_id": r.tier_id or default_tier_id,
                 "growth_value": 0,
-                "reason": imported if r.tier_id is None else imported_with_tier,
+                **(imported if r.tier_id is None else imported_with_tier),
                 "created_at": now,
             }
             for member_id, r in zip(member_ids, records, strict=True)
@@ -188,7 +191,7 @@ def _create(records: list[MemberRecord], source_channel: str, now: datetime) -> 
     if not opening:
         return
     expires_at = default_points_expiry(now)
-    reason = _("Opening balance from import")
+    opening_reason = reason_fields(Reason("opening_balance_import"))
     entry_ids = allocate_ids(PointsEntry, len(opening))
     insert_rows(
         PointsEntry,
@@ -199,7 +202,7 @@ def _create(records: list[MemberRecord], source_channel: str, now: datetime) -> 
                 "kind": PointsEntryKind.MIGRATE,
                 "amount": r.points,
                 "balance_after": r.points,
-                "reason": reason,
+                **opening_reason,
                 "source_ref": f"import:row:{r.row_number}",
                 "expires_at": expires_at,
                 "created_at": now,

@@ -16,20 +16,21 @@ from django.utils.translation import gettext as _
 
 from apps.core.bulk_insert import allocate_ids, insert_rows
 from apps.core.errors import ApplicationError
+from apps.core.reasons import Reason
 from apps.members.models import MemberStatus, PointsAccount, PointsEntry, PointsEntryKind, PointsLot
 from apps.members.services import _positive_amount, _reason, default_points_expiry
 
 
 @transaction.atomic
 def points_earn_bulk(
-    *, member_ids: Iterable[int], amount: int, reason: str, source_ref: str = "", expires_at: datetime | None = None
+    *, member_ids: Iterable[int], amount: int, reason: str | Reason, source_ref: str = "", expires_at: datetime | None = None
 ) -> int:
     """Credit ``amount`` points to every active member of ``member_ids``; returns how many were credited.
 
     Members who are not active are skipped. Callers chunk (a few thousand ids per call).
     """
     amount = _positive_amount(amount)
-    reason = _reason(reason)
+    reason_columns = _reason(reason)
     now = timezone.now()
     expires_at = expires_at or default_points_expiry(now)
     if expires_at <= now:
@@ -57,7 +58,7 @@ def points_earn_bulk(
                 "kind": PointsEntryKind.EARN,
                 "amount": amount,
                 "balance_after": balance + amount,
-                "reason": reason,
+                **reason_columns,
                 "source_ref": source_ref[:128],
                 "expires_at": expires_at,
                 "created_at": now,

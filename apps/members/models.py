@@ -5,9 +5,11 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.core.history import AuditHistory
 from apps.core.models import ApiClient, TimeStampedModel, hash_secret
+from apps.core.reasons import CodedReason
 
 
 class Tier(models.Model):
@@ -72,7 +74,7 @@ class MemberStatus(models.TextChoices):
 
 class Member(TimeStampedModel):
     external_id = models.CharField(_("external ID"), max_length=64, unique=True, null=True, blank=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     phone = models.CharField(_("mobile phone"), max_length=20, unique=True, null=True, blank=True, help_text=_("Stored in E.164 format."))
     email = models.EmailField(_("email"), blank=True, db_index=True)
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, default=Gender.UNKNOWN)
@@ -150,7 +152,7 @@ class TierChangeKind(models.TextChoices):
     DEMOTION = "demotion", _("Demotion")
 
 
-class TierChange(models.Model):
+class TierChange(CodedReason):
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="tier_changes")
     kind = models.CharField(_("kind"), max_length=10, choices=TierChangeKind.choices)
     from_tier = models.ForeignKey(Tier, verbose_name=_("from tier"), on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -172,7 +174,7 @@ class TierChange(models.Model):
         return f"{self.member_id}: {self.from_tier_id} → {self.to_tier_id}"
 
 
-class GrowthEntry(models.Model):
+class GrowthEntry(CodedReason):
     """Growth value earned (or taken back); tiers look at the sum over a rolling window."""
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="growth_entries")
@@ -220,7 +222,7 @@ class PointsEntryKind(models.TextChoices):
     MIGRATE = "migrate", _("Migrated balance")
 
 
-class PointsEntry(models.Model):
+class PointsEntry(CodedReason):
     """One row of the append-only points ledger. Never updated or deleted; a reversal is a new row."""
 
     account = models.ForeignKey(PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries")

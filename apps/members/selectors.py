@@ -1,7 +1,9 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Min, QuerySet, Sum
 from django.utils import timezone
@@ -19,6 +21,16 @@ from apps.members.models import (
     Tier,
     TierChange,
 )
+
+
+def point_value() -> Decimal:
+    """What one point is worth in CNY (``USEROPS_POINT_VALUE_YUAN``), exact: never a float."""
+    return Decimal(str(settings.USEROPS["POINT_VALUE_YUAN"]))
+
+
+def points_cost(points: int) -> Decimal:
+    """What ``points`` cost the programme, in CNY with two places."""
+    return (Decimal(points) * point_value()).quantize(Decimal("0.01"))
 
 
 def member_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Member]:

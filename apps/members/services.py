@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
 from apps.core.models import AccessAction, ApiClient, User
+from apps.core.reasons import Reason, reason_fields, translated_param
 from apps.core.redaction import redact_text
 from apps.core.services import access_log_record, personal_text_redact
 from apps.members.models import (
@@ -146,7 +147,9 @@ def member_enrol(
     member._history_user = actor
     _save_unique(member, force_insert=True)
     PointsAccount.objects.create(member=member)
-    TierChange.objects.create(member=member, kind=TierChangeKind.INITIAL, to_tier=tier, growth_value=0, reason=_("Enrolment"), actor=actor)
+    TierChange.objects.create(
+        member=member, kind=TierChangeKind.INITIAL, to_tier=tier, growth_value=0, actor=actor, **reason_fields(Reason("enrolment"))
+    )
     if tags:
         member.tags.set(_tags_by_name(tags))
     for channel, granted in (consents or {}).items():
@@ -460,11 +463,14 @@ def _positive_amount(amount: int) -> int:
     return amount
 
 
-def _reason(reason: str) -> str:
+def _reason(reason: str | Reason) -> dict[str, Any]:
+    """The reason columns of a ledger row: a system reason's code and parameters, or the text staff typed."""
+    if isinstance(reason, Reason):
+        return reason_fields(reason)
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError("reason_required", _("A reason is required."), fields={"reason": ""})
-    return reason[:255]
+    return reason_fields(reason)
 
 
 def _lock_account(member: Member) -> PointsAccount:
@@ -538,7 +544,7 @@ def points_earn(
     *,
     member: Member,
     amount: int,
-    reason: str,
+    reason: str | Reason,
     source_ref: str = "",
     expires_at: datetime | None = None,
     actor: User | None = None,
@@ -561,7 +567,7 @@ def points_earn(
         amount=amount,
         expires_at=expires_at,
         now=now,
-        reason=_reason(reason),
+        **_reason(reason),
         source_ref=source_ref,
         actor=actor,
         client=client,
@@ -570,7 +576,7 @@ def points_earn(
 
 @transaction.atomic
 def points_spend(
-    *, member: Member, amount: int, reason: str, source_ref: str = "", actor: User | None = None, client: ApiClient | None = None
+    *, member: Member, amount: int, reason: str | Reason, source_ref: str = "", actor: User | None = None, client: ApiClient | None = None
 ) -> PointsEntry:
     """Debit points, earliest-expiring first; refused when the (unexpired) balance is short."""
     amount = _positive_amount(amount)
@@ -581,7 +587,7 @@ def points_spend(
         kind=PointsEntryKind.SPEND,
         amount=amount,
         now=timezone.now(),
-        reason=_reason(reason),
+        **_reason(reason),
         source_ref=source_ref,
         actor=actor,
         client=client,
@@ -602,7 +608,7 @@ def points_adjust(*, member: Member, amount: int, reason: str, actor: User, expi
     """A staff correction, positive or negative, with a required reason and a per-role limit."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise ApplicationError("invalid_amount", _("The adjustment must be a non-zero whole number."), fields={"amount": amount})
-    reason = _reason(reason)
+    reason_columns = _reason(reason)
     limit = adjust_limit_for(actor)
     if limit == 0:
         raise ApplicationError("permission_denied", _("You may not adjust points."), http_status=403)
@@ -624,18 +630,18 @@ def points_adjust(*, member: Member, amount: int, reason: str, actor: User, expi
             amount=amount,
             expires_at=expires_at or default_points_expiry(now),
             now=now,
-            reason=reason,
             actor=actor,
+            **reason_columns,
         )
-    return _debit(account, kind=PointsEntryKind.ADJUST, amount=-amount, now=now, reason=reason, actor=actor)
+    return _debit(account, kind=PointsEntryKind.ADJUST, amount=-amount, now=now, actor=actor, **reason_columns)
 
 
 @transaction.atomic
 def points_reverse(
-    *, entry: PointsEntry, reason: str, actor: User | None = None, client: ApiClient | None = None, source_ref: str = ""
+    *, entry: PointsEntry, reason: str | Reason, actor: User | None = None, client: ApiClient | None = None, source_ref: str = ""
 ) -> PointsEntry:
     """Undo a ledger entry with a new, opposite one (once). A debit's points go back to the lots they came from."""
-    reason = _reason(reason)
+    reason_columns = _reason(reason)
     account = PointsAccount.objects.select_for_update().get(pk=entry.account_id)
     entry = PointsEntry.objects.get(pk=entry.pk)
     if entry.kind in (PointsEntryKind.EXPIRE, PointsEntryKind.REVERSE):
@@ -643,7 +649,7 @@ def points_reverse(
     if PointsEntry.objects.filter(reverses=entry).exists():
         raise ApplicationError("already_reversed", _("This entry was already reversed."), http_status=409)
     now = timezone.now()
-    fields = {"reason": reason, "actor": actor, "client": client, "source_ref": source_ref or entry.source_ref, "reverses": entry}
+    fields = {**reason_columns, "actor": actor, "client": client, "source_ref": source_ref or entry.source_ref, "reverses": entry}
     if entry.amount > 0:
         lot = PointsLot.objects.filter(entry=entry).first()
         return _debit(account, kind=PointsEntryKind.REVERSE, amount=entry.amount, now=now, first_lot=lot, **fields)
@@ -673,8 +679,8 @@ def _expire_due_lots(accounts: list[PointsAccount], *, now: datetime) -> int:
             kind=PointsEntryKind.EXPIRE,
             amount=-expired,
             now=now,
-            reason=_("Points expired"),
             expires_at=None,
+            **reason_fields(Reason("points_expired")),
         )
         for lot in lots:
             uses.append(PointsLotUse(entry=entry, lot=lot, amount=lot.remaining))
@@ -727,7 +733,7 @@ def _rolling_growth(member_ids: list[int], now: datetime) -> dict[int, int]:
 
 @transaction.atomic
 def growth_add(
-    *, member: Member, amount: int, reason: str, source_ref: str = "", actor: User | None = None
+    *, member: Member, amount: int, reason: str | Reason, source_ref: str = "", actor: User | None = None
 ) -> tuple[GrowthEntry, TierChange | None]:
     """Record growth value; promote at once when the rolling total crosses a higher tier's threshold."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
@@ -736,9 +742,7 @@ def growth_add(
     _require_status(member, {MemberStatus.ACTIVE})
     refuse_personal_data_in_text(member, reason=reason, source_ref=source_ref)
     now = timezone.now()
-    entry = GrowthEntry.objects.create(
-        member=member, amount=amount, reason=_reason(reason), source_ref=source_ref, actor=actor, created_at=now
-    )
+    entry = GrowthEntry.objects.create(member=member, amount=amount, source_ref=source_ref, actor=actor, created_at=now, **_reason(reason))
     member.growth_value = _rolling_growth([member.pk], now).get(member.pk, 0)
     tiers = list(Tier.objects.order_by("rank"))
     target = _qualifying_tier(tiers, member.growth_value)
@@ -755,20 +759,17 @@ def growth_add(
 def _tier_change(member: Member, target: Tier, kind: str, now: datetime, actor: User | None) -> TierChange:
     """Move the member to ``target`` in memory and return the (unsaved) record of why."""
     measured = target if kind == TierChangeKind.PROMOTION else member.tier
-    params = {"value": member.growth_value, "tier": measured.name, "threshold": measured.threshold}
-    if kind == TierChangeKind.PROMOTION:
-        reason = _("Growth value %(value)d reached the %(tier)s threshold of %(threshold)d.") % params
-    else:
-        reason = _("Growth value %(value)d stayed below the %(tier)s threshold of %(threshold)d after the guarantee period.") % params
+    params = {"value": member.growth_value, "tier": translated_param(measured, "name"), "threshold": measured.threshold}
+    reason = Reason("tier_promoted" if kind == TierChangeKind.PROMOTION else "tier_demoted", params)
     change = TierChange(
         member=member,
         kind=kind,
         from_tier=member.tier,
         to_tier=target,
         growth_value=member.growth_value,
-        reason=reason,
         actor=actor,
         created_at=now,
+        **reason_fields(reason),
     )
     member.tier = target
     member.tier_achieved_at = now

@@ -64,8 +64,8 @@ class MessageAdmin(ModelAdmin):
         description=_("state"),
         label={MessageState.QUEUED: "info", MessageState.SENT: "primary", MessageState.DELIVERED: "success", MessageState.FAILED: "danger"},
     )
-    def state_badge(self, obj: Message) -> str:
-        return obj.state
+    def state_badge(self, obj: Message) -> tuple[str, str]:
+        return obj.state, obj.get_state_display()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

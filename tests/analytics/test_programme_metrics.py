@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 from decimal import Decimal
+from unittest.mock import patch
 
 import pytest
 from django.utils import timezone
@@ -13,7 +14,7 @@ from apps.benefits.models import GrantSource
 from apps.campaigns.models import ActionOutcome, CampaignAction, CampaignRun
 from apps.events.models import Registration, RegistrationState
 from apps.members import services as member_services
-from apps.members.models import TierChange, TierChangeKind
+from apps.members.models import PointsEntryKind, TierChange, TierChangeKind
 from tests.analytics.factories import local, purchase
 from tests.benefits.factories import BenefitFactory
 from tests.campaigns.factories import CampaignFactory
@@ -48,13 +49,23 @@ def test_campaign_conversion_against_holdout(settings) -> None:
 
 
 def test_points_issued_spent_and_liability(settings) -> None:
-    settings.USEROPS_ANALYTICS = {**settings.USEROPS_ANALYTICS, "POINT_VALUE_YUAN": "0.05"}
+    settings.USEROPS = {**settings.USEROPS, "POINT_VALUE_YUAN": "0.05"}
     member = MemberFactory()
     member_services.points_earn(member=member, amount=1000, reason="test")
     member_services.points_spend(member=member, amount=300, reason="test")
     today = selectors.local_today()
     figure = selectors.points_summary(f=MetricFilter(start=today, end=today))
-    assert figure.headline == {"issued": 1000, "spent": 300, "expired": 0, "outstanding": 700, "liability": Decimal("35.00")}
+    assert figure.headline == {
+        "opening": 0,
+        "issued": 1000,
+        "spent": 300,
+        "expired": 0,
+        "adjusted": 0,
+        "reversed": 0,
+        "closing": 700,
+        "outstanding": 700,
+        "liability": Decimal("35.00"),
+    }
     yesterday = today - timedelta(days=1)
     assert selectors.points_summary(f=MetricFilter(start=yesterday, end=yesterday)).headline["issued"] == 0
 
@@ -108,3 +119,48 @@ def test_tier_distribution_and_movements() -> None:
     shanghai = MetricFilter(start=MARCH.start, end=MARCH.end, city="上海", tier_id=tier("basic").pk)
     assert selectors.tier_distribution(f=shanghai).headline["members"] == 2
     assert selectors.tier_distribution(f=MetricFilter(start=MARCH.start, end=MARCH.end, city="北京")).headline["members"] == 0
+
+
+def test_points_statement_adds_up_after_a_negative_adjustment(staff) -> None:
+    """By hand, local days of November 2026, range 11-15 … 11-19:
+    before: A earns 1,000 and B 500 on 11-10; D earns 100 on 11-01, due 11-16   → opening 1,600
+    11-16: A spends 200; B is adjusted −300 and A +50                         → spent 200, adjusted −250
+    11-17: A's spend is reversed (+200); D's 100 expire                        → reversed +200, expired 100
+    11-18: C's 400 are migrated                                                → issued 400
+    11-20 (after the range): A earns 70
+    closing = 1,600 + 400 − 200 − 100 − 250 + 200 = 1,650 (A 1,050, B 200, C 400)
+    """
+    a, b, c, d = (MemberFactory() for _ in range(4))
+    manager = staff(is_superuser=True)
+    with patch("django.utils.timezone.now", return_value=local(2026, 11, 1, 10)):
+        member_services.points_earn(member=d, amount=100, reason="test", expires_at=local(2026, 11, 16, 12))
+    with patch("django.utils.timezone.now", return_value=local(2026, 11, 10, 10)):
+        member_services.points_earn(member=a, amount=1000, reason="test")
+        member_services.points_earn(member=b, amount=500, reason="test")
+    with patch("django.utils.timezone.now", return_value=local(2026, 11, 16, 10)):
+        spend = member_services.points_spend(member=a, amount=200, reason="test")
+        member_services.points_adjust(member=b, amount=-300, reason="correction", actor=manager)
+        member_services.points_adjust(member=a, amount=50, reason="goodwill", actor=manager)
+    with patch("django.utils.timezone.now", return_value=local(2026, 11, 17, 10)):
+        member_services.points_reverse(entry=spend, reason="refund")
+        member_services.points_expire_due(now=local(2026, 11, 17, 10))
+    with patch("django.utils.timezone.now", return_value=local(2026, 11, 18, 10)):
+        member_services.points_earn(member=c, amount=400, reason="test", kind=PointsEntryKind.MIGRATE)
+    with patch("django.utils.timezone.now", return_value=local(2026, 11, 20, 10)):
+        member_services.points_earn(member=a, amount=70, reason="test")
+
+    figure = selectors.points_summary(f=MetricFilter(start=date(2026, 11, 15), end=date(2026, 11, 19)))
+
+    h = figure.headline
+    assert (h["opening"], h["issued"], h["spent"], h["expired"], h["adjusted"], h["reversed"], h["closing"]) == (
+        1600,
+        400,
+        200,
+        100,
+        -250,
+        200,
+        1650,
+    )
+    assert h["opening"] + h["issued"] - h["spent"] - h["expired"] + h["adjusted"] + h["reversed"] == h["closing"]
+    assert [row[1] for row in figure.rows] == [1600, 400, -200, -100, -250, 200, 1650]
+    assert h["outstanding"] == 1720

@@ -102,8 +102,9 @@ def test_budget_exhaustion_by_members_points_and_cost():
     assert CampaignAction.objects.filter(run=by_members, outcome=ActionOutcome.BUDGET_EXHAUSTED).count() == 2
     by_points = launch_and_run(CampaignFactory(points_amount=100, max_points=250, applies_frequency_cap=False))
     assert (by_points.acted, by_points.points_awarded) == (2, 200)
-    by_cost = launch_and_run(CampaignFactory(cost_per_member=Decimal("1.50"), max_cost=Decimal("4.00"), applies_frequency_cap=False))
-    assert (by_cost.acted, by_cost.cost) == (2, Decimal("3.00"))
+    # ¥1.50 a member plus 100 points at ¥0.01: ¥2.50 each, so ¥6.00 reaches two members
+    by_cost = launch_and_run(CampaignFactory(cost_per_member=Decimal("1.50"), max_cost=Decimal("6.00"), applies_frequency_cap=False))
+    assert (by_cost.acted, by_cost.cost) == (2, Decimal("5.00"))
 
 
 def test_budget_holds_across_runs_of_a_recurring_campaign():
@@ -266,3 +267,11 @@ def test_inactive_benefit_is_refused_at_save():
     with pytest.raises(ApplicationError) as exc:
         services.campaign_save(campaign=campaign)
     assert exc.value.code == "benefit_not_active"
+
+
+def test_points_awarded_carry_their_cost_at_the_programmes_point_value(settings):
+    settings.USEROPS = {**settings.USEROPS, "POINT_VALUE_YUAN": "0.02"}
+    MemberFactory.create_batch(4)
+    run = launch_and_run(CampaignFactory(points_amount=250, max_cost=Decimal("15.00")))
+    # 250 points × ¥0.02 = ¥5.00 a member: the ¥15.00 budget reaches three of the four
+    assert (run.acted, run.points_awarded, run.skipped_budget_exhausted, run.cost) == (3, 750, 1, Decimal("15.00"))

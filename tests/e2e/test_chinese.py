@@ -13,10 +13,12 @@ import pytest
 from django.utils import timezone, translation
 
 from apps.benefits import services as benefit_services
+from apps.core.reasons import Reason
 from apps.core.roles import OPERATIONS_MANAGER
 from apps.events import services as event_services
 from apps.members import services as member_services
 from apps.members.models import Tier
+from apps.messaging.models import Message, MessageState
 from tests.benefits.factories import BenefitFactory
 from tests.campaigns.factories import CampaignFactory, SegmentFactory
 from tests.events.factories import ClubFactory, EventFactory
@@ -60,6 +62,7 @@ NOT_WORDS = [
     re.compile(r"\bdocs/[\w./-]+\.md\b"),  # the documentation's file names
     re.compile(r"\b[a-z]+(_[a-z]+)+\b"),  # codes staff give things (message templates' event_reminder …)
     re.compile(r"\b[0-9A-Z]{4}(-[0-9A-Z]{4})+\b"),  # grant codes
+    re.compile(r"\b[a-z-]+(:[\w-]+)+"),  # source references of ledger rows (event:12, campaign-run:3, import:row:7)
     re.compile(r"\b[2-9A-Z]{10}\b"),  # ticket codes
     re.compile(r"\b\w*\d\w*\b"),  # numbers and identifiers with digits (phones, external IDs, e2e usernames)
 ]
@@ -115,6 +118,24 @@ def _make_programme() -> dict[str, object]:
     club = ClubFactory(name="上海车友会")
     event = EventFactory(title_en="Spring drive", title_zh_hans="春季自驾", venue="UserOps 之家，静安", attendance_points=50, club=club)
     registration = event_services.registration_create(event=event, member=member)
+    # A member whose history the system wrote: enrolment, a promotion, an opening balance, a paid registration
+    # the member cancelled (its refund) — each reason must read in Chinese.
+    enrolled = member_services.member_enrol(name="王强", phone="+8613700137000", city="杭州")
+    member_services.growth_add(member=enrolled, amount=1123, reason=Reason("purchase"))
+    member_services.points_earn(member=enrolled, amount=500, reason=Reason("opening_balance_import"))
+    paid = EventFactory(title_en="Track day", title_zh_hans="赛道日", points_price=100, club=club)
+    event_services.registration_cancel(registration=event_services.registration_create(event=paid, member=enrolled))
+    for state in MessageState.values:
+        Message.objects.create(
+            member=member,
+            channel="sms",
+            template_code="event_reminder",
+            body="明天见",
+            language="zh-hans",
+            state=state,
+            next_attempt_at=timezone.now(),
+            dedupe_key=f"e2e:{state}",
+        )
     return {
         "member": member,
         "benefit": benefit,
@@ -124,6 +145,7 @@ def _make_programme() -> dict[str, object]:
         "event": event,
         "club": club,
         "ticket": registration.ticket_code,
+        "enrolled": enrolled,
     }
 
 
@@ -163,13 +185,19 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
         "club page": f"/admin/events/club/{programme['club'].pk}/change/",
         "imports": "/admin/imports/importjob/",
         "import upload": "/admin/imports/importjob/add/",
+        "member page with system reasons": f"/admin/members/member/{programme['enrolled'].pk}/change/",
+        "tier history": "/admin/members/tierchange/",
+        "registrations": "/admin/events/registration/",
+        "outbox": "/admin/messaging/message/",
+        "benefit export": "/admin/benefits/benefit/export/",
+        "analytics": "/admin/analytics/dailymetric/",
     }
     # And every list the sidebar offers the role (pages other apps add, such as analytics, join the walk by themselves).
     sidebar = page.eval_on_selector_all("#nav-sidebar-inner a[href^='/admin/']", "links => links.map(a => a.getAttribute('href'))")
     for href in sidebar:
         if href.split("?")[0] not in pages.values():
             pages[f"sidebar {href.strip('/').replace('/', ' ')}"] = href
-    data = {user.username, user.email, member.name, member.email, "Service voucher", "Umbrella", "Spring drive"}
+    data = {user.username, user.email, member.name, member.email, "Service voucher", "Umbrella", "Spring drive", "Track day"}
     data |= set(Tier.objects.values_list("code", flat=True))  # codes, shown beside the names
     report = []
 
@@ -189,6 +217,12 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
         if name == "segment editor":  # its live count arrives by fetch after the page has loaded
             page.locator("#segment-preview [data-count]").filter(has_text=re.compile(r"^\d+$")).wait_for()
         check(name)
+    # Words that are Chinese but the wrong ones: a person's name is 姓名, an active member in the funnel 活跃.
+    page.goto(f"/admin/members/member/{member.pk}/change/")
+    page.locator("label[for=id_name]", has_text="姓名").wait_for()
+    page.goto("/admin/analytics/dailymetric/")
+    funnel_steps = page.get_by_test_id("funnel").inner_text()
+    assert "活跃" in funnel_steps and "启用" not in funnel_steps
     # "Close" is two things: leaving a read-only page (关闭) and closing a membership (注销).
     page.goto(f"/admin/benefits/grant/{programme['grant'].pk}/change/")
     page.get_by_role("link", name="关闭", exact=True).wait_for()

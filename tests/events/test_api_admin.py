@@ -1,5 +1,6 @@
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.core.models import ApiScope
 from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
@@ -88,10 +89,12 @@ def test_check_in_page_by_code_and_by_phone(client, staff):
 
 def test_attendee_export_is_formula_safe_and_masked(client, staff):
     event = EventFactory()
-    services.registration_create(event=event, member=MemberFactory(name='=HYPERLINK("http://x")', phone="+8613800008888"))
+    registration = services.registration_create(event=event, member=MemberFactory(name='=HYPERLINK("http://x")', phone="+8613800008888"))
     client.force_login(staff(ANALYST))
     content = client.get(reverse("admin:events_event_export_attendees", args=[event.pk])).content.decode("utf-8-sig")
     assert "'=HYPERLINK" in content and "+86138****8888" in content
+    registered_at = timezone.localtime(registration.created_at).strftime("%Y-%m-%d %H:%M:%S")
+    assert f",{registered_at}," in content and "+00:00" not in content
 
 
 def test_cancel_event_from_back_office(client, staff):

@@ -109,10 +109,25 @@ class PointsSummarySerializer(serializers.Serializer):
 
 class PointsEntrySerializer(serializers.ModelSerializer):
     reverses = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    reason = serializers.CharField(source="reason_text", read_only=True, help_text="The reason in the request's language.")
+    reason_code = serializers.CharField(read_only=True, help_text="Set for reasons the system writes; empty for reasons staff typed.")
+    reason_params = serializers.JSONField(read_only=True)
 
     class Meta:
         model = PointsEntry
-        fields = ["id", "kind", "amount", "balance_after", "reason", "source_ref", "expires_at", "reverses", "created_at"]
+        fields = [
+            "id",
+            "kind",
+            "amount",
+            "balance_after",
+            "reason",
+            "reason_code",
+            "reason_params",
+            "source_ref",
+            "expires_at",
+            "reverses",
+            "created_at",
+        ]
         read_only_fields = fields
 
 

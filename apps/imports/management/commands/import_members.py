@@ -30,6 +30,8 @@ class Command(BaseCommand):
             f"rows {summary.total}: {label}created {summary.created}, {label}updated {summary.updated}, "
             f"unchanged {summary.unchanged}, duplicate {summary.duplicate}, invalid {summary.invalid}"
         )
+        for header in summary.unknown_columns:
+            self.stdout.write(f"column {header!r} is unknown: its values were not imported")
         if summary.rejected:
             self.stdout.write("nothing imported: the file has invalid rows and --all-or-nothing was given")
         for error in summary.errors[:20]:
