@@ -24,6 +24,7 @@ from apps.benefits.models import Benefit, Grant, GrantSource, GrantState, Redemp
 from apps.benefits.resources import BenefitResource
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
+from apps.core.service_admin import ServiceFormAdmin, add_service_error
 from apps.members.admin import ReasonForm, register_member_page_section
 from apps.members.models import Member
 from apps.members.phones import looks_like_phone, normalize_phone
@@ -87,7 +88,7 @@ class TierBenefitInline(TabularInline):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(SimpleHistoryAdmin, ImportExportMixin, TranslationAdmin, ModelAdmin):
+class BenefitAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ImportExportMixin, TranslationAdmin, ModelAdmin):
     form = BenefitForm
     resource_classes = [BenefitResource]
     import_form_class = ImportForm
@@ -270,7 +271,7 @@ class GrantAdmin(ModelAdmin):
                 messages.success(request, run(grant, form.cleaned_data))
                 return HttpResponseRedirect(change_url)
             except ApplicationError as exc:
-                form.add_error(None, exc.message)
+                add_service_error(form, exc)
         context = {
             **self.admin_site.each_context(request),
             "title": title,

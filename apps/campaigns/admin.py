@@ -17,6 +17,7 @@ from unfold.decorators import action, display
 from apps.campaigns import selectors, services
 from apps.campaigns.models import Campaign, CampaignRun, CampaignStatus, Referral, ReferralState, RunStatus, Segment
 from apps.core.errors import ApplicationError
+from apps.core.service_admin import ServiceFormAdmin
 
 
 def _each(request: HttpRequest, queryset: QuerySet, service: Callable, done: str) -> None:
@@ -34,7 +35,7 @@ def _each(request: HttpRequest, queryset: QuerySet, service: Callable, done: str
 
 
 @admin.register(Segment)
-class SegmentAdmin(SimpleHistoryAdmin, ModelAdmin):
+class SegmentAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     list_display = ["name", "frozen_at", "frozen_count", "updated_at"]
     search_fields = ["name", "description"]
     readonly_fields = ["frozen_at", "frozen_count"]
@@ -62,10 +63,7 @@ class SegmentAdmin(SimpleHistoryAdmin, ModelAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Segment, form: forms.ModelForm, change: bool) -> None:
-        try:
-            services.segment_save(segment=obj, actor=request.user)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
+        services.segment_save(segment=obj, actor=request.user)
 
     @action(description=_("Freeze into a snapshot"), permissions=["change"])
     def freeze(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
@@ -87,7 +85,7 @@ STATUS_COLOURS = {
 
 
 @admin.register(Campaign)
-class CampaignAdmin(SimpleHistoryAdmin, ModelAdmin):
+class CampaignAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     list_display = ["name", "segment", "status_badge", "schedule_kind", "benefit", "points_amount", "message_template_code", "updated_at"]
     list_filter = [("status", ChoicesDropdownFilter), ("schedule_kind", ChoicesDropdownFilter)]
     search_fields = ["name"]
@@ -113,10 +111,7 @@ class CampaignAdmin(SimpleHistoryAdmin, ModelAdmin):
         return obj.status, obj.get_status_display()
 
     def save_model(self, request: HttpRequest, obj: Campaign, form: forms.ModelForm, change: bool) -> None:
-        try:
-            services.campaign_save(campaign=obj, actor=request.user)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
+        services.campaign_save(campaign=obj, actor=request.user)
 
     def has_launch_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("campaigns.launch_campaign")

@@ -21,6 +21,7 @@ from unfold.decorators import action, display
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.masking import mask_phone
+from apps.core.service_admin import ServiceFormAdmin
 from apps.events import selectors, services
 from apps.events.api.views import check_in_answer
 from apps.events.models import Club, ClubMembership, Event, Registration, RegistrationState
@@ -86,7 +87,7 @@ class ClubAdmin(SimpleHistoryAdmin, ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
+class EventAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
     form = EventForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["title", "city", "starts_at", "status", "capacity", "seats_taken", "waitlisted"]

@@ -29,6 +29,7 @@ from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.masking import mask_birthday, mask_email, mask_phone
 from apps.core.models import AccessAction
+from apps.core.service_admin import ServiceFormAdmin, add_service_error
 from apps.core.services import access_log_record
 from apps.members import selectors, services
 from apps.members.exports import export_header, export_rows
@@ -105,8 +106,7 @@ class MemberAdminForm(forms.ModelForm):
                 exclude_pk=self.instance.pk,
             )
         except ApplicationError as exc:
-            field = next(iter(exc.fields), None)
-            self.add_error(field if field in self.fields else None, exc.message)
+            add_service_error(self, exc)
         return cleaned
 
 
@@ -129,7 +129,7 @@ class AdjustPointsForm(ReasonForm):
 
 
 @admin.register(Member)
-class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
+class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     form = MemberAdminForm
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -389,7 +389,7 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
                 messages.success(request, run(member, form.cleaned_data))
                 return HttpResponseRedirect(change_url)
             except ApplicationError as exc:
-                form.add_error(next((f for f in exc.fields if f in form.fields), None), exc.message)
+                add_service_error(form, exc)
         context = {
             **self.admin_site.each_context(request),
             "title": title,
@@ -415,7 +415,7 @@ def register_member_list_filter(list_filter: Any) -> None:
 
 
 @admin.register(Tier)
-class TierAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
+class TierAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
     list_display = ["name", "code", "rank", "threshold", "points_multiplier", "member_count"]
     ordering = ["rank"]
 
@@ -424,10 +424,7 @@ class TierAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
         return obj.members.count()
 
     def save_model(self, request: HttpRequest, obj: Tier, form: forms.ModelForm, change: bool) -> None:
-        try:
-            services.tier_save(tier=obj)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
+        services.tier_save(tier=obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Tier | None = None) -> bool:
         return False

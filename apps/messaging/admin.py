@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
@@ -9,22 +9,19 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import display
 
 from apps.core.admin_pagination import EstimatedCountPaginator
-from apps.core.errors import ApplicationError
+from apps.core.service_admin import ServiceFormAdmin
 from apps.messaging import services
 from apps.messaging.models import Message, MessageState, MessageTemplate
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
+class MessageTemplateAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
     list_display = ["code", "channel", "subject", "is_active", "updated_at"]
     list_filter = [("channel", ChoicesDropdownFilter), "is_active"]
     search_fields = ["code", "subject", "body"]
 
     def save_model(self, request: HttpRequest, obj: MessageTemplate, form: forms.ModelForm, change: bool) -> None:
-        try:
-            services.message_template_save(template=obj)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
+        services.message_template_save(template=obj)
 
 
 @admin.register(Message)

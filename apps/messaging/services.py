@@ -305,7 +305,7 @@ def message_template_save(*, template: MessageTemplate) -> MessageTemplate:
                 raise ApplicationError(
                     "invalid_template",
                     _("The %(field)s does not compile: %(error)s") % {"field": field, "error": exc},
-                    fields={field: text},
+                    fields={f"{field}_{language.replace('-', '_')}": text},
                 ) from exc
     template.save()
     return template
