@@ -365,6 +365,12 @@ UNFOLD = {
                         "link": reverse_lazy("admin:members_pointsentry_changelist"),
                         "permission": lambda request: request.user.has_perm("members.view_pointsentry"),
                     },
+                    {
+                        "title": _("Points adjustments"),
+                        "icon": "rule",
+                        "link": reverse_lazy("admin:members_pointsadjustment_changelist"),
+                        "permission": lambda request: request.user.has_perm("members.view_pointsadjustment"),
+                    },
                 ],
             },
             {
