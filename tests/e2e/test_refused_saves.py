@@ -106,7 +106,7 @@ def campaign_values(segment_pk: int) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     ("language", "error"),
-    [("en", "No active template with this code for this channel."), ("zh-hans", "该渠道下没有此代码的启用模板。")],
+    [("en", "No active template with this code for this channel."), ("zh-hans", "该渠道没有此代码的已启用模板。")],
 )
 def test_a_campaign_the_service_refuses_keeps_the_form_in_both_languages(page, login_as, screenshot, language, error):
     MessageTemplateFactory(code="welcome", channel="sms")
