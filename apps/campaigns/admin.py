@@ -20,6 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
+from unfold.widgets import UnfoldAdminSelectWidget
 
 from apps.campaigns import selectors, services
 from apps.campaigns.models import (
@@ -106,7 +107,7 @@ STATUS_COLOURS = {
 class CampaignForm(forms.ModelForm):
     """The message template is picked from the active templates, grouped by channel, not typed."""
 
-    message_template_code = forms.ChoiceField(label=_("message template"), required=False)
+    message_template_code = forms.ChoiceField(label=_("message template"), required=False, widget=UnfoldAdminSelectWidget)
 
     class Meta:
         model = Campaign
