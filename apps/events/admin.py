@@ -67,7 +67,7 @@ class ClubMembershipInline(TabularInline):
 
 
 @admin.register(Club)
-class ClubAdmin(SimpleHistoryAdmin, ModelAdmin):
+class ClubAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     list_display = ["name", "city", "interest", "active_members", "event_count"]
     search_fields = ["name", "city", "interest"]
     filter_horizontal = ["organiser_staff"]
@@ -76,6 +76,18 @@ class ClubAdmin(SimpleHistoryAdmin, ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Club]:
         return selectors.clubs_with_counts()
+
+    def save_model(self, request: HttpRequest, obj: Club, form: forms.ModelForm, change: bool) -> None:
+        services.club_save(
+            club=obj,
+            organiser_members=form.cleaned_data.get("organiser_members"),
+            organiser_staff=form.cleaned_data.get("organiser_staff"),
+        )
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        """The organisers were saved by the service."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     @display(description=_("members"), ordering="active_members")
     def active_members(self, obj: Club) -> int:
