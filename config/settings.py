@@ -279,7 +279,8 @@ USEROPS = {
     "POINTS_VALIDITY_DAYS": env.int("USEROPS_POINTS_VALIDITY_DAYS", default=365),
     "GROWTH_WINDOW_DAYS": env.int("USEROPS_GROWTH_WINDOW_DAYS", default=365),
     "TIER_GUARANTEE_DAYS": env.int("USEROPS_TIER_GUARANTEE_DAYS", default=365),
-    "CUSTOMER_SERVICE_ADJUST_LIMIT": env.int("USEROPS_CUSTOMER_SERVICE_ADJUST_LIMIT", default=500),
+    "CUSTOMER_SERVICE_DAILY_ADJUST_LIMIT": env.int("USEROPS_CUSTOMER_SERVICE_DAILY_ADJUST_LIMIT", default=500),
+    "ADJUST_CONFIRM_ABOVE": env.int("USEROPS_ADJUST_CONFIRM_ABOVE", default=200),
     # What one point costs the programme, in CNY: the points liability and the cost of points a campaign awards.
     "POINT_VALUE_YUAN": env("USEROPS_POINT_VALUE_YUAN", default="0.01"),
     "MEMBER_TOKEN_TTL": timedelta(minutes=env.int("USEROPS_MEMBER_TOKEN_TTL_MINUTES", default=60)),
@@ -366,6 +367,12 @@ UNFOLD = {
                         "icon": "receipt_long",
                         "link": reverse_lazy("admin:members_pointsentry_changelist"),
                         "permission": lambda request: request.user.has_perm("members.view_pointsentry"),
+                    },
+                    {
+                        "title": _("Points adjustments"),
+                        "icon": "rule",
+                        "link": reverse_lazy("admin:members_pointsadjustment_changelist"),
+                        "permission": lambda request: request.user.has_perm("members.view_pointsadjustment"),
                     },
                 ],
             },

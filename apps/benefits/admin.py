@@ -25,6 +25,7 @@ from apps.benefits.resources import BenefitResource
 from apps.core.admin_base import ModelAdmin
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
+from apps.core.service_admin import ServiceFormAdmin, add_service_error
 from apps.members.admin import ReasonForm, register_member_page_section
 from apps.members.models import Member
 from apps.members.phones import looks_like_phone, normalize_phone
@@ -88,7 +89,7 @@ class TierBenefitInline(TabularInline):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(SimpleHistoryAdmin, ImportExportMixin, TranslationAdmin, ModelAdmin):
+class BenefitAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ImportExportMixin, TranslationAdmin, ModelAdmin):
     form = BenefitForm
     resource_classes = [BenefitResource]
     import_form_class = ImportForm
@@ -237,12 +238,20 @@ class GrantAdmin(ModelAdmin):
             return "—"
         return f"{redemption.get_channel_display()} {redemption.order_ref} {redemption.redeemed_at:%Y-%m-%d %H:%M}"
 
-    # A grant that is no longer issued offers neither action: redeemed, expired and revoked are final.
     def has_redeem_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
-        return request.user.has_perm("benefits.add_redemption") and _still_issued(object_id)
+        return request.user.has_perm("benefits.add_redemption")
 
     def has_revoke_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
-        return request.user.has_perm("benefits.change_grant") and _still_issued(object_id)
+        return request.user.has_perm("benefits.change_grant")
+
+    # A grant that is no longer issued offers neither button (redeemed, expired and revoked are final); a link to
+    # either page opened anyway says what happened to the grant and when.
+    def get_actions_detail(self, request: HttpRequest, object_id: str) -> list[Any]:
+        actions = super().get_actions_detail(request, object_id)
+        if _still_issued(object_id):
+            return actions
+        final = {f"benefits_grant_{name}" for name in ("redeem", "revoke")}
+        return [action for action in actions if action.action_name not in final]
 
     @action(description=_("Redeem"), url_path="redeem", permissions=["redeem"], icon="check_circle")
     def redeem(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -264,16 +273,18 @@ class GrantAdmin(ModelAdmin):
         grant = get_object_or_404(Grant.objects.select_related("benefit", "member"), pk=object_id)
         change_url = reverse("admin:benefits_grant_change", args=[grant.pk])
         form = form_class(request.POST or None)
-        if request.method == "POST" and form.is_valid():
+        unusable = selectors.grant_unusable_reason(grant=grant)
+        if unusable is None and request.method == "POST" and form.is_valid():
             try:
                 messages.success(request, run(grant, form.cleaned_data))
                 return HttpResponseRedirect(change_url)
             except ApplicationError as exc:
-                form.add_error(None, exc.message)
+                add_service_error(form, exc)
         context = {
             **self.admin_site.each_context(request),
             "title": title,
             "form": form,
+            "unusable": unusable,
             "opts": self.model._meta,
             "change_url": change_url,
             "subject": grant,

@@ -1,8 +1,11 @@
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.formats import date_format, time_format
 from django.utils.translation import gettext as _
 
 from apps.benefits.filters import GrantFilter
@@ -21,6 +24,23 @@ def grant_by_code(*, code: str) -> Grant:
     if grant is None:
         raise ApplicationError("grant_not_found", _("No such grant."), http_status=404)
     return grant
+
+
+def _on_at(moment: datetime) -> dict[str, str]:
+    local = timezone.localtime(moment)
+    return {"date": date_format(local, "Y-m-d"), "time": time_format(local, "H:i")}
+
+
+def grant_unusable_reason(*, grant: Grant, now: datetime | None = None) -> str | None:
+    """Why a grant can no longer be redeemed or revoked, with when it happened in the operator's time zone; None if it can."""
+    now = now or timezone.now()
+    if grant.state == GrantState.REDEEMED:
+        return _("This grant was already redeemed on %(date)s at %(time)s.") % _on_at(grant.closed_at)
+    if grant.state == GrantState.REVOKED:
+        return _("This grant was revoked on %(date)s at %(time)s: %(reason)s") % {**_on_at(grant.closed_at), "reason": grant.revoke_reason}
+    if grant.state == GrantState.EXPIRED or grant.valid_until <= now:
+        return _("This grant expired on %(date)s at %(time)s.") % _on_at(grant.closed_at or grant.valid_until)
+    return None
 
 
 def mall_offers(*, member: Member) -> QuerySet[Benefit]:

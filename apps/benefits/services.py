@@ -30,6 +30,7 @@ from apps.benefits.models import (
     generate_code,
     normalize_code,
 )
+from apps.benefits.selectors import grant_unusable_reason
 from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
@@ -291,13 +292,10 @@ def grant_redeem(
         raise ApplicationError("invalid_channel", _("Unknown redemption channel."), fields={"channel": channel})
     now = now or timezone.now()
     found = _find_grant_for_update(code=code, grant=grant, member=member)
-    if found.state == GrantState.REDEEMED:
-        redeemed_at = timezone.localtime(found.closed_at).strftime("%Y-%m-%d %H:%M")
-        raise ApplicationError("already_redeemed", _("This grant was already redeemed at %(at)s.") % {"at": redeemed_at}, http_status=409)
-    if found.state == GrantState.REVOKED:
-        raise ApplicationError("grant_revoked", _("This grant was revoked."), http_status=409)
-    if found.state == GrantState.EXPIRED or found.valid_until <= now:
-        raise ApplicationError("grant_expired", _("This grant has expired."), http_status=409)
+    unusable = grant_unusable_reason(grant=found, now=now)
+    if unusable is not None:
+        code = {GrantState.REDEEMED: "already_redeemed", GrantState.REVOKED: "grant_revoked"}.get(found.state, "grant_expired")
+        raise ApplicationError(code, unusable, http_status=409)
     if found.valid_from > now:
         raise ApplicationError("grant_not_yet_valid", _("This grant is not valid yet."), http_status=409)
     found.state = GrantState.REDEEMED
@@ -324,11 +322,7 @@ def grant_revoke(*, grant: Grant, reason: str, actor: User | None = None) -> Gra
     benefit = _lock_benefit(grant.benefit)
     grant = Grant.objects.select_for_update().get(pk=grant.pk)
     if grant.state != GrantState.ISSUED:
-        raise ApplicationError(
-            "grant_not_revocable",
-            _("Only an unused grant can be revoked; this one is %(state)s.") % {"state": grant.get_state_display()},
-            http_status=409,
-        )
+        raise ApplicationError("grant_not_revocable", grant_unusable_reason(grant=grant), http_status=409)
     grant.state = GrantState.REVOKED
     grant.revoke_reason = reason[:255]
     grant.closed_at = timezone.now()

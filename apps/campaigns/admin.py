@@ -1,22 +1,43 @@
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
+from unfold.widgets import UnfoldAdminSelectWidget
 
 from apps.campaigns import selectors, services
-from apps.campaigns.models import Campaign, CampaignRun, CampaignStatus, Referral, ReferralState, RunStatus, Segment
+from apps.campaigns.models import (
+    CAMPAIGN_TRANSITION_FROM,
+    CLOSED_CAMPAIGN_STATUSES,
+    Campaign,
+    CampaignRun,
+    CampaignStatus,
+    Referral,
+    ReferralState,
+    RunStatus,
+    Segment,
+)
 from apps.core.admin_base import ModelAdmin
 from apps.core.errors import ApplicationError
+from apps.core.service_admin import ServiceFormAdmin
+from apps.members.models import ConsentChannel
+from apps.messaging.selectors import active_templates, message_template_preview
 
 
 def _each(request: HttpRequest, queryset: QuerySet, service: Callable, done: str) -> None:
@@ -34,7 +55,7 @@ def _each(request: HttpRequest, queryset: QuerySet, service: Callable, done: str
 
 
 @admin.register(Segment)
-class SegmentAdmin(SimpleHistoryAdmin, ModelAdmin):
+class SegmentAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     list_display = ["name", "frozen_at", "frozen_count", "updated_at"]
     search_fields = ["name", "description"]
     readonly_fields = ["frozen_at", "frozen_count"]
@@ -62,10 +83,7 @@ class SegmentAdmin(SimpleHistoryAdmin, ModelAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Segment, form: forms.ModelForm, change: bool) -> None:
-        try:
-            services.segment_save(segment=obj, actor=request.user)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
+        services.segment_save(segment=obj, actor=request.user)
 
     @action(description=_("Freeze into a snapshot"), permissions=["change"])
     def freeze(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
@@ -86,19 +104,106 @@ STATUS_COLOURS = {
 }
 
 
+class CampaignForm(forms.ModelForm):
+    """The message template is picked from the active templates, grouped by channel, not typed."""
+
+    message_template_code = forms.ChoiceField(label=_("message template"), required=False, widget=UnfoldAdminSelectWidget)
+
+    class Meta:
+        model = Campaign
+        fields = ["message_template_code"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "message_template_code" not in self.fields:
+            return
+        by_channel: dict[str, list[tuple[str, str]]] = {}
+        for template in active_templates():
+            by_channel.setdefault(template.channel, []).append(
+                (template.code, f"{template.code} — {template.subject or template.body[:40]}")
+            )
+        choices: list[Any] = [("", "—")]
+        choices += [(ConsentChannel(channel).label, options) for channel, options in by_channel.items()]
+        current = self.instance.message_template_code
+        if current and not any(current == code for options in by_channel.values() for code, _label in options):
+            choices.append((current, _("%(code)s (no longer active)") % {"code": current}))
+        self.fields["message_template_code"].choices = choices
+
+
+@dataclass(frozen=True)
+class Transition:
+    label: Any
+    confirm: Any  # the question asked before acting, or None to act at once
+    done: Any
+    call: Callable[..., Any]
+
+
+TRANSITIONS = {
+    "dry_run": Transition(
+        _("Dry run"),
+        None,
+        _("Dry run started: it counts the members without acting; see the runs below."),
+        lambda campaign, actor: services.campaign_launch(campaign=campaign, dry_run=True, actor=actor),
+    ),
+    "launch": Transition(
+        _("Launch now"),
+        _("Launch %(name)s now? It acts on %(count)d members of the segment %(segment)s."),
+        _("The campaign was launched."),
+        lambda campaign, actor: services.campaign_launch(campaign=campaign, actor=actor),
+    ),
+    "schedule": Transition(
+        _("Schedule"),
+        None,
+        _("The campaign is scheduled."),
+        lambda campaign, actor: services.campaign_schedule(campaign=campaign, actor=actor),
+    ),
+    "pause": Transition(
+        _("Pause"), None, _("The campaign is paused."), lambda campaign, actor: services.campaign_pause(campaign=campaign, actor=actor)
+    ),
+    "resume": Transition(
+        _("Resume"),
+        None,
+        _("The campaign is running again."),
+        lambda campaign, actor: services.campaign_resume(campaign=campaign, actor=actor),
+    ),
+    "cancel": Transition(
+        _("Cancel campaign"),
+        _("Cancel %(name)s for good? A cancelled campaign cannot be launched again."),
+        _("The campaign was cancelled."),
+        lambda campaign, actor: services.campaign_cancel(campaign=campaign, actor=actor),
+    ),
+}
+
+
+class ConfirmForm(forms.Form):
+    confirmed = forms.BooleanField(initial=True, widget=forms.HiddenInput)
+
+
 @admin.register(Campaign)
-class CampaignAdmin(SimpleHistoryAdmin, ModelAdmin):
+class CampaignAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
+    form = CampaignForm
+    change_form_outer_before_template = "campaigns/campaign_transitions.html"
     list_display = ["name", "segment", "status_badge", "schedule_kind", "benefit", "points_amount", "message_template_code", "updated_at"]
     list_filter = [("status", ChoicesDropdownFilter), ("schedule_kind", ChoicesDropdownFilter)]
     search_fields = ["name"]
     list_select_related = ["segment", "benefit"]
     autocomplete_fields = ["segment", "benefit"]
-    readonly_fields = ["status"]
+    readonly_fields = ["status", "message_preview"]
     fieldsets = [
         (None, {"fields": ["name", "description", "segment", "status"]}),
         (
             _("Actions"),
-            {"fields": ["benefit", "points_amount", "points_valid_days", "message_channel", "message_template_code", "message_purpose"]},
+            {
+                "fields": [
+                    "benefit",
+                    "points_amount",
+                    "points_valid_days",
+                    "message_channel",
+                    "message_template_code",
+                    "message_preview",
+                    "message_purpose",
+                ]
+            },
         ),
         (_("Schedule"), {"fields": ["schedule_kind", "run_at", "interval_minutes", "cron", "trigger"]}),
         (
@@ -113,10 +218,74 @@ class CampaignAdmin(SimpleHistoryAdmin, ModelAdmin):
         return obj.status, obj.get_status_display()
 
     def save_model(self, request: HttpRequest, obj: Campaign, form: forms.ModelForm, change: bool) -> None:
+        services.campaign_save(campaign=obj, actor=request.user)
+
+    @display(description=_("message preview"))
+    def message_preview(self, obj: Campaign) -> SafeString:
+        previews = message_template_preview(code=obj.message_template_code, channel=obj.message_channel) if obj.pk else []
+        return render_to_string("campaigns/message_preview.html", {"previews": previews})
+
+    # A completed or cancelled campaign is a record: every field read-only, no save button, a note saying why.
+    def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.status in CLOSED_CAMPAIGN_STATUSES:
+            fields += [field for fieldset in self.fieldsets for field in fieldset[1]["fields"] if field not in fields]
+        return fields
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        campaign = Campaign.objects.filter(pk=object_id).first() if object_id else None
+        extra_context = {**(extra_context or {}), "campaign_transitions": [], "campaign_closed": False}
+        if campaign is not None:
+            if campaign.status in CLOSED_CAMPAIGN_STATUSES:
+                extra_context.update(campaign_closed=True, show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+            if self.has_launch_permission(request):
+                extra_context["campaign_transitions"] = [
+                    (reverse("admin:campaigns_campaign_transition", args=[campaign.pk, name]), transition.label, name)
+                    for name, transition in TRANSITIONS.items()
+                    if campaign.status in CAMPAIGN_TRANSITION_FROM[name]
+                ]
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self) -> list:
+        transition = self.admin_site.admin_view(require_POST(self.transition_view))
+        return [
+            path("<path:object_id>/transition/<str:name>/", transition, name="campaigns_campaign_transition"),
+            *super().get_urls(),
+        ]
+
+    def transition_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
+        """One button of the campaign page: a POST that calls the transition's service, after a confirmation where it matters."""
+        if not self.has_launch_permission(request):
+            raise PermissionDenied
+        transition = TRANSITIONS.get(name)
+        campaign = get_object_or_404(Campaign.objects.select_related("segment"), pk=object_id)
+        if transition is None:
+            raise Http404
+        change_url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+        if transition.confirm is not None and not ConfirmForm(request.POST).is_valid():
+            question = transition.confirm % {
+                "name": campaign.name,
+                "count": selectors.segment_members(segment=campaign.segment).count(),
+                "segment": campaign.segment.name,
+            }
+            context = {
+                **self.admin_site.each_context(request),
+                "title": transition.label,
+                "subject": campaign,
+                "confirmation": question,
+                "form": ConfirmForm(),
+                "opts": self.model._meta,
+                "change_url": change_url,
+            }
+            return TemplateResponse(request, "admin/userops/action_form.html", context)
         try:
-            services.campaign_save(campaign=obj, actor=request.user)
+            transition.call(campaign, request.user)
+            messages.success(request, transition.done)
         except ApplicationError as exc:
             messages.error(request, exc.message)
+        return HttpResponseRedirect(change_url)
 
     def has_launch_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("campaigns.launch_campaign")

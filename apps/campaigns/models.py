@@ -62,6 +62,18 @@ class CampaignStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+# The statuses each campaign transition starts from: the services enforce them, the campaign page offers only these.
+CAMPAIGN_TRANSITION_FROM: dict[str, set[str]] = {
+    "schedule": {CampaignStatus.DRAFT},
+    "dry_run": {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.PAUSED, CampaignStatus.RUNNING},
+    "launch": {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.RUNNING},
+    "pause": {CampaignStatus.SCHEDULED, CampaignStatus.RUNNING},
+    "resume": {CampaignStatus.PAUSED},
+    "cancel": {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.PAUSED, CampaignStatus.RUNNING},
+}
+CLOSED_CAMPAIGN_STATUSES = {CampaignStatus.COMPLETED, CampaignStatus.CANCELLED}
+
+
 class ScheduleKind(models.TextChoices):
     MANUAL = "manual", _("Manual (launched by staff)")
     ONCE = "once", _("Once, at a time")

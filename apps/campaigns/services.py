@@ -24,6 +24,7 @@ from apps.benefits.models import Benefit, BenefitStatus, GrantSource
 from apps.benefits.services import grants_issue_bulk
 from apps.campaigns.conditions import compile_rules
 from apps.campaigns.models import (
+    CAMPAIGN_TRANSITION_FROM,
     ActionOutcome,
     Campaign,
     CampaignAction,
@@ -221,7 +222,7 @@ def _set_status(campaign: Campaign, status: str, actor: User | None) -> Campaign
 @transaction.atomic
 def campaign_schedule(*, campaign: Campaign, actor: User | None = None) -> Campaign:
     campaign = _lock(campaign)
-    _require(campaign, {CampaignStatus.DRAFT}, _("scheduled"))
+    _require(campaign, CAMPAIGN_TRANSITION_FROM["schedule"], _("scheduled"))
     if campaign.schedule_kind == ScheduleKind.MANUAL and not campaign.trigger:
         raise ApplicationError("no_schedule", _("The campaign has no schedule; launch it instead."), fields={"schedule_kind": "manual"})
     _validate(campaign)
@@ -267,9 +268,9 @@ def campaign_launch(
     if scheduled_for is not None and campaign.runs.filter(scheduled_for=scheduled_for).exists():
         raise ApplicationError("slot_already_run", _("This scheduled run has already started."), http_status=409)
     if dry_run:
-        _require(campaign, OPEN_STATUSES | {CampaignStatus.RUNNING}, _("dry-run"))
+        _require(campaign, CAMPAIGN_TRANSITION_FROM["dry_run"], _("dry-run"))
     else:
-        _require(campaign, {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.RUNNING}, _("launched"))
+        _require(campaign, CAMPAIGN_TRANSITION_FROM["launch"], _("launched"))
         if campaign.trigger:
             raise ApplicationError(
                 "trigger_campaign", _("A trigger campaign acts when its event happens; schedule it instead."), http_status=409
@@ -291,7 +292,7 @@ def campaign_launch(
 @transaction.atomic
 def campaign_pause(*, campaign: Campaign, actor: User | None = None) -> Campaign:
     campaign = _lock(campaign)
-    _require(campaign, {CampaignStatus.SCHEDULED, CampaignStatus.RUNNING}, _("paused"))
+    _require(campaign, CAMPAIGN_TRANSITION_FROM["pause"], _("paused"))
     return _set_status(campaign, CampaignStatus.PAUSED, actor)
 
 
@@ -299,7 +300,7 @@ def campaign_pause(*, campaign: Campaign, actor: User | None = None) -> Campaign
 def campaign_resume(*, campaign: Campaign, actor: User | None = None) -> Campaign:
     """Back to work: an interrupted run continues where it stopped; otherwise the schedule goes on."""
     campaign = _lock(campaign)
-    _require(campaign, {CampaignStatus.PAUSED}, _("resumed"))
+    _require(campaign, CAMPAIGN_TRANSITION_FROM["resume"], _("resumed"))
     run = _unfinished_run(campaign)
     if run is not None:
         _queue_run(run)
@@ -311,7 +312,7 @@ def campaign_resume(*, campaign: Campaign, actor: User | None = None) -> Campaig
 @transaction.atomic
 def campaign_cancel(*, campaign: Campaign, actor: User | None = None) -> Campaign:
     campaign = _lock(campaign)
-    _require(campaign, OPEN_STATUSES | {CampaignStatus.RUNNING}, _("cancelled"))
+    _require(campaign, CAMPAIGN_TRANSITION_FROM["cancel"], _("cancelled"))
     campaign.runs.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING]).update(status=RunStatus.CANCELLED, finished_at=timezone.now())
     return _set_status(campaign, CampaignStatus.CANCELLED, actor)
 

@@ -18,6 +18,7 @@ from apps.core.admin_base import ModelAdmin
 from apps.core.errors import ApplicationError
 from apps.core.models import AccessLogEntry, ApiClient, ApiScope, FailedTask, FailedTaskState, User
 from apps.core.reasons import CodedReason
+from apps.core.service_admin import ServiceFormAdmin
 
 admin.site.unregister(Group)
 
@@ -66,7 +67,7 @@ class ApiClientForm(forms.ModelForm):
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(ModelAdmin):
+class ApiClientAdmin(ServiceFormAdmin, ModelAdmin):
     form = ApiClientForm
     list_display = ["name", "key_prefix", "scopes", "is_active", "last_used_at", "created_at"]
     list_filter = ["is_active"]
@@ -76,14 +77,10 @@ class ApiClientAdmin(ModelAdmin):
     actions_detail = ["rotate_key"]
 
     def save_model(self, request: HttpRequest, obj: ApiClient, form, change: bool) -> None:
-        try:
-            if change:
-                services.api_client_update(client=obj, name=obj.name, scopes=obj.scopes, is_active=obj.is_active)
-                return
-            client, raw_key = services.api_client_create(name=obj.name, scopes=obj.scopes)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
+        if change:
+            services.api_client_update(client=obj, name=obj.name, scopes=obj.scopes, is_active=obj.is_active)
             return
+        client, raw_key = services.api_client_create(name=obj.name, scopes=obj.scopes)
         obj.pk = client.pk
         messages.warning(
             request, _("The key of %(name)s is %(key)s — copy it now, it is not shown again.") % {"name": client.name, "key": raw_key}

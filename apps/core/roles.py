@@ -35,6 +35,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.view_member_pii",
         "members.export_member_data",
         "members.adjust_points",
+        "members.view_pointsadjustment",
         "members.change_member",
         "benefits.view_*",
         "benefits.add_redemption",
@@ -60,6 +61,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.view_member",
         "members.view_tierchange",
         "members.view_pointsentry",
+        "members.view_pointsadjustment",
     ],
 }
 
@@ -67,6 +69,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 EXPLICIT_ONLY = {
     "members.view_member_pii",
     "members.adjust_points_unlimited",
+    "members.approve_pointsadjustment",
     "members.export_member",
     "members.export_member_data",
     "members.anonymise_member",

@@ -24,6 +24,7 @@ from apps.core.admin_base import ModelAdmin
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.masking import mask_phone
+from apps.core.service_admin import ServiceFormAdmin
 from apps.events import selectors, services
 from apps.events.api.views import check_in_answer
 from apps.events.models import Club, ClubMembership, Event, Registration, RegistrationState
@@ -69,7 +70,7 @@ class ClubMembershipInline(TabularInline):
 
 
 @admin.register(Club)
-class ClubAdmin(SimpleHistoryAdmin, ModelAdmin):
+class ClubAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     list_display = ["name", "city", "interest", "active_members", "event_count"]
     search_fields = ["name", "city", "interest"]
     filter_horizontal = ["organiser_staff"]
@@ -78,6 +79,18 @@ class ClubAdmin(SimpleHistoryAdmin, ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Club]:
         return selectors.clubs_with_counts()
+
+    def save_model(self, request: HttpRequest, obj: Club, form: forms.ModelForm, change: bool) -> None:
+        services.club_save(
+            club=obj,
+            organiser_members=form.cleaned_data.get("organiser_members"),
+            organiser_staff=form.cleaned_data.get("organiser_staff"),
+        )
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        """The organisers were saved by the service."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     @display(description=_("members"), ordering="active_members")
     def active_members(self, obj: Club) -> int:
@@ -89,7 +102,7 @@ class ClubAdmin(SimpleHistoryAdmin, ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
+class EventAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
     form = EventForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["title", "city", "starts_at", "status", "capacity", "seats_taken", "waitlisted"]

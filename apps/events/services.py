@@ -5,6 +5,7 @@ so capacity is counted by one writer at a time; ``seats_taken <= capacity`` is a
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -56,6 +57,28 @@ def club_leave(*, club: Club, member: Member) -> ClubMembership:
 
 
 @transaction.atomic
+@transaction.atomic
+def club_save(*, club: Club, organiser_members: Iterable[Member] | None = None, organiser_staff: Iterable[User] | None = None) -> Club:
+    """Create or edit a club; member organisers must be current members of it (None leaves a list as it is)."""
+    club.save()
+    if organiser_members is not None:
+        organisers = list(organiser_members)
+        current = set(
+            ClubMembership.objects.filter(club=club, member__in=organisers, left_at__isnull=True).values_list("member_id", flat=True)
+        )
+        outsiders = [member for member in organisers if member.pk not in current]
+        if outsiders:
+            raise ApplicationError(
+                "not_in_club",
+                _("An organiser must be a member of the club: %(names)s") % {"names": ", ".join(m.name for m in outsiders)},
+                fields={"organiser_members": [member.pk for member in outsiders]},
+            )
+        club.organiser_members.set(organisers)
+    if organiser_staff is not None:
+        club.organiser_staff.set(organiser_staff)
+    return club
+
+
 def club_add_organiser(*, club: Club, member: Member | None = None, staff: User | None = None) -> Club:
     if member is not None:
         if not ClubMembership.objects.filter(club=club, member=member, left_at__isnull=True).exists():

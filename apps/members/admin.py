@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -30,14 +31,17 @@ from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.masking import mask_birthday, mask_email, mask_phone
 from apps.core.models import AccessAction
+from apps.core.service_admin import ServiceFormAdmin, add_service_error
 from apps.core.services import access_log_record
 from apps.members import selectors, services
 from apps.members.exports import export_header, export_rows
 from apps.members.filters import search_members
 from apps.members.models import (
+    AdjustmentState,
     ConsentChannel,
     Member,
     MemberStatus,
+    PointsAdjustment,
     PointsEntry,
     Tag,
     Tier,
@@ -108,8 +112,7 @@ class MemberAdminForm(forms.ModelForm):
                 exclude_pk=self.instance.pk,
             )
         except ApplicationError as exc:
-            field = next(iter(exc.fields), None)
-            self.add_error(field if field in self.fields else None, exc.message)
+            add_service_error(self, exc)
         return cleaned
 
 
@@ -128,11 +131,25 @@ class AdjustPointsForm(ReasonForm):
     amount = forms.IntegerField(
         label=_("Points"), help_text=_("Positive to add, negative to deduct."), min_value=-100_000_000, max_value=100_000_000
     )
+    # The amount the person saw the new balance for; a different amount asks again.
+    confirmed_amount = forms.IntegerField(required=False, widget=forms.HiddenInput)
     field_order = ["amount", "reason"]
+
+    def needs_confirmation(self) -> bool:
+        amount = self.cleaned_data["amount"]
+        return abs(amount) > settings.USEROPS["ADJUST_CONFIRM_ABOVE"] and self.cleaned_data.get("confirmed_amount") != amount
+
+
+class DecisionForm(forms.Form):
+    note = forms.CharField(label=_("Note"), max_length=255, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RejectionForm(forms.Form):
+    note = forms.CharField(label=_("Why it is rejected"), max_length=255, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 @admin.register(Member)
-class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
+class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     form = MemberAdminForm
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -270,14 +287,34 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
 
     @action(description=_("Adjust points"), url_path="adjust-points", permissions=["adjust_points"], icon="add_card")
     def adjust_points(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def confirmation(member: Member, form: AdjustPointsForm) -> str | None:
+            if not form.needs_confirmation():
+                return None
+            amount, balance = form.cleaned_data["amount"], member.points_account.balance
+            question = _("Adjust by %(amount)+d points? The balance goes from %(balance)d to %(new_balance)d.") % {
+                "amount": amount,
+                "balance": balance,
+                "new_balance": balance + amount,
+            }
+            allowance = selectors.adjust_allowance_left(actor=request.user)
+            if allowance is not None and abs(amount) > allowance:
+                question += " " + _(
+                    "This is above what you may still adjust today (%(allowance)d points): it will wait for another person's approval."
+                ) % {"allowance": allowance}
+            return question
+
         def run(member: Member, data: dict[str, Any]) -> str:
-            entry = services.points_adjust(member=member, amount=data["amount"], reason=data["reason"], actor=request.user)
+            adjustment = services.points_adjust(member=member, amount=data["amount"], reason=data["reason"], actor=request.user)
+            if adjustment.entry is None:
+                return _("The adjustment of %(amount)+d points is above your daily limit and waits for another person's approval.") % {
+                    "amount": adjustment.amount
+                }
             return _("Points adjusted by %(amount)+d; the balance is now %(balance)d.") % {
-                "amount": entry.amount,
-                "balance": entry.balance_after,
+                "amount": adjustment.amount,
+                "balance": adjustment.entry.balance_after,
             }
 
-        return self._member_form(request, object_id, AdjustPointsForm, _("Adjust points"), run)
+        return self._member_form(request, object_id, AdjustPointsForm, _("Adjust points"), run, confirmation=confirmation)
 
     @action(description=_("Freeze"), url_path="freeze", permissions=["change_status"], icon="ac_unit")
     def freeze(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -402,22 +439,38 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
 
         return self._member_form(request, object_id, ReasonForm, title, run)
 
-    def _member_form(self, request: HttpRequest, object_id: str, form_class: type[forms.Form], title: str, run: Any) -> HttpResponse:
+    def _member_form(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_class: type[forms.Form],
+        title: str,
+        run: Any,
+        confirmation: Callable[[Member, Any], str | None] | None = None,
+    ) -> HttpResponse:
+        """An action page: the form, then (when ``confirmation`` asks a question) the same form once more to confirm."""
         member = get_object_or_404(Member.objects.select_related("tier", "points_account"), pk=object_id)
         change_url = reverse("admin:members_member_change", args=[member.pk])
         form = form_class(request.POST or None)
+        question = None
         if request.method == "POST" and form.is_valid():
-            try:
-                messages.success(request, run(member, form.cleaned_data))
-                return HttpResponseRedirect(change_url)
-            except ApplicationError as exc:
-                form.add_error(next((f for f in exc.fields if f in form.fields), None), exc.message)
+            question = confirmation(member, form) if confirmation else None
+            if question is None:
+                try:
+                    messages.success(request, run(member, form.cleaned_data))
+                    return HttpResponseRedirect(change_url)
+                except ApplicationError as exc:
+                    add_service_error(form, exc)
+            else:
+                form = form_class({**request.POST.dict(), "confirmed_amount": form.cleaned_data["amount"]})
+                form.is_valid()
         context = {
             **self.admin_site.each_context(request),
             "title": title,
             "subtitle": member.name,
             "member": member,
             "form": form,
+            "confirmation": question,
             "opts": self.model._meta,
             "change_url": change_url,
         }
@@ -437,7 +490,7 @@ def register_member_list_filter(list_filter: Any) -> None:
 
 
 @admin.register(Tier)
-class TierAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
+class TierAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
     list_display = ["name", "code", "rank", "threshold", "points_multiplier", "member_count"]
     ordering = ["rank"]
 
@@ -446,10 +499,7 @@ class TierAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
         return obj.members.count()
 
     def save_model(self, request: HttpRequest, obj: Tier, form: forms.ModelForm, change: bool) -> None:
-        try:
-            services.tier_save(tier=obj)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
+        services.tier_save(tier=obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Tier | None = None) -> bool:
         return False
@@ -525,6 +575,94 @@ class PointsEntryAdmin(CodedReasonAdminMixin, ReadOnlyAdmin):
             "change_url": reverse("admin:members_member_change", args=[entry.account.member_id]),
         }
         return TemplateResponse(request, "admin/members/member/action_form.html", context)
+
+
+ADJUSTMENT_COLOURS = {
+    AdjustmentState.APPLIED: "success",
+    AdjustmentState.PENDING: "warning",
+    AdjustmentState.APPROVED: "success",
+    AdjustmentState.REJECTED: "danger",
+}
+
+
+@admin.register(PointsAdjustment)
+class PointsAdjustmentAdmin(ReadOnlyAdmin):
+    """Every staff points adjustment; those above a staff member's daily limit wait here for another person's decision."""
+
+    list_display = ["requested_at", "member_link", "amount", "state_badge", "reason", "requested_by", "decided_by", "decided_at"]
+    list_filter = [("state", ChoicesDropdownFilter)]
+    list_select_related = ["member", "requested_by", "decided_by"]
+    ordering = ["-requested_at", "-id"]
+    actions_detail = ["approve", "reject"]
+
+    @display(description=_("member"))
+    def member_link(self, obj: PointsAdjustment) -> SafeString:
+        return format_html('<a href="{}">{}</a>', reverse("admin:members_member_change", args=[obj.member_id]), obj.member.name)
+
+    @display(description=_("state"), label=ADJUSTMENT_COLOURS)
+    def state_badge(self, obj: PointsAdjustment) -> tuple[str, str]:
+        return obj.state, obj.get_state_display()
+
+    def has_approve_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("members.approve_pointsadjustment")
+
+    # Only a pending adjustment asked for by someone else offers the decision buttons.
+    def get_actions_detail(self, request: HttpRequest, object_id: str) -> list[Any]:
+        actions = super().get_actions_detail(request, object_id)
+        open_to_user = PointsAdjustment.objects.filter(pk=object_id, state=AdjustmentState.PENDING).exclude(requested_by=request.user)
+        return actions if open_to_user.exists() else []
+
+    @action(description=_("Approve"), url_path="approve", permissions=["approve"], icon="check_circle")
+    def approve(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(adjustment: PointsAdjustment, data: dict[str, Any]) -> str:
+            adjustment = services.points_adjustment_approve(adjustment=adjustment, actor=request.user, note=data["note"])
+            return _("Approved: %(amount)+d points; the balance is now %(balance)d.") % {
+                "amount": adjustment.amount,
+                "balance": adjustment.entry.balance_after,
+            }
+
+        return self._decision_form(request, object_id, DecisionForm, _("Approve points adjustment"), run)
+
+    @action(description=_("Reject"), url_path="reject", permissions=["approve"], icon="cancel")
+    def reject(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(adjustment: PointsAdjustment, data: dict[str, Any]) -> str:
+            services.points_adjustment_reject(adjustment=adjustment, actor=request.user, note=data["note"])
+            return _("Rejected; no points moved.")
+
+        return self._decision_form(request, object_id, RejectionForm, _("Reject points adjustment"), run)
+
+    def _decision_form(self, request: HttpRequest, object_id: str, form_class: type[forms.Form], title: str, run: Any) -> HttpResponse:
+        adjustment = get_object_or_404(PointsAdjustment.objects.select_related("member__points_account", "requested_by"), pk=object_id)
+        change_url = reverse("admin:members_pointsadjustment_change", args=[adjustment.pk])
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                messages.success(request, run(adjustment, form.cleaned_data))
+                return HttpResponseRedirect(reverse("admin:members_pointsadjustment_changelist") + "?state__exact=pending")
+            except ApplicationError as exc:
+                add_service_error(form, exc)
+        balance = adjustment.member.points_account.balance
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "subject": adjustment,
+            "confirmation": _(
+                "%(requested_by)s asks to adjust %(member)s by %(amount)+d points: %(reason)s. "
+                "The balance would go from %(balance)d to %(new_balance)d."
+            )
+            % {
+                "requested_by": adjustment.requested_by,
+                "member": adjustment.member.name,
+                "amount": adjustment.amount,
+                "reason": adjustment.reason,
+                "balance": balance,
+                "new_balance": balance + adjustment.amount,
+            },
+            "form": form,
+            "opts": self.model._meta,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/userops/action_form.html", context)
 
 
 @admin.register(TierChange)

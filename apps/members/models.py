@@ -265,6 +265,55 @@ class PointsEntry(CodedReason):
         return self.amount > 0
 
 
+class AdjustmentState(models.TextChoices):
+    APPLIED = "applied", _("Applied")
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved and applied")
+    REJECTED = "rejected", _("Rejected")
+
+
+class PointsAdjustment(models.Model):
+    """A staff member's points correction: applied at once within their daily allowance, else waiting for a second person.
+
+    Only an applied or approved adjustment has a ledger entry; the ledger itself is written by the points services.
+    """
+
+    member = models.ForeignKey("Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="points_adjustments")
+    amount = models.IntegerField(_("points"))
+    reason = models.CharField(_("reason"), max_length=255)
+    state = models.CharField(_("state"), max_length=10, choices=AdjustmentState.choices, db_index=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now, db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=255, blank=True)
+    entry = models.OneToOneField(
+        PointsEntry, verbose_name=_("ledger entry"), on_delete=models.PROTECT, null=True, blank=True, related_name="adjustment"
+    )
+    history = AuditHistory()
+
+    class Meta:
+        verbose_name = _("points adjustment")
+        verbose_name_plural = _("points adjustments")
+        ordering = ["-requested_at", "-id"]
+        permissions = [("approve_pointsadjustment", _("Can approve or reject points adjustments above a staff member's daily limit"))]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="points_adjustment_amount_nonzero"),
+            models.CheckConstraint(condition=~Q(decided_by=F("requested_by")), name="points_adjustment_decided_by_another"),
+            models.CheckConstraint(
+                condition=Q(state__in=["applied", "approved"], entry__isnull=False)
+                | Q(state__in=["pending", "rejected"], entry__isnull=True),
+                name="points_adjustment_entry_matches_state",
+            ),
+        ]
+        indexes = [models.Index(fields=["requested_by", "state", "requested_at"], name="points_adj_staff_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.amount:+d} ({self.get_state_display()})"
+
+
 class PointsLot(models.Model):
     """Points credited together with one expiry; spending consumes the earliest-expiring lots first."""
 

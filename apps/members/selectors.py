@@ -6,16 +6,20 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Min, QuerySet, Sum
+from django.db.models.functions import Abs
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
+from apps.core.models import User
 from apps.members.filters import MemberFilter
 from apps.members.models import (
+    AdjustmentState,
     Member,
     MemberStatus,
     MemberToken,
     PointsAccount,
+    PointsAdjustment,
     PointsEntry,
     PointsLot,
     Tier,
@@ -31,6 +35,26 @@ def point_value() -> Decimal:
 def points_cost(points: int) -> Decimal:
     """What ``points`` cost the programme, in CNY with two places."""
     return (Decimal(points) * point_value()).quantize(Decimal("0.01"))
+
+
+def adjust_allowance_left(*, actor: User, now: datetime | None = None) -> int | None:
+    """Points ``actor`` may still adjust today on their own authority; None means no limit.
+
+    The day is the operator's calendar day; adjustments another person approved do not use the allowance.
+    """
+    if actor.has_perm("members.adjust_points_unlimited"):
+        return None
+    if not actor.has_perm("members.adjust_points"):
+        return 0
+    day_start = timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+    used = PointsAdjustment.objects.filter(requested_by=actor, state=AdjustmentState.APPLIED, requested_at__gte=day_start).aggregate(
+        total=Sum(Abs("amount"))
+    )["total"]
+    return max(settings.USEROPS["CUSTOMER_SERVICE_DAILY_ADJUST_LIMIT"] - (used or 0), 0)
+
+
+def points_adjustments_pending() -> QuerySet[PointsAdjustment]:
+    return PointsAdjustment.objects.filter(state=AdjustmentState.PENDING).select_related("member", "requested_by")
 
 
 def member_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Member]:

@@ -1,7 +1,8 @@
 """Every change to members, tiers, growth value and points.
 
 Locking rule: a function that changes both takes the ``Member`` row before the ``PointsAccount`` row,
-and several rows of one kind in primary-key order, so concurrent calls never deadlock.
+and several rows of one kind in primary-key order, so concurrent calls never deadlock. A staff adjustment
+takes the staff member's ``User`` row (or the ``PointsAdjustment`` row it decides) before the account.
 """
 
 import json
@@ -26,6 +27,7 @@ from apps.core.reasons import Reason, reason_fields, translated_param
 from apps.core.redaction import redact_text
 from apps.core.services import access_log_record, personal_text_redact
 from apps.members.models import (
+    AdjustmentState,
     Consent,
     ConsentChannel,
     Gender,
@@ -34,6 +36,7 @@ from apps.members.models import (
     MemberStatus,
     MemberToken,
     PointsAccount,
+    PointsAdjustment,
     PointsEntry,
     PointsEntryKind,
     PointsLot,
@@ -53,6 +56,7 @@ from apps.members.personal_data import (
     refuse_personal_data_in_text,
 )
 from apps.members.phones import normalize_phone
+from apps.members.selectors import adjust_allowance_left
 
 PROFILE_FIELDS = ("name", "phone", "email", "gender", "birthday", "city", "external_id")
 MAX_POINTS_PER_OPERATION = 100_000_000
@@ -594,46 +598,86 @@ def points_spend(
     )
 
 
-def adjust_limit_for(actor: User) -> int | None:
-    """The largest adjustment ``actor`` may make, or None for no limit."""
-    if actor.has_perm("members.adjust_points_unlimited"):
-        return None
-    if actor.has_perm("members.adjust_points"):
-        return settings.USEROPS["CUSTOMER_SERVICE_ADJUST_LIMIT"]
-    return 0
+def _apply_adjustment(adjustment: PointsAdjustment, account: PointsAccount, *, now: datetime, expires_at: datetime | None) -> None:
+    _require_status(account.member, {MemberStatus.ACTIVE, MemberStatus.FROZEN})
+    fields = {"reason": adjustment.reason, "actor": adjustment.requested_by}
+    if adjustment.amount > 0:
+        expiry = expires_at or default_points_expiry(now)
+        adjustment.entry = _credit(account, kind=PointsEntryKind.ADJUST, amount=adjustment.amount, expires_at=expiry, now=now, **fields)
+    else:
+        adjustment.entry = _debit(account, kind=PointsEntryKind.ADJUST, amount=-adjustment.amount, now=now, **fields)
 
 
 @transaction.atomic
-def points_adjust(*, member: Member, amount: int, reason: str, actor: User, expires_at: datetime | None = None) -> PointsEntry:
-    """A staff correction, positive or negative, with a required reason and a per-role limit."""
+def points_adjust(*, member: Member, amount: int, reason: str, actor: User, expires_at: datetime | None = None) -> PointsAdjustment:
+    """A staff correction, positive or negative, with a required reason.
+
+    Within the staff member's daily allowance (customer service: the configured points per day; operations: no
+    limit) the points move at once; above it the adjustment is recorded as pending and moves nothing until another
+    person with the approval right approves it.
+    """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise ApplicationError("invalid_amount", _("The adjustment must be a non-zero whole number."), fields={"amount": amount})
-    reason_columns = _reason(reason)
-    limit = adjust_limit_for(actor)
-    if limit == 0:
-        raise ApplicationError("permission_denied", _("You may not adjust points."), http_status=403)
-    if limit is not None and abs(amount) > limit:
-        raise ApplicationError(
-            "adjust_limit_exceeded",
-            _("Your role may adjust at most %(limit)d points at a time.") % {"limit": limit},
-            fields={"amount": amount},
-            http_status=403,
-        )
+    reason = _reason(reason)["reason"]
     _positive_amount(abs(amount))
+    # Requests of one staff member queue on their user row, so racing requests cannot each spend the whole allowance.
+    actor = User.objects.select_for_update().get(pk=actor.pk)
+    now = timezone.now()
+    allowance = adjust_allowance_left(actor=actor, now=now)
+    if allowance == 0 and not actor.has_perm("members.adjust_points"):
+        raise ApplicationError("permission_denied", _("You may not adjust points."), http_status=403)
     account = _lock_account(member)
     _require_status(account.member, {MemberStatus.ACTIVE, MemberStatus.FROZEN})
-    now = timezone.now()
-    if amount > 0:
-        return _credit(
-            account,
-            kind=PointsEntryKind.ADJUST,
-            amount=amount,
-            expires_at=expires_at or default_points_expiry(now),
-            now=now,
-            actor=actor,
-            **reason_columns,
+    adjustment = PointsAdjustment(member=account.member, amount=amount, reason=reason, requested_by=actor, requested_at=now)
+    if allowance is not None and abs(amount) > allowance:
+        adjustment.state = AdjustmentState.PENDING
+    else:
+        adjustment.state = AdjustmentState.APPLIED
+        _apply_adjustment(adjustment, account, now=now, expires_at=expires_at)
+    adjustment._history_user = actor
+    adjustment.save()
+    return adjustment
+
+
+def _lock_pending(adjustment: PointsAdjustment, actor: User) -> PointsAdjustment:
+    adjustment = PointsAdjustment.objects.select_for_update().select_related("requested_by").get(pk=adjustment.pk)
+    if not actor.has_perm("members.approve_pointsadjustment"):
+        raise ApplicationError("permission_denied", _("You may not approve or reject points adjustments."), http_status=403)
+    if adjustment.requested_by_id == actor.pk:
+        raise ApplicationError("own_adjustment", _("Another person must approve or reject an adjustment you asked for."), http_status=403)
+    if adjustment.state != AdjustmentState.PENDING:
+        raise ApplicationError(
+            "adjustment_decided",
+            _("This adjustment is no longer waiting: %(state)s.") % {"state": adjustment.get_state_display()},
+            http_status=409,
         )
-    return _debit(account, kind=PointsEntryKind.ADJUST, amount=-amount, now=now, actor=actor, **reason_columns)
+    return adjustment
+
+
+@transaction.atomic
+def points_adjustment_approve(*, adjustment: PointsAdjustment, actor: User, note: str = "") -> PointsAdjustment:
+    """A second person approves a pending adjustment: only now do the points move, through the ledger."""
+    adjustment = _lock_pending(adjustment, actor)
+    account = _lock_account(adjustment.member)
+    now = timezone.now()
+    _apply_adjustment(adjustment, account, now=now, expires_at=None)
+    adjustment.state = AdjustmentState.APPROVED
+    adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, now, (note or "").strip()[:255]
+    adjustment._history_user = actor
+    adjustment.save()
+    return adjustment
+
+
+@transaction.atomic
+def points_adjustment_reject(*, adjustment: PointsAdjustment, actor: User, note: str) -> PointsAdjustment:
+    """A second person refuses a pending adjustment, saying why; no points move."""
+    note = _reason(note)
+    adjustment = _lock_pending(adjustment, actor)
+    adjustment.state = AdjustmentState.REJECTED
+    adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, timezone.now(), note
+    adjustment._history_user = actor
+    adjustment.save()
+    return adjustment
 
 
 @transaction.atomic

@@ -1,7 +1,5 @@
-from typing import Any
-
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
@@ -11,41 +9,19 @@ from unfold.decorators import display
 
 from apps.core.admin_base import ModelAdmin
 from apps.core.admin_pagination import EstimatedCountPaginator
-from apps.core.errors import ApplicationError
+from apps.core.service_admin import ServiceFormAdmin
 from apps.messaging import services
 from apps.messaging.models import Message, MessageState, MessageTemplate
 
 
-class MessageTemplateForm(forms.ModelForm):
-    """A refused template is an error on its field, not a message after a save that did not happen."""
-
-    class Meta:
-        model = MessageTemplate
-        fields = ["code", "channel", "subject", "body", "is_active"]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        candidate = MessageTemplate(**{name: value for name, value in cleaned.items() if name.startswith(("subject", "body"))})
-        try:
-            services.message_template_check(template=candidate)
-        except ApplicationError as exc:
-            field = next(iter(exc.fields), None)
-            self.add_error(field if field in self.fields else None, exc.message)
-        return cleaned
-
-
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
-    form = MessageTemplateForm
+class MessageTemplateAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
     list_display = ["code", "channel", "subject", "is_active", "updated_at"]
     list_filter = [("channel", ChoicesDropdownFilter), "is_active"]
     search_fields = ["code", "subject", "body"]
 
     def save_model(self, request: HttpRequest, obj: MessageTemplate, form: forms.ModelForm, change: bool) -> None:
-        try:
-            services.message_template_save(template=obj)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
+        services.message_template_save(template=obj)
 
 
 @admin.register(Message)

@@ -1,7 +1,11 @@
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from apps.members.models import Member
-from apps.messaging.models import Message
+from apps.messaging.models import Message, MessageTemplate
+from apps.messaging.rendering import compile_message_template, render_message_text
 
 
 def members_with_consent(*, channel: str) -> QuerySet[Member]:
@@ -11,3 +15,37 @@ def members_with_consent(*, channel: str) -> QuerySet[Member]:
 def message_list(*, member: Member | None = None) -> QuerySet[Message]:
     messages = Message.objects.select_related("member")
     return messages.filter(member=member) if member is not None else messages
+
+
+def active_templates() -> QuerySet[MessageTemplate]:
+    return MessageTemplate.objects.filter(is_active=True).order_by("channel", "code")
+
+
+def message_template_preview(*, code: str, channel: str) -> list[tuple[str, str, str]]:
+    """The template rendered with sample values, per language: (language name, subject, body); empty if none is active."""
+    template = active_templates().filter(code=code, channel=channel).first()
+    if template is None:
+        return []
+    previews = []
+    for language, name in settings.LANGUAGES:
+        label = str(name)
+        with translation.override(language):
+            sample = {
+                "name": _("Li Na"),
+                "tier": _("Gold"),
+                "points_balance": 1280,
+                "campaign": _("Spring drive"),
+                "points": 200,
+                "benefit": _("Coffee voucher"),
+                "benefit_code": "ABCD-EFGH-JKLM",
+                "expires_at": "2026-12-31",
+                "unsubscribe_url": "https://example.com/u/…",
+            }
+            previews.append(
+                (
+                    label,
+                    render_message_text(compile_message_template(template.subject or "", field="subject"), sample),
+                    render_message_text(compile_message_template(template.body, field="body"), sample),
+                )
+            )
+    return previews

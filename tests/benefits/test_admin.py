@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
@@ -62,9 +64,34 @@ def test_revoke_needs_reason_and_redeem_from_back_office(client, staff, grant):
     assert grant.state == GrantState.REDEEMED
     page = client.get(reverse("admin:benefits_grant_change", args=[grant.pk])).content.decode()
     assert revoke not in page and reverse("admin:benefits_grant_redeem", args=[grant.pk]) not in page
-    assert client.post(revoke, {"reason": "late"}).status_code == 403
+    late = client.post(revoke, {"reason": "late"})
+    assert late.status_code == 200 and "already redeemed on" in late.content.decode()
     grant.refresh_from_db()
     assert grant.state == GrantState.REDEEMED
+
+
+def test_redeem_link_of_a_redeemed_grant_says_when_in_the_operators_time_zone(client, staff, grant):
+    services.grant_redeem(grant=grant, channel="pos")
+    Grant.objects.filter(pk=grant.pk).update(closed_at=datetime(2026, 3, 1, 2, 5, tzinfo=UTC))
+    client.force_login(staff(CUSTOMER_SERVICE))
+    response = client.get(reverse("admin:benefits_grant_redeem", args=[grant.pk]))
+    assert response.status_code == 200
+    assert "This grant was already redeemed on 2026-03-01 at 10:05." in response.content.decode()
+    assert 'name="confirm"' not in response.content.decode()
+
+
+def test_redeem_link_of_a_revoked_or_expired_grant_says_what_happened(client, staff, grant):
+    services.grant_revoke(grant=grant, reason="Duplicate", actor=staff(OPERATIONS_MANAGER))
+    client.force_login(staff(CUSTOMER_SERVICE))
+    page = client.get(reverse("admin:benefits_grant_redeem", args=[grant.pk])).content.decode()
+    assert "This grant was revoked on" in page and "Duplicate" in page
+    expired = services.grant_issue(benefit=BenefitFactory(), member=MemberFactory(), source=GrantSource.STAFF)
+    Grant.objects.filter(pk=expired.pk).update(
+        valid_until=datetime(2026, 1, 31, 16, 0, tzinfo=UTC), valid_from=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    posted = client.post(reverse("admin:benefits_grant_redeem", args=[expired.pk]), {"channel": "staff", "order_ref": ""})
+    assert "This grant expired on 2026-02-01 at 00:00." in posted.content.decode()
+    assert Grant.objects.get(pk=expired.pk).state == GrantState.ISSUED
 
 
 def test_analyst_cannot_revoke_or_grant(client, staff, grant):

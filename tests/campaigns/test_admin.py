@@ -8,6 +8,7 @@ from apps.campaigns.models import Campaign, CampaignStatus
 from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE
 from tests.campaigns.factories import CampaignFactory, SegmentFactory
 from tests.members.factories import MemberFactory
+from tests.messaging.factories import MessageTemplateFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +65,88 @@ def test_admin_actions_call_the_services(client, staff):
     client.post("/admin/campaigns/segment/", {"action": "freeze", "_selected_action": [segment.pk]})
     segment.refresh_from_db()
     assert segment.is_frozen
+
+
+def transition_url(campaign: Campaign, name: str) -> str:
+    return reverse("admin:campaigns_campaign_transition", args=[campaign.pk, name])
+
+
+def test_campaign_page_offers_only_the_transitions_its_status_allows(client, staff):
+    campaign = CampaignFactory()
+    client.force_login(staff(CAMPAIGN_MANAGER))
+    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    for name in ("dry_run", "launch", "schedule", "cancel"):
+        assert transition_url(campaign, name) in page, name
+    for name in ("pause", "resume"):
+        assert transition_url(campaign, name) not in page, name
+    analyst_client = client.__class__()
+    analyst_client.force_login(staff(ANALYST))
+    assert transition_url(campaign, "launch") not in analyst_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    assert analyst_client.post(transition_url(campaign, "launch"), {"confirmed": "True"}).status_code == 403
+
+
+def test_launch_and_cancel_ask_first_and_act_only_on_a_confirmed_post(client, staff):
+    MemberFactory.create_batch(3)
+    campaign = CampaignFactory()
+    client.force_login(staff(CAMPAIGN_MANAGER))
+    assert client.get(transition_url(campaign, "launch")).status_code == 405
+    asked = client.post(transition_url(campaign, "launch"))
+    assert asked.status_code == 200
+    assert f"Launch {campaign.name} now? It acts on 3 members" in asked.content.decode()
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.DRAFT
+    client.post(transition_url(campaign, "launch"), {"confirmed": "True"})
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.RUNNING
+    client.post(transition_url(campaign, "pause"))
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.PAUSED
+    client.post(transition_url(campaign, "cancel"), {"confirmed": "True"})
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.CANCELLED
+    refused = client.post(transition_url(campaign, "pause"), follow=True)
+    assert "cannot be paused" in refused.content.decode()
+
+
+def test_dry_run_from_the_campaign_page_counts_without_acting(client, staff):
+    MemberFactory.create_batch(2)
+    campaign = CampaignFactory()
+    client.force_login(staff(CAMPAIGN_MANAGER))
+    response = client.post(transition_url(campaign, "dry_run"), follow=True)
+    assert "Dry run started" in response.content.decode()
+    run = campaign.runs.get()
+    assert run.dry_run and run.targeted == 2
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.DRAFT
+
+
+@pytest.mark.parametrize("status", [CampaignStatus.COMPLETED, CampaignStatus.CANCELLED])
+def test_a_finished_campaign_page_is_read_only_and_says_so(client, staff, status):
+    campaign = CampaignFactory(status=status)
+    client.force_login(staff(CAMPAIGN_MANAGER))
+    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/")
+    text = page.content.decode()
+    assert "it is kept as a record and can no longer be edited or launched" in text
+    assert 'name="_save"' not in text and 'name="name"' not in text
+    assert "/transition/" not in text
+
+
+def test_message_template_is_chosen_from_active_templates_with_a_preview(client, staff):
+    MessageTemplateFactory(code="welcome", channel="sms", body_en="Hi {{ name }}, you are {{ tier }}.")
+    MessageTemplateFactory(code="retired", channel="sms", is_active=False)
+    campaign = CampaignFactory(points_amount=None, message_channel="sms", message_template_code="welcome")
+    client.force_login(staff(CAMPAIGN_MANAGER))
+    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/")
+    field = page.context_data["adminform"].form.fields["message_template_code"]
+    codes = [code for _group, options in field.choices[1:] for code, _label in options]
+    assert "welcome" in codes and "retired" not in codes
+    assert "Hi Li Na, you are Gold." in page.content.decode()
+    typed = client.post(
+        f"/admin/campaigns/campaign/{campaign.pk}/change/",
+        {
+            "name": campaign.name,
+            "segment": campaign.segment.pk,
+            "message_channel": "sms",
+            "message_template_code": "no-such-template",
+            "message_purpose": "marketing",
+            "schedule_kind": "manual",
+            "cost_per_member": "0",
+            "holdout_percent": "0",
+        },
+    )
+    assert "message_template_code" in typed.context_data["adminform"].form.errors

@@ -48,7 +48,7 @@ def test_customer_service_limit_is_explained(page, login_as, member):
     page.fill("input[name=amount]", "5000")
     page.fill("textarea[name=reason]", "Too generous")
     page.get_by_role("button", name="Confirm").click()
-    page.get_by_text("at most 500 points").wait_for()
+    page.get_by_text("above what you may still adjust today (500 points)").wait_for()
     assert PointsAccount.objects.get(member=member).balance == 1200
 
 

@@ -14,13 +14,14 @@ from django.utils import timezone, translation
 
 from apps.benefits import services as benefit_services
 from apps.core.reasons import Reason
-from apps.core.roles import OPERATIONS_MANAGER
+from apps.core.roles import CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.events import services as event_services
 from apps.members import services as member_services
 from apps.members.models import Tier
 from apps.messaging.models import Message, MessageState
 from tests.benefits.factories import BenefitFactory
 from tests.campaigns.factories import CampaignFactory, SegmentFactory
+from tests.core.factories import UserFactory
 from tests.events.factories import ClubFactory, EventFactory
 from tests.imports.files import CHINESE_HEADER, write_csv
 from tests.members.factories import MemberFactory
@@ -159,12 +160,16 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     page.get_by_role("link", name=re.compile("会员")).first.wait_for()
 
     member, event = programme["member"], programme["event"]
+    agent = UserFactory(role=CUSTOMER_SERVICE)
+    pending = member_services.points_adjust(member=member, amount=900, reason="补发积分", actor=agent)
     pages = {
         "dashboard": "/admin/",
         "member list": "/admin/members/member/",
         "member page": f"/admin/members/member/{member.pk}/change/",
         "adjust points": f"/admin/members/member/{member.pk}/adjust-points/",
         "points ledger": "/admin/members/pointsentry/",
+        "pending adjustment": f"/admin/members/pointsadjustment/{pending.pk}/change/",
+        "approve adjustment": f"/admin/members/pointsadjustment/{pending.pk}/approve/",
         "tiers": "/admin/members/tier/",
         "benefits": "/admin/benefits/benefit/",
         "benefit page": f"/admin/benefits/benefit/{programme['benefit'].pk}/change/",
@@ -197,7 +202,17 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     for href in sidebar:
         if href.split("?")[0] not in pages.values():
             pages[f"sidebar {href.strip('/').replace('/', ' ')}"] = href
-    data = {user.username, user.email, member.name, member.email, "Service voucher", "Umbrella", "Spring drive", "Track day"}
+    data = {
+        user.username,
+        agent.username,
+        user.email,
+        member.name,
+        member.email,
+        "Service voucher",
+        "Umbrella",
+        "Spring drive",
+        "Track day",
+    }
     data |= set(Tier.objects.values_list("code", flat=True))  # codes, shown beside the names
     report = []
 
@@ -241,6 +256,18 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     page.fill("textarea[name=reason]", "发错会员")
     submit(page.locator("button[name=confirm]"))
     check("grant revoked")
+    page.goto(f"/admin/benefits/grant/{programme['grant'].pk}/redeem/")
+    check("redeem link of a revoked grant")
+    page.goto(f"/admin/members/member/{member.pk}/adjust-points/")
+    page.fill("input[name=amount]", "5000")
+    page.fill("textarea[name=reason]", "数据迁移修正")
+    submit(page.locator("button[name=confirm]"))
+    page.get_by_test_id("confirmation").wait_for()
+    check("large adjustment confirmation")
+    page.goto(f"/admin/campaigns/campaign/{programme['campaign'].pk}/change/")
+    submit(page.get_by_test_id("campaign-transitions").locator("button[value=launch]"))
+    page.get_by_test_id("confirmation").wait_for()
+    check("campaign launch confirmation")
     page.goto("/admin/imports/importjob/add/")
     rows = [
         CHINESE_HEADER,

@@ -167,3 +167,15 @@ class TestClubs:
         assert not club.organiser_members.exists()
         services.club_join(club=club, member=member)
         assert club.memberships.count() == 2
+
+
+def test_club_organisers_must_be_current_members_of_the_club():
+    club = ClubFactory()
+    insider, outsider = MemberFactory(), MemberFactory(name="王芳")
+    services.club_join(club=club, member=insider)
+    with pytest.raises(ApplicationError) as error:
+        services.club_save(club=club, organiser_members=[insider, outsider])
+    assert error.value.code == "not_in_club" and "王芳" in error.value.message
+    assert list(error.value.fields) == ["organiser_members"]
+    services.club_save(club=club, organiser_members=[insider])
+    assert list(club.organiser_members.all()) == [insider]

@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members import services
-from apps.members.models import MemberStatus, PointsEntry
+from apps.members.models import AdjustmentState, MemberStatus, PointsAccount, PointsAdjustment, PointsEntry
 from tests.members.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,13 +67,47 @@ def test_adjust_points_within_limit(client, staff, member):
     client.force_login(agent)
     path = reverse("admin:members_member_adjust_points", args=[member.pk])
     assert client.get(path).status_code == 200
-    response = client.post(path, {"amount": "600", "reason": "Goodwill"})
-    assert response.status_code == 200
-    assert "at most 500" in response.content.decode()
     response = client.post(path, {"amount": "200", "reason": "Goodwill"})
     assert response.status_code == 302
     entry = PointsEntry.objects.filter(account__member=member).first()
     assert (entry.amount, entry.actor, entry.reason) == (200, agent, "Goodwill")
+
+
+def test_a_large_adjustment_asks_for_confirmation_with_the_new_balance(client, staff, member, settings):
+    settings.USEROPS = {**settings.USEROPS, "ADJUST_CONFIRM_ABOVE": 200}
+    client.force_login(staff(OPERATIONS_MANAGER))
+    path = reverse("admin:members_member_adjust_points", args=[member.pk])
+    balance = PointsAccount.objects.get(member=member).balance
+    asked = client.post(path, {"amount": "1000", "reason": "Migration fix"})
+    assert asked.status_code == 200
+    assert f"The balance goes from {balance} to {balance + 1000}." in asked.content.decode()
+    assert PointsEntry.objects.filter(account__member=member).count() == 1
+    changed_mind = client.post(path, {"amount": "2000", "reason": "Migration fix", "confirmed_amount": "1000"})
+    assert f"from {balance} to {balance + 2000}" in changed_mind.content.decode()
+    assert client.post(path, {"amount": "2000", "reason": "Migration fix", "confirmed_amount": "2000"}).status_code == 302
+    assert PointsAccount.objects.get(member=member).balance == balance + 2000
+
+
+def test_above_the_daily_limit_waits_for_another_persons_approval(client, staff, member):
+    agent, manager = staff(CUSTOMER_SERVICE), staff(OPERATIONS_MANAGER)
+    client.force_login(agent)
+    path = reverse("admin:members_member_adjust_points", args=[member.pk])
+    response = client.post(path, {"amount": "600", "reason": "Goodwill", "confirmed_amount": "600"}, follow=True)
+    assert "waits for another person&#x27;s approval" in response.content.decode()
+    adjustment = PointsAdjustment.objects.get(member=member)
+    assert adjustment.state == AdjustmentState.PENDING and adjustment.entry is None
+    assert client.post(reverse("admin:members_pointsadjustment_approve", args=[adjustment.pk]), {"note": ""}).status_code == 403
+    client.force_login(manager)
+    pending = client.get(reverse("admin:members_pointsadjustment_changelist") + "?state__exact=pending").content.decode()
+    assert "Goodwill" in pending
+    approve = reverse("admin:members_pointsadjustment_approve", args=[adjustment.pk])
+    assert approve in client.get(reverse("admin:members_pointsadjustment_change", args=[adjustment.pk])).content.decode()
+    done = client.post(approve, {"note": "Checked the ticket"}, follow=True)
+    assert "Approved: +600 points" in done.content.decode()
+    adjustment.refresh_from_db()
+    assert (adjustment.state, adjustment.decided_by, adjustment.entry.amount) == (AdjustmentState.APPROVED, manager, 600)
+    again = client.post(approve, {"note": ""})
+    assert "no longer waiting" in again.content.decode()
 
 
 def test_adjust_requires_reason(client, staff, member):

@@ -9,9 +9,10 @@ from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from apps.core.errors import ApplicationError
+from apps.core.roles import CUSTOMER_SERVICE
 from apps.members import services
-from apps.members.models import Member, PointsAccount, PointsEntry, PointsLot
-from tests.core.factories import ApiClientFactory
+from apps.members.models import AdjustmentState, Member, PointsAccount, PointsAdjustment, PointsEntry, PointsLot
+from tests.core.factories import ApiClientFactory, UserFactory
 from tests.members.factories import MemberFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
@@ -108,3 +109,18 @@ def test_simultaneous_enrolments_with_one_phone_make_one_member():
     assert outcomes["enrolled"] == 1
     assert set(outcomes) - {"enrolled"} <= {"duplicate_phone"}
     assert Member.objects.filter(phone="+8613800009999").count() == 1
+
+
+def test_racing_adjustments_of_one_staff_member_stay_within_the_daily_limit(settings):
+    settings.USEROPS = {**settings.USEROPS, "CUSTOMER_SERVICE_DAILY_ADJUST_LIMIT": 500}
+    member = MemberFactory()
+    agent = UserFactory(role=CUSTOMER_SERVICE)
+
+    def adjust(index: int) -> str:
+        return services.points_adjust(member=member, amount=500, reason=f"Goodwill {index}", actor=agent).state
+
+    outcomes = run_at_once(adjust, threads=4)
+    assert outcomes == {AdjustmentState.APPLIED: 1, AdjustmentState.PENDING: 3}
+    assert PointsAccount.objects.get(member=member).balance == 500
+    assert PointsAdjustment.objects.filter(requested_by=agent).count() == 4
+    assert_books_balance(member)

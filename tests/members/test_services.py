@@ -8,11 +8,13 @@ from apps.core.errors import ApplicationError
 from apps.core.roles import CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members import services
 from apps.members.models import (
+    AdjustmentState,
     Consent,
     GrowthEntry,
     Member,
     MemberStatus,
     PointsAccount,
+    PointsAdjustment,
     PointsEntry,
     PointsEntryKind,
     PointsLot,
@@ -214,21 +216,76 @@ class TestPoints:
         assert error.value.code == "insufficient_points"
         assert_books_balance(member)
 
-    def test_adjust_needs_reason_and_respects_role_limit(self, staff):
+    def test_adjust_needs_reason_and_respects_the_daily_limit(self, staff):
         member = MemberFactory()
         agent = staff(CUSTOMER_SERVICE)
         manager = staff(OPERATIONS_MANAGER)
         with pytest.raises(ApplicationError, match="reason"):
             services.points_adjust(member=member, amount=10, reason="", actor=agent)
-        with pytest.raises(ApplicationError) as error:
-            services.points_adjust(member=member, amount=501, reason="Goodwill", actor=agent)
-        assert error.value.code == "adjust_limit_exceeded"
-        services.points_adjust(member=member, amount=500, reason="Goodwill", actor=agent)
+        assert services.points_adjust(member=member, amount=501, reason="Goodwill", actor=agent).state == AdjustmentState.PENDING
+        assert services.points_adjust(member=member, amount=500, reason="Goodwill", actor=agent).state == AdjustmentState.APPLIED
         services.points_adjust(member=member, amount=5000, reason="Migration fix", actor=manager)
         services.points_adjust(member=member, amount=-300, reason="Duplicate credit", actor=manager)
         assert balance(member) == 5200
         assert PointsEntry.objects.filter(account__member=member, actor=agent).count() == 1
         assert_books_balance(member)
+
+    def test_the_limit_is_per_staff_member_per_day_not_per_operation(self, staff, settings):
+        settings.USEROPS = {**settings.USEROPS, "CUSTOMER_SERVICE_DAILY_ADJUST_LIMIT": 500}
+        member = MemberFactory()
+        agent, colleague = staff(CUSTOMER_SERVICE), staff(CUSTOMER_SERVICE)
+        states = [services.points_adjust(member=member, amount=amount, reason="Goodwill", actor=agent).state for amount in (300, -200, 1)]
+        assert states == [AdjustmentState.APPLIED, AdjustmentState.APPLIED, AdjustmentState.PENDING]
+        assert services.points_adjust(member=member, amount=500, reason="Goodwill", actor=colleague).state == AdjustmentState.APPLIED
+        PointsAdjustment.objects.filter(requested_by=agent).update(requested_at=timezone.now() - timedelta(days=1))
+        assert services.points_adjust(member=member, amount=500, reason="Next day", actor=agent).state == AdjustmentState.APPLIED
+        assert balance(member) == 300 - 200 + 500 + 500
+        assert_books_balance(member)
+
+    def test_a_pending_adjustment_moves_points_only_when_another_person_approves(self, staff):
+        member = MemberFactory()
+        agent, manager = staff(CUSTOMER_SERVICE), staff(OPERATIONS_MANAGER)
+        pending = services.points_adjust(member=member, amount=800, reason="Lost order", actor=agent)
+        assert balance(member) == 0 and not PointsEntry.objects.filter(account__member=member).exists()
+        with pytest.raises(ApplicationError) as error:
+            services.points_adjustment_approve(adjustment=pending, actor=agent)
+        assert error.value.code == "permission_denied"
+        approved = services.points_adjustment_approve(adjustment=pending, actor=manager, note="Order checked")
+        assert (approved.state, approved.decided_by, approved.entry.amount, approved.entry.actor) == (
+            AdjustmentState.APPROVED,
+            manager,
+            800,
+            agent,
+        )
+        assert balance(member) == 800
+        assert approved.history.first().history_user == manager
+        with pytest.raises(ApplicationError) as error:
+            services.points_adjustment_reject(adjustment=approved, actor=staff(OPERATIONS_MANAGER), note="Too late")
+        assert error.value.code == "adjustment_decided"
+        assert_books_balance(member)
+
+    def test_approving_or_rejecting_ones_own_adjustment_is_refused(self, staff):
+        member = MemberFactory()
+        manager = staff(OPERATIONS_MANAGER)
+        own = PointsAdjustment.objects.create(member=member, amount=900, reason="Mine", state=AdjustmentState.PENDING, requested_by=manager)
+        for decide in (services.points_adjustment_approve, services.points_adjustment_reject):
+            with pytest.raises(ApplicationError) as error:
+                decide(adjustment=own, actor=manager, note="ok")
+            assert error.value.code == "own_adjustment"
+        own.refresh_from_db()
+        assert own.state == AdjustmentState.PENDING and balance(member) == 0
+        with pytest.raises(IntegrityError), transaction.atomic():
+            PointsAdjustment.objects.filter(pk=own.pk).update(decided_by=manager)
+
+    def test_rejection_needs_a_reason_and_moves_nothing(self, staff):
+        member = MemberFactory()
+        pending = services.points_adjust(member=member, amount=-900, reason="Fraud", actor=staff(CUSTOMER_SERVICE))
+        manager = staff(OPERATIONS_MANAGER)
+        with pytest.raises(ApplicationError, match="reason"):
+            services.points_adjustment_reject(adjustment=pending, actor=manager, note=" ")
+        rejected = services.points_adjustment_reject(adjustment=pending, actor=manager, note="No evidence")
+        assert (rejected.state, rejected.entry, rejected.decision_note) == (AdjustmentState.REJECTED, None, "No evidence")
+        assert balance(member) == 0
 
     def test_staff_without_right_cannot_adjust(self, staff):
         with pytest.raises(ApplicationError) as error:
