@@ -236,7 +236,8 @@ class GrantAdmin(ModelAdmin):
         redemption = getattr(obj, "redemption", None)
         if redemption is None:
             return "—"
-        return f"{redemption.get_channel_display()} {redemption.order_ref} {redemption.redeemed_at:%Y-%m-%d %H:%M}"
+        by = redemption.actor or redemption.client or ""
+        return f"{redemption.get_channel_display()} {redemption.order_ref} {redemption.redeemed_at:%Y-%m-%d %H:%M} {by}".strip()
 
     # A grant that is no longer issued offers neither action: redeemed, expired and revoked are final.
     def has_redeem_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
@@ -248,7 +249,7 @@ class GrantAdmin(ModelAdmin):
     @action(description=_("Redeem"), url_path="redeem", permissions=["redeem"], icon="check_circle")
     def redeem(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def run(grant: Grant, data: dict[str, Any]) -> str:
-            services.grant_redeem(grant=grant, channel=data["channel"], order_ref=data["order_ref"], actor=request.user)
+            services.grant_redeem_by_staff(grant=grant, channel=data["channel"], order_ref=data["order_ref"], actor=request.user)
             return str(_("The grant was redeemed."))
 
         return self._grant_form(request, object_id, RedeemForm, _("Redeem grant"), run)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
+from apps.members.locks import lock_points_account
 from apps.members.models import (
     Consent,
     ConsentChannel,
@@ -403,7 +404,7 @@ def _reason(reason: str) -> str:
 
 
 def _lock_account(member: Member) -> PointsAccount:
-    return PointsAccount.objects.select_for_update().select_related("member").get(member_id=member.pk)
+    return lock_points_account(member_id=member.pk)
 
 
 def _require_status(member: Member, allowed: set[str]) -> None:

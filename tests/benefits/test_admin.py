@@ -29,7 +29,7 @@ def test_pages_load_for_each_role(client, staff, role, grant):
 
 
 def test_benefit_page_shows_results(client, staff, grant):
-    services.grant_redeem(grant=grant, channel="pos")
+    services.grant_redeem(code=grant.code, channel="pos")
     client.force_login(staff(OPERATIONS_MANAGER))
     page = client.get(reverse("admin:benefits_benefit_change", args=[grant.benefit_id])).content.decode()
     assert "100.0%" in page and "¥30.00" in page

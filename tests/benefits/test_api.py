@@ -18,7 +18,7 @@ def test_member_sees_only_own_grants_filtered_by_state(member_client):
     api, member = member_client()
     mine = grant_for(member)
     redeemed = grant_for(member)
-    services.grant_redeem(grant=redeemed, channel="pos")
+    services.grant_redeem(code=redeemed.code, channel="pos")
     grant_for(MemberFactory())
     body = api.get("/api/v1/me/benefits/").json()
     assert {row["id"] for row in body["results"]} == {mine.pk, redeemed.pk}

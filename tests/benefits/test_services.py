@@ -94,11 +94,11 @@ class TestRedeemRevokeExpire:
         Grant.objects.filter(pk=grant.pk).update(
             valid_until=timezone.now() - timedelta(seconds=1), valid_from=timezone.now() - timedelta(days=1)
         )
-        assert refusal(lambda: services.grant_redeem(grant=grant, channel="pos")) == "grant_expired"
+        assert refusal(lambda: services.grant_redeem(code=grant.code, channel="pos")) == "grant_expired"
         revoked = issue(benefit, owner)
         services.grant_revoke(grant=revoked, reason="Issued by mistake")
-        assert refusal(lambda: services.grant_redeem(grant=revoked, channel="pos")) == "grant_revoked"
-        assert refusal(lambda: services.grant_redeem(grant=revoked, channel="fax")) == "invalid_channel"
+        assert refusal(lambda: services.grant_redeem(code=revoked.code, channel="pos")) == "grant_revoked"
+        assert refusal(lambda: services.grant_redeem(code=revoked.code, channel="fax")) == "invalid_channel"
 
     def test_revoke_needs_reason_returns_stock_and_only_unused(self):
         benefit = BenefitFactory(total_stock=1)
@@ -108,7 +108,7 @@ class TestRedeemRevokeExpire:
         benefit.refresh_from_db()
         assert (benefit.issued_count, benefit.cost_committed) == (0, Decimal("0.00"))
         redeemed = issue(benefit, MemberFactory())
-        services.grant_redeem(grant=redeemed, channel="staff")
+        services.grant_redeem(code=redeemed.code, channel="staff")
         assert refusal(lambda: services.grant_revoke(grant=redeemed, reason="x")) == "grant_not_revocable"
 
     def test_expiry_job_is_idempotent(self):
