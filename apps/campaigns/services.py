@@ -71,7 +71,6 @@ def segment_save(*, segment: Segment, actor: User | None = None) -> Segment:
     compile_rules(segment.rules)
     segment._history_user = actor
     if not segment.pk:
-        segment.frozen_at = segment.frozen_count = None
         segment.save()
         return segment
     stored = lock_segment(segment_id=segment.pk)
@@ -225,7 +224,6 @@ def campaign_save(*, campaign: Campaign, actor: User | None = None) -> Campaign:
         _validate(campaign)
         edited_fields_save(instance=campaign, locked=stored, service_owned=CAMPAIGN_SERVICE_FIELDS)
     else:
-        campaign.status, campaign.triggers_since, campaign.periodic_task = CampaignStatus.DRAFT, None, None
         _validate(campaign)
         campaign.save()
     _sync_periodic_task(campaign)
