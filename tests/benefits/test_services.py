@@ -7,6 +7,7 @@ from django.utils import timezone
 from apps.benefits import services
 from apps.benefits.models import BenefitKind, BenefitStatus, Grant, GrantSource, GrantState
 from apps.core.errors import ApplicationError
+from apps.core.roles import ANALYST, CUSTOMER_SERVICE
 from apps.members import services as member_services
 from apps.members.models import PointsAccount, PointsEntry
 from tests.benefits.factories import BenefitFactory, TierBenefitFactory
@@ -189,3 +190,20 @@ class TestBulk:
         assert again.issued == 0
         benefit.refresh_from_db()
         assert benefit.issued_count == 4 == Grant.objects.filter(benefit=benefit).count()
+
+
+class TestStaffRedemption:
+    def test_staff_with_the_permission_redeem_by_grant_and_are_recorded(self, staff):
+        grant = issue(BenefitFactory(), MemberFactory())
+        desk = staff(CUSTOMER_SERVICE)
+        redemption = services.grant_redeem_by_staff(grant=grant, actor=desk, order_ref="DESK-9")
+        assert (redemption.actor, redemption.channel, redemption.order_ref) == (desk, "staff", "DESK-9")
+
+    def test_staff_without_the_permission_are_refused(self, staff):
+        grant = issue(BenefitFactory(), MemberFactory())
+        assert refusal(lambda: services.grant_redeem_by_staff(grant=grant, actor=staff(ANALYST))) == "permission_denied"
+        grant.refresh_from_db()
+        assert grant.state == GrantState.ISSUED
+
+    def test_a_code_is_required(self):
+        assert refusal(lambda: services.grant_redeem(code=" - ", channel="pos")) == "code_required"
