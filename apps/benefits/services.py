@@ -55,6 +55,9 @@ def benefit_check(*, benefit: Benefit) -> None:
         problems["discount_percent"] = _("A percentage discount needs a percentage and a cap.")
     if benefit.face_value < 0 or benefit.unit_cost < 0:
         problems["unit_cost"] = _("Values cannot be negative.")
+    stored = Benefit.objects.filter(pk=benefit.pk).first() if benefit.pk else None
+    if stored is not None:
+        problems.update(_limits_below_counters(benefit, stored))
     if problems:
         raise ApplicationError("invalid_benefit", " ".join(problems.values()), fields=problems)
 
@@ -63,28 +66,30 @@ def benefit_check(*, benefit: Benefit) -> None:
 BENEFIT_COUNTERS = ("issued_count", "cost_committed")
 
 
-def _check_limits_against_counters(benefit: Benefit, stored: Benefit) -> None:
+def _limits_below_counters(benefit: Benefit, stored: Benefit) -> dict[str, str]:
     problems: dict[str, str] = {}
     if benefit.total_stock is not None and benefit.total_stock < stored.issued_count:
         problems["total_stock"] = _("The stock cannot be less than what was already issued (%(issued)d).") % {"issued": stored.issued_count}
     if benefit.budget is not None and benefit.budget < stored.cost_committed:
         problems["budget"] = _("The budget cannot be less than the cost already committed (¥%(cost)s).") % {"cost": stored.cost_committed}
-    if problems:
-        raise ApplicationError("invalid_benefit", " ".join(problems.values()), fields=problems)
+    return problems
 
 
 @transaction.atomic
 def benefit_save(*, benefit: Benefit, eligible_tiers: Iterable | None = None) -> Benefit:
     """Create or edit a catalogue entry; its category follows from its kind.
 
-    An edit takes the benefit's lock, as a grant does, checks the new stock and budget against the counters
-    as they are now, and writes only the edited fields: grants made while the form was open stay counted.
+    An edit takes the benefit's lock, as a grant does, checks the new stock and budget again against the
+    counters as they are under the lock, and writes only the edited fields: grants made while the form was
+    open stay counted.
     """
     benefit_check(benefit=benefit)
     benefit.category = KIND_CATEGORY[benefit.kind]
     if benefit.pk:
         stored = lock_benefit(benefit_id=benefit.pk)
-        _check_limits_against_counters(benefit, stored)
+        problems = _limits_below_counters(benefit, stored)
+        if problems:
+            raise ApplicationError("invalid_benefit", " ".join(problems.values()), fields=problems)
         edited_fields_save(instance=benefit, locked=stored, service_owned=BENEFIT_COUNTERS)
     else:
         benefit.issued_count, benefit.cost_committed = 0, Decimal("0.00")

@@ -72,6 +72,10 @@ def club_add_organiser(*, club: Club, member: Member | None = None, staff: User 
 # Events -----------------------------------------------------------------------------------------
 
 
+def _capacity_below_seats(stored: Event) -> str:
+    return _("The capacity cannot be less than the seats already taken (%(taken)d).") % {"taken": stored.seats_taken}
+
+
 def event_check(*, event: Event) -> None:
     """Raise ``invalid_event`` naming each field whose dates or limits do not fit together."""
     problems: dict[str, str] = {}
@@ -87,6 +91,9 @@ def event_check(*, event: Event) -> None:
         problems["online_url"] = _("An online event needs a link.")
     if event.kind == "offline" and not event.venue:
         problems["venue"] = _("An offline event needs a venue.")
+    stored = Event.objects.filter(pk=event.pk).first() if event.pk else None
+    if stored is not None and event.capacity is not None and event.capacity < stored.seats_taken:
+        problems["capacity"] = _capacity_below_seats(stored)
     if problems:
         raise ApplicationError("invalid_event", " ".join(problems.values()), fields=problems)
 
@@ -106,7 +113,7 @@ def event_save(*, event: Event) -> Event:
         return event
     stored = lock_event(event_id=event.pk)
     if event.capacity < stored.seats_taken:
-        message = _("The capacity cannot be less than the seats already taken (%(taken)d).") % {"taken": stored.seats_taken}
+        message = _capacity_below_seats(stored)
         raise ApplicationError("invalid_event", message, fields={"capacity": message})
     edited_fields_save(instance=event, locked=stored, service_owned=EVENT_SERVICE_FIELDS)
     if event.capacity > stored.capacity and event.status in (EventStatus.PUBLISHED, EventStatus.CLOSED):
