@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -237,7 +238,8 @@ class GrantAdmin(ModelAdmin):
         if redemption is None:
             return "—"
         by = redemption.actor or redemption.client or ""
-        return f"{redemption.get_channel_display()} {redemption.order_ref} {redemption.redeemed_at:%Y-%m-%d %H:%M} {by}".strip()
+        at = timezone.localtime(redemption.redeemed_at)
+        return f"{redemption.get_channel_display()} {redemption.order_ref} {at:%Y-%m-%d %H:%M} {by}".strip()
 
     # A grant that is no longer issued offers neither action: redeemed, expired and revoked are final.
     def has_redeem_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
