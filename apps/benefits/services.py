@@ -16,7 +16,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.benefits.locks import lock_benefit, lock_grant
+from apps.benefits.locks import lock_benefit, lock_grant, lock_grant_by_code
 from apps.benefits.models import (
     KIND_CATEGORY,
     Benefit,
@@ -289,10 +289,7 @@ def _grant_by_code_for_update(*, code: str, member: Member | None) -> Grant:
     normalized = normalize_code(code)
     if not normalized:
         raise ApplicationError("code_required", _("Give the grant's code."), fields={"code": ""})
-    queryset = Grant.objects.select_for_update().select_related("benefit").filter(code=normalized)
-    if member is not None:
-        queryset = queryset.filter(member=member)
-    found = queryset.first()
+    found = lock_grant_by_code(code=normalized, member_id=member.pk if member is not None else None)
     if found is None:
         raise ApplicationError("grant_not_found", _("No such grant."), http_status=404)
     return found
