@@ -243,7 +243,7 @@ def _cancel_registration(registration: Registration, *, reason: str, refund: boo
 def registration_cancel(*, registration: Registration, reason: str = "", actor: User | None = None) -> list[Registration]:
     """Cancel; points come back before the deadline; the freed seats go to the waitlist. Returns who was promoted."""
     event = lock_event(event_id=registration.event_id)
-    if registration.payment_id:
+    if Registration.objects.filter(pk=registration.pk, payment__isnull=False).exists():
         lock_points_account(member_id=registration.member_id)
     registration = lock_registration(registration_id=registration.pk)
     if registration.state not in OPEN_STATES:
