@@ -99,7 +99,7 @@ TEMPLATES = [
 
 # The application connects as a least-privileged role (DATABASE_URL); schema changes need the owner, so the
 # commands that make them connect through DATABASE_MIGRATE_URL when it is set (docs/operations.md).
-OWNER_COMMANDS = {"migrate", "create_app_db_role", "createcachetable"}
+OWNER_COMMANDS = {"migrate", "create_app_db_role"}
 _database_url_var = "DATABASE_URL"
 if env("DATABASE_MIGRATE_URL", default="") and len(sys.argv) > 1 and sys.argv[1] in OWNER_COMMANDS:
     _database_url_var = "DATABASE_MIGRATE_URL"
