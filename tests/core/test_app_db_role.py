@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from apps.core.management.commands.create_app_db_role import append_only_tables
@@ -94,3 +94,10 @@ def test_migrate_connects_through_database_migrate_url():
         [sys.executable, "manage.py", "migrate", "--check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_command_refuses_to_run_as_the_role_it_configures():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    with pytest.raises(CommandError, match="owner role"):
+        call_command("create_app_db_role", role=connection.settings_dict["USER"], verbosity=0)
