@@ -8,7 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/userops
 BENCH_URL ?= postgres://postgres@127.0.0.1:5432/userops_bench
 PG_PROBE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test lint format bench bench-quick loadtest setup demo messages clean screenshots
+.PHONY: run test test-app-role lint format bench bench-quick loadtest setup demo messages clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ test: messages
 		CELERY_BROKER_URL=$(TEST_BROKER_URL) USEROPS_TEST_CELERY_BROKER=$(TEST_BROKER_URL) \
 			$(BIN)/pytest -m celery_worker $(PYTEST_ARGS) $$module || exit 1; \
 	done
+
+# The concurrency, ledger and reconcile tests again, connected as the application's least-privileged database
+# role (the owner creates and migrates the test database): the books hold without superuser powers.
+APP_ROLE_TESTS := $(wildcard tests/*/test_concurrency.py) tests/members/test_services.py::TestPoints tests/members/test_reconcile.py tests/core/test_app_db_role.py
+test-app-role: messages
+	USEROPS_TEST_APP_ROLE=1 DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} CELERY_BROKER_URL=memory:// \
+		$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not celery_worker" $(PYTEST_ARGS) $(APP_ROLE_TESTS)
 
 # The browser tests, writing the README's screenshots to docs/screenshots/ as well.
 screenshots: messages

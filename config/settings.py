@@ -4,6 +4,7 @@ With no environment at all the project runs embedded (SQLite file, filesystem Ce
 ``var/``); ``DATABASE_URL`` and ``CELERY_BROKER_URL`` switch it to PostgreSQL and Redis.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -96,8 +97,14 @@ TEMPLATES = [
     },
 ]
 
+# The application connects as a least-privileged role (DATABASE_URL); schema changes need the owner, so the
+# commands that make them connect through DATABASE_MIGRATE_URL when it is set (docs/operations.md).
+OWNER_COMMANDS = {"migrate", "create_app_db_role"}
+_database_url_var = "DATABASE_URL"
+if env("DATABASE_MIGRATE_URL", default="") and len(sys.argv) > 1 and sys.argv[1] in OWNER_COMMANDS:
+    _database_url_var = "DATABASE_MIGRATE_URL"
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'userops.sqlite3'}"),
+    "default": env.db(_database_url_var, default=f"sqlite:///{VAR_DIR / 'userops.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

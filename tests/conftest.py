@@ -4,9 +4,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
-from django.db import connection
+from django.core.management import call_command
+from django.db import connection, connections
+from django.db.backends.postgresql.operations import DatabaseOperations
 from rest_framework.test import APIClient
 
 from apps.core.models import ApiClient, ApiScope, User
@@ -14,6 +18,50 @@ from apps.members.models import Member, Tier
 from apps.members.seed import seed_default_tiers
 from tests.core.factories import ApiClientFactory, UserFactory
 from tests.members.factories import MemberFactory, MemberTokenFactory
+
+# USEROPS_TEST_APP_ROLE=1: the test database is created and migrated by the owner (DATABASE_URL), then every
+# test connects as the application's least-privileged role, made by create_app_db_role — as in production.
+APP_ROLE_MODE = os.environ.get("USEROPS_TEST_APP_ROLE") == "1"
+APP_ROLE_PASSWORD = "app-role-test-password"
+
+
+def _connect_as(user: str, password: str) -> None:
+    for alias in connections:
+        connections[alias].close()
+        connections[alias].settings_dict.update(USER=user, PASSWORD=password)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    if not APP_ROLE_MODE:
+        yield
+        return
+    if connection.vendor != "postgresql":
+        pytest.exit("USEROPS_TEST_APP_ROLE=1 needs PostgreSQL", returncode=2)
+    owner = {key: connection.settings_dict[key] for key in ("USER", "PASSWORD", "HOST", "PORT", "NAME")}
+    role = f"{owner['NAME']}_app"
+    with django_db_blocker.unblock():
+        os.environ["USEROPS_TEST_APP_ROLE_PASSWORD"] = APP_ROLE_PASSWORD
+        call_command("create_app_db_role", role=role, password_env="USEROPS_TEST_APP_ROLE_PASSWORD", verbosity=0)
+    owner_flush = DatabaseOperations.execute_sql_flush
+
+    def flush_as_owner(self: DatabaseOperations, sql_list: list[str]) -> None:
+        # Emptying tables between transactional tests is TRUNCATE, which the application role may not do.
+        with psycopg.connect(
+            host=owner["HOST"], port=owner["PORT"] or 5432, dbname=owner["NAME"], user=owner["USER"], password=owner["PASSWORD"] or None
+        ) as owner_connection:
+            for statement in sql_list:
+                owner_connection.execute(statement)
+
+    DatabaseOperations.execute_sql_flush = flush_as_owner
+    _connect_as(role, APP_ROLE_PASSWORD)
+    try:
+        yield
+    finally:
+        DatabaseOperations.execute_sql_flush = owner_flush
+        _connect_as(owner["USER"], owner["PASSWORD"])
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')
 
 
 @pytest.fixture

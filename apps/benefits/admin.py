@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -236,7 +237,9 @@ class GrantAdmin(ModelAdmin):
         redemption = getattr(obj, "redemption", None)
         if redemption is None:
             return "—"
-        return f"{redemption.get_channel_display()} {redemption.order_ref} {redemption.redeemed_at:%Y-%m-%d %H:%M}"
+        by = redemption.actor or redemption.client or ""
+        at = timezone.localtime(redemption.redeemed_at)
+        return f"{redemption.get_channel_display()} {redemption.order_ref} {at:%Y-%m-%d %H:%M} {by}".strip()
 
     def has_redeem_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return request.user.has_perm("benefits.add_redemption")
@@ -256,7 +259,7 @@ class GrantAdmin(ModelAdmin):
     @action(description=_("Redeem"), url_path="redeem", permissions=["redeem"], icon="check_circle")
     def redeem(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def run(grant: Grant, data: dict[str, Any]) -> str:
-            services.grant_redeem(grant=grant, channel=data["channel"], order_ref=data["order_ref"], actor=request.user)
+            services.grant_redeem_by_staff(grant=grant, channel=data["channel"], order_ref=data["order_ref"], actor=request.user)
             return str(_("The grant was redeemed."))
 
         return self._grant_form(request, object_id, RedeemForm, _("Redeem grant"), run)

@@ -1,19 +1,22 @@
 """Every change to benefits, grants and redemptions.
 
 Every grant of a benefit takes that benefit's row lock first, so stock, budget and per-member limits are
-checked and counted by one writer at a time; a redemption locks the grant. Locks: benefit, then member's
-points account (mall), then grants — in that order everywhere.
+checked and counted by one writer at a time; a redemption locks the grant. Locks are taken through
+``apps.benefits.locks`` and ``apps.members.locks`` in the product's order: benefit, then the member's points
+account, then grants.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.benefits.locks import lock_benefit, lock_grant, lock_grant_by_code
 from apps.benefits.models import (
     KIND_CATEGORY,
     Benefit,
@@ -35,7 +38,9 @@ from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
 from apps.core.reasons import Reason, translated_param
+from apps.core.saving import edited_fields_save
 from apps.members import services as member_services
+from apps.members.locks import lock_points_account
 from apps.members.models import Member, MemberStatus, PointsEntry, TierChange, TierChangeKind
 
 # Catalogue -------------------------------------------------------------------------------------
@@ -52,20 +57,47 @@ def benefit_check(*, benefit: Benefit) -> None:
         problems["discount_percent"] = _("A percentage discount needs a percentage and a cap.")
     if benefit.face_value < 0 or benefit.unit_cost < 0:
         problems["unit_cost"] = _("Values cannot be negative.")
-    if benefit.total_stock is not None and benefit.pk and benefit.total_stock < Benefit.objects.get(pk=benefit.pk).issued_count:
-        problems["total_stock"] = _("The stock cannot be less than what was already issued.")
+    stored = Benefit.objects.filter(pk=benefit.pk).first() if benefit.pk else None
+    if stored is not None:
+        problems.update(_limits_below_counters(benefit, stored))
     if problems:
         raise ApplicationError("invalid_benefit", " ".join(problems.values()), fields=problems)
 
 
+# Moved only by grants and revocations, under the benefit's lock; an edit never writes them.
+BENEFIT_COUNTERS = ("issued_count", "cost_committed")
+
+
+def _limits_below_counters(benefit: Benefit, stored: Benefit) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if benefit.total_stock is not None and benefit.total_stock < stored.issued_count:
+        problems["total_stock"] = _("The stock cannot be less than what was already issued (%(issued)d).") % {"issued": stored.issued_count}
+    if benefit.budget is not None and benefit.budget < stored.cost_committed:
+        problems["budget"] = _("The budget cannot be less than the cost already committed (¥%(cost)s).") % {"cost": stored.cost_committed}
+    return problems
+
+
+@transaction.atomic
 def benefit_save(*, benefit: Benefit, eligible_tiers: Iterable | None = None) -> Benefit:
-    """Create or edit a catalogue entry; its category follows from its kind."""
+    """Create or edit a catalogue entry; its category follows from its kind.
+
+    An edit takes the benefit's lock, as a grant does, checks the new stock and budget again against the
+    counters as they are under the lock, and writes only the edited fields: grants made while the form was
+    open stay counted.
+    """
     benefit_check(benefit=benefit)
     benefit.category = KIND_CATEGORY[benefit.kind]
-    with transaction.atomic():
+    if benefit.pk:
+        stored = lock_benefit(benefit_id=benefit.pk)
+        problems = _limits_below_counters(benefit, stored)
+        if problems:
+            raise ApplicationError("invalid_benefit", " ".join(problems.values()), fields=problems)
+        edited_fields_save(instance=benefit, locked=stored, service_owned=BENEFIT_COUNTERS)
+    else:
+        benefit.issued_count, benefit.cost_committed = 0, Decimal("0.00")
         benefit.save()
-        if eligible_tiers is not None:
-            benefit.eligible_tiers.set(eligible_tiers)
+    if eligible_tiers is not None:
+        benefit.eligible_tiers.set(eligible_tiers)
     return benefit
 
 
@@ -85,10 +117,6 @@ def _validity(benefit: Benefit, now: datetime) -> tuple[datetime, datetime]:
 def _period_start(benefit: Benefit, now: datetime) -> datetime:
     local = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return local.replace(month=1) if benefit.limit_period == LimitPeriod.YEAR else local
-
-
-def _lock_benefit(benefit: Benefit) -> Benefit:
-    return Benefit.objects.select_for_update().get(pk=benefit.pk)
 
 
 def _require_grantable(benefit: Benefit) -> None:
@@ -118,7 +146,7 @@ def grant_issue(
     if source not in GrantSource.values:
         raise ApplicationError("invalid_source", _("Unknown grant source."), fields={"source": source})
     now = now or timezone.now()
-    benefit = _lock_benefit(benefit)
+    benefit = lock_benefit(benefit_id=benefit.pk)
     _require_grantable(benefit)
     member = Member.objects.get(pk=member.pk)
     if member.status != MemberStatus.ACTIVE:
@@ -193,7 +221,7 @@ def grants_issue_bulk(
 @transaction.atomic
 def _grant_chunk(benefit: Benefit, chunk: list[int], source: str, source_ref: str, actor: User | None, result: BulkGrantResult) -> None:
     now = timezone.now()
-    benefit = _lock_benefit(benefit)
+    benefit = lock_benefit(benefit_id=benefit.pk)
     _require_grantable(benefit)
     candidates: QuerySet[Member] = Member.objects.filter(pk__in=chunk, status=MemberStatus.ACTIVE)
     tiers = _eligible_tier_ids(benefit)
@@ -259,39 +287,17 @@ def _grant_chunk(benefit: Benefit, chunk: list[int], source: str, source_ref: st
 # Redemption, revocation, expiry -----------------------------------------------------------------
 
 
-def _find_grant_for_update(*, code: str | None, grant: Grant | None, member: Member | None) -> Grant:
-    queryset = Grant.objects.select_for_update().select_related("benefit")
-    if grant is not None:
-        queryset = queryset.filter(pk=grant.pk)
-    elif code:
-        queryset = queryset.filter(code=normalize_code(code))
-    else:
-        raise ApplicationError("code_required", _("Give a grant code or id."), fields={"code": ""})
-    if member is not None:
-        queryset = queryset.filter(member=member)
-    found = queryset.first()
+def _grant_by_code_for_update(*, code: str, member: Member | None) -> Grant:
+    normalized = normalize_code(code)
+    if not normalized:
+        raise ApplicationError("code_required", _("Give the grant's code."), fields={"code": ""})
+    found = lock_grant_by_code(code=normalized, member_id=member.pk if member is not None else None)
     if found is None:
         raise ApplicationError("grant_not_found", _("No such grant."), http_status=404)
     return found
 
 
-@transaction.atomic
-def grant_redeem(
-    *,
-    channel: str,
-    code: str | None = None,
-    grant: Grant | None = None,
-    order_ref: str = "",
-    member: Member | None = None,
-    client: ApiClient | None = None,
-    actor: User | None = None,
-    now: datetime | None = None,
-) -> Redemption:
-    """Use a grant (核销) once. ``member`` restricts the lookup to that member's grants (another's is not found)."""
-    if channel not in RedemptionChannel.values:
-        raise ApplicationError("invalid_channel", _("Unknown redemption channel."), fields={"channel": channel})
-    now = now or timezone.now()
-    found = _find_grant_for_update(code=code, grant=grant, member=member)
+def _redeem(found: Grant, *, channel: str, order_ref: str, client: ApiClient | None, actor: User | None, now: datetime) -> Redemption:
     unusable = grant_unusable_reason(grant=found, now=now)
     if unusable is not None:
         code = {GrantState.REDEEMED: "already_redeemed", GrantState.REVOKED: "grant_revoked"}.get(found.state, "grant_expired")
@@ -314,13 +320,49 @@ def grant_redeem(
 
 
 @transaction.atomic
+def grant_redeem(
+    *,
+    code: str,
+    channel: str,
+    order_ref: str = "",
+    member: Member | None = None,
+    client: ApiClient | None = None,
+    now: datetime | None = None,
+) -> Redemption:
+    """Use a grant (核销) once, by the code the member presents; ``member`` restricts it to that member's grants.
+
+    The code is the proof of entitlement: a till, a dealer system or the member app never redeems by a grant's
+    id, which is sequential and would let a key holder use any member's benefit.
+    """
+    if channel not in RedemptionChannel.values:
+        raise ApplicationError("invalid_channel", _("Unknown redemption channel."), fields={"channel": channel})
+    found = _grant_by_code_for_update(code=code, member=member)
+    return _redeem(found, channel=channel, order_ref=order_ref, client=client, actor=None, now=now or timezone.now())
+
+
+@transaction.atomic
+def grant_redeem_by_staff(
+    *, grant: Grant, actor: User, channel: str = RedemptionChannel.STAFF, order_ref: str = "", now: datetime | None = None
+) -> Redemption:
+    """Staff with the redeem permission use a grant from its back-office page; the redemption records who did it."""
+    if actor is None or not actor.has_perm("benefits.add_redemption"):
+        raise ApplicationError("permission_denied", _("You may not redeem grants."), http_status=403)
+    if channel not in RedemptionChannel.values:
+        raise ApplicationError("invalid_channel", _("Unknown redemption channel."), fields={"channel": channel})
+    found = lock_grant(grant_id=grant.pk)
+    return _redeem(found, channel=channel, order_ref=order_ref, client=None, actor=actor, now=now or timezone.now())
+
+
+@transaction.atomic
 def grant_revoke(*, grant: Grant, reason: str, actor: User | None = None) -> Grant:
     """Withdraw an unused grant; one bought in the points mall gives its points back."""
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError("reason_required", _("A reason is required."), fields={"reason": ""})
-    benefit = _lock_benefit(grant.benefit)
-    grant = Grant.objects.select_for_update().get(pk=grant.pk)
+    benefit = lock_benefit(benefit_id=grant.benefit_id)
+    if Grant.objects.filter(pk=grant.pk, points_entry__isnull=False).exists():
+        lock_points_account(member_id=grant.member_id)
+    grant = lock_grant(grant_id=grant.pk)
     if grant.state != GrantState.ISSUED:
         raise ApplicationError("grant_not_revocable", grant_unusable_reason(grant=grant), http_status=409)
     grant.state = GrantState.REVOKED
@@ -354,7 +396,7 @@ def grants_expire_due(*, now: datetime | None = None, chunk_size: int = 5000) ->
 @transaction.atomic
 def mall_exchange(*, member: Member, benefit: Benefit, client: ApiClient | None = None, actor: User | None = None) -> Grant:
     """Buy a benefit with points: the debit and the grant commit together or not at all."""
-    benefit = _lock_benefit(benefit)
+    benefit = lock_benefit(benefit_id=benefit.pk)
     if not benefit.points_price:
         raise ApplicationError("not_in_mall", _("This benefit is not sold for points."), http_status=409)
     _require_grantable(benefit)

@@ -20,9 +20,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from apps.benefits.locks import lock_benefit
 from apps.benefits.models import Benefit, BenefitStatus, GrantSource
 from apps.benefits.services import grants_issue_bulk
 from apps.campaigns.conditions import compile_rules
+from apps.campaigns.locks import lock_campaign, lock_run, lock_segment
 from apps.campaigns.models import (
     CAMPAIGN_TRANSITION_FROM,
     ActionOutcome,
@@ -44,8 +46,10 @@ from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.core.reasons import Reason, translated_param
+from apps.core.saving import edited_fields_save
 from apps.members.bulk_points import points_earn_bulk
-from apps.members.models import Member, MemberStatus, PointsAccount
+from apps.members.locks import lock_members, lock_points_accounts
+from apps.members.models import Member, MemberStatus
 from apps.members.selectors import points_cost
 from apps.members.services import points_earn
 from apps.messaging.models import MessagePurpose, MessageTemplate
@@ -61,22 +65,28 @@ def _config(key: str) -> Any:
 # Segments ---------------------------------------------------------------------------------------
 
 
+# Written only by freezing and unfreezing the snapshot.
+SEGMENT_SNAPSHOT_FIELDS = ("frozen_at", "frozen_count")
+
+
 @transaction.atomic
 def segment_save(*, segment: Segment, actor: User | None = None) -> Segment:
     compile_rules(segment.rules)
-    if segment.pk:
-        stored = Segment.objects.select_for_update().get(pk=segment.pk)
-        if stored.is_frozen and stored.rules != segment.rules:
-            raise ApplicationError("segment_frozen", _("A frozen segment's rules cannot change; unfreeze it first."), http_status=409)
     segment._history_user = actor
-    segment.save()
+    if not segment.pk:
+        segment.save()
+        return segment
+    stored = lock_segment(segment_id=segment.pk)
+    if stored.is_frozen and stored.rules != segment.rules:
+        raise ApplicationError("segment_frozen", _("A frozen segment's rules cannot change; unfreeze it first."), http_status=409)
+    edited_fields_save(instance=segment, locked=stored, service_owned=SEGMENT_SNAPSHOT_FIELDS)
     return segment
 
 
 @transaction.atomic
 def segment_freeze(*, segment: Segment) -> Segment:
     """Copy the members matching the rules now into the segment's snapshot (one INSERT … SELECT)."""
-    segment = Segment.objects.select_for_update().get(pk=segment.pk)
+    segment = lock_segment(segment_id=segment.pk)
     if segment.is_frozen:
         raise ApplicationError("segment_frozen", _("The segment is already frozen."), http_status=409)
     sql, params = segment_members(segment=segment).order_by().values("pk").query.sql_with_params()
@@ -93,7 +103,7 @@ def segment_freeze(*, segment: Segment) -> Segment:
 
 @transaction.atomic
 def segment_unfreeze(*, segment: Segment) -> Segment:
-    segment = Segment.objects.select_for_update().get(pk=segment.pk)
+    segment = lock_segment(segment_id=segment.pk)
     if not segment.is_frozen:
         raise ApplicationError("segment_not_frozen", _("The segment is not frozen."), http_status=409)
     SegmentMember.objects.filter(segment=segment).delete()
@@ -187,7 +197,7 @@ def _sync_periodic_task(campaign: Campaign) -> None:
 
 
 def _lock(campaign: Campaign) -> Campaign:
-    return Campaign.objects.select_for_update().get(pk=campaign.pk)
+    return lock_campaign(campaign_id=campaign.pk)
 
 
 def _require(campaign: Campaign, allowed: set[str], action: str) -> None:
@@ -199,14 +209,26 @@ def _require(campaign: Campaign, allowed: set[str], action: str) -> None:
         )
 
 
+# Moved only by the campaign's transitions and its schedule.
+CAMPAIGN_SERVICE_FIELDS = ("status", "triggers_since", "periodic_task")
+
+
 @transaction.atomic
 def campaign_save(*, campaign: Campaign, actor: User | None = None) -> Campaign:
-    """Create or edit a campaign (not once it is running, completed or cancelled); beat follows its schedule."""
-    if campaign.pk:
-        _require(_lock(campaign), OPEN_STATUSES, _("edited"))
-    _validate(campaign)
+    """Create or edit a campaign (not once it is running, completed or cancelled); beat follows its schedule.
+
+    An edit writes only what the form edits: the status, the trigger window and beat's entry belong to the
+    campaign's transitions, which may have moved while the form was open.
+    """
     campaign._history_user = actor
-    campaign.save()
+    if campaign.pk:
+        stored = _lock(campaign)
+        _require(stored, OPEN_STATUSES, _("edited"))
+        _validate(campaign)
+        edited_fields_save(instance=campaign, locked=stored, service_owned=CAMPAIGN_SERVICE_FIELDS)
+    else:
+        _validate(campaign)
+        campaign.save()
     _sync_periodic_task(campaign)
     return campaign
 
@@ -464,12 +486,24 @@ SKIP_COUNTERS = {
 }
 
 
+def _lock_chunk(campaign: Campaign, ids: list[int]) -> None:
+    """Take the chunk's locks up front in the product's order: the benefit, then the members' points accounts.
+
+    The action rows inserted next hold key-share locks on the members; a points mall exchange or a revocation
+    (benefit, then account) or a points_earn waiting between them would otherwise deadlock with this chunk.
+    """
+    if campaign.benefit_id is not None:
+        lock_benefit(benefit_id=campaign.benefit_id)
+    if campaign.points_amount:
+        lock_points_accounts(member_ids=ids)
+
+
 @transaction.atomic
 def _run_chunk(run_id: int, chunk_size: int) -> bool:
     """Process the next chunk of a run; True when the run has nothing more to do now."""
     campaign_id = CampaignRun.objects.values_list("campaign_id", flat=True).get(pk=run_id)
-    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
-    run = CampaignRun.objects.select_for_update().get(pk=run_id)
+    campaign = lock_campaign(campaign_id=campaign_id)
+    run = lock_run(run_id=run_id)
     if run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED):
         return True
     if not run.dry_run and campaign.status != (CampaignStatus.SCHEDULED if run.trigger_key else CampaignStatus.RUNNING):
@@ -484,11 +518,8 @@ def _run_chunk(run_id: int, chunk_size: int) -> bool:
         run.heartbeat_at = now
         run.save()
         return True
-    if campaign.points_amount and not run.dry_run:
-        # Take the points locks first, the way points_earn takes them (account with its member, in id
-        # order): the action rows inserted next hold key-share locks on the members, and a points_earn
-        # waiting between them and the accounts would deadlock with this chunk.
-        list(PointsAccount.objects.select_for_update().select_related("member").filter(member_id__in=ids).order_by("pk").values_list("pk"))
+    if not run.dry_run:
+        _lock_chunk(campaign, ids)
     outcomes = _classify(campaign, run, ids, now)
     acted = outcomes[ActionOutcome.ACTED]
     remaining = _remaining(campaign, run)
@@ -548,7 +579,7 @@ def campaign_triggers_process(*, now: datetime | None = None) -> list[int]:
     runs = []
     for campaign_id in Campaign.objects.filter(status=CampaignStatus.SCHEDULED).exclude(trigger="").values_list("pk", flat=True):
         with transaction.atomic():
-            campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+            campaign = lock_campaign(campaign_id=campaign_id)
             if campaign.status != CampaignStatus.SCHEDULED:
                 continue
             if campaign.trigger == Trigger.BIRTHDAY:
@@ -642,7 +673,7 @@ def referral_qualify(*, referee: Member, action: str) -> Referral | None:
     now = timezone.now()
     referral.state, referral.qualifying_action, referral.qualified_at = ReferralState.QUALIFIED, action, now
     # Lock the referrer before counting, so two referees qualifying together cannot both pass the cap.
-    Member.objects.select_for_update().filter(pk=referral.referrer_id).first()
+    lock_members(member_ids=[referral.referrer_id])
     rewarded_this_month = Referral.objects.filter(referrer_id=referral.referrer_id, rewarded_at__gte=_month_start()).count()
     if rewarded_this_month >= _referral_config("MONTHLY_CAP_PER_REFERRER"):
         referral.state, referral.reject_reason = ReferralState.REJECTED, RejectReason.CAP_REACHED

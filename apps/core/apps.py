@@ -17,6 +17,8 @@ class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
     verbose_name = _("Administration")
+    # Evidence: the access log is written once, never changed (see create_app_db_role).
+    append_only_models = ("AccessLogEntry",)
 
     def ready(self) -> None:
         # Permissions of every app exist only after migrate; keep the roles' grants in step with them.

@@ -1,7 +1,8 @@
 """Clubs, events, registrations, waitlist and check-in.
 
-Every change to an event's seats takes the event's row lock first (then the member's points account),
-so capacity is counted by one writer at a time; ``seats_taken <= capacity`` is also a database constraint.
+Every change to an event's seats takes the event's row lock first (then the member's points account, then
+registrations, through ``apps.events.locks`` and ``apps.members.locks``), so capacity is counted by one writer
+at a time; ``seats_taken <= capacity`` is also a database constraint.
 """
 
 import logging
@@ -19,8 +20,11 @@ from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
 from apps.core.reasons import Reason, reason_fields, translated_param
+from apps.core.saving import edited_fields_save
+from apps.events.locks import lock_event, lock_registration, lock_registrations
 from apps.events.models import Club, ClubMembership, Event, EventStatus, Registration, RegistrationState
 from apps.members import services as member_services
+from apps.members.locks import lock_points_account, lock_points_accounts
 from apps.members.models import Member, MemberStatus
 from apps.messaging.models import MessagePurpose
 from apps.messaging.services import message_enqueue, messages_enqueue_bulk
@@ -92,6 +96,10 @@ def club_add_organiser(*, club: Club, member: Member | None = None, staff: User 
 # Events -----------------------------------------------------------------------------------------
 
 
+def _capacity_below_seats(stored: Event) -> str:
+    return _("The capacity cannot be less than the seats already taken (%(taken)d).") % {"taken": stored.seats_taken}
+
+
 def event_check(*, event: Event) -> None:
     """Raise ``invalid_event`` naming each field whose dates or limits do not fit together."""
     problems: dict[str, str] = {}
@@ -107,20 +115,38 @@ def event_check(*, event: Event) -> None:
         problems["online_url"] = _("An online event needs a link.")
     if event.kind == "offline" and not event.venue:
         problems["venue"] = _("An offline event needs a venue.")
-    if event.pk and event.capacity is not None and event.capacity < Event.objects.get(pk=event.pk).seats_taken:
-        problems["capacity"] = _("The capacity cannot be less than the seats already taken.")
+    stored = Event.objects.filter(pk=event.pk).first() if event.pk else None
+    if stored is not None and event.capacity is not None and event.capacity < stored.seats_taken:
+        problems["capacity"] = _capacity_below_seats(stored)
     if problems:
         raise ApplicationError("invalid_event", " ".join(problems.values()), fields=problems)
 
 
+# Moved only by registration, cancellation and the status transitions, under the event's lock.
+EVENT_SERVICE_FIELDS = ("seats_taken", "status", "cancel_reason")
+
+
+@transaction.atomic
 def event_save(*, event: Event) -> Event:
+    """Create or edit an event. An edit takes the event's lock, as a registration does, and writes only the edited
+    fields; raising the capacity seats the waitlist first, in waitlist order, and tells them."""
     event_check(event=event)
-    event.save()
+    if not event.pk:
+        event.seats_taken = 0
+        event.save()
+        return event
+    stored = lock_event(event_id=event.pk)
+    if event.capacity < stored.seats_taken:
+        message = _capacity_below_seats(stored)
+        raise ApplicationError("invalid_event", message, fields={"capacity": message})
+    edited_fields_save(instance=event, locked=stored, service_owned=EVENT_SERVICE_FIELDS)
+    if event.capacity > stored.capacity and event.status in (EventStatus.PUBLISHED, EventStatus.CLOSED):
+        _promote_waitlist(event)
     return event
 
 
 def _transition(event: Event, allowed: set[str], to: str) -> Event:
-    event = Event.objects.select_for_update().get(pk=event.pk)
+    event = lock_event(event_id=event.pk)
     if event.status not in allowed:
         raise ApplicationError(
             "invalid_status", _("The event is %(status)s; this is not possible.") % {"status": event.get_status_display()}, http_status=409
@@ -155,7 +181,9 @@ def event_cancel(*, event: Event, reason: str, actor: User | None = None) -> int
     event.cancel_reason = reason.strip()[:255]
     event.save(update_fields=["cancel_reason"])
     cancelled = 0
-    for registration in Registration.objects.select_for_update().filter(event=event, state__in=OPEN_STATES).order_by("pk"):
+    open_registrations = Registration.objects.filter(event=event, state__in=OPEN_STATES)
+    lock_points_accounts(member_ids=open_registrations.filter(payment__isnull=False).values_list("member_id", flat=True))
+    for registration in lock_registrations(registration_ids=open_registrations.values_list("pk", flat=True)):
         _cancel_registration(registration, reason=Reason("event_cancelled", {"reason": event.cancel_reason}), refund=True, actor=actor)
         refunded = event.points_price if registration.payment_id else 0
         _notify(registration, CANCELLED_TEMPLATE, reason=event.cancel_reason, refunded_points=refunded)
@@ -188,7 +216,7 @@ def _pay(event: Event, member: Member) -> int | None:
 def registration_create(*, event: Event, member: Member, companions: int = 0, now: datetime | None = None) -> Registration:
     """Register for a seat, or join the waitlist when the event is full (arrival order)."""
     now = now or timezone.now()
-    event = Event.objects.select_for_update().get(pk=event.pk)
+    event = lock_event(event_id=event.pk)
     member = Member.objects.get(pk=member.pk)
     if event.status != EventStatus.PUBLISHED:
         raise _refuse("event_not_open", _("The event is not open for registration."))
@@ -240,8 +268,10 @@ def _cancel_registration(registration: Registration, *, reason: str | Reason, re
 @transaction.atomic
 def registration_cancel(*, registration: Registration, reason: str = "", actor: User | None = None) -> list[Registration]:
     """Cancel; points come back before the deadline; the freed seats go to the waitlist. Returns who was promoted."""
-    event = Event.objects.select_for_update().get(pk=registration.event_id)
-    registration = Registration.objects.select_for_update().get(pk=registration.pk)
+    event = lock_event(event_id=registration.event_id)
+    if Registration.objects.filter(pk=registration.pk, payment__isnull=False).exists():
+        lock_points_account(member_id=registration.member_id)
+    registration = lock_registration(registration_id=registration.pk)
     if registration.state not in OPEN_STATES:
         raise _refuse("not_cancellable", _("This registration is %(state)s.") % {"state": registration.get_state_display()})
     was_seated = registration.state == RegistrationState.REGISTERED
@@ -255,11 +285,14 @@ def registration_cancel(*, registration: Registration, reason: str = "", actor: 
 
 
 def _promote_waitlist(event: Event) -> list[Registration]:
-    """Seat waitlisted registrations in arrival order while they fit (the event is locked by the caller)."""
+    """Seat waitlisted registrations in arrival order while they fit (the event is locked by the caller).
+
+    Only services holding the event's lock change a waitlisted registration, so the list read here stays true;
+    each one's points account is locked (by paying) before the registration row, as the lock order says.
+    """
     promoted = []
-    for waiting in (
-        Registration.objects.select_for_update().filter(event=event, state=RegistrationState.WAITLISTED).order_by("created_at", "pk")
-    ):
+    waitlist = Registration.objects.filter(event=event, state=RegistrationState.WAITLISTED).order_by("created_at", "pk")
+    for waiting in waitlist.select_related("member"):
         if event.seats_taken + waiting.seats > event.capacity:
             continue
         try:
@@ -268,6 +301,7 @@ def _promote_waitlist(event: Event) -> list[Registration]:
         except ApplicationError as exc:
             _cancel_registration(waiting, reason=Reason("registration_not_seated", {"why": exc.message}), refund=False, actor=None)
             continue
+        waiting = lock_registration(registration_id=waiting.pk)
         waiting.state = RegistrationState.REGISTERED
         waiting.payment_id = payment
         waiting.promoted_at = timezone.now()
@@ -362,12 +396,15 @@ def registration_check_in(
 ) -> CheckIn:
     """Check a ticket in; a second scan answers "already checked in at …" and changes nothing."""
     code = _ticket_code_from(ticket)
-    queryset = Registration.objects.select_for_update().select_related("event", "member")
+    queryset = Registration.objects.select_related("event", "member")
     if event is not None:
         queryset = queryset.filter(event=event)
     registration = queryset.filter(ticket_code=code).first()
     if registration is None:
         raise ApplicationError("ticket_not_found", _("No such ticket for this event."), http_status=404)
+    if registration.event.attendance_points:
+        lock_points_account(member_id=registration.member_id)
+    registration.state = lock_registration(registration_id=registration.pk).state
     if registration.state == RegistrationState.ATTENDED:
         return CheckIn(registration=registration, already=True)
     if registration.state != RegistrationState.REGISTERED:
@@ -403,7 +440,7 @@ def events_mark_no_shows(*, now: datetime | None = None) -> int:
     marked = 0
     for event in Event.objects.filter(ends_at__lte=now, status__in=[EventStatus.PUBLISHED, EventStatus.CLOSED]).order_by("pk"):
         with transaction.atomic():
-            locked = Event.objects.select_for_update().get(pk=event.pk)
+            locked = lock_event(event_id=event.pk)
             marked += Registration.objects.filter(event=locked, state=RegistrationState.REGISTERED).update(state=RegistrationState.NO_SHOW)
             Registration.objects.filter(event=locked, state=RegistrationState.WAITLISTED).update(
                 state=RegistrationState.CANCELLED,

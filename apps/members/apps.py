@@ -6,3 +6,5 @@ class MembersConfig(AppConfig):
     name = "apps.members"
     label = "members"
     verbose_name = _("Members")
+    # The books: written once, never changed (the application's database role may not UPDATE or DELETE them).
+    append_only_models = ("PointsEntry", "PointsLotUse", "GrowthEntry", "TierChange")

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from apps.core.bulk_insert import allocate_ids, insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.reasons import Reason
+from apps.members.locks import lock_points_accounts
 from apps.members.models import MemberStatus, PointsAccount, PointsEntry, PointsEntryKind, PointsLot
 from apps.members.services import _positive_amount, _reason, default_points_expiry
 
@@ -39,12 +40,9 @@ def points_earn_bulk(
     if not ids:
         return 0
     # Locks the accounts with their members (the join), in account order, as points_earn does.
-    accounts = list(
-        PointsAccount.objects.select_for_update()
-        .filter(member_id__in=ids, member__status=MemberStatus.ACTIVE)
-        .order_by("pk")
-        .values_list("pk", "balance")
-    )
+    accounts = [
+        (account.pk, account.balance) for account in lock_points_accounts(member_ids=ids) if account.member.status == MemberStatus.ACTIVE
+    ]
     if not accounts:
         return 0
     PointsAccount.objects.filter(pk__in=[pk for pk, _balance in accounts]).update(balance=F("balance") + amount, updated_at=now)

@@ -1,8 +1,8 @@
 """Every change to members, tiers, growth value and points.
 
-Locking rule: a function that changes both takes the ``Member`` row before the ``PointsAccount`` row,
-and several rows of one kind in primary-key order, so concurrent calls never deadlock. A staff adjustment
-takes the staff member's ``User`` row (or the ``PointsAdjustment`` row it decides) before the account.
+Locking rule (through ``apps.members.locks``): a function that changes both takes the ``Member`` row before the
+``PointsAccount`` row, and several rows of one kind in primary-key order, so concurrent calls never deadlock. A staff
+adjustment takes the staff member's ``User`` row (or the ``PointsAdjustment`` row it decides) before the account.
 """
 
 import json
@@ -26,6 +26,7 @@ from apps.core.models import AccessAction, ApiClient, User
 from apps.core.reasons import Reason, reason_fields, translated_param
 from apps.core.redaction import redact_text
 from apps.core.services import access_log_record, personal_text_redact
+from apps.members.locks import lock_member, lock_points_account, lock_points_accounts_by_id
 from apps.members.models import (
     AdjustmentState,
     Consent,
@@ -177,7 +178,7 @@ def member_update_profile(*, member: Member, actor: User | None = None, tags: It
         raise ApplicationError(
             "invalid_field", _("These fields cannot be changed here: %(fields)s") % {"fields": ", ".join(sorted(unknown))}
         )
-    member = Member.objects.select_for_update().get(pk=member.pk)
+    member = lock_member(member_id=member.pk)
     cleaned = _clean_profile(changes)
     new_phone = cleaned.get("phone", member.phone)
     new_external_id = cleaned.get("external_id", member.external_id)
@@ -223,7 +224,7 @@ def member_set_consent(
 @transaction.atomic
 def member_withdraw_all_consents(*, member: Member, source: str, actor: User | None = None, reason: str = "") -> list[Consent]:
     """Withdraw marketing consent on every channel in one step; every campaign and the outbox check consent when they act."""
-    Member.objects.select_for_update().filter(pk=member.pk).first()
+    lock_member(member_id=member.pk)
     return [
         member_set_consent(member=member, channel=channel, granted=False, source=source, actor=actor, reason=reason)
         for channel in ConsentChannel.values
@@ -233,7 +234,7 @@ def member_withdraw_all_consents(*, member: Member, source: str, actor: User | N
 def _member_transition(*, member: Member, allowed_from: set[str], to: str, reason: str, actor: User | None) -> Member:
     if not (reason or "").strip():
         raise ApplicationError("reason_required", _("A reason is required."), fields={"reason": ""})
-    member = Member.objects.select_for_update().get(pk=member.pk)
+    member = lock_member(member_id=member.pk)
     if member.status not in allowed_from:
         raise ApplicationError(
             "invalid_status",
@@ -357,7 +358,7 @@ def member_anonymise(*, member: Member, reason: str, actor: User | None = None) 
     """
     if not (reason or "").strip():
         raise ApplicationError("reason_required", _("A reason is required."), fields={"reason": ""})
-    member = Member.objects.select_for_update().get(pk=member.pk)
+    member = lock_member(member_id=member.pk)
     if member.anonymised_at is not None:
         raise ApplicationError("already_anonymised", _("The member was already anonymised."), http_status=409)
     values = personal_values(member)
@@ -478,7 +479,7 @@ def _reason(reason: str | Reason) -> dict[str, Any]:
 
 
 def _lock_account(member: Member) -> PointsAccount:
-    return PointsAccount.objects.select_for_update().select_related("member").get(member_id=member.pk)
+    return lock_points_account(member_id=member.pk)
 
 
 def _require_status(member: Member, allowed: set[str]) -> None:
@@ -686,7 +687,7 @@ def points_reverse(
 ) -> PointsEntry:
     """Undo a ledger entry with a new, opposite one (once). A debit's points go back to the lots they came from."""
     reason_columns = _reason(reason)
-    account = PointsAccount.objects.select_for_update().get(pk=entry.account_id)
+    account = lock_points_accounts_by_id(account_ids=[entry.account_id])[0]
     entry = PointsEntry.objects.get(pk=entry.pk)
     if entry.kind in (PointsEntryKind.EXPIRE, PointsEntryKind.REVERSE):
         raise ApplicationError("not_reversible", _("Expiries and reversals cannot be reversed."), http_status=409)
@@ -749,7 +750,7 @@ def points_expire_due(*, now: datetime | None = None, chunk_size: int = 500) -> 
         if not account_ids:
             return total
         with transaction.atomic():
-            accounts = list(PointsAccount.objects.select_for_update().filter(pk__in=account_ids).order_by("pk"))
+            accounts = lock_points_accounts_by_id(account_ids=account_ids)
             total += _expire_due_lots(accounts, now=now)
         last_account_id = account_ids[-1]
 
@@ -782,7 +783,7 @@ def growth_add(
     """Record growth value; promote at once when the rolling total crosses a higher tier's threshold."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise ApplicationError("invalid_amount", _("Growth value must be a non-zero whole number."), fields={"amount": amount})
-    member = Member.objects.select_for_update().get(pk=member.pk)
+    member = lock_member(member_id=member.pk)
     _require_status(member, {MemberStatus.ACTIVE})
     reason_columns = _reason(reason)
     refuse_personal_data_in_text(member, reason=reason_columns["reason"], source_ref=source_ref)

@@ -125,7 +125,7 @@ def test_redemption_check_in_and_referral_are_recorded_after_commit(django_captu
     member = MemberFactory()
     with django_capture_on_commit_callbacks(execute=True):
         grant = benefit_services.grant_issue(benefit=BenefitFactory(), member=member, source=GrantSource.STAFF)
-        redemption = benefit_services.grant_redeem(grant=grant, channel="pos", order_ref="POS-1")
+        redemption = benefit_services.grant_redeem(code=grant.code, channel="pos", order_ref="POS-1")
     event = ActivityEvent.objects.get(member=member)
     assert (event.kind, event.event_id, event.channel, event.order_ref) == (
         ActivityKind.BENEFIT_REDEMPTION,

@@ -73,7 +73,7 @@ def test_points_issued_spent_and_liability(settings) -> None:
 def test_benefit_redemption_rate_cost_and_value() -> None:
     benefit = BenefitFactory(face_value=Decimal("50.00"), unit_cost=Decimal("30.00"), points_price=None)
     grants = [benefit_services.grant_issue(benefit=benefit, member=MemberFactory(), source=GrantSource.STAFF) for _ in range(4)]
-    benefit_services.grant_redeem(grant=grants[0], channel="pos")
+    benefit_services.grant_redeem(code=grants[0].code, channel="pos")
     benefit_services.grant_revoke(grant=grants[1], reason="test")
     today = selectors.local_today()
     [row] = selectors.benefit_summary(f=MetricFilter(start=today, end=today)).rows

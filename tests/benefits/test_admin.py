@@ -31,7 +31,7 @@ def test_pages_load_for_each_role(client, staff, role, grant):
 
 
 def test_benefit_page_shows_results(client, staff, grant):
-    services.grant_redeem(grant=grant, channel="pos")
+    services.grant_redeem(code=grant.code, channel="pos")
     client.force_login(staff(OPERATIONS_MANAGER))
     page = client.get(reverse("admin:benefits_benefit_change", args=[grant.benefit_id])).content.decode()
     assert "100.0%" in page and "¥30.00" in page
@@ -71,7 +71,7 @@ def test_revoke_needs_reason_and_redeem_from_back_office(client, staff, grant):
 
 
 def test_redeem_link_of_a_redeemed_grant_says_when_in_the_operators_time_zone(client, staff, grant):
-    services.grant_redeem(grant=grant, channel="pos")
+    services.grant_redeem(code=grant.code, channel="pos")
     Grant.objects.filter(pk=grant.pk).update(closed_at=datetime(2026, 3, 1, 2, 5, tzinfo=UTC))
     client.force_login(staff(CUSTOMER_SERVICE))
     response = client.get(reverse("admin:benefits_grant_redeem", args=[grant.pk]))

@@ -18,7 +18,7 @@ def test_member_sees_only_own_grants_filtered_by_state(member_client):
     api, member = member_client()
     mine = grant_for(member)
     redeemed = grant_for(member)
-    services.grant_redeem(grant=redeemed, channel="pos")
+    services.grant_redeem(code=redeemed.code, channel="pos")
     grant_for(MemberFactory())
     body = api.get("/api/v1/me/benefits/").json()
     assert {row["id"] for row in body["results"]} == {mine.pk, redeemed.pk}
@@ -100,3 +100,20 @@ def test_member_cannot_use_trusted_redeem(member_client):
         api.post("/api/v1/grants/redeem/", {"code": grant.code, "channel": "app"}, format="json", HTTP_IDEMPOTENCY_KEY="x").status_code
         == 403
     )
+
+
+def test_redeem_by_grant_id_alone_is_refused_and_changes_nothing(trusted_client):
+    """A key with the redeem scope cannot use a member's grant by its sequential id: the code is the proof."""
+    api, _client = trusted_client(scopes=[ApiScope.BENEFITS_REDEEM])
+    grant = grant_for(MemberFactory())
+    response = api.post("/api/v1/grants/redeem/", {"grant_id": grant.pk, "channel": "pos"}, format="json", HTTP_IDEMPOTENCY_KEY="id-1")
+    assert response.status_code == 400 and "code" in response.json()["error"]["fields"]
+    assert grant.code not in response.content.decode()
+    grant.refresh_from_db()
+    assert grant.state == GrantState.ISSUED and not Redemption.objects.exists()
+
+
+def test_schema_offers_redemption_by_code_only(api):
+    schema = api.get("/api/v1/schema/", {"format": "json"}).json()
+    redeem = schema["components"]["schemas"]["RedeemRequest"]
+    assert "code" in redeem["required"] and "grant_id" not in redeem["properties"]

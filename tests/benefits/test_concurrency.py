@@ -66,3 +66,28 @@ def test_points_mall_never_overdraws():
     assert PointsAccount.objects.get(member=member).balance == 100
     assert Grant.objects.count() == 3
     assert_books_balance(member)
+
+
+def test_back_office_saves_beside_grants_keep_counters_equal_to_the_grants():
+    """Form saves, each from a page opened before the grants around it, race API-style grants on one benefit."""
+    benefit = BenefitFactory(total_stock=500, budget=Decimal("100000.00"), unit_cost=Decimal("25.00"))
+    members = MemberFactory.create_batch(60)
+
+    def work(index: int) -> str:
+        if index % 4 == 0:
+            for round_ in range(6):
+                opened = Benefit.objects.get(pk=benefit.pk)
+                services.grant_issue(benefit=benefit, member=members[(index + round_) % len(members)], source=GrantSource.STAFF)
+                opened.description = f"edit {index}.{round_}"
+                services.benefit_save(benefit=opened)
+            return "saved"
+        for member in members[index::16]:
+            services.grant_issue(benefit=benefit, member=member, source=GrantSource.STAFF)
+        return "granted"
+
+    outcomes = run_at_once(work)
+    assert outcomes["saved"] == 4 and outcomes["granted"] == 12
+    stored = Benefit.objects.get(pk=benefit.pk)
+    grants = Grant.objects.filter(benefit=benefit)
+    assert stored.issued_count == grants.count() == 4 * 6 + sum(len(members[i::16]) for i in range(16) if i % 4)
+    assert stored.cost_committed == sum(grants.values_list("cost", flat=True))

@@ -7,6 +7,7 @@ from django.utils import timezone
 from apps.benefits import services
 from apps.benefits.models import BenefitKind, BenefitStatus, Grant, GrantSource, GrantState
 from apps.core.errors import ApplicationError
+from apps.core.roles import ANALYST, CUSTOMER_SERVICE
 from apps.members import services as member_services
 from apps.members.models import PointsAccount, PointsEntry
 from tests.benefits.factories import BenefitFactory, TierBenefitFactory
@@ -94,11 +95,11 @@ class TestRedeemRevokeExpire:
         Grant.objects.filter(pk=grant.pk).update(
             valid_until=timezone.now() - timedelta(seconds=1), valid_from=timezone.now() - timedelta(days=1)
         )
-        assert refusal(lambda: services.grant_redeem(grant=grant, channel="pos")) == "grant_expired"
+        assert refusal(lambda: services.grant_redeem(code=grant.code, channel="pos")) == "grant_expired"
         revoked = issue(benefit, owner)
         services.grant_revoke(grant=revoked, reason="Issued by mistake")
-        assert refusal(lambda: services.grant_redeem(grant=revoked, channel="pos")) == "grant_revoked"
-        assert refusal(lambda: services.grant_redeem(grant=revoked, channel="fax")) == "invalid_channel"
+        assert refusal(lambda: services.grant_redeem(code=revoked.code, channel="pos")) == "grant_revoked"
+        assert refusal(lambda: services.grant_redeem(code=revoked.code, channel="fax")) == "invalid_channel"
 
     def test_revoke_needs_reason_returns_stock_and_only_unused(self):
         benefit = BenefitFactory(total_stock=1)
@@ -108,7 +109,7 @@ class TestRedeemRevokeExpire:
         benefit.refresh_from_db()
         assert (benefit.issued_count, benefit.cost_committed) == (0, Decimal("0.00"))
         redeemed = issue(benefit, MemberFactory())
-        services.grant_redeem(grant=redeemed, channel="staff")
+        services.grant_redeem(code=redeemed.code, channel="staff")
         assert refusal(lambda: services.grant_revoke(grant=redeemed, reason="x")) == "grant_not_revocable"
 
     def test_expiry_job_is_idempotent(self):
@@ -189,3 +190,20 @@ class TestBulk:
         assert again.issued == 0
         benefit.refresh_from_db()
         assert benefit.issued_count == 4 == Grant.objects.filter(benefit=benefit).count()
+
+
+class TestStaffRedemption:
+    def test_staff_with_the_permission_redeem_by_grant_and_are_recorded(self, staff):
+        grant = issue(BenefitFactory(), MemberFactory())
+        desk = staff(CUSTOMER_SERVICE)
+        redemption = services.grant_redeem_by_staff(grant=grant, actor=desk, order_ref="DESK-9")
+        assert (redemption.actor, redemption.channel, redemption.order_ref) == (desk, "staff", "DESK-9")
+
+    def test_staff_without_the_permission_are_refused(self, staff):
+        grant = issue(BenefitFactory(), MemberFactory())
+        assert refusal(lambda: services.grant_redeem_by_staff(grant=grant, actor=staff(ANALYST))) == "permission_denied"
+        grant.refresh_from_db()
+        assert grant.state == GrantState.ISSUED
+
+    def test_a_code_is_required(self):
+        assert refusal(lambda: services.grant_redeem(code=" - ", channel="pos")) == "code_required"

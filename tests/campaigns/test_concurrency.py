@@ -1,19 +1,26 @@
 import threading
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.db.models import Sum
 from django.test import override_settings
 
+from apps.benefits import services as benefit_services
+from apps.benefits.models import Benefit, Grant, GrantState
 from apps.campaigns import services
 from apps.campaigns.models import Referral, ReferralState
 from apps.members.bulk_points import points_earn_bulk
 from apps.members.models import PointsAccount, PointsEntry
 from apps.members.services import points_earn
-from tests.campaigns.factories import CampaignFactory
+from tests.benefits.factories import BenefitFactory
+from tests.campaigns.factories import CampaignFactory, SegmentFactory
 from tests.members.factories import MemberFactory
+from tests.members.test_concurrency import assert_books_balance
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
+
+ALL_MEMBERS = {"op": "and", "conditions": [{"field": "status", "value": ["active"]}]}
 
 
 @pytest.fixture(autouse=True)
@@ -106,3 +113,38 @@ def test_campaign_run_beside_single_earns_on_the_same_members():
     assert run.acted == 30
     for account in PointsAccount.objects.filter(member__in=members):
         assert account.balance == PointsEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] == 8
+
+
+def test_campaign_run_beside_mall_exchanges_and_revocations_never_deadlocks():
+    """The run locks benefit then accounts, as the mall and revocation do: racing them on the same members ends, exactly."""
+    members = MemberFactory.create_batch(40)
+    for member in members:
+        points_earn(member=member, amount=100, reason="Purchase")
+    benefit = BenefitFactory(points_price=10, unit_cost=Decimal("2.00"))
+    bought = [benefit_services.mall_exchange(member=member, benefit=benefit) for member in members]
+    run = services.campaign_launch(
+        campaign=CampaignFactory(benefit=benefit, points_amount=5, applies_frequency_cap=False, segment=SegmentFactory(rules=ALL_MEMBERS))
+    )
+
+    def work(index):
+        if index == 0:
+            services.campaign_run_execute(run_id=run.pk, chunk_size=4)
+            return
+        for position in range(index - 1, len(members), 5):
+            if index % 2:
+                benefit_services.mall_exchange(member=members[position], benefit=benefit)
+            else:
+                benefit_services.grant_revoke(grant=bought[position], reason="Returned at the desk")
+
+    assert in_threads(6, work) == []
+    run.refresh_from_db()
+    grants = Grant.objects.filter(benefit=benefit)
+    assert run.benefits_granted == 40 == grants.filter(source_ref=f"campaign-run:{run.pk}").count()
+    revoked = grants.filter(state=GrantState.REVOKED).count()
+    assert revoked == len(range(1, 40, 5)) + len(range(3, 40, 5))
+    held = grants.exclude(state=GrantState.REVOKED)
+    stored = Benefit.objects.get(pk=benefit.pk)
+    assert stored.issued_count == held.count() == 40 + 40 + 3 * 8 - revoked
+    assert stored.cost_committed == sum(held.values_list("cost", flat=True))
+    for member in members:
+        assert_books_balance(member)

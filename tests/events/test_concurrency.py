@@ -35,3 +35,26 @@ def test_one_member_racing_themselves_registers_once():
 
     outcomes = run_at_once(register, threads=8)
     assert outcomes["registered"] == 1 and outcomes["already_registered"] == 7
+
+
+def test_back_office_saves_beside_registrations_keep_seats_equal_to_the_seated():
+    """Form saves, each from a page opened before the registrations around it, race registrations on one event."""
+    event = EventFactory(capacity=200)
+    members = MemberFactory.create_batch(64)
+
+    def work(index: int) -> str:
+        if index % 4 == 0:
+            for round_ in range(4):
+                opened = Event.objects.get(pk=event.pk)
+                services.registration_create(event=event, member=members[index * 4 + round_])
+                opened.venue = f"Hall {index}.{round_}"
+                services.event_save(event=opened)
+            return "saved"
+        for member in members[index * 4 : index * 4 + 4]:
+            services.registration_create(event=event, member=member)
+        return "registered"
+
+    outcomes = run_at_once(work)
+    assert outcomes == {"saved": 4, "registered": 12}
+    seated = Registration.objects.filter(event=event, state=RegistrationState.REGISTERED).count()
+    assert Event.objects.get(pk=event.pk).seats_taken == seated == 64

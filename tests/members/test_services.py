@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError
@@ -21,6 +21,7 @@ from apps.members.models import (
     TierChange,
     TierChangeKind,
 )
+from tests.conftest import APP_ROLE_MODE
 from tests.members.factories import MemberFactory, tier
 
 pytestmark = pytest.mark.django_db
@@ -294,11 +295,13 @@ class TestPoints:
 
     def test_ledger_is_append_only_in_the_database(self):
         entry = services.points_earn(member=MemberFactory(), amount=100, reason="Purchase")
+        # The owner is stopped by the append-only trigger; the application's role has no right to try.
+        refusal = ProgrammingError if APP_ROLE_MODE else IntegrityError
         for attempt in (
             lambda: PointsEntry.objects.filter(pk=entry.pk).update(amount=999),
-            lambda: PointsEntry.objects.filter(pk=entry.pk).delete(),
+            lambda: connection.cursor().execute("DELETE FROM members_pointsentry WHERE id = %s", [entry.pk]),
         ):
-            with pytest.raises(IntegrityError), transaction.atomic():
+            with pytest.raises(refusal), transaction.atomic():
                 attempt()
         assert PointsEntry.objects.get(pk=entry.pk).amount == 100
 

@@ -41,16 +41,10 @@ class GrantSerializer(serializers.ModelSerializer):
 
 
 class RedeemSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=32, required=False)
-    grant_id = serializers.IntegerField(required=False)
+    code = serializers.CharField(max_length=32, help_text="The code the member presents (dashes optional). Grant ids are not accepted.")
     member_id = serializers.IntegerField(required=False, help_text="When given, the grant must belong to this member.")
     channel = serializers.ChoiceField(choices=RedemptionChannel.choices)
     order_ref = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-
-    def validate(self, attrs: dict) -> dict:
-        if not attrs.get("code") and not attrs.get("grant_id"):
-            raise serializers.ValidationError({"code": "Give a code or a grant_id."})
-        return attrs
 
 
 class GrantCreateSerializer(serializers.Serializer):

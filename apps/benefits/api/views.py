@@ -74,10 +74,8 @@ class GrantRedeemView(TrustedView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         member = member_selectors.member_get(pk=fields["member_id"]) if fields.get("member_id") else None
-        grant = Grant(pk=fields["grant_id"]) if fields.get("grant_id") else None
         redemption = services.grant_redeem(
-            code=fields.get("code"),
-            grant=grant,
+            code=fields["code"],
             member=member,
             channel=fields["channel"],
             order_ref=fields["order_ref"],

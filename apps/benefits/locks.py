@@ -1,0 +1,28 @@
+"""The one place benefits and grants are locked, in the product's lock order (docs/architecture.md).
+
+A benefit is locked before the members and points accounts of the grants it gives, and grants last.
+"""
+
+from collections.abc import Iterable
+
+from apps.benefits.models import Benefit, Grant
+
+
+def lock_benefit(*, benefit_id: int) -> Benefit:
+    return Benefit.objects.select_for_update().get(pk=benefit_id)
+
+
+def lock_grant(*, grant_id: int) -> Grant:
+    return Grant.objects.select_for_update().select_related("benefit").get(pk=grant_id)
+
+
+def lock_grant_by_code(*, code: str, member_id: int | None = None) -> Grant | None:
+    """The grant with this (normalised) code, optionally only if it is that member's; None when there is none."""
+    grants = Grant.objects.select_for_update().select_related("benefit").filter(code=code)
+    if member_id is not None:
+        grants = grants.filter(member_id=member_id)
+    return grants.first()
+
+
+def lock_grants(*, grant_ids: Iterable[int]) -> list[Grant]:
+    return list(Grant.objects.select_for_update().filter(pk__in=set(grant_ids)).order_by("pk"))
