@@ -51,7 +51,7 @@ test: messages
 
 # The concurrency, ledger and reconcile tests again, connected as the application's least-privileged database
 # role (the owner creates and migrates the test database): the books hold without superuser powers.
-APP_ROLE_TESTS := $(wildcard tests/*/test_concurrency.py) tests/members/test_services.py::TestPoints tests/members/test_reconcile.py tests/core/test_app_db_role.py
+APP_ROLE_TESTS := $(wildcard tests/*/test_concurrency.py) tests/members/test_services.py::TestPoints tests/members/test_reconcile.py tests/core/test_app_db_role.py tests/members/test_anonymisation_leaves_nothing.py
 test-app-role: messages
 	USEROPS_TEST_APP_ROLE=1 DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} CELERY_BROKER_URL=memory:// \
 		$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not celery_worker" $(PYTEST_ARGS) $(APP_ROLE_TESTS)

@@ -8,3 +8,6 @@ class MembersConfig(AppConfig):
     verbose_name = _("Members")
     # The books: written once, never changed (the application's database role may not UPDATE or DELETE them).
     append_only_models = ("PointsEntry", "PointsLotUse", "GrowthEntry", "TierChange")
+    # The one exception: anonymisation replaces a member's identifiers in these free-text columns (the ledger's
+    # trigger also demands its redaction switch); amounts, balances and dates stay unchangeable.
+    redactable_columns = {"PointsEntry": ("reason", "source_ref"), "GrowthEntry": ("reason", "source_ref"), "TierChange": ("reason",)}

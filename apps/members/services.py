@@ -672,7 +672,7 @@ def points_adjustment_approve(*, adjustment: PointsAdjustment, actor: User, note
 @transaction.atomic
 def points_adjustment_reject(*, adjustment: PointsAdjustment, actor: User, note: str) -> PointsAdjustment:
     """A second person refuses a pending adjustment, saying why; no points move."""
-    note = _reason(note)
+    note = _reason(note)["reason"]
     adjustment = _lock_pending(adjustment, actor)
     adjustment.state = AdjustmentState.REJECTED
     adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, timezone.now(), note

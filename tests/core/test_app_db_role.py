@@ -84,6 +84,19 @@ def test_the_ledger_cannot_be_rewritten_emptied_or_unguarded(app_role):
     assert refused(app_role, "CREATE TABLE smuggled (id int)")
 
 
+def test_anonymisation_may_only_redact_the_ledgers_free_text(app_role):
+    member = MemberFactory()
+    member_services.points_earn(member=member, amount=10, reason="Purchase")
+    assert refused(app_role, "UPDATE members_pointsentry SET amount = amount + 1")
+    assert refused(app_role, "UPDATE members_growthentry SET amount = amount + 1")
+    with pytest.raises(psycopg.errors.RestrictViolation):
+        app_role.execute("UPDATE members_pointsentry SET reason = 'rewritten'")
+    with app_role.transaction():
+        app_role.execute("SELECT set_config('userops.ledger_redaction', 'on', true)")
+        app_role.execute("UPDATE members_pointsentry SET reason = 'Purchase [redacted]'")
+    assert app_role.execute("SELECT reason, amount FROM members_pointsentry").fetchall() == [("Purchase [redacted]", 10)]
+
+
 def test_migrate_connects_through_database_migrate_url():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL")

@@ -18,6 +18,16 @@ def append_only_tables() -> list[str]:
     return sorted(tables)
 
 
+def redactable_columns() -> dict[str, tuple[str, ...]]:
+    """Free-text columns of append-only tables that anonymisation may overwrite (``AppConfig.redactable_columns``)."""
+    columns = {}
+    for config in apps.get_app_configs():
+        for model_name, fields in getattr(config, "redactable_columns", {}).items():
+            model = config.get_model(model_name)
+            columns[model._meta.db_table] = tuple(model._meta.get_field(field).column for field in fields)
+    return columns
+
+
 class Command(BaseCommand):
     help = (
         "Create (or bring up to date) the role the application connects as: it may read and write rows but is no "
@@ -83,5 +93,11 @@ class Command(BaseCommand):
         statements += [
             sql.SQL("REVOKE UPDATE, DELETE ON {table} FROM {role}").format(table=sql.Identifier(table), role=role_id)
             for table in append_only_tables()
+        ]
+        statements += [
+            sql.SQL("GRANT UPDATE ({columns}) ON {table} TO {role}").format(
+                columns=sql.SQL(", ").join(map(sql.Identifier, columns)), table=sql.Identifier(table), role=role_id
+            )
+            for table, columns in redactable_columns().items()
         ]
         return statements
