@@ -4,7 +4,8 @@ from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
@@ -13,6 +14,7 @@ from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from apps.core import services
+from apps.core.admin_actions import confirm_action
 from apps.core.errors import ApplicationError
 from apps.core.models import AccessLogEntry, ApiClient, ApiScope, FailedTask, FailedTaskState, User
 
@@ -67,13 +69,22 @@ class ApiClientAdmin(ModelAdmin):
         )
 
     @action(description=_("Rotate key"), url_path="rotate-key", permissions=["change"])
-    def rotate_key(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
-        client = ApiClient.objects.get(pk=object_id)
-        raw_key = services.api_client_rotate_key(client=client)
-        messages.warning(
-            request, _("The new key of %(name)s is %(key)s — copy it now, it is not shown again.") % {"name": client.name, "key": raw_key}
+    def rotate_key(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        client = get_object_or_404(ApiClient, pk=object_id)
+
+        def rotate() -> str:
+            raw_key = services.api_client_rotate_key(client=client)
+            return _("The new key of %(name)s is %(key)s — copy it now, it is not shown again.") % {"name": client.name, "key": raw_key}
+
+        return confirm_action(
+            self,
+            request,
+            title=_("Rotate key"),
+            subject=client,
+            change_url=reverse("admin:core_apiclient_change", args=[client.pk]),
+            explanation=_("A new key replaces the current one, which stops working at once."),
+            perform=rotate,
         )
-        return HttpResponseRedirect(reverse("admin:core_apiclient_change", args=[object_id]))
 
 
 @admin.register(AccessLogEntry)
@@ -151,13 +162,22 @@ class FailedTaskAdmin(ModelAdmin):
         return obj.exception[:120]
 
     @action(description=_("Queue again"), url_path="retry", permissions=["retry"], icon="replay")
-    def retry(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
-        try:
-            services.failed_task_retry(failed_task=FailedTask.objects.get(pk=object_id), actor=request.user)
-            messages.success(request, _("The task was queued again."))
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        return HttpResponseRedirect(reverse("admin:core_failedtask_change", args=[object_id]))
+    def retry(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        failed_task = get_object_or_404(FailedTask, pk=object_id)
+
+        def queue_again() -> str:
+            services.failed_task_retry(failed_task=failed_task, actor=request.user)
+            return _("The task was queued again.")
+
+        return confirm_action(
+            self,
+            request,
+            title=_("Queue again"),
+            subject=failed_task,
+            change_url=reverse("admin:core_failedtask_change", args=[failed_task.pk]),
+            explanation=_("The task runs again with the same arguments."),
+            perform=queue_again,
+        )
 
     @admin.action(description=_("Queue the selected tasks again"), permissions=["retry"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[FailedTask]) -> None:
