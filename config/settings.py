@@ -113,6 +113,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
+# Refuses locked accounts and addresses and counts wrong passwords (apps/core/services.py: staff sign-in guard).
+AUTHENTICATION_BACKENDS = ["apps.core.auth_backends.GuardedModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -142,7 +144,14 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# One cache for every process: API throttles and the sign-in guard count in it, so their limits hold across web workers
+# and machines. CACHE_URL wins; else Redis when REDIS_URL is set; else a table in the database (created by migrate).
+if env("CACHE_URL", default=""):
+    CACHES = {"default": env.cache("CACHE_URL")}
+elif env("REDIS_URL", default=""):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "userops_cache"}}
 
 # Security: the production posture is the default; local runs opt out with DJANGO_DEBUG / USEROPS_HTTPS.
 # ``manage.py check --deploy`` passes with no warning when DJANGO_DEBUG=false, USEROPS_PRODUCTION=true, a strong
@@ -281,6 +290,9 @@ USEROPS = {
     "CUSTOMER_SERVICE_ADJUST_LIMIT": env.int("USEROPS_CUSTOMER_SERVICE_ADJUST_LIMIT", default=500),
     "MEMBER_TOKEN_TTL": timedelta(minutes=env.int("USEROPS_MEMBER_TOKEN_TTL_MINUTES", default=60)),
     "IDEMPOTENCY_KEY_TTL": timedelta(hours=env.int("USEROPS_IDEMPOTENCY_KEY_TTL_HOURS", default=72)),
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": env.int("USEROPS_LOGIN_MAX_FAILURES_PER_ACCOUNT", default=5),
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": env.int("USEROPS_LOGIN_MAX_FAILURES_PER_ADDRESS", default=20),
+    "LOGIN_LOCKOUT": timedelta(minutes=env.int("USEROPS_LOGIN_LOCKOUT_MINUTES", default=15)),
 }
 
 UNFOLD = {

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -11,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter, RangeDateTimeFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
-from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from unfold.forms import AdminPasswordChangeForm, AuthenticationForm, UserChangeForm, UserCreationForm
 
 from apps.core import services
 from apps.core.admin_actions import confirm_action
@@ -19,6 +20,27 @@ from apps.core.errors import ApplicationError
 from apps.core.models import AccessLogEntry, ApiClient, ApiScope, FailedTask, FailedTaskState, User
 
 admin.site.unregister(Group)
+
+
+class StaffLoginForm(AuthenticationForm):
+    """The back-office sign-in, saying plainly when repeated failures have locked the account or the address."""
+
+    def clean(self) -> dict:
+        username = self.cleaned_data.get("username") or ""
+        if username and services.staff_login_locked(username=username, ip=services.client_ip(self.request)):
+            minutes = int(settings.USEROPS["LOGIN_LOCKOUT"].total_seconds() // 60)
+            raise forms.ValidationError(
+                _(
+                    "Too many failed sign-ins for this account or from this address. Try again in %(minutes)d minutes, "
+                    "or ask an administrator to unlock it."
+                )
+                % {"minutes": minutes},
+                code="locked",
+            )
+        return super().clean()
+
+
+admin.site.login_form = StaffLoginForm
 
 
 @admin.register(User)
@@ -29,6 +51,31 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
     list_display = ["username", "email", "first_name", "last_name", "is_active", "language"]
     list_filter = ["is_active", "is_superuser", "groups"]
     fieldsets = (*BaseUserAdmin.fieldsets, (_("Back office"), {"fields": ["language"]}))
+    actions_detail = ["unlock_sign_in"]
+
+    def has_unlock_sign_in_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.is_superuser
+
+    @action(description=_("Unlock sign-in"), url_path="unlock-sign-in", permissions=["unlock_sign_in"], icon="lock_open")
+    def unlock_sign_in(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        user = get_object_or_404(User, pk=object_id)
+
+        def unlock() -> str:
+            services.staff_login_unlock(username=user.get_username(), actor=request.user, request=request)
+            return _("%(username)s can sign in again.") % {"username": user.get_username()}
+
+        locked = services.staff_login_locked(username=user.get_username(), ip=None)
+        return confirm_action(
+            self,
+            request,
+            title=_("Unlock sign-in"),
+            subject=user,
+            change_url=reverse("admin:core_user_change", args=[user.pk]),
+            explanation=_("Sign-in is locked after repeated wrong passwords.")
+            if locked
+            else _("Sign-in is not locked; unlocking also forgets earlier failed attempts."),
+            perform=unlock,
+        )
 
 
 @admin.register(Group)
