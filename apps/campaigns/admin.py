@@ -1,5 +1,6 @@
 import json
 from collections.abc import Callable
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -15,6 +16,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 
 from apps.campaigns import selectors, services
+from apps.campaigns.conditions import compile_rules
 from apps.campaigns.models import Campaign, CampaignRun, CampaignStatus, Referral, ReferralState, RunStatus, Segment
 from apps.core.errors import ApplicationError
 
@@ -33,8 +35,23 @@ def _each(request: HttpRequest, queryset: QuerySet, service: Callable, done: str
         messages.success(request, done % {"count": succeeded})
 
 
+class SegmentForm(forms.ModelForm):
+    class Meta:
+        model = Segment
+        fields = ["name", "description", "rules"]
+
+    def clean_rules(self) -> Any:
+        rules = self.cleaned_data["rules"]
+        try:
+            compile_rules(rules)
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+        return rules
+
+
 @admin.register(Segment)
 class SegmentAdmin(SimpleHistoryAdmin, ModelAdmin):
+    form = SegmentForm
     list_display = ["name", "frozen_at", "frozen_count", "updated_at"]
     search_fields = ["name", "description"]
     readonly_fields = ["frozen_at", "frozen_count"]
