@@ -516,6 +516,12 @@ USEROPS_IMPORTS = {
     "BACKGROUND_THRESHOLD_ROWS": env.int("USEROPS_IMPORT_BACKGROUND_THRESHOLD_ROWS", default=5000),
     "CHUNK_SIZE": env.int("USEROPS_IMPORT_CHUNK_SIZE", default=5000),
 }
+# Uploaded workbooks (member import, benefit catalogue) are refused before parsing beyond these bounds.
+USEROPS_SPREADSHEETS = {
+    "MAX_UNPACKED_MB": env.int("USEROPS_XLSX_MAX_UNPACKED_MB", default=64),
+    "MAX_PARTS": env.int("USEROPS_XLSX_MAX_PARTS", default=200),
+    "MAX_COMPRESSION_RATIO": env.int("USEROPS_XLSX_MAX_COMPRESSION_RATIO", default=100),
+}
 
 # Referrals: points for both sides, which actions qualify, how soon after enrolment a code may be attached,
 # and how many rewarded referrals a referrer may have per calendar month.
