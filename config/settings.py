@@ -151,7 +151,14 @@ if env("CACHE_URL", default=""):
 elif env("REDIS_URL", default=""):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "userops_cache"}}
+    # Culling (beyond MAX_ENTRIES) would drop counters, lock-outs included; expired rows are removed first anyway.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "userops_cache",
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+        }
+    }
 
 # Security: the production posture is the default; local runs opt out with DJANGO_DEBUG / USEROPS_HTTPS.
 # ``manage.py check --deploy`` passes with no warning when DJANGO_DEBUG=false, USEROPS_PRODUCTION=true, a strong
