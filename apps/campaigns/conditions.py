@@ -91,8 +91,10 @@ def _strings(value: Any, path: str) -> list[str]:
         raise _invalid(path, _("a non-empty list of values is required."))
     if len(value) > MAX_VALUES:
         raise _invalid(path, _("at most %(count)d values are allowed.") % {"count": MAX_VALUES})
-    if any(len(v) > MAX_TEXT_LENGTH or "\x00" in v for v in value):
+    if any(len(v) > MAX_TEXT_LENGTH for v in value):
         raise _invalid(path, _("each value is text of at most %(length)d characters.") % {"length": MAX_TEXT_LENGTH})
+    if any("\x00" in v for v in value):
+        raise _invalid(path, _("values cannot contain the NUL character."))
     return value
 
 
