@@ -120,6 +120,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
+# Refuses locked accounts and addresses and counts wrong passwords (apps/core/services.py: staff sign-in guard).
+AUTHENTICATION_BACKENDS = ["apps.core.auth_backends.GuardedModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -150,7 +152,21 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# One cache for every process: API throttles and the sign-in guard count in it, so their limits hold across web workers
+# and machines. CACHE_URL wins; else Redis when REDIS_URL is set; else a table in the database (created by migrate).
+if env("CACHE_URL", default=""):
+    CACHES = {"default": env.cache("CACHE_URL")}
+elif env("REDIS_URL", default=""):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}}
+else:
+    # Culling (beyond MAX_ENTRIES) would drop counters, lock-outs included; expired rows are removed first anyway.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "userops_cache",
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+        }
+    }
 
 # Security: the production posture is the default; local runs opt out with DJANGO_DEBUG / USEROPS_HTTPS.
 # ``manage.py check --deploy`` passes with no warning when DJANGO_DEBUG=false, USEROPS_PRODUCTION=true, a strong
@@ -292,6 +308,10 @@ USEROPS = {
     "POINT_VALUE_YUAN": env("USEROPS_POINT_VALUE_YUAN", default="0.01"),
     "MEMBER_TOKEN_TTL": timedelta(minutes=env.int("USEROPS_MEMBER_TOKEN_TTL_MINUTES", default=60)),
     "IDEMPOTENCY_KEY_TTL": timedelta(hours=env.int("USEROPS_IDEMPOTENCY_KEY_TTL_HOURS", default=72)),
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": env.int("USEROPS_LOGIN_MAX_FAILURES_PER_ACCOUNT", default=5),
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": env.int("USEROPS_LOGIN_MAX_FAILURES_PER_ADDRESS", default=20),
+    "SEGMENT_QUERY_TIMEOUT_MS": env.int("USEROPS_SEGMENT_QUERY_TIMEOUT_MS", default=5000),
+    "LOGIN_LOCKOUT": timedelta(minutes=env.int("USEROPS_LOGIN_LOCKOUT_MINUTES", default=15)),
 }
 
 UNFOLD = {
@@ -522,6 +542,12 @@ USEROPS_IMPORTS = {
     "CHUNK_SIZE": env.int("USEROPS_IMPORT_CHUNK_SIZE", default=5000),
     # Uploaded customer files and their error reports name many people: deleted this long after upload.
     "FILE_RETENTION_DAYS": env.int("USEROPS_IMPORT_FILE_RETENTION_DAYS", default=30),
+}
+# Uploaded workbooks (member import, benefit catalogue) are refused before parsing beyond these bounds.
+USEROPS_SPREADSHEETS = {
+    "MAX_UNPACKED_MB": env.int("USEROPS_XLSX_MAX_UNPACKED_MB", default=64),
+    "MAX_PARTS": env.int("USEROPS_XLSX_MAX_PARTS", default=200),
+    "MAX_COMPRESSION_RATIO": env.int("USEROPS_XLSX_MAX_COMPRESSION_RATIO", default=100),
 }
 
 # Referrals: points for both sides, which actions qualify, how soon after enrolment a code may be attached,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from apps.analytics.models import ActivityEvent, ActivityKind, RfmScore, RfmSegment
-from apps.campaigns.conditions import _choices, _int, register_condition
+from apps.campaigns.conditions import _choices, _days, register_condition
 from apps.campaigns.models import Trigger
 from apps.campaigns.selectors import register_trigger_window
 
@@ -26,7 +26,7 @@ def _rfm_segment(operator: str, value: Any, path: str = "rfm_segment") -> Q:
 @register_condition("last_activity", label=gettext_lazy("Last activity"), operators=("within_days", "not_within_days"), value_kind="number")
 def _last_activity(operator: str, value: Any, path: str = "last_activity") -> Q:
     """Any activity event in the last N days (the raw log, through its (occurred_at) index, so it is current)."""
-    days = _int(value, path)
+    days = _days(value, path)
     since = timezone.now() - timedelta(days=days)
     active = Q(pk__in=ActivityEvent.objects.filter(occurred_at__gte=since).values("member_id"))
     return ~active if operator == "not_within_days" else active

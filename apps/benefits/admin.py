@@ -27,6 +27,7 @@ from apps.core.admin_base import ModelAdmin
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.core.service_admin import ServiceFormAdmin, add_service_error
+from apps.core.spreadsheet import xlsx_upload_check
 from apps.members.admin import ReasonForm, register_member_page_section
 from apps.members.models import Member
 from apps.members.phones import looks_like_phone, normalize_phone
@@ -89,11 +90,23 @@ class TierBenefitInline(TabularInline):
     fields = ["tier", "recurrence"]
 
 
+class CatalogueImportForm(ImportForm):
+    """The catalogue spreadsheet, refused before django-import-export reads it if opening it would take unbounded work."""
+
+    def clean_import_file(self) -> Any:
+        upload = self.cleaned_data["import_file"]
+        try:
+            xlsx_upload_check(upload, name=upload.name)
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+        return upload
+
+
 @admin.register(Benefit)
 class BenefitAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ImportExportMixin, TranslationAdmin, ModelAdmin):
     form = BenefitForm
     resource_classes = [BenefitResource]
-    import_form_class = ImportForm
+    import_form_class = CatalogueImportForm
     export_form_class = ExportForm
     list_display = [
         "name",

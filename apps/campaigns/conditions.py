@@ -27,7 +27,13 @@ from apps.core.errors import ApplicationError
 from apps.members.models import Consent, ConsentChannel, Member, MemberStatus, SourceChannel, Tag, Tier
 
 COMPARISONS = {"gte": "gte", "lte": "lte", "gt": "gt", "lt": "lt", "eq": "exact"}
+# Bounds on what a rule tree may ask, so a preview or a launch cannot hand the database an unbounded query.
 MAX_DEPTH = 5
+MAX_CONDITIONS = 100
+MAX_VALUES = 500
+MAX_TEXT_LENGTH = 100
+MAX_DAYS = 36500
+MAX_NUMBER = 10**9
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,12 @@ def _invalid(path: str, message: str) -> ApplicationError:
 def _strings(value: Any, path: str) -> list[str]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
         raise _invalid(path, _("a non-empty list of values is required."))
+    if len(value) > MAX_VALUES:
+        raise _invalid(path, _("at most %(count)d values are allowed.") % {"count": MAX_VALUES})
+    if any(len(v) > MAX_TEXT_LENGTH for v in value):
+        raise _invalid(path, _("each value is text of at most %(length)d characters.") % {"length": MAX_TEXT_LENGTH})
+    if any("\x00" in v for v in value):
+        raise _invalid(path, _("values cannot contain the NUL character."))
     return value
 
 
@@ -95,8 +107,14 @@ def _choices(value: Any, path: str, allowed: list[str]) -> list[str]:
 
 
 def _int(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid(path, _("a whole number is required."))
+    if isinstance(value, bool) or not isinstance(value, int) or not -MAX_NUMBER <= value <= MAX_NUMBER:
+        raise _invalid(path, _("a whole number between %(low)d and %(high)d is required.") % {"low": -MAX_NUMBER, "high": MAX_NUMBER})
+    return value
+
+
+def _days(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DAYS:
+        raise _invalid(path, _("a number of days between 1 and %(high)d is required.") % {"high": MAX_DAYS})
     return value
 
 
@@ -144,7 +162,7 @@ def _tags(operator: str, value: Any, path: str = "tags") -> Q:
 @register_condition("joined", label=gettext_lazy("Joined"), operators=("after", "before", "within_days"), value_kind="date")
 def _joined(operator: str, value: Any, path: str = "joined") -> Q:
     if operator == "within_days":
-        return Q(joined_at__gte=timezone.now() - timedelta(days=_int(value, path)))
+        return Q(joined_at__gte=timezone.now() - timedelta(days=_days(value, path)))
     day = _date(value, path)
     return Q(joined_at__date__gte=day) if operator == "after" else Q(joined_at__date__lt=day)
 
@@ -153,7 +171,7 @@ def _joined(operator: str, value: Any, path: str = "joined") -> Q:
 def _birthday_month(operator: str, value: Any, path: str = "birthday_month") -> Q:
     if value == "current":
         return Q(birthday__month=timezone.localdate().month)
-    if not isinstance(value, list) or not value or not all(isinstance(v, int) and 1 <= v <= 12 for v in value):
+    if not isinstance(value, list) or not 0 < len(value) <= 12 or not all(isinstance(v, int) and 1 <= v <= 12 for v in value):
         raise _invalid(path, _('months 1–12, or "current", are required.'))
     return Q(birthday__month__in=value)
 
@@ -172,8 +190,24 @@ def _consent(operator: str, value: Any, path: str = "consent") -> Q:
     return granted
 
 
+def _check_size(rules: Any) -> None:
+    """Refuse trees nested deeper than MAX_DEPTH or holding more than MAX_CONDITIONS nodes, before compiling any of it."""
+    pending, nodes = [(rules, 0)], 0
+    while pending:
+        node, depth = pending.pop()
+        nodes += 1
+        if nodes > MAX_CONDITIONS:
+            raise _invalid("rules", _("at most %(count)d conditions and groups are allowed.") % {"count": MAX_CONDITIONS})
+        if depth > MAX_DEPTH:
+            raise _invalid("rules", _("groups are nested too deep."))
+        if isinstance(node, dict) and isinstance(node.get("conditions"), list):
+            pending.extend((child, depth + 1) for child in node["conditions"])
+
+
 def compile_rules(rules: dict[str, Any], path: str = "rules", depth: int = 0) -> Q:
     """The ``Q`` of a rule tree; raises ApplicationError naming the faulty node."""
+    if depth == 0:
+        _check_size(rules)
     if not isinstance(rules, dict):
         raise _invalid(path, _("each rule must be an object."))
     if depth > MAX_DEPTH:
@@ -191,10 +225,11 @@ def compile_rules(rules: dict[str, Any], path: str = "rules", depth: int = 0) ->
             combined = (combined & q) if op == "and" else (combined | q)
         return combined
     field = rules.get("field")
-    condition = CONDITIONS.get(field)
+    condition = CONDITIONS.get(field) if isinstance(field, str) else None
     if condition is None:
-        raise _invalid(path, _("unknown field %(field)s.") % {"field": field})
+        raise _invalid(path, _("unknown field %(field)s.") % {"field": str(field)[:MAX_TEXT_LENGTH]})
     operator = rules.get("operator", condition.operators[0])
     if operator not in condition.operators:
-        raise _invalid(path, _("operator %(operator)s is not allowed for %(field)s.") % {"operator": operator, "field": field})
+        shown = str(operator)[:MAX_TEXT_LENGTH]
+        raise _invalid(path, _("operator %(operator)s is not allowed for %(field)s.") % {"operator": shown, "field": field})
     return condition.build(operator, rules.get("value"), f"{path}.{field}")

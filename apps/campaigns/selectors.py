@@ -1,12 +1,17 @@
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.campaigns.conditions import CONDITIONS, OPERATOR_LABELS, compile_rules
 from apps.campaigns.models import CampaignRun, Segment, SegmentMember, Trigger
+from apps.core.db import statement_timeout
+from apps.core.errors import ApplicationError
 from apps.members.models import Member, TierChange, TierChangeKind
 
 # Triggers whose events live in apps that build on campaigns (first purchase: analytics) register the members
@@ -67,14 +72,27 @@ def segment_builder_config() -> list[dict[str, Any]]:
     ]
 
 
+def segment_query_guard() -> AbstractContextManager[None]:
+    """Counts and previews asked for in a request stop at the segment query timeout with a clear refusal."""
+    return statement_timeout(
+        milliseconds=settings.USEROPS["SEGMENT_QUERY_TIMEOUT_MS"],
+        refusal=ApplicationError(
+            "segment_query_timeout",
+            _("Counting this segment took too long and was stopped. Narrow the rules (fewer conditions or values) and try again."),
+            http_status=400,
+        ),
+    )
+
+
 def segment_preview(*, rules: dict[str, Any], sample_size: int = 10) -> dict[str, Any]:
     """Live count and a sample, for the segment editor."""
     members = rules_members(rules=rules)
-    sample = members.select_related("tier").order_by("-id")[:sample_size]
-    return {
-        "count": members.count(),
-        "sample": [{"id": m.pk, "name": m.name, "tier": m.tier.name, "city": m.city, "status": m.get_status_display()} for m in sample],
-    }
+    with segment_query_guard():
+        sample = members.select_related("tier").order_by("-id")[:sample_size]
+        return {
+            "count": members.count(),
+            "sample": [{"id": m.pk, "name": m.name, "tier": m.tier.name, "city": m.city, "status": m.get_status_display()} for m in sample],
+        }
 
 
 def campaign_run_list() -> QuerySet[CampaignRun]:

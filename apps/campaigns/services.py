@@ -41,7 +41,7 @@ from apps.campaigns.models import (
     SegmentMember,
     Trigger,
 )
-from apps.campaigns.selectors import BUILT_IN_TRIGGERS, TRIGGER_WINDOWS, run_members, segment_members
+from apps.campaigns.selectors import BUILT_IN_TRIGGERS, TRIGGER_WINDOWS, run_members, segment_members, segment_query_guard
 from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import User
@@ -301,11 +301,10 @@ def campaign_launch(
             raise ApplicationError("run_in_progress", _("The campaign's previous run has not finished."), http_status=409)
         _validate(campaign)
         _set_status(campaign, CampaignStatus.RUNNING, actor)
+    with segment_query_guard():
+        targeted = segment_members(segment=campaign.segment).count()
     run = CampaignRun.objects.create(
-        campaign=campaign,
-        dry_run=dry_run,
-        scheduled_for=None if dry_run else scheduled_for,
-        targeted=segment_members(segment=campaign.segment).count(),
+        campaign=campaign, dry_run=dry_run, scheduled_for=None if dry_run else scheduled_for, targeted=targeted
     )
     _queue_run(run)
     return run

@@ -1,21 +1,23 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter, RangeDateTimeFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
-from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from unfold.forms import AdminPasswordChangeForm, AuthenticationForm, UserChangeForm, UserCreationForm
 
 from apps.core import services
+from apps.core.admin_actions import confirm_action
 from apps.core.admin_base import ModelAdmin
-from apps.core.errors import ApplicationError
 from apps.core.models import AccessLogEntry, ApiClient, ApiScope, FailedTask, FailedTaskState, User
 from apps.core.reasons import CodedReason
 from apps.core.service_admin import ServiceFormAdmin
@@ -43,6 +45,27 @@ class CodedReasonAdminMixin:
         return fields
 
 
+class StaffLoginForm(AuthenticationForm):
+    """The back-office sign-in, saying plainly when repeated failures have locked the account or the address."""
+
+    def clean(self) -> dict:
+        username = self.cleaned_data.get("username") or ""
+        if username and services.staff_login_locked(username=username, ip=services.client_ip(self.request)):
+            minutes = int(settings.USEROPS["LOGIN_LOCKOUT"].total_seconds() // 60)
+            raise forms.ValidationError(
+                _(
+                    "Too many failed sign-ins for this account or from this address. Try again in %(minutes)d minutes, "
+                    "or ask an administrator to unlock it."
+                )
+                % {"minutes": minutes},
+                code="locked",
+            )
+        return super().clean()
+
+
+admin.site.login_form = StaffLoginForm
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin, ModelAdmin):
     form = UserChangeForm
@@ -51,6 +74,31 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
     list_display = ["username", "email", "first_name", "last_name", "is_active", "language"]
     list_filter = ["is_active", "is_superuser", "groups"]
     fieldsets = (*BaseUserAdmin.fieldsets, (_("Back office"), {"fields": ["language"]}))
+    actions_detail = ["unlock_sign_in"]
+
+    def has_unlock_sign_in_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.is_superuser
+
+    @action(description=_("Unlock sign-in"), url_path="unlock-sign-in", permissions=["unlock_sign_in"], icon="lock_open")
+    def unlock_sign_in(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        user = get_object_or_404(User, pk=object_id)
+
+        def unlock() -> str:
+            services.staff_login_unlock(username=user.get_username(), actor=request.user, request=request)
+            return _("%(username)s can sign in again.") % {"username": user.get_username()}
+
+        locked = services.staff_login_locked(username=user.get_username(), ip=None)
+        return confirm_action(
+            self,
+            request,
+            title=_("Unlock sign-in"),
+            subject=user,
+            change_url=reverse("admin:core_user_change", args=[user.pk]),
+            explanation=_("Sign-in is locked after repeated wrong passwords.")
+            if locked
+            else _("Sign-in is not locked; unlocking also forgets earlier failed attempts."),
+            perform=unlock,
+        )
 
 
 @admin.register(Group)
@@ -87,13 +135,22 @@ class ApiClientAdmin(ServiceFormAdmin, ModelAdmin):
         )
 
     @action(description=_("Rotate key"), url_path="rotate-key", permissions=["change"])
-    def rotate_key(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
-        client = ApiClient.objects.get(pk=object_id)
-        raw_key = services.api_client_rotate_key(client=client)
-        messages.warning(
-            request, _("The new key of %(name)s is %(key)s — copy it now, it is not shown again.") % {"name": client.name, "key": raw_key}
+    def rotate_key(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        client = get_object_or_404(ApiClient, pk=object_id)
+
+        def rotate() -> str:
+            raw_key = services.api_client_rotate_key(client=client)
+            return _("The new key of %(name)s is %(key)s — copy it now, it is not shown again.") % {"name": client.name, "key": raw_key}
+
+        return confirm_action(
+            self,
+            request,
+            title=_("Rotate key"),
+            subject=client,
+            change_url=reverse("admin:core_apiclient_change", args=[client.pk]),
+            explanation=_("A new key replaces the current one, which stops working at once."),
+            perform=rotate,
         )
-        return HttpResponseRedirect(reverse("admin:core_apiclient_change", args=[object_id]))
 
 
 @admin.register(AccessLogEntry)
@@ -179,13 +236,22 @@ class FailedTaskAdmin(ModelAdmin):
         return obj.exception[:120]
 
     @action(description=_("Queue again"), url_path="retry", permissions=["retry"], icon="replay")
-    def retry(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
-        try:
-            services.failed_task_retry(failed_task=FailedTask.objects.get(pk=object_id), actor=request.user)
-            messages.success(request, _("The task was queued again."))
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        return HttpResponseRedirect(reverse("admin:core_failedtask_change", args=[object_id]))
+    def retry(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        failed_task = get_object_or_404(FailedTask, pk=object_id)
+
+        def queue_again() -> str:
+            services.failed_task_retry(failed_task=failed_task, actor=request.user)
+            return _("The task was queued again.")
+
+        return confirm_action(
+            self,
+            request,
+            title=_("Queue again"),
+            subject=failed_task,
+            change_url=reverse("admin:core_failedtask_change", args=[failed_task.pk]),
+            explanation=_("The task runs again with the same arguments."),
+            perform=queue_again,
+        )
 
     @admin.action(description=_("Queue the selected tasks again"), permissions=["retry"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[FailedTask]) -> None:

@@ -119,6 +119,9 @@ class AccessAction(models.TextChoices):
     EXPORT = "export", _("Exported a file")
     DATA_EXPORT = "data_export", _("Exported a member's data (PIPL)")
     ANONYMISE = "anonymise", _("Anonymised a member (PIPL)")
+    LOGIN_FAILED = "login_failed", _("Failed staff sign-in")
+    LOGIN_LOCKED = "login_locked", _("Staff sign-in locked after repeated failures")
+    LOGIN_UNLOCKED = "login_unlocked", _("Staff sign-in unlocked")
 
 
 class AccessLogEntry(models.Model):

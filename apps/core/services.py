@@ -11,8 +11,19 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core import rate_limits
 from apps.core.errors import ApplicationError
-from apps.core.models import AccessLogEntry, ApiClient, ApiScope, FailedTask, FailedTaskState, IdempotencyRecord, User, hash_secret
+from apps.core.models import (
+    AccessAction,
+    AccessLogEntry,
+    ApiClient,
+    ApiScope,
+    FailedTask,
+    FailedTaskState,
+    IdempotencyRecord,
+    User,
+    hash_secret,
+)
 from apps.core.redaction import REDACTED, redact_text
 
 
@@ -137,6 +148,76 @@ def access_log_record(
         object_ids=",".join(str(pk) for pk in object_ids),
         ip=client_ip(request) if request is not None else None,
         user_agent=(meta.get("HTTP_USER_AGENT") or "")[:255],
+    )
+
+
+# Staff sign-in guard ------------------------------------------------------------------------------
+# Failed passwords are counted per account and per client address in the shared cache. Reaching a limit locks that
+# account (or address) until the lock-out period has passed since its last failure, or until a superuser unlocks it.
+
+LOGIN_OBJECT_TYPE = "core.user"
+
+
+def _login_key(kind: str, value: str) -> str:
+    return f"login-failures:{kind}:{hash_secret(value)}"
+
+
+def _login_limits() -> dict[str, int]:
+    return {"account": settings.USEROPS["LOGIN_MAX_FAILURES_PER_ACCOUNT"], "address": settings.USEROPS["LOGIN_MAX_FAILURES_PER_ADDRESS"]}
+
+
+def _login_subjects(*, username: str, ip: str | None) -> dict[str, str]:
+    subjects = {"account": username.strip()}
+    if ip:
+        subjects["address"] = ip
+    return subjects
+
+
+def staff_login_locked(*, username: str, ip: str | None) -> bool:
+    """Whether sign-in is refused for this account or from this address, whatever the password."""
+    limits = _login_limits()
+    return any(
+        rate_limits.counter_get(key=_login_key(kind, value)) >= limits[kind]
+        for kind, value in _login_subjects(username=username, ip=ip).items()
+    )
+
+
+def staff_login_failed(*, username: str, request: Any) -> None:
+    """Count a wrong password for the account and the address; the failure, and a lock when one starts, go to the access log."""
+    ip = client_ip(request) if request is not None else None
+    timeout = int(settings.USEROPS["LOGIN_LOCKOUT"].total_seconds())
+    limits = _login_limits()
+    account = username.strip()[:64]
+    access_log_record(action=AccessAction.LOGIN_FAILED, object_type=LOGIN_OBJECT_TYPE, object_id=account, request=request)
+    for kind, value in _login_subjects(username=username, ip=ip).items():
+        if rate_limits.counter_add(key=_login_key(kind, value), timeout_seconds=timeout) == limits[kind]:
+            access_log_record(
+                action=AccessAction.LOGIN_LOCKED, object_type=LOGIN_OBJECT_TYPE, object_id=account, request=request, detail=kind
+            )
+
+
+def staff_login_succeeded(*, username: str) -> None:
+    """A right password (on an account that was not locked) forgets the account's earlier failures."""
+    rate_limits.counter_clear(key=_login_key("account", username.strip()))
+
+
+def staff_login_unlock(*, username: str = "", ip: str = "", actor: User | None = None, request: Any = None) -> None:
+    """Lift the lock on an account, an address or both, and say who did it in the access log."""
+    if not username.strip() and not ip.strip():
+        raise ApplicationError("nothing_to_unlock", _("Name an account or a client address to unlock."))
+    for kind, value in _login_subjects(username=username, ip=ip.strip()).items():
+        if value:
+            rate_limits.counter_clear(key=_login_key(kind, value))
+    detail = ", ".join(
+        part for part in (username.strip() and f"account {username.strip()}", ip.strip() and f"address {ip.strip()}") if part
+    )
+    access_log_record(
+        action=AccessAction.LOGIN_UNLOCKED,
+        object_type=LOGIN_OBJECT_TYPE,
+        object_id=username.strip()[:64],
+        request=request,
+        user=actor,
+        detail=detail,
     )
 
 

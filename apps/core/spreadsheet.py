@@ -1,17 +1,81 @@
-"""Exports that a spreadsheet cannot turn into formulas, and that our own importer reads back unchanged.
+"""Spreadsheets in and out: uploads checked with bounded work before anything parses them; exports that a spreadsheet
+cannot turn into formulas, and that our own importer reads back unchanged.
 
-Each format is neutralised the way it needs: an Excel file stores every text cell as text (a text cell is never
+Each export format is neutralised the way it needs: an Excel file stores every text cell as text (a text cell is never
 evaluated, so the value is written as it is); a CSV file has no cell types, so a text cell that a spreadsheet
 would read as a formula gets the documented leading apostrophe, and ``unescape_csv_cell`` removes exactly that.
 """
 
 import csv
+import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.errors import ApplicationError
+
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+# Only parts bigger than this are held to the compression ratio: tiny XML parts compress very well and harm no one.
+RATIO_CHECKED_FROM_BYTES = 1 << 20
+
+
+def unreadable_workbook() -> ApplicationError:
+    return ApplicationError(
+        "unreadable_spreadsheet",
+        _("The file is not a readable Excel workbook (.xlsx). Open it in Excel and save it again, or save it as CSV."),
+        fields={"file": "unreadable"},
+    )
+
+
+def xlsx_upload_check(upload: IO[bytes], *, name: str) -> None:
+    """Refuse a workbook that would take unbounded work to open, reading only the zip's directory of parts.
+
+    An .xlsx is a zip of XML parts. Its directory declares each part's compressed and uncompressed size, and Python's
+    zipfile never inflates a part past its declared size, so bounding the declared sizes bounds what any parser does.
+    Other file types pass untouched.
+    """
+    if Path(name).suffix.lower() not in XLSX_SUFFIXES:
+        return
+    limits = settings.USEROPS_SPREADSHEETS
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise unreadable_workbook() from exc
+    finally:
+        upload.seek(0)
+    if "xl/workbook.xml" not in {part.filename for part in parts}:
+        raise unreadable_workbook()
+    if len(parts) > limits["MAX_PARTS"]:
+        raise ApplicationError(
+            "spreadsheet_too_complex",
+            _("The workbook has %(parts)d parts; at most %(limit)d are accepted. Keep one sheet of data, or save it as CSV.")
+            % {"parts": len(parts), "limit": limits["MAX_PARTS"]},
+            fields={"file": "parts"},
+        )
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > limits["MAX_UNPACKED_MB"] << 20:
+        raise ApplicationError(
+            "spreadsheet_too_large",
+            _("Unpacked, the workbook holds %(size)d MB; at most %(limit)d MB are accepted. Split it, or save it as CSV.")
+            % {"size": unpacked >> 20, "limit": limits["MAX_UNPACKED_MB"]},
+            fields={"file": "size"},
+        )
+    for part in parts:
+        if part.file_size > RATIO_CHECKED_FROM_BYTES and part.file_size > limits["MAX_COMPRESSION_RATIO"] * max(part.compress_size, 1):
+            raise ApplicationError(
+                "spreadsheet_suspicious",
+                _("The workbook is compressed more than %(ratio)d times, which real spreadsheets never are; it was not opened.")
+                % {"ratio": limits["MAX_COMPRESSION_RATIO"]},
+                fields={"file": "ratio"},
+            )
+
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 CSV_ESCAPE = "'"

@@ -20,6 +20,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownF
 from unfold.decorators import action, display
 
 from apps.core.admin import CodedReasonAdminMixin
+from apps.core.admin_actions import confirm_action
 from apps.core.admin_base import ModelAdmin
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
@@ -151,22 +152,44 @@ class EventAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAd
     def has_export_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return request.user.has_perm("events.view_registration")
 
-    def _transition(self, request: HttpRequest, object_id: str, service: Any, done: str) -> HttpResponse:
+    def _transition(self, request: HttpRequest, object_id: str, *, title: Any, explanation: Any, service: Any, done: str) -> HttpResponse:
         event = get_object_or_404(Event, pk=object_id)
-        try:
+
+        def perform() -> str:
             service(event=event)
-            messages.success(request, done)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        return HttpResponseRedirect(reverse("admin:events_event_change", args=[object_id]))
+            return done
+
+        return confirm_action(
+            self,
+            request,
+            title=title,
+            subject=event,
+            change_url=reverse("admin:events_event_change", args=[event.pk]),
+            explanation=explanation,
+            perform=perform,
+        )
 
     @action(description=_("Publish"), url_path="publish", permissions=["manage"], icon="publish")
     def publish(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._transition(request, object_id, services.event_publish, _("The event is published."))
+        return self._transition(
+            request,
+            object_id,
+            title=_("Publish event"),
+            explanation=_("Members see the event and can register once registration opens."),
+            service=services.event_publish,
+            done=_("The event is published."),
+        )
 
     @action(description=_("Close registration"), url_path="close", permissions=["manage"], icon="lock")
     def close_registration(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._transition(request, object_id, services.event_close, _("Registration is closed."))
+        return self._transition(
+            request,
+            object_id,
+            title=_("Close registration"),
+            explanation=_("No one can register any more; existing registrations stay."),
+            service=services.event_close,
+            done=_("Registration is closed."),
+        )
 
     @action(description=_("Cancel event"), url_path="cancel", permissions=["manage"], icon="event_busy")
     def cancel_event(self, request: HttpRequest, object_id: str) -> HttpResponse:

@@ -100,26 +100,31 @@ class ImportJobAdmin(ModelAdmin):
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                job = services.import_job_create(
-                    upload=form.cleaned_data["file"], all_or_nothing=form.cleaned_data["all_or_nothing"], actor=request.user
-                )
+                return self._upload(request, form)
             except ApplicationError as exc:
                 form.add_error("file", exc.message)
-                return self._render(request, "admin/imports/upload.html", _("Import members"), form=form)
-            if job.total_rows > services.background_threshold_rows():
-                services.import_job_queue(job=job)
-                messages.info(request, _("The file has %(rows)d rows: it is imported in the background.") % {"rows": job.total_rows})
-                return HttpResponseRedirect(reverse("admin:imports_importjob_change", args=[job.pk]))
-            try:
-                preview = services.import_file(path=Path(job.file.path), dry_run=True, all_or_nothing=job.all_or_nothing)
-            except ApplicationError as exc:
-                # A file that cannot be previewed is not kept as a job of its own.
-                services.import_job_delete(job=job)
-                form.add_error("file", exc.message)
-            else:
-                errors = [replace(error, column=column_label(error.column)) for error in preview.errors[:200]]
-                return self._render(request, "admin/imports/preview.html", _("Check the import"), job=job, summary=preview, errors=errors)
         return self._render(request, "admin/imports/upload.html", _("Import members"), form=form)
+
+    def _upload(self, request: HttpRequest, form: UploadForm) -> HttpResponse:
+        job = services.import_job_create(
+            upload=form.cleaned_data["file"], all_or_nothing=form.cleaned_data["all_or_nothing"], actor=request.user
+        )
+        if services.import_job_in_background(job=job):
+            services.import_job_queue(job=job)
+            messages.info(
+                request,
+                _("The file has more than %(threshold)d rows: it is imported in the background.")
+                % {"threshold": services.background_threshold_rows()},
+            )
+            return HttpResponseRedirect(reverse("admin:imports_importjob_change", args=[job.pk]))
+        try:
+            preview = services.import_file(path=Path(job.file.path), dry_run=True, all_or_nothing=job.all_or_nothing)
+        except ApplicationError:
+            # A file that cannot be previewed is not kept as a job of its own.
+            services.import_job_delete(job=job)
+            raise
+        errors = [replace(error, column=column_label(error.column)) for error in preview.errors[:200]]
+        return self._render(request, "admin/imports/preview.html", _("Check the import"), job=job, summary=preview, errors=errors)
 
     def confirm_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
         if request.method != "POST" or not self.has_add_permission(request):

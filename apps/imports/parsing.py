@@ -8,6 +8,7 @@ import codecs
 import csv
 import re
 import unicodedata
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -19,7 +20,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
-from apps.core.spreadsheet import unescape_csv_cell
+from apps.core.spreadsheet import unescape_csv_cell, unreadable_workbook, xlsx_upload_check
 from apps.members.bulk import MemberRecord
 from apps.members.models import Gender, Tier
 from apps.members.phones import normalize_phone
@@ -174,17 +175,34 @@ def _csv_records(path: Path) -> Iterator[list[Any]]:
             dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
         except csv.Error:
             dialect = csv.excel
-        for record in csv.reader(handle, dialect):
-            yield [unescape_csv_cell(cell) for cell in record]
+        try:
+            for record in csv.reader(handle, dialect):
+                yield [unescape_csv_cell(cell) for cell in record]
+        except csv.Error as exc:
+            raise ApplicationError(
+                "unreadable_csv", _("The CSV file cannot be read: %(reason)s. Save it again as CSV from Excel.") % {"reason": exc}
+            ) from exc
+
+
+# What openpyxl raises on a damaged workbook: a broken zip, missing or malformed XML parts, odd values.
+XLSX_READ_ERRORS = (zipfile.BadZipFile, KeyError, IndexError, ValueError, TypeError, AttributeError, OSError, SyntaxError, EOFError)
 
 
 def _xlsx_records(path: Path) -> Iterator[list[Any]]:
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    with path.open("rb") as handle:
+        xlsx_upload_check(handle, name=path.name)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (*XLSX_READ_ERRORS, InvalidFileException) as exc:
+        raise unreadable_workbook() from exc
     try:
         for values in workbook.worksheets[0].iter_rows(values_only=True):
             yield list(values)
+    except XLSX_READ_ERRORS as exc:
+        raise unreadable_workbook() from exc
     finally:
         workbook.close()
 

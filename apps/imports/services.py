@@ -7,6 +7,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
 from apps.core.models import User
-from apps.core.spreadsheet import neutralise_cell
+from apps.core.spreadsheet import neutralise_cell, xlsx_upload_check
 from apps.imports.models import ImportJob, ImportStatus
 from apps.imports.parsing import RowError, file_column_names, file_unknown_columns, parse_file, records
 from apps.members.bulk import MemberRecord, members_bulk_upsert
@@ -48,8 +49,10 @@ class ImportSummary:
         return self.invalid + self.duplicate
 
 
-def count_rows(path: Path) -> int:
-    return max(sum(1 for record in records(path) if any(str(cell or "").strip() for cell in record)) - 1, 0)
+def count_rows(path: Path, *, limit: int | None = None) -> int:
+    """Data rows in the file (the header and empty lines aside); with ``limit``, stop counting once past it."""
+    filled = (record for record in records(path) if any(str(cell or "").strip() for cell in record))
+    return max(sum(1 for _record in islice(filled, None if limit is None else limit + 2)) - 1, 0)
 
 
 def _validate_only(path: Path) -> ImportSummary:
@@ -159,14 +162,17 @@ def error_report_csv(errors: list[RowError], *, path: Path) -> bytes:
 
 
 def import_job_create(*, upload: UploadedFile, all_or_nothing: bool, actor: User | None) -> ImportJob:
-    """Store the file and decide its path: a preview to confirm (small files) or a background job (large).
+    """Check and store the file, reading no more than the background threshold of rows.
 
-    A file that cannot be read leaves nothing behind: no job and no stored upload.
+    ``total_rows`` is exact for a file small enough to preview; a larger file shows threshold + 1 until its background job
+    counts it, so a request never reads a whole large file. A file that cannot be read leaves nothing behind: no job
+    and no stored upload.
     """
+    xlsx_upload_check(upload, name=upload.name)
     job = ImportJob(original_name=upload.name[:255], all_or_nothing=all_or_nothing, created_by=actor, status=ImportStatus.PREVIEWED)
     job.file.save(upload.name, upload, save=False)
     try:
-        job.total_rows = count_rows(Path(job.file.path))
+        job.total_rows = count_rows(Path(job.file.path), limit=background_threshold_rows())
         job.save()
     except ApplicationError:
         job.file.delete(save=False)
@@ -176,6 +182,10 @@ def import_job_create(*, upload: UploadedFile, all_or_nothing: bool, actor: User
         job.file.delete(save=False)
         raise ApplicationError("unreadable_file", _("The file could not be read as CSV or Excel."), fields={"file": upload.name}) from exc
     return job
+
+
+def import_job_in_background(*, job: ImportJob) -> bool:
+    return job.total_rows > background_threshold_rows()
 
 
 def _delete_files(job: ImportJob) -> None:
@@ -296,6 +306,8 @@ def import_job_run(*, job_id: int) -> ImportJob:
         )
 
     try:
+        if not job.processed_rows:
+            ImportJob.objects.filter(pk=job.pk).update(total_rows=count_rows(Path(job.file.path)))
         summary = import_file(
             path=Path(job.file.path),
             all_or_nothing=job.all_or_nothing,

@@ -137,8 +137,9 @@ def member_points_summary(*, member: Member) -> PointsSummary:
 
 
 def member_token_lookup(*, token_hash: str) -> MemberToken | None:
-    token = MemberToken.objects.select_related("member", "member__tier").filter(token_hash=token_hash).first()
-    if token is None or not token.is_valid or token.member.status == MemberStatus.CLOSED:
+    """A usable token: not expired or revoked, its member not closed, and the API client that obtained it still active."""
+    token = MemberToken.objects.select_related("member", "member__tier", "client").filter(token_hash=token_hash).first()
+    if token is None or not token.is_valid or token.member.status == MemberStatus.CLOSED or not token.client.is_active:
         return None
     return token
 

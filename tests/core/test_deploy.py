@@ -40,6 +40,19 @@ def test_check_deploy_has_no_warnings_in_production():
     assert "System check identified no issues" in result.stdout
 
 
+def test_check_deploy_warns_when_limits_would_be_counted_per_process():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=production_env(CACHE_URL="locmemcache://"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0 and "userops.W001" in result.stderr + result.stdout
+
+
 def test_production_refuses_to_start_without_a_secret_key():
     env = production_env()
     del env["DJANGO_SECRET_KEY"]

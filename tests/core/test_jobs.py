@@ -78,11 +78,18 @@ def test_failed_tasks_in_the_back_office(client, staff):
     client.force_login(staff(AUDITOR))
     assert "members.expire_points" in client.get(changelist).content.decode()
     assert client.get(reverse("admin:core_failedtask_retry", args=[failed.pk])).status_code == 403
+    assert client.post(reverse("admin:core_failedtask_retry", args=[failed.pk])).status_code == 403
     client.force_login(staff(OPERATIONS_MANAGER))
+    retry_url = reverse("admin:core_failedtask_retry", args=[failed.pk])
+    confirmation = client.get(retry_url)
+    assert confirmation.status_code == 200 and "The task runs again with the same arguments." in confirmation.content.decode()
+    assert FailedTask.objects.get(pk=failed.pk).state == FailedTaskState.FAILED
     with mock.patch("celery.current_app.send_task"):
-        response = client.get(reverse("admin:core_failedtask_retry", args=[failed.pk]))
+        response = client.post(retry_url)
     assert response.status_code == 302
     assert FailedTask.objects.get(pk=failed.pk).state == FailedTaskState.RETRIED
+    again = client.post(retry_url)
+    assert again.status_code == 200 and FailedTask.objects.get(pk=failed.pk).state == FailedTaskState.RETRIED
 
 
 SLOT_TIME = datetime(2026, 6, 1, 1, 0, 20, tzinfo=UTC)

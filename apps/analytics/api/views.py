@@ -12,7 +12,7 @@ from apps.analytics.api import serializers as s
 from apps.core.api.idempotency import idempotent
 from apps.core.api.permissions import IsTrustedClient
 from apps.core.errors import ApplicationError
-from apps.core.models import ApiClient, ApiScope
+from apps.core.models import ApiClient, ApiScope, User
 from apps.members.api.views import IDEMPOTENCY_HEADER, TrustedView
 
 VIEW_PERMISSION = "analytics.view_dailymetric"
@@ -25,7 +25,7 @@ class CanReadMetrics(BasePermission):
         if isinstance(request.auth, ApiClient):
             return IsTrustedClient().has_permission(request, view)
         user = request.user
-        return bool(user and user.is_authenticated and user.is_staff and user.has_perm(VIEW_PERMISSION))
+        return isinstance(user, User) and user.is_authenticated and user.is_staff and user.has_perm(VIEW_PERMISSION)
 
 
 class ActivityBatchView(TrustedView):

@@ -5,7 +5,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.benefits import selectors, services
@@ -13,6 +12,7 @@ from apps.benefits.api import serializers as s
 from apps.benefits.filters import GrantFilter
 from apps.benefits.models import Grant
 from apps.core.api.idempotency import idempotent
+from apps.core.api.throttling import SharedScopedRateThrottle
 from apps.core.models import ApiScope
 from apps.members import selectors as member_selectors
 from apps.members.api.permissions import IsMember
@@ -64,7 +64,7 @@ class GrantLookupView(TrustedView):
 
 class GrantRedeemView(TrustedView):
     required_scopes = {"POST": (ApiScope.BENEFITS_REDEEM,)}
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [SharedScopedRateThrottle]
     throttle_scope = "redeem"
 
     @extend_schema(request=s.RedeemSerializer, responses={201: s.GrantSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["benefits"])

@@ -10,11 +10,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.core.api.idempotency import idempotent
 from apps.core.api.permissions import IsTrustedClient
+from apps.core.api.throttling import SharedScopedRateThrottle
 from apps.core.models import AccessAction, ApiClient, ApiScope
 from apps.core.services import access_log_record
 from apps.members import selectors, services
@@ -300,7 +300,7 @@ class MemberAnonymiseView(APIView):
 
 class MemberTokenIssueView(TrustedView):
     required_scopes = {"POST": (ApiScope.MEMBER_TOKENS,)}
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [SharedScopedRateThrottle]
     throttle_scope = "member_token_issue"
 
     @extend_schema(request=s.MemberTokenIssueSerializer, responses={201: s.MemberTokenSerializer}, tags=["auth"])
