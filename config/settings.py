@@ -486,6 +486,8 @@ USEROPS_PERIODIC_TASKS = {
 USEROPS_EVENTS = {
     "NOTIFY_CHANNELS": env.list("USEROPS_EVENT_NOTIFY_CHANNELS", default=["sms"]),
     "REMINDER_HOURS_BEFORE": env.int("USEROPS_EVENT_REMINDER_HOURS_BEFORE", default=24),
+    # Tickets are accepted from this many hours before the start until the event ends (docs/events.md).
+    "CHECK_IN_OPENS_HOURS_BEFORE": env.int("USEROPS_EVENT_CHECK_IN_OPENS_HOURS_BEFORE", default=2),
 }
 
 # Campaigns: members per chunk of a run; the frequency cap (at most N campaign actions per member in D days,

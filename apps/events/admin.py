@@ -233,6 +233,7 @@ class EventAdmin(SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
             "opts": self.model._meta,
             "now": timezone.now(),
         }
+        context["check_in_opens"], context["check_in_closes"] = services.check_in_window(event=event)
         return TemplateResponse(request, "admin/events/event/check_in.html", context)
 
 

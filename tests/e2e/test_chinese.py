@@ -113,7 +113,10 @@ def _make_programme() -> dict[str, object]:
         run_at=timezone.now() + timedelta(days=3),
     )
     club = ClubFactory(name="上海车友会")
-    event = EventFactory(title_en="Spring drive", title_zh_hans="春季自驾", venue="UserOps 之家，静安", attendance_points=50, club=club)
+    event = EventFactory(
+        title_en="Spring drive", title_zh_hans="春季自驾", venue="UserOps 之家，静安", attendance_points=50, club=club, about_to_start=True
+    )
+    next_week = EventFactory(title_en="Autumn drive", title_zh_hans="秋季自驾", venue="UserOps 之家，静安", club=club)
     registration = event_services.registration_create(event=event, member=member)
     return {
         "member": member,
@@ -124,6 +127,8 @@ def _make_programme() -> dict[str, object]:
         "event": event,
         "club": club,
         "ticket": registration.ticket_code,
+        "next_week": next_week,
+        "early_ticket": event_services.registration_create(event=next_week, member=member).ticket_code,
     }
 
 
@@ -169,7 +174,7 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     for href in sidebar:
         if href.split("?")[0] not in pages.values():
             pages[f"sidebar {href.strip('/').replace('/', ' ')}"] = href
-    data = {user.username, user.email, member.name, member.email, "Service voucher", "Umbrella", "Spring drive"}
+    data = {user.username, user.email, member.name, member.email, "Service voucher", "Umbrella", "Spring drive", "Autumn drive"}
     data |= set(Tier.objects.values_list("code", flat=True))  # codes, shown beside the names
     report = []
 
@@ -230,4 +235,9 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     submit(page.locator("#check-in-form button[type=submit]"))
     page.get_by_test_id("check-in-error").wait_for()
     check("check-in unknown ticket")
+    page.goto(f"/admin/events/event/{programme['next_week'].pk}/check-in/")
+    page.fill("input#ticket", programme["early_ticket"])
+    submit(page.locator("#check-in-form button[type=submit]"))
+    page.get_by_test_id("check-in-error").filter(has_text="签到").wait_for()
+    check("check-in too early")
     assert not report, "English left in the zh-hans back office:\n" + "\n".join(report)

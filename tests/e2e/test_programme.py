@@ -204,7 +204,7 @@ def test_operations_manager_imports_a_small_file_after_checking_the_preview(page
 
 def test_check_in_at_the_door_on_a_phone(open_page, login_as, screenshot):
     member = MemberFactory(name="陈静", phone="+8613700137000")
-    event = EventFactory(title="Owners' spring drive", attendance_points=50, max_companions=2)
+    event = EventFactory(title="Owners' spring drive", attendance_points=50, max_companions=2, about_to_start=True)
     registration = event_services.registration_create(event=event, member=member)
     forgot_ticket = event_services.registration_create(event=event, member=MemberFactory(name="周杰", phone="+8613700137001"), companions=1)
     phone = open_page(PHONE)
@@ -233,6 +233,17 @@ def test_check_in_at_the_door_on_a_phone(open_page, login_as, screenshot):
     phone.locator("input#ticket").fill("NOSUCHCODE")
     phone.get_by_role("button", name="Check in").first.click()
     phone.get_by_test_id("check-in-error").filter(has_text="No such ticket for this event.").wait_for()
+
+    # A ticket for next week's event is not accepted today, and the page says when it will be.
+    next_week = EventFactory(title="Owners' autumn drive")
+    early = event_services.registration_create(event=next_week, member=member)
+    phone.goto(f"/admin/events/event/{next_week.pk}/check-in/")
+    phone.get_by_test_id("check-in-window").filter(has_text="Tickets are accepted from").wait_for()
+    phone.locator("input#ticket").fill(early.ticket_code)
+    phone.get_by_role("button", name="Check in").first.click()
+    phone.get_by_test_id("check-in-error").filter(has_text="Check-in opens at").wait_for()
+    assert Registration.objects.get(pk=early.pk).state == RegistrationState.REGISTERED
+    phone.goto(f"/admin/events/event/{event.pk}/check-in/")
 
     # A member who forgot the ticket is found by phone number and checked in from the list.
     phone.locator("input#phone").fill("137 0013 7001")

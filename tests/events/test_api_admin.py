@@ -44,7 +44,7 @@ def test_register_cancel_and_ticket_are_the_members_own(member_client):
 
 def test_scanner_check_in_is_idempotent_and_says_already(trusted_client):
     api, _client = trusted_client(scopes=[ApiScope.EVENTS_CHECKIN])
-    registration = services.registration_create(event=EventFactory(attendance_points=20), member=MemberFactory())
+    registration = services.registration_create(event=EventFactory(attendance_points=20, about_to_start=True), member=MemberFactory())
     payload = services.ticket_payload(registration)
     first = api.post("/api/v1/events/check-in/", {"ticket": payload}, format="json", HTTP_IDEMPOTENCY_KEY="scan-1")
     assert first.status_code == 200 and first.json()["already_checked_in"] is False
@@ -72,7 +72,7 @@ def test_back_office_pages_load_for_each_role(client, staff, role):
 
 
 def test_check_in_page_by_code_and_by_phone(client, staff):
-    event = EventFactory()
+    event = EventFactory(about_to_start=True)
     member = MemberFactory(phone="+8613800007777")
     registration = services.registration_create(event=event, member=member, companions=0)
     client.force_login(staff(CUSTOMER_SERVICE))
@@ -84,6 +84,21 @@ def test_check_in_page_by_code_and_by_phone(client, staff):
     again = client.post(url, {"ticket": registration.ticket_code}).content.decode()
     assert "Already checked in at" in again
     assert Registration.objects.get(pk=registration.pk).state == RegistrationState.ATTENDED
+
+
+def test_check_in_days_before_is_refused_on_the_page_and_the_api_with_when_it_opens(client, staff, trusted_client):
+    event = EventFactory()
+    registration = services.registration_create(event=event, member=MemberFactory())
+    client.force_login(staff(CUSTOMER_SERVICE))
+    url = reverse("admin:events_event_check_in_page", args=[event.pk])
+    page = client.get(url).content.decode()
+    assert "Tickets are accepted from" in page
+    refused = client.post(url, {"ticket": registration.ticket_code}).content.decode()
+    assert 'data-testid="check-in-error"' in refused and "Check-in opens at" in refused and "Welcome" not in refused
+    api, _client = trusted_client(scopes=[ApiScope.EVENTS_CHECKIN])
+    answer = api.post("/api/v1/events/check-in/", {"ticket": registration.ticket_code}, format="json", HTTP_IDEMPOTENCY_KEY="early")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "check_in_not_open"
+    assert Registration.objects.get(pk=registration.pk).state == RegistrationState.REGISTERED
 
 
 def test_attendee_export_is_formula_safe_and_masked(client, staff):
