@@ -292,7 +292,7 @@ UNFOLD = {
     "SHOW_VIEW_ON_SITE": False,
     "SHOW_LANGUAGES": True,
     "DASHBOARD_CALLBACK": "config.dashboard.dashboard_callback",
-    "STYLES": [lambda request: static("userops/admin.css")],
+    "STYLES": [lambda request: static("userops/admin.css"), lambda request: static("userops/member.css")],
     "COLORS": {
         "primary": {
             "50": "oklch(97.1% .013 17.38)",
