@@ -534,6 +534,28 @@ class MemberAdmin(SimpleHistoryAdmin, ModelAdmin):
         return TemplateResponse(request, "admin/members/member/action_form.html", context)
 
 
+def member_picker_rows(request: HttpRequest, text: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Members matching a phone (any format), name (beginning) or external ID, as plain values for a picker on another
+    app's page: phone masked for staff without the personal-data right."""
+    if not (text or "").strip():
+        return []
+    full = can_see_pii(request)
+    members = search_members(Member.objects.select_related("tier", "points_account"), text).order_by("name", "pk")[:limit]
+    return [
+        {
+            "id": member.pk,
+            "name": member.name,
+            "phone": (member.phone if full else mask_phone(member.phone)) or "—",
+            "external_id": member.external_id or "—",
+            "tier": str(member.tier),
+            "points": member.points_account.balance,
+            "status": member.get_status_display(),
+            "url": reverse("admin:members_member_change", args=[member.pk]),
+        }
+        for member in members
+    ]
+
+
 def register_member_profile_fact(*, label: Any, value: Callable[[Member], str]) -> None:
     """Show ``value(member)`` in the member page's header under ``label`` (analytics' RFM segment, last activity)."""
     MEMBER_PROFILE_FACTS.append(MemberProfileFact(label=label, value=value))

@@ -1,12 +1,17 @@
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.core.models import ApiScope
 from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.events import services
 from apps.events.models import EventStatus, Registration, RegistrationState
+from apps.members import services as member_services
+from apps.members.models import PointsAccount
 from tests.events.factories import ClubFactory, EventFactory
-from tests.members.factories import MemberFactory
+from tests.members.factories import MemberFactory, tier
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +121,63 @@ def test_cancel_event_from_back_office(client, staff):
     client.post(reverse("admin:events_event_cancel_event", args=[event.pk]), {"reason": "Venue flooded"})
     event.refresh_from_db()
     assert event.status == EventStatus.CANCELLED and event.cancel_reason == "Venue flooded"
+
+
+def test_staff_register_a_member_from_the_event_page_with_the_api_rules(client, staff):
+    event = EventFactory(points_price=300, capacity=1, max_companions=1)
+    member = MemberFactory(name="李娜", phone="+8613800138000")
+    member_services.points_earn(member=member, amount=500, reason="Purchase")
+    client.force_login(staff(CUSTOMER_SERVICE))
+    url = reverse("admin:events_event_register_member", args=[event.pk])
+    found = client.get(url, {"q": "138 0013 8000"}).content.decode()
+    assert 'data-testid="member-matches"' in found and "李娜" in found and "+8613800138000" in found
+    too_many = client.post(url, {"member": member.pk, "companions": 2}).content.decode()
+    assert 'data-testid="register-error"' in too_many and "At most 1 companions" in too_many
+    poor = MemberFactory(name="王芳")
+    broke = client.post(url, {"member": poor.pk}).content.decode()
+    assert 'data-testid="register-error"' in broke and "points" in broke
+    assert not Registration.objects.exists()
+    done = client.post(url, {"member": member.pk, "companions": 0}, follow=True).content.decode()
+    assert "李娜 is registered for" in done and "300 points were paid" in done
+    assert PointsAccount.objects.get(member=member).balance == 200
+    again = client.post(url, {"member": member.pk, "companions": 0}).content.decode()
+    assert "already registered" in again and Registration.objects.count() == 1
+    waitlisted = client.post(url, {"member": poor.pk}, follow=True).content.decode()
+    assert "on the waitlist" in waitlisted
+    assert Registration.objects.get(member=poor).state == RegistrationState.WAITLISTED
+
+
+def test_staff_register_from_the_member_page_and_cancel_with_a_refund(client, staff):
+    member = MemberFactory(name="李娜")
+    member_services.points_earn(member=member, amount=500, reason="Purchase")
+    open_event = EventFactory(title="Spring drive", points_price=200)
+    EventFactory(title="Draft drive", status=EventStatus.DRAFT)
+    EventFactory(title="Later drive", registration_opens_at=timezone.now() + timedelta(days=1))
+    gold_only = EventFactory(title="Gold drive")
+    gold_only.eligible_tiers.set([tier("gold")])
+    client.force_login(staff(CUSTOMER_SERVICE))
+    member_page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    url = reverse("admin:events_event_register_for_member", args=[member.pk])
+    assert f'href="{url}"' in member_page and "Register for an event" in member_page
+    listing = client.get(url).content.decode()
+    assert "Spring drive" in listing and "Gold drive" in listing and "Draft drive" not in listing and "Later drive" not in listing
+    refused = client.post(url, {"event": gold_only.pk}).content.decode()
+    assert "not open to the member&#x27;s tier" in refused and not Registration.objects.exists()
+    client.post(url, {"event": open_event.pk})
+    registration = Registration.objects.get(member=member)
+    assert registration.state == RegistrationState.REGISTERED and PointsAccount.objects.get(member=member).balance == 300
+    member_page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    assert reverse("admin:events_registration_change", args=[registration.pk]) in member_page
+    client.post(reverse("admin:events_registration_cancel_registration", args=[registration.pk]), {"reason": "Member phoned"})
+    assert Registration.objects.get(pk=registration.pk).state == RegistrationState.CANCELLED
+    assert PointsAccount.objects.get(member=member).balance == 500
+
+
+@pytest.mark.parametrize("role", [ANALYST, CAMPAIGN_MANAGER])
+def test_registering_members_needs_the_registration_right(client, staff, role):
+    event, member = EventFactory(), MemberFactory()
+    client.force_login(staff(role))
+    assert client.post(reverse("admin:events_event_register_member", args=[event.pk]), {"member": member.pk}).status_code == 403
+    assert client.post(reverse("admin:events_event_register_for_member", args=[member.pk]), {"event": event.pk}).status_code == 403
+    assert "Register for an event" not in client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    assert not Registration.objects.exists()

@@ -154,7 +154,6 @@ class TestCheckIn:
         services.registration_cancel(registration=registration)
         assert code_of(lambda: services.registration_check_in(ticket=registration.ticket_code)) == "ticket_not_valid"
 
-
     def test_check_in_is_refused_outside_its_window_and_says_when(self, settings):
         settings.USEROPS_EVENTS = {**settings.USEROPS_EVENTS, "CHECK_IN_OPENS_HOURS_BEFORE": 3}
         event = EventFactory()
