@@ -341,6 +341,12 @@ UNFOLD = {
                         "permission": lambda request: request.user.has_perm("benefits.view_benefit"),
                     },
                     {
+                        "title": _("Points mall"),
+                        "icon": "storefront",
+                        "link": reverse_lazy("admin:benefits_benefit_mall"),
+                        "permission": lambda request: request.user.has_perm("benefits.view_benefit"),
+                    },
+                    {
                         "title": _("Grants"),
                         "icon": "confirmation_number",
                         "link": reverse_lazy("admin:benefits_grant_changelist"),

@@ -23,6 +23,15 @@ def grant_by_code(*, code: str) -> Grant:
     return grant
 
 
+def mall_catalogue() -> QuerySet[Benefit]:
+    """Every benefit on sale for points, cheapest first, with the tiers that may buy it."""
+    return (
+        Benefit.objects.filter(status=BenefitStatus.ACTIVE, points_price__isnull=False)
+        .prefetch_related("eligible_tiers")
+        .order_by("points_price", "pk")
+    )
+
+
 def mall_offers(*, member: Member) -> QuerySet[Benefit]:
     """Benefits on sale for points that the member's tier may buy, cheapest first."""
     return (
