@@ -139,6 +139,8 @@ def test_staff_register_a_member_from_the_event_page_with_the_api_rules(client, 
     assert not Registration.objects.exists()
     done = client.post(url, {"member": member.pk, "companions": 0}, follow=True).content.decode()
     assert "李娜 is registered for" in done and "300 points were paid" in done
+    registration = Registration.objects.get(member=member)
+    assert reverse("admin:events_registration_change", args=[registration.pk]) in done  # where staff cancel it
     assert PointsAccount.objects.get(member=member).balance == 200
     again = client.post(url, {"member": member.pk, "companions": 0}).content.decode()
     assert "already registered" in again and Registration.objects.count() == 1
