@@ -323,7 +323,7 @@ UNFOLD = {
     "SHOW_VIEW_ON_SITE": False,
     "SHOW_LANGUAGES": True,
     "DASHBOARD_CALLBACK": "config.dashboard.dashboard_callback",
-    "STYLES": [lambda request: static("userops/admin.css")],
+    "STYLES": [lambda request: static("userops/admin.css"), lambda request: static("userops/member.css")],
     "COLORS": {
         "primary": {
             "50": "oklch(97.1% .013 17.38)",
@@ -369,6 +369,12 @@ UNFOLD = {
                         "title": _("Benefits"),
                         "icon": "redeem",
                         "link": reverse_lazy("admin:benefits_benefit_changelist"),
+                        "permission": lambda request: request.user.has_perm("benefits.view_benefit"),
+                    },
+                    {
+                        "title": _("Points mall"),
+                        "icon": "storefront",
+                        "link": reverse_lazy("admin:benefits_benefit_mall"),
                         "permission": lambda request: request.user.has_perm("benefits.view_benefit"),
                     },
                     {
@@ -524,6 +530,8 @@ USEROPS_PERIODIC_TASKS = {
 USEROPS_EVENTS = {
     "NOTIFY_CHANNELS": env.list("USEROPS_EVENT_NOTIFY_CHANNELS", default=["sms"]),
     "REMINDER_HOURS_BEFORE": env.int("USEROPS_EVENT_REMINDER_HOURS_BEFORE", default=24),
+    # Tickets are accepted from this many hours before the start until the event ends (docs/events.md).
+    "CHECK_IN_OPENS_HOURS_BEFORE": env.int("USEROPS_EVENT_CHECK_IN_OPENS_HOURS_BEFORE", default=2),
 }
 
 # Campaigns: members per chunk of a run; the frequency cap (at most N campaign actions per member in D days,

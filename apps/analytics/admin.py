@@ -11,6 +11,8 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 
@@ -21,7 +23,7 @@ from apps.core.admin_base import ModelAdmin
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
-from apps.members.admin import register_member_list_filter
+from apps.members.admin import register_member_list_filter, register_member_profile_fact
 from apps.members.models import Member, SourceChannel, Tier
 
 DASHBOARD_PERMISSION = "analytics.view_dailymetric"
@@ -41,6 +43,19 @@ class RfmSegmentFilter(admin.SimpleListFilter):
 
 
 register_member_list_filter(RfmSegmentFilter)
+
+
+def _rfm_segment_fact(member: Member) -> str:
+    return selectors.member_rfm_segment(member_id=member.pk) or str(_("Not scored yet"))
+
+
+def _last_activity_fact(member: Member) -> str:
+    at = selectors.member_last_activity(member_id=member.pk)
+    return date_format(timezone.localtime(at), "SHORT_DATETIME_FORMAT") if at else str(_("No activity yet"))
+
+
+register_member_profile_fact(label=_("RFM segment"), value=_rfm_segment_fact)
+register_member_profile_fact(label=_("Last activity"), value=_last_activity_fact)
 
 
 @admin.register(ActivityEvent)

@@ -7,7 +7,7 @@ never the raw activity table. Points, tiers, benefits, events and campaigns read
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from apps.analytics.models import CohortActivity, DailyMemberActivity, DailyMetric, MemberSummary, PeriodKind, PeriodMetric, RfmSegment
+from apps.analytics.models import (
+    ActivityEvent,
+    CohortActivity,
+    DailyMemberActivity,
+    DailyMetric,
+    MemberSummary,
+    PeriodKind,
+    PeriodMetric,
+    RfmScore,
+    RfmSegment,
+)
 from apps.analytics.services import day_start, local_zone
 from apps.benefits.models import Benefit, GrantState, Redemption
 from apps.campaigns.models import ActionOutcome, Campaign, CampaignAction, CampaignRun
@@ -585,3 +595,13 @@ FIGURES: dict[str, Callable[..., Figure]] = {
 
 def figure(*, name: str, f: MetricFilter) -> Figure:
     return FIGURES[name](f=f)
+
+
+def member_rfm_segment(*, member_id: int) -> str | None:
+    """The member's RFM segment from the last nightly scoring, or None before the first."""
+    score = RfmScore.objects.filter(member_id=member_id).first()
+    return score.get_segment_display() if score else None
+
+
+def member_last_activity(*, member_id: int) -> datetime | None:
+    return ActivityEvent.objects.filter(member_id=member_id).order_by("-occurred_at").values_list("occurred_at", flat=True).first()

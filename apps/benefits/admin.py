@@ -3,12 +3,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -28,7 +30,7 @@ from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.core.service_admin import ServiceFormAdmin, add_service_error
 from apps.core.spreadsheet import xlsx_upload_check
-from apps.members.admin import ReasonForm, register_member_page_section
+from apps.members.admin import ReasonForm, member_picker_rows, register_member_page_action, register_member_page_section
 from apps.members.models import Member
 from apps.members.phones import looks_like_phone, normalize_phone
 
@@ -153,10 +155,7 @@ class BenefitAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ImportExportMixin, Tran
 
     @display(description=_("value density"))
     def value_density_display(self, obj: Benefit) -> str:
-        density = obj.value_density
-        if density is None:
-            return "—"
-        return _("¥%(value)s per 100 points") % {"value": density} if obj.points_price else f"{density}×"
+        return value_density_text(obj)
 
     @display(description=_("stock left"))
     def stock_display(self, obj: Benefit) -> str:
@@ -201,6 +200,84 @@ class BenefitAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ImportExportMixin, Tran
             "subject": benefit,
         }
         return TemplateResponse(request, "admin/userops/action_form.html", context)
+
+    # The points mall as staff see it: what is on sale, at what price and value, and an exchange on a member's behalf
+    # through the same service as the member app (stock, validity, tier, per-member limits, the member's balance).
+
+    def get_urls(self) -> list[Any]:
+        return [path("mall/", self.admin_site.admin_view(self.mall_view), name="benefits_benefit_mall"), *super().get_urls()]
+
+    def has_mall_exchange_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("benefits.add_grant")
+
+    def mall_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        member = Member.objects.select_related("tier", "points_account").filter(pk=request.GET.get("member") or None).first()
+        error = None
+        if request.method == "POST":
+            if member is None or not self.has_mall_exchange_permission(request):
+                raise PermissionDenied
+            benefit = get_object_or_404(Benefit, pk=request.POST.get("benefit"))
+            try:
+                grant = services.mall_exchange(member=member, benefit=benefit, actor=request.user)
+            except ApplicationError as exc:
+                error = exc.message
+            else:
+                messages.success(
+                    request,
+                    _("%(name)s exchanged %(points)d points for %(benefit)s; grant code %(code)s.")
+                    % {"name": member.name, "points": benefit.points_price, "benefit": benefit.name, "code": grant.display_code},
+                )
+                return HttpResponseRedirect(request.get_full_path())
+            member.points_account.refresh_from_db()
+        offers = selectors.mall_offers(member=member).prefetch_related("eligible_tiers") if member else selectors.mall_catalogue()
+        query = request.GET.get("q", "")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Points mall"),
+            "offers": [_mall_row(benefit, member) for benefit in offers],
+            "member": member,
+            "member_url": reverse("admin:members_member_change", args=[member.pk]) if member else "",
+            "can_exchange": member is not None and self.has_mall_exchange_permission(request),
+            "query": query,
+            "members": member_picker_rows(request, query) if self.has_mall_exchange_permission(request) else [],
+            "may_pick": self.has_mall_exchange_permission(request),
+            "error": error,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/benefits/benefit/mall.html", context)
+
+
+def value_density_text(benefit: Benefit) -> str:
+    density = benefit.value_density
+    if density is None:
+        return "—"
+    return _("¥%(value)s per 100 points") % {"value": density} if benefit.points_price else f"{density}×"
+
+
+def _mall_row(benefit: Benefit, member: Member | None) -> dict[str, Any]:
+    until = date_format(timezone.localtime(benefit.valid_until), "SHORT_DATE_FORMAT") if benefit.valid_until else ""
+    if benefit.validity_days and until:
+        validity = _("%(days)d days from the exchange, until %(date)s at the latest") % {"days": benefit.validity_days, "date": until}
+    elif benefit.validity_days:
+        validity = _("%(days)d days from the exchange") % {"days": benefit.validity_days}
+    else:
+        validity = _("until %(date)s") % {"date": until}
+    tiers = [str(tier) for tier in benefit.eligible_tiers.all()]
+    return {
+        "id": benefit.pk,
+        "name": benefit.name,
+        "kind": benefit.get_kind_display(),
+        "points_price": benefit.points_price,
+        "face_value": benefit.face_value,
+        "value_density": value_density_text(benefit),
+        "stock_left": "∞" if benefit.total_stock is None else benefit.stock_left,
+        "validity": validity,
+        "tiers": ", ".join(tiers) if tiers else _("All tiers"),
+        "affordable": member is not None and member.points_account.balance >= benefit.points_price,
+        "url": reverse("admin:benefits_benefit_change", args=[benefit.pk]),
+    }
 
 
 @admin.register(Grant)
@@ -320,4 +397,11 @@ def member_grants_section(member: Member) -> SafeString:
 
 register_member_page_section(
     name="benefit_grants", title=_("Benefits (权益)"), permission="benefits.view_grant", render=member_grants_section
+)
+register_member_page_action(
+    group="events",
+    title=_("Exchange points in the mall"),
+    explanation=_("Buys a points-mall benefit for the member with their points, with the member app's rules: stock, tier, limits."),
+    permission="benefits.add_grant",
+    url=lambda member: reverse("admin:benefits_benefit_mall") + f"?member={member.pk}",
 )

@@ -43,6 +43,15 @@ def grant_unusable_reason(*, grant: Grant, now: datetime | None = None) -> str |
     return None
 
 
+def mall_catalogue() -> QuerySet[Benefit]:
+    """Every benefit on sale for points, cheapest first, with the tiers that may buy it."""
+    return (
+        Benefit.objects.filter(status=BenefitStatus.ACTIVE, points_price__isnull=False)
+        .prefetch_related("eligible_tiers")
+        .order_by("points_price", "pk")
+    )
+
+
 def mall_offers(*, member: Member) -> QuerySet[Benefit]:
     """Benefits on sale for points that the member's tier may buy, cheapest first."""
     return (

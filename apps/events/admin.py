@@ -2,14 +2,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -29,7 +31,13 @@ from apps.core.service_admin import ServiceFormAdmin
 from apps.events import selectors, services
 from apps.events.api.views import check_in_answer
 from apps.events.models import Club, ClubMembership, Event, Registration, RegistrationState
-from apps.members.admin import ReasonForm, can_see_pii, register_member_page_section
+from apps.members.admin import (
+    ReasonForm,
+    can_see_pii,
+    member_picker_rows,
+    register_member_page_action,
+    register_member_page_section,
+)
 from apps.members.filters import search_members
 from apps.members.models import Member
 
@@ -49,13 +57,20 @@ class RegistrationInline(TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["member", "state", "companions", "created_at", "promoted_at", "checked_in_at"]
+    fields = ["member", "state_link", "companions", "created_at", "promoted_at", "checked_in_at"]
     readonly_fields = fields
     ordering = ["state", "created_at", "pk"]
     verbose_name_plural = _("registrations (waitlist in arrival order)")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @display(description=_("state"))
+    def state_link(self, obj: Registration) -> SafeString:
+        """The registration's page, where staff cancel it."""
+        return format_html(
+            '<a class="userops-link" href="{}">{}</a>', reverse("admin:events_registration_change", args=[obj.pk]), obj.get_state_display()
+        )
 
 
 class ClubMembershipInline(TabularInline):
@@ -112,7 +127,7 @@ class EventAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAd
     filter_horizontal = ["eligible_tiers"]
     readonly_fields = ["status", "seats_taken", "cancel_reason", "counts"]
     inlines = [RegistrationInline]
-    actions_detail = ["check_in_page", "publish", "close_registration", "cancel_event", "export_attendees"]
+    actions_detail = ["check_in_page", "register_member", "publish", "close_registration", "cancel_event", "export_attendees"]
     fieldsets = [
         (_("Event"), {"fields": ["title", "description", "cover", "kind", "club", "city", "venue", "online_url"]}),
         (_("Dates"), {"fields": ["starts_at", "ends_at", "registration_opens_at", "registration_closes_at", "cancellation_deadline"]}),
@@ -272,7 +287,88 @@ class EventAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAd
             "opts": self.model._meta,
             "now": timezone.now(),
         }
+        context["check_in_opens"], context["check_in_closes"] = services.check_in_window(event=event)
         return TemplateResponse(request, "admin/events/event/check_in.html", context)
+
+    # Staff register members on their behalf through the same service as the member app: capacity, waitlist, points
+    # price, tier and per-member rules are the same; only the caller differs.
+
+    def get_urls(self) -> list[Any]:
+        register_for_member = self.admin_site.admin_view(self.register_for_member)
+        return [
+            path("register-member/<int:member_id>/", register_for_member, name="events_event_register_for_member"),
+            *super().get_urls(),
+        ]
+
+    @action(description=_("Register a member"), url_path="register", permissions=["check_in"], icon="person_add")
+    def register_member(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        event = get_object_or_404(Event, pk=object_id)
+        change_url = reverse("admin:events_event_change", args=[event.pk])
+        error = None
+        if request.method == "POST":
+            member = get_object_or_404(Member, pk=request.POST.get("member"))
+            registered, error = _register(request, event=event, member=member)
+            if registered:
+                return HttpResponseRedirect(change_url)
+        query = request.GET.get("q", "")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Register a member: %(event)s") % {"event": event.title},
+            "event": event,
+            "original": event,
+            "query": query,
+            "members": member_picker_rows(request, query),
+            "error": error,
+            "opts": self.model._meta,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/events/event/register_member.html", context)
+
+    def register_for_member(self, request: HttpRequest, member_id: int) -> HttpResponse:
+        if not self.has_check_in_permission(request):
+            raise PermissionDenied
+        member = get_object_or_404(Member.objects.select_related("tier", "points_account"), pk=member_id)
+        member_url = reverse("admin:members_member_change", args=[member.pk])
+        error = None
+        if request.method == "POST":
+            event = get_object_or_404(Event, pk=request.POST.get("event"))
+            registered, error = _register(request, event=event, member=member)
+            if registered:
+                return HttpResponseRedirect(member_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Register for an event"),
+            "member": member,
+            "original": member,
+            "events": selectors.events_open_for_registration(),
+            "error": error,
+            "opts": Member._meta,
+            "change_url": member_url,
+        }
+        return TemplateResponse(request, "admin/events/event/register_for_member.html", context)
+
+
+def _register(request: HttpRequest, *, event: Event, member: Member) -> tuple[bool, str | None]:
+    """Register through the service; a refusal comes back as the message to show, and nothing was changed."""
+    try:
+        companions = int(request.POST.get("companions") or 0)
+    except ValueError:
+        return False, str(_("Companions must be a whole number."))
+    try:
+        registration = services.registration_create(event=event, member=member, companions=companions)
+    except ApplicationError as exc:
+        return False, exc.message
+    if registration.state == RegistrationState.WAITLISTED:
+        messages.warning(request, _("The event is full: %(name)s is on the waitlist, in arrival order.") % {"name": member.name})
+    elif registration.payment_id:
+        messages.success(
+            request,
+            _("%(name)s is registered for %(event)s; %(points)d points were paid.")
+            % {"name": member.name, "event": event.title, "points": event.points_price},
+        )
+    else:
+        messages.success(request, _("%(name)s is registered for %(event)s.") % {"name": member.name, "event": event.title})
+    return True, None
 
 
 @admin.register(Registration)
@@ -322,4 +418,11 @@ def member_registrations_section(member: Member) -> SafeString:
 
 register_member_page_section(
     name="event_registrations", title=_("Events"), permission="events.view_registration", render=member_registrations_section
+)
+register_member_page_action(
+    group="events",
+    title=_("Register for an event"),
+    explanation=_("Registers the member for an open event with the member app's rules: seats, waitlist, points price, tier."),
+    permission="events.change_registration",
+    url=lambda member: reverse("admin:events_event_register_for_member", args=[member.pk]),
 )

@@ -159,7 +159,7 @@ class Registration(CodedReason):
         indexes = [models.Index(fields=["event", "state", "created_at"], name="registration_event_state_idx")]
 
     def __str__(self) -> str:
-        return f"{self.member_id} @ {self.event_id}"
+        return f"{self.member} @ {self.event}"
 
     @property
     def seats(self) -> int:

@@ -1,8 +1,10 @@
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
@@ -23,6 +25,14 @@ def public_event_get(*, pk: int) -> Event:
     if event is None:
         raise ApplicationError("event_not_found", _("No such event."), http_status=404)
     return event
+
+
+def events_open_for_registration(*, now: datetime | None = None) -> QuerySet[Event]:
+    """Published events whose registration window is open now, soonest first: what staff can register a member for."""
+    now = now or timezone.now()
+    return Event.objects.filter(status=EventStatus.PUBLISHED, registration_opens_at__lte=now, registration_closes_at__gt=now).order_by(
+        "starts_at", "pk"
+    )
 
 
 def member_registrations(*, member: Member) -> QuerySet[Registration]:

@@ -321,7 +321,7 @@ def _promote_waitlist(event: Event) -> list[Registration]:
 def _event_context(event: Event) -> dict[str, str]:
     return {
         "event_title": event.title,
-        "starts_at": timezone.localtime(event.starts_at).strftime("%Y-%m-%d %H:%M"),
+        "starts_at": _local(event.starts_at),
         "venue": event.venue or event.online_url,
     }
 
@@ -390,11 +390,40 @@ class CheckIn:
     already: bool
 
 
+def check_in_window(*, event: Event) -> tuple[datetime, datetime]:
+    """When tickets are accepted: from ``CHECK_IN_OPENS_HOURS_BEFORE`` hours before the start until the event ends."""
+    opens = event.starts_at - timedelta(hours=settings.USEROPS_EVENTS["CHECK_IN_OPENS_HOURS_BEFORE"])
+    return opens, event.ends_at
+
+
+def _require_check_in_open(event: Event, now: datetime) -> None:
+    opens, closes = check_in_window(event=event)
+    if now < opens:
+        raise _refuse(
+            "check_in_not_open",
+            _("Check-in opens at %(at)s, %(hours)d hours before the event starts.")
+            % {"at": _local(opens), "hours": settings.USEROPS_EVENTS["CHECK_IN_OPENS_HOURS_BEFORE"]},
+        )
+    if now > closes:
+        raise _refuse("check_in_closed", _("Check-in closed when the event ended at %(at)s.") % {"at": _local(closes)})
+
+
+def _local(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
 @transaction.atomic
 def registration_check_in(
-    *, ticket: str, event: Event | None = None, actor: User | None = None, client: ApiClient | None = None
+    *,
+    ticket: str,
+    event: Event | None = None,
+    actor: User | None = None,
+    client: ApiClient | None = None,
+    now: datetime | None = None,
 ) -> CheckIn:
-    """Check a ticket in; a second scan answers "already checked in at …" and changes nothing."""
+    """Check a ticket in within the event's check-in window; a second scan answers "already checked in at …" and
+    changes nothing."""
+    now = now or timezone.now()
     code = _ticket_code_from(ticket)
     queryset = Registration.objects.select_related("event", "member")
     if event is not None:
@@ -411,8 +440,9 @@ def registration_check_in(
         raise _refuse("ticket_not_valid", _("This registration is %(state)s.") % {"state": registration.get_state_display()})
     if registration.event.status in (EventStatus.CANCELLED, EventStatus.DRAFT):
         raise _refuse("event_not_open", _("The event is not taking place."))
+    _require_check_in_open(registration.event, now)
     registration.state = RegistrationState.ATTENDED
-    registration.checked_in_at = timezone.now()
+    registration.checked_in_at = now
     if registration.event.attendance_points and registration.member.status == MemberStatus.ACTIVE:
         reward = member_services.points_earn(
             member=registration.member,

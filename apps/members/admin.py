@@ -13,10 +13,11 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import ModelChange
@@ -53,6 +54,8 @@ PII_PERMISSION = "members.view_member_pii"
 MEMBER_TYPE = "members.member"
 MASKERS: dict[str, Callable[[Any], str]] = {"phone": mask_phone, "email": mask_email, "birthday": mask_birthday}
 RECENT_ROWS = 20
+PROFILE_FIELDS = ["name", "phone", "external_id", "email", "gender", "birthday", "city", "source_channel", "tags"]
+MASKED_FIELDS = {"phone": "phone_display", "email": "email_display", "birthday": "birthday_display"}
 
 register_personal_fields(model=Member, fields=MASKERS, permission=PII_PERMISSION)
 
@@ -64,9 +67,70 @@ class MemberPageSection:
     permission: str
 
 
-# Later apps (benefits, events …) add what they know about a member to the member page through
-# ``register_member_page_section``, so that this app never imports them.
+@dataclass(frozen=True)
+class MemberProfileFact:
+    label: Any
+    value: Callable[[Member], str]
+
+
+@dataclass(frozen=True)
+class MemberPageAction:
+    group: str
+    title: Any
+    explanation: Any
+    permission: str
+    url: Callable[[Member], str]
+
+
+# Later apps (benefits, events, analytics …) add what they know about a member to the member page through
+# ``register_member_page_section``, ``register_member_profile_fact`` and ``register_member_page_action``, so that
+# this app never imports them.
 MEMBER_PAGE_SECTIONS: list[MemberPageSection] = []
+MEMBER_PROFILE_FACTS: list[MemberProfileFact] = []
+MEMBER_PAGE_ACTIONS: list[MemberPageAction] = []
+
+# Each status action is offered only where it applies: Freeze or Unfreeze, never both; nothing after closing.
+STATUS_ACTIONS = {
+    "freeze": {MemberStatus.ACTIVE},
+    "unfreeze": {MemberStatus.FROZEN},
+    "close": {MemberStatus.ACTIVE, MemberStatus.FROZEN},
+}
+
+# The member page's actions, grouped, each with what it does: the profile header shows them instead of a bare row of
+# buttons.
+ACTION_GROUPS = {
+    "points": _("Points"),
+    "events": _("Events and points mall"),
+    "status": _("Membership"),
+    "personal_data": _("Personal data (PIPL)"),
+}
+OWN_ACTIONS: dict[str, tuple[str, Any]] = {
+    "adjust_points": ("points", _("Add or deduct points with a reason; the ledger keeps who did it and why.")),
+    "freeze": (
+        "status",
+        _("Pauses the membership: the member cannot earn or spend points or register for events until unfrozen."),
+    ),
+    "unfreeze": ("status", _("Makes the membership active again: earning, spending and registering work as before.")),
+    "close": (
+        "status",
+        _(
+            "Ends the membership for good: the member app is signed out and nothing can be earned, spent or registered "
+            "any more. The points ledger and the history stay. It cannot be undone."
+        ),
+    ),
+    "withdraw_consents": (
+        "personal_data",
+        _("Withdraws marketing consent on every channel: no campaign messages; service messages still go out."),
+    ),
+    "export_personal_data": (
+        "personal_data",
+        _("Downloads everything held about the member as a file, for an access request; the download is logged."),
+    ),
+    "anonymise": (
+        "personal_data",
+        _("Erases name, phone, email, birthday, city and external ID for good and closes the membership, for a deletion request."),
+    ),
+}
 
 
 def can_see_pii(request: HttpRequest) -> bool:
@@ -99,7 +163,7 @@ class ConsentFilter(admin.SimpleListFilter):
 class MemberAdminForm(forms.ModelForm):
     class Meta:
         model = Member
-        fields = ["name", "phone", "external_id", "email", "gender", "birthday", "city", "source_channel", "tags"]
+        fields = PROFILE_FIELDS
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -171,34 +235,35 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     date_hierarchy = None
     ordering = ["-id"]
     actions = ["freeze_selected", "export_csv", "export_xlsx"]
-    actions_detail = ["adjust_points", "freeze", "unfreeze", "close", "withdraw_consents", "export_personal_data", "anonymise"]
-    readonly_fields = ["tier", "growth_value", "status", "status_reason", "joined_at", "points_summary", "tier_history", "recent_ledger"]
+    actions_detail = list(OWN_ACTIONS)
+    readonly_fields = ["tier_history", "recent_ledger"]
+    change_form_outer_before_template = "admin/members/member/profile.html"
     autocomplete_fields = ["tags"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Member | None = None) -> list[tuple[Any, dict[str, Any]]]:
-        profile = ["name", "phone", "external_id", "email", "gender", "birthday", "city", "source_channel", "tags"]
-        if obj is not None and not can_see_pii(request):
-            profile = [
-                "name",
-                "phone_display",
-                "external_id",
-                "email_display",
-                "gender",
-                "birthday_display",
-                "city",
-                "source_channel",
-                "tags",
-            ]
-        fieldsets: list[tuple[Any, dict[str, Any]]] = [(_("Profile"), {"fields": profile})]
-        if obj is not None:
-            fieldsets += [
-                (_("Programme"), {"fields": ["tier", "growth_value", "status", "status_reason", "joined_at", "points_summary"]}),
-                (_("Tier history"), {"fields": ["tier_history"]}),
-                (_("Points ledger"), {"fields": ["recent_ledger"]}),
-            ]
-            fieldsets += [
-                (section.title, {"fields": [section.name]}) for section in MEMBER_PAGE_SECTIONS if request.user.has_perm(section.permission)
-            ]
+        if obj is None:
+            return [(_("Profile"), {"fields": PROFILE_FIELDS})]
+        # The header above the form shows the profile; the form is an edit section, folded, for staff who may edit.
+        fieldsets: list[tuple[Any, dict[str, Any]]] = []
+        if self.has_change_permission(request, obj):
+            profile = PROFILE_FIELDS if can_see_pii(request) else [MASKED_FIELDS.get(field, field) for field in PROFILE_FIELDS]
+            fieldsets.append(
+                (
+                    _("Edit profile"),
+                    {
+                        "fields": profile,
+                        "classes": ["collapse"],
+                        "description": _("Changes are kept with who made them; see History."),
+                    },
+                )
+            )
+        fieldsets += [
+            (_("Tier history"), {"fields": ["tier_history"]}),
+            (_("Points ledger"), {"fields": ["recent_ledger"]}),
+        ]
+        fieldsets += [
+            (section.title, {"fields": [section.name]}) for section in MEMBER_PAGE_SECTIONS if request.user.has_perm(section.permission)
+        ]
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Member | None = None) -> list[str]:
@@ -261,11 +326,6 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     def points_balance(self, obj: Member) -> int:
         return obj.points_account.balance
 
-    @display(description=_("points"))
-    def points_summary(self, obj: Member) -> SafeString:
-        summary = selectors.member_points_summary(member=obj)
-        return render_to_string("admin/members/member/points_summary.html", {"summary": summary})
-
     @display(description=_("tier history"))
     def tier_history(self, obj: Member) -> SafeString:
         rows = selectors.member_tier_history(member=obj)[:RECENT_ROWS]
@@ -314,20 +374,27 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
                 "balance": adjustment.entry.balance_after,
             }
 
-        return self._member_form(request, object_id, AdjustPointsForm, _("Adjust points"), run, confirmation=confirmation)
+        return self._member_form(
+            request, object_id, AdjustPointsForm, _("Adjust points"), run, OWN_ACTIONS["adjust_points"][1], confirmation=confirmation
+        )
 
     @action(description=_("Freeze"), url_path="freeze", permissions=["change_status"], icon="ac_unit")
     def freeze(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._status_form(request, object_id, _("Freeze member"), services.member_freeze, _("The member is frozen."))
+        return self._status_form(
+            request, object_id, _("Freeze member"), services.member_freeze, _("The member is frozen."), OWN_ACTIONS["freeze"][1]
+        )
 
     @action(description=_("Unfreeze"), url_path="unfreeze", permissions=["change_status"], icon="sunny")
     def unfreeze(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._status_form(request, object_id, _("Unfreeze member"), services.member_unfreeze, _("The member is active again."))
+        return self._status_form(
+            request, object_id, _("Unfreeze member"), services.member_unfreeze, _("The member is active again."), OWN_ACTIONS["unfreeze"][1]
+        )
 
-    # "Close" alone is also the button that leaves a read-only page; this one closes a membership.
-    @action(description=pgettext_lazy("member action", "Close"), url_path="close", permissions=["change_status"], icon="block")
+    @action(description=_("Close membership"), url_path="close", permissions=["change_status"], icon="block")
     def close(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._status_form(request, object_id, _("Close member"), services.member_close, _("The member is closed."))
+        return self._status_form(
+            request, object_id, _("Close membership"), services.member_close, _("The membership is closed."), OWN_ACTIONS["close"][1]
+        )
 
     # PIPL requests: the member's data as a file, withdrawal of every consent, anonymisation.
 
@@ -343,7 +410,9 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
             services.member_withdraw_all_consents(member=member, source="back_office", actor=request.user, reason=data["reason"])
             return _("Marketing consent withdrawn on every channel; no campaign will message this member.")
 
-        return self._member_form(request, object_id, ReasonForm, _("Withdraw all marketing consent"), run)
+        return self._member_form(
+            request, object_id, ReasonForm, _("Withdraw all marketing consent"), run, OWN_ACTIONS["withdraw_consents"][1]
+        )
 
     @action(description=_("Export personal data"), url_path="export-personal-data", permissions=["export_personal_data"], icon="download")
     def export_personal_data(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -363,7 +432,9 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
             )
             return _("The member was anonymised. The points ledger and the figures stay, attached to no one.")
 
-        return self._member_form(request, object_id, AnonymiseForm, _("Anonymise member (deletion request)"), run)
+        return self._member_form(
+            request, object_id, AnonymiseForm, _("Anonymise member (deletion request)"), run, OWN_ACTIONS["anonymise"][1]
+        )
 
     @admin.action(description=_("Freeze selected members"), permissions=["change"])
     def freeze_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
@@ -406,10 +477,66 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        member = Member.objects.select_related("tier").filter(pk=object_id).first()
+        if member is not None and self.has_view_or_change_permission(request, member):
+            extra_context = {**(extra_context or {}), "profile": self._profile_context(request, member)}
         response = super().change_view(request, object_id, form_url, extra_context)
+        if member is not None and hasattr(response, "context_data"):
+            # The header lists the actions, grouped and explained; the bare row of buttons would repeat them.
+            response.context_data["actions_detail"] = []
         if request.method == "GET" and response.status_code == 200 and can_see_pii(request):
             access_log_record(action=AccessAction.VIEW_MEMBER_DETAIL, request=request, object_type=MEMBER_TYPE, object_id=object_id)
         return response
+
+    def _profile_context(self, request: HttpRequest, member: Member) -> dict[str, Any]:
+        """Plain values for the profile header: personal data masked for staff without the right."""
+        profile = selectors.member_profile(member=member, guarantee_days=settings.USEROPS["TIER_GUARANTEE_DAYS"])
+        full = can_see_pii(request)
+        contact = [
+            (_("Mobile phone"), (member.phone if full else mask_phone(member.phone)) or "—"),
+            (_("Email"), (member.email if full else mask_email(member.email)) or "—"),
+            (_("Birthday"), (date_format(member.birthday) if full and member.birthday else mask_birthday(member.birthday)) or "—"),
+            (_("External ID"), member.external_id or "—"),
+            (_("City"), member.city or "—"),
+            (_("Source channel"), member.get_source_channel_display()),
+            (_("Joined"), date_format(timezone.localtime(member.joined_at), "SHORT_DATE_FORMAT")),
+        ]
+        groups: dict[str, list[dict[str, Any]]] = {key: [] for key in ACTION_GROUPS}
+        for unfold_action in self.get_actions_detail(request, member.pk):
+            name = unfold_action.action_name.removeprefix("members_member_")
+            if member.status not in STATUS_ACTIONS.get(name, {member.status}):
+                continue
+            group, explanation = OWN_ACTIONS[name]
+            groups[group].append(
+                {
+                    "title": unfold_action.description,
+                    "explanation": explanation,
+                    "url": reverse(f"admin:{unfold_action.action_name}", args=[member.pk]),
+                }
+            )
+        for page_action in MEMBER_PAGE_ACTIONS:
+            if request.user.has_perm(page_action.permission) and member.status == MemberStatus.ACTIVE:
+                groups[page_action.group].append(
+                    {"title": page_action.title, "explanation": page_action.explanation, "url": page_action.url(member)}
+                )
+        return {
+            "name": member.name,
+            "status": member.status,
+            "status_label": member.get_status_display(),
+            "status_reason": member.status_reason,
+            "tier": str(profile.tier.tier),
+            "growth_value": profile.tier.growth_value,
+            "next_tier": str(profile.tier.next_tier) if profile.tier.next_tier else "",
+            "next_threshold": profile.tier.next_tier.threshold if profile.tier.next_tier else None,
+            "needed_for_next": profile.tier.needed_for_next,
+            "progress_percent": profile.progress_percent,
+            "points": profile.points,
+            "consents": profile.consents,
+            "tags": profile.tags,
+            "facts": [(fact.label, fact.value(member)) for fact in MEMBER_PROFILE_FACTS],
+            "contact": contact,
+            "action_groups": [(ACTION_GROUPS[key], items) for key, items in groups.items() if items],
+        }
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         response = super().history_view(request, object_id, extra_context)
@@ -432,12 +559,14 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
             return super().get_historical_record_context_helper(request, historical_record)
         return MaskedHistoryHelper(self.model, historical_record)
 
-    def _status_form(self, request: HttpRequest, object_id: str, title: str, service: Any, done: str) -> HttpResponse:
+    def _status_form(
+        self, request: HttpRequest, object_id: str, title: str, service: Any, done: str, explanation: Any = ""
+    ) -> HttpResponse:
         def run(member: Member, data: dict[str, Any]) -> str:
             service(member=member, reason=data["reason"], actor=request.user)
             return done
 
-        return self._member_form(request, object_id, ReasonForm, title, run)
+        return self._member_form(request, object_id, ReasonForm, title, run, explanation)
 
     def _member_form(
         self,
@@ -446,6 +575,7 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
         form_class: type[forms.Form],
         title: str,
         run: Any,
+        explanation: Any = "",
         confirmation: Callable[[Member, Any], str | None] | None = None,
     ) -> HttpResponse:
         """An action page: the form, then (when ``confirmation`` asks a question) the same form once more to confirm."""
@@ -469,12 +599,48 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
             "title": title,
             "subtitle": member.name,
             "member": member,
+            "original": member,
+            "explanation": explanation,
             "form": form,
             "confirmation": question,
             "opts": self.model._meta,
             "change_url": change_url,
         }
         return TemplateResponse(request, "admin/members/member/action_form.html", context)
+
+
+def member_picker_rows(request: HttpRequest, text: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Members matching a phone (any format), name (beginning) or external ID, as plain values for a picker on another
+    app's page: phone masked for staff without the personal-data right."""
+    if not (text or "").strip():
+        return []
+    full = can_see_pii(request)
+    # Staff who see phones masked search by name and external ID only: a phone search would confirm a guessed number.
+    members = search_members(Member.objects.select_related("tier", "points_account"), text, by_personal_data=full)
+    members = members.order_by("name", "pk")[:limit]
+    return [
+        {
+            "id": member.pk,
+            "name": member.name,
+            "phone": (member.phone if full else mask_phone(member.phone)) or "—",
+            "external_id": member.external_id or "—",
+            "tier": str(member.tier),
+            "points": member.points_account.balance,
+            "status": member.get_status_display(),
+            "url": reverse("admin:members_member_change", args=[member.pk]),
+        }
+        for member in members
+    ]
+
+
+def register_member_profile_fact(*, label: Any, value: Callable[[Member], str]) -> None:
+    """Show ``value(member)`` in the member page's header under ``label`` (analytics' RFM segment, last activity)."""
+    MEMBER_PROFILE_FACTS.append(MemberProfileFact(label=label, value=value))
+
+
+def register_member_page_action(*, group: str, title: Any, explanation: Any, permission: str, url: Callable[[Member], str]) -> None:
+    """Offer a page of another app among the member page's actions (in ``group``, to staff holding ``permission``)."""
+    MEMBER_PAGE_ACTIONS.append(MemberPageAction(group=group, title=title, explanation=explanation, permission=permission, url=url))
 
 
 def register_member_page_section(*, name: str, title: Any, permission: str, render: Callable[[Member], SafeString]) -> None:

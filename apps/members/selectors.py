@@ -15,6 +15,8 @@ from apps.core.models import User
 from apps.members.filters import MemberFilter
 from apps.members.models import (
     AdjustmentState,
+    Consent,
+    ConsentChannel,
     Member,
     MemberStatus,
     MemberToken,
@@ -134,6 +136,50 @@ def member_points_summary(*, member: Member) -> PointsSummary:
     next_expiry = open_lots.aggregate(at=Min("expires_at"))["at"]
     amount = open_lots.filter(expires_at=next_expiry).aggregate(total=Sum("remaining"))["total"] if next_expiry else 0
     return PointsSummary(balance=account.balance, next_expiry_at=next_expiry, next_expiry_amount=amount or 0)
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    channel: str
+    label: str
+    granted: bool
+    changed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """What the member page's header shows: plain values, read in a handful of queries."""
+
+    tier: TierProgress
+    progress_percent: int
+    points: PointsSummary
+    consents: list[ConsentState]
+    tags: list[str]
+
+
+def member_profile(*, member: Member, guarantee_days: int) -> MemberProfile:
+    tier = member_tier_progress(member=member, guarantee_days=guarantee_days)
+    progress = 100
+    if tier.next_tier is not None:
+        span = max(tier.next_tier.threshold - tier.tier.threshold, 1)
+        progress = min(max((tier.growth_value - tier.tier.threshold) * 100 // span, 0), 100)
+    given = {consent.channel: consent for consent in Consent.objects.filter(member=member)}
+    consents = [
+        ConsentState(
+            channel=channel,
+            label=str(label),
+            granted=channel in given and given[channel].granted,
+            changed_at=given[channel].changed_at if channel in given else None,
+        )
+        for channel, label in ConsentChannel.choices
+    ]
+    return MemberProfile(
+        tier=tier,
+        progress_percent=progress,
+        points=member_points_summary(member=member),
+        consents=consents,
+        tags=sorted(member.tags.values_list("name", flat=True)),
+    )
 
 
 def member_token_lookup(*, token_hash: str) -> MemberToken | None:

@@ -435,14 +435,15 @@ def ledger_text_redact(*, member: Member, values: PersonalValues) -> list[int]:
 # Member tokens ----------------------------------------------------------------------------------
 
 
-def member_token_issue(*, member: Member, client: ApiClient) -> tuple[MemberToken, str]:
-    """Issue a short-lived token for the member app, after the brand's own login of this member."""
+def member_token_issue(*, member: Member, client: ApiClient, ttl: timedelta | None = None) -> tuple[MemberToken, str]:
+    """Issue a short-lived token for the member app, after the brand's own login of this member; ``ttl`` defaults to
+    ``MEMBER_TOKEN_TTL``."""
     if member.status == MemberStatus.CLOSED:
         raise ApplicationError("member_closed", _("The member's account is closed."), http_status=409)
     raw, token_hash = MemberToken.generate()
     now = timezone.now()
     token = MemberToken.objects.create(
-        member=member, client=client, token_hash=token_hash, created_at=now, expires_at=now + settings.USEROPS["MEMBER_TOKEN_TTL"]
+        member=member, client=client, token_hash=token_hash, created_at=now, expires_at=now + (ttl or settings.USEROPS["MEMBER_TOKEN_TTL"])
     )
     return token, raw
 

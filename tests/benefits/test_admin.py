@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -6,8 +7,10 @@ from django.urls import reverse
 from apps.benefits import services
 from apps.benefits.models import Grant, GrantSource, GrantState
 from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
+from apps.members import services as member_services
+from apps.members.models import PointsAccount
 from tests.benefits.factories import BenefitFactory
-from tests.members.factories import MemberFactory
+from tests.members.factories import MemberFactory, tier
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +132,57 @@ def test_member_page_lists_grants_and_links_to_all_of_them(client, staff, grant)
     assert full_list.status_code == 200 and list(full_list.context["cl"].result_list) == [grant]
     ledger = client.get(reverse("admin:members_pointsentry_changelist") + f"?account__member__id__exact={grant.member_id}")
     assert ledger.status_code == 200
+
+
+@pytest.mark.parametrize("role", [OPERATIONS_MANAGER, CUSTOMER_SERVICE, CAMPAIGN_MANAGER, ANALYST])
+def test_points_mall_page_lists_what_is_on_sale_with_price_stock_validity_and_value(client, staff, role):
+    BenefitFactory(name="Free car wash", points_price=500, face_value=Decimal("80.00"), total_stock=20, validity_days=90)
+    BenefitFactory(name="Not for points")
+    BenefitFactory(name="Retired", points_price=100, status="paused")
+    client.force_login(staff(role))
+    page = client.get(reverse("admin:benefits_benefit_mall")).content.decode()
+    offers = page[page.index('data-testid="mall-offers"') :]
+    assert "Free car wash" in offers and "Not for points" not in offers and "Retired" not in offers
+    for shown in (">500<", "80.00", "¥16.00 per 100 points", ">20<", "90 days from the exchange", "All tiers"):
+        assert shown in offers, shown
+    assert ('name="benefit"' in page) is False  # no member chosen: nothing to exchange
+    assert ("member-search" in page) is (role == OPERATIONS_MANAGER)
+
+
+def test_staff_exchange_points_in_the_mall_for_a_member_with_the_api_rules(client, staff):
+    member = MemberFactory(name="李娜", phone="+8613800138000")
+    member_services.points_earn(member=member, amount=1200, reason="Purchase")
+    wash = BenefitFactory(name="Free car wash", points_price=500, total_stock=1)
+    umbrella = BenefitFactory(name="Umbrella", points_price=2000)
+    gold_only = BenefitFactory(name="Lounge pass", points_price=100)
+    gold_only.eligible_tiers.set([tier("gold")])
+    client.force_login(staff(OPERATIONS_MANAGER))
+    member_page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    mall = reverse("admin:benefits_benefit_mall") + f"?member={member.pk}"
+    assert f'href="{mall}"' in member_page and "Exchange points in the mall" in member_page
+    found = client.get(reverse("admin:benefits_benefit_mall"), {"q": "138 0013 8000"}).content.decode()
+    assert f'href="?member={member.pk}"' in found
+    page = client.get(mall).content.decode()
+    assert "1,200 points to spend" in page and "Lounge pass" not in page and "Not enough points" in page  # the umbrella
+    done = client.post(mall, {"benefit": wash.pk}, follow=True).content.decode()
+    grant = Grant.objects.get(member=member, benefit=wash)
+    assert f"李娜 exchanged 500 points for Free car wash; grant code {grant.display_code}." in done
+    assert grant.source == GrantSource.POINTS_MALL and PointsAccount.objects.get(member=member).balance == 700
+    sold_out = client.post(mall, {"benefit": wash.pk}).content.decode()
+    assert 'data-testid="exchange-error"' in sold_out and "out of stock" in sold_out
+    too_dear = client.post(mall, {"benefit": umbrella.pk}).content.decode()
+    assert 'data-testid="exchange-error"' in too_dear
+    assert PointsAccount.objects.get(member=member).balance == 700 and Grant.objects.filter(member=member).count() == 1
+
+
+@pytest.mark.parametrize("role", [CUSTOMER_SERVICE, ANALYST])
+def test_exchanging_for_a_member_needs_the_grant_right(client, staff, role):
+    member = MemberFactory()
+    member_services.points_earn(member=member, amount=1000, reason="Purchase")
+    wash = BenefitFactory(points_price=500)
+    client.force_login(staff(role))
+    mall = reverse("admin:benefits_benefit_mall") + f"?member={member.pk}"
+    assert 'name="benefit"' not in client.get(mall).content.decode()
+    assert client.post(mall, {"benefit": wash.pk}).status_code == 403
+    assert "Exchange points in the mall" not in client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    assert not Grant.objects.exists()

@@ -1,10 +1,15 @@
+import re
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 from apps.analytics.models import ActivityEvent, DailyMetric, RfmScore
 from apps.benefits.models import Grant
 from apps.campaigns.models import Campaign, CampaignStatus, RunStatus
 from apps.events.models import Event, Registration
-from apps.members.models import Member
+from apps.members.models import Member, MemberToken
 from apps.members.selectors import points_discrepancies
 from fixtures import demo
 
@@ -26,7 +31,25 @@ def test_the_demo_programme_has_something_true_on_every_page(settings, tmp_path)
     assert not list(points_discrepancies())
     assert ActivityEvent.objects.filter(kind="purchase").exists() and DailyMetric.objects.exists()
     assert RfmScore.objects.count() == 150
-    assert "X-Api-Key" in (tmp_path / "demo-credentials.txt").read_text()
+    credentials = (tmp_path / "demo-credentials.txt").read_text()
+    assert "X-Api-Key" in credentials
+    assert_the_demo_member_token_lasts_days_and_buys_from_the_mall(credentials)
 
     demo.load(members=150)
     assert Member.objects.count() == 150 and Campaign.objects.count() == 2
+
+
+def assert_the_demo_member_token_lasts_days_and_buys_from_the_mall(credentials: str) -> None:
+    token = MemberToken.objects.get()
+    assert token.expires_at - timezone.now() > timedelta(days=6)
+    assert f"valid until {timezone.localtime(token.expires_at):%Y-%m-%d %H:%M}" in credentials
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION="Bearer " + re.search(r"Bearer (\S+)", credentials).group(1))
+    balance = api.get("/api/v1/me/points/").json()["balance"]
+    assert f"{token.member.name} ({balance} points to spend in the mall" in credentials
+    offers = api.get("/api/v1/mall/").json()
+    dearest = max(offers, key=lambda offer: offer["points_price"])
+    assert balance >= sum(offer["points_price"] for offer in offers)
+    bought = api.post(f"/api/v1/mall/{dearest['id']}/exchange/", HTTP_IDEMPOTENCY_KEY="demo-try")
+    assert bought.status_code == 201, bought.json()
+    assert api.get("/api/v1/me/points/").json()["balance"] == balance - dearest["points_price"]

@@ -1,10 +1,16 @@
 """What staff do most, in a real browser."""
 
-import pytest
+from datetime import timedelta
+from decimal import Decimal
 
-from apps.core.roles import ANALYST, CUSTOMER_SERVICE, OPERATIONS_MANAGER
+import pytest
+from django.utils import timezone
+
+from apps.analytics.services import rfm_score_members
+from apps.core.roles import ANALYST, AUDITOR, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members import services
 from apps.members.models import PointsAccount, Tier
+from tests.analytics.factories import ActivityEventFactory
 from tests.members.factories import MemberFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -12,9 +18,19 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def member():
-    member = MemberFactory(name="李娜", phone="+8613800138000", email="li.na@example.com", city="上海")
+    member = services.member_enrol(
+        name="李娜",
+        phone="+8613800138000",
+        email="li.na@example.com",
+        city="上海",
+        external_id="CRM100042",
+        tags=["车主", "高价值"],
+        consents={"sms": True, "email": True, "push": False},
+    )
     services.points_earn(member=member, amount=1200, reason="Purchase ORDER-1")
     services.growth_add(member=member, amount=1500, reason="Purchases")
+    ActivityEventFactory(member=member, kind="purchase", amount=Decimal("1200.00"), occurred_at=timezone.now() - timedelta(days=2))
+    rfm_score_members()
     return member
 
 
@@ -64,12 +80,45 @@ def test_analyst_sees_masked_data_and_no_actions(page, login_as, member):
 def test_operations_manager_freezes_a_member(page, login_as, member):
     login_as(OPERATIONS_MANAGER)
     page.goto(f"/admin/members/member/{member.pk}/change/")
-    page.get_by_text("Freeze").first.click()
+    actions = page.get_by_test_id("member-actions")
+    assert actions.get_by_role("link", name="Unfreeze", exact=True).count() == 0
+    actions.get_by_role("link", name="Freeze", exact=True).click()
+    page.get_by_test_id("action-explanation").filter(has_text="until unfrozen").wait_for()
     page.fill("textarea[name=reason]", "Suspected account sharing")
     page.get_by_role("button", name="Confirm").click()
     page.get_by_text("The member is frozen.").wait_for()
     member.refresh_from_db()
     assert member.status == "frozen"
+    page.get_by_test_id("member-status").filter(has_text="Frozen").wait_for()
+    page.get_by_text("Reason: Suspected account sharing").wait_for()
+    assert actions.get_by_role("link", name="Freeze", exact=True).count() == 0
+    assert actions.get_by_role("link", name="Unfreeze", exact=True).is_visible()
+    assert actions.get_by_role("link", name="Close membership", exact=True).is_visible()
+    actions.get_by_text("It cannot be undone.").wait_for()
+
+
+@pytest.mark.parametrize("role", [OPERATIONS_MANAGER, CUSTOMER_SERVICE, CAMPAIGN_MANAGER, ANALYST, AUDITOR])
+def test_member_page_reads_as_a_profile_for_each_role(page, login_as, member, role):
+    login_as(role)
+    page.goto(f"/admin/members/member/{member.pk}/change/")
+    profile = page.get_by_test_id("member-profile")
+    profile.get_by_role("heading", name="李娜").wait_for()
+    for shown in ("Silver", "1,200", "1,500", "车主", "高价值", "✓ SMS", "✗ App push", "RFM segment", "Last activity"):
+        assert profile.get_by_text(shown).first.is_visible(), shown
+    assert profile.get_by_text("3,500 more to Gold (5,000)").is_visible()  # the next tier, with the progress towards it
+    assert page.locator("progress.userops-profile-progress").is_visible()
+    full = role in (OPERATIONS_MANAGER, CUSTOMER_SERVICE)
+    assert profile.get_by_text("+8613800138000" if full else "+86138****8000").is_visible()
+    assert "+8613800138000" not in page.content() or full
+    edit = page.get_by_text("Edit profile")
+    if full:
+        assert not page.locator("input[name=name]").is_visible()  # folded until staff choose to edit
+        edit.click()
+        assert page.locator("input[name=name]").is_visible()
+        assert page.get_by_test_id("member-actions").get_by_role("link", name="Adjust points").is_visible()
+    else:
+        assert edit.count() == 0 and page.get_by_test_id("member-actions").count() == 0
+    assert page.get_by_text("Member object").count() == 0
 
 
 def test_switch_to_chinese_is_remembered(page, login_as, member):

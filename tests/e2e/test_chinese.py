@@ -105,7 +105,8 @@ def _make_programme() -> dict[str, object]:
     )
     member_services.points_earn(member=member, amount=1200, reason="订单 20261125001")
     benefit = BenefitFactory(name_en="Service voucher", name_zh_hans="保养代金券", description_zh_hans="到店保养抵扣 50 元")
-    BenefitFactory(name_en="Umbrella", name_zh_hans="品牌雨伞", points_price=2000)  # in the points mall
+    BenefitFactory(name_en="Umbrella", name_zh_hans="品牌雨伞", points_price=1000, total_stock=0)  # in the points mall, sold out
+    BenefitFactory(name_en="Car wash", name_zh_hans="洗车券", points_price=300)
     grant = benefit_services.grant_issue(benefit=benefit, member=member, source="staff", source_ref="门店补偿")
     segment = SegmentFactory(name="上海金卡会员", rules={"op": "and", "conditions": [{"field": "tier", "value": ["gold"]}]})
     campaign = CampaignFactory(
@@ -117,7 +118,11 @@ def _make_programme() -> dict[str, object]:
         run_at=timezone.now() + timedelta(days=3),
     )
     club = ClubFactory(name="上海车友会")
-    event = EventFactory(title_en="Spring drive", title_zh_hans="春季自驾", venue="UserOps 之家，静安", attendance_points=50, club=club)
+    event = EventFactory(
+        title_en="Spring drive", title_zh_hans="春季自驾", venue="UserOps 之家，静安", attendance_points=50, club=club, about_to_start=True
+    )
+    next_week = EventFactory(title_en="Autumn drive", title_zh_hans="秋季自驾", venue="UserOps 之家，静安", club=club)
+    other_event = EventFactory(title_en="Charging workshop", title_zh_hans="充电讲座", venue="UserOps 之家，静安", points_price=100)
     registration = event_services.registration_create(event=event, member=member)
     # A member whose history the system wrote: enrolment, a promotion, an opening balance, a paid registration
     # the member cancelled (its refund) — each reason must read in Chinese.
@@ -147,6 +152,9 @@ def _make_programme() -> dict[str, object]:
         "club": club,
         "ticket": registration.ticket_code,
         "enrolled": enrolled,
+        "next_week": next_week,
+        "other_event": other_event,
+        "early_ticket": event_services.registration_create(event=next_week, member=member).ticket_code,
     }
 
 
@@ -187,6 +195,12 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
         "event page": f"/admin/events/event/{event.pk}/change/",
         "check-in": f"/admin/events/event/{event.pk}/check-in/",
         "close registration": f"/admin/events/event/{event.pk}/close/",
+        "register a member": f"/admin/events/event/{event.pk}/register/?q=李",
+        "register for an event": f"/admin/events/event/register-member/{member.pk}/",
+        "points mall": "/admin/benefits/benefit/mall/?q=李",
+        "points mall for a member": f"/admin/benefits/benefit/mall/?member={member.pk}",
+        "freeze member": f"/admin/members/member/{member.pk}/freeze/",
+        "close membership": f"/admin/members/member/{member.pk}/close/",
         "clubs": "/admin/events/club/",
         "club page": f"/admin/events/club/{programme['club'].pk}/change/",
         "imports": "/admin/imports/importjob/",
@@ -203,17 +217,8 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     for href in sidebar:
         if href.split("?")[0] not in pages.values():
             pages[f"sidebar {href.strip('/').replace('/', ' ')}"] = href
-    data = {
-        user.username,
-        agent.username,
-        user.email,
-        member.name,
-        member.email,
-        "Service voucher",
-        "Umbrella",
-        "Spring drive",
-        "Track day",
-    }
+    data = {user.username, agent.username, user.email, member.name, member.email, "Service voucher", "Umbrella", "Car wash"}
+    data |= {"Spring drive", "Autumn drive", "Charging workshop", "Track day"}
     data |= set(Tier.objects.values_list("code", flat=True))  # codes, shown beside the names
     report = []
 
@@ -244,6 +249,9 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     page.get_by_role("link", name="关闭", exact=True).wait_for()
     page.goto(f"/admin/members/member/{member.pk}/change/")
     page.locator(f"a[href$='/member/{member.pk}/close/']", has_text="注销").wait_for()
+    page.get_by_text("编辑资料").click()  # the folded edit form, opened
+    page.locator("input[name=name]").wait_for()
+    check("member page editing")
 
     # What staff read after acting: confirmations, refusals, the door's answers.
     page.goto(f"/admin/members/member/{member.pk}/adjust-points/")
@@ -282,6 +290,17 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     submit(page.locator("[data-testid=import-preview] button[type=submit]"))
     page.get_by_test_id("import-job").wait_for()
     check("import job")
+    page.goto(f"/admin/events/event/register-member/{member.pk}/")
+    submit(page.get_by_test_id("open-events").locator("tr", has_text="秋季自驾").get_by_role("button"))
+    check("registered twice refused")
+    page.goto(f"/admin/events/event/{programme['other_event'].pk}/register/?q=李")
+    submit(page.get_by_test_id("member-matches").get_by_role("button"))
+    check("member registered")
+    page.goto(f"/admin/benefits/benefit/mall/?member={member.pk}")
+    submit(page.get_by_test_id("mall-offers").locator("tr", has_text="品牌雨伞").get_by_role("button"))
+    check("mall exchange refused")
+    submit(page.get_by_test_id("mall-offers").locator("tr", has_text="洗车券").get_by_role("button"))
+    check("mall exchange done")
     page.goto(f"/admin/events/event/{event.pk}/check-in/")
     for attempt in ("first scan", "second scan"):
         page.fill("input#ticket", programme["ticket"])
@@ -292,4 +311,9 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     submit(page.locator("#check-in-form button[type=submit]"))
     page.get_by_test_id("check-in-error").wait_for()
     check("check-in unknown ticket")
+    page.goto(f"/admin/events/event/{programme['next_week'].pk}/check-in/")
+    page.fill("input#ticket", programme["early_ticket"])
+    submit(page.locator("#check-in-form button[type=submit]"))
+    page.get_by_test_id("check-in-error").filter(has_text="签到").wait_for()
+    check("check-in too early")
     assert not report, "English left in the zh-hans back office:\n" + "\n".join(report)

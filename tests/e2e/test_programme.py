@@ -15,6 +15,7 @@ from apps.core.roles import CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAG
 from apps.events import services as event_services
 from apps.events.models import Registration, RegistrationState
 from apps.imports.models import ImportJob, ImportStatus
+from apps.members import services as member_services
 from apps.members.models import Member, PointsAccount, Tier
 from tests.benefits.factories import BenefitFactory
 from tests.campaigns.factories import SegmentFactory
@@ -204,7 +205,7 @@ def test_operations_manager_imports_a_small_file_after_checking_the_preview(page
 
 def test_check_in_at_the_door_on_a_phone(open_page, login_as, screenshot):
     member = MemberFactory(name="陈静", phone="+8613700137000")
-    event = EventFactory(title="Owners' spring drive", attendance_points=50, max_companions=2)
+    event = EventFactory(title="Owners' spring drive", attendance_points=50, max_companions=2, about_to_start=True)
     registration = event_services.registration_create(event=event, member=member)
     forgot_ticket = event_services.registration_create(event=event, member=MemberFactory(name="周杰", phone="+8613700137001"), companions=1)
     phone = open_page(PHONE)
@@ -234,6 +235,17 @@ def test_check_in_at_the_door_on_a_phone(open_page, login_as, screenshot):
     phone.get_by_role("button", name="Check in").first.click()
     phone.get_by_test_id("check-in-error").filter(has_text="No such ticket for this event.").wait_for()
 
+    # A ticket for next week's event is not accepted today, and the page says when it will be.
+    next_week = EventFactory(title="Owners' autumn drive")
+    early = event_services.registration_create(event=next_week, member=member)
+    phone.goto(f"/admin/events/event/{next_week.pk}/check-in/")
+    phone.get_by_test_id("check-in-window").filter(has_text="Tickets are accepted from").wait_for()
+    phone.locator("input#ticket").fill(early.ticket_code)
+    phone.get_by_role("button", name="Check in").first.click()
+    phone.get_by_test_id("check-in-error").filter(has_text="Check-in opens at").wait_for()
+    assert Registration.objects.get(pk=early.pk).state == RegistrationState.REGISTERED
+    phone.goto(f"/admin/events/event/{event.pk}/check-in/")
+
     # A member who forgot the ticket is found by phone number and checked in from the list.
     phone.locator("input#phone").fill("137 0013 7001")
     phone.get_by_role("button", name="Search").click()
@@ -241,3 +253,72 @@ def test_check_in_at_the_door_on_a_phone(open_page, login_as, screenshot):
     found.get_by_role("button", name="Check in").click()
     result.filter(has_text="Welcome, 周杰 (+1).").wait_for()
     assert Registration.objects.get(pk=forgot_ticket.pk).state == RegistrationState.ATTENDED
+
+
+def test_customer_service_registers_members_for_events_and_cancels(page, login_as, screenshot):
+    member = MemberFactory(name="陈静", phone="+8613700137000")
+    member_services.points_earn(member=member, amount=500, reason="Purchase")
+    MemberFactory(name="周杰", phone="+8613700137001")
+    drive = EventFactory(title="Owners' spring drive", points_price=200, max_companions=1)
+    EventFactory(title="Charging workshop")
+    login_as(CUSTOMER_SERVICE)
+
+    page.goto(f"/admin/events/event/{drive.pk}/change/")
+    page.get_by_role("link", name="Register a member").click()
+    page.fill("input#member-search", "137 0013 7001")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_test_id("member-matches").locator("tr", has_text="周杰").get_by_role("button", name="Register").click()
+    page.get_by_test_id("register-error").filter(has_text="Not enough points: the balance is 0, 200 were asked for.").wait_for()
+    assert not Registration.objects.exists()
+    page.fill("input#member-search", "陈")
+    page.get_by_role("button", name="Search").click()
+    row = page.get_by_test_id("member-matches").locator("tr", has_text="陈静")
+    row.locator("input[name=companions]").fill("1")
+    row.get_by_role("button", name="Register").click()
+    page.get_by_text("陈静 is registered for Owners' spring drive; 200 points were paid.").wait_for()
+    assert Registration.objects.get(member=member, event=drive).companions == 1
+    assert PointsAccount.objects.get(member=member).balance == 300
+
+    page.goto(f"/admin/members/member/{member.pk}/change/")
+    page.get_by_test_id("member-actions").get_by_role("link", name="Register for an event").click()
+    events = page.get_by_test_id("open-events")
+    events.locator("tr", has_text="Charging workshop").get_by_role("button", name="Register").click()
+    page.get_by_text("陈静 is registered for Charging workshop.").wait_for()
+    screenshot("member-events")
+
+    # The member changed their mind about the drive: cancelled from the registration's page, points refunded.
+    page.locator("a", has_text="Registered").first.wait_for()
+    registration = Registration.objects.get(member=member, event=drive)
+    page.goto(f"/admin/events/registration/{registration.pk}/change/")
+    page.get_by_role("link", name="Cancel registration").click()
+    page.fill("textarea[name=reason]", "Member phoned to cancel")
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_text("Cancelled; 0 waitlisted registrations were seated.").wait_for()
+    assert Registration.objects.get(pk=registration.pk).state == RegistrationState.CANCELLED
+    assert PointsAccount.objects.get(member=member).balance == 500
+
+
+def test_operations_manager_browses_the_points_mall_and_exchanges_for_a_member(page, login_as, screenshot):
+    member = MemberFactory(name="陈静", phone="+8613700137000")
+    member_services.points_earn(member=member, amount=1000, reason="Purchase")
+    BenefitFactory(name="Free car wash", points_price=500, face_value="80.00", total_stock=10, validity_days=90)
+    BenefitFactory(name="Brand umbrella", points_price=2000, face_value="120.00")
+    login_as(OPERATIONS_MANAGER)
+
+    page.goto("/admin/")
+    page.locator("#nav-sidebar-inner").get_by_role("link", name="Points mall").click()
+    offers = page.get_by_test_id("mall-offers")
+    wash = offers.locator("tr", has_text="Free car wash")
+    for shown in ("500", "80.00", "¥16.00 per 100 points", "10", "90 days from the exchange", "All tiers"):
+        assert wash.get_by_text(shown, exact=True).count() or shown in wash.inner_text(), shown
+    screenshot("points-mall")
+    page.fill("input#member-search", "137 0013 7000")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_test_id("member-matches").get_by_role("link", name="Choose").click()
+    page.get_by_test_id("mall-member").filter(has_text="1,000 points to spend").wait_for()
+    assert offers.locator("tr", has_text="Brand umbrella").get_by_text("Not enough points").is_visible()
+    offers.locator("tr", has_text="Free car wash").get_by_role("button", name="Exchange").click()
+    page.get_by_text(re.compile(r"陈静 exchanged 500 points for Free car wash; grant code [0-9A-Z-]+\.")).wait_for()
+    page.get_by_test_id("mall-member").filter(has_text="500 points to spend").wait_for()
+    assert Grant.objects.get(member=member).source == "points_mall"
+    assert PointsAccount.objects.get(member=member).balance == 500

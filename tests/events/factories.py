@@ -15,10 +15,17 @@ class ClubFactory(factory.django.DjangoModelFactory):
 
 
 class EventFactory(factory.django.DjangoModelFactory):
-    """A published offline event, registration open now, starting in a week."""
+    """A published offline event, registration open now, starting in a week (``about_to_start``: in an hour, so its
+    check-in is open)."""
 
     class Meta:
         model = Event
+
+    class Params:
+        about_to_start = factory.Trait(
+            starts_at=factory.LazyFunction(lambda: timezone.now() + timedelta(hours=1)),
+            registration_closes_at=factory.SelfAttribute("starts_at"),
+        )
 
     title = factory.Sequence(lambda n: f"Test-drive day {n}")
     kind = "offline"

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -6,8 +8,10 @@ from apps.core.models import ApiScope
 from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.events import services
 from apps.events.models import EventStatus, Registration, RegistrationState
+from apps.members import services as member_services
+from apps.members.models import PointsAccount
 from tests.events.factories import ClubFactory, EventFactory
-from tests.members.factories import MemberFactory
+from tests.members.factories import MemberFactory, tier
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +49,7 @@ def test_register_cancel_and_ticket_are_the_members_own(member_client):
 
 def test_scanner_check_in_is_idempotent_and_says_already(trusted_client):
     api, _client = trusted_client(scopes=[ApiScope.EVENTS_CHECKIN])
-    registration = services.registration_create(event=EventFactory(attendance_points=20), member=MemberFactory())
+    registration = services.registration_create(event=EventFactory(attendance_points=20, about_to_start=True), member=MemberFactory())
     payload = services.ticket_payload(registration)
     first = api.post("/api/v1/events/check-in/", {"ticket": payload}, format="json", HTTP_IDEMPOTENCY_KEY="scan-1")
     assert first.status_code == 200 and first.json()["already_checked_in"] is False
@@ -73,7 +77,7 @@ def test_back_office_pages_load_for_each_role(client, staff, role):
 
 
 def test_check_in_page_by_code_and_by_phone(client, staff):
-    event = EventFactory()
+    event = EventFactory(about_to_start=True)
     member = MemberFactory(phone="+8613800007777")
     registration = services.registration_create(event=event, member=member, companions=0)
     client.force_login(staff(CUSTOMER_SERVICE))
@@ -85,6 +89,21 @@ def test_check_in_page_by_code_and_by_phone(client, staff):
     again = client.post(url, {"ticket": registration.ticket_code}).content.decode()
     assert "Already checked in at" in again
     assert Registration.objects.get(pk=registration.pk).state == RegistrationState.ATTENDED
+
+
+def test_check_in_days_before_is_refused_on_the_page_and_the_api_with_when_it_opens(client, staff, trusted_client):
+    event = EventFactory()
+    registration = services.registration_create(event=event, member=MemberFactory())
+    client.force_login(staff(CUSTOMER_SERVICE))
+    url = reverse("admin:events_event_check_in_page", args=[event.pk])
+    page = client.get(url).content.decode()
+    assert "Tickets are accepted from" in page
+    refused = client.post(url, {"ticket": registration.ticket_code}).content.decode()
+    assert 'data-testid="check-in-error"' in refused and "Check-in opens at" in refused and "Welcome" not in refused
+    api, _client = trusted_client(scopes=[ApiScope.EVENTS_CHECKIN])
+    answer = api.post("/api/v1/events/check-in/", {"ticket": registration.ticket_code}, format="json", HTTP_IDEMPOTENCY_KEY="early")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "check_in_not_open"
+    assert Registration.objects.get(pk=registration.pk).state == RegistrationState.REGISTERED
 
 
 def test_attendee_export_is_formula_safe_and_masked(client, staff):
@@ -119,3 +138,65 @@ def test_club_save_with_an_outsider_as_organiser_is_a_form_error(client, staff):
     assert "An organiser must be a member of the club: 王芳" in response.context_data["adminform"].form.errors["organiser_members"][0]
     club.refresh_from_db()
     assert club.name == "上海车友会" and not club.organiser_members.exists()
+
+
+def test_staff_register_a_member_from_the_event_page_with_the_api_rules(client, staff):
+    event = EventFactory(points_price=300, capacity=1, max_companions=1)
+    member = MemberFactory(name="李娜", phone="+8613800138000")
+    member_services.points_earn(member=member, amount=500, reason="Purchase")
+    client.force_login(staff(CUSTOMER_SERVICE))
+    url = reverse("admin:events_event_register_member", args=[event.pk])
+    found = client.get(url, {"q": "138 0013 8000"}).content.decode()
+    assert 'data-testid="member-matches"' in found and "李娜" in found and "+8613800138000" in found
+    too_many = client.post(url, {"member": member.pk, "companions": 2}).content.decode()
+    assert 'data-testid="register-error"' in too_many and "At most 1 companions" in too_many
+    poor = MemberFactory(name="王芳")
+    broke = client.post(url, {"member": poor.pk}).content.decode()
+    assert 'data-testid="register-error"' in broke and "points" in broke
+    assert not Registration.objects.exists()
+    done = client.post(url, {"member": member.pk, "companions": 0}, follow=True).content.decode()
+    assert "李娜 is registered for" in done and "300 points were paid" in done
+    registration = Registration.objects.get(member=member)
+    assert reverse("admin:events_registration_change", args=[registration.pk]) in done  # where staff cancel it
+    assert PointsAccount.objects.get(member=member).balance == 200
+    again = client.post(url, {"member": member.pk, "companions": 0}).content.decode()
+    assert "already registered" in again and Registration.objects.count() == 1
+    waitlisted = client.post(url, {"member": poor.pk}, follow=True).content.decode()
+    assert "on the waitlist" in waitlisted
+    assert Registration.objects.get(member=poor).state == RegistrationState.WAITLISTED
+
+
+def test_staff_register_from_the_member_page_and_cancel_with_a_refund(client, staff):
+    member = MemberFactory(name="李娜")
+    member_services.points_earn(member=member, amount=500, reason="Purchase")
+    open_event = EventFactory(title="Spring drive", points_price=200)
+    EventFactory(title="Draft drive", status=EventStatus.DRAFT)
+    EventFactory(title="Later drive", registration_opens_at=timezone.now() + timedelta(days=1))
+    gold_only = EventFactory(title="Gold drive")
+    gold_only.eligible_tiers.set([tier("gold")])
+    client.force_login(staff(CUSTOMER_SERVICE))
+    member_page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    url = reverse("admin:events_event_register_for_member", args=[member.pk])
+    assert f'href="{url}"' in member_page and "Register for an event" in member_page
+    listing = client.get(url).content.decode()
+    assert "Spring drive" in listing and "Gold drive" in listing and "Draft drive" not in listing and "Later drive" not in listing
+    refused = client.post(url, {"event": gold_only.pk}).content.decode()
+    assert "not open to the member&#x27;s tier" in refused and not Registration.objects.exists()
+    client.post(url, {"event": open_event.pk})
+    registration = Registration.objects.get(member=member)
+    assert registration.state == RegistrationState.REGISTERED and PointsAccount.objects.get(member=member).balance == 300
+    member_page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    assert reverse("admin:events_registration_change", args=[registration.pk]) in member_page
+    client.post(reverse("admin:events_registration_cancel_registration", args=[registration.pk]), {"reason": "Member phoned"})
+    assert Registration.objects.get(pk=registration.pk).state == RegistrationState.CANCELLED
+    assert PointsAccount.objects.get(member=member).balance == 500
+
+
+@pytest.mark.parametrize("role", [ANALYST, CAMPAIGN_MANAGER])
+def test_registering_members_needs_the_registration_right(client, staff, role):
+    event, member = EventFactory(), MemberFactory()
+    client.force_login(staff(role))
+    assert client.post(reverse("admin:events_event_register_member", args=[event.pk]), {"member": member.pk}).status_code == 403
+    assert client.post(reverse("admin:events_event_register_for_member", args=[member.pk]), {"event": event.pk}).status_code == 403
+    assert "Register for an event" not in client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    assert not Registration.objects.exists()

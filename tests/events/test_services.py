@@ -116,7 +116,7 @@ class TestEventLifecycle:
         assert {"online_url", "ends_at"} <= set(error.value.fields)
 
     def test_no_shows_after_the_event(self):
-        event = EventFactory(capacity=1)
+        event = EventFactory(capacity=1, about_to_start=True)
         came, skipped, waiting = MemberFactory.create_batch(3)
         services.registration_create(event=event, member=came)
         Event.objects.filter(pk=event.pk).update(capacity=2)
@@ -134,7 +134,7 @@ class TestEventLifecycle:
 
 class TestCheckIn:
     def test_check_in_once_awards_points_once(self):
-        event = EventFactory(attendance_points=50)
+        event = EventFactory(attendance_points=50, about_to_start=True)
         member = MemberFactory()
         registration = services.registration_create(event=event, member=member)
         first = services.registration_check_in(ticket=services.ticket_payload(registration), event=event)
@@ -144,7 +144,7 @@ class TestCheckIn:
         assert balance(member) == 50
 
     def test_forged_unknown_and_wrong_event_tickets_are_refused(self):
-        event = EventFactory()
+        event = EventFactory(about_to_start=True)
         registration = services.registration_create(event=event, member=MemberFactory())
         payload = services.ticket_payload(registration)
         forged = payload[:-3] + ("AAA" if not payload.endswith("AAA") else "BBB")
@@ -153,6 +153,22 @@ class TestCheckIn:
         assert code_of(lambda: services.registration_check_in(ticket=registration.ticket_code, event=EventFactory())) == "ticket_not_found"
         services.registration_cancel(registration=registration)
         assert code_of(lambda: services.registration_check_in(ticket=registration.ticket_code)) == "ticket_not_valid"
+
+    def test_check_in_is_refused_outside_its_window_and_says_when(self, settings):
+        settings.USEROPS_EVENTS = {**settings.USEROPS_EVENTS, "CHECK_IN_OPENS_HOURS_BEFORE": 3}
+        event = EventFactory()
+        registration = services.registration_create(event=event, member=MemberFactory())
+        days_before = event.starts_at - timedelta(days=6)
+        with pytest.raises(ApplicationError) as early:
+            services.registration_check_in(ticket=registration.ticket_code, now=days_before)
+        opens = timezone.localtime(event.starts_at - timedelta(hours=3)).strftime("%Y-%m-%d %H:%M")
+        assert early.value.code == "check_in_not_open" and opens in early.value.message and "3 hours" in early.value.message
+        too_late = event.ends_at + timedelta(minutes=1)
+        assert code_of(lambda: services.registration_check_in(ticket=registration.ticket_code, now=too_late)) == "check_in_closed"
+        assert Registration.objects.get(pk=registration.pk).state == RegistrationState.REGISTERED
+        assert balance(registration.member) == 0
+        at_opening = event.starts_at - timedelta(hours=3)
+        assert services.registration_check_in(ticket=registration.ticket_code, now=at_opening).registration.checked_in_at == at_opening
 
 
 class TestClubs:

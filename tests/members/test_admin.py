@@ -1,9 +1,17 @@
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
-from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
+from apps.analytics.models import RfmScore
+from apps.analytics.services import rfm_score_members
+from apps.core.roles import ANALYST, AUDITOR, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members import services
 from apps.members.models import AdjustmentState, MemberStatus, PointsAccount, PointsAdjustment, PointsEntry
+from tests.analytics.factories import ActivityEventFactory
 from tests.members.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +137,7 @@ def test_freeze_and_close_from_member_page(client, staff, member):
     member.refresh_from_db()
     assert member.status == MemberStatus.FROZEN and member.status_reason == "Fraud check"
     response = client.post(reverse("admin:members_member_freeze", args=[member.pk]), {"reason": "again"})
-    assert "not possible" in response.content.decode()
+    assert "not possible" in response.content.decode()  # the page was open before someone else froze the member
     client.post(reverse("admin:members_member_close", args=[member.pk]), {"reason": "Member asked"})
     member.refresh_from_db()
     assert member.status == MemberStatus.CLOSED
@@ -166,3 +174,86 @@ def test_dashboard_shows_programme_figures(client, staff, member):
     client.force_login(staff(OPERATIONS_MANAGER))
     page = client.get(reverse("admin:index")).content.decode()
     assert "Points outstanding" in page and "800" in page
+
+
+def profile_of(client, member) -> str:
+    html = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    start = html.index('data-testid="member-profile"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_member_page_opens_on_a_profile_header(client, staff):
+    member = services.member_enrol(
+        name="李娜",
+        phone="+8613800138000",
+        email="li.na@example.com",
+        city="上海",
+        tags=["车主", "高价值"],
+        consents={"sms": True, "email": False},
+    )
+    services.points_earn(member=member, amount=1200, reason="Purchase")
+    services.growth_add(member=member, amount=400, reason="Purchases")
+    occurred = timezone.now() - timedelta(days=3)
+    ActivityEventFactory(member=member, kind="purchase", amount=Decimal("99.00"), occurred_at=occurred)
+    rfm_score_members()
+    client.force_login(staff(OPERATIONS_MANAGER))
+    header = profile_of(client, member)
+    for fact in ("李娜", "Basic", "Active", "1,200", "400", "600 more to Silver (1,000)", "车主", "高价值", "+8613800138000"):
+        assert fact in header, fact
+    assert '<progress class="userops-profile-progress" max="100" value="40">' in header
+    assert '<li class="yes">✓ SMS</li>' in header and '<li class="no">✗ Email</li>' in header and "✗ App push" in header
+    assert "RFM segment" in header and RfmScore.objects.get(member=member).get_segment_display() in header
+    assert "Last activity" in header and date_format(timezone.localtime(occurred), "SHORT_DATETIME_FORMAT") in header
+    page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    edit = page.index("Edit profile")
+    assert page.rfind("<details>", 0, edit) > page.index("</section>"), "the edit form is folded below the profile"
+    assert page.index("Tier history") > edit and "Benefits (权益)" in page and "Events" in page
+
+
+def test_member_page_offers_freeze_or_unfreeze_never_both_and_explains_closing(client, staff, member):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    freeze = reverse("admin:members_member_freeze", args=[member.pk])
+    unfreeze = reverse("admin:members_member_unfreeze", args=[member.pk])
+    close = reverse("admin:members_member_close", args=[member.pk])
+    header = profile_of(client, member)
+    assert freeze in header and unfreeze not in header and close in header
+    assert "Close membership" in header and "It cannot be undone." in header
+    services.member_freeze(member=member, reason="Fraud check")
+    header = profile_of(client, member)
+    assert freeze not in header and unfreeze in header and close in header and "Reason: Fraud check" in header
+    services.member_close(member=member, reason="Member asked")
+    header = profile_of(client, member)
+    assert freeze not in header and unfreeze not in header and close not in header and "Closed" in header
+    explained = client.get(close).content.decode()
+    assert 'data-testid="action-explanation"' in explained and "It cannot be undone." in explained
+
+
+@pytest.mark.parametrize(
+    ("role", "full_phone", "can_edit", "actions"),
+    [
+        (OPERATIONS_MANAGER, True, True, {"Adjust points", "Freeze", "Close membership", "Export personal data", "Anonymise"}),
+        (CUSTOMER_SERVICE, True, True, {"Adjust points", "Freeze", "Close membership", "Export personal data"}),
+        (CAMPAIGN_MANAGER, False, False, set()),
+        (ANALYST, False, False, set()),
+        (AUDITOR, False, False, set()),
+    ],
+)
+def test_member_page_per_role(client, staff, member, role, full_phone, can_edit, actions):
+    client.force_login(staff(role))
+    page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    header = profile_of(client, member)
+    assert ("+8613800138000" in page) is full_phone
+    if not full_phone:
+        assert "+86138****8000" in header and "l***@example.com" in header and "li.na@example.com" not in page
+    assert ("Edit profile" in page) is can_edit
+    every = {"Adjust points", "Freeze", "Unfreeze", "Close membership", "Withdraw all consent", "Export personal data", "Anonymise"}
+    offered = {title for title in every if f">{title}</a>" in header}
+    assert actions <= offered and not offered & (every - actions - {"Withdraw all consent"})
+
+
+def test_member_action_pages_lead_back_to_the_member_by_name(client, staff, member):
+    client.force_login(staff(CUSTOMER_SERVICE))
+    page = client.get(reverse("admin:members_member_adjust_points", args=[member.pk])).content.decode()
+    change_url = reverse("admin:members_member_change", args=[member.pk])
+    breadcrumb = page.index(f'<a href="{change_url}" class="align-middle')  # the header's trail: Members › Members › 李娜
+    assert page[breadcrumb : page.index("</a", breadcrumb)].split(">", 1)[1].strip() == "李娜"
