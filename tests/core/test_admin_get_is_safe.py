@@ -4,6 +4,7 @@ The walk covers every URL the admin site and its model admins declare, so a new 
 Reads are still recorded in the access log (that is its purpose), so the log is the one table left out of the comparison.
 """
 
+import itertools
 import re
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from django.contrib.sessions.models import Session
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
+from apps.campaigns.models import CAMPAIGN_TRANSITION_FROM
 from apps.core import services as core_services
 from apps.core.models import AccessLogEntry, ApiClient, FailedTask, FailedTaskState, hash_secret
 from apps.events import services as event_services
@@ -66,6 +68,9 @@ def model_admin_paths(model_admin: admin.ModelAdmin) -> list[str]:
     opts = model_admin.model._meta
     base = f"/admin/{opts.app_label}/{opts.model_name}/"
     pks = list(model_admin.model._base_manager.order_by("pk").values_list("pk", flat=True)[:5])
+    values: dict[str, list[Any]] = {"object_id": pks, "id": pks, "job_id": pks, "language": ["en", "zh-hans"]}
+    values["name"] = ["daily", *CAMPAIGN_TRANSITION_FROM]
+    values["member_id"] = list(Member.objects.order_by("pk").values_list("pk", flat=True)[:5])
     paths = []
     for pattern in model_admin.get_urls():
         assert isinstance(pattern, URLPattern), pattern
@@ -74,13 +79,13 @@ def model_admin_paths(model_admin: admin.ModelAdmin) -> list[str]:
             paths += [f"{base}{pk}/history/{version}/" for pk in pks for version in history_ids(model_admin, pk)]
             continue
         names = {match["name"] for match in PLACEHOLDER.finditer(route)}
-        values: dict[str, list[Any]] = {"object_id": pks, "id": pks, "job_id": pks, "language": ["en", "zh-hans"], "name": ["daily"]}
         assert names <= values.keys(), f"teach this walk the parameters of {route}"
         if not names:
             paths.append(base + route)
             continue
-        (name,) = names
-        paths += [base + PLACEHOLDER.sub(str(value), route) for value in values[name]]
+        for combination in itertools.product(*(values[name] for name in sorted(names))):
+            chosen = dict(zip(sorted(names), combination, strict=True))
+            paths.append(base + PLACEHOLDER.sub(lambda match, chosen=chosen: str(chosen[match["name"]]), route))
     return paths
 
 

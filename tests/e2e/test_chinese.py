@@ -239,8 +239,6 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
             page.locator("#segment-preview [data-count]").filter(has_text=re.compile(r"^\d+$")).wait_for()
         check(name)
     # Words that are Chinese but the wrong ones: a person's name is 姓名, an active member in the funnel 活跃.
-    page.goto(f"/admin/members/member/{member.pk}/change/")
-    page.locator("label[for=id_name]", has_text="姓名").wait_for()
     page.goto("/admin/analytics/dailymetric/")
     funnel_steps = page.get_by_test_id("funnel").inner_text()
     assert "活跃" in funnel_steps and "启用" not in funnel_steps
@@ -251,6 +249,7 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     page.locator(f"a[href$='/member/{member.pk}/close/']", has_text="注销").wait_for()
     page.get_by_text("编辑资料").click()  # the folded edit form, opened
     page.locator("input[name=name]").wait_for()
+    page.locator("label[for=id_name]", has_text="姓名").wait_for()
     check("member page editing")
 
     # What staff read after acting: confirmations, refusals, the door's answers.

@@ -45,7 +45,7 @@ def test_a_malformed_upload_is_a_form_error_and_leaves_no_file_and_no_job(client
     broken = SimpleUploadedFile("members.xlsx", b"PK\x03\x04 not a workbook 13987654321")
     response = client.post(reverse("admin:imports_importjob_add"), {"file": broken})
     assert response.status_code == 200
-    assert "The file could not be read as CSV or Excel." in response.content.decode()
+    assert "The file is not a readable Excel workbook" in response.content.decode()
     assert not ImportJob.objects.exists()
     assert stored_files(media) == []
 
