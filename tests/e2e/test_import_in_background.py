@@ -44,8 +44,8 @@ def test_large_file_is_imported_by_the_worker_while_staff_watch_the_progress_pag
     # The page refreshes itself every two seconds while the job is queued or running; wait for the end.
     job_page.get_by_text("Done", exact=False).wait_for(timeout=120_000)
     progress = page.get_by_test_id("import-progress")
-    assert progress.inner_text() == f"{ROWS + 1} / {ROWS + 1} (100%)"
-    assert job_page.locator("tr", has_text="Created").locator("td").inner_text() == str(ROWS)
+    assert progress.inner_text() == f"{ROWS + 1:,} / {ROWS + 1:,} (100%)"  # grouped by thousands, as every count
+    assert job_page.locator("tr", has_text="Created").locator("td").inner_text() == f"{ROWS:,}"
     assert job_page.locator("tr", has_text="Invalid rows").locator("td").inner_text() == "1"
     page.get_by_role("link", name="Download the error report (CSV)").wait_for()
     screenshot("import-background-done")
