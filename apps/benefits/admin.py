@@ -29,7 +29,7 @@ from apps.core.admin_base import ModelAdmin
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.core.service_admin import ServiceFormAdmin, add_service_error
-from apps.core.spreadsheet import xlsx_upload_check
+from apps.core.spreadsheet import NeutralisedCSV, TextCellXLSX, xlsx_upload_check
 from apps.members.admin import ReasonForm, member_picker_rows, register_member_page_action, register_member_page_section
 from apps.members.models import Member
 from apps.members.phones import looks_like_phone, normalize_phone
@@ -108,6 +108,8 @@ class CatalogueImportForm(ImportForm):
 class BenefitAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ImportExportMixin, TranslationAdmin, ModelAdmin):
     form = BenefitForm
     resource_classes = [BenefitResource]
+    # Only the formats that neutralise formulas the way our own exports do and read back unchanged.
+    formats = [NeutralisedCSV, TextCellXLSX]
     import_form_class = CatalogueImportForm
     export_form_class = ExportForm
     list_display = [
