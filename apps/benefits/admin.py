@@ -160,8 +160,8 @@ class BenefitAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ImportExportMixin, Tran
         return value_density_text(obj)
 
     @display(description=_("stock left"))
-    def stock_display(self, obj: Benefit) -> str:
-        return "∞" if obj.total_stock is None else str(obj.stock_left)
+    def stock_display(self, obj: Benefit) -> str | int:
+        return "∞" if obj.total_stock is None else obj.stock_left
 
     @display(description=_("performance"))
     def performance(self, obj: Benefit) -> SafeString:
