@@ -342,3 +342,16 @@ def test_the_tier_picker_reads_in_chinese(page, login_as, url):
     joined = " ".join(texts)
     assert "适用等级" in joined and "留空表示所有等级。" in joined and "过滤" in joined, texts
     assert english_left(texts, set(Tier.objects.values_list("name", flat=True))) == []
+
+
+def test_error_pages_read_in_chinese(page, login_as, screenshot):
+    login_as(OPERATIONS_MANAGER)
+    page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": page.url}])
+    for status, url in [(404, "/admin/members/member/999999999/no-such-page/"), (400, "/admin/members/member/?no_such_field=1")]:
+        response = page.goto(url)
+        assert response.status == status
+        assert page.get_by_test_id("error-page").get_by_role("heading").inner_text().endswith(f"（{status}）")
+        assert english_left(page.evaluate(VISIBLE_TEXT), set()) == []
+        screenshot(f"zh-hans-error-{status}")
+    page.get_by_role("link", name="返回后台首页").click()
+    page.wait_for_url("**/admin/")
