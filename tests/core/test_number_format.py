@@ -72,6 +72,17 @@ def test_event_list_groups_seats(client, staff, language):
     assert "12,000" in page and "10,500" in page
 
 
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_campaign_run_list_groups_counts(client, staff, language):
+    from apps.campaigns.models import CampaignRun
+    from tests.campaigns.factories import CampaignFactory
+
+    CampaignRun.objects.create(campaign=CampaignFactory(), targeted=123456, acted=120000)
+    client.force_login(staff(is_superuser=True))
+    page = changelist(client, "admin:campaigns_campaignrun_changelist", language)
+    assert "123,456" in page and "120,000" in page
+
+
 def test_ids_keys_and_texts_keep_their_names():
     from django.contrib import admin
 

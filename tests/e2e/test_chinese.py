@@ -242,7 +242,7 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
         check(name)
     # Words that are Chinese but the wrong ones: a person's name is 姓名, an active member in the funnel 活跃.
     page.goto(f"/admin/members/member/{member.pk}/change/")
-    page.locator("label[for=id_name]", has_text="姓名").wait_for()
+    page.locator("label[for=id_name]", has_text="姓名").wait_for(state="attached")  # in the folded edit form
     page.goto("/admin/analytics/dailymetric/")
     funnel_steps = page.get_by_test_id("funnel").inner_text()
     assert "活跃" in funnel_steps and "启用" not in funnel_steps
