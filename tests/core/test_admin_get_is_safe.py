@@ -4,6 +4,7 @@ The walk covers every URL the admin site and its model admins declare, so a new 
 Reads are still recorded in the access log (that is its purpose), so the log is the one table left out of the comparison.
 """
 
+import itertools
 import re
 from datetime import timedelta
 from typing import Any
@@ -74,13 +75,22 @@ def model_admin_paths(model_admin: admin.ModelAdmin) -> list[str]:
             paths += [f"{base}{pk}/history/{version}/" for pk in pks for version in history_ids(model_admin, pk)]
             continue
         names = {match["name"] for match in PLACEHOLDER.finditer(route)}
-        values: dict[str, list[Any]] = {"object_id": pks, "id": pks, "job_id": pks, "language": ["en", "zh-hans"], "name": ["daily"]}
+        values: dict[str, list[Any]] = {
+            "object_id": pks,
+            "id": pks,
+            "job_id": pks,
+            "member_id": list(Member.objects.order_by("pk").values_list("pk", flat=True)[:2]),
+            "language": ["en", "zh-hans"],
+            "name": ["daily", "launch"],  # a roll-up's name, a campaign's transition
+        }
         assert names <= values.keys(), f"teach this walk the parameters of {route}"
         if not names:
             paths.append(base + route)
             continue
-        (name,) = names
-        paths += [base + PLACEHOLDER.sub(str(value), route) for value in values[name]]
+        ordered = [match["name"] for match in PLACEHOLDER.finditer(route)]
+        for combination in itertools.product(*(values[name] for name in ordered)):
+            fill = iter(combination)
+            paths.append(base + PLACEHOLDER.sub(lambda _match, fill=fill: str(next(fill)), route))
     return paths
 
 
