@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -477,7 +478,8 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        member = Member.objects.select_related("tier").filter(pk=object_id).first()
+        # An id that is not one (a mistyped link) finds no member here, and Django's own view then says so.
+        member = self.get_object(request, unquote(object_id))
         if member is not None and self.has_view_or_change_permission(request, member):
             extra_context = {**(extra_context or {}), "profile": self._profile_context(request, member)}
         response = super().change_view(request, object_id, form_url, extra_context)

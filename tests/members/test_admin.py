@@ -257,3 +257,11 @@ def test_member_action_pages_lead_back_to_the_member_by_name(client, staff, memb
     change_url = reverse("admin:members_member_change", args=[member.pk])
     breadcrumb = page.index(f'<a href="{change_url}" class="align-middle')  # the header's trail: Members › Members › 李娜
     assert page[breadcrumb : page.index("</a", breadcrumb)].split(">", 1)[1].strip() == "李娜"
+
+
+@pytest.mark.parametrize("object_id", ["999999999", "12/no-such-page", "abc"])
+def test_a_member_page_of_a_mistyped_id_says_it_does_not_exist(client, staff, object_id):
+    client.force_login(staff(is_superuser=True))
+    response = client.get(reverse("admin:members_member_change", args=[object_id]), follow=True)
+    assert response.status_code == 200
+    assert any(object_id in str(message) for message in response.context["messages"])
