@@ -10,15 +10,18 @@ never touch a field the user may not see.
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.admin.exceptions import DisallowedModelAdminLookup
-from django.core.exceptions import FieldDoesNotExist
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import F, Model
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import OrderBy
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin as UnfoldModelAdmin
 from unfold.views import ChangeList as UnfoldChangeList
 
@@ -64,6 +67,37 @@ def _ordering_name(item: Any) -> str | None:
     if isinstance(item, F):
         return item.name
     return None
+
+
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+def object_or_404(queryset: type[ModelT] | models.QuerySet[ModelT], object_id: str) -> ModelT:
+    """The object of an admin URL's id, which may be any text: an id that is not one (a mistyped link) is a 404 too."""
+    try:
+        return get_object_or_404(queryset, pk=unquote(object_id))
+    except (ValueError, ValidationError) as exc:
+        raise Http404 from exc
+
+
+def object_id_or_404(model: type[Model], object_id: str | int) -> None:
+    """Refuse an admin URL's id that cannot be one of ``model``'s keys with a 404 rather than a failed query."""
+    try:
+        model._meta.pk.to_python(unquote(str(object_id)))
+    except ValidationError as exc:
+        raise Http404 from exc
+
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """The change history (django-simple-history), whose pages query an id from the URL as it is."""
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        object_id_or_404(self.model, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        object_id_or_404(self.model, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 NUMBER_FIELDS = (models.IntegerField, models.DecimalField)
@@ -151,6 +185,11 @@ class ModelAdmin(UnfoldModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[DeclaredLookupsChangeList]:
         return DeclaredLookupsChangeList
+
+    def get_actions_detail(self, request: HttpRequest, object_id: str) -> list[Any]:
+        # Subclasses look the object up to choose the buttons; an id that cannot be one is a 404 before they do.
+        object_id_or_404(self.model, object_id)
+        return super().get_actions_detail(request, object_id)
 
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         return [field for field in super().get_search_fields(request) if not path_reveals_hidden_field(self.model, field, request)]

@@ -76,7 +76,7 @@ def model_admin_paths(model_admin: admin.ModelAdmin) -> list[str]:
             continue
         names = {match["name"] for match in PLACEHOLDER.finditer(route)}
         values: dict[str, list[Any]] = {
-            "object_id": pks,
+            "object_id": [*pks, "not-an-id"],  # a mistyped link is a 404 or a message, never a server error
             "id": pks,
             "job_id": pks,
             "member_id": list(Member.objects.order_by("pk").values_list("pk", flat=True)[:2]),
