@@ -500,7 +500,8 @@ UNFOLD = {
 }
 
 # django-import-export (the benefit catalogue): importing needs the change permission, exporting the view
-# permission, and exported cells that a spreadsheet would run as a formula are neutralised.
+# permission. The catalogue's own formats (apps/core/spreadsheet.py) neutralise formulas so that they read back
+# unchanged; the library's escaping, which drops a leading "=", stays on only for any other format.
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True

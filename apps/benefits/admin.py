@@ -16,7 +16,6 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from modeltranslation.admin import TranslationAdmin
-from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
@@ -25,11 +24,11 @@ from unfold.decorators import action, display
 from apps.benefits import selectors, services
 from apps.benefits.models import Benefit, Grant, GrantSource, GrantState, RedemptionChannel, TierBenefit, normalize_code
 from apps.benefits.resources import BenefitResource
-from apps.core.admin_base import ModelAdmin
+from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.core.service_admin import ServiceFormAdmin, add_service_error
-from apps.core.spreadsheet import xlsx_upload_check
+from apps.core.spreadsheet import NeutralisedCSV, TextCellXLSX, xlsx_upload_check
 from apps.members.admin import ReasonForm, member_picker_rows, register_member_page_action, register_member_page_section
 from apps.members.models import Member
 from apps.members.phones import looks_like_phone, normalize_phone
@@ -105,9 +104,11 @@ class CatalogueImportForm(ImportForm):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ImportExportMixin, TranslationAdmin, ModelAdmin):
+class BenefitAdmin(ServiceFormAdmin, HistoryAdmin, ImportExportMixin, TranslationAdmin, ModelAdmin):
     form = BenefitForm
     resource_classes = [BenefitResource]
+    # Only the formats that neutralise formulas the way our own exports do and read back unchanged.
+    formats = [NeutralisedCSV, TextCellXLSX]
     import_form_class = CatalogueImportForm
     export_form_class = ExportForm
     list_display = [
@@ -158,8 +159,8 @@ class BenefitAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ImportExportMixin, Tran
         return value_density_text(obj)
 
     @display(description=_("stock left"))
-    def stock_display(self, obj: Benefit) -> str:
-        return "∞" if obj.total_stock is None else str(obj.stock_left)
+    def stock_display(self, obj: Benefit) -> str | int:
+        return "∞" if obj.total_stock is None else obj.stock_left
 
     @display(description=_("performance"))
     def performance(self, obj: Benefit) -> SafeString:
@@ -174,7 +175,7 @@ class BenefitAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ImportExportMixin, Tran
 
     @action(description=_("Grant to members"), url_path="grant", permissions=["grant"], icon="card_giftcard")
     def grant_to_members(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        benefit = get_object_or_404(Benefit, pk=object_id)
+        benefit = object_or_404(Benefit, object_id)
         change_url = reverse("admin:benefits_benefit_change", args=[benefit.pk])
         form = GrantToMembersForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -363,7 +364,7 @@ class GrantAdmin(ModelAdmin):
         return self._grant_form(request, object_id, ReasonForm, _("Revoke grant"), run)
 
     def _grant_form(self, request: HttpRequest, object_id: str, form_class: type[forms.Form], title: str, run: Any) -> HttpResponse:
-        grant = get_object_or_404(Grant.objects.select_related("benefit", "member"), pk=object_id)
+        grant = object_or_404(Grant.objects.select_related("benefit", "member"), object_id)
         change_url = reverse("admin:benefits_grant_change", args=[grant.pk])
         form = form_class(request.POST or None)
         unusable = selectors.grant_unusable_reason(grant=grant)

@@ -5,10 +5,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,7 +16,6 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
-from simple_history.admin import SimpleHistoryAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminSelectWidget
@@ -33,7 +32,7 @@ from apps.campaigns.models import (
     RunStatus,
     Segment,
 )
-from apps.core.admin_base import ModelAdmin
+from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
 from apps.core.errors import ApplicationError
 from apps.core.service_admin import ServiceFormAdmin
 from apps.members.models import ConsentChannel
@@ -55,7 +54,7 @@ def _each(request: HttpRequest, queryset: QuerySet, service: Callable, done: str
 
 
 @admin.register(Segment)
-class SegmentAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
+class SegmentAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
     list_display = ["name", "frozen_at", "frozen_count", "updated_at"]
     search_fields = ["name", "description"]
     readonly_fields = ["frozen_at", "frozen_count"]
@@ -180,7 +179,7 @@ class ConfirmForm(forms.Form):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
+class CampaignAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
     form = CampaignForm
     change_form_outer_before_template = "campaigns/campaign_transitions.html"
     list_display = ["name", "segment", "status_badge", "schedule_kind", "benefit", "points_amount", "message_template_code", "updated_at"]
@@ -235,7 +234,7 @@ class CampaignAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     def changeform_view(
         self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        campaign = Campaign.objects.filter(pk=object_id).first() if object_id else None
+        campaign = self.get_object(request, unquote(object_id)) if object_id else None
         extra_context = {**(extra_context or {}), "campaign_transitions": [], "campaign_closed": False}
         if campaign is not None:
             if campaign.status in CLOSED_CAMPAIGN_STATUSES:
@@ -260,7 +259,7 @@ class CampaignAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
         if not self.has_launch_permission(request):
             raise PermissionDenied
         transition = TRANSITIONS.get(name)
-        campaign = get_object_or_404(Campaign.objects.select_related("segment"), pk=object_id)
+        campaign = object_or_404(Campaign.objects.select_related("segment"), object_id)
         if transition is None:
             raise Http404
         change_url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])

@@ -8,7 +8,6 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter, RangeDateTimeFilter, RelatedDropdownFilter
@@ -17,7 +16,7 @@ from unfold.forms import AdminPasswordChangeForm, AuthenticationForm, UserChange
 
 from apps.core import services
 from apps.core.admin_actions import confirm_action
-from apps.core.admin_base import ModelAdmin
+from apps.core.admin_base import ModelAdmin, object_or_404
 from apps.core.models import AccessLogEntry, ApiClient, ApiScope, FailedTask, FailedTaskState, User
 from apps.core.reasons import CodedReason
 from apps.core.service_admin import ServiceFormAdmin
@@ -81,7 +80,7 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
 
     @action(description=_("Unlock sign-in"), url_path="unlock-sign-in", permissions=["unlock_sign_in"], icon="lock_open")
     def unlock_sign_in(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        user = get_object_or_404(User, pk=object_id)
+        user = object_or_404(User, object_id)
 
         def unlock() -> str:
             services.staff_login_unlock(username=user.get_username(), actor=request.user, request=request)
@@ -136,7 +135,7 @@ class ApiClientAdmin(ServiceFormAdmin, ModelAdmin):
 
     @action(description=_("Rotate key"), url_path="rotate-key", permissions=["change"])
     def rotate_key(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        client = get_object_or_404(ApiClient, pk=object_id)
+        client = object_or_404(ApiClient, object_id)
 
         def rotate() -> str:
             raw_key = services.api_client_rotate_key(client=client)
@@ -237,7 +236,7 @@ class FailedTaskAdmin(ModelAdmin):
 
     @action(description=_("Queue again"), url_path="retry", permissions=["retry"], icon="replay")
     def retry(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        failed_task = get_object_or_404(FailedTask, pk=object_id)
+        failed_task = object_or_404(FailedTask, object_id)
 
         def queue_again() -> str:
             services.failed_task_retry(failed_task=failed_task, actor=request.user)

@@ -7,16 +7,19 @@ would read as a formula gets the documented leading apostrophe, and ``unescape_c
 """
 
 import csv
+import io
 import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import tablib
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from import_export.formats import base_formats
 
 from apps.core.errors import ApplicationError
 
@@ -121,7 +124,7 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[A
     return response
 
 
-def xlsx_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
+def xlsx_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """An Excel file written in constant memory (openpyxl's write-only mode), every text cell typed as text."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -140,7 +143,38 @@ def xlsx_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[
     sheet.append([cell(str(value)) for value in header])
     for row in rows:
         sheet.append([cell(value) for value in row])
-    response = HttpResponse(content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    output = io.BytesIO()
+    workbook.save(output)
+    return output.getvalue()
+
+
+def xlsx_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
+    response = HttpResponse(xlsx_bytes(header, rows), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    workbook.save(response)
     return response
+
+
+class NeutralisedCSV(base_formats.CSV):
+    """django-import-export's CSV, neutralised like our own exports instead of by the library's escaping, which drops
+    a leading ``=`` for good: a formula-like cell gets the apostrophe, and reading the file back removes exactly that."""
+
+    def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> str:
+        neutralised = tablib.Dataset(headers=[neutralise_cell(str(name)) for name in dataset.headers or []])
+        for row in dataset:
+            neutralised.append([neutralise_cell(cell) for cell in row])
+        return neutralised.export("csv", **kwargs)
+
+    def create_dataset(self, in_stream: Any, **kwargs: Any) -> tablib.Dataset:
+        dataset = super().create_dataset(in_stream, **kwargs)
+        unescaped = tablib.Dataset(headers=[unescape_csv_cell(name) for name in dataset.headers or []])
+        for row in dataset:
+            unescaped.append([unescape_csv_cell(cell) if isinstance(cell, str) else cell for cell in row])
+        return unescaped
+
+
+class TextCellXLSX(base_formats.XLSX):
+    """django-import-export's XLSX, every text cell stored as text, so a value starting with ``=`` is kept as it is
+    and never evaluated; the library's reader takes it back unchanged."""
+
+    def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> bytes:
+        return xlsx_bytes(dataset.headers or [], dataset)

@@ -16,14 +16,13 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from modeltranslation.admin import TranslationAdmin
-from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 
 from apps.core.admin import CodedReasonAdminMixin
 from apps.core.admin_actions import confirm_action
-from apps.core.admin_base import ModelAdmin
+from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.masking import mask_phone
@@ -86,7 +85,7 @@ class ClubMembershipInline(TabularInline):
 
 
 @admin.register(Club)
-class ClubAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
+class ClubAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
     list_display = ["name", "city", "interest", "active_members", "event_count"]
     search_fields = ["name", "city", "interest"]
     filter_horizontal = ["organiser_staff"]
@@ -118,7 +117,7 @@ class ClubAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
+class EventAdmin(ServiceFormAdmin, HistoryAdmin, TranslationAdmin, ModelAdmin):
     form = EventForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["title", "city", "starts_at", "status", "capacity", "seats_taken", "waitlisted"]
@@ -168,7 +167,7 @@ class EventAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAd
         return request.user.has_perm("events.view_registration")
 
     def _transition(self, request: HttpRequest, object_id: str, *, title: Any, explanation: Any, service: Any, done: str) -> HttpResponse:
-        event = get_object_or_404(Event, pk=object_id)
+        event = object_or_404(Event, object_id)
 
         def perform() -> str:
             service(event=event)
@@ -208,7 +207,7 @@ class EventAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAd
 
     @action(description=_("Cancel event"), url_path="cancel", permissions=["manage"], icon="event_busy")
     def cancel_event(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        event = get_object_or_404(Event, pk=object_id)
+        event = object_or_404(Event, object_id)
         change_url = reverse("admin:events_event_change", args=[event.pk])
         form = ReasonForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -232,7 +231,7 @@ class EventAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAd
 
     @action(description=_("Export attendees"), url_path="export", permissions=["export"], icon="download")
     def export_attendees(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        event = get_object_or_404(Event, pk=object_id)
+        event = object_or_404(Event, object_id)
         full = can_see_pii(request)
         rows = (
             [
@@ -264,7 +263,7 @@ class EventAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAd
 
     @action(description=_("Check-in"), url_path="check-in", permissions=["check_in"], icon="qr_code_scanner")
     def check_in_page(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        event = get_object_or_404(Event, pk=object_id)
+        event = object_or_404(Event, object_id)
         result, matches, error = None, [], None
         if request.method == "POST":
             try:
@@ -302,7 +301,7 @@ class EventAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAd
 
     @action(description=_("Register a member"), url_path="register", permissions=["check_in"], icon="person_add")
     def register_member(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        event = get_object_or_404(Event, pk=object_id)
+        event = object_or_404(Event, object_id)
         change_url = reverse("admin:events_event_change", args=[event.pk])
         error = None
         if request.method == "POST":
@@ -390,7 +389,7 @@ class RegistrationAdmin(CodedReasonAdminMixin, ModelAdmin):
 
     @action(description=_("Cancel registration"), url_path="cancel", permissions=["cancel"], icon="cancel")
     def cancel_registration(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        registration = get_object_or_404(Registration.objects.select_related("event", "member"), pk=object_id)
+        registration = object_or_404(Registration.objects.select_related("event", "member"), object_id)
         change_url = reverse("admin:events_registration_change", args=[registration.pk])
         form = ReasonForm(request.POST or None)
         if request.method == "POST" and form.is_valid():

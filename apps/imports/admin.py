@@ -16,7 +16,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
-from apps.core.admin_base import ModelAdmin
+from apps.core.admin_base import ModelAdmin, object_or_404
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_record
 from apps.imports import services
@@ -139,7 +139,7 @@ class ImportJobAdmin(ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        job = get_object_or_404(ImportJob, pk=object_id)
+        job = object_or_404(ImportJob, object_id)
         if not self.has_view_permission(request, job):
             raise PermissionDenied
         running = job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)

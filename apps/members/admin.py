@@ -6,10 +6,10 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -19,14 +19,13 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
-from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import ModelChange
 from simple_history.template_utils import HistoricalRecordContextHelper
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 
 from apps.core.admin import CodedReasonAdminMixin
-from apps.core.admin_base import ModelAdmin, register_personal_fields
+from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404, register_personal_fields
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
@@ -213,7 +212,7 @@ class RejectionForm(forms.Form):
 
 
 @admin.register(Member)
-class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
+class MemberAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
     form = MemberAdminForm
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -416,7 +415,7 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
 
     @action(description=_("Export personal data"), url_path="export-personal-data", permissions=["export_personal_data"], icon="download")
     def export_personal_data(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        member = get_object_or_404(Member, pk=object_id)
+        member = object_or_404(Member, object_id)
         data = services.member_data_export(member=member)
         response = HttpResponse(json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="member-{member.pk}-data.json"'
@@ -477,7 +476,8 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        member = Member.objects.select_related("tier").filter(pk=object_id).first()
+        # An id that is not one (a mistyped link) finds no member here, and Django's own view then says so.
+        member = self.get_object(request, unquote(object_id))
         if member is not None and self.has_view_or_change_permission(request, member):
             extra_context = {**(extra_context or {}), "profile": self._profile_context(request, member)}
         response = super().change_view(request, object_id, form_url, extra_context)
@@ -579,7 +579,7 @@ class MemberAdmin(ServiceFormAdmin, SimpleHistoryAdmin, ModelAdmin):
         confirmation: Callable[[Member, Any], str | None] | None = None,
     ) -> HttpResponse:
         """An action page: the form, then (when ``confirmation`` asks a question) the same form once more to confirm."""
-        member = get_object_or_404(Member.objects.select_related("tier", "points_account"), pk=object_id)
+        member = object_or_404(Member.objects.select_related("tier", "points_account"), object_id)
         change_url = reverse("admin:members_member_change", args=[member.pk])
         form = form_class(request.POST or None)
         question = None
@@ -656,7 +656,7 @@ def register_member_list_filter(list_filter: Any) -> None:
 
 
 @admin.register(Tier)
-class TierAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
+class TierAdmin(ServiceFormAdmin, HistoryAdmin, TranslationAdmin, ModelAdmin):
     list_display = ["name", "code", "rank", "threshold", "points_multiplier", "member_count"]
     ordering = ["rank"]
 
@@ -722,7 +722,7 @@ class PointsEntryAdmin(CodedReasonAdminMixin, ReadOnlyAdmin):
 
     @action(description=_("Reverse"), url_path="reverse", permissions=["reverse"], icon="undo")
     def reverse_entry(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        entry = get_object_or_404(PointsEntry.objects.select_related("account__member"), pk=object_id)
+        entry = object_or_404(PointsEntry.objects.select_related("account__member"), object_id)
         form = ReasonForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -798,7 +798,7 @@ class PointsAdjustmentAdmin(ReadOnlyAdmin):
         return self._decision_form(request, object_id, RejectionForm, _("Reject points adjustment"), run)
 
     def _decision_form(self, request: HttpRequest, object_id: str, form_class: type[forms.Form], title: str, run: Any) -> HttpResponse:
-        adjustment = get_object_or_404(PointsAdjustment.objects.select_related("member__points_account", "requested_by"), pk=object_id)
+        adjustment = object_or_404(PointsAdjustment.objects.select_related("member__points_account", "requested_by"), object_id)
         change_url = reverse("admin:members_pointsadjustment_change", args=[adjustment.pk])
         form = form_class(request.POST or None)
         if request.method == "POST" and form.is_valid():

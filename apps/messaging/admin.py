@@ -3,11 +3,10 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
-from simple_history.admin import SimpleHistoryAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import display
 
-from apps.core.admin_base import ModelAdmin
+from apps.core.admin_base import HistoryAdmin, ModelAdmin
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.service_admin import ServiceFormAdmin
 from apps.messaging import services
@@ -15,7 +14,7 @@ from apps.messaging.models import Message, MessageState, MessageTemplate
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(ServiceFormAdmin, SimpleHistoryAdmin, TranslationAdmin, ModelAdmin):
+class MessageTemplateAdmin(ServiceFormAdmin, HistoryAdmin, TranslationAdmin, ModelAdmin):
     list_display = ["code", "channel", "subject", "is_active", "updated_at"]
     list_filter = [("channel", ChoicesDropdownFilter), "is_active"]
     search_fields = ["code", "subject", "body"]

@@ -96,3 +96,60 @@ def test_export_neutralises_formulas(client, staff):
     )
     exported = tablib.Dataset().load(response.content.decode("utf-8-sig"), format="csv")
     assert not any(cell.startswith("=") for row in exported for cell in row if cell)
+
+
+FORMULA_LIKE_NAMES = ['=HYPERLINK("x")', "+1", "-2", "@a", "'quoted", "'=already escaped", "plain"]
+
+
+def export_file(client, file_format: str) -> bytes:
+    page = client.get(reverse("admin:benefits_benefit_export")).content.decode()
+    format_value = re.search(rf'<option value="(\d+)"[^>]*>\s*{file_format}\s*</option>', page, re.IGNORECASE).group(1)
+    selected = {f"benefitresource_{name}": "on" for name in ("id", "name_en", "name_zh_hans", "kind", "status")}
+    response = client.post(reverse("admin:benefits_benefit_export"), {"format": format_value, "resource": "0", **selected})
+    assert response.status_code == 200
+    return response.content
+
+
+def import_file(client, file_format: str, content: bytes):
+    page = client.get(reverse("admin:benefits_benefit_import")).content.decode()
+    format_value = re.search(rf'<option value="(\d+)"[^>]*>\s*{file_format}\s*</option>', page, re.IGNORECASE).group(1)
+    preview = client.post(
+        reverse("admin:benefits_benefit_import"),
+        {"format": format_value, "import_file": SimpleUploadedFile(f"catalogue.{file_format}", content), "resource": "0"},
+    )
+    assert "confirm_form" in preview.context, preview.content.decode()
+    return preview
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_formula_like_names_survive_export_and_import_unchanged(client, staff, file_format):
+    benefits = [BenefitFactory(name_en=name, name_zh_hans=f"{name}中") for name in FORMULA_LIKE_NAMES]
+    client.force_login(staff(OPERATIONS_MANAGER))
+    content = export_file(client, file_format)
+    Benefit.objects.update(name_en="changed", name_zh_hans="改了")
+
+    confirm(client, import_file(client, file_format, content))
+
+    for benefit, name in zip(benefits, FORMULA_LIKE_NAMES, strict=True):
+        benefit.refresh_from_db()
+        assert (benefit.name_en, benefit.name_zh_hans) == (name, f"{name}中")
+
+
+def test_csv_export_escapes_formulas_with_the_documented_apostrophe(client, staff):
+    BenefitFactory(name_en='=HYPERLINK("x")')
+    client.force_login(staff(OPERATIONS_MANAGER))
+    exported = tablib.Dataset().load(export_file(client, "csv").decode("utf-8-sig"), format="csv")
+    assert exported.dict[0]["name_en"] == '\'=HYPERLINK("x")'
+
+
+def test_xlsx_export_stores_formula_like_names_as_text_cells(client, staff):
+    from io import BytesIO
+
+    import openpyxl
+
+    BenefitFactory(name_en='=HYPERLINK("x")')
+    client.force_login(staff(OPERATIONS_MANAGER))
+    sheet = openpyxl.load_workbook(BytesIO(export_file(client, "xlsx"))).active
+    header = [cell.value for cell in sheet[1]]
+    name_cell = sheet[2][header.index("name_en")]
+    assert (name_cell.value, name_cell.data_type) == ('=HYPERLINK("x")', "s")

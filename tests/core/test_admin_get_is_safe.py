@@ -68,7 +68,8 @@ def model_admin_paths(model_admin: admin.ModelAdmin) -> list[str]:
     opts = model_admin.model._meta
     base = f"/admin/{opts.app_label}/{opts.model_name}/"
     pks = list(model_admin.model._base_manager.order_by("pk").values_list("pk", flat=True)[:5])
-    values: dict[str, list[Any]] = {"object_id": pks, "id": pks, "job_id": pks, "language": ["en", "zh-hans"]}
+    # A mistyped link is a 404 or a message, never a server error.
+    values: dict[str, list[Any]] = {"object_id": [*pks, "not-an-id"], "id": pks, "job_id": pks, "language": ["en", "zh-hans"]}
     values["name"] = ["daily", *CAMPAIGN_TRANSITION_FROM]
     values["member_id"] = list(Member.objects.order_by("pk").values_list("pk", flat=True)[:5])
     paths = []

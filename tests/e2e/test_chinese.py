@@ -181,6 +181,7 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
         "tiers": "/admin/members/tier/",
         "benefits": "/admin/benefits/benefit/",
         "benefit page": f"/admin/benefits/benefit/{programme['benefit'].pk}/change/",
+        "new benefit": "/admin/benefits/benefit/add/",
         "grant to members": f"/admin/benefits/benefit/{programme['benefit'].pk}/grant/",
         "grants": "/admin/benefits/grant/",
         "grant page": f"/admin/benefits/grant/{programme['grant'].pk}/change/",
@@ -193,6 +194,7 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
         "campaign runs": "/admin/campaigns/campaignrun/",
         "events": "/admin/events/event/",
         "event page": f"/admin/events/event/{event.pk}/change/",
+        "new event": "/admin/events/event/add/",
         "check-in": f"/admin/events/event/{event.pk}/check-in/",
         "close registration": f"/admin/events/event/{event.pk}/close/",
         "register a member": f"/admin/events/event/{event.pk}/register/?q=李",
@@ -316,3 +318,39 @@ def test_main_pages_have_no_english_left_in_chinese(page, login_as, screenshot, 
     page.get_by_test_id("check-in-error").filter(has_text="签到").wait_for()
     check("check-in too early")
     assert not report, "English left in the zh-hans back office:\n" + "\n".join(report)
+
+
+TIER_PICKER_TEXT = """() => {
+    const row = document.querySelector('select[name=eligible_tiers]').closest('.field-eligible_tiers');
+    const texts = row.innerText.split('\\n').map((line) => line.trim()).filter(Boolean);
+    for (const el of row.querySelectorAll('[title], [placeholder], [aria-label]')) {
+        texts.push(...['title', 'placeholder', 'aria-label'].map((name) => el.getAttribute(name)).filter(Boolean));
+    }
+    return texts;
+}"""
+
+
+@pytest.mark.parametrize("url", ["/admin/benefits/benefit/add/", "/admin/events/event/add/"])
+def test_the_tier_picker_reads_in_chinese(page, login_as, url):
+    """The chooser is built by Django's script from its label, our help text and Django's and Unfold's own words."""
+    login_as(superuser=True)
+    page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": page.url}])
+    page.goto(url)
+    page.locator(".field-eligible_tiers .selector-chooseall").wait_for()  # the script has built the chooser
+    texts = page.evaluate(TIER_PICKER_TEXT)
+    joined = " ".join(texts)
+    assert "适用等级" in joined and "留空表示所有等级。" in joined and "过滤" in joined, texts
+    assert english_left(texts, set(Tier.objects.values_list("name", flat=True))) == []
+
+
+def test_error_pages_read_in_chinese(page, login_as, screenshot):
+    login_as(OPERATIONS_MANAGER)
+    page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": page.url}])
+    for status, url in [(404, "/admin/no-such-page/"), (400, "/admin/members/member/?no_such_field=1")]:
+        response = page.goto(url)
+        assert response.status == status
+        assert page.get_by_test_id("error-page").get_by_role("heading").inner_text().endswith(f"（{status}）")
+        assert english_left(page.evaluate(VISIBLE_TEXT), set()) == []
+        screenshot(f"zh-hans-error-{status}")
+    page.get_by_role("link", name="返回后台首页").click()
+    page.wait_for_url("**/admin/")

@@ -257,3 +257,17 @@ def test_member_action_pages_lead_back_to_the_member_by_name(client, staff, memb
     change_url = reverse("admin:members_member_change", args=[member.pk])
     breadcrumb = page.index(f'<a href="{change_url}" class="align-middle')  # the header's trail: Members › Members › 李娜
     assert page[breadcrumb : page.index("</a", breadcrumb)].split(">", 1)[1].strip() == "李娜"
+
+
+def test_a_member_page_of_an_unknown_id_says_it_does_not_exist(client, staff):
+    client.force_login(staff(is_superuser=True))
+    response = client.get(reverse("admin:members_member_change", args=["999999999"]), follow=True)
+    assert response.status_code == 200
+    assert any("999999999" in str(message) for message in response.context["messages"])
+
+
+@pytest.mark.parametrize("object_id", ["12/no-such-page", "abc"])
+def test_a_member_page_of_a_mistyped_id_is_not_found(client, staff, object_id):
+    client.force_login(staff(is_superuser=True))
+    response = client.get(reverse("admin:members_member_change", args=[object_id]))
+    assert response.status_code == 404 and "Page not found (404)" in response.content.decode()
