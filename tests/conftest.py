@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 from django.db.backends.postgresql.operations import DatabaseOperations
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from apps.core.models import ApiClient, ApiScope, User
@@ -62,6 +63,14 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
         _connect_as(owner["USER"], owner["PASSWORD"])
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Every test starts in the default language: a request in zh-hans leaves its language active in the thread."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
