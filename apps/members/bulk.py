@@ -1,6 +1,6 @@
 """Set-based enrolment and update of many members at once (imports), with what ``member_enrol`` promises:
 a tier and its history row (through the tiers service), a points account, and an opening balance credited
-through the ledger's set-based path (an entry and a lot per member)."""
+through the ledger's set-based path as the accounts are opened (an entry and a lot per member)."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -20,7 +20,6 @@ from apps.members.services import (
     lowest_tier,
     members_history_record_created,
     points_accounts_open,
-    points_credit_many,
     tier_history_start,
 )
 
@@ -161,20 +160,12 @@ def _create(records: list[MemberRecord], source_channel: str, now: datetime) -> 
     ]
     insert_rows(Member, members)
     members_history_record_created(members=members, now=now)
-    points_accounts_open(member_ids=member_ids, now=now)
-    imported, imported_with_tier = Reason("imported"), Reason("imported_with_tier")
-    tier_history_start(
-        starts=[
-            TierStart(
-                member_id=member_id, tier_id=r.tier_id or default_tier_id, reason=imported if r.tier_id is None else imported_with_tier
-            )
-            for member_id, r in zip(member_ids, records, strict=True)
-        ],
-        now=now,
-    )
+    new_members = [Member(pk=m["id"], name=m["name"], phone=m["phone"], email=m["email"]) for m in members]
     opening_balance = Reason("opening_balance_import")
-    points_credit_many(
-        credits=[
+    points_accounts_open(
+        members=new_members,
+        now=now,
+        opening=[
             PointsCredit(
                 member_id=member_id,
                 amount=r.points,
@@ -184,6 +175,15 @@ def _create(records: list[MemberRecord], source_channel: str, now: datetime) -> 
             )
             for member_id, r in zip(member_ids, records, strict=True)
             if r.points > 0
+        ],
+    )
+    imported, imported_with_tier = Reason("imported"), Reason("imported_with_tier")
+    tier_history_start(
+        starts=[
+            TierStart(
+                member_id=member_id, tier_id=r.tier_id or default_tier_id, reason=imported if r.tier_id is None else imported_with_tier
+            )
+            for member_id, r in zip(member_ids, records, strict=True)
         ],
         now=now,
     )

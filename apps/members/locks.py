@@ -39,8 +39,18 @@ def lock_points_accounts_by_id(*, account_ids: Iterable[int]) -> list[PointsAcco
 
 
 def lock_points_accounts(*, member_ids: Iterable[int]) -> list[PointsAccount]:
-    """Several accounts with their members, in account order (accounts are created with their members, so ids agree)."""
-    return list(PointsAccount.objects.select_for_update().select_related("member").filter(member_id__in=set(member_ids)).order_by("pk"))
+    """Several accounts with their members, in account order (accounts are created with their members, so ids agree).
+
+    Only what crediting many members reads is loaded (a chunk is thousands of rows): the balance, and the member's
+    status and the identifiers its ledger text must not contain.
+    """
+    return list(
+        PointsAccount.objects.select_for_update()
+        .select_related("member")
+        .only("balance", "member__status", "member__phone", "member__email")
+        .filter(member_id__in=set(member_ids))
+        .order_by("pk")
+    )
 
 
 def lock_staff_user(*, user_id: int) -> User:

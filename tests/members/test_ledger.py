@@ -174,3 +174,20 @@ def test_an_import_opens_accounts_balances_and_tier_history_through_the_ledger_a
     assert wang.history.get().history_type == "+"
     assert members_bulk_upsert(records=records).created == 0
     assert PointsEntry.objects.filter(account__member=wang).count() == 1
+
+
+def test_opening_credits_go_to_the_accounts_being_opened_and_nowhere_else():
+    member = MemberFactory(account=None)
+    stranger = MemberFactory()
+    with pytest.raises(ApplicationError) as error:
+        services.points_accounts_open(
+            members=[member], now=timezone.now(), opening=[PointsCredit(member_id=stranger.pk, amount=5, reason="Opening")]
+        )
+    assert (error.value.code, error.value.fields) == ("unknown_member", {"member_id": stranger.pk})
+    opening = [PointsCredit(member_id=member.pk, amount=amount, reason="Opening", kind=PointsEntryKind.MIGRATE) for amount in (30, 12)]
+    services.points_accounts_open(members=[member], now=timezone.now(), opening=opening)
+    assert list(PointsEntry.objects.filter(account__member=member).order_by("id").values_list("amount", "balance_after")) == [
+        (30, 30),
+        (12, 42),
+    ]
+    assert_books_balance(member)

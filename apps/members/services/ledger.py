@@ -92,10 +92,20 @@ def _future_expiry(expires_at: datetime | None, now: datetime) -> datetime:
     return expires_at
 
 
-def _may_name_someone(text: str) -> bool:
-    # A phone number has digits and an email an "@": text with neither cannot name a member, and the member's
-    # row (not always loaded with the account) is only read for text that might.
-    return "@" in text or any(character.isdigit() for character in text)
+def _may_name_member(account: PointsAccount, text: str) -> bool:
+    """Whether ``text`` could hold the member's email (it has an "@") or phone number (at least as many digits).
+
+    Cheap, and exact as a filter: only text that passes is searched. Most ledger text (system reasons, references
+    such as ``import:row:12``) does not, and the member's row is then not read at all.
+    """
+    if "@" in text:
+        return True
+    digits = sum(character.isdigit() for character in text)
+    if not digits:
+        return False
+    phone = account.member.phone
+    # The national number searched for has at most two digits fewer than the stored E.164 number ("+" aside).
+    return bool(phone) and digits >= len(phone) - 3
 
 
 def default_points_expiry(now: datetime) -> datetime:
@@ -147,8 +157,9 @@ def _store_balances(accounts: Iterable[PointsAccount], now: datetime) -> None:
         )
 
 
-def _write(moves: Sequence[_Move], *, now: datetime) -> list[dict[str, Any]]:
-    """Write ``moves``: the ledger rows with their running balances, a lot per credit, then the balances.
+def _write(moves: Sequence[_Move], *, now: datetime, store_balances: bool = True) -> list[dict[str, Any]]:
+    """Write ``moves``: the ledger rows with their running balances, a lot per credit, then the balances (unless
+    the accounts were just inserted with them).
 
     Every ledger row, for one member or for many, is built and inserted here. Returns the rows (with ``id``).
     """
@@ -156,7 +167,7 @@ def _write(moves: Sequence[_Move], *, now: datetime) -> list[dict[str, Any]]:
     for move in moves:
         reason_text = move.reason["reason"]
         # The ledger cannot be edited later, so what would identify the member is refused before it is written.
-        if _may_name_someone(reason_text) or _may_name_someone(move.source_ref):
+        if _may_name_member(move.account, reason_text) or _may_name_member(move.account, move.source_ref):
             refuse_personal_data_in_text(move.account.member, reason=reason_text, source_ref=move.source_ref)
         move.account.balance += move.amount
         rows.append(
@@ -190,7 +201,8 @@ def _write(moves: Sequence[_Move], *, now: datetime) -> list[dict[str, Any]]:
             if move.opens_lot
         ],
     )
-    _store_balances((move.account for move in moves), now)
+    if store_balances:
+        _store_balances((move.account for move in moves), now)
     return rows
 
 
@@ -261,14 +273,6 @@ def _expire_due_lots(accounts: list[PointsAccount], *, now: datetime) -> int:
     PointsLot.objects.bulk_update(due, ["remaining"])
     PointsLotUse.objects.bulk_create(uses)
     return sum(use.amount for use in uses)
-
-
-# Accounts ----------------------------------------------------------------------------------------
-
-
-def points_accounts_open(*, member_ids: Sequence[int], now: datetime) -> None:
-    """Empty points accounts for new members (one at enrolment, a chunk in an import)."""
-    _insert(PointsAccount, [{"member_id": member_id, "balance": 0, "updated_at": now} for member_id in member_ids])
 
 
 # One member --------------------------------------------------------------------------------------
@@ -467,6 +471,42 @@ class PointsCredit:
     kind: str = PointsEntryKind.EARN
 
 
+def _checked_reasons(credits: Sequence[PointsCredit], now: datetime) -> dict[int, dict[str, Any]]:
+    """Check every credit; returns the reason columns of each distinct reason (a set shares a few, often one, so
+    each is rendered once, not once per member)."""
+    reasons: dict[int, dict[str, Any]] = {}
+    for credit in credits:
+        _positive_amount(credit.amount)
+        if credit.kind not in CREDIT_KINDS:
+            raise ApplicationError("invalid_kind", _("Only earned or migrated points can be credited this way."))
+        _future_expiry(credit.expires_at, now)
+        if id(credit.reason) not in reasons:
+            reasons[id(credit.reason)] = _reason(credit.reason)
+    return reasons
+
+
+def _credit_move(
+    credit: PointsCredit,
+    account: PointsAccount,
+    reasons: dict[int, dict[str, Any]],
+    default_expiry: datetime,
+    *,
+    actor: User | None = None,
+    client: ApiClient | None = None,
+) -> _Move:
+    return _Move(
+        account,
+        credit.kind,
+        credit.amount,
+        reasons[id(credit.reason)],
+        source_ref=credit.source_ref,
+        expires_at=credit.expires_at or default_expiry,
+        opens_lot=True,
+        actor=actor,
+        client=client,
+    )
+
+
 @transaction.atomic
 def points_credit_many(
     *,
@@ -484,15 +524,7 @@ def points_credit_many(
     """
     now = now or timezone.now()
     default_expiry = default_points_expiry(now)
-    # A set shares a few reasons (often one): each is rendered once, not once per member.
-    reasons: dict[int, dict[str, Any]] = {}
-    for credit in credits:
-        _positive_amount(credit.amount)
-        if credit.kind not in CREDIT_KINDS:
-            raise ApplicationError("invalid_kind", _("Only earned or migrated points can be credited this way."))
-        _future_expiry(credit.expires_at, now)
-        if id(credit.reason) not in reasons:
-            reasons[id(credit.reason)] = _reason(credit.reason)
+    reasons = _checked_reasons(credits, now)
     accounts = {account.member_id: account for account in lock_points_accounts(member_ids=[credit.member_id for credit in credits])}
     moves = []
     for credit in sorted(credits, key=lambda credit: credit.member_id):
@@ -507,19 +539,7 @@ def points_credit_many(
             except ApplicationError as error:
                 error.fields = {"member_id": credit.member_id}
                 raise
-        moves.append(
-            _Move(
-                account,
-                credit.kind,
-                credit.amount,
-                reasons[id(credit.reason)],
-                source_ref=credit.source_ref,
-                expires_at=credit.expires_at or default_expiry,
-                opens_lot=True,
-                actor=actor,
-                client=client,
-            )
-        )
+        moves.append(_credit_move(credit, account, reasons, default_expiry, actor=actor, client=client))
     _write(moves, now=now)
     return list(dict.fromkeys(move.account.member_id for move in moves))
 
@@ -540,6 +560,33 @@ def points_earn_bulk(
         for member_id in sorted(set(member_ids))
     ]
     return len(points_credit_many(credits=credits, skip_inactive=True))
+
+
+# Accounts ----------------------------------------------------------------------------------------
+
+
+def points_accounts_open(*, members: Sequence[Member], now: datetime, opening: Sequence[PointsCredit] = ()) -> None:
+    """Points accounts for new members (one at enrolment, a chunk in an import), with their opening balances.
+
+    The accounts are new in this transaction and nobody else can see them, so nothing is locked: each is inserted
+    with the balance its opening credits add up to, and the credits are written like any other (``_write``).
+    """
+    reasons = _checked_reasons(opening, now)
+    opening_balance: dict[int, int] = defaultdict(int)
+    for credit in opening:
+        opening_balance[credit.member_id] += credit.amount
+    if set(opening_balance) - {member.pk for member in members}:
+        unknown = min(set(opening_balance) - {member.pk for member in members})
+        raise ApplicationError("unknown_member", _("No such member."), fields={"member_id": unknown}, http_status=404)
+    account_ids = _insert(PointsAccount, [{"member_id": m.pk, "balance": opening_balance[m.pk], "updated_at": now} for m in members])
+    accounts = {
+        member.pk: PointsAccount(pk=account_id, member=member, balance=0)
+        for member, account_id in zip(members, account_ids, strict=True)
+        if member.pk in opening_balance
+    }
+    default_expiry = default_points_expiry(now)
+    moves = [_credit_move(credit, accounts[credit.member_id], reasons, default_expiry) for credit in opening]
+    _write(moves, now=now, store_balances=False)
 
 
 # Growth value ------------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def member_enrol(
     member = Member(**fields, source_channel=source_channel, joined_at=joined_at or now, tier=tier, tier_achieved_at=now)
     member._history_user = actor
     _save_unique(member, force_insert=True)
-    points_accounts_open(member_ids=[member.pk], now=now)
+    points_accounts_open(members=[member], now=now)
     tier_history_start(starts=[TierStart(member_id=member.pk, tier_id=tier.pk, reason=Reason("enrolment"))], now=now, actor=actor)
     if tags:
         member.tags.set(_tags_by_name(tags))
