@@ -117,7 +117,8 @@ def default_points_expiry(now: datetime) -> datetime:
 
 @dataclass
 class _Move:
-    """One ledger row about to be written on a locked account; ``opens_lot`` for credits that can be spent later."""
+    """One ledger row about to be written on a locked (or just opened) account; ``opens_lot`` for credits that can be
+    spent later."""
 
     account: PointsAccount
     kind: str
@@ -163,6 +164,8 @@ def _write(moves: Sequence[_Move], *, now: datetime, store_balances: bool = True
 
     Every ledger row, for one member or for many, is built and inserted here. Returns the rows (with ``id``).
     """
+    if not moves:
+        return []
     rows = []
     for move in moves:
         reason_text = move.reason["reason"]
