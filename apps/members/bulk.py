@@ -15,6 +15,7 @@ from apps.core.bulk_insert import allocate_ids, insert_rows
 from apps.core.reasons import Reason
 from apps.members.models import Gender, Member, PointsEntryKind, SourceChannel
 from apps.members.services import (
+    AccountOwner,
     PointsCredit,
     TierStart,
     lowest_tier,
@@ -160,10 +161,9 @@ def _create(records: list[MemberRecord], source_channel: str, now: datetime) -> 
     ]
     insert_rows(Member, members)
     members_history_record_created(members=members, now=now)
-    new_members = [Member(pk=m["id"], name=m["name"], phone=m["phone"], email=m["email"]) for m in members]
     opening_balance = Reason("opening_balance_import")
     points_accounts_open(
-        members=new_members,
+        owners=[AccountOwner(m["id"], m["phone"], m["email"], m["name"]) for m in members],
         now=now,
         opening=[
             PointsCredit(

@@ -33,6 +33,10 @@ def assert_books_balance(member: Member) -> None:
     assert balance == sum(PointsLot.objects.filter(account__member=member).values_list("remaining", flat=True))
 
 
+def owner(member: Member) -> services.AccountOwner:
+    return services.AccountOwner(member.pk, member.phone, member.email, member.name)
+
+
 def balances(members: list[Member]) -> dict[int, int]:
     return dict(PointsAccount.objects.filter(member__in=members).values_list("member_id", "balance"))
 
@@ -181,11 +185,11 @@ def test_opening_credits_go_to_the_accounts_being_opened_and_nowhere_else():
     stranger = MemberFactory()
     with pytest.raises(ApplicationError) as error:
         services.points_accounts_open(
-            members=[member], now=timezone.now(), opening=[PointsCredit(member_id=stranger.pk, amount=5, reason="Opening")]
+            owners=[owner(member)], now=timezone.now(), opening=[PointsCredit(member_id=stranger.pk, amount=5, reason="Opening")]
         )
     assert (error.value.code, error.value.fields) == ("unknown_member", {"member_id": stranger.pk})
     opening = [PointsCredit(member_id=member.pk, amount=amount, reason="Opening", kind=PointsEntryKind.MIGRATE) for amount in (30, 12)]
-    services.points_accounts_open(members=[member], now=timezone.now(), opening=opening)
+    services.points_accounts_open(owners=[owner(member)], now=timezone.now(), opening=opening)
     assert list(PointsEntry.objects.filter(account__member=member).order_by("id").values_list("amount", "balance_after")) == [
         (30, 30),
         (12, 42),

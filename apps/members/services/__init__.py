@@ -11,6 +11,7 @@ Callers import the services from here (``from apps.members.services import point
 
 from apps.members.services.ledger import (
     MAX_POINTS_PER_OPERATION,
+    AccountOwner,
     PointsCredit,
     default_points_expiry,
     growth_add,
@@ -45,6 +46,7 @@ __all__ = [
     "MAX_POINTS_PER_OPERATION",
     "MEMBER_DATA_FORMAT",
     "PROFILE_FIELDS",
+    "AccountOwner",
     "PointsCredit",
     "TierEvaluation",
     "TierStart",

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
@@ -92,7 +92,7 @@ def _future_expiry(expires_at: datetime | None, now: datetime) -> datetime:
     return expires_at
 
 
-def _may_name_member(account: PointsAccount, text: str) -> bool:
+def _may_name_member(account: "PointsAccount | _OpenedAccount", text: str) -> bool:
     """Whether ``text`` could hold the member's email (it has an "@") or phone number (at least as many digits).
 
     Cheap, and exact as a filter: only text that passes is searched. Most ledger text (system reasons, references
@@ -115,12 +115,30 @@ def default_points_expiry(now: datetime) -> datetime:
 # The one write path ------------------------------------------------------------------------------
 
 
+class AccountOwner(NamedTuple):
+    """Who a new points account belongs to, and the identifiers its ledger text must not contain."""
+
+    member_id: int
+    phone: str | None
+    email: str
+    name: str
+
+
+@dataclass
+class _OpenedAccount:
+    """An account inserted in this transaction, as ``_write`` reads it (a chunk opens thousands: no model instances)."""
+
+    pk: int
+    member: AccountOwner
+    balance: int = 0
+
+
 @dataclass
 class _Move:
     """One ledger row about to be written on a locked (or just opened) account; ``opens_lot`` for credits that can be
     spent later."""
 
-    account: PointsAccount
+    account: PointsAccount | _OpenedAccount
     kind: str
     amount: int
     reason: dict[str, Any]
@@ -568,7 +586,7 @@ def points_earn_bulk(
 # Accounts ----------------------------------------------------------------------------------------
 
 
-def points_accounts_open(*, members: Sequence[Member], now: datetime, opening: Sequence[PointsCredit] = ()) -> None:
+def points_accounts_open(*, owners: Sequence[AccountOwner], now: datetime, opening: Sequence[PointsCredit] = ()) -> None:
     """Points accounts for new members (one at enrolment, a chunk in an import), with their opening balances.
 
     The accounts are new in this transaction and nobody else can see them, so nothing is locked: each is inserted
@@ -578,14 +596,16 @@ def points_accounts_open(*, members: Sequence[Member], now: datetime, opening: S
     opening_balance: dict[int, int] = defaultdict(int)
     for credit in opening:
         opening_balance[credit.member_id] += credit.amount
-    if set(opening_balance) - {member.pk for member in members}:
-        unknown = min(set(opening_balance) - {member.pk for member in members})
-        raise ApplicationError("unknown_member", _("No such member."), fields={"member_id": unknown}, http_status=404)
-    account_ids = _insert(PointsAccount, [{"member_id": m.pk, "balance": opening_balance[m.pk], "updated_at": now} for m in members])
+    unknown = set(opening_balance) - {owner.member_id for owner in owners}
+    if unknown:
+        raise ApplicationError("unknown_member", _("No such member."), fields={"member_id": min(unknown)}, http_status=404)
+    account_ids = _insert(
+        PointsAccount, [{"member_id": owner.member_id, "balance": opening_balance[owner.member_id], "updated_at": now} for owner in owners]
+    )
     accounts = {
-        member.pk: PointsAccount(pk=account_id, member=member, balance=0)
-        for member, account_id in zip(members, account_ids, strict=True)
-        if member.pk in opening_balance
+        owner.member_id: _OpenedAccount(pk=account_id, member=owner)
+        for owner, account_id in zip(owners, account_ids, strict=True)
+        if owner.member_id in opening_balance
     }
     default_expiry = default_points_expiry(now)
     moves = [_credit_move(credit, accounts[credit.member_id], reasons, default_expiry) for credit in opening]

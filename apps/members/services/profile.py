@@ -15,7 +15,7 @@ from apps.core.reasons import Reason
 from apps.members.locks import lock_consent, lock_member
 from apps.members.models import Consent, ConsentChannel, Gender, Member, MemberStatus, MemberToken, SourceChannel, Tag
 from apps.members.phones import normalize_phone
-from apps.members.services.ledger import points_accounts_open
+from apps.members.services.ledger import AccountOwner, points_accounts_open
 from apps.members.services.tiers import TierStart, lowest_tier, tier_history_start
 
 PROFILE_FIELDS = ("name", "phone", "email", "gender", "birthday", "city", "external_id")
@@ -99,7 +99,7 @@ def member_enrol(
     member = Member(**fields, source_channel=source_channel, joined_at=joined_at or now, tier=tier, tier_achieved_at=now)
     member._history_user = actor
     _save_unique(member, force_insert=True)
-    points_accounts_open(members=[member], now=now)
+    points_accounts_open(owners=[AccountOwner(member.pk, member.phone, member.email, member.name)], now=now)
     tier_history_start(starts=[TierStart(member_id=member.pk, tier_id=tier.pk, reason=Reason("enrolment"))], now=now, actor=actor)
     if tags:
         member.tags.set(_tags_by_name(tags))
