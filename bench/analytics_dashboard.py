@@ -13,6 +13,7 @@ from django.db.models.functions import TruncDate, TruncMonth
 from django.test import Client
 
 from apps.analytics import selectors, services
+from apps.analytics.days import day_start, local_zone
 from apps.analytics.management.commands.generate_large_dataset import add_events, add_members
 from apps.analytics.models import ActivityEvent, ActivityKind
 from apps.core.models import User
@@ -47,10 +48,8 @@ def _ensure_data(members: int, events: int) -> None:
 
 def _raw_daily(f: selectors.MetricFilter) -> dict:
     rows = (
-        ActivityEvent.objects.filter(
-            occurred_at__gte=services.day_start(f.start), occurred_at__lt=services.day_start(f.end + timedelta(days=1))
-        )
-        .annotate(d=TruncDate("occurred_at", tzinfo=services.local_zone()))
+        ActivityEvent.objects.filter(occurred_at__gte=day_start(f.start), occurred_at__lt=day_start(f.end + timedelta(days=1)))
+        .annotate(d=TruncDate("occurred_at", tzinfo=local_zone()))
         .values("d")
         .annotate(dau=Count("member_id", distinct=True))
         .order_by()
@@ -61,10 +60,8 @@ def _raw_daily(f: selectors.MetricFilter) -> dict:
 def _raw_monthly(f: selectors.MetricFilter) -> dict:
     first = f.months[0]
     rows = (
-        ActivityEvent.objects.filter(
-            occurred_at__gte=services.day_start(first), occurred_at__lt=services.day_start(f.end + timedelta(days=1))
-        )
-        .annotate(m=TruncMonth("occurred_at", tzinfo=services.local_zone()))
+        ActivityEvent.objects.filter(occurred_at__gte=day_start(first), occurred_at__lt=day_start(f.end + timedelta(days=1)))
+        .annotate(m=TruncMonth("occurred_at", tzinfo=local_zone()))
         .values("m")
         .annotate(
             mau=Count("member_id", distinct=True),
@@ -85,7 +82,7 @@ def _raw_cohorts(f: selectors.MetricFilter) -> int:
             FROM analytics_activityevent e JOIN members_member m ON m.id = e.member_id
             WHERE m.joined_at >= %s AND e.occurred_at >= %s GROUP BY 1, 2
             """,
-            [services.day_start(f.months[0]), services.day_start(f.months[0])],
+            [day_start(f.months[0]), day_start(f.months[0])],
         )
         return len(cursor.fetchall())
 

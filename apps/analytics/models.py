@@ -192,10 +192,12 @@ class CohortActivity(models.Model):
 
 
 class RollupState(models.Model):
-    """Where the incremental roll-up got to: events recorded up to ``watermark`` are in the roll-ups."""
+    """Where the incremental roll-up got to: events up to id ``last_event_id`` and members created up to ``watermark``
+    are in the roll-ups."""
 
     name = models.CharField(max_length=32, unique=True)
     watermark = models.DateTimeField(null=True, blank=True)
+    last_event_id = models.BigIntegerField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     days_rebuilt = models.PositiveIntegerField(default=0)
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from apps.analytics.days import day_start, local_zone
 from apps.analytics.models import (
     ActivityEvent,
     CohortActivity,
@@ -29,7 +30,6 @@ from apps.analytics.models import (
     RfmScore,
     RfmSegment,
 )
-from apps.analytics.services import day_start, local_zone
 from apps.benefits.models import Benefit, GrantState, Redemption
 from apps.campaigns.models import ActionOutcome, Campaign, CampaignAction, CampaignRun
 from apps.core.errors import ApplicationError
