@@ -165,7 +165,7 @@ class PeriodMetric(models.Model):
     class Meta:
         verbose_name = _("period metric")
         verbose_name_plural = _("period metrics")
-        indexes = [models.Index(fields=["kind", "start"], name="period_metric_kind_start_idx")]
+        constraints = [models.UniqueConstraint(fields=["kind", "start", "tier_id", "city", "channel"], name="period_metric_unique_slice")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.start}"
@@ -185,6 +185,9 @@ class CohortActivity(models.Model):
     class Meta:
         verbose_name = _("cohort activity")
         verbose_name_plural = _("cohort activity")
+        constraints = [
+            models.UniqueConstraint(fields=["cohort", "month", "tier_id", "city", "channel"], name="cohort_activity_unique_slice")
+        ]
         indexes = [models.Index(fields=["month"], name="cohort_activity_month_idx")]
 
     def __str__(self) -> str:

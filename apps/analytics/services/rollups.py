@@ -303,6 +303,7 @@ def _apply(cursor: object, *, table: str, keys: list[str], values: list[str], de
     left with nothing to count. Updating and inserting apart keeps every intermediate row within its constraints."""
     matches = " AND ".join(f"t.{key} = n.{key}" for key in keys)
     cursor.execute(f"CREATE TEMP TABLE rollup_net ON COMMIT DROP AS {delta}")
+    cursor.execute("ANALYZE rollup_net")
     cursor.execute(
         f"UPDATE {table} t SET {', '.join(f'{v} = t.{v} + n.{v}' for v in values)} FROM rollup_net n WHERE {matches}"  # noqa: S608
     )
@@ -332,6 +333,7 @@ def _apply_changes(*, after_event: int, since: datetime) -> list[date]:
         _member_periods_as_now(cursor, -1)
         _replace_cells(cursor)
         _member_periods_as_now(cursor, 1)
+        cursor.execute("ANALYZE rollup_member_periods, rollup_daily_delta")
         _apply(
             cursor,
             table=DAILY,
