@@ -216,6 +216,8 @@ def rollup_cases(size: str, label: str) -> list[dict[str, Any]]:
         seconds, result = _timed(lambda: services.rollup_run(full=True))
         full.append(seconds)
         assert _rollup_fingerprint() == rolled, "the incremental roll-ups differ from a full rebuild"
+        progress = ", ".join(f"{case} {times[-1]:.2f} s" for case, times in incremental.items())
+        print(f"  roll-up round {_round + 1}: {progress}; full rebuild {seconds:.2f} s", flush=True)
     return [
         {
             "name": f"roll-up job, 1,000 new events {case}",

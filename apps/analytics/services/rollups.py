@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Count, DateField, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
@@ -226,7 +227,7 @@ def _day_bounds(day: str) -> tuple[str, str]:
     return f"({day}::timestamp AT TIME ZONE %(tz)s)", f"(({day} + 1)::timestamp AT TIME ZONE %(tz)s)"
 
 
-def _collect_cells(cursor: object, *, after_event: int, since: datetime) -> list[date]:
+def _collect_cells(cursor: CursorWrapper, *, after_event: int, since: datetime) -> list[date]:
     cursor.execute(
         f"""
         CREATE TEMP TABLE rollup_cells ON COMMIT DROP AS
@@ -239,7 +240,7 @@ def _collect_cells(cursor: object, *, after_event: int, since: datetime) -> list
     return [row[0] for row in cursor.fetchall()]
 
 
-def _member_periods_as_now(cursor: object, sign: int) -> None:
+def _member_periods_as_now(cursor: CursorWrapper, sign: int) -> None:
     """Each touched (period, member)'s slice (the greatest of the period), purchases, revenue and join month."""
     cursor.execute(
         f"""
@@ -264,7 +265,7 @@ def _daily_delta_sql(source: str, sign: str) -> str:
         FROM {source} GROUP BY day, tier_id, city, channel"""  # noqa: S608
 
 
-def _replace_cells(cursor: object) -> None:
+def _replace_cells(cursor: CursorWrapper) -> None:
     """Delete the touched member-days and aggregate them again from their events, noting both in the daily delta."""
     columns = ", ".join(["day", "member_id", *SLICE, *DAILY_SUMS])
     cursor.execute(
@@ -298,7 +299,7 @@ def _replace_cells(cursor: object) -> None:
     )
 
 
-def _apply(cursor: object, *, table: str, keys: list[str], values: list[str], delta: str, empty: str) -> None:
+def _apply(cursor: CursorWrapper, *, table: str, keys: list[str], values: list[str], delta: str, empty: str) -> None:
     """Add ``delta``'s net figures (grouped by ``keys``) to ``table``'s rows, add the rows it lacks, and delete the rows
     left with nothing to count. Updating and inserting apart keeps every intermediate row within its constraints."""
     matches = " AND ".join(f"t.{key} = n.{key}" for key in keys)
