@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 
 from apps.analytics import selectors
+from apps.analytics.days import day_start
 from apps.analytics.models import ActivityEvent, DailyMetric, RfmScore, RfmSegment
-from apps.analytics.services import day_start
 from apps.core.admin_base import ModelAdmin
 from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError

@@ -165,7 +165,7 @@ class PeriodMetric(models.Model):
     class Meta:
         verbose_name = _("period metric")
         verbose_name_plural = _("period metrics")
-        indexes = [models.Index(fields=["kind", "start"], name="period_metric_kind_start_idx")]
+        constraints = [models.UniqueConstraint(fields=["kind", "start", "tier_id", "city", "channel"], name="period_metric_unique_slice")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.start}"
@@ -185,6 +185,9 @@ class CohortActivity(models.Model):
     class Meta:
         verbose_name = _("cohort activity")
         verbose_name_plural = _("cohort activity")
+        constraints = [
+            models.UniqueConstraint(fields=["cohort", "month", "tier_id", "city", "channel"], name="cohort_activity_unique_slice")
+        ]
         indexes = [models.Index(fields=["month"], name="cohort_activity_month_idx")]
 
     def __str__(self) -> str:
@@ -192,10 +195,12 @@ class CohortActivity(models.Model):
 
 
 class RollupState(models.Model):
-    """Where the incremental roll-up got to: events recorded up to ``watermark`` are in the roll-ups."""
+    """Where the incremental roll-up got to: events up to id ``last_event_id`` and members created up to ``watermark``
+    are in the roll-ups."""
 
     name = models.CharField(max_length=32, unique=True)
     watermark = models.DateTimeField(null=True, blank=True)
+    last_event_id = models.BigIntegerField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     days_rebuilt = models.PositiveIntegerField(default=0)
 

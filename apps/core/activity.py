@@ -1,13 +1,23 @@
-"""Member activity that an app announces, for whoever records it (the analytics app), without importing it.
+"""Member activity that an app announces or reports, for whoever reacts to it, without importing each other.
 
-A service that did something a member counts as activity — a redemption, a check-in, a referral — calls
-``activity_happened(...)`` explicitly, in its own transaction. After that transaction commits, each registered
-recorder gets the event; a recorder's failure is logged and never undoes the business change. Recorders are
-idempotent by ``event_id``, so a backfill can replay the same events safely.
+Two kinds of listener:
+
+- **Recorders** (the analytics app) get what our own services announce. A service that did something a member
+  counts as activity — a redemption, a check-in, a referral — calls ``activity_happened(...)`` explicitly, in its
+  own transaction. After that transaction commits, each registered recorder gets the event; a recorder's failure is
+  logged and never undoes the business change. Recorders are idempotent by ``event_id``, so a backfill can replay the
+  same events safely.
+- **Handlers** react to an event the moment it is first stored, inside the storing transaction, because their effect
+  is part of the answer (a purchase's earned points are in the ingest API's reply). Members registers purchase earning,
+  campaigns the referral qualification on a first purchase. The analytics ingest calls ``activity_stored(...)`` once
+  per newly stored event; each handler runs in its own savepoint, so a refused reaction (an ``ApplicationError``)
+  writes nothing of its own and neither loses the stored event nor stops the other handlers.
 """
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,15 +25,60 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.errors import ApplicationError
+from apps.core.models import ApiClient
+
 logger = logging.getLogger(__name__)
 
 Recorder = Callable[..., Any]
 RECORDERS: list[Recorder] = []
 
 
+@dataclass(frozen=True)
+class StoredActivity:
+    """An activity event as just stored: ``first_of_kind`` says no earlier event of its kind exists for the member."""
+
+    pk: int
+    member_id: int
+    kind: str
+    event_id: str
+    source: str
+    occurred_at: datetime
+    amount: Decimal | None
+    first_of_kind: bool
+    client: ApiClient | None = None
+
+
+# A handler returns the points the event earned the member (None or 0 when it earned none).
+ActivityHandler = Callable[[StoredActivity], int | None]
+HANDLERS: defaultdict[str, list[ActivityHandler]] = defaultdict(list)
+
+
 def register_activity_recorder(recorder: Recorder) -> None:
     if recorder not in RECORDERS:
         RECORDERS.append(recorder)
+
+
+def register_activity_handler(kind: str, handler: ActivityHandler) -> None:
+    """React to every newly stored event of ``kind``; handlers run in the order they were registered (app order)."""
+    if handler not in HANDLERS[kind]:
+        HANDLERS[kind].append(handler)
+
+
+def has_activity_handlers(kind: str) -> bool:
+    return bool(HANDLERS.get(kind))
+
+
+def activity_stored(event: StoredActivity) -> int:
+    """Run the handlers of the event's kind in the current transaction; the points they earned the member."""
+    earned = 0
+    for handler in HANDLERS.get(event.kind, []):
+        try:
+            with transaction.atomic():
+                earned += handler(event) or 0
+        except ApplicationError as exc:
+            logger.warning("%s of %s %s changed nothing: %s", handler.__qualname__, event.kind, event.event_id, exc)
+    return earned
 
 
 def activity_happened(

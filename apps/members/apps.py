@@ -11,3 +11,10 @@ class MembersConfig(AppConfig):
     # The one exception: anonymisation replaces a member's identifiers in these free-text columns (the ledger's
     # trigger also demands its redaction switch); amounts, balances and dates stay unchangeable.
     redactable_columns = {"PointsEntry": ("reason", "source_ref"), "GrowthEntry": ("reason", "source_ref"), "TierChange": ("reason",)}
+
+    def ready(self) -> None:
+        # A newly stored purchase earns points here, where the points are kept; analytics only stores the event.
+        from apps.core.activity import register_activity_handler
+        from apps.members.earning import purchase_earn
+
+        register_activity_handler("purchase", purchase_earn)

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from apps.analytics.models import ActivityEvent, ActivityKind
 from apps.core.models import ApiScope
-from apps.members.models import GrowthEntry, PointsEntry
+from apps.members.models import GrowthEntry, Member, PointsEntry
 from tests.members.factories import MemberFactory, tier
 
 pytestmark = pytest.mark.django_db
@@ -148,3 +148,47 @@ def test_admin_and_api_endpoints_need_the_right(trusted_client, api, staff):
     writer, _client = trusted_client([ApiScope.ACTIVITY_WRITE])
     assert writer.get(reverse("api-v1:metric", args=["daily"])).status_code == 403
     assert api.get(reverse("api-v1:metrics")).status_code in (401, 403)
+
+
+def test_a_refused_reaction_keeps_the_event_and_writes_nothing_of_its_own(trusted_client, monkeypatch):
+    """Reactions run in their own savepoints: one that writes points and is then refused leaves no trace, the next
+    one still runs, the event stays stored and the answer counts only what was kept."""
+    from apps.core import activity
+    from apps.core.errors import ApplicationError
+    from apps.members.services import points_earn
+
+    def earns_then_refuses(event):
+        points_earn(member=Member.objects.get(pk=event.member_id), amount=5, reason="test", source_ref="refused")
+        raise ApplicationError("refused", "No.")
+
+    def earns(event):
+        points_earn(member=Member.objects.get(pk=event.member_id), amount=7, reason="test", source_ref="kept")
+        return 7
+
+    monkeypatch.setitem(activity.HANDLERS, ActivityKind.LOGIN, [earns_then_refuses, earns])
+    api, _client = trusted_client([ApiScope.ACTIVITY_WRITE])
+    member = MemberFactory()
+    body = _post(api, [{"event_id": "l1", "member_id": member.pk, "kind": "login", "occurred_at": "2026-03-02T10:00:00+08:00"}]).json()
+    assert body["created"] == 1 and body["points_awarded"] == 7 and body["items"][0]["points"] == 7
+    assert list(PointsEntry.objects.filter(account__member=member).values_list("source_ref", flat=True)) == ["kept"]
+    assert ActivityEvent.objects.filter(event_id="l1").exists()
+
+
+def test_analytics_imports_no_services_of_members_or_campaigns():
+    """Analytics reads; what moves points reacts to its events through apps.core.activity."""
+    import ast
+    from pathlib import Path
+
+    import apps.analytics
+
+    forbidden = ("apps.members.services", "apps.campaigns.services")
+    found = []
+    for path in Path(apps.analytics.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            found += [f"{path.name}: {name}" for name in names if name.startswith(forbidden)]
+    assert found == []

@@ -54,7 +54,8 @@ KINDS = """
 
 def add_events(count: int, *, run: str, log: Any = None) -> int:
     """Insert ``count`` activity events, a million per statement: members drawn with a skew (a few are very active),
-    each event between the member's joining and now; 12 % purchases (¥20–2,000), 2 % survey answers."""
+    each event between the member's joining and now, recorded up to three hours later (never after now);
+    12 % purchases (¥20–2,000), 2 % survey answers."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id), max(id) FROM members_member")
         low, high = cursor.fetchone()
@@ -69,7 +70,7 @@ def add_events(count: int, *, run: str, log: Any = None) -> int:
                     f"""
                     INSERT INTO analytics_activityevent
                         (member_id, kind, occurred_at, recorded_at, source, event_id, amount, order_ref, channel, nps_score)
-                    SELECT m.id, k.kind, t.at, t.at + x.r * interval '3 hours', 'generator', %s || '-' || x.g,
+                    SELECT m.id, k.kind, t.at, LEAST(t.at + x.r * interval '3 hours', now()), 'generator', %s || '-' || x.g,
                            CASE WHEN k.kind = 'purchase' THEN round((20 + x.r2 * 1980)::numeric, 2) END,
                            CASE WHEN k.kind = 'purchase' THEN 'GEN-' || x.g ELSE '' END,
                            (ARRAY['app','mini_program','store','online'])[1 + (x.g %% 4)::int],

@@ -1,0 +1,286 @@
+"""Storing activity: what our own services announce (after their commit) and what trusted systems report in batches.
+
+A newly stored event's reactions — purchase earning in members, referral qualification in campaigns — are registered
+with ``apps.core.activity`` and run inside the ingest's transaction; analytics itself moves no points.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from apps.analytics.days import config, local_zone
+from apps.analytics.models import OWN_SOURCE, ActivityChannel, ActivityEvent, ActivityKind
+from apps.core.activity import StoredActivity, activity_stored, has_activity_handlers
+from apps.core.errors import ApplicationError
+from apps.core.models import ApiClient
+from apps.members.models import Member
+
+MAX_EVENT_ID_LENGTH = 128
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def activity_record(
+    *,
+    member_id: int,
+    kind: str,
+    event_id: str,
+    occurred_at: datetime,
+    source: str = OWN_SOURCE,
+    channel: str = "",
+    amount: Decimal | None = None,
+    order_ref: str = "",
+    nps_score: int | None = None,
+) -> bool:
+    """Store one activity event of our own services; False when ``(source, event_id)`` was already stored."""
+    if kind not in ActivityKind.values:
+        raise ApplicationError("invalid_kind", _("Unknown activity kind."), fields={"kind": kind})
+    if channel and channel not in ActivityChannel.values:
+        channel = ActivityChannel.OTHER
+    event = ActivityEvent(
+        member_id=member_id,
+        kind=kind,
+        event_id=event_id,
+        source=source,
+        occurred_at=occurred_at,
+        channel=channel,
+        amount=amount,
+        order_ref=order_ref[:128],
+        nps_score=nps_score,
+    )
+    return bool(_insert_new([event]))
+
+
+def activity_record_announced(**event: Any) -> None:
+    """The recorder registered with apps.core.activity: what benefits, events and campaigns announce."""
+    with transaction.atomic():
+        activity_record(**event)
+
+
+def _insert_new(events: list[ActivityEvent]) -> dict[str, int]:
+    """INSERT … ON CONFLICT (source, event_id) DO NOTHING RETURNING: the event ids actually stored, with their row ids.
+
+    Concurrent batches carrying the same event cannot both see it as new, so its reactions run once.
+    """
+    if not events:
+        return {}
+    now = timezone.now()
+    names = ["member", "kind", "occurred_at", "recorded_at", "source", "event_id", "amount", "order_ref", "channel", "nps_score"]
+    fields = [ActivityEvent._meta.get_field(name) for name in names]
+    rows, params = [], []
+    for event in events:
+        event.recorded_at = now
+        rows.append("(" + ", ".join(["%s"] * len(fields)) + ")")
+        params += [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    table = ActivityEvent._meta.db_table
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(rows)} ON CONFLICT (source, event_id) DO NOTHING RETURNING id, event_id"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {event_id: pk for pk, event_id in cursor.fetchall()}
+
+
+# Ingestion ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    created: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    points_awarded: int = 0
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "points_awarded": self.points_awarded,
+            "items": self.items,
+        }
+
+
+class _InvalidItemError(Exception):
+    def __init__(self, code: str, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.field_name, self.message = code, field_name, message
+
+
+def _text(item: dict[str, Any], name: str, *, required: bool, max_length: int) -> str:
+    value = item.get(name)
+    if value in (None, ""):
+        if required:
+            raise _InvalidItemError("required", name, _("This field is required."))
+        return ""
+    if not isinstance(value, str) or len(value.strip()) > max_length:
+        raise _InvalidItemError("invalid", name, _("Text of at most %(max)d characters is required.") % {"max": max_length})
+    return value.strip()
+
+
+def _occurred_at(item: dict[str, Any], now: datetime) -> datetime:
+    value = item.get("occurred_at")
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise _InvalidItemError("invalid", "occurred_at", _("An ISO 8601 date and time is required, e.g. 2026-05-01T09:30:00+08:00."))
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=local_zone())
+    if parsed > now + FUTURE_TOLERANCE:
+        raise _InvalidItemError("in_future", "occurred_at", _("The event cannot happen in the future."))
+    return parsed
+
+
+def _amount(item: dict[str, Any], kind: str) -> Decimal | None:
+    value = item.get("amount")
+    if kind != ActivityKind.PURCHASE:
+        if value not in (None, ""):
+            raise _InvalidItemError("not_allowed", "amount", _("Only purchases carry an amount."))
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _InvalidItemError("required", "amount", _('A purchase needs an amount in yuan, e.g. "199.00".'))
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise _InvalidItemError("invalid", "amount", _("The amount is not a number.")) from None
+    if not amount.is_finite() or amount <= 0 or amount >= Decimal("10000000000") or amount != amount.quantize(Decimal("0.01")):
+        raise _InvalidItemError("invalid", "amount", _("The amount must be positive, in yuan with at most two decimals."))
+    return amount
+
+
+def _nps(item: dict[str, Any], kind: str) -> int | None:
+    value = item.get("nps_score")
+    if kind != ActivityKind.SURVEY:
+        if value is not None:
+            raise _InvalidItemError("not_allowed", "nps_score", _("Only survey answers carry an NPS score."))
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+        raise _InvalidItemError("invalid", "nps_score", _("A survey answer needs an NPS score from 0 to 10."))
+    return value
+
+
+def _resolve_members(items: list[Any]) -> tuple[dict[int, Member], dict[str, Member]]:
+    ids = {i["member_id"] for i in items if isinstance(i, dict) and isinstance(i.get("member_id"), int)}
+    external = {i["external_id"] for i in items if isinstance(i, dict) and isinstance(i.get("external_id"), str)}
+    found = Member.objects.filter(Q(pk__in=ids) | Q(external_id__in=external)).only("pk", "external_id", "status")
+    by_id = {m.pk: m for m in found}
+    return by_id, {m.external_id: m for m in by_id.values() if m.external_id}
+
+
+def _validate(item: Any, by_id: dict[int, Member], by_external: dict[str, Member], now: datetime, source: str) -> ActivityEvent:
+    if not isinstance(item, dict):
+        raise _InvalidItemError("invalid", "item", _("Each event must be an object."))
+    event_id = _text(item, "event_id", required=True, max_length=MAX_EVENT_ID_LENGTH)
+    kind = item.get("kind")
+    if kind not in ActivityKind.values:
+        raise _InvalidItemError("invalid", "kind", _("Unknown kind; one of: %(kinds)s.") % {"kinds": ", ".join(ActivityKind.values)})
+    if item.get("member_id") is not None:
+        member = by_id.get(item["member_id"]) if isinstance(item["member_id"], int) else None
+        field_name = "member_id"
+    else:
+        member = by_external.get(item.get("external_id")) if isinstance(item.get("external_id"), str) else None
+        field_name = "external_id" if item.get("external_id") is not None else "member_id"
+    if member is None:
+        raise _InvalidItemError("member_not_found", field_name, _("No member with this id."))
+    channel = _text(item, "channel", required=False, max_length=20)
+    if channel and channel not in ActivityChannel.values:
+        raise _InvalidItemError(
+            "invalid", "channel", _("Unknown channel; one of: %(channels)s.") % {"channels": ", ".join(ActivityChannel.values)}
+        )
+    return ActivityEvent(
+        member=member,
+        kind=kind,
+        event_id=event_id,
+        source=source,
+        occurred_at=_occurred_at(item, now),
+        amount=_amount(item, kind),
+        nps_score=_nps(item, kind),
+        channel=channel,
+        order_ref=_text(item, "order_ref", required=False, max_length=128),
+    )
+
+
+def source_of(client: ApiClient) -> str:
+    return f"client:{client.pk}"
+
+
+@transaction.atomic
+def activity_ingest_batch(*, items: Any, client: ApiClient) -> IngestResult:
+    """Validate and store up to MAX_BATCH events reported by ``client``; each is stored at most once.
+
+    Invalid items are reported with their index, field and reason, and the valid ones are stored. The reactions registered
+    for a newly stored event's kind run in this transaction (a purchase earns points and growth value for an active
+    member); their points are in the item's answer. A retried event is a duplicate and earns nothing.
+    """
+    if not isinstance(items, list) or not items:
+        raise ApplicationError("invalid_batch", _("Send a non-empty list of events."), fields={"events": "required"})
+    if len(items) > config("MAX_BATCH"):
+        raise ApplicationError(
+            "batch_too_large", _("At most %(max)d events per batch.") % {"max": config("MAX_BATCH")}, fields={"events": len(items)}
+        )
+    now = timezone.now()
+    source = source_of(client)
+    by_id, by_external = _resolve_members(items)
+    result = IngestResult()
+    valid: list[tuple[int, ActivityEvent]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        try:
+            event = _validate(item, by_id, by_external, now, source)
+        except _InvalidItemError as problem:
+            result.rejected += 1
+            event_id = item.get("event_id") if isinstance(item, dict) else None
+            result.items.append(
+                {
+                    "index": index,
+                    "event_id": event_id,
+                    "status": "rejected",
+                    "code": problem.code,
+                    "fields": {problem.field_name: problem.message},
+                }
+            )
+            continue
+        if event.event_id in seen:
+            result.duplicates += 1
+            result.items.append({"index": index, "event_id": event.event_id, "status": "duplicate"})
+            continue
+        seen.add(event.event_id)
+        valid.append((index, event))
+    stored = _insert_new([event for _index, event in valid])
+    for index, event in valid:
+        if event.event_id not in stored:
+            result.duplicates += 1
+            result.items.append({"index": index, "event_id": event.event_id, "status": "duplicate"})
+            continue
+        result.created += 1
+        answer: dict[str, Any] = {"index": index, "event_id": event.event_id, "status": "created"}
+        if has_activity_handlers(event.kind):
+            earned = _react(event, pk=stored[event.event_id], client=client)
+            answer["points"] = earned
+            result.points_awarded += earned
+        result.items.append(answer)
+    result.items.sort(key=lambda answer: answer["index"])
+    return result
+
+
+def _react(event: ActivityEvent, *, pk: int, client: ApiClient) -> int:
+    """Run the reactions registered for a newly stored event; the points they earned the member."""
+    earlier = ActivityEvent.objects.filter(member_id=event.member_id, kind=event.kind, pk__lt=pk)
+    return activity_stored(
+        StoredActivity(
+            pk=pk,
+            member_id=event.member_id,
+            kind=event.kind,
+            event_id=event.event_id,
+            source=event.source,
+            occurred_at=event.occurred_at,
+            amount=event.amount,
+            first_of_kind=not earlier.exists(),
+            client=client,
+        )
+    )
