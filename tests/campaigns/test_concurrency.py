@@ -23,12 +23,6 @@ pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 ALL_MEMBERS = {"op": "and", "conditions": [{"field": "status", "value": ["active"]}]}
 
 
-@pytest.fixture(autouse=True)
-def no_broker(monkeypatch):
-    """The threads here are the workers; nothing goes to a broker."""
-    monkeypatch.setattr("apps.campaigns.tasks.execute_run.delay", lambda run_id: None)
-
-
 def in_threads(count, work):
     barrier = threading.Barrier(count)
     errors = []
