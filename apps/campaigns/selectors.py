@@ -36,16 +36,25 @@ def rules_members(*, rules: dict[str, Any]) -> QuerySet[Member]:
     return Member.objects.filter(compile_rules(rules))
 
 
-def segment_members(*, segment: Segment) -> QuerySet[Member]:
-    """A frozen segment's snapshot, or its rules evaluated now."""
+def segment_members(*, segment: Segment, after: int = 0) -> QuerySet[Member]:
+    """A frozen segment's snapshot, or its rules evaluated now; only members with ids above ``after`` if given.
+
+    ``after`` is a run's cursor: it narrows the snapshot itself, so each chunk reads the snapshot from where the
+    previous one stopped instead of from its start.
+    """
     if segment.is_frozen:
-        return Member.objects.filter(pk__in=SegmentMember.objects.filter(segment=segment).values("member_id"))
-    return rules_members(rules=segment.rules)
+        snapshot = SegmentMember.objects.filter(segment=segment)
+        if after:
+            snapshot = snapshot.filter(member_id__gt=after)
+        members = Member.objects.filter(pk__in=snapshot.values("member_id"))
+    else:
+        members = rules_members(rules=segment.rules)
+    return members.filter(pk__gt=after) if after else members
 
 
-def run_members(*, run: CampaignRun) -> QuerySet[Member]:
-    """The members a run acts on: its campaign's segment, narrowed to its trigger window for trigger runs."""
-    members = segment_members(segment=run.campaign.segment)
+def run_members(*, run: CampaignRun, after: int = 0) -> QuerySet[Member]:
+    """The members a run acts on (above ``after``): its campaign's segment, narrowed to its trigger window for trigger runs."""
+    members = segment_members(segment=run.campaign.segment, after=after)
     trigger = run.campaign.trigger
     if not run.trigger_key:
         return members

@@ -109,6 +109,44 @@ def test_campaign_run_beside_single_earns_on_the_same_members():
         assert account.balance == PointsEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] == 8
 
 
+def test_campaign_run_holding_out_members_beside_single_earns_on_the_same_members():
+    """Skipped members get action rows too: the chunk locks all its accounts before inserting any."""
+    members = MemberFactory.create_batch(30)
+    run = services.campaign_launch(campaign=CampaignFactory(points_amount=7, holdout_percent=40, applies_frequency_cap=False))
+
+    def work(index):
+        if index == 0:
+            services.campaign_run_execute(run_id=run.pk, chunk_size=5)
+        else:
+            for member in members[index - 1 :: 3]:
+                points_earn(member=member, amount=1, reason="single")
+
+    assert in_threads(4, work) == []
+    run.refresh_from_db()
+    assert run.held_out > 0 and run.acted + run.held_out == 30
+    for member in members:
+        assert_books_balance(member)
+
+
+def test_two_runs_holding_out_different_members_never_deadlock():
+    """One run acts on members the other holds out, over the same chunks at the same time."""
+    members = MemberFactory.create_batch(40)
+    segment = SegmentFactory(rules=ALL_MEMBERS)
+    runs = [
+        services.campaign_launch(
+            campaign=CampaignFactory(segment=segment, points_amount=3 + index, holdout_percent=50, applies_frequency_cap=False)
+        )
+        for index in range(2)
+    ]
+    assert in_threads(2, lambda index: services.campaign_run_execute(run_id=runs[index].pk, chunk_size=6)) == []
+    for run in runs:
+        run.refresh_from_db()
+        assert run.acted + run.held_out == 40
+        assert PointsEntry.objects.filter(source_ref=f"campaign-run:{run.pk}").count() == run.acted
+    for member in members:
+        assert_books_balance(member)
+
+
 def test_campaign_run_beside_mall_exchanges_and_revocations_never_deadlocks():
     """The run locks benefit then accounts, as the mall and revocation do: racing them on the same members ends, exactly."""
     members = MemberFactory.create_batch(40)

@@ -148,22 +148,26 @@ def _remaining(campaign: Campaign, run: CampaignRun) -> int | None:
     return max(0, min(limits)) if limits else None
 
 
-def _lock_chunk(campaign: Campaign, ids: list[int]) -> Benefit | None:
+def _lock_chunk(campaign: Campaign, ids: list[int], acted: list[int]) -> Benefit | None:
     """Take the chunk's locks up front in the product's order: the benefit, then the members' points accounts.
 
-    Everything the chunk inserts next (grants, messages, its action rows) holds key-share locks on the members,
-    and members' ledger (``points_earn_bulk``) locks the acted-on members' accounts with their members FOR
-    UPDATE. A single earn locks an account, then its member, in one statement; so does an event cancellation for
-    several, in key order. Had this chunk locked anything of a member first (a key-share, or the member alone),
-    such a lock holder waiting for it while holding the account we need next would deadlock with the chunk; and
-    two runs over overlapping members (one holding out a member the other acts on) would each hold what the
-    other's ledger call needs. So, as every path does: the benefit (a mall exchange or a revocation of it takes
-    the benefit before the account), then every member of the chunk with its account, in key order, through
-    members' lock (``lock_points_accounts``, the ledger's own); the ledger then finds its accounts already ours,
-    and only then are rows inserted. Without points nothing after the benefit is locked for update.
+    Everything the chunk inserts (grants, messages, its action rows) holds key-share locks on the members, and
+    members' ledger (``points_earn_bulk``) locks the acted-on members' accounts with their members FOR UPDATE. A
+    single earn locks an account, then its member, in one statement; so does an event cancellation for several,
+    in key order. Had this chunk locked anything of a member first (a key-share, or the member alone), such a
+    lock holder waiting for it while holding the account we need next would deadlock with the chunk; and two runs
+    over overlapping members (one holding out a member the other acts on) would each hold what the other's
+    ledger call needs. So, as every path does: the benefit (a mall exchange or a revocation of it takes the
+    benefit before the account), then every member of the chunk with its account, in key order, before any row
+    is inserted (``_apply`` awards the points before it grants).
+
+    When the run acts on every member of the chunk, the ledger's own lock is exactly that lock, and it is left
+    to the ledger. Otherwise the skipped members' action rows would take key-shares after the ledger's locks, so
+    the whole chunk is locked here first, through members' lock (``lock_points_accounts``); the ledger then finds
+    its accounts already ours. Without points nothing after the benefit is locked for update.
     """
     benefit = lock_benefit(benefit_id=campaign.benefit_id) if campaign.benefit_id is not None else None
-    if campaign.points_amount:
+    if campaign.points_amount and len(acted) < len(ids):
         lock_points_accounts(member_ids=ids)
     return benefit
 
@@ -181,8 +185,10 @@ def _grant(campaign: Campaign, run: CampaignRun, benefit: Benefit | None, acted:
 
 
 def _apply(campaign: Campaign, run: CampaignRun, benefit: Benefit | None, acted: list[int], now: datetime) -> tuple[int, int]:
-    """Grant, award and message set-based; returns (members credited, messages queued)."""
-    _grant(campaign, run, benefit, acted)
+    """Award, grant and message set-based; returns (members credited, messages queued).
+
+    The points go first: the ledger's account locks must come before any key-share on the members (``_lock_chunk``).
+    """
     credited = len(acted)
     if campaign.points_amount and acted:
         expires_at = now + timedelta(days=campaign.points_valid_days) if campaign.points_valid_days else None
@@ -193,6 +199,7 @@ def _apply(campaign: Campaign, run: CampaignRun, benefit: Benefit | None, acted:
             source_ref=f"campaign-run:{run.pk}",
             expires_at=expires_at,
         )
+    _grant(campaign, run, benefit, acted)
     queued = 0
     if campaign.message_template_code and acted:
         queued = messages_enqueue_bulk(
@@ -253,13 +260,12 @@ def _run_chunk(run_id: int, chunk_size: int) -> bool:
     if run.status == RunStatus.PENDING:
         run.status, run.started_at = RunStatus.RUNNING, now
     run.campaign = campaign
-    ids = list(run_members(run=run).filter(pk__gt=run.cursor).order_by("pk").values_list("pk", flat=True)[:chunk_size])
+    ids = list(run_members(run=run, after=run.cursor).order_by("pk").values_list("pk", flat=True)[:chunk_size])
     if not ids:
         _finish(campaign, run, now)
         run.heartbeat_at = now
         run.save()
         return True
-    benefit = None if run.dry_run else _lock_chunk(campaign, ids)
     outcomes = run_chunk_outcomes(campaign=campaign, member_ids=ids, now=now)
     acted = outcomes[ActionOutcome.ACTED]
     remaining = _remaining(campaign, run)
@@ -269,6 +275,7 @@ def _run_chunk(run_id: int, chunk_size: int) -> bool:
     if run.dry_run:
         credited, queued = len(acted), 0
     else:
+        benefit = _lock_chunk(campaign, ids, acted)
         credited, queued = _apply(campaign, run, benefit, acted, now)
         _record_actions(campaign, run, outcomes, now)
     for outcome, counter in SKIP_COUNTERS.items():
