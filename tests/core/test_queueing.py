@@ -1,5 +1,8 @@
 """The hand-off from services to the broker: by task name, after commit, never for a rolled-back transaction."""
 
+import re
+from pathlib import Path
+
 import pytest
 from celery.signals import before_task_publish
 from django.db import transaction
@@ -39,3 +42,15 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(published):
     with transaction.atomic():
         enqueue_on_commit("imports.run_import", 7)
     assert published == [("imports.run_import", [7], {})]
+
+
+def test_services_never_import_tasks():
+    """Tasks call services; a service hands work over by task name, so no services module imports a tasks module."""
+    root = Path(__file__).resolve().parents[2] / "apps"
+    offenders = [
+        f"{path.relative_to(root)}: {line.strip()}"
+        for path in [*root.glob("*/services.py"), *root.glob("*/services/*.py")]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.search(r"\bimport\b.*\btasks\b|\bfrom apps\.\w+\.tasks\b|\bfrom apps\.\w+ import .*\btasks\b", line)
+    ]
+    assert offenders == []
