@@ -26,6 +26,8 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/userops_bench"
 
 def prepare_django() -> None:
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    # Benchmarks do their work in-process; a task they queue on the way goes to a broker nobody reads.
+    os.environ.setdefault("CELERY_BROKER_URL", "memory://")
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     import django
     import psycopg

@@ -20,6 +20,23 @@ def generate_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
+# A random byte below the largest multiple of the alphabet's size picks a character (byte mod size), so every
+# character stays equally likely; the bytes above it are dropped.
+_CODE_BYTES_USABLE = 256 - 256 % len(CODE_ALPHABET)
+_CODE_BYTE_TABLE = bytes(ord(CODE_ALPHABET[byte % len(CODE_ALPHABET)]) for byte in range(256))
+_CODE_BYTES_DROPPED = bytes(range(_CODE_BYTES_USABLE, 256))
+
+
+def generate_codes(count: int) -> list[str]:
+    """``count`` codes as unguessable as ``generate_code``'s, drawn from the system's random source in bulk."""
+    needed = count * CODE_LENGTH
+    characters = b""
+    while len(characters) < needed:
+        characters += secrets.token_bytes(needed - len(characters) + needed // 16 + 16).translate(_CODE_BYTE_TABLE, _CODE_BYTES_DROPPED)
+    text = characters.decode("ascii")
+    return [text[start : start + CODE_LENGTH] for start in range(0, needed, CODE_LENGTH)]
+
+
 def normalize_code(raw: str) -> str:
     return "".join(ch for ch in (raw or "").upper() if ch.isalnum())
 

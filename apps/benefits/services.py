@@ -30,11 +30,12 @@ from apps.benefits.models import (
     Redemption,
     RedemptionChannel,
     TierBenefit,
-    generate_code,
+    generate_codes,
     normalize_code,
 )
 from apps.benefits.selectors import grant_unusable_reason
 from apps.core.activity import activity_happened
+from apps.core.bulk_insert import insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
 from apps.core.reasons import Reason, translated_param
@@ -258,27 +259,29 @@ def _grant_chunk(benefit: Benefit, chunk: list[int], source: str, source_ref: st
     if not to_grant:
         return
     valid_from, valid_until = _validity(benefit, now)
-    created = Grant.objects.bulk_create(
+    # Copied in with their codes made in bulk: under the benefit's lock no other writer can add a grant of it,
+    # and the members already granted for this source_ref were left out above.
+    insert_rows(
+        Grant,
         [
-            Grant(
-                benefit=benefit,
-                member_id=member_id,
-                code=generate_code(),
-                source=source,
-                source_ref=source_ref,
-                valid_from=valid_from,
-                valid_until=valid_until,
-                issued_at=now,
-                cost=benefit.unit_cost,
-                actor=actor,
-            )
-            for member_id in to_grant
+            {
+                "benefit_id": benefit.pk,
+                "member_id": member_id,
+                "code": code,
+                "state": GrantState.ISSUED,
+                "source": source,
+                "source_ref": source_ref,
+                "valid_from": valid_from,
+                "valid_until": valid_until,
+                "issued_at": now,
+                "cost": benefit.unit_cost,
+                "actor_id": actor.pk if actor is not None else None,
+            }
+            for member_id, code in zip(to_grant, generate_codes(len(to_grant)), strict=True)
         ],
-        ignore_conflicts=True,
     )
-    issued = Grant.objects.filter(benefit=benefit, source=source, source_ref=source_ref, member_id__in=to_grant, issued_at=now).count()
+    issued = len(to_grant)
     result.issued += issued
-    result.skipped_duplicate += len(created) - issued
     benefit.issued_count += issued
     benefit.cost_committed += benefit.unit_cost * issued
     benefit.save(update_fields=["issued_count", "cost_committed", "updated_at"])

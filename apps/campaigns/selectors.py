@@ -1,18 +1,20 @@
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.campaigns.conditions import CONDITIONS, OPERATOR_LABELS, compile_rules
-from apps.campaigns.models import CampaignRun, Segment, SegmentMember, Trigger
+from apps.campaigns.models import ActionOutcome, Campaign, CampaignAction, CampaignRun, Segment, SegmentMember, Trigger
 from apps.core.db import statement_timeout
 from apps.core.errors import ApplicationError
 from apps.members.models import Member, TierChange, TierChangeKind
+from apps.members.selectors import active_member_ids, member_ids_with_consent
+from apps.messaging.models import MessagePurpose
 
 # Triggers whose events live in apps that build on campaigns (first purchase: analytics) register the members
 # whose event falls in a run's window here, so campaigns never imports them.
@@ -34,16 +36,25 @@ def rules_members(*, rules: dict[str, Any]) -> QuerySet[Member]:
     return Member.objects.filter(compile_rules(rules))
 
 
-def segment_members(*, segment: Segment) -> QuerySet[Member]:
-    """A frozen segment's snapshot, or its rules evaluated now."""
+def segment_members(*, segment: Segment, after: int = 0) -> QuerySet[Member]:
+    """A frozen segment's snapshot, or its rules evaluated now; only members with ids above ``after`` if given.
+
+    ``after`` is a run's cursor: it narrows the snapshot itself, so each chunk reads the snapshot from where the
+    previous one stopped instead of from its start.
+    """
     if segment.is_frozen:
-        return Member.objects.filter(pk__in=SegmentMember.objects.filter(segment=segment).values("member_id"))
-    return rules_members(rules=segment.rules)
+        snapshot = SegmentMember.objects.filter(segment=segment)
+        if after:
+            snapshot = snapshot.filter(member_id__gt=after)
+        members = Member.objects.filter(pk__in=snapshot.values("member_id"))
+    else:
+        members = rules_members(rules=segment.rules)
+    return members.filter(pk__gt=after) if after else members
 
 
-def run_members(*, run: CampaignRun) -> QuerySet[Member]:
-    """The members a run acts on: its campaign's segment, narrowed to its trigger window for trigger runs."""
-    members = segment_members(segment=run.campaign.segment)
+def run_members(*, run: CampaignRun, after: int = 0) -> QuerySet[Member]:
+    """The members a run acts on (above ``after``): its campaign's segment, narrowed to its trigger window for trigger runs."""
+    members = segment_members(segment=run.campaign.segment, after=after)
     trigger = run.campaign.trigger
     if not run.trigger_key:
         return members
@@ -97,3 +108,48 @@ def segment_preview(*, rules: dict[str, Any], sample_size: int = 10) -> dict[str
 
 def campaign_run_list() -> QuerySet[CampaignRun]:
     return CampaignRun.objects.select_related("campaign")
+
+
+def _held_out(campaign: Campaign, member_id: int) -> bool:
+    """A stable pseudo-random draw per (campaign, member), so a re-run holds out the same members."""
+    return (member_id * 2654435761 + campaign.pk * 40503) % 4294967296 % 100 < campaign.holdout_percent
+
+
+def _capped_member_ids(member_ids: list[int], now: datetime) -> set[int]:
+    """Members acted on by campaigns ``FREQUENCY_CAP`` times or more in the last ``FREQUENCY_CAP_DAYS`` days."""
+    config = settings.USEROPS_CAMPAIGNS
+    recent = CampaignAction.objects.filter(
+        member_id__in=member_ids, outcome=ActionOutcome.ACTED, created_at__gte=now - timedelta(days=config["FREQUENCY_CAP_DAYS"])
+    )
+    capped = recent.values("member_id").annotate(actions=Count("pk")).filter(actions__gte=config["FREQUENCY_CAP"])
+    return set(capped.values_list("member_id", flat=True))
+
+
+def run_chunk_outcomes(*, campaign: Campaign, member_ids: list[int], now: datetime) -> dict[str, list[int]]:
+    """What a run does to each member of a chunk, each rule checked once for the whole chunk.
+
+    In order: a member who is not active is skipped (frozen), then the hold-out group, then members without
+    consent (only when a marketing message is the campaign's only action; otherwise the points go out and the
+    message is filtered by consent on its own), then members at the frequency cap; everyone else is acted on.
+    """
+    active = active_member_ids(member_ids=member_ids)
+    message_only = not campaign.points_amount and campaign.message_purpose == MessagePurpose.MARKETING
+    consent_channel = campaign.message_channel if message_only else ""
+    consenting = member_ids_with_consent(member_ids=member_ids, channel=consent_channel) if consent_channel else None
+    capped = (
+        _capped_member_ids(member_ids, now) if campaign.applies_frequency_cap and settings.USEROPS_CAMPAIGNS["FREQUENCY_CAP"] else set()
+    )
+    outcomes: dict[str, list[int]] = {outcome: [] for outcome in ActionOutcome.values}
+    for member_id in sorted(member_ids):
+        if member_id not in active:
+            outcome = ActionOutcome.MEMBER_FROZEN
+        elif campaign.holdout_percent and _held_out(campaign, member_id):
+            outcome = ActionOutcome.HELD_OUT
+        elif consenting is not None and member_id not in consenting:
+            outcome = ActionOutcome.NO_CONSENT
+        elif member_id in capped:
+            outcome = ActionOutcome.CAP_REACHED
+        else:
+            outcome = ActionOutcome.ACTED
+        outcomes[outcome].append(member_id)
+    return outcomes

@@ -24,6 +24,7 @@ from apps.core.models import (
     User,
     hash_secret,
 )
+from apps.core.queueing import enqueue_on_commit
 from apps.core.redaction import REDACTED, redact_text
 
 
@@ -251,8 +252,6 @@ def failed_task_record(
 @transaction.atomic
 def failed_task_retry(*, failed_task: FailedTask, actor: User | None = None) -> FailedTask:
     """Queue the same task with the same arguments again, once the cause is fixed; sent after commit."""
-    from celery import current_app
-
     failed = FailedTask.objects.select_for_update().get(pk=failed_task.pk)
     if failed.state != FailedTaskState.FAILED:
         raise ApplicationError("not_failed", _("This task was already queued again or dismissed."), http_status=409)
@@ -262,8 +261,7 @@ def failed_task_retry(*, failed_task: FailedTask, actor: User | None = None) -> 
     failed.retried_by = actor
     failed.retry_task_id = new_id
     failed.save(update_fields=["state", "retried_at", "retried_by", "retry_task_id"])
-    name, args, kwargs = failed.task_name, failed.args, failed.kwargs
-    transaction.on_commit(lambda: current_app.send_task(name, args=args, kwargs=kwargs, task_id=new_id))
+    enqueue_on_commit(failed.task_name, *failed.args, kwargs=failed.kwargs, task_id=new_id)
     return failed
 
 

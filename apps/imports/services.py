@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
 from apps.core.models import User
+from apps.core.queueing import enqueue_on_commit
 from apps.core.spreadsheet import neutralise_cell, xlsx_upload_check
 from apps.imports.models import ImportJob, ImportStatus
 from apps.imports.parsing import RowError, file_column_names, file_unknown_columns, parse_file, records
@@ -273,15 +274,13 @@ def import_files_forget_member(*, member: Member) -> int:
 
 
 def import_job_queue(*, job: ImportJob) -> ImportJob:
-    from apps.imports.tasks import run_import
-
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job.pk)
         if job.status not in (ImportStatus.PREVIEWED, ImportStatus.FAILED):
             return job
         job.status = ImportStatus.QUEUED
         job.save(update_fields=["status"])
-        transaction.on_commit(lambda: run_import.delay(job.pk))
+        enqueue_on_commit("imports.run_import", job.pk)
     return job
 
 

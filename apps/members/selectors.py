@@ -236,3 +236,13 @@ def points_discrepancies() -> list[PointsDiscrepancy]:
     with connection.cursor() as cursor:
         cursor.execute(sql)
         return [PointsDiscrepancy(*row) for row in cursor.fetchall()]
+
+
+def active_member_ids(*, member_ids: list[int]) -> set[int]:
+    """Which of ``member_ids`` belong to active members (one query, for a chunk of a bulk job)."""
+    return set(Member.objects.filter(pk__in=member_ids, status=MemberStatus.ACTIVE).values_list("pk", flat=True))
+
+
+def member_ids_with_consent(*, member_ids: list[int], channel: str) -> set[int]:
+    """Which of ``member_ids`` have granted marketing consent for ``channel`` (one query)."""
+    return set(Consent.objects.filter(member_id__in=member_ids, channel=channel, granted=True).values_list("member_id", flat=True))

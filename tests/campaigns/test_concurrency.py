@@ -22,12 +22,6 @@ pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 ALL_MEMBERS = {"op": "and", "conditions": [{"field": "status", "value": ["active"]}]}
 
 
-@pytest.fixture(autouse=True)
-def no_broker(monkeypatch):
-    """The threads here are the workers; nothing goes to a broker."""
-    monkeypatch.setattr("apps.campaigns.tasks.execute_run.delay", lambda run_id: None)
-
-
 def in_threads(count, work):
     barrier = threading.Barrier(count)
     errors = []
@@ -112,6 +106,44 @@ def test_campaign_run_beside_single_earns_on_the_same_members():
     assert run.acted == 30
     for account in PointsAccount.objects.filter(member__in=members):
         assert account.balance == PointsEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] == 8
+
+
+def test_campaign_run_holding_out_members_beside_single_earns_on_the_same_members():
+    """Skipped members get action rows too: the chunk locks all its accounts before inserting any."""
+    members = MemberFactory.create_batch(30)
+    run = services.campaign_launch(campaign=CampaignFactory(points_amount=7, holdout_percent=40, applies_frequency_cap=False))
+
+    def work(index):
+        if index == 0:
+            services.campaign_run_execute(run_id=run.pk, chunk_size=5)
+        else:
+            for member in members[index - 1 :: 3]:
+                points_earn(member=member, amount=1, reason="single")
+
+    assert in_threads(4, work) == []
+    run.refresh_from_db()
+    assert run.held_out > 0 and run.acted + run.held_out == 30
+    for member in members:
+        assert_books_balance(member)
+
+
+def test_two_runs_holding_out_different_members_never_deadlock():
+    """One run acts on members the other holds out, over the same chunks at the same time."""
+    members = MemberFactory.create_batch(40)
+    segment = SegmentFactory(rules=ALL_MEMBERS)
+    runs = [
+        services.campaign_launch(
+            campaign=CampaignFactory(segment=segment, points_amount=3 + index, holdout_percent=50, applies_frequency_cap=False)
+        )
+        for index in range(2)
+    ]
+    assert in_threads(2, lambda index: services.campaign_run_execute(run_id=runs[index].pk, chunk_size=6)) == []
+    for run in runs:
+        run.refresh_from_db()
+        assert run.acted + run.held_out == 40
+        assert PointsEntry.objects.filter(source_ref=f"campaign-run:{run.pk}").count() == run.acted
+    for member in members:
+        assert_books_balance(member)
 
 
 def test_campaign_run_beside_mall_exchanges_and_revocations_never_deadlocks():

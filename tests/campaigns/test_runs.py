@@ -9,6 +9,7 @@ from django_celery_beat.models import PeriodicTask
 from apps.benefits.models import BenefitStatus, Grant, GrantSource
 from apps.campaigns import services
 from apps.campaigns.models import ActionOutcome, CampaignAction, CampaignRun, CampaignStatus, RunStatus, ScheduleKind
+from apps.campaigns.services.runs import _run_chunk
 from apps.core.errors import ApplicationError
 from apps.members.models import ConsentChannel, MemberStatus, PointsAccount, PointsEntry
 from apps.members.services import points_earn_bulk
@@ -54,7 +55,7 @@ def test_retrying_a_run_after_a_crash_never_acts_twice():
     MemberFactory.create_batch(5)
     campaign = CampaignFactory()
     run = services.campaign_launch(campaign=campaign)
-    assert services._run_chunk(run.pk, 2) is False  # the first chunk commits, then the "worker dies"
+    assert _run_chunk(run.pk, 2) is False  # the first chunk commits, then the "worker dies"
     services.campaign_run_execute(run_id=run.pk, chunk_size=2)
     services.campaign_run_execute(run_id=run.pk, chunk_size=2)
     run.refresh_from_db()
@@ -202,7 +203,7 @@ def test_pause_stops_a_run_between_chunks_and_resume_continues_it():
     MemberFactory.create_batch(5)
     campaign = CampaignFactory()
     run = services.campaign_launch(campaign=campaign)
-    services._run_chunk(run.pk, 2)
+    _run_chunk(run.pk, 2)
     services.campaign_pause(campaign=campaign)
     services.campaign_run_execute(run_id=run.pk, chunk_size=2)
     run.refresh_from_db()
@@ -215,18 +216,16 @@ def test_pause_stops_a_run_between_chunks_and_resume_continues_it():
     assert (run.status, run.acted) == (RunStatus.COMPLETED, 5)
 
 
-def test_stalled_runs_are_queued_again(django_capture_on_commit_callbacks, monkeypatch):
-    queued = []
-    monkeypatch.setattr("apps.campaigns.tasks.execute_run.delay", queued.append)
+def test_stalled_runs_are_queued_again(django_capture_on_commit_callbacks, published_tasks):
     MemberFactory()
     campaign = CampaignFactory()
     with django_capture_on_commit_callbacks(execute=True):
         run = services.campaign_launch(campaign=campaign)
-    assert queued == [run.pk]
+    assert published_tasks == [("campaigns.execute_run", [run.pk])]
     with django_capture_on_commit_callbacks(execute=True):
         assert services.campaign_runs_resume_stalled(stalled_for=timedelta(minutes=10)) == []
         assert services.campaign_runs_resume_stalled(stalled_for=timedelta(0)) == [run.pk]
-    assert queued == [run.pk, run.pk]
+    assert published_tasks == [("campaigns.execute_run", [run.pk])] * 2
     assert CampaignRun.objects.get(pk=run.pk).status == RunStatus.PENDING
 
 
@@ -247,7 +246,7 @@ def test_benefit_action_grants_once_within_the_benefits_own_stock():
     MemberFactory.create_batch(5)
     campaign = CampaignFactory(points_amount=None, benefit=benefit)
     run = services.campaign_launch(campaign=campaign)
-    services._run_chunk(run.pk, 2)
+    _run_chunk(run.pk, 2)
     run = services.campaign_run_execute(run_id=run.pk, chunk_size=2)
     grants = Grant.objects.filter(source=GrantSource.CAMPAIGN, source_ref=f"campaign-run:{run.pk}")
     assert (run.acted, run.benefits_granted, run.benefits_not_granted) == (5, 4, 1)
