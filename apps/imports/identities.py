@@ -30,22 +30,27 @@ class SeenIdentities:
 
     def claim(self, identities: list[str], row_number: int) -> int | None:
         """The row that first gave one of ``identities``; when none has, they are all remembered as ``row_number``'s."""
-        candidates = []
+        table = self._table
+        free = []
         for identity in identities:
             encoded = identity.encode()
             hashed = hash(encoded)
-            slot = self._table[self._position(encoded, hashed)]
-            if slot != _EMPTY:
-                return self._rows[slot]
-            candidates.append((encoded, hashed))
-        for encoded, hashed in candidates:
-            self._table[self._position(encoded, hashed)] = len(self._rows)
+            position = self._position(encoded, hashed)
+            if table[position] != _EMPTY:
+                return self._rows[table[position]]
+            free.append((position, encoded, hashed))
+        for position, encoded, hashed in free:
+            if table[position] != _EMPTY:  # the row's other identity has just taken this place
+                position = self._position(encoded, hashed)
+                if table[position] != _EMPTY:  # the same identity twice in one row
+                    continue
+            table[position] = len(self._rows)
             self._hashes.append(hashed)
             self._rows.append(row_number)
             self._bytes += encoded
             self._starts.append(len(self._bytes))
-            if 3 * len(self._rows) > 2 * len(self._table):
-                self._grow()
+        if 3 * len(self._rows) > 2 * len(table):
+            self._grow()
         return None
 
     def _position(self, encoded: bytes, hashed: int) -> int:
