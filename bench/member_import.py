@@ -30,9 +30,7 @@ from apps.members.models import (
     PointsAccount,
     PointsEntry,
     PointsEntryKind,
-    PointsLot,
     SourceChannel,
-    TierChange,
     TierChangeKind,
 )
 from apps.members.services import default_points_expiry, lowest_tier
@@ -44,10 +42,6 @@ ROW_BY_ROW_ROWS = {"quick": 2_000, "full": 10_000}
 PREFIXES = [f"{block}{digit}" for block in (*range(150, 154), *range(155, 160), *range(180, 190)) for digit in range(10)]
 HEADER = ["外部编号", "姓名", "手机号", "城市", "入会日期", "积分"]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _tables() -> list[type]:
-    return [Member, Member.history.model, PointsAccount, TierChange, PointsEntry, PointsLot]
 
 
 def _unused_prefixes(count: int) -> list[str]:
@@ -67,17 +61,25 @@ def _write_file(path: Path, rows: int, prefix: str) -> None:
             )
 
 
-def _row_counts() -> dict[str, int]:
+def _written(prefix: str) -> dict[str, int]:
+    """The rows of each table that belong to the members of one file (its phones share ``prefix``)."""
+    history = Member.history.model._meta.db_table
+    by_member = "JOIN members_member m ON m.id = {alias}.member_id"
+    by_account = "JOIN members_pointsaccount a ON a.id = {alias}.account_id JOIN members_member m ON m.id = a.member_id"
+    queries = {
+        "members_member": "members_member m",
+        history: f"{history} m",
+        "members_pointsaccount": "members_pointsaccount p " + by_member.format(alias="p"),
+        "members_tierchange": "members_tierchange t " + by_member.format(alias="t"),
+        "members_pointsentry": "members_pointsentry e " + by_account.format(alias="e"),
+        "members_pointslot": "members_pointslot l " + by_account.format(alias="l"),
+    }
+    counts = {}
     with connection.cursor() as cursor:
-        counts = {}
-        for model in _tables():
-            cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(model._meta.db_table)}")
-            counts[model._meta.db_table] = cursor.fetchone()[0]
+        for table, source in queries.items():
+            cursor.execute(f"SELECT count(*) FROM {source} WHERE m.phone LIKE %s", [f"+86{prefix}%"])
+            counts[table] = cursor.fetchone()[0]
     return counts
-
-
-def _written(before: dict[str, int]) -> dict[str, int]:
-    return {table: count - before[table] for table, count in _row_counts().items()}
 
 
 def copy_into_import_tables(path: Path) -> int:
@@ -218,10 +220,9 @@ def _child(mode: str, path: Path) -> dict[str, Any]:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def _measured(mode: str, path: Path) -> dict[str, Any]:
-    before = _row_counts()
+def _measured(mode: str, path: Path, prefix: str) -> dict[str, Any]:
     result = _child(mode, path)
-    result["written"] = _written(before)
+    result["written"] = _written(prefix)
     return result
 
 
@@ -238,9 +239,9 @@ def run(size: str) -> list[dict[str, Any]]:
             _write_file(import_file, rows, prefixes[2 * round_number])
             _write_file(floor_file, rows, prefixes[2 * round_number + 1])
             # Alternate which goes first, so a drift in the machine's load does not favour one of them.
-            order = [("userops", import_file), ("copy-tables", floor_file)]
-            for mode, path in order if round_number % 2 == 0 else reversed(order):
-                (imports if mode == "userops" else floors).append(_measured(mode, path))
+            order = [("userops", import_file, prefixes[2 * round_number]), ("copy-tables", floor_file, prefixes[2 * round_number + 1])]
+            for mode, path, prefix in order if round_number % 2 == 0 else reversed(order):
+                (imports if mode == "userops" else floors).append(_measured(mode, path, prefix))
             if imports[-1]["written"] != floors[-1]["written"] or imports[-1]["rows"] != rows:
                 raise RuntimeError(f"the import and its floor wrote different rows: {imports[-1]['written']} != {floors[-1]['written']}")
             one_table.append(_copy_one_table(import_file))
