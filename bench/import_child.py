@@ -1,4 +1,5 @@
-"""One import in a process of its own: ``python -m bench.import_child userops|import-export FILE``; prints JSON."""
+"""One import in a process of its own: ``python -m bench.import_child userops|copy-tables|import-export FILE``;
+prints JSON (rows, seconds, peak RSS, and the RSS once Django is loaded, before the import)."""
 
 import json
 import os
@@ -8,22 +9,30 @@ import time
 from pathlib import Path
 
 
+def _rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def main() -> None:
     mode, path = sys.argv[1], Path(sys.argv[2])
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     import django
 
     django.setup()
+    from apps.imports import services
+    from bench.member_import import copy_into_import_tables
+
+    setup_rss_mb = _rss_mb()
     started = time.perf_counter()
     if mode == "userops":
-        from apps.imports.services import import_file
-
-        summary = import_file(path=path)
+        summary = services.import_file(path=path)
         rows = summary.created + summary.updated + summary.unchanged
+    elif mode == "copy-tables":
+        rows = copy_into_import_tables(path)
     else:
         rows = _import_export(path)
     seconds = time.perf_counter() - started
-    print(json.dumps({"rows": rows, "seconds": seconds, "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+    print(json.dumps({"rows": rows, "seconds": seconds, "max_rss_mb": _rss_mb(), "setup_rss_mb": setup_rss_mb}))
 
 
 def _import_export(path: Path) -> int:

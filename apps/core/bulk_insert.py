@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import connection, models
 from django.db.models import Max
+from psycopg.adapt import PyFormat, Transformer
 
 # Values of these fields go to the driver as they are (datetimes must be aware); any other field type is
 # prepared by Django first.
@@ -19,6 +20,8 @@ _NATIVE_FIELDS = (
     models.IntegerField,
     models.TextField,
 )
+# … and of these (native fields but dates and times) the driver gets them as they are, not as text made once.
+_PASSED_FIELDS = (models.AutoField, models.BooleanField, models.CharField, models.ForeignKey, models.IntegerField, models.TextField)
 
 
 def allocate_ids(model: type[models.Model], count: int) -> list[int]:
@@ -51,13 +54,37 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> No
     given = rows[0].keys()
     provided = [f for f in model._meta.concrete_fields if f.attname in given]
     defaulted = [f for f in model._meta.concrete_fields if f.attname not in given and not isinstance(f, models.AutoField)]
-    prepare = [(f.attname, None if isinstance(f, _NATIVE_FIELDS) else f) for f in provided]
     defaults = [f.get_db_prep_save(f.get_default(), connection) for f in defaulted]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in [*provided, *defaulted])
     copy_sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
     # The driver's COPY bypasses Django's cursor wrapper, so its errors are translated here (IntegrityError …).
     with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
+        as_text = _TextCache(cursor.cursor)
+        passed = [(f.attname, None if isinstance(f, _PASSED_FIELDS) else f) for f in provided]
         for row in rows:
-            copy.write_row(
-                [row[name] if field is None else field.get_db_prep_save(row[name], connection) for name, field in prepare] + defaults
-            )
+            copy.write_row([row[name] if field is None else as_text(row[name], field) for name, field in passed] + defaults)
+
+
+_TEXT_CACHE_SIZE = 4096
+
+
+class _TextCache:
+    """Each distinct value of a time, date or prepared field as the text COPY reads, made once per statement.
+
+    The driver formats a datetime or a JSON value many times slower than it copies text, and the rows of one
+    statement share a few such values (the time of the write, an expiry, an empty reason's parameters).
+    """
+
+    def __init__(self, cursor: Any) -> None:
+        self._transformer = Transformer(cursor)
+        self._texts: dict[int, tuple[Any, str | None]] = {}  # by id(); the value is kept so its id is not reused
+
+    def __call__(self, value: Any, field: models.Field) -> str | None:
+        cached = self._texts.get(id(value))
+        if cached is None:
+            if len(self._texts) >= _TEXT_CACHE_SIZE:  # values of their own on every row: keep memory flat
+                self._texts.clear()
+            prepared = value if isinstance(field, _NATIVE_FIELDS) else field.get_db_prep_save(value, connection)
+            text = None if prepared is None else bytes(self._transformer.get_dumper(prepared, PyFormat.TEXT).dump(prepared)).decode()
+            cached = self._texts[id(value)] = (value, text)
+        return cached[1]

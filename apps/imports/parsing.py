@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,7 @@ _DATE_PATTERNS = [
 ]
 
 
-@dataclass
+@dataclass(slots=True)  # a file may bring an error for each of a million rows
 class RowError:
     row_number: int
     column: str
@@ -227,7 +228,13 @@ def parse_moment(value: Any) -> date | datetime:
         return value.date() if value.time() == time(0) else value  # a spreadsheet holds a plain date as midnight
     if isinstance(value, date):
         return value
-    text = unicodedata.normalize("NFKC", str(value)).strip()
+    return _parse_moment_text(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _parse_moment_text(value: str) -> date | datetime:
+    """Files repeat their dates (a join date per day at most), so each distinct text is parsed once."""
+    text = unicodedata.normalize("NFKC", value).strip()
     for pattern in _DATE_PATTERNS:
         match = pattern.match(text)
         if match:
@@ -246,6 +253,7 @@ def parse_date(value: Any) -> date:
 class TierLookup:
     def __init__(self) -> None:
         self.by_key: dict[str, int] = {}
+        self._by_text: dict[str, int] = {}  # a file writes a handful of tier names a million times
         for tier in Tier.objects.all():
             for key in (tier.code, tier.name, getattr(tier, "name_en", ""), getattr(tier, "name_zh_hans", "")):
                 if key:
@@ -254,7 +262,10 @@ class TierLookup:
                 self.by_key[_header_key(tier.name_zh_hans[:-2])] = tier.pk
 
     def get(self, text: str) -> int | None:
-        return self.by_key.get(_header_key(text))
+        tier_id = self._by_text.get(text)
+        if tier_id is None and (tier_id := self.by_key.get(_header_key(text))) is not None:
+            self._by_text[text] = tier_id
+        return tier_id
 
 
 def clean_row(row_number: int, values: dict[str, Any], tiers: TierLookup) -> ParsedRow:

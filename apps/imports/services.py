@@ -21,6 +21,7 @@ from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.core.queueing import enqueue_on_commit
 from apps.core.spreadsheet import neutralise_cell, xlsx_upload_check
+from apps.imports.identities import SeenIdentities
 from apps.imports.models import ImportJob, ImportStatus
 from apps.imports.parsing import RowError, file_column_names, file_unknown_columns, parse_file, records
 from apps.members.bulk import MemberRecord, members_bulk_upsert
@@ -56,6 +57,13 @@ def count_rows(path: Path, *, limit: int | None = None) -> int:
     return max(sum(1 for _record in islice(filled, None if limit is None else limit + 2)) - 1, 0)
 
 
+def _identities(member: MemberRecord) -> list[str]:
+    """What makes two rows of a file the same person: the external ID and the phone, either one."""
+    return [
+        identity for identity in (member.external_id and f"ext:{member.external_id}", member.phone and f"phone:{member.phone}") if identity
+    ]
+
+
 def _validate_only(path: Path) -> ImportSummary:
     summary = ImportSummary(unknown_columns=file_unknown_columns(path))
     for parsed in parse_file(path):
@@ -88,7 +96,7 @@ def import_file(
             checked.rejected = True
             return checked
     summary = ImportSummary(unknown_columns=file_unknown_columns(path))
-    seen: dict[str, int] = {}
+    seen = SeenIdentities()
     chunk: list[MemberRecord] = []
 
     def flush(last_row: int) -> None:
@@ -110,28 +118,20 @@ def import_file(
         summary.total += 1
         last_row = parsed.row_number
         member = parsed.member
-        keys = (
-            []
-            if member is None
-            else [
-                k for k in (f"ext:{member.external_id}" if member.external_id else "", f"phone:{member.phone}" if member.phone else "") if k
-            ]
-        )
-        if parsed.row_number <= start_after_row:
-            seen.update(dict.fromkeys(keys, parsed.row_number))
-            continue
         if member is None:
-            summary.invalid += 1
-            summary.errors.extend(parsed.errors)
+            if parsed.row_number > start_after_row:
+                summary.invalid += 1
+                summary.errors.extend(parsed.errors)
             continue
-        first = next((seen[key] for key in keys if key in seen), None)
+        first = seen.claim(_identities(member), parsed.row_number)
+        if parsed.row_number <= start_after_row:
+            continue
         if first is not None:
             summary.duplicate += 1
             summary.errors.append(
                 RowError(parsed.row_number, "phone" if member.phone else "external_id", _("duplicate of row %(row)d") % {"row": first})
             )
             continue
-        seen.update(dict.fromkeys(keys, parsed.row_number))
         chunk.append(member)
         if len(chunk) >= chunk_size:
             flush(last_row)

@@ -3,10 +3,12 @@ a tier and its history row (through the tiers service), a points account, and an
 through the ledger's set-based path as the accounts are opened (an entry and a lot per member)."""
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, tzinfo
+from functools import lru_cache
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
@@ -61,7 +63,13 @@ def _joined(record: MemberRecord, now: datetime) -> datetime:
         return now
     if isinstance(record.joined_at, datetime):
         return timezone.make_aware(record.joined_at) if timezone.is_naive(record.joined_at) else record.joined_at
-    return timezone.make_aware(datetime.combine(record.joined_at, time(12, 0)))
+    return _noon(record.joined_at, timezone.get_current_timezone())
+
+
+@lru_cache(maxsize=4096)
+def _noon(day: date, zone: tzinfo) -> datetime:
+    """Noon of ``day`` in ``zone``; files repeat their join dates, and making a time aware costs more than a lookup."""
+    return timezone.make_aware(datetime.combine(day, time(12, 0)), zone)
 
 
 def members_bulk_upsert(
@@ -74,10 +82,8 @@ def members_bulk_upsert(
     now = now or timezone.now()
     result = UpsertResult()
     with transaction.atomic():
-        external_ids = [r.external_id for r in records if r.external_id]
-        phones = [r.phone for r in records if r.phone]
-        existing = list(Member.objects.select_for_update().filter(external_id__in=external_ids).order_by("pk")) + list(
-            Member.objects.select_for_update().filter(phone__in=phones).order_by("pk")
+        existing = _locked_matches(
+            external_ids=[r.external_id for r in records if r.external_id], phones=[r.phone for r in records if r.phone]
         )
         by_external = {m.external_id: m for m in existing if m.external_id}
         by_phone = {m.phone: m for m in existing if m.phone}
@@ -113,6 +119,16 @@ def members_bulk_upsert(
             _create(to_create, source_channel, now)
             result.created = len(to_create)
     return result
+
+
+def _locked_matches(*, external_ids: list[str], phones: list[str]) -> list[Member]:
+    """The members the records may be (by external ID or by phone), each once, locked in primary-key order."""
+    matches = Member.objects.select_for_update().order_by("pk")
+    if connection.vendor == "postgresql":
+        # Two array parameters instead of a placeholder per value: with thousands of values a chunk, building and
+        # parsing the placeholders cost more than the lookup itself.
+        return list(matches.extra(where=["external_id = ANY(%s) OR phone = ANY(%s)"], params=[external_ids, phones]))
+    return list(matches.filter(Q(external_id__in=external_ids) | Q(phone__in=phones)))
 
 
 def _apply(member: Member, record: MemberRecord) -> bool:

@@ -55,9 +55,13 @@ def _plain_mobile(text: str, region: str) -> str | None:
     if rule is None:
         return None
     country_code, pattern = rule
-    national = text.removeprefix("+" + country_code) if text.startswith("+") else text
-    if national.isdigit() and national.startswith(country_code) and len(national) > 11 and pattern.fullmatch(national[len(country_code) :]):
-        national = national[len(country_code) :]
+    if text.startswith("+"):
+        # After "+86" comes the national number itself: a second "86" is part of it (and makes it invalid).
+        national = text.removeprefix("+" + country_code)
+    elif text.isdigit() and text.startswith(country_code) and len(text) > 11 and pattern.fullmatch(text[len(country_code) :]):
+        national = text[len(country_code) :]
+    else:
+        national = text
     if national.isascii() and national.isdigit() and pattern.fullmatch(national):
         return f"+{country_code}{national}"
     return None

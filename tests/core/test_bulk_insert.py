@@ -39,3 +39,35 @@ def test_a_row_that_breaks_a_constraint_writes_nothing():
     with pytest.raises(IntegrityError), transaction.atomic():
         insert_rows(Member, [member_row(first, "+8613900139000"), member_row(second, existing.phone)])
     assert not Member.objects.filter(pk__in=[first, second]).exists()
+
+
+def test_times_dates_and_json_values_are_written_as_given_however_many_rows_share_them(monkeypatch):
+    from datetime import date, timedelta
+
+    from apps.core import bulk_insert
+    from apps.members.models import TierChange, TierChangeKind
+
+    monkeypatch.setattr(bulk_insert, "_TEXT_CACHE_SIZE", 2)  # the cache is emptied and refilled along the way
+    member = MemberFactory()
+    shared_time, shared_params = timezone.now(), {"tier": {"en": 'Gold\t"VIP"\\', "zh-hans": "金卡\n会员"}}
+    rows = [
+        {
+            "member_id": member.pk,
+            "kind": TierChangeKind.INITIAL,
+            "to_tier_id": tier("basic").pk,
+            "growth_value": n,
+            "reason": "",
+            "reason_code": "imported",
+            "reason_params": shared_params if n % 2 else {"n": n},
+            "created_at": shared_time if n % 3 else shared_time - timedelta(days=n, microseconds=n),
+        }
+        for n in range(7)
+    ]
+    insert_rows(TierChange, rows)
+    written = list(
+        TierChange.objects.filter(member=member, reason_code="imported").order_by("growth_value").values("reason_params", "created_at")
+    )
+    assert written == [{"reason_params": row["reason_params"], "created_at": row["created_at"]} for row in rows]
+    (member_id,) = allocate_ids(Member, 1)
+    insert_rows(Member, [{**member_row(member_id, "+8613800138999"), "birthday": date(1990, 5, 8)}])
+    assert Member.objects.get(pk=member_id).birthday == date(1990, 5, 8)

@@ -163,3 +163,20 @@ def test_command_line_summary_report_and_exit_code(tmp_path, capsys):
     assert "missing name" in report.read_text(encoding="utf-8-sig")
     call_command("import_members", str(write_csv(tmp_path / "ok.csv", [CHINESE_HEADER, *GOOD])))
     assert "unchanged 4" in capsys.readouterr().out
+
+
+def test_a_resumed_import_still_names_the_first_row_of_a_duplicate(tmp_path):
+    rows = [
+        CHINESE_HEADER,
+        ["R1", "甲", "13800138000", "", "", "", "", "", "", ""],
+        ["R2", "乙", "13800138001", "", "", "", "", "", "", ""],
+        ["R1", "甲again", "13800138009", "", "", "", "", "", "", ""],
+        ["R3", "丙", "138 0013 8001", "", "", "", "", "", "", ""],
+        ["R1", "甲third", "", "", "", "", "", "", "", ""],
+        ["R4", "丁", "13800138004", "", "", "", "", "", "", ""],
+    ]
+    path = write_csv(tmp_path / "m.csv", rows)
+    summary = services.import_file(path=path, start_after_row=4)
+    assert (summary.created, summary.duplicate) == (1, 2)
+    assert {(e.row_number, e.reason) for e in summary.errors} == {(5, "duplicate of row 3"), (6, "duplicate of row 2")}
+    assert list(Member.objects.values_list("external_id", flat=True)) == ["R4"]
