@@ -17,16 +17,16 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from modeltranslation.admin import TranslationAdmin
 from unfold.admin import TabularInline
-from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import display
 
 from apps.benefits import selectors, services
+from apps.benefits.filters import BenefitFilter, GrantFilter
 from apps.benefits.models import Benefit, Grant, GrantSource, GrantState, RedemptionChannel, TierBenefit, normalize_code
 from apps.benefits.resources import BenefitResource
 from apps.core.admin_actions import AdminAction, AdminActionsMixin
 from apps.core.admin_base import HistoryAdmin, ModelAdmin
-from apps.core.admin_pagination import EstimatedCountPaginator
+from apps.core.admin_filters import filterset_list_filter
 from apps.core.errors import ApplicationError
 from apps.core.service_admin import ServiceFormAdmin
 from apps.core.spreadsheet import NeutralisedCSV, TextCellXLSX, xlsx_upload_check
@@ -136,7 +136,11 @@ class BenefitAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ImportExpo
         "stock_display",
         "cost_committed",
     ]
-    list_filter = [("category", ChoicesDropdownFilter), ("status", ChoicesDropdownFilter), ("kind", ChoicesDropdownFilter)]
+    list_filter = [
+        filterset_list_filter(BenefitFilter, "category", parameter="category__exact"),
+        filterset_list_filter(BenefitFilter, "status", parameter="status__exact"),
+        filterset_list_filter(BenefitFilter, "kind", parameter="kind__exact"),
+    ]
     search_fields = ["name"]
     filter_horizontal = ["eligible_tiers"]
     inlines = [TierBenefitInline]
@@ -292,12 +296,18 @@ GRANT_PAGE: dict[str, Any] = {
 }
 
 
+def _benefit_choices() -> list[tuple[int, str]]:
+    return [(benefit.pk, str(benefit)) for benefit in Benefit.objects.order_by("name")]
+
+
 @admin.register(Grant)
 class GrantAdmin(AdminActionsMixin, ModelAdmin):
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
     list_display = ["display_code", "benefit", "member_link", "state_display", "source", "valid_until", "issued_at"]
-    list_filter = [("state", ChoicesDropdownFilter), ("source", ChoicesDropdownFilter), ("benefit", RelatedDropdownFilter)]
+    list_filter = [
+        filterset_list_filter(GrantFilter, "state", parameter="state__exact"),
+        filterset_list_filter(GrantFilter, "source", parameter="source__exact"),
+        filterset_list_filter(GrantFilter, "benefit", parameter="benefit__id__exact", choices=_benefit_choices),
+    ]
     list_select_related = ["benefit", "member"]
     search_fields = ["code"]
     # The member page links here for one member's grants; a dropdown of every member would not scale.
@@ -305,7 +315,8 @@ class GrantAdmin(AdminActionsMixin, ModelAdmin):
     search_help_text = _("Grant code (with or without dashes)")
     readonly_fields = [f.name for f in Grant._meta.fields] + ["redemption_display"]
     actions_detail = ["redeem", "revoke"]
-    ordering = ["-issued_at", "-id"]
+    # Grants are inserted when issued: the key orders them by time and its index serves a page without a sort.
+    ordering = ["-id"]
 
     def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
         return (queryset.filter(code=normalize_code(search_term)) if search_term else queryset), False

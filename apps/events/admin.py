@@ -24,12 +24,14 @@ from unfold.decorators import action, display
 from apps.core.admin import CodedReasonAdminMixin
 from apps.core.admin_actions import AdminAction, AdminActionsMixin
 from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
+from apps.core.admin_filters import filterset_list_filter
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.masking import mask_phone
 from apps.core.service_admin import ServiceFormAdmin
 from apps.events import selectors, services
 from apps.events.api.views import check_in_answer
+from apps.events.filters import EventFilter
 from apps.events.models import Club, ClubMembership, Event, Registration, RegistrationState
 from apps.members.admin import (
     ReasonForm,
@@ -132,12 +134,20 @@ def _cancel_event(request: HttpRequest, event: Event, data: dict[str, Any]) -> A
     return _("The event is cancelled; %(count)d registrations were cancelled and refunded.") % {"count": count}
 
 
+def _club_choices() -> list[tuple[int, str]]:
+    return [(club.pk, str(club)) for club in Club.objects.order_by("name")]
+
+
 @admin.register(Event)
 class EventAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, TranslationAdmin, ModelAdmin):
     form = EventForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["title", "city", "starts_at", "status", "capacity", "seats_taken", "waitlisted"]
-    list_filter = [("status", ChoicesDropdownFilter), ("kind", ChoicesDropdownFilter), ("club", RelatedDropdownFilter)]
+    list_filter = [
+        filterset_list_filter(EventFilter, "status", parameter="status__exact"),
+        filterset_list_filter(EventFilter, "kind", parameter="kind__exact"),
+        filterset_list_filter(EventFilter, "club", parameter="club__id__exact", choices=_club_choices),
+    ]
     search_fields = ["title", "city", "venue"]
     filter_horizontal = ["eligible_tiers"]
     readonly_fields = ["status", "seats_taken", "cancel_reason", "counts"]
@@ -361,6 +371,8 @@ class RegistrationAdmin(AdminActionsMixin, CodedReasonAdminMixin, ModelAdmin):
     list_display = ["event", "member", "state", "companions", "created_at", "checked_in_at"]
     list_filter = [("state", ChoicesDropdownFilter), ("event", RelatedDropdownFilter)]
     list_select_related = ["event", "member"]
+    # Newest first by key, which its index serves without sorting every registration.
+    ordering = ["-id"]
     readonly_fields = [f.name for f in Registration._meta.fields]
     actions_detail = ["cancel_registration"]
 
