@@ -20,7 +20,6 @@ from apps.analytics import selectors
 from apps.analytics.days import day_start
 from apps.analytics.models import ActivityEvent, DailyMetric, RfmScore, RfmSegment
 from apps.core.admin_base import ModelAdmin
-from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.members.admin import register_member_list_filter, register_member_profile_fact
@@ -60,8 +59,6 @@ register_member_profile_fact(label=_("Last activity"), value=_last_activity_fact
 
 @admin.register(ActivityEvent)
 class ActivityEventAdmin(ModelAdmin):
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
     list_display = ["occurred_at", "member", "kind", "amount", "channel", "source", "event_id", "recorded_at"]
     list_filter = [("kind", ChoicesDropdownFilter), ("channel", ChoicesDropdownFilter)]
     list_select_related = ["member"]
@@ -82,8 +79,6 @@ class ActivityEventAdmin(ModelAdmin):
 
 @admin.register(RfmScore)
 class RfmScoreAdmin(ModelAdmin):
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
     list_display = ["member", "segment", "recency", "frequency", "monetary", "purchases", "revenue", "last_purchase_day", "scored_at"]
     list_filter = [("segment", ChoicesDropdownFilter)]
     list_select_related = ["member"]

@@ -17,17 +17,18 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from modeltranslation.admin import TranslationAdmin
 from unfold.admin import TabularInline
-from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
-from unfold.decorators import action, display
+from unfold.decorators import display
 
 from apps.benefits import selectors, services
+from apps.benefits.filters import BenefitFilter, GrantFilter
 from apps.benefits.models import Benefit, Grant, GrantSource, GrantState, RedemptionChannel, TierBenefit, normalize_code
 from apps.benefits.resources import BenefitResource
-from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
-from apps.core.admin_pagination import EstimatedCountPaginator
+from apps.core.admin_actions import AdminAction, AdminActionsMixin
+from apps.core.admin_base import HistoryAdmin, ModelAdmin
+from apps.core.admin_filters import filterset_list_filter
 from apps.core.errors import ApplicationError
-from apps.core.service_admin import ServiceFormAdmin, add_service_error
+from apps.core.service_admin import ServiceFormAdmin
 from apps.core.spreadsheet import NeutralisedCSV, TextCellXLSX, xlsx_upload_check
 from apps.members.admin import ReasonForm, member_picker_rows, register_member_page_action, register_member_page_section
 from apps.members.models import Member
@@ -103,8 +104,20 @@ class CatalogueImportForm(ImportForm):
         return upload
 
 
+def _grant_to_members(request: HttpRequest, benefit: Benefit, data: dict[str, Any]) -> Any:
+    """Each named member in turn: those the rules refuse are listed with the reason, the others get the grant."""
+    granted = 0
+    for member in data["members"]:
+        try:
+            services.grant_issue(benefit=benefit, member=member, source=GrantSource.STAFF, source_ref=data["reason"], actor=request.user)
+            granted += 1
+        except ApplicationError as exc:
+            messages.warning(request, f"{member.name}: {exc.message}")
+    return _("%(count)d members received %(benefit)s.") % {"count": granted, "benefit": benefit.name}
+
+
 @admin.register(Benefit)
-class BenefitAdmin(ServiceFormAdmin, HistoryAdmin, ImportExportMixin, TranslationAdmin, ModelAdmin):
+class BenefitAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ImportExportMixin, TranslationAdmin, ModelAdmin):
     form = BenefitForm
     resource_classes = [BenefitResource]
     # Only the formats that neutralise formulas the way our own exports do and read back unchanged.
@@ -123,7 +136,11 @@ class BenefitAdmin(ServiceFormAdmin, HistoryAdmin, ImportExportMixin, Translatio
         "stock_display",
         "cost_committed",
     ]
-    list_filter = [("category", ChoicesDropdownFilter), ("status", ChoicesDropdownFilter), ("kind", ChoicesDropdownFilter)]
+    list_filter = [
+        filterset_list_filter(BenefitFilter, "category", parameter="category__exact"),
+        filterset_list_filter(BenefitFilter, "status", parameter="status__exact"),
+        filterset_list_filter(BenefitFilter, "kind", parameter="kind__exact"),
+    ]
     search_fields = ["name"]
     filter_horizontal = ["eligible_tiers"]
     inlines = [TierBenefitInline]
@@ -173,34 +190,15 @@ class BenefitAdmin(ServiceFormAdmin, HistoryAdmin, ImportExportMixin, Translatio
     def has_grant_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return request.user.has_perm("benefits.add_grant")
 
-    @action(description=_("Grant to members"), url_path="grant", permissions=["grant"], icon="card_giftcard")
-    def grant_to_members(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        benefit = object_or_404(Benefit, object_id)
-        change_url = reverse("admin:benefits_benefit_change", args=[benefit.pk])
-        form = GrantToMembersForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            granted, refused = 0, []
-            for member in form.cleaned_data["members"]:
-                try:
-                    services.grant_issue(
-                        benefit=benefit, member=member, source=GrantSource.STAFF, source_ref=form.cleaned_data["reason"], actor=request.user
-                    )
-                    granted += 1
-                except ApplicationError as exc:
-                    refused.append(f"{member.name}: {exc.message}")
-            messages.success(request, _("%(count)d members received %(benefit)s.") % {"count": granted, "benefit": benefit.name})
-            for line in refused:
-                messages.warning(request, line)
-            return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Grant %(benefit)s") % {"benefit": benefit.name},
-            "form": form,
-            "opts": self.model._meta,
-            "change_url": change_url,
-            "subject": benefit,
-        }
-        return TemplateResponse(request, "admin/userops/action_form.html", context)
+    grant_to_members = AdminAction(
+        description=_("Grant to members"),
+        url_path="grant",
+        permissions=["grant"],
+        icon="card_giftcard",
+        title=lambda benefit: _("Grant %(benefit)s") % {"benefit": benefit.name},
+        form_class=GrantToMembersForm,
+        perform=_grant_to_members,
+    )
 
     # The points mall as staff see it: what is on sale, at what price and value, and an exchange on a member's behalf
     # through the same service as the member app (stock, validity, tier, per-member limits, the member's balance).
@@ -281,12 +279,35 @@ def _mall_row(benefit: Benefit, member: Member | None) -> dict[str, Any]:
     }
 
 
+def _redeem(request: HttpRequest, grant: Grant, data: dict[str, Any]) -> Any:
+    services.grant_redeem_by_staff(grant=grant, channel=data["channel"], order_ref=data["order_ref"], actor=request.user)
+    return _("The grant was redeemed.")
+
+
+def _revoke(request: HttpRequest, grant: Grant, data: dict[str, Any]) -> Any:
+    services.grant_revoke(grant=grant, reason=data["reason"], actor=request.user)
+    return _("The grant was revoked.")
+
+
+# A grant that is no longer issued says what happened to it (and when) instead of offering the form.
+GRANT_PAGE: dict[str, Any] = {
+    "select_related": ["benefit", "member"],
+    "unusable": lambda grant: selectors.grant_unusable_reason(grant=grant),
+}
+
+
+def _benefit_choices() -> list[tuple[int, str]]:
+    return [(benefit.pk, str(benefit)) for benefit in Benefit.objects.order_by("name")]
+
+
 @admin.register(Grant)
-class GrantAdmin(ModelAdmin):
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
+class GrantAdmin(AdminActionsMixin, ModelAdmin):
     list_display = ["display_code", "benefit", "member_link", "state_display", "source", "valid_until", "issued_at"]
-    list_filter = [("state", ChoicesDropdownFilter), ("source", ChoicesDropdownFilter), ("benefit", RelatedDropdownFilter)]
+    list_filter = [
+        filterset_list_filter(GrantFilter, "state", parameter="state__exact"),
+        filterset_list_filter(GrantFilter, "source", parameter="source__exact"),
+        filterset_list_filter(GrantFilter, "benefit", parameter="benefit__id__exact", choices=_benefit_choices),
+    ]
     list_select_related = ["benefit", "member"]
     search_fields = ["code"]
     # The member page links here for one member's grants; a dropdown of every member would not scale.
@@ -294,7 +315,8 @@ class GrantAdmin(ModelAdmin):
     search_help_text = _("Grant code (with or without dashes)")
     readonly_fields = [f.name for f in Grant._meta.fields] + ["redemption_display"]
     actions_detail = ["redeem", "revoke"]
-    ordering = ["-issued_at", "-id"]
+    # Grants are inserted when issued: the key orders them by time and its index serves a page without a sort.
+    ordering = ["-id"]
 
     def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
         return (queryset.filter(code=normalize_code(search_term)) if search_term else queryset), False
@@ -347,43 +369,26 @@ class GrantAdmin(ModelAdmin):
         final = {f"benefits_grant_{name}" for name in ("redeem", "revoke")}
         return [action for action in actions if action.action_name not in final]
 
-    @action(description=_("Redeem"), url_path="redeem", permissions=["redeem"], icon="check_circle")
-    def redeem(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def run(grant: Grant, data: dict[str, Any]) -> str:
-            services.grant_redeem_by_staff(grant=grant, channel=data["channel"], order_ref=data["order_ref"], actor=request.user)
-            return str(_("The grant was redeemed."))
-
-        return self._grant_form(request, object_id, RedeemForm, _("Redeem grant"), run)
-
-    @action(description=_("Revoke"), url_path="revoke", permissions=["revoke"], icon="cancel")
-    def revoke(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def run(grant: Grant, data: dict[str, Any]) -> str:
-            services.grant_revoke(grant=grant, reason=data["reason"], actor=request.user)
-            return str(_("The grant was revoked."))
-
-        return self._grant_form(request, object_id, ReasonForm, _("Revoke grant"), run)
-
-    def _grant_form(self, request: HttpRequest, object_id: str, form_class: type[forms.Form], title: str, run: Any) -> HttpResponse:
-        grant = object_or_404(Grant.objects.select_related("benefit", "member"), object_id)
-        change_url = reverse("admin:benefits_grant_change", args=[grant.pk])
-        form = form_class(request.POST or None)
-        unusable = selectors.grant_unusable_reason(grant=grant)
-        if unusable is None and request.method == "POST" and form.is_valid():
-            try:
-                messages.success(request, run(grant, form.cleaned_data))
-                return HttpResponseRedirect(change_url)
-            except ApplicationError as exc:
-                add_service_error(form, exc)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "form": form,
-            "unusable": unusable,
-            "opts": self.model._meta,
-            "change_url": change_url,
-            "subject": grant,
-        }
-        return TemplateResponse(request, "admin/userops/action_form.html", context)
+    redeem = AdminAction(
+        description=_("Redeem"),
+        url_path="redeem",
+        permissions=["redeem"],
+        icon="check_circle",
+        title=_("Redeem grant"),
+        form_class=RedeemForm,
+        perform=_redeem,
+        **GRANT_PAGE,
+    )
+    revoke = AdminAction(
+        description=_("Revoke"),
+        url_path="revoke",
+        permissions=["revoke"],
+        icon="cancel",
+        title=_("Revoke grant"),
+        form_class=ReasonForm,
+        perform=_revoke,
+        **GRANT_PAGE,
+    )
 
 
 def _still_issued(grant_id: str | None) -> bool:

@@ -1,7 +1,7 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
-from apps.benefits.models import Benefit, BenefitCategory, BenefitStatus, Grant, GrantSource, GrantState
+from apps.benefits.models import Benefit, BenefitCategory, BenefitKind, BenefitStatus, Grant, GrantSource, GrantState
 
 
 class GrantFilter(django_filters.FilterSet):
@@ -17,6 +17,7 @@ class GrantFilter(django_filters.FilterSet):
 class BenefitFilter(django_filters.FilterSet):
     category = django_filters.ChoiceFilter(choices=BenefitCategory.choices, label=_("Category"))
     status = django_filters.ChoiceFilter(choices=BenefitStatus.choices, label=_("Status"))
+    kind = django_filters.ChoiceFilter(choices=BenefitKind.choices, label=_("Kind"))
 
     class Meta:
         model = Benefit

@@ -32,6 +32,7 @@ from apps.campaigns.models import (
     RunStatus,
     Segment,
 )
+from apps.core.admin_actions import ACTION_TEMPLATE, Subject
 from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
 from apps.core.errors import ApplicationError
 from apps.core.service_admin import ServiceFormAdmin
@@ -272,13 +273,13 @@ class CampaignAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
             context = {
                 **self.admin_site.each_context(request),
                 "title": transition.label,
-                "subject": campaign,
+                "subject": Subject(name=str(campaign), url=change_url),
                 "confirmation": question,
                 "form": ConfirmForm(),
                 "opts": self.model._meta,
                 "change_url": change_url,
             }
-            return TemplateResponse(request, "admin/userops/action_form.html", context)
+            return TemplateResponse(request, ACTION_TEMPLATE, context)
         try:
             transition.call(campaign, request.user)
             messages.success(request, transition.done)

@@ -7,16 +7,15 @@ from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter, RangeDateTimeFilter, RelatedDropdownFilter
-from unfold.decorators import action, display
+from unfold.decorators import display
 from unfold.forms import AdminPasswordChangeForm, AuthenticationForm, UserChangeForm, UserCreationForm
 
 from apps.core import services
-from apps.core.admin_actions import confirm_action
-from apps.core.admin_base import ModelAdmin, object_or_404
+from apps.core.admin_actions import AdminAction, AdminActionsMixin
+from apps.core.admin_base import ModelAdmin
 from apps.core.models import AccessLogEntry, ApiClient, ApiScope, FailedTask, FailedTaskState, User
 from apps.core.reasons import CodedReason
 from apps.core.service_admin import ServiceFormAdmin
@@ -65,8 +64,19 @@ class StaffLoginForm(AuthenticationForm):
 admin.site.login_form = StaffLoginForm
 
 
+def _unlock_explanation(user: User) -> Any:
+    if services.staff_login_locked(username=user.get_username(), ip=None):
+        return _("Sign-in is locked after repeated wrong passwords.")
+    return _("Sign-in is not locked; unlocking also forgets earlier failed attempts.")
+
+
+def _unlock_sign_in(request: HttpRequest, user: User, data: dict[str, Any]) -> Any:
+    services.staff_login_unlock(username=user.get_username(), actor=request.user, request=request)
+    return _("%(username)s can sign in again.") % {"username": user.get_username()}
+
+
 @admin.register(User)
-class UserAdmin(BaseUserAdmin, ModelAdmin):
+class UserAdmin(AdminActionsMixin, BaseUserAdmin, ModelAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
@@ -78,26 +88,15 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
     def has_unlock_sign_in_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return request.user.is_superuser
 
-    @action(description=_("Unlock sign-in"), url_path="unlock-sign-in", permissions=["unlock_sign_in"], icon="lock_open")
-    def unlock_sign_in(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        user = object_or_404(User, object_id)
-
-        def unlock() -> str:
-            services.staff_login_unlock(username=user.get_username(), actor=request.user, request=request)
-            return _("%(username)s can sign in again.") % {"username": user.get_username()}
-
-        locked = services.staff_login_locked(username=user.get_username(), ip=None)
-        return confirm_action(
-            self,
-            request,
-            title=_("Unlock sign-in"),
-            subject=user,
-            change_url=reverse("admin:core_user_change", args=[user.pk]),
-            explanation=_("Sign-in is locked after repeated wrong passwords.")
-            if locked
-            else _("Sign-in is not locked; unlocking also forgets earlier failed attempts."),
-            perform=unlock,
-        )
+    unlock_sign_in = AdminAction(
+        description=_("Unlock sign-in"),
+        url_path="unlock-sign-in",
+        permissions=["unlock_sign_in"],
+        icon="lock_open",
+        title=_("Unlock sign-in"),
+        explanation=_unlock_explanation,
+        perform=_unlock_sign_in,
+    )
 
 
 @admin.register(Group)
@@ -113,8 +112,13 @@ class ApiClientForm(forms.ModelForm):
         fields = ["name", "scopes", "is_active"]
 
 
+def _rotate_key(request: HttpRequest, client: ApiClient, data: dict[str, Any]) -> Any:
+    raw_key = services.api_client_rotate_key(client=client)
+    return _("The new key of %(name)s is %(key)s — copy it now, it is not shown again.") % {"name": client.name, "key": raw_key}
+
+
 @admin.register(ApiClient)
-class ApiClientAdmin(ServiceFormAdmin, ModelAdmin):
+class ApiClientAdmin(AdminActionsMixin, ServiceFormAdmin, ModelAdmin):
     form = ApiClientForm
     list_display = ["name", "key_prefix", "scopes", "is_active", "last_used_at", "created_at"]
     list_filter = ["is_active"]
@@ -133,23 +137,14 @@ class ApiClientAdmin(ServiceFormAdmin, ModelAdmin):
             request, _("The key of %(name)s is %(key)s — copy it now, it is not shown again.") % {"name": client.name, "key": raw_key}
         )
 
-    @action(description=_("Rotate key"), url_path="rotate-key", permissions=["change"])
-    def rotate_key(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        client = object_or_404(ApiClient, object_id)
-
-        def rotate() -> str:
-            raw_key = services.api_client_rotate_key(client=client)
-            return _("The new key of %(name)s is %(key)s — copy it now, it is not shown again.") % {"name": client.name, "key": raw_key}
-
-        return confirm_action(
-            self,
-            request,
-            title=_("Rotate key"),
-            subject=client,
-            change_url=reverse("admin:core_apiclient_change", args=[client.pk]),
-            explanation=_("A new key replaces the current one, which stops working at once."),
-            perform=rotate,
-        )
+    rotate_key = AdminAction(
+        description=_("Rotate key"),
+        url_path="rotate-key",
+        permissions=["change"],
+        title=_("Rotate key"),
+        explanation=_("A new key replaces the current one, which stops working at once."),
+        perform=_rotate_key,
+    )
 
 
 @admin.register(AccessLogEntry)
@@ -167,8 +162,9 @@ class AccessLogEntryAdmin(ModelAdmin):
     list_filter_submit = True
     list_select_related = ["user", "client"]
     search_fields = ["username", "object_id", "ip"]
-    ordering = ["-at", "-id"]
-    date_hierarchy = "at"
+    # Entries are appended as they happen: the key orders them by time and its index serves a page without a sort. No
+    # date hierarchy: it reads every entry's date to draw its links; the date range filter does the same job.
+    ordering = ["-id"]
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         # An object ID also finds the list pages that showed that object among others.
@@ -188,8 +184,13 @@ class AccessLogEntryAdmin(ModelAdmin):
         return False
 
 
+def _queue_again(request: HttpRequest, failed_task: FailedTask, data: dict[str, Any]) -> Any:
+    services.failed_task_retry(failed_task=failed_task, actor=request.user)
+    return _("The task was queued again.")
+
+
 @admin.register(FailedTask)
-class FailedTaskAdmin(ModelAdmin):
+class FailedTaskAdmin(AdminActionsMixin, ModelAdmin):
     """Background tasks that failed after their last retry; staff queue them again once the cause is fixed."""
 
     list_display = ["failed_at", "task_name", "state_display", "retries", "short_error", "retried_at", "retried_by"]
@@ -234,23 +235,15 @@ class FailedTaskAdmin(ModelAdmin):
     def short_error(self, obj: FailedTask) -> str:
         return obj.exception[:120]
 
-    @action(description=_("Queue again"), url_path="retry", permissions=["retry"], icon="replay")
-    def retry(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        failed_task = object_or_404(FailedTask, object_id)
-
-        def queue_again() -> str:
-            services.failed_task_retry(failed_task=failed_task, actor=request.user)
-            return _("The task was queued again.")
-
-        return confirm_action(
-            self,
-            request,
-            title=_("Queue again"),
-            subject=failed_task,
-            change_url=reverse("admin:core_failedtask_change", args=[failed_task.pk]),
-            explanation=_("The task runs again with the same arguments."),
-            perform=queue_again,
-        )
+    retry = AdminAction(
+        description=_("Queue again"),
+        url_path="retry",
+        permissions=["retry"],
+        icon="replay",
+        title=_("Queue again"),
+        explanation=_("The task runs again with the same arguments."),
+        perform=_queue_again,
+    )
 
     @admin.action(description=_("Queue the selected tasks again"), permissions=["retry"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[FailedTask]) -> None:

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -21,14 +22,16 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownF
 from unfold.decorators import action, display
 
 from apps.core.admin import CodedReasonAdminMixin
-from apps.core.admin_actions import confirm_action
+from apps.core.admin_actions import AdminAction, AdminActionsMixin
 from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
+from apps.core.admin_filters import filterset_list_filter
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.masking import mask_phone
 from apps.core.service_admin import ServiceFormAdmin
 from apps.events import selectors, services
 from apps.events.api.views import check_in_answer
+from apps.events.filters import EventFilter
 from apps.events.models import Club, ClubMembership, Event, Registration, RegistrationState
 from apps.members.admin import (
     ReasonForm,
@@ -116,12 +119,35 @@ class ClubAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
         return obj.event_count
 
 
+def _transition(service: Callable[..., Any], done: Any) -> Callable[[HttpRequest, Event, dict[str, Any]], Any]:
+    """A confirmed status change of an event: the service, then ``done``."""
+
+    def perform(request: HttpRequest, event: Event, data: dict[str, Any]) -> Any:
+        service(event=event)
+        return done
+
+    return perform
+
+
+def _cancel_event(request: HttpRequest, event: Event, data: dict[str, Any]) -> Any:
+    count = services.event_cancel(event=event, reason=data["reason"], actor=request.user)
+    return _("The event is cancelled; %(count)d registrations were cancelled and refunded.") % {"count": count}
+
+
+def _club_choices() -> list[tuple[int, str]]:
+    return [(club.pk, str(club)) for club in Club.objects.order_by("name")]
+
+
 @admin.register(Event)
-class EventAdmin(ServiceFormAdmin, HistoryAdmin, TranslationAdmin, ModelAdmin):
+class EventAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, TranslationAdmin, ModelAdmin):
     form = EventForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["title", "city", "starts_at", "status", "capacity", "seats_taken", "waitlisted"]
-    list_filter = [("status", ChoicesDropdownFilter), ("kind", ChoicesDropdownFilter), ("club", RelatedDropdownFilter)]
+    list_filter = [
+        filterset_list_filter(EventFilter, "status", parameter="status__exact"),
+        filterset_list_filter(EventFilter, "kind", parameter="kind__exact"),
+        filterset_list_filter(EventFilter, "club", parameter="club__id__exact", choices=_club_choices),
+    ]
     search_fields = ["title", "city", "venue"]
     filter_horizontal = ["eligible_tiers"]
     readonly_fields = ["status", "seats_taken", "cancel_reason", "counts"]
@@ -166,68 +192,33 @@ class EventAdmin(ServiceFormAdmin, HistoryAdmin, TranslationAdmin, ModelAdmin):
     def has_export_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return request.user.has_perm("events.view_registration")
 
-    def _transition(self, request: HttpRequest, object_id: str, *, title: Any, explanation: Any, service: Any, done: str) -> HttpResponse:
-        event = object_or_404(Event, object_id)
-
-        def perform() -> str:
-            service(event=event)
-            return done
-
-        return confirm_action(
-            self,
-            request,
-            title=title,
-            subject=event,
-            change_url=reverse("admin:events_event_change", args=[event.pk]),
-            explanation=explanation,
-            perform=perform,
-        )
-
-    @action(description=_("Publish"), url_path="publish", permissions=["manage"], icon="publish")
-    def publish(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._transition(
-            request,
-            object_id,
-            title=_("Publish event"),
-            explanation=_("Members see the event and can register once registration opens."),
-            service=services.event_publish,
-            done=_("The event is published."),
-        )
-
-    @action(description=_("Close registration"), url_path="close", permissions=["manage"], icon="lock")
-    def close_registration(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._transition(
-            request,
-            object_id,
-            title=_("Close registration"),
-            explanation=_("No one can register any more; existing registrations stay."),
-            service=services.event_close,
-            done=_("Registration is closed."),
-        )
-
-    @action(description=_("Cancel event"), url_path="cancel", permissions=["manage"], icon="event_busy")
-    def cancel_event(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        event = object_or_404(Event, object_id)
-        change_url = reverse("admin:events_event_change", args=[event.pk])
-        form = ReasonForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                count = services.event_cancel(event=event, reason=form.cleaned_data["reason"], actor=request.user)
-                messages.success(
-                    request, _("The event is cancelled; %(count)d registrations were cancelled and refunded.") % {"count": count}
-                )
-                return HttpResponseRedirect(change_url)
-            except ApplicationError as exc:
-                form.add_error(None, exc.message)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Cancel event"),
-            "form": form,
-            "opts": self.model._meta,
-            "change_url": change_url,
-            "subject": event,
-        }
-        return TemplateResponse(request, "admin/userops/action_form.html", context)
+    publish = AdminAction(
+        description=_("Publish"),
+        url_path="publish",
+        permissions=["manage"],
+        icon="publish",
+        title=_("Publish event"),
+        explanation=_("Members see the event and can register once registration opens."),
+        perform=_transition(services.event_publish, _("The event is published.")),
+    )
+    close_registration = AdminAction(
+        description=_("Close registration"),
+        url_path="close",
+        permissions=["manage"],
+        icon="lock",
+        title=_("Close registration"),
+        explanation=_("No one can register any more; existing registrations stay."),
+        perform=_transition(services.event_close, _("Registration is closed.")),
+    )
+    cancel_event = AdminAction(
+        description=_("Cancel event"),
+        url_path="cancel",
+        permissions=["manage"],
+        icon="event_busy",
+        title=_("Cancel event"),
+        form_class=ReasonForm,
+        perform=_cancel_event,
+    )
 
     @action(description=_("Export attendees"), url_path="export", permissions=["export"], icon="download")
     def export_attendees(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -370,11 +361,18 @@ def _register(request: HttpRequest, *, event: Event, member: Member) -> tuple[bo
     return True, None
 
 
+def _cancel_registration(request: HttpRequest, registration: Registration, data: dict[str, Any]) -> Any:
+    promoted = services.registration_cancel(registration=registration, reason=data["reason"], actor=request.user)
+    return _("Cancelled; %(count)d waitlisted registrations were seated.") % {"count": len(promoted)}
+
+
 @admin.register(Registration)
-class RegistrationAdmin(CodedReasonAdminMixin, ModelAdmin):
+class RegistrationAdmin(AdminActionsMixin, CodedReasonAdminMixin, ModelAdmin):
     list_display = ["event", "member", "state", "companions", "created_at", "checked_in_at"]
     list_filter = [("state", ChoicesDropdownFilter), ("event", RelatedDropdownFilter)]
     list_select_related = ["event", "member"]
+    # Newest first by key, which its index serves without sorting every registration.
+    ordering = ["-id"]
     readonly_fields = [f.name for f in Registration._meta.fields]
     actions_detail = ["cancel_registration"]
 
@@ -387,27 +385,16 @@ class RegistrationAdmin(CodedReasonAdminMixin, ModelAdmin):
     def has_cancel_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return request.user.has_perm("events.change_registration")
 
-    @action(description=_("Cancel registration"), url_path="cancel", permissions=["cancel"], icon="cancel")
-    def cancel_registration(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        registration = object_or_404(Registration.objects.select_related("event", "member"), object_id)
-        change_url = reverse("admin:events_registration_change", args=[registration.pk])
-        form = ReasonForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                promoted = services.registration_cancel(registration=registration, reason=form.cleaned_data["reason"], actor=request.user)
-                messages.success(request, _("Cancelled; %(count)d waitlisted registrations were seated.") % {"count": len(promoted)})
-                return HttpResponseRedirect(change_url)
-            except ApplicationError as exc:
-                form.add_error(None, exc.message)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Cancel registration"),
-            "form": form,
-            "opts": self.model._meta,
-            "change_url": change_url,
-            "subject": registration,
-        }
-        return TemplateResponse(request, "admin/userops/action_form.html", context)
+    cancel_registration = AdminAction(
+        description=_("Cancel registration"),
+        url_path="cancel",
+        permissions=["cancel"],
+        icon="cancel",
+        title=_("Cancel registration"),
+        form_class=ReasonForm,
+        perform=_cancel_registration,
+        select_related=["event", "member"],
+    )
 
 
 def member_registrations_section(member: Member) -> SafeString:

@@ -2,11 +2,12 @@ import django_filters
 from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from apps.events.models import Event, EventKind
+from apps.events.models import Event, EventKind, EventStatus
 
 
 class EventFilter(django_filters.FilterSet):
     city = django_filters.CharFilter(field_name="city", label=_("City"))
+    status = django_filters.ChoiceFilter(choices=EventStatus.choices, label=_("Status"))
     kind = django_filters.ChoiceFilter(choices=EventKind.choices, label=_("Kind"))
     club = django_filters.NumberFilter(field_name="club_id", label=_("Club"))
     starts_after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte", label=_("Starts after"))

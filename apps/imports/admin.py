@@ -61,6 +61,8 @@ class ImportJobAdmin(ModelAdmin):
         "created_at",
     ]
     list_filter = ["status"]
+    # Newest first by key, which its index serves without sorting every job.
+    ordering = ["-id"]
     readonly_fields = [f.name for f in ImportJob._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -9,9 +9,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -25,8 +24,9 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, FieldTextFilter,
 from unfold.decorators import action, display
 
 from apps.core.admin import CodedReasonAdminMixin
+from apps.core.admin_actions import AdminAction, AdminActionsMixin, Subject
 from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404, register_personal_fields
-from apps.core.admin_pagination import EstimatedCountPaginator
+from apps.core.admin_filters import filterset_list_filter
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.masking import mask_birthday, mask_email, mask_phone
@@ -35,10 +35,9 @@ from apps.core.service_admin import ServiceFormAdmin, add_service_error
 from apps.core.services import access_log_record
 from apps.members import selectors, services
 from apps.members.exports import export_header, export_rows
-from apps.members.filters import search_members
+from apps.members.filters import MemberFilter, search_members
 from apps.members.models import (
     AdjustmentState,
-    ConsentChannel,
     Member,
     MemberStatus,
     PointsAdjustment,
@@ -146,19 +145,6 @@ class MaskedHistoryHelper(HistoricalRecordContextHelper):
         return super().format_delta_change(change)
 
 
-class ConsentFilter(admin.SimpleListFilter):
-    title = _("marketing consent")
-    parameter_name = "consent"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return list(ConsentChannel.choices)
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Member]) -> QuerySet[Member]:
-        if self.value():
-            return selectors.member_list(filters={"consent": self.value()}).filter(pk__in=queryset.values("pk"))
-        return queryset
-
-
 class MemberAdminForm(forms.ModelForm):
     class Meta:
         model = Member
@@ -211,20 +197,81 @@ class RejectionForm(forms.Form):
     note = forms.CharField(label=_("Why it is rejected"), max_length=255, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+def member_subject(member: Member) -> Subject:
+    """A member as action pages show them: name (linking to their page), tier and points balance."""
+    url = reverse("admin:members_member_change", args=[member.pk])
+    return Subject(name=member.name, url=url, facts=[str(member.tier), f"{_('Points')}: {member.points_account.balance}"])
+
+
+# What every action page of the member page shares: the member with tier and account, shown above the form.
+MEMBER_PAGE: dict[str, Any] = {"select_related": ["tier", "points_account"], "subject": member_subject}
+
+
+def _adjust_points_confirmation(request: HttpRequest, member: Member, form: AdjustPointsForm) -> tuple[str, forms.Form] | None:
+    """A large amount asks again with the new balance; the form that confirms carries the amount that was seen."""
+    if not form.needs_confirmation():
+        return None
+    amount, balance = form.cleaned_data["amount"], member.points_account.balance
+    question = _("Adjust by %(amount)+d points? The balance goes from %(balance)d to %(new_balance)d.") % {
+        "amount": amount,
+        "balance": balance,
+        "new_balance": balance + amount,
+    }
+    allowance = selectors.adjust_allowance_left(actor=request.user)
+    if allowance is not None and abs(amount) > allowance:
+        question += " " + _(
+            "This is above what you may still adjust today (%(allowance)d points): it will wait for another person's approval."
+        ) % {"allowance": allowance}
+    confirming = AdjustPointsForm({**request.POST.dict(), "confirmed_amount": amount})
+    confirming.is_valid()
+    return question, confirming
+
+
+def _adjust_points(request: HttpRequest, member: Member, data: dict[str, Any]) -> str:
+    adjustment = services.points_adjust(member=member, amount=data["amount"], reason=data["reason"], actor=request.user)
+    if adjustment.entry is None:
+        return _("The adjustment of %(amount)+d points is above your daily limit and waits for another person's approval.") % {
+            "amount": adjustment.amount
+        }
+    return _("Points adjusted by %(amount)+d; the balance is now %(balance)d.") % {
+        "amount": adjustment.amount,
+        "balance": adjustment.entry.balance_after,
+    }
+
+
+def _with_reason(service: Callable[..., Any], done: Any) -> Callable[[HttpRequest, Member, dict[str, Any]], Any]:
+    """A status change: the service with the typed reason and the staff user, then ``done``."""
+
+    def perform(request: HttpRequest, member: Member, data: dict[str, Any]) -> Any:
+        service(member=member, reason=data["reason"], actor=request.user)
+        return done
+
+    return perform
+
+
+def _withdraw_consents(request: HttpRequest, member: Member, data: dict[str, Any]) -> Any:
+    services.member_withdraw_all_consents(member=member, source="back_office", actor=request.user, reason=data["reason"])
+    return _("Marketing consent withdrawn on every channel; no campaign will message this member.")
+
+
+def _anonymise(request: HttpRequest, member: Member, data: dict[str, Any]) -> Any:
+    services.member_anonymise(member=member, reason=data["reason"], actor=request.user)
+    access_log_record(action=AccessAction.ANONYMISE, request=request, object_type=MEMBER_TYPE, object_id=member.pk, detail=data["reason"])
+    return _("The member was anonymised. The points ledger and the figures stay, attached to no one.")
+
+
 @admin.register(Member)
-class MemberAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
+class MemberAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin):
     form = MemberAdminForm
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
     list_per_page = 50
     list_display = ["name", "phone_display", "tier", "city", "status_display", "points_balance", "joined_at"]
     list_select_related = ["tier", "points_account"]
     list_filter = [
         ("tier", RelatedDropdownFilter),
-        ("status", ChoicesDropdownFilter),
-        ("source_channel", ChoicesDropdownFilter),
+        filterset_list_filter(MemberFilter, "status", parameter="status__exact"),
+        filterset_list_filter(MemberFilter, "source_channel", parameter="source_channel__exact"),
         ("city", FieldTextFilter),
-        ConsentFilter,
+        filterset_list_filter(MemberFilter, "consent"),
     ]
     list_filter_submit = True
     search_fields = ["name"]
@@ -344,56 +391,51 @@ class MemberAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
     def has_change_status_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return request.user.has_perm("members.change_member")
 
-    @action(description=_("Adjust points"), url_path="adjust-points", permissions=["adjust_points"], icon="add_card")
-    def adjust_points(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def confirmation(member: Member, form: AdjustPointsForm) -> str | None:
-            if not form.needs_confirmation():
-                return None
-            amount, balance = form.cleaned_data["amount"], member.points_account.balance
-            question = _("Adjust by %(amount)+d points? The balance goes from %(balance)d to %(new_balance)d.") % {
-                "amount": amount,
-                "balance": balance,
-                "new_balance": balance + amount,
-            }
-            allowance = selectors.adjust_allowance_left(actor=request.user)
-            if allowance is not None and abs(amount) > allowance:
-                question += " " + _(
-                    "This is above what you may still adjust today (%(allowance)d points): it will wait for another person's approval."
-                ) % {"allowance": allowance}
-            return question
-
-        def run(member: Member, data: dict[str, Any]) -> str:
-            adjustment = services.points_adjust(member=member, amount=data["amount"], reason=data["reason"], actor=request.user)
-            if adjustment.entry is None:
-                return _("The adjustment of %(amount)+d points is above your daily limit and waits for another person's approval.") % {
-                    "amount": adjustment.amount
-                }
-            return _("Points adjusted by %(amount)+d; the balance is now %(balance)d.") % {
-                "amount": adjustment.amount,
-                "balance": adjustment.entry.balance_after,
-            }
-
-        return self._member_form(
-            request, object_id, AdjustPointsForm, _("Adjust points"), run, OWN_ACTIONS["adjust_points"][1], confirmation=confirmation
-        )
-
-    @action(description=_("Freeze"), url_path="freeze", permissions=["change_status"], icon="ac_unit")
-    def freeze(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._status_form(
-            request, object_id, _("Freeze member"), services.member_freeze, _("The member is frozen."), OWN_ACTIONS["freeze"][1]
-        )
-
-    @action(description=_("Unfreeze"), url_path="unfreeze", permissions=["change_status"], icon="sunny")
-    def unfreeze(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._status_form(
-            request, object_id, _("Unfreeze member"), services.member_unfreeze, _("The member is active again."), OWN_ACTIONS["unfreeze"][1]
-        )
-
-    @action(description=_("Close membership"), url_path="close", permissions=["change_status"], icon="block")
-    def close(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._status_form(
-            request, object_id, _("Close membership"), services.member_close, _("The membership is closed."), OWN_ACTIONS["close"][1]
-        )
+    adjust_points = AdminAction(
+        description=_("Adjust points"),
+        url_path="adjust-points",
+        permissions=["adjust_points"],
+        icon="add_card",
+        title=_("Adjust points"),
+        explanation=OWN_ACTIONS["adjust_points"][1],
+        form_class=AdjustPointsForm,
+        confirmation=_adjust_points_confirmation,
+        perform=_adjust_points,
+        **MEMBER_PAGE,
+    )
+    freeze = AdminAction(
+        description=_("Freeze"),
+        url_path="freeze",
+        permissions=["change_status"],
+        icon="ac_unit",
+        title=_("Freeze member"),
+        explanation=OWN_ACTIONS["freeze"][1],
+        form_class=ReasonForm,
+        perform=_with_reason(services.member_freeze, _("The member is frozen.")),
+        **MEMBER_PAGE,
+    )
+    unfreeze = AdminAction(
+        description=_("Unfreeze"),
+        url_path="unfreeze",
+        permissions=["change_status"],
+        icon="sunny",
+        title=_("Unfreeze member"),
+        explanation=OWN_ACTIONS["unfreeze"][1],
+        form_class=ReasonForm,
+        perform=_with_reason(services.member_unfreeze, _("The member is active again.")),
+        **MEMBER_PAGE,
+    )
+    close = AdminAction(
+        description=_("Close membership"),
+        url_path="close",
+        permissions=["change_status"],
+        icon="block",
+        title=_("Close membership"),
+        explanation=OWN_ACTIONS["close"][1],
+        form_class=ReasonForm,
+        perform=_with_reason(services.member_close, _("The membership is closed.")),
+        **MEMBER_PAGE,
+    )
 
     # PIPL requests: the member's data as a file, withdrawal of every consent, anonymisation.
 
@@ -403,15 +445,17 @@ class MemberAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
     def has_anonymise_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return request.user.has_perm("members.anonymise_member")
 
-    @action(description=_("Withdraw all consent"), url_path="withdraw-consents", permissions=["change_status"], icon="unsubscribe")
-    def withdraw_consents(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def run(member: Member, data: dict[str, Any]) -> str:
-            services.member_withdraw_all_consents(member=member, source="back_office", actor=request.user, reason=data["reason"])
-            return _("Marketing consent withdrawn on every channel; no campaign will message this member.")
-
-        return self._member_form(
-            request, object_id, ReasonForm, _("Withdraw all marketing consent"), run, OWN_ACTIONS["withdraw_consents"][1]
-        )
+    withdraw_consents = AdminAction(
+        description=_("Withdraw all consent"),
+        url_path="withdraw-consents",
+        permissions=["change_status"],
+        icon="unsubscribe",
+        title=_("Withdraw all marketing consent"),
+        explanation=OWN_ACTIONS["withdraw_consents"][1],
+        form_class=ReasonForm,
+        perform=_withdraw_consents,
+        **MEMBER_PAGE,
+    )
 
     @action(description=_("Export personal data"), url_path="export-personal-data", permissions=["export_personal_data"], icon="download")
     def export_personal_data(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -422,18 +466,17 @@ class MemberAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
         access_log_record(action=AccessAction.DATA_EXPORT, request=request, object_type=MEMBER_TYPE, object_id=member.pk)
         return response
 
-    @action(description=_("Anonymise"), url_path="anonymise", permissions=["anonymise"], icon="person_off")
-    def anonymise(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def run(member: Member, data: dict[str, Any]) -> str:
-            services.member_anonymise(member=member, reason=data["reason"], actor=request.user)
-            access_log_record(
-                action=AccessAction.ANONYMISE, request=request, object_type=MEMBER_TYPE, object_id=member.pk, detail=data["reason"]
-            )
-            return _("The member was anonymised. The points ledger and the figures stay, attached to no one.")
-
-        return self._member_form(
-            request, object_id, AnonymiseForm, _("Anonymise member (deletion request)"), run, OWN_ACTIONS["anonymise"][1]
-        )
+    anonymise = AdminAction(
+        description=_("Anonymise"),
+        url_path="anonymise",
+        permissions=["anonymise"],
+        icon="person_off",
+        title=_("Anonymise member (deletion request)"),
+        explanation=OWN_ACTIONS["anonymise"][1],
+        form_class=AnonymiseForm,
+        perform=_anonymise,
+        **MEMBER_PAGE,
+    )
 
     @admin.action(description=_("Freeze selected members"), permissions=["change"])
     def freeze_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
@@ -559,55 +602,6 @@ class MemberAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
             return super().get_historical_record_context_helper(request, historical_record)
         return MaskedHistoryHelper(self.model, historical_record)
 
-    def _status_form(
-        self, request: HttpRequest, object_id: str, title: str, service: Any, done: str, explanation: Any = ""
-    ) -> HttpResponse:
-        def run(member: Member, data: dict[str, Any]) -> str:
-            service(member=member, reason=data["reason"], actor=request.user)
-            return done
-
-        return self._member_form(request, object_id, ReasonForm, title, run, explanation)
-
-    def _member_form(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_class: type[forms.Form],
-        title: str,
-        run: Any,
-        explanation: Any = "",
-        confirmation: Callable[[Member, Any], str | None] | None = None,
-    ) -> HttpResponse:
-        """An action page: the form, then (when ``confirmation`` asks a question) the same form once more to confirm."""
-        member = object_or_404(Member.objects.select_related("tier", "points_account"), object_id)
-        change_url = reverse("admin:members_member_change", args=[member.pk])
-        form = form_class(request.POST or None)
-        question = None
-        if request.method == "POST" and form.is_valid():
-            question = confirmation(member, form) if confirmation else None
-            if question is None:
-                try:
-                    messages.success(request, run(member, form.cleaned_data))
-                    return HttpResponseRedirect(change_url)
-                except ApplicationError as exc:
-                    add_service_error(form, exc)
-            else:
-                form = form_class({**request.POST.dict(), "confirmed_amount": form.cleaned_data["amount"]})
-                form.is_valid()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "subtitle": member.name,
-            "member": member,
-            "original": member,
-            "explanation": explanation,
-            "form": form,
-            "confirmation": question,
-            "opts": self.model._meta,
-            "change_url": change_url,
-        }
-        return TemplateResponse(request, "admin/members/member/action_form.html", context)
-
 
 def member_picker_rows(request: HttpRequest, text: str, limit: int = 20) -> list[dict[str, Any]]:
     """Members matching a phone (any format), name (beginning) or external ID, as plain values for a picker on another
@@ -688,10 +682,13 @@ class ReadOnlyAdmin(ModelAdmin):
         return False
 
 
+def _reverse_entry(request: HttpRequest, entry: PointsEntry, data: dict[str, Any]) -> Any:
+    services.points_reverse(entry=entry, reason=data["reason"], actor=request.user)
+    return _("The entry was reversed.")
+
+
 @admin.register(PointsEntry)
-class PointsEntryAdmin(CodedReasonAdminMixin, ReadOnlyAdmin):
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
+class PointsEntryAdmin(AdminActionsMixin, CodedReasonAdminMixin, ReadOnlyAdmin):
     list_display = [
         "created_at",
         "member_link",
@@ -709,7 +706,8 @@ class PointsEntryAdmin(CodedReasonAdminMixin, ReadOnlyAdmin):
     search_fields = ["source_ref"]
     # The member page links here for one member's ledger; a dropdown of every member would not scale.
     extra_lookups = ["account__member__id__exact"]
-    ordering = ["-created_at", "-id"]
+    # Rows are appended as they happen: the key orders them by time and its index serves a page without a sort.
+    ordering = ["-id"]
     actions_detail = ["reverse_entry"]
 
     @display(description=_("member"))
@@ -720,27 +718,18 @@ class PointsEntryAdmin(CodedReasonAdminMixin, ReadOnlyAdmin):
     def has_reverse_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return request.user.has_perm("members.adjust_points_unlimited")
 
-    @action(description=_("Reverse"), url_path="reverse", permissions=["reverse"], icon="undo")
-    def reverse_entry(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        entry = object_or_404(PointsEntry.objects.select_related("account__member"), object_id)
-        form = ReasonForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.points_reverse(entry=entry, reason=form.cleaned_data["reason"], actor=request.user)
-                messages.success(request, _("The entry was reversed."))
-                return HttpResponseRedirect(reverse("admin:members_member_change", args=[entry.account.member_id]))
-            except ApplicationError as exc:
-                form.add_error(None, exc.message)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Reverse ledger entry"),
-            "subtitle": str(entry),
-            "member": entry.account.member,
-            "form": form,
-            "opts": self.model._meta,
-            "change_url": reverse("admin:members_member_change", args=[entry.account.member_id]),
-        }
-        return TemplateResponse(request, "admin/members/member/action_form.html", context)
+    reverse_entry = AdminAction(
+        description=_("Reverse"),
+        url_path="reverse",
+        permissions=["reverse"],
+        icon="undo",
+        title=_("Reverse ledger entry"),
+        form_class=ReasonForm,
+        perform=_reverse_entry,
+        select_related=["account__member__tier", "account__member__points_account"],
+        back_url=lambda entry: reverse("admin:members_member_change", args=[entry.account.member_id]),
+        subject=lambda entry: member_subject(entry.account.member),
+    )
 
 
 ADJUSTMENT_COLOURS = {
@@ -751,8 +740,44 @@ ADJUSTMENT_COLOURS = {
 }
 
 
+def _decision_summary(adjustment: PointsAdjustment) -> str:
+    balance = adjustment.member.points_account.balance
+    return _(
+        "%(requested_by)s asks to adjust %(member)s by %(amount)+d points: %(reason)s. "
+        "The balance would go from %(balance)d to %(new_balance)d."
+    ) % {
+        "requested_by": adjustment.requested_by,
+        "member": adjustment.member.name,
+        "amount": adjustment.amount,
+        "reason": adjustment.reason,
+        "balance": balance,
+        "new_balance": balance + adjustment.amount,
+    }
+
+
+def _approve_adjustment(request: HttpRequest, adjustment: PointsAdjustment, data: dict[str, Any]) -> Any:
+    adjustment = services.points_adjustment_approve(adjustment=adjustment, actor=request.user, note=data["note"])
+    return _("Approved: %(amount)+d points; the balance is now %(balance)d.") % {
+        "amount": adjustment.amount,
+        "balance": adjustment.entry.balance_after,
+    }
+
+
+def _reject_adjustment(request: HttpRequest, adjustment: PointsAdjustment, data: dict[str, Any]) -> Any:
+    services.points_adjustment_reject(adjustment=adjustment, actor=request.user, note=data["note"])
+    return _("Rejected; no points moved.")
+
+
+# A decision shows what was asked and, once taken, goes back to the adjustments still waiting.
+DECISION_PAGE: dict[str, Any] = {
+    "select_related": ["member__points_account", "requested_by"],
+    "summary": _decision_summary,
+    "done_url": lambda adjustment: reverse("admin:members_pointsadjustment_changelist") + "?state__exact=pending",
+}
+
+
 @admin.register(PointsAdjustment)
-class PointsAdjustmentAdmin(ReadOnlyAdmin):
+class PointsAdjustmentAdmin(AdminActionsMixin, ReadOnlyAdmin):
     """Every staff points adjustment; those above a staff member's daily limit wait here for another person's decision."""
 
     list_display = ["requested_at", "member_link", "amount", "state_badge", "reason", "requested_by", "decided_by", "decided_at"]
@@ -778,64 +803,32 @@ class PointsAdjustmentAdmin(ReadOnlyAdmin):
         open_to_user = PointsAdjustment.objects.filter(pk=object_id, state=AdjustmentState.PENDING).exclude(requested_by=request.user)
         return actions if open_to_user.exists() else []
 
-    @action(description=_("Approve"), url_path="approve", permissions=["approve"], icon="check_circle")
-    def approve(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def run(adjustment: PointsAdjustment, data: dict[str, Any]) -> str:
-            adjustment = services.points_adjustment_approve(adjustment=adjustment, actor=request.user, note=data["note"])
-            return _("Approved: %(amount)+d points; the balance is now %(balance)d.") % {
-                "amount": adjustment.amount,
-                "balance": adjustment.entry.balance_after,
-            }
-
-        return self._decision_form(request, object_id, DecisionForm, _("Approve points adjustment"), run)
-
-    @action(description=_("Reject"), url_path="reject", permissions=["approve"], icon="cancel")
-    def reject(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def run(adjustment: PointsAdjustment, data: dict[str, Any]) -> str:
-            services.points_adjustment_reject(adjustment=adjustment, actor=request.user, note=data["note"])
-            return _("Rejected; no points moved.")
-
-        return self._decision_form(request, object_id, RejectionForm, _("Reject points adjustment"), run)
-
-    def _decision_form(self, request: HttpRequest, object_id: str, form_class: type[forms.Form], title: str, run: Any) -> HttpResponse:
-        adjustment = object_or_404(PointsAdjustment.objects.select_related("member__points_account", "requested_by"), object_id)
-        change_url = reverse("admin:members_pointsadjustment_change", args=[adjustment.pk])
-        form = form_class(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                messages.success(request, run(adjustment, form.cleaned_data))
-                return HttpResponseRedirect(reverse("admin:members_pointsadjustment_changelist") + "?state__exact=pending")
-            except ApplicationError as exc:
-                add_service_error(form, exc)
-        balance = adjustment.member.points_account.balance
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "subject": adjustment,
-            "confirmation": _(
-                "%(requested_by)s asks to adjust %(member)s by %(amount)+d points: %(reason)s. "
-                "The balance would go from %(balance)d to %(new_balance)d."
-            )
-            % {
-                "requested_by": adjustment.requested_by,
-                "member": adjustment.member.name,
-                "amount": adjustment.amount,
-                "reason": adjustment.reason,
-                "balance": balance,
-                "new_balance": balance + adjustment.amount,
-            },
-            "form": form,
-            "opts": self.model._meta,
-            "change_url": change_url,
-        }
-        return TemplateResponse(request, "admin/userops/action_form.html", context)
+    approve = AdminAction(
+        description=_("Approve"),
+        url_path="approve",
+        permissions=["approve"],
+        icon="check_circle",
+        title=_("Approve points adjustment"),
+        form_class=DecisionForm,
+        perform=_approve_adjustment,
+        **DECISION_PAGE,
+    )
+    reject = AdminAction(
+        description=_("Reject"),
+        url_path="reject",
+        permissions=["approve"],
+        icon="cancel",
+        title=_("Reject points adjustment"),
+        form_class=RejectionForm,
+        perform=_reject_adjustment,
+        **DECISION_PAGE,
+    )
 
 
 @admin.register(TierChange)
 class TierChangeAdmin(CodedReasonAdminMixin, ReadOnlyAdmin):
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
     list_display = ["created_at", "member", "kind", "from_tier", "to_tier", "growth_value", "reason_text", "actor"]
     list_filter = [("kind", ChoicesDropdownFilter), ("to_tier", RelatedDropdownFilter)]
     list_select_related = ["member", "from_tier", "to_tier", "actor"]
-    ordering = ["-created_at", "-id"]
+    # Rows are appended as they happen: the key orders them by time and its index serves a page without a sort.
+    ordering = ["-id"]

@@ -7,7 +7,6 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import display
 
 from apps.core.admin_base import HistoryAdmin, ModelAdmin
-from apps.core.admin_pagination import EstimatedCountPaginator
 from apps.core.service_admin import ServiceFormAdmin
 from apps.messaging import services
 from apps.messaging.models import Message, MessageState, MessageTemplate
@@ -31,8 +30,6 @@ class MessageAdmin(ModelAdmin):
     list_filter = [("state", ChoicesDropdownFilter), ("channel", ChoicesDropdownFilter), ("purpose", ChoicesDropdownFilter)]
     search_fields = ["template_code", "dedupe_key", "member__name"]
     list_select_related = ["member"]
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
     exclude = ["unsubscribe_token"]
 
     @display(

@@ -4,17 +4,12 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from apps.members.models import Member
-from apps.messaging.models import Message, MessageTemplate
+from apps.messaging.models import MessageTemplate
 from apps.messaging.rendering import compile_message_template, render_message_text
 
 
 def members_with_consent(*, channel: str) -> QuerySet[Member]:
     return Member.objects.filter(consents__channel=channel, consents__granted=True)
-
-
-def message_list(*, member: Member | None = None) -> QuerySet[Message]:
-    messages = Message.objects.select_related("member")
-    return messages.filter(member=member) if member is not None else messages
 
 
 def active_templates() -> QuerySet[MessageTemplate]:

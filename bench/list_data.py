@@ -1,0 +1,165 @@
+"""The back office's large lists filled set-based in SQL, in a schema of their own per size, for the list benchmark.
+
+Each size lives in its own PostgreSQL schema of the benchmark database (``lists_10000``, ``lists_1000000``), migrated
+like the public one, so the two sizes sit side by side and a page view switches between them with ``search_path``.
+"""
+
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.db.backends.signals import connection_created
+
+from apps.members.models import Tier
+
+_active_schema: list[str] = []
+
+
+def _apply_search_path(sender: object, connection: object, **kwargs: object) -> None:
+    if _active_schema:
+        with connection.cursor() as cursor:  # type: ignore[attr-defined]
+            cursor.execute(f'SET search_path TO "{_active_schema[0]}"')
+
+
+connection_created.connect(_apply_search_path)
+
+
+def use_schema(schema: str) -> None:
+    """Make every query of this process, on this connection and on any it reopens, read ``schema``."""
+    _active_schema[:] = [schema]
+    with connection.cursor() as cursor:
+        cursor.execute(f'SET search_path TO "{schema}"')
+
+
+def schema_for(rows: int) -> str:
+    return f"lists_{rows}"
+
+
+def ensure_lists(rows: int) -> str:
+    """A migrated schema holding ``rows`` members and ``rows`` rows in every large list; made once, then reused."""
+    schema = schema_for(rows)
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    use_schema(schema)
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM members_member")
+        if cursor.fetchone()[0] >= rows:
+            return schema
+        with transaction.atomic():
+            _fill(cursor, rows)
+    return schema
+
+
+def _fill(cursor: object, rows: int) -> None:
+    tier_ids = list(Tier.objects.order_by("rank").values_list("pk", flat=True))
+    statements = [
+        # Members, one in ten silver, one in fifty gold, one in two hundred VIP; a tenth frozen.
+        """
+        INSERT INTO members_member (external_id, name, phone, email, gender, city, source_channel, status, status_reason,
+                                    joined_at, tier_id, tier_achieved_at, growth_value, created_at, updated_at)
+        SELECT 'L' || i, 'Member ' || i, '+86131' || lpad(i::text, 8, '0'), '', 'unknown',
+               (ARRAY['上海','北京','深圳','广州','杭州','成都'])[1 + i %% 6], 'import',
+               CASE WHEN i %% 10 = 3 THEN 'frozen' ELSE 'active' END, '',
+               now() - (i %% 365) * interval '1 day',
+               (%(tiers)s::bigint[])[1 + (i %% 10 = 0)::int + (i %% 50 = 0)::int + (i %% 200 = 0)::int],
+               now(), 0, now(), now()
+        FROM generate_series(1, %(rows)s) AS i
+        """,
+        "INSERT INTO members_pointsaccount (member_id, balance, updated_at) SELECT id, 100, now() FROM members_member",
+        """
+        INSERT INTO members_pointsentry (kind, amount, balance_after, reason, source_ref, expires_at, created_at, account_id,
+                                         reason_code, reason_params)
+        SELECT CASE WHEN a.id %% 5 = 0 THEN 'adjust' ELSE 'earn' END, 100, 100, 'Purchase', 'ORDER-' || a.id,
+               now() + interval '1 year', now() - (a.id %% 365) * interval '1 day', a.id, '', '{}'
+        FROM members_pointsaccount a
+        """,
+        """
+        INSERT INTO members_tierchange (kind, growth_value, reason, created_at, member_id, to_tier_id, reason_code, reason_params)
+        SELECT CASE WHEN m.id %% 7 = 0 THEN 'demotion' ELSE 'enrolment' END, 0, 'Enrolment',
+               m.joined_at, m.id, m.tier_id, '', '{}'
+        FROM members_member m
+        """,
+        """
+        INSERT INTO benefits_benefit (name, description, kind, category, face_value, unit_cost, status, validity_days,
+                                      issued_count, cost_committed, per_member_lifetime_limit, limit_period, created_at, updated_at)
+        SELECT 'Voucher ' || i, '', 'coupon', 'economic', 50, 30, 'active', 30, 0, 0, NULL, 'none', now(), now()
+        FROM generate_series(1, 3) AS i
+        """,
+        """
+        INSERT INTO benefits_grant (code, state, source, source_ref, valid_from, valid_until, issued_at, cost, revoke_reason,
+                                    benefit_id, member_id)
+        SELECT 'G' || lpad(m.id::text, 11, '0'), (ARRAY['issued','redeemed','expired','revoked'])[1 + m.id %% 4], 'campaign', '',
+               now() - interval '10 days', now() + interval '20 days', now() - (m.id %% 365) * interval '1 day', 30, '',
+               (SELECT min(id) FROM benefits_benefit) + m.id %% 3, m.id
+        FROM members_member m
+        """,
+        """
+        INSERT INTO events_event (title, description, cover, kind, city, venue, online_url, starts_at, ends_at,
+                                  registration_opens_at, registration_closes_at, cancellation_deadline, capacity,
+                                  max_companions, points_price, attendance_points, status, seats_taken, cancel_reason,
+                                  created_at, updated_at)
+        SELECT 'Owner meet-up ' || i, '', '', 'offline', '上海', 'NIO House', '', now() + i * interval '1 day',
+               now() + i * interval '1 day' + interval '2 hours', now() - interval '1 day', now() + i * interval '1 day',
+               now() + i * interval '1 day', %(rows)s, 0, 0, 0, 'published', 0, '', now(), now()
+        FROM generate_series(1, 3) AS i
+        """,
+        """
+        INSERT INTO events_registration (companions, state, ticket_code, created_at, cancel_reason, event_id, member_id,
+                                         reason_code, reason_params)
+        SELECT 0, CASE WHEN m.id %% 9 = 0 THEN 'cancelled' ELSE 'registered' END, 'T' || m.id,
+               now() - (m.id %% 365) * interval '1 day', '', (SELECT min(id) FROM events_event) + m.id %% 3, m.id, '', '{}'
+        FROM members_member m
+        """,
+        """
+        INSERT INTO analytics_activityevent (kind, occurred_at, recorded_at, source, event_id, amount, order_ref, channel, member_id)
+        SELECT CASE WHEN m.id %% 4 = 0 THEN 'purchase' ELSE 'login' END, now() - (m.id %% 365) * interval '1 day', now(), 'app',
+               'E' || m.id, CASE WHEN m.id %% 4 = 0 THEN 199 END, '', 'app', m.id
+        FROM members_member m
+        """,
+        """
+        INSERT INTO campaigns_segment (name, description, rules, frozen_count, created_at, updated_at)
+        VALUES ('Everyone', '', '{}', 0, now(), now())
+        """,
+        """
+        INSERT INTO campaigns_campaign (name, description, status, segment_id, points_amount, points_valid_days, message_channel,
+                                        message_template_code, message_purpose, schedule_kind, interval_minutes, cron, trigger,
+                                        holdout_percent, applies_frequency_cap, cost_per_member, created_at, updated_at)
+        SELECT 'Weekly points', '', 'running', max(id), 10, 365, '', '', 'marketing', 'interval', 60, '', '', 0, false, 0,
+               now(), now()
+        FROM campaigns_segment
+        """,
+        """
+        INSERT INTO campaigns_campaignrun (dry_run, status, trigger_key, created_at, started_at, finished_at, cursor, targeted,
+                                           processed, acted, held_out, skipped_no_consent, skipped_cap_reached,
+                                           skipped_budget_exhausted, skipped_member_frozen, failed, points_awarded,
+                                           messages_queued, cost, campaign_id, benefits_granted, benefits_not_granted)
+        SELECT i %% 10 = 0, CASE WHEN i %% 10 = 0 THEN 'running' ELSE 'completed' END, 'slot-' || i,
+               now() - i * interval '1 minute', now() - i * interval '1 minute', now() - i * interval '1 minute', 0,
+               100, 100, 90, 10, 0, 0, 0, 0, 0, 900, 0, 0, (SELECT max(id) FROM campaigns_campaign), 0, 0
+        FROM generate_series(1, %(rows)s) AS i
+        """,
+        """
+        INSERT INTO core_accesslogentry (username, action, object_type, object_id, row_count, detail, ip, user_agent, at,
+                                         object_ids)
+        SELECT 'agent' || i %% 20, CASE WHEN i %% 3 = 0 THEN 'export' ELSE 'view_member_detail' END, 'members.member',
+               i::text, 1, '', '10.0.0.1', '', now() - i * interval '1 minute', ''
+        FROM generate_series(1, %(rows)s) AS i
+        """,
+        """
+        INSERT INTO imports_importjob (file, original_name, all_or_nothing, status, total_rows, processed_rows, created, updated,
+                                       unchanged, duplicate, invalid, report, error, created_at)
+        SELECT 'imports/customers-' || i || '.csv', 'customers-' || i || '.csv', false,
+               CASE WHEN i %% 10 = 0 THEN 'failed' ELSE 'done' END, 1000, 1000, 990, 0, 0, 0, 10, '', '',
+               now() - i * interval '1 minute'
+        FROM generate_series(1, %(rows)s) AS i
+        """,
+        """
+        INSERT INTO messaging_message (created_at, updated_at, channel, purpose, template_code, subject, body, language, state,
+                                       attempts, next_attempt_at, last_error, provider_ref, dedupe_key, unsubscribe_token, member_id)
+        SELECT now(), now(), 'sms', 'marketing', 'weekly', '', 'Hello', 'zh-hans',
+               CASE WHEN m.id %% 5 = 0 THEN 'queued' ELSE 'sent' END, 0, now(), '', '', 'D' || m.id, 'U' || m.id, m.id
+        FROM members_member m
+        """,
+    ]
+    for statement in statements:
+        cursor.execute(statement, {"rows": rows, "tiers": tier_ids})  # type: ignore[attr-defined]
+    cursor.execute("ANALYZE")  # type: ignore[attr-defined]
