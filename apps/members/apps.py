@@ -11,3 +11,6 @@ class MembersConfig(AppConfig):
     # The one exception: anonymisation replaces a member's identifiers in these free-text columns (the ledger's
     # trigger also demands its redaction switch); amounts, balances and dates stay unchangeable.
     redactable_columns = {"PointsEntry": ("reason", "source_ref"), "GrowthEntry": ("reason", "source_ref"), "TierChange": ("reason",)}
+
+    def ready(self) -> None:
+        from apps.members.api import schema  # noqa: F401 - registers the OpenAPI member-token scheme

@@ -8,6 +8,12 @@ from apps.core.models import ApiClient, hash_secret
 LAST_USED_RESOLUTION_SECONDS = 60
 
 
+def authorization_credentials(request: Request, scheme: str) -> str | None:
+    """The credentials of an ``Authorization: <scheme> <credentials>`` header; None when it names another scheme."""
+    name, _sep, credentials = request.headers.get("Authorization", "").partition(" ")
+    return credentials.strip() if name == scheme else None
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """``X-Api-Key: <key>`` (or ``Authorization: Api-Key <key>``) identifies a trusted system."""
 
@@ -16,11 +22,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ApiClient, ApiClient] | None:
         raw = request.headers.get("X-Api-Key")
         if raw is None:
-            header = request.headers.get("Authorization", "")
-            scheme, _sep, value = header.partition(" ")
-            if scheme != self.keyword:
+            raw = authorization_credentials(request, self.keyword)
+            if raw is None:
                 return None
-            raw = value
         raw = raw.strip()
         if not raw:
             raise exceptions.AuthenticationFailed(_("Empty API key."))
