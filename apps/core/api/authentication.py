@@ -3,6 +3,7 @@ from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from apps.core.api_keys import active_api_client, api_client_remember
 from apps.core.models import ApiClient, hash_secret
 
 LAST_USED_RESOLUTION_SECONDS = 60
@@ -28,12 +29,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw = raw.strip()
         if not raw:
             raise exceptions.AuthenticationFailed(_("Empty API key."))
-        client = ApiClient.objects.filter(key_hash=hash_secret(raw), is_active=True).first()
+        client = active_api_client(key_hash=hash_secret(raw))
         if client is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         now = timezone.now()
         if client.last_used_at is None or (now - client.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
             ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+            client.last_used_at = now
+            api_client_remember(client)
         return client, client
 
     def authenticate_header(self, request: Request) -> str:
