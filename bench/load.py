@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from django.db import connection
 
 from bench.server import gunicorn
 
 MakeRequest = Callable[[httpx.Client, int], httpx.Response]
+ROUNDS = 5
+# On a machine shared with other work a request can queue behind many; a slow answer is measured, not dropped.
+REQUEST_TIMEOUT_SECONDS = 120
+WARM_UP = 200  # requests a side before the rounds: both worker processes connected and their code paths imported
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,8 @@ class LoadResult:
         return self.requests / self.seconds
 
 
-def hammer(base_url: str, make_request: MakeRequest, *, total: int, threads: int = 8) -> LoadResult:
+def hammer(base_url: str, make_request: MakeRequest, *, start: int = 0, total: int, threads: int = 8) -> LoadResult:
+    """Send requests ``start`` … ``start + total - 1`` from ``threads`` clients, each waiting for its answer."""
     latencies: list[float] = []
     failures = 0
     lock = threading.Lock()
@@ -35,8 +39,8 @@ def hammer(base_url: str, make_request: MakeRequest, *, total: int, threads: int
     def worker(offset: int) -> None:
         nonlocal failures
         local, failed = [], 0
-        with httpx.Client(base_url=base_url, timeout=30) as client:
-            for index in range(offset, total, threads):
+        with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_SECONDS) as client:
+            for index in range(start + offset, start + total, threads):
                 started = time.perf_counter()
                 response = make_request(client, index)
                 local.append((time.perf_counter() - started) * 1000)
@@ -56,38 +60,56 @@ def hammer(base_url: str, make_request: MakeRequest, *, total: int, threads: int
     return LoadResult(requests=total, failures=failures, seconds=elapsed, p95_ms=p95)
 
 
-def against_minimal_view(name: str, make_request: MakeRequest, *, total: int, threads: int = 8) -> list[dict[str, Any]]:
-    """Throughput and p95 of ``make_request`` beside the minimal view doing one INSERT, both on the same gunicorn."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TABLE IF NOT EXISTS bench_points_baseline "
-            "(id bigserial PRIMARY KEY, member_id bigint, amount int, created_at timestamptz)"
-        )
+def beside_floor(
+    name: str,
+    *,
+    api: MakeRequest,
+    floor: MakeRequest,
+    rows_written: Callable[[], tuple[int, int]],
+    total: int,
+    rounds: int = ROUNDS,
+    threads: int = 8,
+) -> list[dict[str, Any]]:
+    """The real API request beside its floor view, on the same gunicorn, alternating over ``rounds`` rounds.
 
-    def baseline(client: httpx.Client, index: int) -> httpx.Response:
-        return client.post(f"/bench/baseline/points/{index}/")
-
+    Each side sends ``WARM_UP + total`` requests with indexes 0 … ``WARM_UP + total - 1`` (the warm-up first, then
+    ``total / rounds`` a round; the side going first alternates), so each makes its own rows. The figures are the
+    medians of the rounds; ``rows_written`` answers (api rows, floor rows) and both must equal the requests sent.
+    """
+    per_round = total // rounds
+    api_rounds: list[LoadResult] = []
+    floor_rounds: list[LoadResult] = []
     with gunicorn(workers=2) as base_url:
-        hammer(base_url, baseline, total=200, threads=threads)  # warm up both worker processes
-        base = hammer(base_url, baseline, total=total, threads=threads)
-        real = hammer(base_url, make_request, total=total, threads=threads)
-    if real.failures or base.failures:
-        raise RuntimeError(f"benchmark requests failed: api={real.failures} baseline={base.failures}")
-    shape, baseline_name = f"{total} requests, {threads} clients", "minimal view, one INSERT"
+        hammer(base_url, api, total=WARM_UP, threads=threads)
+        hammer(base_url, floor, total=WARM_UP, threads=threads)
+        for number in range(rounds):
+            start = WARM_UP + number * per_round
+            sides = [(api, api_rounds), (floor, floor_rounds)]
+            for make_request, results in sides if number % 2 == 0 else reversed(sides):
+                results.append(hammer(base_url, make_request, start=start, total=per_round, threads=threads))
+    failures = sum(result.failures for result in api_rounds + floor_rounds)
+    if failures:
+        raise RuntimeError(f"{name}: {failures} benchmark requests failed")
+    sent = WARM_UP + per_round * rounds
+    api_rows, floor_rows = rows_written()
+    if api_rows != sent or floor_rows != sent:
+        raise RuntimeError(f"{name}: {sent} requests a side, but the API wrote {api_rows} rows and the floor {floor_rows}")
+    shape = f"{per_round * rounds} requests a side in {rounds} alternating rounds, {threads} clients, median"
+    baseline_name = "floor view: the least the operation needs, raw SQL, one transaction"
     return [
         {
             "name": f"{name} over HTTP",
-            "figure": round(real.per_second, 1),
+            "figure": round(statistics.median(result.per_second for result in api_rounds), 1),
             "unit": "requests/s",
-            "baseline": round(base.per_second, 1),
+            "baseline": round(statistics.median(result.per_second for result in floor_rounds), 1),
             "baseline_name": baseline_name,
             "size": shape,
         },
         {
             "name": f"{name} over HTTP, p95 latency",
-            "figure": round(real.p95_ms, 2),
+            "figure": round(statistics.median(result.p95_ms for result in api_rounds), 2),
             "unit": "ms",
-            "baseline": round(base.p95_ms, 2),
+            "baseline": round(statistics.median(result.p95_ms for result in floor_rounds), 2),
             "baseline_name": baseline_name,
             "size": shape,
         },

@@ -1,5 +1,6 @@
-"""Benefit redemption (核销) over HTTP — key auth, Idempotency-Key, grant row lock, state change, redemption row —
-beside the same minimal Django view doing one INSERT, both served by the same gunicorn."""
+"""Benefit redemption (核销) over HTTP — the real API (key auth, Idempotency-Key, grant lock, checks, redemption row,
+grant state) — beside its floor view (lock the grant, check it, insert the redemption, update the grant), both
+served by the same gunicorn, each side redeeming grants of its own."""
 
 import uuid
 from datetime import timedelta
@@ -8,17 +9,18 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.benefits.models import Benefit, BenefitKind, Grant, GrantSource
+from apps.benefits.models import Benefit, BenefitKind, Grant, GrantSource, Redemption
 from apps.core.models import ApiScope
 from apps.core.services import api_client_create
 from apps.members.models import Member
 from bench.data import ensure_members
-from bench.load import against_minimal_view
+from bench.load import WARM_UP, beside_floor
 
 SIZES = {"quick": 2_000, "full": 10_000}
 
 
 def _grants(count: int) -> list[str]:
+    """``count`` issued grants of a new voucher, one per member."""
     ensure_members(count)
     benefit = Benefit.objects.create(
         name=f"bench voucher {uuid.uuid4().hex[:6]}",
@@ -40,15 +42,28 @@ def _grants(count: int) -> list[str]:
 
 def run(size: str) -> list[dict[str, Any]]:
     total = SIZES[size]
-    codes = _grants(total)
+    api_codes, floor_codes = _grants(WARM_UP + total), _grants(WARM_UP + total)
     _client, key = api_client_create(name=f"bench-pos-{uuid.uuid4().hex[:8]}", scopes=[ApiScope.BENEFITS_REDEEM])
     run_id = uuid.uuid4().hex[:8]
+
+    def body(codes: list[str], side: str, index: int) -> dict[str, Any]:
+        return {"code": codes[index], "channel": "pos", "order_ref": f"{side}-{run_id}-{index}"}
 
     def redeem(client: Any, index: int) -> Any:
         return client.post(
             "/api/v1/grants/redeem/",
-            json={"code": codes[index], "channel": "pos", "order_ref": f"POS-{index}"},
+            json=body(api_codes, "api", index),
             headers={"X-Api-Key": key, "Idempotency-Key": f"{run_id}-{index}"},
         )
 
-    return against_minimal_view("benefit redemption", redeem, total=total)
+    def floor(client: Any, index: int) -> Any:
+        return client.post("/bench/floor/grants/redeem/", json=body(floor_codes, "floor", index))
+
+    def rows_written() -> tuple[int, int]:
+        redemptions = Redemption.objects.all()
+        return (
+            redemptions.filter(order_ref__startswith=f"api-{run_id}-").count(),
+            redemptions.filter(order_ref__startswith=f"floor-{run_id}-").count(),
+        )
+
+    return beside_floor("benefit redemption", api=redeem, floor=floor, rows_written=rows_written, total=total)

@@ -23,7 +23,7 @@ def gunicorn(workers: int = 2) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"}
     command = [sys.executable, "-m", "gunicorn", "bench.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
-    command += ["--log-level", "warning"]
+    command += ["--log-level", "warning", "--timeout", "120"]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:

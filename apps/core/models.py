@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -73,6 +74,20 @@ class ApiClient(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A revoked or rotated key must stop working at once, whichever path saved the change.
+        from apps.core.api_keys import api_clients_forget
+
+        stored = ApiClient.objects.filter(pk=self.pk).values_list("key_hash", flat=True).first() if self.pk else None
+        super().save(*args, **kwargs)
+        api_clients_forget(key_hashes=[self.key_hash, stored or ""])
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        from apps.core.api_keys import api_clients_forget
+
+        api_clients_forget(key_hashes=[self.key_hash])
+        return super().delete(*args, **kwargs)
 
     @staticmethod
     def generate_key() -> tuple[str, str]:

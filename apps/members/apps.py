@@ -15,6 +15,7 @@ class MembersConfig(AppConfig):
     def ready(self) -> None:
         # A newly stored purchase earns points here, where the points are kept; analytics only stores the event.
         from apps.core.activity import register_activity_handler
+        from apps.members.api import schema  # noqa: F401 - registers the OpenAPI member-token scheme
         from apps.members.earning import purchase_earn
 
         register_activity_handler("purchase", purchase_earn)

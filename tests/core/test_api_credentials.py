@@ -74,3 +74,40 @@ def test_member_tokens_die_with_the_api_client_that_obtained_them():
     refused = api.get("/api/v1/me/")
     assert refused.status_code == 401
     assert api.get("/api/v1/me/points/").status_code == 401
+
+
+class TestCachedKeyLookup:
+    """With a shared cache the key lookup is cached; a revoked or rotated key is still refused at once."""
+
+    SHARED_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api-keys"}}
+
+    @pytest.fixture(autouse=True)
+    def shared_cache(self, settings):
+        settings.CACHES = self.SHARED_CACHE
+
+    def test_revoked_key_is_refused_at_once(self, trusted_client):
+        api, client = trusted_client(scopes=[ApiScope.MEMBERS_READ])
+        assert api.get("/api/v1/members/").status_code == 200
+        core_services.api_client_update(client=client, name=client.name, scopes=client.scopes, is_active=False)
+        assert api.get("/api/v1/members/").status_code == 401
+
+    def test_deactivated_by_a_plain_save_is_refused_at_once(self, trusted_client):
+        api, client = trusted_client(scopes=[ApiScope.MEMBERS_READ])
+        assert api.get("/api/v1/members/").status_code == 200
+        client.is_active = False
+        client.save()
+        assert api.get("/api/v1/members/").status_code == 401
+
+    def test_rotated_key_is_refused_at_once_and_the_new_one_works(self, trusted_client):
+        api, client = trusted_client(scopes=[ApiScope.MEMBERS_READ])
+        assert api.get("/api/v1/members/").status_code == 200
+        new_key = core_services.api_client_rotate_key(client=client)
+        assert api.get("/api/v1/members/").status_code == 401
+        api.credentials(HTTP_X_API_KEY=new_key)
+        assert api.get("/api/v1/members/").status_code == 200
+
+    def test_a_narrowed_scope_applies_at_once(self, trusted_client):
+        api, client = trusted_client(scopes=[ApiScope.MEMBERS_READ])
+        assert api.get("/api/v1/members/").status_code == 200
+        core_services.api_client_update(client=client, name=client.name, scopes=[ApiScope.POINTS_WRITE], is_active=True)
+        assert api.get("/api/v1/members/").status_code == 403

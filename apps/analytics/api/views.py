@@ -11,9 +11,9 @@ from apps.analytics import selectors, services
 from apps.analytics.api import serializers as s
 from apps.core.api.idempotency import idempotent
 from apps.core.api.permissions import IsTrustedClient
+from apps.core.api.views import IDEMPOTENCY_HEADER, TrustedView
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, ApiScope, User
-from apps.members.api.views import IDEMPOTENCY_HEADER, TrustedView
 
 VIEW_PERMISSION = "analytics.view_dailymetric"
 

@@ -13,10 +13,10 @@ from apps.benefits.filters import GrantFilter
 from apps.benefits.models import Grant
 from apps.core.api.idempotency import idempotent
 from apps.core.api.throttling import SharedScopedRateThrottle
+from apps.core.api.views import IDEMPOTENCY_HEADER, TrustedView
 from apps.core.models import ApiScope
 from apps.members import selectors as member_selectors
 from apps.members.api.permissions import IsMember
-from apps.members.api.views import IDEMPOTENCY_HEADER, TrustedView
 
 
 class MyGrantsView(generics.ListAPIView):

@@ -3,9 +3,16 @@ from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from apps.core.api_keys import active_api_client, api_client_remember
 from apps.core.models import ApiClient, hash_secret
 
 LAST_USED_RESOLUTION_SECONDS = 60
+
+
+def authorization_credentials(request: Request, scheme: str) -> str | None:
+    """The credentials of an ``Authorization: <scheme> <credentials>`` header; None when it names another scheme."""
+    name, _sep, credentials = request.headers.get("Authorization", "").partition(" ")
+    return credentials.strip() if name == scheme else None
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -16,20 +23,20 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ApiClient, ApiClient] | None:
         raw = request.headers.get("X-Api-Key")
         if raw is None:
-            header = request.headers.get("Authorization", "")
-            scheme, _sep, value = header.partition(" ")
-            if scheme != self.keyword:
+            raw = authorization_credentials(request, self.keyword)
+            if raw is None:
                 return None
-            raw = value
         raw = raw.strip()
         if not raw:
             raise exceptions.AuthenticationFailed(_("Empty API key."))
-        client = ApiClient.objects.filter(key_hash=hash_secret(raw), is_active=True).first()
+        client = active_api_client(key_hash=hash_secret(raw))
         if client is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         now = timezone.now()
         if client.last_used_at is None or (now - client.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
             ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+            client.last_used_at = now
+            api_client_remember(client)
         return client, client
 
     def authenticate_header(self, request: Request) -> str:

@@ -1,8 +1,10 @@
 """``Idempotency-Key`` for API writes that move points, benefits or registrations.
 
-Protocol, per (caller scope, key):
-1. the record is inserted (committed on its own) unless it exists;
-2. in one transaction the record is locked with NOWAIT — a concurrent request holding it gets 409;
+Protocol, per (caller scope, key), all in one transaction:
+1. the record is claimed with one ``INSERT … ON CONFLICT DO NOTHING RETURNING``: a new record is this
+   transaction's until it commits (a concurrent request with the same key waits for that commit, then finds the
+   record completed and replays it; if this transaction rolls back, the record goes with it and the other runs);
+2. a record that already existed is locked with NOWAIT — a concurrent request holding it gets 409;
 3. a completed record with the same request fingerprint replays the stored status and body, with a
    different fingerprint it is 422;
 4. otherwise the view runs inside a savepoint of that transaction and its answer is stored with it:
@@ -16,7 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
@@ -53,6 +55,21 @@ def _stored_body(response: Response) -> Any:
     return json.loads(JSONRenderer().render(response.data) or b"null")
 
 
+def _claim(scope: str, key: str, fingerprint: str) -> IdempotencyRecord:
+    """The record of (scope, key), held by the current transaction: inserted now, or the existing one locked."""
+    table = IdempotencyRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scope, key, fingerprint, created_at) VALUES (%s, %s, %s, now())"  # noqa: S608
+            " ON CONFLICT (scope, key) DO NOTHING RETURNING id",
+            [scope, key, fingerprint],
+        )
+        inserted = cursor.fetchone()
+    if inserted is not None:
+        return IdempotencyRecord(pk=inserted[0], scope=scope, key=key, fingerprint=fingerprint)
+    return _lock(scope, key)
+
+
 def _lock(scope: str, key: str) -> IdempotencyRecord:
     try:
         return IdempotencyRecord.objects.select_for_update(nowait=True).get(scope=scope, key=key)
@@ -77,11 +94,8 @@ def run_idempotent(request: Request, action: Callable[[], Response], context: di
     scope = idempotency_scope(request)
     fingerprint = request_fingerprint(request)
 
-    # One INSERT … ON CONFLICT DO NOTHING: a concurrent request may create the record first; the lock below decides who runs.
-    IdempotencyRecord.objects.bulk_create([IdempotencyRecord(scope=scope, key=key, fingerprint=fingerprint)], ignore_conflicts=True)
-
     with transaction.atomic():
-        record = _lock(scope, key)
+        record = _claim(scope, key, fingerprint)
         if record.fingerprint != fingerprint:
             raise ApplicationError(
                 "idempotency_key_reused",

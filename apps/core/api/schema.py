@@ -1,4 +1,4 @@
-"""OpenAPI descriptions of the project's authentication schemes (drf-spectacular extensions)."""
+"""OpenAPI description of the API-key scheme (a drf-spectacular extension); apps describe their own schemes."""
 
 from typing import Any
 
@@ -11,11 +11,3 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
         return {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "Key of a trusted system (API client)."}
-
-
-class MemberTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "apps.members.api.authentication.MemberTokenAuthentication"
-    name = "MemberToken"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {"type": "http", "scheme": "bearer", "description": "Short-lived member token from POST /api/v1/member-tokens/."}

@@ -9,13 +9,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api.idempotency import idempotent
+from apps.core.api.views import IDEMPOTENCY_HEADER, TrustedView
 from apps.core.models import ApiScope
 from apps.events import selectors, services
 from apps.events.api import serializers as s
 from apps.events.filters import EventFilter
 from apps.events.models import Event, Registration
 from apps.members.api.permissions import IsMember
-from apps.members.api.views import IDEMPOTENCY_HEADER, TrustedView
 
 
 class EventListView(generics.ListAPIView):

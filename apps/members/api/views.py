@@ -6,15 +6,15 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.idempotency import idempotent
-from apps.core.api.permissions import IsTrustedClient
 from apps.core.api.throttling import SharedScopedRateThrottle
+from apps.core.api.views import IDEMPOTENCY_HEADER, TrustedView
 from apps.core.models import AccessAction, ApiClient, ApiScope
 from apps.core.services import access_log_record
 from apps.members import selectors, services
@@ -23,10 +23,6 @@ from apps.members.api.permissions import CanHandleDataRequests, IsMember
 from apps.members.filters import MemberFilter
 from apps.members.models import Member, PointsEntry
 from apps.members.phones import normalize_phone
-
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=True, description="A unique key per logical operation; retries reuse it."
-)
 
 
 def _points_answer(entry: PointsEntry, status_code: int = status.HTTP_201_CREATED) -> Response:
@@ -41,11 +37,6 @@ def _member_from_identity(request: Request) -> Member:
     if identity.get("phone"):
         identity["phone"] = normalize_phone(identity["phone"])
     return selectors.member_by_identity(**identity)
-
-
-class TrustedView(APIView):
-    permission_classes = [IsTrustedClient]
-    required_scopes: dict[str, tuple[str, ...]] = {}
 
 
 # Member self-service ----------------------------------------------------------------------------
