@@ -1,5 +1,5 @@
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -8,13 +8,11 @@ from rest_framework.views import APIView
 from apps.campaigns import services
 from apps.campaigns.api import serializers as s
 from apps.core.api.idempotency import idempotent
-from apps.core.api.permissions import IsTrustedClient
+from apps.core.api.views import IDEMPOTENCY_HEADER, TrustedView
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiScope
 from apps.members.api.permissions import IsMember
 from apps.members.selectors import member_get
-
-IDEMPOTENCY_HEADER = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)
 
 
 class MyReferralCodeView(APIView):
@@ -28,10 +26,9 @@ class MyReferralCodeView(APIView):
         return Response({"code": code.code})
 
 
-class ReferralAttachView(APIView):
+class ReferralAttachView(TrustedView):
     """Called by the enrolling system right after enrolment with the code the new member entered."""
 
-    permission_classes = [IsTrustedClient]
     required_scopes = {"POST": (ApiScope.REFERRALS_WRITE,)}
 
     @extend_schema(
@@ -45,10 +42,9 @@ class ReferralAttachView(APIView):
         return Response(s.ReferralSerializer(referral).data, status=status.HTTP_201_CREATED)
 
 
-class ReferralQualifyView(APIView):
+class ReferralQualifyView(TrustedView):
     """Called when a referee does a qualifying action (first purchase, first event attended)."""
 
-    permission_classes = [IsTrustedClient]
     required_scopes = {"POST": (ApiScope.REFERRALS_WRITE,)}
 
     @extend_schema(request=s.ReferralQualifySerializer, responses=s.ReferralSerializer, parameters=[IDEMPOTENCY_HEADER], tags=["referrals"])
