@@ -29,7 +29,7 @@ def stored_purchase(member, amount: str) -> StoredActivity:
 
 def test_purchase_earning_is_registered_before_the_referral_qualification():
     assert HANDLERS["purchase"][0] is purchase_earn
-    assert [handler.__name__ for handler in HANDLERS["purchase"]] == ["purchase_earn", "qualify_referral_on_first_purchase"]
+    assert [handler.__name__ for handler in HANDLERS["purchase"]] == ["purchase_earn", "referral_qualify_on_first_purchase"]
 
 
 def test_a_purchase_earns_points_by_the_tier_multiplier_and_growth_value():

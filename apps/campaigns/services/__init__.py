@@ -6,7 +6,12 @@
 - ``referrals``: referral codes, attaching a referee, qualifying and rewarding.
 """
 
-from apps.campaigns.services.referrals import referral_attach, referral_code_for, referral_qualify
+from apps.campaigns.services.referrals import (
+    referral_attach,
+    referral_code_for,
+    referral_qualify,
+    referral_qualify_on_first_purchase,
+)
 from apps.campaigns.services.runs import (
     campaign_cancel,
     campaign_launch,
@@ -33,6 +38,7 @@ __all__ = [
     "referral_attach",
     "referral_code_for",
     "referral_qualify",
+    "referral_qualify_on_first_purchase",
     "segment_freeze",
     "segment_save",
     "segment_unfreeze",

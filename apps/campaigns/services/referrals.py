@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.campaigns.models import Referral, ReferralCode, ReferralState
-from apps.core.activity import activity_happened
+from apps.core.activity import StoredActivity, activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.reasons import Reason
 from apps.members.locks import lock_members
@@ -108,3 +108,13 @@ def referral_qualify(*, referee: Member, action: str) -> Referral | None:
         referral.state, referral.rewarded_at = ReferralState.REWARDED, now
     referral.save()
     return referral
+
+
+def referral_qualify_on_first_purchase(event: StoredActivity) -> None:
+    """The reaction to a newly stored purchase: a member's first one qualifies the referral that brought them, when
+    the programme counts first purchases (registered from ``CampaignsConfig.ready()``; purchase earning runs first)."""
+    if not event.first_of_kind or "first_purchase" not in _referral_config("QUALIFYING_ACTIONS"):
+        return
+    member = Member.objects.get(pk=event.member_id)
+    if member.status == MemberStatus.ACTIVE:
+        referral_qualify(referee=member, action="first_purchase")
