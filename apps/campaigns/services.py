@@ -47,11 +47,10 @@ from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.core.reasons import Reason, translated_param
 from apps.core.saving import edited_fields_save
-from apps.members.bulk_points import points_earn_bulk
 from apps.members.locks import lock_members, lock_points_accounts
 from apps.members.models import Member, MemberStatus
 from apps.members.selectors import points_cost
-from apps.members.services import points_earn
+from apps.members.services import points_earn, points_earn_bulk
 from apps.messaging.models import MessagePurpose, MessageTemplate
 from apps.messaging.services import messages_enqueue_bulk
 
