@@ -18,8 +18,8 @@ from tests.members.factories import MemberFactory
 pytestmark = pytest.mark.django_db
 
 SHARED_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api-write-cost"}}
-# client lookup, idempotency claim, member, account lock, ledger row, balance, lot, stored answer; savepoints aside
-EARN_QUERIES = 8
+# client lookup, idempotency claim, account lock (with its member), ledger row, balance, lot, stored answer; savepoints aside
+EARN_QUERIES = 7
 # client lookup, idempotency claim, grant lock, grant state, redemption, stored answer; the throttle counts in the cache
 REDEEM_QUERIES = 6
 

@@ -150,6 +150,14 @@ class TestPointsApi:
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "idempotency_key_reused"
 
+    @pytest.mark.parametrize("operation", ["points-earn", "points-spend"])
+    def test_unknown_member_is_404_with_the_member_lookup_s_answer(self, trusted_client, operation):
+        api, _client = trusted_client()
+        response = api.post(url(operation, pk=999999), {"amount": 5, "reason": "x"}, HTTP_IDEMPOTENCY_KEY="nobody")
+        assert response.status_code == 404
+        assert response.json() == {"error": {"code": "not_found", "message": "No such member.", "fields": {}}}
+        assert api.get(url("member-detail", pk=999999)).json() == response.json()
+
     def test_missing_key_is_400(self, trusted_client):
         api, _client = trusted_client()
         response = api.post(url("points-earn", pk=MemberFactory().pk), {"amount": 5, "reason": "x"})

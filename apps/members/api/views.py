@@ -216,7 +216,8 @@ class PointsOperationView(TrustedView):
     def operate(self, request: Request, pk: int) -> Response:
         data = self.input_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        entry = type(self).operation(member=selectors.member_get(pk=pk), client=request.auth, **data.validated_data)
+        # The service locks the account with its member and answers 404 for an unknown id: no lookup before it.
+        entry = type(self).operation(member=pk, client=request.auth, **data.validated_data)
         return _points_answer(entry)
 
 
