@@ -60,6 +60,20 @@ def test_redeem_is_one_statement_per_step(trusted_client):
     assert len(_statements(queries)) - len(cache_statements) <= REDEEM_QUERIES
 
 
+def test_points_earn_and_redeem_open_one_savepoint_the_service_s(trusted_client, settings):
+    """The test's transaction turns the request's BEGIN into a savepoint too: that one, and the service's.
+
+    With the shared cache in memory, as Redis is in production: the database cache takes savepoints of its own.
+    """
+    settings.CACHES = SHARED_CACHE
+    api, _client = trusted_client(scopes=[ApiScope.POINTS_WRITE, ApiScope.BENEFITS_REDEEM])
+    member, grant = MemberFactory(), GrantFactory()
+    with CaptureQueriesContext(connection) as queries:
+        assert _earn(api, member.pk, "earn-1").status_code == 201
+        assert _redeem(api, grant.code, "redeem-1").status_code == 201
+    assert len([query for query in queries.captured_queries if query["sql"].startswith("SAVEPOINT")]) == 4
+
+
 def test_with_a_shared_cache_the_key_is_not_looked_up_again(trusted_client, settings):
     settings.CACHES = SHARED_CACHE
     api, _client = trusted_client(scopes=[ApiScope.POINTS_WRITE])

@@ -207,7 +207,10 @@ class MemberLedgerView(generics.ListAPIView, TrustedView):
 
 
 class PointsOperationView(TrustedView):
-    """Earn or spend: validate with ``input_serializer``, call ``operation`` for the member, answer the entry."""
+    """Earn or spend: validate with ``input_serializer``, call ``operation`` for the member, answer the entry.
+
+    The operation (an atomic ledger service) is the only write, so the idempotent handlers need no savepoint of their own.
+    """
 
     required_scopes = {"POST": (ApiScope.POINTS_WRITE,)}
     input_serializer: type[serializers.Serializer]
@@ -228,7 +231,7 @@ class PointsEarnView(PointsOperationView):
     @extend_schema(
         request=s.PointsEarnSerializer, responses={201: s.PointsOperationSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["points"]
     )
-    @idempotent
+    @idempotent(savepoint=False)
     def post(self, request: Request, pk: int) -> Response:
         return self.operate(request, pk)
 
@@ -240,7 +243,7 @@ class PointsSpendView(PointsOperationView):
     @extend_schema(
         request=s.PointsSpendSerializer, responses={201: s.PointsOperationSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["points"]
     )
-    @idempotent
+    @idempotent(savepoint=False)
     def post(self, request: Request, pk: int) -> Response:
         return self.operate(request, pk)
 
