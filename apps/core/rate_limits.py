@@ -8,6 +8,7 @@ import time
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
 
 
 def _cache() -> BaseCache:
@@ -41,10 +42,26 @@ def window_hit(*, key: str, window_seconds: int) -> tuple[int, int]:
     window = int(now // window_seconds)
     cache = _cache()
     window_key = f"rate:{key}:{window}"
-    cache.add(window_key, 0, timeout=window_seconds + 1)
-    try:
-        count = cache.incr(window_key)
-    except ValueError:
-        cache.add(window_key, 1, timeout=window_seconds + 1)
-        count = 1
+    if isinstance(cache, RedisCache):
+        count = _redis_incr(cache, key=window_key, timeout_seconds=window_seconds + 1)
+    else:
+        cache.add(window_key, 0, timeout=window_seconds + 1)
+        try:
+            count = cache.incr(window_key)
+        except ValueError:
+            cache.add(window_key, 1, timeout=window_seconds + 1)
+            count = 1
     return count, int((window + 1) * window_seconds - now) + 1
+
+
+def _redis_incr(cache: RedisCache, *, key: str, timeout_seconds: int) -> int:
+    """INCR and EXPIRE NX in one MULTI: one round trip instead of the two of ``add`` then ``incr``, on every throttled
+    request. The INCR creates the counter and only the first hit sets its expiry, as ``add`` would. Django's cache has
+    no pipeline, hence its client; it stores integers unpickled, so ``get`` and ``incr`` read this same counter.
+    """
+    cache_key = cache.make_and_validate_key(key)
+    pipeline = cache._cache.get_client(cache_key, write=True).pipeline()
+    pipeline.incr(cache_key)
+    pipeline.expire(cache_key, timeout_seconds, nx=True)
+    count, _expiry_set = pipeline.execute()
+    return count

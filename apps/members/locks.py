@@ -8,6 +8,9 @@ takes the staff member's user row (or the adjustment it decides) before the acco
 
 from collections.abc import Iterable
 
+from django.utils.translation import gettext as _
+
+from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.members.models import Consent, Member, MemberStatus, PointsAccount, PointsAdjustment
 
@@ -30,8 +33,15 @@ def lock_consent(*, member_id: int, channel: str) -> Consent | None:
 
 
 def lock_points_account(*, member_id: int) -> PointsAccount:
-    """One account with its member (one statement locks both, member first in the order)."""
-    return PointsAccount.objects.select_for_update().select_related("member").get(member_id=member_id)
+    """One account with its member (one statement locks both, member first in the order).
+
+    Every member has an account from enrolment, so no account means no such member: the same 404 a member lookup
+    answers, which lets a caller holding only the member's id skip loading the member first.
+    """
+    try:
+        return PointsAccount.objects.select_for_update().select_related("member").get(member_id=member_id)
+    except PointsAccount.DoesNotExist as exc:
+        raise ApplicationError("not_found", _("No such member."), http_status=404) from exc
 
 
 def lock_points_accounts_by_id(*, account_ids: Iterable[int]) -> list[PointsAccount]:

@@ -18,8 +18,8 @@ from tests.members.factories import MemberFactory
 pytestmark = pytest.mark.django_db
 
 SHARED_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api-write-cost"}}
-# client lookup, idempotency claim, member, account lock, ledger row, balance, lot, stored answer; savepoints aside
-EARN_QUERIES = 8
+# client lookup, idempotency claim, account lock (with its member), ledger row, balance, lot, stored answer; savepoints aside
+EARN_QUERIES = 7
 # client lookup, idempotency claim, grant lock, grant state, redemption, stored answer; the throttle counts in the cache
 REDEEM_QUERIES = 6
 
@@ -58,6 +58,20 @@ def test_redeem_is_one_statement_per_step(trusted_client):
     assert Redemption.objects.filter(grant=grant).exists()
     cache_statements = [sql for sql in _statements(queries) if "userops_cache" in sql]
     assert len(_statements(queries)) - len(cache_statements) <= REDEEM_QUERIES
+
+
+def test_points_earn_and_redeem_open_one_savepoint_the_service_s(trusted_client, settings):
+    """The test's transaction turns the request's BEGIN into a savepoint too: that one, and the service's.
+
+    With the shared cache in memory, as Redis is in production: the database cache takes savepoints of its own.
+    """
+    settings.CACHES = SHARED_CACHE
+    api, _client = trusted_client(scopes=[ApiScope.POINTS_WRITE, ApiScope.BENEFITS_REDEEM])
+    member, grant = MemberFactory(), GrantFactory()
+    with CaptureQueriesContext(connection) as queries:
+        assert _earn(api, member.pk, "earn-1").status_code == 201
+        assert _redeem(api, grant.code, "redeem-1").status_code == 201
+    assert len([query for query in queries.captured_queries if query["sql"].startswith("SAVEPOINT")]) == 4
 
 
 def test_with_a_shared_cache_the_key_is_not_looked_up_again(trusted_client, settings):

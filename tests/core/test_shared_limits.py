@@ -64,6 +64,22 @@ def test_a_throttle_window_counts_hits_from_every_client(monkeypatch):
     assert counts == list(range(1, 11))
 
 
+@pytest.mark.skipif(not redis_reachable(), reason="no Redis at USEROPS_TEST_REDIS_URL")
+def test_on_redis_a_window_is_one_counter_that_expires_with_its_window():
+    backend = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    with override_settings(CACHES={"default": backend}):
+        workers = [caches.create_connection("default") for _ in range(2)]
+        workers[0].clear()
+        turn = iter(workers * 3)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(rate_limits, "_cache", lambda: next(turn))
+            counts = [rate_limits.window_hit(key="redis-window", window_seconds=3600)[0] for _ in range(6)]
+        assert counts == list(range(1, 7))
+        (window_key,) = workers[0]._cache.get_client().keys("*rate:redis-window:*")
+        assert 3590 <= workers[0]._cache.get_client().ttl(window_key) <= 3601
+        assert workers[1].get(window_key.decode().split(":", 2)[2]) == 6
+
+
 def test_token_issue_is_refused_past_its_rate(api, monkeypatch):
     monkeypatch.setattr(
         SharedScopedRateThrottle, "THROTTLE_RATES", {**SharedScopedRateThrottle.THROTTLE_RATES, "member_token_issue": "3/hour"}

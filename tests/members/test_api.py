@@ -1,9 +1,12 @@
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.core.models import ApiScope
 from apps.members import services
-from apps.members.models import Member, MemberStatus, PointsEntry
+from apps.members.models import Member, MemberStatus, PointsEntry, PointsEntryKind, PointsLot
 from tests.members.factories import MemberFactory, MemberTokenFactory
 
 pytestmark = pytest.mark.django_db
@@ -150,6 +153,14 @@ class TestPointsApi:
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "idempotency_key_reused"
 
+    @pytest.mark.parametrize("operation", ["points-earn", "points-spend"])
+    def test_unknown_member_is_404_with_the_member_lookup_s_answer(self, trusted_client, operation):
+        api, _client = trusted_client()
+        response = api.post(url(operation, pk=999999), {"amount": 5, "reason": "x"}, HTTP_IDEMPOTENCY_KEY="nobody")
+        assert response.status_code == 404
+        assert response.json() == {"error": {"code": "not_found", "message": "No such member.", "fields": {}}}
+        assert api.get(url("member-detail", pk=999999)).json() == response.json()
+
     def test_missing_key_is_400(self, trusted_client):
         api, _client = trusted_client()
         response = api.post(url("points-earn", pk=MemberFactory().pk), {"amount": 5, "reason": "x"})
@@ -173,6 +184,19 @@ class TestPointsApi:
         services.points_earn(member=member, amount=50, reason="Purchase")
         again = api.post(url("points-spend", pk=member.pk), {"amount": 5, "reason": "x"}, HTTP_IDEMPOTENCY_KEY="sp")
         assert again.status_code == 409 and again["Idempotent-Replayed"] == "true"
+
+    def test_a_refusal_after_the_service_wrote_stores_the_answer_and_none_of_the_writes(self, trusted_client):
+        """The spend view runs without a savepoint of its own: the service's expires the due lot, then refuses."""
+        api, _client = trusted_client()
+        member = MemberFactory()
+        entry = services.points_earn(member=member, amount=50, reason="Purchase", expires_at=timezone.now() + timedelta(seconds=1))
+        PointsLot.objects.filter(entry=entry).update(expires_at=timezone.now() - timedelta(seconds=1))
+        first = api.post(url("points-spend", pk=member.pk), {"amount": 5, "reason": "x"}, HTTP_IDEMPOTENCY_KEY="due")
+        assert first.status_code == 409 and first.json()["error"]["code"] == "insufficient_points"
+        assert list(PointsEntry.objects.filter(account__member=member).values_list("kind", flat=True)) == [PointsEntryKind.EARN]
+        assert PointsLot.objects.get(entry=entry).remaining == 50
+        again = api.post(url("points-spend", pk=member.pk), {"amount": 5, "reason": "x"}, HTTP_IDEMPOTENCY_KEY="due")
+        assert again.status_code == 409 and again["Idempotent-Replayed"] == "true" and again.json() == first.json()
 
     def test_invalid_payload_names_fields(self, trusted_client):
         api, _client = trusted_client()

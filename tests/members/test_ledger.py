@@ -195,3 +195,29 @@ def test_opening_credits_go_to_the_accounts_being_opened_and_nowhere_else():
         (12, 42),
     ]
     assert_books_balance(member)
+
+
+def test_earn_and_spend_take_the_member_s_id_alone():
+    member = MemberFactory()
+    services.points_earn(member=member.pk, amount=80, reason="Purchase")
+    services.points_spend(member=member.pk, amount=30, reason="Mall")
+    assert PointsAccount.objects.get(member=member).balance == 50
+    assert_books_balance(member)
+
+
+@pytest.mark.parametrize("operation", [services.points_earn, services.points_spend])
+def test_an_unknown_member_id_is_not_found_and_nothing_is_written(operation):
+    unknown = (Member.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    with pytest.raises(ApplicationError) as refused:
+        operation(member=unknown, amount=10, reason="Purchase")
+    assert (refused.value.code, refused.value.http_status, refused.value.message) == ("not_found", 404, "No such member.")
+    assert not PointsEntry.objects.exists()
+
+
+@pytest.mark.parametrize("operation", [services.points_earn, services.points_spend])
+def test_a_member_who_is_not_active_is_refused_by_id_too(operation):
+    member = MemberFactory(status=MemberStatus.FROZEN)
+    with pytest.raises(ApplicationError) as refused:
+        operation(member=member.pk, amount=10, reason="Purchase")
+    assert refused.value.code == "member_frozen" and refused.value.http_status == 409
+    assert not PointsEntry.objects.filter(account__member=member).exists()

@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
 from apps.benefits.models import Benefit, Grant, GrantSource, Redemption, RedemptionChannel
+from apps.core.api.serializers import ReadOnlyModelSerializer
 
 
-class BenefitSerializer(serializers.ModelSerializer):
+class BenefitSerializer(ReadOnlyModelSerializer):
     class Meta:
         model = Benefit
         fields = ["id", "name", "description", "category", "kind", "face_value", "discount_percent", "discount_cap", "points_price"]
@@ -22,14 +23,14 @@ class MallOfferSerializer(BenefitSerializer):
         return benefit.points_price <= self.context["balance"]
 
 
-class RedemptionSerializer(serializers.ModelSerializer):
+class RedemptionSerializer(ReadOnlyModelSerializer):
     class Meta:
         model = Redemption
         fields = ["channel", "order_ref", "redeemed_at"]
         read_only_fields = fields
 
 
-class GrantSerializer(serializers.ModelSerializer):
+class GrantSerializer(ReadOnlyModelSerializer):
     benefit = BenefitSerializer(read_only=True)
     code = serializers.CharField(source="display_code", read_only=True)
     redemption = RedemptionSerializer(read_only=True, allow_null=True)

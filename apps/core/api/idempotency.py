@@ -10,8 +10,12 @@ Protocol, per (caller scope, key), all in one transaction:
 4. otherwise the view runs inside a savepoint of that transaction and its answer is stored with it:
    the effect and the stored answer commit together or not at all. A 4xx answer is stored too (the
    same request would fail the same way); an unexpected error stores nothing, so a retry runs again.
+   A view whose every write is one call of an atomic service declares ``savepoint=False``: the service's own
+   savepoint already takes back its partial writes when it refuses, and the two round trips of a second one
+   (SAVEPOINT, RELEASE) are saved.
 """
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -81,7 +85,7 @@ def _lock(scope: str, key: str) -> IdempotencyRecord:
         ) from exc
 
 
-def run_idempotent(request: Request, action: Callable[[], Response], context: dict[str, Any]) -> Response:
+def run_idempotent(request: Request, action: Callable[[], Response], context: dict[str, Any], *, savepoint: bool = True) -> Response:
     key = request.headers.get(HEADER, "").strip()
     if not key:
         raise ApplicationError("idempotency_key_missing", _("This endpoint requires an Idempotency-Key header."), http_status=400)
@@ -106,7 +110,7 @@ def run_idempotent(request: Request, action: Callable[[], Response], context: di
             return Response(record.response_body, status=record.response_status, headers={"Idempotent-Replayed": "true"})
 
         try:
-            with transaction.atomic():
+            with transaction.atomic() if savepoint else contextlib.nullcontext():
                 response = action()
         except (ApplicationError, exceptions.APIException) as exc:
             response = api_exception_handler(exc, context)
@@ -119,12 +123,19 @@ def run_idempotent(request: Request, action: Callable[[], Response], context: di
         return response
 
 
-def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
-    """Decorate an APIView handler (``post``, or an action) to require and honour ``Idempotency-Key``."""
+def idempotent(view_method: Callable[..., Response] | None = None, *, savepoint: bool = True) -> Any:
+    """Decorate an APIView handler (``post``, or an action) to require and honour ``Idempotency-Key``.
 
-    @functools.wraps(view_method)
-    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
-        context = {"view": self, "args": args, "kwargs": kwargs, "request": request}
-        return run_idempotent(request, lambda: view_method(self, request, *args, **kwargs), context)
+    ``@idempotent`` runs the handler in a savepoint. ``@idempotent(savepoint=False)`` is only for a handler that
+    writes nothing outside one call of an atomic service (see the module's docstring).
+    """
 
-    return wrapper
+    def decorate(method: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(method)
+        def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+            context = {"view": self, "args": args, "kwargs": kwargs, "request": request}
+            return run_idempotent(request, lambda: method(self, request, *args, **kwargs), context, savepoint=savepoint)
+
+        return wrapper
+
+    return decorate(view_method) if view_method is not None else decorate

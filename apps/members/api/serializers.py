@@ -3,6 +3,7 @@
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from apps.core.api.serializers import ReadOnlyModelSerializer
 from apps.members.models import ConsentChannel, Gender, Member, PointsEntry, SourceChannel, Tier
 
 
@@ -107,7 +108,7 @@ class PointsSummarySerializer(serializers.Serializer):
     next_expiry_amount = serializers.IntegerField()
 
 
-class PointsEntrySerializer(serializers.ModelSerializer):
+class PointsEntrySerializer(ReadOnlyModelSerializer):
     reverses = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     reason = serializers.CharField(source="reason_text", read_only=True, help_text="The reason in the request's language.")
     reason_code = serializers.CharField(read_only=True, help_text="Set for reasons the system writes; empty for reasons staff typed.")

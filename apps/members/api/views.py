@@ -207,7 +207,10 @@ class MemberLedgerView(generics.ListAPIView, TrustedView):
 
 
 class PointsOperationView(TrustedView):
-    """Earn or spend: validate with ``input_serializer``, call ``operation`` for the member, answer the entry."""
+    """Earn or spend: validate with ``input_serializer``, call ``operation`` for the member, answer the entry.
+
+    The operation (an atomic ledger service) is the only write, so the idempotent handlers need no savepoint of their own.
+    """
 
     required_scopes = {"POST": (ApiScope.POINTS_WRITE,)}
     input_serializer: type[serializers.Serializer]
@@ -216,7 +219,8 @@ class PointsOperationView(TrustedView):
     def operate(self, request: Request, pk: int) -> Response:
         data = self.input_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        entry = type(self).operation(member=selectors.member_get(pk=pk), client=request.auth, **data.validated_data)
+        # The service locks the account with its member and answers 404 for an unknown id: no lookup before it.
+        entry = type(self).operation(member=pk, client=request.auth, **data.validated_data)
         return _points_answer(entry)
 
 
@@ -227,7 +231,7 @@ class PointsEarnView(PointsOperationView):
     @extend_schema(
         request=s.PointsEarnSerializer, responses={201: s.PointsOperationSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["points"]
     )
-    @idempotent
+    @idempotent(savepoint=False)
     def post(self, request: Request, pk: int) -> Response:
         return self.operate(request, pk)
 
@@ -239,7 +243,7 @@ class PointsSpendView(PointsOperationView):
     @extend_schema(
         request=s.PointsSpendSerializer, responses={201: s.PointsOperationSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["points"]
     )
-    @idempotent
+    @idempotent(savepoint=False)
     def post(self, request: Request, pk: int) -> Response:
         return self.operate(request, pk)
 

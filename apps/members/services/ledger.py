@@ -108,6 +108,10 @@ def _may_name_member(account: "PointsAccount | _OpenedAccount", text: str) -> bo
     return bool(phone) and digits >= len(phone) - 3
 
 
+def _member_id(member: Member | int) -> int:
+    return member if isinstance(member, int) else member.pk
+
+
 def default_points_expiry(now: datetime) -> datetime:
     return now + timedelta(days=settings.USEROPS["POINTS_VALIDITY_DAYS"])
 
@@ -302,7 +306,7 @@ def _expire_due_lots(accounts: list[PointsAccount], *, now: datetime) -> int:
 @transaction.atomic
 def points_earn(
     *,
-    member: Member,
+    member: Member | int,
     amount: int,
     reason: str | Reason,
     source_ref: str = "",
@@ -311,11 +315,14 @@ def points_earn(
     client: ApiClient | None = None,
     kind: str = PointsEntryKind.EARN,
 ) -> PointsEntry:
-    """Credit earned points, valid until ``expires_at`` (default: the programme's validity)."""
+    """Credit earned points, valid until ``expires_at`` (default: the programme's validity).
+
+    ``member`` may be only the member's id (the API has no need to load the member): an unknown one is a 404.
+    """
     amount = _positive_amount(amount)
     if kind not in CREDIT_KINDS:
         raise ApplicationError("invalid_kind", _("Only earned or migrated points can be credited this way."))
-    account = lock_points_account(member_id=member.pk)
+    account = lock_points_account(member_id=_member_id(member))
     _require_status(account.member, {MemberStatus.ACTIVE})
     now = timezone.now()
     return _credit(
@@ -333,11 +340,20 @@ def points_earn(
 
 @transaction.atomic
 def points_spend(
-    *, member: Member, amount: int, reason: str | Reason, source_ref: str = "", actor: User | None = None, client: ApiClient | None = None
+    *,
+    member: Member | int,
+    amount: int,
+    reason: str | Reason,
+    source_ref: str = "",
+    actor: User | None = None,
+    client: ApiClient | None = None,
 ) -> PointsEntry:
-    """Debit points, earliest-expiring first; refused when the (unexpired) balance is short."""
+    """Debit points, earliest-expiring first; refused when the (unexpired) balance is short.
+
+    ``member`` may be only the member's id, as for ``points_earn``.
+    """
     amount = _positive_amount(amount)
-    account = lock_points_account(member_id=member.pk)
+    account = lock_points_account(member_id=_member_id(member))
     _require_status(account.member, {MemberStatus.ACTIVE})
     return _debit(
         account,
