@@ -8,6 +8,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.api_keys import api_clients_forget
+
 
 class TimeStampedModel(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
@@ -77,15 +79,11 @@ class ApiClient(TimeStampedModel):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # A revoked or rotated key must stop working at once, whichever path saved the change.
-        from apps.core.api_keys import api_clients_forget
-
         stored = ApiClient.objects.filter(pk=self.pk).values_list("key_hash", flat=True).first() if self.pk else None
         super().save(*args, **kwargs)
         api_clients_forget(key_hashes=[self.key_hash, stored or ""])
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        from apps.core.api_keys import api_clients_forget
-
         api_clients_forget(key_hashes=[self.key_hash])
         return super().delete(*args, **kwargs)
 

@@ -1,12 +1,31 @@
+from django.core.cache import caches
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from apps.core.api_keys import active_api_client, api_client_remember
+from apps.core.api_keys import API_CLIENT_CACHE_SECONDS, api_client_cache_in_use, api_client_cache_key
 from apps.core.models import ApiClient, hash_secret
 
 LAST_USED_RESOLUTION_SECONDS = 60
+
+
+def active_api_client(*, key_hash: str) -> ApiClient | None:
+    if not api_client_cache_in_use():
+        return ApiClient.objects.filter(key_hash=key_hash, is_active=True).first()
+    cache = caches["default"]
+    client = cache.get(api_client_cache_key(key_hash))
+    if client is None:
+        client = ApiClient.objects.filter(key_hash=key_hash, is_active=True).first()
+        if client is not None:
+            cache.set(api_client_cache_key(key_hash), client, API_CLIENT_CACHE_SECONDS)
+    return client
+
+
+def api_client_remember(client: ApiClient) -> None:
+    """Refresh the cached copy after a change the lookup may use (its last use)."""
+    if api_client_cache_in_use():
+        caches["default"].set(api_client_cache_key(client.key_hash), client, API_CLIENT_CACHE_SECONDS)
 
 
 def authorization_credentials(request: Request, scheme: str) -> str | None:
