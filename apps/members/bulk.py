@@ -1,5 +1,6 @@
 """Set-based enrolment and update of many members at once (imports), with what ``member_enrol`` promises:
-a tier and its history row, a points account, and an opening balance written to the ledger as a lot."""
+a tier and its history row (through the tiers service), a points account, and an opening balance credited
+through the ledger's set-based path as the accounts are opened (an entry and a lot per member)."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -11,19 +12,16 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from apps.core.bulk_insert import allocate_ids, insert_rows
-from apps.core.reasons import Reason, reason_fields
-from apps.members.models import (
-    Gender,
-    Member,
-    PointsAccount,
-    PointsEntry,
-    PointsEntryKind,
-    PointsLot,
-    SourceChannel,
-    TierChange,
-    TierChangeKind,
+from apps.core.reasons import Reason
+from apps.members.models import Gender, Member, PointsEntryKind, SourceChannel
+from apps.members.services import (
+    PointsCredit,
+    TierStart,
+    lowest_tier,
+    members_history_record_created,
+    points_accounts_open,
+    tier_history_start,
 )
-from apps.members.services import default_points_expiry, lowest_tier
 
 UPDATABLE = ("name", "email", "city", "gender", "birthday")
 
@@ -161,59 +159,31 @@ def _create(records: list[MemberRecord], source_channel: str, now: datetime) -> 
         for member_id, r in zip(member_ids, records, strict=True)
     ]
     insert_rows(Member, members)
-    history_model = Member.history.model
-    copied = [f.attname for f in history_model._meta.concrete_fields if f.attname in members[0]]
-    insert_rows(history_model, [{**{name: m[name] for name in copied}, "history_date": now, "history_type": "+"} for m in members])
-    account_ids = allocate_ids(PointsAccount, len(records))
-    insert_rows(
-        PointsAccount,
-        [
-            {"id": account_id, "member_id": member_id, "balance": r.points, "updated_at": now}
-            for account_id, member_id, r in zip(account_ids, member_ids, records, strict=True)
+    members_history_record_created(members=members, now=now)
+    new_members = [Member(pk=m["id"], name=m["name"], phone=m["phone"], email=m["email"]) for m in members]
+    opening_balance = Reason("opening_balance_import")
+    points_accounts_open(
+        members=new_members,
+        now=now,
+        opening=[
+            PointsCredit(
+                member_id=member_id,
+                amount=r.points,
+                reason=opening_balance,
+                source_ref=f"import:row:{r.row_number}",
+                kind=PointsEntryKind.MIGRATE,
+            )
+            for member_id, r in zip(member_ids, records, strict=True)
+            if r.points > 0
         ],
     )
-    imported, imported_with_tier = reason_fields(Reason("imported")), reason_fields(Reason("imported_with_tier"))
-    insert_rows(
-        TierChange,
-        [
-            {
-                "member_id": member_id,
-                "kind": TierChangeKind.INITIAL,
-                "to_tier_id": r.tier_id or default_tier_id,
-                "growth_value": 0,
-                **(imported if r.tier_id is None else imported_with_tier),
-                "created_at": now,
-            }
+    imported, imported_with_tier = Reason("imported"), Reason("imported_with_tier")
+    tier_history_start(
+        starts=[
+            TierStart(
+                member_id=member_id, tier_id=r.tier_id or default_tier_id, reason=imported if r.tier_id is None else imported_with_tier
+            )
             for member_id, r in zip(member_ids, records, strict=True)
         ],
-    )
-    opening = [(account_id, r) for account_id, r in zip(account_ids, records, strict=True) if r.points > 0]
-    if not opening:
-        return
-    expires_at = default_points_expiry(now)
-    opening_reason = reason_fields(Reason("opening_balance_import"))
-    entry_ids = allocate_ids(PointsEntry, len(opening))
-    insert_rows(
-        PointsEntry,
-        [
-            {
-                "id": entry_id,
-                "account_id": account_id,
-                "kind": PointsEntryKind.MIGRATE,
-                "amount": r.points,
-                "balance_after": r.points,
-                **opening_reason,
-                "source_ref": f"import:row:{r.row_number}",
-                "expires_at": expires_at,
-                "created_at": now,
-            }
-            for entry_id, (account_id, r) in zip(entry_ids, opening, strict=True)
-        ],
-    )
-    insert_rows(
-        PointsLot,
-        [
-            {"account_id": account_id, "entry_id": entry_id, "amount": r.points, "remaining": r.points, "expires_at": expires_at}
-            for entry_id, (account_id, r) in zip(entry_ids, opening, strict=True)
-        ],
+        now=now,
     )

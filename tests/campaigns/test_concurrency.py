@@ -10,9 +10,8 @@ from apps.benefits import services as benefit_services
 from apps.benefits.models import Benefit, Grant, GrantState
 from apps.campaigns import services
 from apps.campaigns.models import Referral, ReferralState
-from apps.members.bulk_points import points_earn_bulk
 from apps.members.models import PointsAccount, PointsEntry
-from apps.members.services import points_earn
+from apps.members.services import points_earn, points_earn_bulk
 from tests.benefits.factories import BenefitFactory
 from tests.campaigns.factories import CampaignFactory, SegmentFactory
 from tests.members.factories import MemberFactory

@@ -11,8 +11,8 @@ from apps.campaigns import services
 from apps.campaigns.models import ActionOutcome, CampaignAction, CampaignRun, CampaignStatus, RunStatus, ScheduleKind
 from apps.campaigns.services.runs import _run_chunk
 from apps.core.errors import ApplicationError
-from apps.members.bulk_points import points_earn_bulk
 from apps.members.models import ConsentChannel, MemberStatus, PointsAccount, PointsEntry
+from apps.members.services import points_earn_bulk
 from apps.messaging.models import Message
 from tests.benefits.factories import BenefitFactory
 from tests.campaigns.factories import CampaignFactory

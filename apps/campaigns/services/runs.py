@@ -40,9 +40,9 @@ from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.core.queueing import enqueue_on_commit
 from apps.core.reasons import Reason, translated_param
-from apps.members.bulk_points import points_earn_bulk
 from apps.members.locks import lock_points_accounts
 from apps.members.selectors import points_cost
+from apps.members.services import points_earn_bulk
 from apps.messaging.services import messages_enqueue_bulk
 
 # The worker's task for a run; queued by name so this module never imports the tasks that call it.

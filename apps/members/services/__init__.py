@@ -1,0 +1,81 @@
+"""Every change to members, tiers, growth value and points, by concern:
+
+- ``profile``: enrolment, profile edits, consent, status transitions;
+- ``privacy``: PIPL data export, anonymisation, redaction of free text;
+- ``tokens``: member tokens for the member app;
+- ``ledger``: every points and growth-value write, for one member or set-based for many;
+- ``tiers``: tier evaluation and changes, tier history, tier setup.
+
+Callers import the services from here (``from apps.members.services import points_earn``).
+"""
+
+from apps.members.services.ledger import (
+    MAX_POINTS_PER_OPERATION,
+    PointsCredit,
+    default_points_expiry,
+    growth_add,
+    points_accounts_open,
+    points_adjust,
+    points_adjustment_approve,
+    points_adjustment_reject,
+    points_credit_many,
+    points_earn,
+    points_earn_bulk,
+    points_expire_due,
+    points_reverse,
+    points_spend,
+)
+from apps.members.services.privacy import MEMBER_DATA_FORMAT, ledger_text_redact, member_anonymise, member_data_export
+from apps.members.services.profile import (
+    PROFILE_FIELDS,
+    member_check_unique,
+    member_close,
+    member_enrol,
+    member_freeze,
+    member_set_consent,
+    member_unfreeze,
+    member_update_profile,
+    member_withdraw_all_consents,
+    members_history_record_created,
+)
+from apps.members.services.tiers import TierEvaluation, TierStart, lowest_tier, tier_history_start, tier_save, tiers_evaluate
+from apps.members.services.tokens import member_token_issue, member_tokens_revoke
+
+__all__ = [
+    "MAX_POINTS_PER_OPERATION",
+    "MEMBER_DATA_FORMAT",
+    "PROFILE_FIELDS",
+    "PointsCredit",
+    "TierEvaluation",
+    "TierStart",
+    "default_points_expiry",
+    "growth_add",
+    "ledger_text_redact",
+    "lowest_tier",
+    "member_anonymise",
+    "member_check_unique",
+    "member_close",
+    "member_data_export",
+    "member_enrol",
+    "member_freeze",
+    "member_set_consent",
+    "member_token_issue",
+    "member_tokens_revoke",
+    "member_unfreeze",
+    "member_update_profile",
+    "member_withdraw_all_consents",
+    "members_history_record_created",
+    "points_accounts_open",
+    "points_adjust",
+    "points_adjustment_approve",
+    "points_adjustment_reject",
+    "points_credit_many",
+    "points_earn",
+    "points_earn_bulk",
+    "points_expire_due",
+    "points_reverse",
+    "points_spend",
+    "tier_history_start",
+    "tier_save",
+    "tiers_evaluate",
+]

@@ -1,0 +1,611 @@
+"""The points and growth-value ledger: the only module that writes ledger rows, opens lots and moves balances.
+
+Two ways in, one way down. The services for one member (``points_earn``, ``points_spend``, ``points_adjust``,
+``points_reverse``) and the set-based ``points_credit_many`` (imports, campaigns, earning rules) and
+``points_expire_due`` all hand their rows to ``_write``, which builds each ledger row, opens a lot for each
+credit, inserts them, and stores the balances of every account touched in one statement.
+
+Accounts are locked only through ``apps.members.locks``: the member with its account (one statement locks
+both), several accounts in primary-key order, so a single earn and a chunk of a campaign never deadlock.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.bulk_insert import allocate_ids, insert_rows
+from apps.core.errors import ApplicationError
+from apps.core.models import ApiClient, User
+from apps.core.reasons import Reason, reason_fields
+from apps.members.locks import (
+    lock_member,
+    lock_points_account,
+    lock_points_accounts,
+    lock_points_accounts_by_id,
+    lock_points_adjustment,
+    lock_staff_user,
+)
+from apps.members.models import (
+    AdjustmentState,
+    GrowthEntry,
+    Member,
+    MemberStatus,
+    PointsAccount,
+    PointsAdjustment,
+    PointsEntry,
+    PointsEntryKind,
+    PointsLot,
+    PointsLotUse,
+    TierChange,
+)
+from apps.members.personal_data import refuse_personal_data_in_text
+from apps.members.selectors import adjust_allowance_left
+from apps.members.services.tiers import tier_promote_on_growth
+
+MAX_POINTS_PER_OPERATION = 100_000_000
+# COPY needs a round trip more than one INSERT, which a single earn would feel; from this many rows it wins.
+COPY_FROM_ROWS = 50
+CREDIT_KINDS = (PointsEntryKind.EARN, PointsEntryKind.MIGRATE)
+
+
+# Checks ------------------------------------------------------------------------------------------
+
+
+def _positive_amount(amount: int) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise ApplicationError("invalid_amount", _("Points must be a whole number."), fields={"amount": amount})
+    if amount <= 0:
+        raise ApplicationError("invalid_amount", _("Points must be more than zero."), fields={"amount": amount})
+    if amount > MAX_POINTS_PER_OPERATION:
+        raise ApplicationError("invalid_amount", _("Too many points for one operation."), fields={"amount": amount})
+    return amount
+
+
+def _reason(reason: str | Reason) -> dict[str, Any]:
+    """The reason columns of a ledger row: a system reason's code and parameters, or the text staff typed."""
+    if isinstance(reason, Reason):
+        return reason_fields(reason)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("reason_required", _("A reason is required."), fields={"reason": ""})
+    return reason_fields(reason)
+
+
+def _require_status(member: Member, allowed: set[str]) -> None:
+    if member.status not in allowed:
+        code = "member_frozen" if member.status == MemberStatus.FROZEN else "member_closed"
+        raise ApplicationError(code, _("The member's account is %(status)s.") % {"status": member.get_status_display()}, http_status=409)
+
+
+def _future_expiry(expires_at: datetime | None, now: datetime) -> datetime:
+    expires_at = expires_at or default_points_expiry(now)
+    if expires_at <= now:
+        raise ApplicationError("invalid_expiry", _("The expiry must be in the future."), fields={"expires_at": str(expires_at)})
+    return expires_at
+
+
+def _may_name_member(account: PointsAccount, text: str) -> bool:
+    """Whether ``text`` could hold the member's email (it has an "@") or phone number (at least as many digits).
+
+    Cheap, and exact as a filter: only text that passes is searched. Most ledger text (system reasons, references
+    such as ``import:row:12``) does not, and the member's row is then not read at all.
+    """
+    if "@" in text:
+        return True
+    digits = sum(character.isdigit() for character in text)
+    if not digits:
+        return False
+    phone = account.member.phone
+    # The national number searched for has at most two digits fewer than the stored E.164 number ("+" aside).
+    return bool(phone) and digits >= len(phone) - 3
+
+
+def default_points_expiry(now: datetime) -> datetime:
+    return now + timedelta(days=settings.USEROPS["POINTS_VALIDITY_DAYS"])
+
+
+# The one write path ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Move:
+    """One ledger row about to be written on a locked (or just opened) account; ``opens_lot`` for credits that can be
+    spent later."""
+
+    account: PointsAccount
+    kind: str
+    amount: int
+    reason: dict[str, Any]
+    source_ref: str = ""
+    expires_at: datetime | None = None
+    opens_lot: bool = False
+    actor: User | None = None
+    client: ApiClient | None = None
+    reverses: PointsEntry | None = None
+
+
+def _insert(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` (every column by attname but the key) and return their keys, in order."""
+    if len(rows) < COPY_FROM_ROWS:
+        return [obj.pk for obj in model._default_manager.bulk_create([model(**row) for row in rows])]
+    ids = allocate_ids(model, len(rows))
+    insert_rows(model, [{"id": pk, **row} for pk, row in zip(ids, rows, strict=True)])
+    return ids
+
+
+def _store_balances(accounts: Iterable[PointsAccount], now: datetime) -> None:
+    """The balances of the accounts written, in one statement."""
+    accounts = list({account.pk: account for account in accounts}.values())
+    if connection.vendor != "postgresql":
+        for account in accounts:
+            account.updated_at = now
+        PointsAccount.objects.bulk_update(accounts, ["balance", "updated_at"])
+        return
+    table = connection.ops.quote_name(PointsAccount._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS account SET balance = new.balance, updated_at = %s"  # noqa: S608 (the table name is ours)
+            " FROM unnest(%s::bigint[], %s::integer[]) AS new(id, balance) WHERE account.id = new.id",
+            [now, [account.pk for account in accounts], [account.balance for account in accounts]],
+        )
+
+
+def _write(moves: Sequence[_Move], *, now: datetime, store_balances: bool = True) -> list[dict[str, Any]]:
+    """Write ``moves``: the ledger rows with their running balances, a lot per credit, then the balances (unless
+    the accounts were just inserted with them).
+
+    Every ledger row, for one member or for many, is built and inserted here. Returns the rows (with ``id``).
+    """
+    if not moves:
+        return []
+    rows = []
+    for move in moves:
+        reason_text = move.reason["reason"]
+        # The ledger cannot be edited later, so what would identify the member is refused before it is written.
+        if _may_name_member(move.account, reason_text) or _may_name_member(move.account, move.source_ref):
+            refuse_personal_data_in_text(move.account.member, reason=reason_text, source_ref=move.source_ref)
+        move.account.balance += move.amount
+        rows.append(
+            {
+                **move.reason,
+                "account_id": move.account.pk,
+                "kind": move.kind,
+                "amount": move.amount,
+                "balance_after": move.account.balance,
+                "source_ref": move.source_ref,
+                "actor_id": move.actor.pk if move.actor else None,
+                "client_id": move.client.pk if move.client else None,
+                "expires_at": move.expires_at,
+                "reverses_id": move.reverses.pk if move.reverses else None,
+                "created_at": now,
+            }
+        )
+    for row, entry_id in zip(rows, _insert(PointsEntry, rows), strict=True):
+        row["id"] = entry_id
+    _insert(
+        PointsLot,
+        [
+            {
+                "account_id": row["account_id"],
+                "entry_id": row["id"],
+                "amount": move.amount,
+                "remaining": move.amount,
+                "expires_at": move.expires_at,
+            }
+            for move, row in zip(moves, rows, strict=True)
+            if move.opens_lot
+        ],
+    )
+    if store_balances:
+        _store_balances((move.account for move in moves), now)
+    return rows
+
+
+def _write_one(move: _Move, *, now: datetime) -> PointsEntry:
+    """``_write`` for one row, answering with the stored entry without reading it back."""
+    row = _write([move], now=now)[0]
+    fields = PointsEntry._meta.concrete_fields
+    entry = PointsEntry.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], [row[f.attname] for f in fields])
+    entry.account = move.account
+    return entry
+
+
+def _credit(account: PointsAccount, *, kind: str, amount: int, expires_at: datetime | None, now: datetime, **fields: Any) -> PointsEntry:
+    return _write_one(_Move(account, kind, amount, expires_at=expires_at, opens_lot=True, **fields), now=now)
+
+
+def _debit(
+    account: PointsAccount, *, kind: str, amount: int, now: datetime, first_lot: PointsLot | None = None, **fields: Any
+) -> PointsEntry:
+    """Take ``amount`` from the account's lots, earliest expiry first (or ``first_lot`` first)."""
+    _expire_due_lots([account], now=now)
+    if amount > account.balance:
+        raise ApplicationError(
+            "insufficient_points",
+            _("Not enough points: the balance is %(balance)d, %(amount)d were asked for.") % {"balance": account.balance, "amount": amount},
+            http_status=409,
+            extra={"balance": account.balance},
+        )
+    lots = list(PointsLot.objects.filter(account=account, remaining__gt=0).order_by(F("expires_at").asc(nulls_last=True), "id"))
+    if first_lot is not None:
+        lots.sort(key=lambda lot: lot.pk != first_lot.pk)
+    entry = _write_one(_Move(account, kind, -amount, **fields), now=now)
+    uses, still_needed = [], amount
+    for lot in lots:
+        if not still_needed:
+            break
+        taken = min(lot.remaining, still_needed)
+        lot.remaining -= taken
+        still_needed -= taken
+        uses.append(PointsLotUse(entry=entry, lot=lot, amount=taken))
+    if still_needed:
+        raise AssertionError(f"points lots of account {account.pk} do not add up to its balance")
+    PointsLot.objects.bulk_update([use.lot for use in uses], ["remaining"])
+    PointsLotUse.objects.bulk_create(uses)
+    return entry
+
+
+def _expire_due_lots(accounts: list[PointsAccount], *, now: datetime) -> int:
+    """Expire what is left of due lots on these locked accounts: one expiry entry per account."""
+    due = list(PointsLot.objects.filter(account__in=accounts, remaining__gt=0, expires_at__lte=now).order_by("account_id", "id"))
+    if not due:
+        return 0
+    by_account: dict[int, list[PointsLot]] = defaultdict(list)
+    for lot in due:
+        by_account[lot.account_id].append(lot)
+    expired = [(account, by_account[account.pk]) for account in accounts if account.pk in by_account]
+    reason = reason_fields(Reason("points_expired"))
+    rows = _write(
+        [_Move(account, PointsEntryKind.EXPIRE, -sum(lot.remaining for lot in lots), reason) for account, lots in expired], now=now
+    )
+    uses = [
+        PointsLotUse(entry_id=row["id"], lot=lot, amount=lot.remaining)
+        for row, (_account, lots) in zip(rows, expired, strict=True)
+        for lot in lots
+    ]
+    for lot in due:
+        lot.remaining = 0
+    PointsLot.objects.bulk_update(due, ["remaining"])
+    PointsLotUse.objects.bulk_create(uses)
+    return sum(use.amount for use in uses)
+
+
+# One member --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def points_earn(
+    *,
+    member: Member,
+    amount: int,
+    reason: str | Reason,
+    source_ref: str = "",
+    expires_at: datetime | None = None,
+    actor: User | None = None,
+    client: ApiClient | None = None,
+    kind: str = PointsEntryKind.EARN,
+) -> PointsEntry:
+    """Credit earned points, valid until ``expires_at`` (default: the programme's validity)."""
+    amount = _positive_amount(amount)
+    if kind not in CREDIT_KINDS:
+        raise ApplicationError("invalid_kind", _("Only earned or migrated points can be credited this way."))
+    account = lock_points_account(member_id=member.pk)
+    _require_status(account.member, {MemberStatus.ACTIVE})
+    now = timezone.now()
+    return _credit(
+        account,
+        kind=kind,
+        amount=amount,
+        expires_at=_future_expiry(expires_at, now),
+        now=now,
+        reason=_reason(reason),
+        source_ref=source_ref,
+        actor=actor,
+        client=client,
+    )
+
+
+@transaction.atomic
+def points_spend(
+    *, member: Member, amount: int, reason: str | Reason, source_ref: str = "", actor: User | None = None, client: ApiClient | None = None
+) -> PointsEntry:
+    """Debit points, earliest-expiring first; refused when the (unexpired) balance is short."""
+    amount = _positive_amount(amount)
+    account = lock_points_account(member_id=member.pk)
+    _require_status(account.member, {MemberStatus.ACTIVE})
+    return _debit(
+        account,
+        kind=PointsEntryKind.SPEND,
+        amount=amount,
+        now=timezone.now(),
+        reason=_reason(reason),
+        source_ref=source_ref,
+        actor=actor,
+        client=client,
+    )
+
+
+def _apply_adjustment(adjustment: PointsAdjustment, account: PointsAccount, *, now: datetime, expires_at: datetime | None) -> None:
+    _require_status(account.member, {MemberStatus.ACTIVE, MemberStatus.FROZEN})
+    fields = {"reason": reason_fields(adjustment.reason), "actor": adjustment.requested_by}
+    if adjustment.amount > 0:
+        expiry = expires_at or default_points_expiry(now)
+        adjustment.entry = _credit(account, kind=PointsEntryKind.ADJUST, amount=adjustment.amount, expires_at=expiry, now=now, **fields)
+    else:
+        adjustment.entry = _debit(account, kind=PointsEntryKind.ADJUST, amount=-adjustment.amount, now=now, **fields)
+
+
+@transaction.atomic
+def points_adjust(*, member: Member, amount: int, reason: str, actor: User, expires_at: datetime | None = None) -> PointsAdjustment:
+    """A staff correction, positive or negative, with a required reason.
+
+    Within the staff member's daily allowance (customer service: the configured points per day; operations: no
+    limit) the points move at once; above it the adjustment is recorded as pending and moves nothing until another
+    person with the approval right approves it.
+    """
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise ApplicationError("invalid_amount", _("The adjustment must be a non-zero whole number."), fields={"amount": amount})
+    reason = _reason(reason)["reason"]
+    _positive_amount(abs(amount))
+    actor = lock_staff_user(user_id=actor.pk)
+    now = timezone.now()
+    allowance = adjust_allowance_left(actor=actor, now=now)
+    if allowance == 0 and not actor.has_perm("members.adjust_points"):
+        raise ApplicationError("permission_denied", _("You may not adjust points."), http_status=403)
+    account = lock_points_account(member_id=member.pk)
+    _require_status(account.member, {MemberStatus.ACTIVE, MemberStatus.FROZEN})
+    adjustment = PointsAdjustment(member=account.member, amount=amount, reason=reason, requested_by=actor, requested_at=now)
+    if allowance is not None and abs(amount) > allowance:
+        adjustment.state = AdjustmentState.PENDING
+    else:
+        adjustment.state = AdjustmentState.APPLIED
+        _apply_adjustment(adjustment, account, now=now, expires_at=expires_at)
+    adjustment._history_user = actor
+    adjustment.save()
+    return adjustment
+
+
+def _lock_pending(adjustment: PointsAdjustment, actor: User) -> PointsAdjustment:
+    adjustment = lock_points_adjustment(adjustment_id=adjustment.pk)
+    if not actor.has_perm("members.approve_pointsadjustment"):
+        raise ApplicationError("permission_denied", _("You may not approve or reject points adjustments."), http_status=403)
+    if adjustment.requested_by_id == actor.pk:
+        raise ApplicationError("own_adjustment", _("Another person must approve or reject an adjustment you asked for."), http_status=403)
+    if adjustment.state != AdjustmentState.PENDING:
+        raise ApplicationError(
+            "adjustment_decided",
+            _("This adjustment is no longer waiting: %(state)s.") % {"state": adjustment.get_state_display()},
+            http_status=409,
+        )
+    return adjustment
+
+
+@transaction.atomic
+def points_adjustment_approve(*, adjustment: PointsAdjustment, actor: User, note: str = "") -> PointsAdjustment:
+    """A second person approves a pending adjustment: only now do the points move, through the ledger."""
+    adjustment = _lock_pending(adjustment, actor)
+    account = lock_points_account(member_id=adjustment.member_id)
+    now = timezone.now()
+    _apply_adjustment(adjustment, account, now=now, expires_at=None)
+    adjustment.state = AdjustmentState.APPROVED
+    adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, now, (note or "").strip()[:255]
+    adjustment._history_user = actor
+    adjustment.save()
+    return adjustment
+
+
+@transaction.atomic
+def points_adjustment_reject(*, adjustment: PointsAdjustment, actor: User, note: str) -> PointsAdjustment:
+    """A second person refuses a pending adjustment, saying why; no points move."""
+    note = _reason(note)["reason"]
+    adjustment = _lock_pending(adjustment, actor)
+    adjustment.state = AdjustmentState.REJECTED
+    adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, timezone.now(), note
+    adjustment._history_user = actor
+    adjustment.save()
+    return adjustment
+
+
+@transaction.atomic
+def points_reverse(
+    *, entry: PointsEntry, reason: str | Reason, actor: User | None = None, client: ApiClient | None = None, source_ref: str = ""
+) -> PointsEntry:
+    """Undo a ledger entry with a new, opposite one (once). A debit's points go back to the lots they came from."""
+    reason_columns = _reason(reason)
+    account = lock_points_accounts_by_id(account_ids=[entry.account_id])[0]
+    entry = PointsEntry.objects.get(pk=entry.pk)
+    if entry.kind in (PointsEntryKind.EXPIRE, PointsEntryKind.REVERSE):
+        raise ApplicationError("not_reversible", _("Expiries and reversals cannot be reversed."), http_status=409)
+    if PointsEntry.objects.filter(reverses=entry).exists():
+        raise ApplicationError("already_reversed", _("This entry was already reversed."), http_status=409)
+    now = timezone.now()
+    fields = {"reason": reason_columns, "actor": actor, "client": client, "source_ref": source_ref or entry.source_ref, "reverses": entry}
+    if entry.amount > 0:
+        lot = PointsLot.objects.filter(entry=entry).first()
+        return _debit(account, kind=PointsEntryKind.REVERSE, amount=entry.amount, now=now, first_lot=lot, **fields)
+    uses = list(PointsLotUse.objects.filter(entry=entry))
+    reversal = _write_one(_Move(account, PointsEntryKind.REVERSE, -entry.amount, **fields), now=now)
+    for use in uses:
+        PointsLot.objects.filter(pk=use.lot_id).update(remaining=F("remaining") + use.amount)
+    return reversal
+
+
+def points_expire_due(*, now: datetime | None = None, chunk_size: int = 500) -> int:
+    """Expire every due lot, a chunk of accounts per transaction; safe to re-run and to interrupt."""
+    now = now or timezone.now()
+    total = 0
+    last_account_id = 0
+    while True:
+        account_ids = list(
+            PointsLot.objects.filter(remaining__gt=0, expires_at__lte=now, account_id__gt=last_account_id)
+            .order_by("account_id")
+            .values_list("account_id", flat=True)
+            .distinct()[:chunk_size]
+        )
+        if not account_ids:
+            return total
+        with transaction.atomic():
+            accounts = lock_points_accounts_by_id(account_ids=account_ids)
+            total += _expire_due_lots(accounts, now=now)
+        last_account_id = account_ids[-1]
+
+
+# Many members ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PointsCredit:
+    """One credit of the set-based path: ``amount`` points to a member, valid until ``expires_at`` (default: the
+    programme's validity)."""
+
+    member_id: int
+    amount: int
+    reason: str | Reason
+    source_ref: str = ""
+    expires_at: datetime | None = None
+    kind: str = PointsEntryKind.EARN
+
+
+def _checked_reasons(credits: Sequence[PointsCredit], now: datetime) -> dict[int, dict[str, Any]]:
+    """Check every credit; returns the reason columns of each distinct reason (a set shares a few, often one, so
+    each is rendered once, not once per member)."""
+    reasons: dict[int, dict[str, Any]] = {}
+    for credit in credits:
+        _positive_amount(credit.amount)
+        if credit.kind not in CREDIT_KINDS:
+            raise ApplicationError("invalid_kind", _("Only earned or migrated points can be credited this way."))
+        _future_expiry(credit.expires_at, now)
+        if id(credit.reason) not in reasons:
+            reasons[id(credit.reason)] = _reason(credit.reason)
+    return reasons
+
+
+def _credit_move(
+    credit: PointsCredit,
+    account: PointsAccount,
+    reasons: dict[int, dict[str, Any]],
+    default_expiry: datetime,
+    *,
+    actor: User | None = None,
+    client: ApiClient | None = None,
+) -> _Move:
+    return _Move(
+        account,
+        credit.kind,
+        credit.amount,
+        reasons[id(credit.reason)],
+        source_ref=credit.source_ref,
+        expires_at=credit.expires_at or default_expiry,
+        opens_lot=True,
+        actor=actor,
+        client=client,
+    )
+
+
+@transaction.atomic
+def points_credit_many(
+    *,
+    credits: Sequence[PointsCredit],
+    skip_inactive: bool = False,
+    actor: User | None = None,
+    client: ApiClient | None = None,
+    now: datetime | None = None,
+) -> list[int]:
+    """Credit many members at once: their accounts locked in key order, the rows inserted in bulk, the balances
+    stored in one statement. Returns the ids of the members credited, in order.
+
+    A member who is not active (or has no account) refuses the whole set, or with ``skip_inactive`` is left out.
+    Callers chunk (a few thousand credits per call).
+    """
+    now = now or timezone.now()
+    default_expiry = default_points_expiry(now)
+    reasons = _checked_reasons(credits, now)
+    accounts = {account.member_id: account for account in lock_points_accounts(member_ids=[credit.member_id for credit in credits])}
+    moves = []
+    for credit in sorted(credits, key=lambda credit: credit.member_id):
+        account = accounts.get(credit.member_id)
+        if account is None or account.member.status != MemberStatus.ACTIVE:
+            if skip_inactive:
+                continue
+            if account is None:
+                raise ApplicationError("unknown_member", _("No such member."), fields={"member_id": credit.member_id}, http_status=404)
+            try:
+                _require_status(account.member, {MemberStatus.ACTIVE})
+            except ApplicationError as error:
+                error.fields = {"member_id": credit.member_id}
+                raise
+        moves.append(_credit_move(credit, account, reasons, default_expiry, actor=actor, client=client))
+    _write(moves, now=now)
+    return list(dict.fromkeys(move.account.member_id for move in moves))
+
+
+def points_earn_bulk(
+    *, member_ids: Iterable[int], amount: int, reason: str | Reason, source_ref: str = "", expires_at: datetime | None = None
+) -> int:
+    """Credit ``amount`` points to every active member of ``member_ids``; returns how many were credited.
+
+    Members who are not active are skipped. Callers chunk (a few thousand ids per call).
+    """
+    # Checked before the members, so a bad call is refused even when no member would be credited.
+    _positive_amount(amount)
+    _reason(reason)
+    _future_expiry(expires_at, timezone.now())
+    credits = [
+        PointsCredit(member_id=member_id, amount=amount, reason=reason, source_ref=source_ref[:128], expires_at=expires_at)
+        for member_id in sorted(set(member_ids))
+    ]
+    return len(points_credit_many(credits=credits, skip_inactive=True))
+
+
+# Accounts ----------------------------------------------------------------------------------------
+
+
+def points_accounts_open(*, members: Sequence[Member], now: datetime, opening: Sequence[PointsCredit] = ()) -> None:
+    """Points accounts for new members (one at enrolment, a chunk in an import), with their opening balances.
+
+    The accounts are new in this transaction and nobody else can see them, so nothing is locked: each is inserted
+    with the balance its opening credits add up to, and the credits are written like any other (``_write``).
+    """
+    reasons = _checked_reasons(opening, now)
+    opening_balance: dict[int, int] = defaultdict(int)
+    for credit in opening:
+        opening_balance[credit.member_id] += credit.amount
+    if set(opening_balance) - {member.pk for member in members}:
+        unknown = min(set(opening_balance) - {member.pk for member in members})
+        raise ApplicationError("unknown_member", _("No such member."), fields={"member_id": unknown}, http_status=404)
+    account_ids = _insert(PointsAccount, [{"member_id": m.pk, "balance": opening_balance[m.pk], "updated_at": now} for m in members])
+    accounts = {
+        member.pk: PointsAccount(pk=account_id, member=member, balance=0)
+        for member, account_id in zip(members, account_ids, strict=True)
+        if member.pk in opening_balance
+    }
+    default_expiry = default_points_expiry(now)
+    moves = [_credit_move(credit, accounts[credit.member_id], reasons, default_expiry) for credit in opening]
+    _write(moves, now=now, store_balances=False)
+
+
+# Growth value ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def growth_add(
+    *, member: Member, amount: int, reason: str | Reason, source_ref: str = "", actor: User | None = None
+) -> tuple[GrowthEntry, TierChange | None]:
+    """Record growth value; promote at once when the rolling total crosses a higher tier's threshold."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise ApplicationError("invalid_amount", _("Growth value must be a non-zero whole number."), fields={"amount": amount})
+    member = lock_member(member_id=member.pk)
+    _require_status(member, {MemberStatus.ACTIVE})
+    reason_columns = _reason(reason)
+    refuse_personal_data_in_text(member, reason=reason_columns["reason"], source_ref=source_ref)
+    now = timezone.now()
+    entry = GrowthEntry.objects.create(member=member, amount=amount, source_ref=source_ref, actor=actor, created_at=now, **reason_columns)
+    return entry, tier_promote_on_growth(member=member, now=now, actor=actor)

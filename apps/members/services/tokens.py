@@ -1,0 +1,32 @@
+"""Short-lived member tokens for the member app: issued after the brand's own login, revocable."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.errors import ApplicationError
+from apps.core.models import ApiClient
+from apps.members.models import Member, MemberStatus, MemberToken
+
+
+def member_token_issue(*, member: Member, client: ApiClient, ttl: timedelta | None = None) -> tuple[MemberToken, str]:
+    """Issue a short-lived token for the member app, after the brand's own login of this member; ``ttl`` defaults to
+    ``MEMBER_TOKEN_TTL``."""
+    if member.status == MemberStatus.CLOSED:
+        raise ApplicationError("member_closed", _("The member's account is closed."), http_status=409)
+    raw, token_hash = MemberToken.generate()
+    now = timezone.now()
+    token = MemberToken.objects.create(
+        member=member, client=client, token_hash=token_hash, created_at=now, expires_at=now + (ttl or settings.USEROPS["MEMBER_TOKEN_TTL"])
+    )
+    return token, raw
+
+
+def member_tokens_revoke(*, member: Member, token: MemberToken | None = None) -> int:
+    """Revoke one token, or every live token of the member."""
+    tokens = MemberToken.objects.filter(member=member, revoked_at__isnull=True)
+    if token is not None:
+        tokens = tokens.filter(pk=token.pk)
+    return tokens.update(revoked_at=timezone.now())
