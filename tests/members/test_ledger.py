@@ -2,14 +2,18 @@
 
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.conf import settings
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError
 from apps.core.reasons import Reason
 from apps.members import services
 from apps.members.bulk import MemberRecord, members_bulk_upsert
+from apps.members.locks import lock_points_accounts
 from apps.members.models import (
     Member,
     MemberStatus,
@@ -221,3 +225,56 @@ def test_a_member_who_is_not_active_is_refused_by_id_too(operation):
         operation(member=member.pk, amount=10, reason="Purchase")
     assert refused.value.code == "member_frozen" and refused.value.http_status == 409
     assert not PointsEntry.objects.filter(account__member=member).exists()
+
+
+def _other_connection() -> psycopg.Connection:
+    database = connection.settings_dict
+    return psycopg.connect(
+        dbname=database["NAME"],
+        host=database["HOST"],
+        port=database["PORT"] or 5432,
+        user=database["USER"],
+        password=database["PASSWORD"],
+        autocommit=True,
+    )
+
+
+def test_locking_many_accounts_reads_them_in_key_order_with_what_the_ledger_needs():
+    first, second, frozen = MemberFactory(), MemberFactory(), MemberFactory(status=MemberStatus.FROZEN)
+    services.points_earn(member=second, amount=30, reason="Purchase")
+    accounts = lock_points_accounts(member_ids=iter([frozen.pk, second.pk, first.pk, second.pk]))
+    assert [(a.member_id, a.balance, a.member.status, a.member.phone) for a in accounts] == [
+        (first.pk, 0, MemberStatus.ACTIVE, first.phone),
+        (second.pk, 30, MemberStatus.ACTIVE, second.phone),
+        (frozen.pk, 0, MemberStatus.FROZEN, frozen.phone),
+    ]
+    assert accounts == sorted(accounts, key=lambda account: account.pk)
+    assert lock_points_accounts(member_ids=[]) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_locking_many_accounts_holds_accounts_and_member_status_but_not_rows_that_point_at_the_member():
+    member = MemberFactory()
+    with transaction.atomic(), _other_connection() as other:
+        lock_points_accounts(member_ids=[member.pk])
+        # An action row, grant or message for this member (a key-share) goes in at once …
+        other.execute("SELECT id FROM members_member WHERE id = %s FOR KEY SHARE NOWAIT", [member.pk])
+        # … while the account, and any change of the member's row, wait for the lock holder.
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            other.execute("SELECT id FROM members_pointsaccount WHERE member_id = %s FOR UPDATE NOWAIT", [member.pk])
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            other.execute("SELECT id FROM members_member WHERE id = %s FOR NO KEY UPDATE NOWAIT", [member.pk])
+
+
+def test_checking_a_reason_with_many_digits_reads_no_member_row_again():
+    """A reason that could hold a phone number is checked on every row, from what the lock already read."""
+
+    def queries_to_credit(count: int) -> int:
+        members = MemberFactory.create_batch(count)
+        with CaptureQueriesContext(connection) as queries:
+            services.points_earn_bulk(
+                member_ids=[m.pk for m in members], amount=5, reason=Reason("campaign", {"name": "Order 2026111199 88"})
+            )
+        return len(queries)
+
+    assert queries_to_credit(2) == queries_to_credit(6)

@@ -40,7 +40,6 @@ from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.core.queueing import enqueue_on_commit
 from apps.core.reasons import Reason, translated_param
-from apps.members.locks import lock_points_accounts
 from apps.members.selectors import points_cost
 from apps.members.services import points_earn_bulk
 from apps.messaging.services import messages_enqueue_bulk
@@ -148,28 +147,19 @@ def _remaining(campaign: Campaign, run: CampaignRun) -> int | None:
     return max(0, min(limits)) if limits else None
 
 
-def _lock_chunk(campaign: Campaign, ids: list[int], acted: list[int]) -> Benefit | None:
-    """Take the chunk's locks up front in the product's order: the benefit, then the members' points accounts.
+def _lock_benefit(campaign: Campaign) -> Benefit | None:
+    """The chunk's first lock after the run: its benefit (a mall exchange or a revocation of it takes the benefit
+    before the account, so the product's order puts it before members and accounts).
 
-    Everything the chunk inserts (grants, messages, its action rows) holds key-share locks on the members, and
-    members' ledger (``points_earn_bulk``) locks the acted-on members' accounts with their members FOR UPDATE. A
-    single earn locks an account, then its member, in one statement; so does an event cancellation for several,
-    in key order. Had this chunk locked anything of a member first (a key-share, or the member alone), such a
-    lock holder waiting for it while holding the account we need next would deadlock with the chunk; and two runs
-    over overlapping members (one holding out a member the other acts on) would each hold what the other's
-    ledger call needs. So, as every path does: the benefit (a mall exchange or a revocation of it takes the
-    benefit before the account), then every member of the chunk with its account, in key order, before any row
-    is inserted (``_apply`` awards the points before it grants).
-
-    When the run acts on every member of the chunk, the ledger's own lock is exactly that lock, and it is left
-    to the ledger. Otherwise the skipped members' action rows would take key-shares after the ledger's locks, so
-    the whole chunk is locked here first, through members' lock (``lock_points_accounts``); the ledger then finds
-    its accounts already ours. Without points nothing after the benefit is locked for update.
+    The chunk locks no member and no points account itself. Members' ledger (``points_earn_bulk``) locks the
+    acted-on members' accounts, and their members FOR NO KEY UPDATE, in key order, before anything of this chunk
+    points at a member (``_apply`` awards the points before it grants, the action rows come last). The key-share
+    locks that the grants, messages and action rows then take on members — skipped members too — neither wait
+    for another chunk's ledger lock nor hold it up, so two runs over overlapping members (one holding out a
+    member the other acts on) cannot deadlock, and a single earn waiting on such a key-share holds no account
+    this chunk still needs.
     """
-    benefit = lock_benefit(benefit_id=campaign.benefit_id) if campaign.benefit_id is not None else None
-    if campaign.points_amount and len(acted) < len(ids):
-        lock_points_accounts(member_ids=ids)
-    return benefit
+    return lock_benefit(benefit_id=campaign.benefit_id) if campaign.benefit_id is not None else None
 
 
 def _grant(campaign: Campaign, run: CampaignRun, benefit: Benefit | None, acted: list[int]) -> None:
@@ -187,7 +177,7 @@ def _grant(campaign: Campaign, run: CampaignRun, benefit: Benefit | None, acted:
 def _apply(campaign: Campaign, run: CampaignRun, benefit: Benefit | None, acted: list[int], now: datetime) -> tuple[int, int]:
     """Award, grant and message set-based; returns (members credited, messages queued).
 
-    The points go first: the ledger's account locks must come before any key-share on the members (``_lock_chunk``).
+    The points go first: the ledger's account locks come before any key-share on the members (``_lock_benefit``).
     """
     credited = len(acted)
     if campaign.points_amount and acted:
@@ -275,7 +265,7 @@ def _run_chunk(run_id: int, chunk_size: int) -> bool:
     if run.dry_run:
         credited, queued = len(acted), 0
     else:
-        benefit = _lock_chunk(campaign, ids, acted)
+        benefit = _lock_benefit(campaign)
         credited, queued = _apply(campaign, run, benefit, acted, now)
         _record_actions(campaign, run, outcomes, now)
     for outcome, counter in SKIP_COUNTERS.items():
