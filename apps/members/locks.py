@@ -34,7 +34,7 @@ def lock_consent(*, member_id: int, channel: str) -> Consent | None:
 
 
 def lock_points_account(*, member_id: int) -> PointsAccount:
-    """One account with its member (one statement locks both, member first in the order).
+    """One account with its member, locked by one statement.
 
     Every member has an account from enrolment, so no account means no such member: the same 404 a member lookup
     answers, which lets a caller holding only the member's id skip loading the member first.
