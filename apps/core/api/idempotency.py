@@ -64,9 +64,10 @@ def _claim(scope: str, key: str, fingerprint: str) -> IdempotencyRecord:
     table = IdempotencyRecord._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (scope, key, fingerprint, created_at) VALUES (%s, %s, %s, now())"  # noqa: S608
+            f"INSERT INTO {table} (scope, key, fingerprint, created_at) VALUES (%s, %s, %s, %s)"  # noqa: S608
             " ON CONFLICT (scope, key) DO NOTHING RETURNING id",
-            [scope, key, fingerprint],
+            # The time as a parameter, adapted by the backend: the embedded SQLite database has no now().
+            [scope, key, fingerprint, connection.ops.adapt_datetimefield_value(timezone.now())],
         )
         inserted = cursor.fetchone()
     if inserted is not None:
