@@ -100,60 +100,26 @@ def copy_into_import_tables(path: Path) -> int:
             total += len(chunk)
             member_ids = allocate_ids(Member, len(chunk))
             account_ids = allocate_ids(PointsAccount, len(chunk))
-            members = []
+            member_rows = []
+            source, status = SourceChannel.IMPORT.value, MemberStatus.ACTIVE.value
             for member_id, (external_id, name, phone, city, joined, _points) in zip(member_ids, chunk, strict=True):
                 year, month, day = joined.split("/")
                 joined_at = datetime(int(year), int(month), int(day), 12, tzinfo=zone)
-                members.append((member_id, external_id, name, "+86" + phone.replace(" ", ""), city, joined_at))
+                phone = "+86" + phone.replace(" ", "")
+                member_rows.append(
+                    (member_id, now, now, external_id, name, phone, "", "unknown", city, source, status, "", joined_at, tier_id, now, 0)
+                )
             raw = cursor.cursor
             member_columns = "id, created_at, updated_at, external_id, name, phone, email, gender, city, source_channel,"
             member_columns += " status, status_reason, joined_at, tier_id, tier_achieved_at, growth_value"
             with raw.copy(f"COPY members_member ({member_columns}) FROM STDIN") as copy:
-                for member_id, external_id, name, phone, city, joined_at in members:
-                    copy.write_row(
-                        (
-                            member_id,
-                            now,
-                            now,
-                            external_id,
-                            name,
-                            phone,
-                            "",
-                            "unknown",
-                            city,
-                            SourceChannel.IMPORT.value,
-                            MemberStatus.ACTIVE.value,
-                            "",
-                            joined_at,
-                            tier_id,
-                            now,
-                            0,
-                        )
-                    )
+                for member_row in member_rows:
+                    copy.write_row(member_row)
+            # A history row is the member row without updated_at, then when and how it was recorded.
             history_columns = member_columns.replace(" updated_at,", "") + ", history_date, history_type"
             with raw.copy(f"COPY {Member.history.model._meta.db_table} ({history_columns}) FROM STDIN") as copy:
-                for member_id, external_id, name, phone, city, joined_at in members:
-                    copy.write_row(
-                        (
-                            member_id,
-                            now,
-                            external_id,
-                            name,
-                            phone,
-                            "",
-                            "unknown",
-                            city,
-                            SourceChannel.IMPORT.value,
-                            MemberStatus.ACTIVE.value,
-                            "",
-                            joined_at,
-                            tier_id,
-                            now,
-                            0,
-                            now,
-                            "+",
-                        )
-                    )
+                for member_row in member_rows:
+                    copy.write_row((*member_row[:2], *member_row[3:], now, "+"))
             with raw.copy("COPY members_pointsaccount (id, member_id, balance, updated_at) FROM STDIN") as copy:
                 for account_id, member_id, row in zip(account_ids, member_ids, chunk, strict=True):
                     copy.write_row((account_id, member_id, int(row[5]), now))
