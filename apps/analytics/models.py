@@ -5,7 +5,7 @@ tier, city, channel — is the member's at the time the row was rolled up; chann
 """
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -57,6 +57,16 @@ class ActivityEvent(models.Model):
     order_ref = models.CharField(_("order reference"), max_length=128, blank=True)
     channel = models.CharField(_("channel"), max_length=20, choices=ActivityChannel.choices, blank=True)
     nps_score = models.PositiveSmallIntegerField(_("NPS score (0-10)"), null=True, blank=True)
+    # Database defaults, so the set-based writers that name only the columns they know still insert.
+    properties = models.JSONField(
+        _("properties"),
+        default=dict,
+        db_default=Value({}, output_field=models.JSONField()),
+        blank=True,
+        help_text=_("What the reporting system said about the event."),
+    )
+    device_id = models.CharField(_("device ID"), max_length=64, blank=True, default="", db_default="")
+    client_ip = models.GenericIPAddressField(_("client address"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("activity event")
@@ -77,6 +87,9 @@ class ActivityEvent(models.Model):
             models.Index(fields=["recorded_at"], name="activity_recorded_idx"),
             models.Index(fields=["occurred_at"], name="activity_occurred_idx"),
             models.Index(fields=["member", "occurred_at"], name="activity_member_occurred_idx"),
+            # Velocity checks count a device's or an address's recent events; most events carry neither.
+            models.Index(fields=["device_id", "occurred_at"], name="activity_device_idx", condition=~Q(device_id="")),
+            models.Index(fields=["client_ip", "occurred_at"], name="activity_client_ip_idx", condition=Q(client_ip__isnull=False)),
         ]
 
     def __str__(self) -> str:

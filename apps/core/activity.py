@@ -9,15 +9,19 @@ Two kinds of listener:
   same events safely.
 - **Handlers** react to an event the moment it is first stored, inside the storing transaction, because their effect
   is part of the answer (a purchase's earned points are in the ingest API's reply). Members registers purchase earning,
-  campaigns the referral qualification on a first purchase. The analytics ingest calls ``activity_stored(...)`` once
-  per newly stored event; each handler runs in its own savepoint, so a refused reaction (an ``ApplicationError``)
-  writes nothing of its own and neither loses the stored event nor stops the other handlers.
+  campaigns the referral qualification on a first purchase. Each handler runs in its own savepoint, so a refused
+  reaction (an ``ApplicationError``) writes nothing of its own and neither loses the stored event nor stops the others.
+- **Batch handlers** get every newly stored event of one store at once — a batch of up to a thousand from the ingest
+  API, or one event our own services announced — so that work over many events (earning rules, task progress) is done
+  set-based per batch rather than one query per event. They run after the per-event handlers, in the same transaction.
+
+``activities_stored(...)`` runs both kinds for a list of newly stored events and returns the points each event earned.
 """
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -47,11 +51,18 @@ class StoredActivity:
     amount: Decimal | None
     first_of_kind: bool
     client: ApiClient | None = None
+    channel: str = ""
+    properties: dict[str, Any] = field(default_factory=dict)
+    device_id: str = ""
+    client_ip: str | None = None
 
 
 # A handler returns the points the event earned the member (None or 0 when it earned none).
 ActivityHandler = Callable[[StoredActivity], int | None]
 HANDLERS: defaultdict[str, list[ActivityHandler]] = defaultdict(list)
+# A batch handler returns the points it awarded, by the event's ``pk`` (events that earned nothing may be left out).
+ActivityBatchHandler = Callable[[Sequence[StoredActivity]], Mapping[int, int]]
+BATCH_HANDLERS: list[ActivityBatchHandler] = []
 
 
 def register_activity_recorder(recorder: Recorder) -> None:
@@ -65,8 +76,14 @@ def register_activity_handler(kind: str, handler: ActivityHandler) -> None:
         HANDLERS[kind].append(handler)
 
 
+def register_activity_batch_handler(handler: ActivityBatchHandler) -> None:
+    """React to every store of new events, of any kind, with the whole list at once (in app order)."""
+    if handler not in BATCH_HANDLERS:
+        BATCH_HANDLERS.append(handler)
+
+
 def has_activity_handlers(kind: str) -> bool:
-    return bool(HANDLERS.get(kind))
+    return bool(HANDLERS.get(kind)) or bool(BATCH_HANDLERS)
 
 
 def activity_stored(event: StoredActivity) -> int:
@@ -78,6 +95,25 @@ def activity_stored(event: StoredActivity) -> int:
                 earned += handler(event) or 0
         except ApplicationError as exc:
             logger.warning("%s of %s %s changed nothing: %s", handler.__qualname__, event.kind, event.event_id, exc)
+    return earned
+
+
+def activities_stored(events: Sequence[StoredActivity]) -> dict[int, int]:
+    """Run the per-event handlers, then the batch handlers, for newly stored events; the points earned by event ``pk``.
+
+    A batch handler runs in one savepoint: a refusal (``ApplicationError``) undoes only that handler's writes for the
+    whole batch, so it must refuse only what is wrong with the batch as a whole and settle per-event problems itself.
+    """
+    earned = {event.pk: activity_stored(event) for event in events}
+    if not events:
+        return earned
+    for handler in BATCH_HANDLERS:
+        try:
+            with transaction.atomic():
+                for pk, points in handler(events).items():
+                    earned[pk] = earned.get(pk, 0) + (points or 0)
+        except ApplicationError as exc:
+            logger.warning("%s of a batch of %d events changed nothing: %s", handler.__qualname__, len(events), exc)
     return earned
 
 

@@ -192,3 +192,59 @@ def test_analytics_imports_no_services_of_members_or_campaigns():
                 names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
             found += [f"{path.name}: {name}" for name in names if name.startswith(forbidden)]
     assert found == []
+
+
+def test_properties_device_and_address_are_stored_and_malformed_ones_named(trusted_client):
+    api, _client = trusted_client([ApiScope.ACTIVITY_WRITE])
+    member = MemberFactory()
+    at = "2026-03-02T10:00:00+08:00"
+    base = {"member_id": member.pk, "kind": "login", "occurred_at": at}
+    events = [
+        {**base, "event_id": "p1", "properties": {"screen": "首页", "n": 3}, "device_id": "dev-1", "client_ip": "10.0.0.7"},
+        {**base, "event_id": "p2", "properties": ["not", "an", "object"]},
+        {**base, "event_id": "p3", "properties": {f"k{i}": i for i in range(51)}},
+        {**base, "event_id": "p4", "properties": {"blob": "x" * 5000}},
+        {**base, "event_id": "p5", "client_ip": "999.1.1.1"},
+        {**base, "event_id": "p6", "device_id": "d" * 65},
+    ]
+    body = _post(api, events).json()
+    assert (body["created"], body["rejected"]) == (1, 5)
+    codes = {item["event_id"]: (item.get("code"), sorted(item.get("fields", {}))) for item in body["items"]}
+    assert codes["p2"] == ("invalid", ["properties"])
+    assert codes["p3"] == ("too_large", ["properties"])
+    assert codes["p4"] == ("too_large", ["properties"])
+    assert codes["p5"] == ("invalid", ["client_ip"])
+    assert codes["p6"] == ("invalid", ["device_id"])
+    stored = ActivityEvent.objects.get(event_id="p1")
+    assert (stored.properties, stored.device_id, stored.client_ip) == ({"screen": "首页", "n": 3}, "dev-1", "10.0.0.7")
+
+
+def test_a_batch_handler_gets_the_new_events_of_a_batch_at_once(trusted_client):
+    from apps.core import activity
+
+    api, _client = trusted_client([ApiScope.ACTIVITY_WRITE])
+    member = MemberFactory()
+    seen: list[list[tuple[str, bool, str]]] = []
+
+    def handler(events):
+        seen.append([(event.event_id, event.first_of_kind, event.device_id) for event in events])
+        return {event.pk: 2 for event in events if event.kind == "login"}
+
+    at = "2026-03-02T10:00:00+08:00"
+    activity.register_activity_batch_handler(handler)
+    try:
+        _post(api, [{"event_id": "b0", "member_id": member.pk, "kind": "login", "occurred_at": at}], key="b0")
+        body = _post(
+            api,
+            [
+                {"event_id": "b1", "member_id": member.pk, "kind": "login", "occurred_at": at, "device_id": "d1"},
+                {"event_id": "b0", "member_id": member.pk, "kind": "login", "occurred_at": at},
+                {"event_id": "b2", "member_id": member.pk, "kind": "app_open", "occurred_at": at},
+            ],
+            key="b1",
+        ).json()
+    finally:
+        activity.BATCH_HANDLERS.remove(handler)
+    assert seen == [[("b0", True, "")], [("b1", False, "d1"), ("b2", True, "")]]
+    assert body["points_awarded"] == 2
+    assert {item["event_id"]: item.get("points") for item in body["items"]} == {"b1": 2, "b0": None, "b2": 0}

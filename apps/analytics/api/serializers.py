@@ -15,6 +15,9 @@ class ActivityItemSerializer(serializers.Serializer):
     order_ref = serializers.CharField(max_length=128, required=False)
     channel = serializers.ChoiceField(choices=ActivityChannel.choices, required=False)
     nps_score = serializers.IntegerField(min_value=0, max_value=10, required=False, help_text="Survey answers only.")
+    properties = serializers.DictField(required=False, help_text="What else the system knows: at most 50 names, 4 KB as JSON.")
+    device_id = serializers.CharField(max_length=64, required=False, help_text="The member's device, for abuse control.")
+    client_ip = serializers.IPAddressField(required=False, help_text="The member's address as the reporting system saw it.")
 
 
 class ActivityBatchSerializer(serializers.Serializer):

@@ -4,26 +4,31 @@ A newly stored event's reactions — purchase earning in members, referral quali
 with ``apps.core.activity`` and run inside the ingest's transaction; analytics itself moves no points.
 """
 
+import ipaddress
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from apps.analytics.days import config, local_zone
 from apps.analytics.models import OWN_SOURCE, ActivityChannel, ActivityEvent, ActivityKind
-from apps.core.activity import StoredActivity, activity_stored, has_activity_handlers
+from apps.core.activity import StoredActivity, activities_stored, has_activity_handlers
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient
 from apps.members.models import Member
 
 MAX_EVENT_ID_LENGTH = 128
 FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_PROPERTIES = 50
+MAX_PROPERTIES_BYTES = 4096
+MAX_DEVICE_ID_LENGTH = 64
 
 
 def activity_record(
@@ -37,8 +42,9 @@ def activity_record(
     amount: Decimal | None = None,
     order_ref: str = "",
     nps_score: int | None = None,
+    properties: dict[str, Any] | None = None,
 ) -> bool:
-    """Store one activity event of our own services; False when ``(source, event_id)`` was already stored."""
+    """Store one activity event of our own services and run its reactions; False when it was already stored."""
     if kind not in ActivityKind.values:
         raise ApplicationError("invalid_kind", _("Unknown activity kind."), fields={"kind": kind})
     if channel and channel not in ActivityChannel.values:
@@ -53,8 +59,13 @@ def activity_record(
         amount=amount,
         order_ref=order_ref[:128],
         nps_score=nps_score,
+        properties=properties or {},
     )
-    return bool(_insert_new([event]))
+    stored = _insert_new([event])
+    if not stored:
+        return False
+    _react([(event, stored[event.event_id])], client=None)
+    return True
 
 
 def activity_record_announced(**event: Any) -> None:
@@ -71,7 +82,21 @@ def _insert_new(events: list[ActivityEvent]) -> dict[str, int]:
     if not events:
         return {}
     now = timezone.now()
-    names = ["member", "kind", "occurred_at", "recorded_at", "source", "event_id", "amount", "order_ref", "channel", "nps_score"]
+    names = [
+        "member",
+        "kind",
+        "occurred_at",
+        "recorded_at",
+        "source",
+        "event_id",
+        "amount",
+        "order_ref",
+        "channel",
+        "nps_score",
+        "properties",
+        "device_id",
+        "client_ip",
+    ]
     fields = [ActivityEvent._meta.get_field(name) for name in names]
     rows, params = [], []
     for event in events:
@@ -164,6 +189,33 @@ def _nps(item: dict[str, Any], kind: str) -> int | None:
     return value
 
 
+def _properties(item: dict[str, Any]) -> dict[str, Any]:
+    value = item.get("properties")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _InvalidItemError("invalid", "properties", _("Properties must be an object of names and values."))
+    if len(value) > MAX_PROPERTIES:
+        raise _InvalidItemError("too_large", "properties", _("At most %(max)d properties per event.") % {"max": MAX_PROPERTIES})
+    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_PROPERTIES_BYTES:
+        raise _InvalidItemError(
+            "too_large", "properties", _("Properties may take at most %(max)d bytes as JSON.") % {"max": MAX_PROPERTIES_BYTES}
+        )
+    return value
+
+
+def _client_ip(item: dict[str, Any]) -> str | None:
+    value = item.get("client_ip")
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise _InvalidItemError("invalid", "client_ip", _("An IPv4 or IPv6 address is required."))
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise _InvalidItemError("invalid", "client_ip", _("An IPv4 or IPv6 address is required.")) from None
+
+
 def _resolve_members(items: list[Any]) -> tuple[dict[int, Member], dict[str, Member]]:
     ids = {i["member_id"] for i in items if isinstance(i, dict) and isinstance(i.get("member_id"), int)}
     external = {i["external_id"] for i in items if isinstance(i, dict) and isinstance(i.get("external_id"), str)}
@@ -202,6 +254,9 @@ def _validate(item: Any, by_id: dict[int, Member], by_external: dict[str, Member
         nps_score=_nps(item, kind),
         channel=channel,
         order_ref=_text(item, "order_ref", required=False, max_length=128),
+        properties=_properties(item),
+        device_id=_text(item, "device_id", required=False, max_length=MAX_DEVICE_ID_LENGTH),
+        client_ip=_client_ip(item),
     )
 
 
@@ -252,6 +307,8 @@ def activity_ingest_batch(*, items: Any, client: ApiClient) -> IngestResult:
         seen.add(event.event_id)
         valid.append((index, event))
     stored = _insert_new([event for _index, event in valid])
+    new = [(event, stored[event.event_id]) for _index, event in valid if event.event_id in stored]
+    earned = _react(new, client=client)
     for index, event in valid:
         if event.event_id not in stored:
             result.duplicates += 1
@@ -260,27 +317,44 @@ def activity_ingest_batch(*, items: Any, client: ApiClient) -> IngestResult:
         result.created += 1
         answer: dict[str, Any] = {"index": index, "event_id": event.event_id, "status": "created"}
         if has_activity_handlers(event.kind):
-            earned = _react(event, pk=stored[event.event_id], client=client)
-            answer["points"] = earned
-            result.points_awarded += earned
+            points = earned.get(stored[event.event_id], 0)
+            answer["points"] = points
+            result.points_awarded += points
         result.items.append(answer)
     result.items.sort(key=lambda answer: answer["index"])
     return result
 
 
-def _react(event: ActivityEvent, *, pk: int, client: ApiClient) -> int:
-    """Run the reactions registered for a newly stored event; the points they earned the member."""
-    earlier = ActivityEvent.objects.filter(member_id=event.member_id, kind=event.kind, pk__lt=pk)
-    return activity_stored(
-        StoredActivity(
-            pk=pk,
-            member_id=event.member_id,
-            kind=event.kind,
-            event_id=event.event_id,
-            source=event.source,
-            occurred_at=event.occurred_at,
-            amount=event.amount,
-            first_of_kind=not earlier.exists(),
-            client=client,
-        )
+def _react(new: list[tuple[ActivityEvent, int]], *, client: ApiClient | None) -> dict[int, int]:
+    """Run the reactions registered for newly stored events (with their row ids); the points earned by row id."""
+    if not new or not any(has_activity_handlers(event.kind) for event, _pk in new):
+        return {}
+    first_pk = _first_event_of_kind([(event.member_id, event.kind) for event, _pk in new])
+    return activities_stored(
+        [
+            StoredActivity(
+                pk=pk,
+                member_id=event.member_id,
+                kind=event.kind,
+                event_id=event.event_id,
+                source=event.source,
+                occurred_at=event.occurred_at,
+                amount=event.amount,
+                first_of_kind=first_pk[(event.member_id, event.kind)] == pk,
+                client=client,
+                channel=event.channel,
+                properties=event.properties,
+                device_id=event.device_id,
+                client_ip=event.client_ip,
+            )
+            for event, pk in new
+        ]
     )
+
+
+def _first_event_of_kind(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """The row id of each member's first stored event of each kind: one query for the whole batch."""
+    members = {member_id for member_id, _kind in pairs}
+    kinds = {kind for _member_id, kind in pairs}
+    firsts = ActivityEvent.objects.filter(member_id__in=members, kind__in=kinds).values_list("member_id", "kind").annotate(first=Min("pk"))
+    return {(member_id, kind): first for member_id, kind, first in firsts}
