@@ -20,6 +20,16 @@ class ActivityKind(models.TextChoices):
     EVENT_ATTENDANCE = "event_attendance", _("Event attendance")
     REFERRAL = "referral", _("Referral")
     SURVEY = "survey", _("Survey answer")
+    ENROLMENT = "enrolment", _("Enrolment")
+    SIGN_IN = "sign_in", _("Daily sign-in")
+    PROFILE_COMPLETED = "profile_completed", _("Profile completed")
+    COMMUNITY_POST = "community_post", _("Community post")
+    COMMUNITY_COMMENT = "community_comment", _("Community comment")
+    LIKE_RECEIVED = "like_received", _("Like received")
+    SHARE = "share", _("Share")
+    CONTENT_FEATURED = "content_featured", _("Content featured")
+    TEST_DRIVE_BOOKED = "test_drive_booked", _("Test drive booked")
+    SERVICE_VISIT = "service_visit", _("Service visit")
 
 
 class ActivityChannel(models.TextChoices):
