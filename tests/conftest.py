@@ -124,12 +124,17 @@ def seeded_tiers(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen]:
-    """A real Celery worker (a separate process) on the test broker and the test database.
+def celery_worker_process(request: pytest.FixtureRequest, transactional_db: None) -> Iterator[subprocess.Popen]:
+    """A real Celery worker (a separate process) on the test broker and the test database, consuming every queue
+    or those a ``worker_queues`` mark names.
 
     Runs only in the serial ``-m celery_worker`` pass of ``make test``, where CELERY_BROKER_URL is Redis.
     """
     from config.celery import app
+    from config.celery_routes import QUEUES
+
+    marker = request.node.get_closest_marker("worker_queues")
+    queues = marker.args if marker else QUEUES
 
     broker = app.conf.broker_url
     if not broker.startswith("redis://") or connection.vendor != "postgresql":
@@ -142,7 +147,7 @@ def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen]:
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
         "CELERY_BROKER_URL": broker,
     }
-    worker = subprocess.Popen(
+    worker = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments; the queue names come from the test
         [
             sys.executable,
             "-m",
@@ -150,6 +155,8 @@ def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen]:
             "-A",
             "config",
             "worker",
+            "--queues",
+            ",".join(queues),
             "--pool",
             "solo",
             "--without-gossip",
