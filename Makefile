@@ -8,7 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/userops
 BENCH_URL ?= postgres://postgres@127.0.0.1:5432/userops_bench
 PG_PROBE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-app-role lint format bench bench-quick loadtest setup demo messages clean screenshots
+.PHONY: run test test-app-role test-pgbouncer lint format bench bench-quick loadtest setup demo messages clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,15 @@ APP_ROLE_TESTS := $(wildcard tests/*/test_concurrency.py) tests/members/test_ser
 test-app-role: messages
 	USEROPS_TEST_APP_ROLE=1 DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} CELERY_BROKER_URL=memory:// \
 		$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not celery_worker" $(PYTEST_ARGS) $(APP_ROLE_TESTS)
+
+# The concurrency and idempotency tests again, through a real PgBouncer in transaction pooling mode (as production
+# runs): nothing may rely on session state. PgBouncer is (re)started first so the test database can be made afresh.
+PGBOUNCER_PORT ?= 6432
+POOLED_TESTS := $(wildcard tests/*/test_concurrency.py) tests/core/test_pooling.py tests/members/test_api.py tests/benefits/test_api.py
+test-pgbouncer: messages
+	bash .ci/pgbouncer.sh $(PGBOUNCER_PORT)
+	DATABASE_URL=postgres://postgres@127.0.0.1:$(PGBOUNCER_PORT)/userops_pooled DATABASE_POOLED=1 USEROPS_PGBOUNCER_PORT=$(PGBOUNCER_PORT) \
+		CELERY_BROKER_URL=memory:// $(BIN)/pytest --create-db --reuse-db -n $(PYTEST_WORKERS) -m "not celery_worker" $(PYTEST_ARGS) $(POOLED_TESTS)
 
 # The browser tests, writing the README's screenshots to docs/screenshots/ as well.
 screenshots: messages
