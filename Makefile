@@ -8,7 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/userops
 BENCH_URL ?= postgres://postgres@127.0.0.1:5432/userops_bench
 PG_PROBE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-app-role test-pgbouncer lint format bench bench-quick loadtest setup demo messages clean screenshots
+.PHONY: run test test-app-role test-pgbouncer test-replica lint format bench bench-quick loadtest setup demo messages clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,16 @@ test-pgbouncer: messages
 	bash .ci/pgbouncer.sh $(PGBOUNCER_PORT)
 	DATABASE_URL=postgres://postgres@127.0.0.1:$(PGBOUNCER_PORT)/userops_pooled DATABASE_POOLED=1 USEROPS_PGBOUNCER_PORT=$(PGBOUNCER_PORT) \
 		CELERY_BROKER_URL=memory:// $(BIN)/pytest --create-db --reuse-db -n $(PYTEST_WORKERS) -m "not celery_worker" $(PYTEST_ARGS) $(POOLED_TESTS)
+
+# The read-routing tests against a real streaming replica of the local PostgreSQL (a second cluster on
+# REPLICA_PORT, made by pg_basebackup and removed afterwards).
+REPLICA_PORT ?= 5433
+test-replica: messages
+	bash .ci/replica.sh $(REPLICA_PORT)
+	status=0; DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} DATABASE_REPLICA_URLS=postgres://postgres@127.0.0.1:$(REPLICA_PORT)/userops \
+		USEROPS_TEST_REPLICA_PORT=$(REPLICA_PORT) CELERY_BROKER_URL=memory:// \
+		$(BIN)/pytest -p no:xdist $(PYTEST_ARGS) tests/core/test_replicas.py || status=$$?; \
+	bash .ci/replica.sh $(REPLICA_PORT) stop; exit $$status
 
 # The browser tests, writing the README's screenshots to docs/screenshots/ as well.
 screenshots: messages

@@ -4,9 +4,11 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from apps.core.replicas import replica_reads
 from apps.members import selectors as member_selectors
 
 
+@replica_reads()
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
     if not request.user.has_perm("members.view_member"):
         return context

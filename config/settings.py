@@ -125,6 +125,20 @@ else:
         # server sessions: a named cursor or a prepared statement would be looked for on the wrong one.
         DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+# Read replicas (docs/operations.md): reads that tolerate lag go to the first healthy one (apps/core/replicas.py).
+for _number, _replica_url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+    DATABASES[f"replica_{_number}"] = {
+        **env.db_url_config(_replica_url),
+        "ATOMIC_REQUESTS": False,
+        "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["apps.core.replicas.PrimaryReplicaRouter"]
+USEROPS_REPLICAS = {
+    "MAX_LAG_SECONDS": env.float("USEROPS_REPLICA_MAX_LAG_SECONDS", default=30.0),
+    "CHECK_SECONDS": env.float("USEROPS_REPLICA_CHECK_SECONDS", default=5.0),
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"

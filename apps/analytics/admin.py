@@ -22,6 +22,7 @@ from apps.analytics.models import ActivityEvent, DailyMetric, RfmScore, RfmSegme
 from apps.core.admin_base import ModelAdmin
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
+from apps.core.replicas import replica_reads
 from apps.members.admin import register_member_list_filter, register_member_profile_fact
 from apps.members.models import Member, SourceChannel, Tier
 
@@ -160,6 +161,7 @@ class AnalyticsDashboardAdmin(ModelAdmin):
         except ApplicationError as exc:
             return selectors.default_filter(), exc.message
 
+    @replica_reads()
     def export_view(self, request: HttpRequest, name: str) -> HttpResponse:
         if not request.user.has_perm(DASHBOARD_PERMISSION):
             raise PermissionDenied
@@ -175,6 +177,7 @@ class AnalyticsDashboardAdmin(ModelAdmin):
             object_type=f"analytics.{name}",
         )
 
+    @replica_reads()
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if not request.user.has_perm(DASHBOARD_PERMISSION):
             raise PermissionDenied

@@ -12,6 +12,7 @@ from apps.campaigns.conditions import CONDITIONS, OPERATOR_LABELS, compile_rules
 from apps.campaigns.models import ActionOutcome, Campaign, CampaignAction, CampaignRun, Segment, SegmentMember, Trigger
 from apps.core.db import statement_timeout
 from apps.core.errors import ApplicationError
+from apps.core.replicas import replica_reads
 from apps.members.models import Member, TierChange, TierChangeKind
 from apps.members.selectors import active_member_ids, member_ids_with_consent
 from apps.messaging.models import MessagePurpose
@@ -95,8 +96,9 @@ def segment_query_guard() -> AbstractContextManager[None]:
     )
 
 
+@replica_reads()
 def segment_preview(*, rules: dict[str, Any], sample_size: int = 10) -> dict[str, Any]:
-    """Live count and a sample, for the segment editor."""
+    """Live count and a sample, for the segment editor (from a replica when one is healthy)."""
     members = rules_members(rules=rules)
     with segment_query_guard():
         sample = members.select_related("tier").order_by("-id")[:sample_size]

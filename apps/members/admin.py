@@ -31,6 +31,7 @@ from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.masking import mask_birthday, mask_email, mask_phone
 from apps.core.models import AccessAction
+from apps.core.replicas import replica_reads
 from apps.core.service_admin import ServiceFormAdmin, add_service_error
 from apps.core.services import access_log_record
 from apps.members import selectors, services
@@ -497,6 +498,7 @@ class MemberAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin)
     def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Member]) -> HttpResponse:
         return self._export(request, queryset, "xlsx")
 
+    @replica_reads()
     def _export(self, request: HttpRequest, queryset: QuerySet[Member], file_format: str) -> HttpResponse:
         rows = export_rows(queryset, full_pii=can_see_pii(request))
         return export_response(

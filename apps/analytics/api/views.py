@@ -14,6 +14,7 @@ from apps.core.api.permissions import IsTrustedClient
 from apps.core.api.views import IDEMPOTENCY_HEADER, TrustedView
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, ApiScope, User
+from apps.core.replicas import replica_reads
 
 VIEW_PERMISSION = "analytics.view_dailymetric"
 
@@ -70,6 +71,7 @@ class MetricView(APIView):
     required_scopes = {"GET": (ApiScope.ANALYTICS_READ,)}
 
     @extend_schema(operation_id="metrics_figure", parameters=FILTER_PARAMETERS, responses={200: s.FigureSerializer}, tags=["metrics"])
+    @replica_reads()
     def get(self, request: Request, name: str) -> Response:
         if name not in selectors.FIGURES:
             raise ApplicationError("metric_not_found", _("No such metric."), http_status=404)
