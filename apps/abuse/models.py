@@ -1,6 +1,7 @@
 """Abuse control (防刷): velocity limits on activity and a blocklist, both read by the award screen."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -30,9 +31,15 @@ class VelocityLimit(models.Model):
         _("activity kind"), max_length=20, choices=ActivityKind.choices, blank=True, help_text=_("Empty: activities of every kind count.")
     )
     max_events = models.PositiveIntegerField(
-        _("allowed events"), help_text=_("This many events in the window are paid; the next one is held.")
+        _("allowed events"),
+        validators=[MinValueValidator(1)],
+        help_text=_("This many events in the window are paid; the next one is held."),
     )
-    window_minutes = models.PositiveIntegerField(_("window (minutes)"))
+    window_minutes = models.PositiveIntegerField(
+        _("window (minutes)"),
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_WINDOW_MINUTES)],
+        help_text=_("At most a week (10080)."),
+    )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -46,7 +46,7 @@ def scope_label(scope: str, value: str) -> str:
 
 
 def limit_reason(limit: LimitSpec, value: str, count: int) -> str:
-    """"device d-123: 31 sign_in events in 10 minutes, limit 20"."""
+    """ "device d-123: 31 sign_in events in 10 minutes, limit 20"."""
     text = (
         _("%(who)s: %(count)s %(kind)s events in %(minutes)s minutes, limit %(limit)s")
         if limit.kind
@@ -112,9 +112,10 @@ def _blocked(candidates: Sequence[CandidateAward], config: ScreenConfig, held: d
         keys = {key for key in addresses.values() if key}
         wanted |= Q(kind=BlockKind.ADDRESS, is_network=False, range_start__in=keys) | Q(kind=BlockKind.ADDRESS, is_network=True)
     entries = list(
-        BlockEntry.objects.filter(active_blocks_q(timezone.now())).filter(wanted).order_by("pk").values(
-            "kind", "member_id", "device_id", "network", "range_start", "range_end", "reason"
-        )
+        BlockEntry.objects.filter(active_blocks_q(timezone.now()))
+        .filter(wanted)
+        .order_by("pk")
+        .values("kind", "member_id", "device_id", "network", "range_start", "range_end", "reason")
     )
     if not entries:
         return

@@ -52,7 +52,10 @@ def _peak(times: list[datetime], window: timedelta) -> int:
 def _blocked_values(scope: str, values: list[str]) -> set[str]:
     entries = BlockEntry.objects.filter(active_blocks_q())
     if scope == Scope.MEMBER:
-        return {str(pk) for pk in entries.filter(kind=BlockKind.MEMBER, member_id__in=[int(v) for v in values]).values_list("member_id", flat=True)}
+        return {
+            str(pk)
+            for pk in entries.filter(kind=BlockKind.MEMBER, member_id__in=[int(v) for v in values]).values_list("member_id", flat=True)
+        }
     if scope == Scope.DEVICE:
         return set(entries.filter(kind=BlockKind.DEVICE, device_id__in=values).values_list("device_id", flat=True))
     ranges = list(entries.filter(kind=BlockKind.ADDRESS).values_list("range_start", "range_end"))
@@ -81,7 +84,9 @@ def suspicious_values(*, period: str = "hour", now: datetime | None = None) -> l
         if not busy:
             continue
         timelines: defaultdict[str, list[datetime]] = defaultdict(list)
-        for value, at in events.filter(**{f"{column}__in": list(busy)}).order_by(column, "occurred_at", "id").values_list(column, "occurred_at"):
+        for value, at in (
+            events.filter(**{f"{column}__in": list(busy)}).order_by(column, "occurred_at", "id").values_list(column, "occurred_at")
+        ):
             timelines[str(value)].append(at)
         rows = []
         for value, times in timelines.items():

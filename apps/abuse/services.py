@@ -73,7 +73,9 @@ def _check_until(until: datetime | None, now: datetime) -> None:
 def _check_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ApplicationError("reason_required", _("Give the reason for the block: it is shown on every award it holds."), fields={"reason": ""})
+        raise ApplicationError(
+            "reason_required", _("Give the reason for the block: it is shown on every award it holds."), fields={"reason": ""}
+        )
     if len(reason) > 200:
         raise ApplicationError("reason_too_long", _("The reason may be at most 200 characters."), fields={"reason": reason[:20]})
     return reason
@@ -90,7 +92,9 @@ def _shape(entry: BlockEntry) -> None:
         if not entry.device_id:
             raise ApplicationError("device_required", _("Give the device ID to block."), fields={"device_id": ""})
         if len(entry.device_id) > 64:
-            raise ApplicationError("device_too_long", _("A device ID has at most 64 characters."), fields={"device_id": entry.device_id[:20]})
+            raise ApplicationError(
+                "device_too_long", _("A device ID has at most 64 characters."), fields={"device_id": entry.device_id[:20]}
+            )
         entry.member, entry.network, entry.range_start, entry.range_end, entry.is_network = None, "", "", "", False
     elif entry.kind == BlockKind.ADDRESS:
         found = address_range(entry.network or "", field="network")
@@ -145,7 +149,9 @@ def block_add(
     until: datetime | None = None,
     actor: Any = None,
 ) -> BlockEntry:
-    return block_save(entry=BlockEntry(kind=kind, member=member, device_id=device_id, network=network, reason=reason, until=until), actor=actor)
+    return block_save(
+        entry=BlockEntry(kind=kind, member=member, device_id=device_id, network=network, reason=reason, until=until), actor=actor
+    )
 
 
 @transaction.atomic

@@ -82,7 +82,9 @@ def test_one_entry_in_force_per_target_and_a_lifted_one_may_be_added_again():
     user = UserFactory()
     entry = services.block_add(kind=BlockKind.ADDRESS, network="::ffff:192.0.2.0/120", reason="dc", actor=user)
     assert (entry.network, entry.is_network, entry.created_by) == ("192.0.2.0/24", True, user)
-    error = refused("already_blocked", "network", lambda: services.block_add(kind=BlockKind.ADDRESS, network="192.0.2.9/24", reason="again"))
+    error = refused(
+        "already_blocked", "network", lambda: services.block_add(kind=BlockKind.ADDRESS, network="192.0.2.9/24", reason="again")
+    )
     assert "192.0.2.0/24" in error.message
     services.block_lift(entry=entry, actor=user)
     with pytest.raises(ApplicationError) as caught:
