@@ -75,7 +75,7 @@ class VelocityLimitAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: VelocityLimit | None = None) -> bool:
         return False  # switched off, never deleted: the history explains past holds
 
-    @action(description=_("Suspicious activity"), url_path="suspicious-activity", permissions=[VIEW_LIMITS], icon="policy")
+    @action(description=_("Suspicious activity"), url_path="suspicious-activity", permissions=["view"], icon="policy")
     def suspicious(self, request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("admin:abuse_suspicious"))
 
@@ -234,7 +234,7 @@ class BlockEntryAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAd
         unusable=lambda entry: gettext("This block has already ended.") if entry.until and entry.until <= timezone.now() else None,
     )
 
-    @action(description=_("Bulk add"), url_path="bulk-add", permissions=[ADD_BLOCK], icon="playlist_add")
+    @action(description=_("Bulk add"), url_path="bulk-add", permissions=["add"], icon="playlist_add")
     def bulk_add(self, request: HttpRequest) -> HttpResponse:
         back = reverse("admin:abuse_blockentry_changelist")
         form = BulkBlockForm(request.POST if request.method == "POST" else None)

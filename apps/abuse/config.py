@@ -7,8 +7,9 @@ With nothing configured the screen costs one cache read per batch and no query o
 
 from dataclasses import dataclass
 
-from django.core.cache import cache
-from django.db import transaction
+from django.core.cache import cache, caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -59,7 +60,12 @@ def screen_config() -> ScreenConfig:
     config = cache.get(CONFIG_KEY)
     if not isinstance(config, ScreenConfig):
         config = _load()
-        cache.set(CONFIG_KEY, config, timeout=CONFIG_SECONDS)
+        if isinstance(caches["default"], DatabaseCache) and connection.in_atomic_block:
+            # The database cache writes a row: inside an ingest's transaction that row would stay locked until the
+            # ingest commits and every concurrent ingest would queue behind it. Written once this one has committed.
+            transaction.on_commit(lambda: cache.set(CONFIG_KEY, config, timeout=CONFIG_SECONDS))
+        else:
+            cache.set(CONFIG_KEY, config, timeout=CONFIG_SECONDS)
     return config
 
 
