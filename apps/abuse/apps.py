@@ -14,3 +14,8 @@ class AbuseConfig(AppConfig):
         from apps.core.awards import register_award_screen
 
         register_award_screen(abuse_screen)
+
+        # What abuse control holds about a member joins the member's PIPL data export.
+        from apps.abuse import member_data
+
+        member_data.register()

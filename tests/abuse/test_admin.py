@@ -144,3 +144,22 @@ def test_member_page_without_blocks_says_so(client, staff):
     client.force_login(staff(CUSTOMER_SERVICE))
     page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
     assert "Not on the blocklist." in page and 'data-testid="member-blocked"' not in page
+
+
+def test_the_pages_and_a_hold_reason_speak_chinese(client, staff):
+    from django.utils import translation
+
+    from apps.core.awards import awards_screen
+    from tests.abuse.factories import candidate
+
+    VelocityLimitFactory(name="设备签到", scope=Scope.DEVICE, kind="sign_in", max_events=1, window_minutes=10)
+    stored = events(MemberFactory(), [timezone.now() - timedelta(minutes=m) for m in (2, 1)], kind="sign_in", device_id="emu")
+    user = staff(OPERATIONS_MANAGER)
+    client.force_login(user)
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/admin/"})
+    page = client.get(reverse("admin:abuse_suspicious")).content.decode()
+    assert "可疑行为" in page and "已超限" in page and "封禁" in page
+    assert "黑名单" in client.get(reverse(BLOCKS)).content.decode()
+    with translation.override("zh-hans"):
+        held = awards_screen([candidate(event) for event in stored])
+    assert held == {1: ["设备 emu：10 分钟内 2 次 sign_in 行为，上限 1"]}
