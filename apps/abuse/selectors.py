@@ -63,7 +63,8 @@ def _blocked_values(scope: str, values: list[str]) -> set[str]:
 
 
 def suspicious_values(*, period: str = "hour", now: datetime | None = None) -> list[SuspiciousValue]:
-    """Scope values whose busiest window in the last hour or day reached ``CLOSE_SHARE`` of an active limit, worst first.
+    """Scope values whose busiest window in the last hour or day reached ``CLOSE_SHARE`` of an active limit (and at least
+    two events), worst first.
 
     Two queries per active limit: the values with enough events in the period at all, then their event times.
     """
@@ -72,7 +73,7 @@ def suspicious_values(*, period: str = "hour", now: datetime | None = None) -> l
     found: list[SuspiciousValue] = []
     for limit in VelocityLimit.objects.filter(active=True).order_by("pk"):
         window = timedelta(minutes=limit.window_minutes)
-        threshold = max(1, math.ceil(limit.max_events * CLOSE_SHARE))
+        threshold = max(2, math.ceil(limit.max_events * CLOSE_SHARE))  # one event alone is never suspicious
         column = SCOPE_COLUMN[limit.scope]
         events = ActivityEvent.objects.filter(occurred_at__gt=since, occurred_at__lte=now)
         events = events.exclude(device_id="") if limit.scope == Scope.DEVICE else events

@@ -171,3 +171,12 @@ def test_activity_without_a_device_or_address_is_never_suspicious_for_those_scop
     for _ in range(5):
         ActivityEventFactory(member=member)
     assert selectors.suspicious_values(period="hour") == []
+
+
+def test_a_single_event_is_never_suspicious_even_under_a_limit_of_one():
+    VelocityLimitFactory(scope=Scope.MEMBER, kind="", max_events=1, window_minutes=60)
+    lone, busy = MemberFactory(), MemberFactory()
+    ActivityEventFactory(member=lone)
+    ActivityEventFactory(member=busy)
+    ActivityEventFactory(member=busy)
+    assert [(row.value, row.over) for row in selectors.suspicious_values(period="hour")] == [(str(busy.pk), True)]
