@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.imports",
     "apps.analytics",
+    "apps.abuse",
 ]
 
 MIDDLEWARE = [

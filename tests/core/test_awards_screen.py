@@ -21,7 +21,9 @@ def _candidate(member_id: int, device_id: str = "") -> awards.CandidateAward:
     return awards.CandidateAward(member_id=member_id, activity=activity, source="rule:1", points=5)
 
 
-def test_reasons_from_every_screen_are_collected_by_index_and_the_rest_are_paid():
+def test_reasons_from_every_screen_are_collected_by_index_and_the_rest_are_paid(monkeypatch):
+    monkeypatch.setattr(awards, "SCREENS", [])  # only this test's screens (installed apps register theirs)
+
     def by_device(candidates):
         return {i: "device blocked" for i, c in enumerate(candidates) if c.activity.device_id == "bad"}
 

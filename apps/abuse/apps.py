@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AbuseConfig(AppConfig):
+    name = "apps.abuse"
+    label = "abuse"
+    verbose_name = _("Abuse control")
+
+    def ready(self) -> None:
+        # Velocity limits and the blocklist screen every batch of awards before the payer (earning rules, tasks) pays:
+        # the payer asks apps.core.awards, and never imports this app.
+        from apps.abuse.screen import abuse_screen
+        from apps.core.awards import register_award_screen
+
+        register_award_screen(abuse_screen)
+
+        # What abuse control holds about a member joins the member's PIPL data export.
+        from apps.abuse import member_data
+
+        member_data.register()
