@@ -187,6 +187,7 @@ def _reached(progress: TaskProgress, task: Task) -> bool:
     return reached >= task.target
 
 
+@transaction.atomic
 def task_progress_record(events: Sequence[StoredActivity]) -> Mapping[int, int]:
     """The activity batch handler: move every active task's progress for a batch of newly stored events, set-based, and
     pay each task completed by it — exactly once per member per window, however batches race.
