@@ -96,3 +96,9 @@ def test_my_badges_list_my_badges_and_titles_with_earn_date_only(member_client):
     rows = api.get("/api/v1/me/badges/").json()
     assert sorted((row["name"], row["kind"]) for row in rows) == [("早鸟", "title"), ("社区之星", "badge")]
     assert all(row["earned_at"] and row["expires_at"] is None for row in rows)
+
+
+def test_refusals_read_in_chinese(member_client):
+    api, _member = member_client()
+    answer = api.get("/api/v1/me/sign-in/calendar/", {"month": "12-2026"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert answer.json()["error"]["message"] == "月份格式为 YYYY-MM，例如 2026-12。"

@@ -54,3 +54,12 @@ def test_the_redeem_api_refuses_a_badge_clearly(trusted_client):
     answer = api.post("/api/v1/grants/redeem/", {"code": grant.code, "channel": "pos"}, format="json", HTTP_IDEMPOTENCY_KEY="b-1")
     assert answer.status_code == 409 and answer.json()["error"]["code"] == "not_redeemable"
     assert not Redemption.objects.exists()
+
+
+def test_the_refusal_reads_in_chinese():
+    from django.utils import translation
+
+    grant = benefit_services.grant_issue(benefit=BadgeFactory(), member=MemberFactory(), source=GrantSource.STAFF)
+    with translation.override("zh-hans"), pytest.raises(ApplicationError) as refused:
+        benefit_services.grant_redeem(code=grant.code, channel="pos")
+    assert refused.value.message == "勋章或称号是会员持有的身份标识，不能核销。"
