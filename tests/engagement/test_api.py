@@ -102,3 +102,19 @@ def test_refusals_read_in_chinese(member_client):
     api, _member = member_client()
     answer = api.get("/api/v1/me/sign-in/calendar/", {"month": "12-2026"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert answer.json()["error"]["message"] == "月份格式为 YYYY-MM，例如 2026-12。"
+
+
+def test_an_ingested_batch_completes_a_task_once_and_answers_its_points(trusted_client):
+    from apps.core.models import ApiScope
+
+    api, _client = trusted_client([ApiScope.ACTIVITY_WRITE])
+    TaskFactory(code="refer-2", activity_kind="referral", target=2, reward_points=500)
+    member = MemberFactory()
+    items = [
+        {"event_id": f"ref-{n}", "member_id": member.pk, "kind": "referral", "occurred_at": "2026-11-02T10:00:00+08:00"} for n in range(3)
+    ]
+    body = api.post("/api/v1/activity/batch/", {"events": items}, format="json", HTTP_IDEMPOTENCY_KEY="batch-1").json()
+    assert body["created"] == 3 and body["points_awarded"] == 500
+    assert [item.get("points") for item in body["items"]].count(500) == 1
+    again = api.post("/api/v1/activity/batch/", {"events": items}, format="json", HTTP_IDEMPOTENCY_KEY="batch-2").json()
+    assert again["duplicates"] == 3 and again["points_awarded"] == 0
