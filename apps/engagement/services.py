@@ -217,8 +217,9 @@ def task_progress_record(events: Sequence[StoredActivity]) -> Mapping[int, int]:
                 grouped[(task.pk, event.member_id, start)].append(event)
     if not grouped:
         return {}
+    # Inserted in key order, so two batches adding rows for the same members wait for each other instead of deadlocking.
     TaskProgress.objects.bulk_create(
-        [TaskProgress(task_id=task_id, member_id=member_id, window_start=start) for task_id, member_id, start in grouped],
+        [TaskProgress(task_id=task_id, member_id=member_id, window_start=start) for task_id, member_id, start in sorted(grouped)],
         ignore_conflicts=True,
     )
     by_task = {task.pk: task for task in tasks}

@@ -11,7 +11,7 @@ from apps.engagement.models import TaskCompletion, TaskGoal, TaskProgress
 from apps.members.models import PointsAccount
 from tests.engagement.factories import BadgeFactory, TaskFactory, activity, local
 from tests.members.factories import MemberFactory
-from tests.members.test_concurrency import assert_books_balance, run_at_once
+from tests.members.test_concurrency import THREADS, assert_books_balance, run_at_once
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
 
@@ -27,9 +27,9 @@ def test_racing_batches_complete_a_task_once():
         return "stored"
 
     outcomes = run_at_once(batch)
-    assert outcomes["stored"] == sum(outcomes.values())
+    assert outcomes["stored"] == THREADS
     assert TaskCompletion.objects.filter(task=task, member=member).count() == 1
-    assert TaskProgress.objects.get(task=task, member=member).value == 2 * sum(outcomes.values())
+    assert TaskProgress.objects.get(task=task, member=member).value == 2 * THREADS
     assert PointsAccount.objects.get(member=member).balance == 100
     assert Grant.objects.filter(member=member, benefit=badge).count() == 1
     assert_books_balance(member)
@@ -72,3 +72,19 @@ def test_a_batch_waits_for_the_other_and_sees_its_progress():
         thread.join(10)
     assert TaskCompletion.objects.filter(task=task).count() == 1
     assert PointsAccount.objects.get(member=member).balance == 7
+
+
+def test_batches_of_the_same_members_in_opposite_orders_do_not_deadlock():
+    TaskFactory(target=2, reward_points=5)
+    members = MemberFactory.create_batch(6)
+
+    def batch(index: int) -> str:
+        ordered = members if index % 2 else list(reversed(members))
+        with transaction.atomic():
+            services.task_progress_record([activity(member) for member in ordered])
+        return "stored"
+
+    outcomes = run_at_once(batch)
+    assert outcomes == {"stored": THREADS}
+    assert TaskCompletion.objects.count() == 6
+    assert sorted(PointsAccount.objects.filter(member__in=members).values_list("balance", flat=True)) == [5] * 6
