@@ -222,6 +222,10 @@ class Grant(models.Model):
         return f"{self.benefit} → {self.member_id}"
 
     @property
+    def never_expires(self) -> bool:
+        return self.valid_until >= PERMANENT_UNTIL
+
+    @property
     def display_code(self) -> str:
         return "-".join(self.code[i : i + 4] for i in range(0, len(self.code), 4))
 

@@ -50,6 +50,7 @@ def test_staff_create_a_task_and_see_a_members_progress_and_badges(page, open_pa
     section.get_by_text("Attend 3 events this quarter").wait_for()
     assert section.get_by_text("2 of 3").is_visible()
     assert section.get_by_text("早鸟").is_visible()
+    assert service.get_by_text("Never expires").first.is_visible()  # the badge's grant in the member's benefits
     activity_record(member_id=member.pk, kind="event_attendance", event_id="attend-2", occurred_at=timezone.now())
     service.reload()
     section.get_by_text("活跃车主").wait_for()  # the task's badge, granted on completion
