@@ -123,26 +123,26 @@ def sign_in_calendar(*, member: Member, month: date, now: datetime | None = None
         "signed_in_today": SignIn.objects.filter(member=member, day=today).exists(),
         "streak": streak,
         "longest_streak": longest_streak(member_id=member.pk),
-        "next_reward": next_streak_reward(member=member, streak=streak, now=now),
+        "next_reward": next_streak_reward(member=member, now=now),
     }
 
 
-def next_streak_reward(*, member: Member, streak: int, now: datetime | None = None) -> dict[str, Any] | None:
-    """The nearest sign-in streak task the member has yet to complete in its current window."""
+def next_streak_reward(*, member: Member, now: datetime | None = None) -> dict[str, Any] | None:
+    """The nearest sign-in streak task the member has yet to complete in its current window, counted on the task's own
+    streak (a monthly task's streak starts again with the month)."""
     candidates = [
         standing
         for standing in member_tasks(member=member, now=now)
         if standing.task.goal == TaskGoal.STREAK and standing.task.activity_kind == "sign_in" and standing.completed_at is None
     ]
-    candidates = [standing for standing in candidates if standing.task.target > streak]
     if not candidates:
         return None
-    nearest = min(candidates, key=lambda standing: (standing.task.target, standing.task.pk))
+    nearest = min(candidates, key=lambda standing: (standing.task.target - standing.streak, standing.task.pk))
     return {
         "task": nearest.task.code,
         "title": nearest.task.title,
         "target": nearest.task.target,
-        "days_to_go": nearest.task.target - streak,
+        "days_to_go": nearest.task.target - nearest.streak,
         "reward": nearest.reward,
     }
 

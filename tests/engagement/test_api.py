@@ -42,11 +42,13 @@ def test_a_get_of_the_sign_in_endpoint_changes_nothing(member_client):
     assert not SignIn.objects.exists()
 
 
-def test_calendar_lists_the_month_and_the_next_streak_reward(member_client):
+def test_calendar_lists_the_month_and_the_next_streak_reward(member_client, django_capture_on_commit_callbacks):
     api, member = member_client()
     today = local_day(timezone.now())
     TaskFactory(code="sign-7", title="Sign in 7 days in a row", goal=TaskGoal.STREAK, activity_kind="sign_in", target=7, reward_points=70)
-    services.sign_in(member=member)
+    TaskFactory(code="sign-30", goal=TaskGoal.STREAK, activity_kind="sign_in", target=30, reward_points=300)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.sign_in(member=member)
     other = MemberFactory()
     services.sign_in(member=other)
     body = api.get("/api/v1/me/sign-in/calendar/", {"month": today.strftime("%Y-%m")}).json()

@@ -190,3 +190,16 @@ def test_a_badge_reward_must_be_a_badge_and_the_goal_is_frozen_once_members_prog
     task.target, task.title = 5, "Attend five events"
     services.task_save(task=task)
     assert task.history.count() == 2
+
+
+def test_a_monthly_streak_starts_again_with_the_month_and_pays_once_a_month():
+    task = TaskFactory(goal=TaskGoal.STREAK, activity_kind="sign_in", target=3, window=TaskWindow.MONTH, reward_points=9)
+    member = MemberFactory()
+    # 30 November and 1–2 December are three days in a row, but December's window counts only two of them.
+    services.task_progress_record([activity(member, "sign_in", local(2026, 11, day)) for day in (29, 30)])
+    services.task_progress_record([activity(member, "sign_in", local(2026, 12, day)) for day in (1, 2)])
+    assert not TaskCompletion.objects.exists()
+    services.task_progress_record([activity(member, "sign_in", local(2026, 12, day)) for day in (3, 4, 5)])
+    assert TaskCompletion.objects.get(task=task).window_start == date(2026, 12, 1) and balance(member) == 9
+    services.task_progress_record([activity(member, "sign_in", local(2027, 1, day)) for day in (1, 2, 3)])
+    assert TaskCompletion.objects.filter(task=task).count() == 2 and balance(member) == 18
