@@ -1,6 +1,6 @@
 """The member API: /me/tasks/, /me/badges/, /me/sign-in/ and its calendar — own data only, clear refusals."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -50,6 +50,7 @@ def test_calendar_lists_the_month_and_the_next_streak_reward(member_client, djan
     with django_capture_on_commit_callbacks(execute=True):
         services.sign_in(member=member)
     other = MemberFactory()
+    services.sign_in(member=other, now=timezone.now() - timedelta(days=1))
     services.sign_in(member=other)
     body = api.get("/api/v1/me/sign-in/calendar/", {"month": today.strftime("%Y-%m")}).json()
     assert body["days"] == [today.isoformat()] and body["signed_in_today"] is True
