@@ -33,10 +33,10 @@ class TaskAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, TranslationAd
     list_filter = [("status", ChoicesDropdownFilter), ("goal", ChoicesDropdownFilter), ("window", ChoicesDropdownFilter)]
     search_fields = ["title", "code"]
     filter_horizontal = ["tiers"]
-    readonly_fields = ["status"]
+    readonly_fields = ["status", "counts"]
     actions_detail = ["pause", "activate"]
     fieldsets = [
-        (_("Task"), {"fields": ["code", "title", "description", "status"]}),
+        (_("Task"), {"fields": ["code", "title", "description", "status", "counts"]}),
         (_("Goal"), {"fields": ["goal", "activity_kind", "target"]}),
         (_("Window"), {"fields": ["window", "starts_on", "ends_on"]}),
         (_("Who may take part"), {"fields": ["tiers", "segment"]}),
@@ -51,6 +51,12 @@ class TaskAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, TranslationAd
 
     def has_manage_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return request.user.has_perm("engagement.change_task")
+
+    @display(description=_("members"))
+    def counts(self, obj: Task) -> SafeString:
+        if not obj.pk:
+            return SafeString("")
+        return render_to_string("admin/engagement/task_counts.html", {"counts": selectors.task_counts(task=obj), "task": obj})
 
     @display(description=_("completions"))
     def completions_count(self, obj: Task) -> int:

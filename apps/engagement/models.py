@@ -4,6 +4,7 @@ Badges and titles are benefits of kind badge/title (apps.benefits): earning one 
 owns no badge table.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -89,6 +90,26 @@ class Task(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.title
+
+    def term_problems(self) -> dict[str, str]:
+        """What is wrong with the task's own terms, by field (the constraints above, said so staff understand)."""
+        problems: dict[str, str] = {}
+        if not self.target or self.target < 1:
+            problems["target"] = _("The target must be at least 1.")
+        elif self.goal == TaskGoal.ONCE and self.target != 1:
+            problems["target"] = _("A task done once has a target of 1.")
+        elif self.goal == TaskGoal.STREAK and self.window == TaskWindow.WEEK and self.target > 7:
+            problems["target"] = _("A weekly window holds at most 7 consecutive days.")
+        if self.window == TaskWindow.FIXED and not (self.starts_on and self.ends_on):
+            problems["starts_on"] = _("Fixed dates need a first and a last day.")
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            problems["ends_on"] = _("The last day must not be before the first day.")
+        return problems
+
+    def clean(self) -> None:
+        problems = self.term_problems()
+        if problems:
+            raise ValidationError(problems)
 
 
 class TaskProgress(models.Model):

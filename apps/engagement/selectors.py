@@ -149,3 +149,16 @@ def next_streak_reward(*, member: Member, now: datetime | None = None) -> dict[s
 
 def local_day_now() -> date:
     return local_day(timezone.now())
+
+
+def task_counts(*, task: Task, now: datetime | None = None) -> dict[str, Any]:
+    """How a task is doing: members progressing and completed in the current window, and completions ever."""
+    bounds = window_bounds(task, local_day(now or timezone.now()))
+    current = TaskProgress.objects.filter(task=task, window_start=bounds[0]) if bounds else TaskProgress.objects.none()
+    return {
+        "window_start": bounds[0] if bounds else None,
+        "window_end": bounds[1] if bounds else None,
+        "in_progress": current.filter(completed_at__isnull=True).count(),
+        "completed_in_window": current.filter(completed_at__isnull=False).count(),
+        "completed_ever": TaskCompletion.objects.filter(task=task).count(),
+    }

@@ -27,7 +27,7 @@ from apps.core.activity import StoredActivity, activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.reasons import Reason, translated_param
 from apps.engagement.locks import lock_task_progress
-from apps.engagement.models import SignIn, Task, TaskCompletion, TaskGoal, TaskProgress, TaskStatus, TaskWindow
+from apps.engagement.models import SignIn, Task, TaskCompletion, TaskGoal, TaskProgress, TaskStatus
 from apps.engagement.selectors import longest_streak
 from apps.engagement.windows import local_day, window_start
 from apps.members import services as member_services
@@ -48,17 +48,7 @@ GOAL_FIELDS = ("goal", "activity_kind", "target", "window")
 
 def task_check(*, task: Task) -> None:
     """Raise ``invalid_task`` naming each field whose terms do not make sense together."""
-    problems: dict[str, str] = {}
-    if task.goal == TaskGoal.ONCE and task.target != 1:
-        problems["target"] = _("A task done once has a target of 1.")
-    if not task.target or task.target < 1:
-        problems["target"] = _("The target must be at least 1.")
-    if task.goal == TaskGoal.STREAK and task.window == TaskWindow.WEEK and task.target > 7:
-        problems["target"] = _("A weekly window holds at most 7 consecutive days.")
-    if task.window == TaskWindow.FIXED and not (task.starts_on and task.ends_on):
-        problems["starts_on"] = _("Fixed dates need a first and a last day.")
-    if task.starts_on and task.ends_on and task.ends_on < task.starts_on:
-        problems["ends_on"] = _("The last day must not be before the first day.")
+    problems = {name: str(message) for name, message in task.term_problems().items()}
     if not (task.reward_points or task.reward_growth or task.reward_benefit_id or task.reward_badge_id):
         problems["reward_points"] = _("Give a reward: points, growth value, a benefit or a badge.")
     if task.reward_badge_id and task.reward_badge.kind not in STATUS_MARK_KINDS:
