@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "apps.imports",
     "apps.analytics",
     "apps.abuse",
+    "apps.engagement",
 ]
 
 MIDDLEWARE = [

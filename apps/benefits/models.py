@@ -1,4 +1,5 @@
 import secrets
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -74,6 +75,13 @@ KIND_CATEGORY = {
 }
 
 
+# Status marks (精神权益 a member keeps): a grant of one is the member's badge or title. It never expires unless the
+# benefit sets a validity, and it is never redeemed like a coupon.
+STATUS_MARK_KINDS = frozenset({BenefitKind.TITLE.value, BenefitKind.BADGE.value})
+# The validity end of a status mark that never expires (far enough to never come, near enough for every time zone).
+PERMANENT_UNTIL = datetime(2999, 12, 31, tzinfo=UTC)
+
+
 class BenefitStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     PAUSED = "paused", _("Paused")
@@ -128,7 +136,10 @@ class Benefit(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(budget__isnull=True) | Q(cost_committed__lte=F("budget")), name="benefit_budget_not_exceeded"
             ),
-            models.CheckConstraint(condition=Q(validity_days__isnull=False) | Q(valid_until__isnull=False), name="benefit_has_validity"),
+            models.CheckConstraint(
+                condition=Q(validity_days__isnull=False) | Q(valid_until__isnull=False) | Q(kind__in=sorted(STATUS_MARK_KINDS)),
+                name="benefit_has_validity",
+            ),
             models.CheckConstraint(
                 condition=Q(discount_percent__isnull=True) | Q(discount_percent__lte=100), name="benefit_percent_le_100"
             ),
@@ -165,6 +176,7 @@ class GrantSource(models.TextChoices):
     STAFF = "staff", _("Staff")
     REFERRAL = "referral", _("Referral")
     EVENT = "event", _("Event")
+    TASK = "task", _("Task")
 
 
 class Grant(models.Model):
@@ -208,6 +220,10 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.benefit} → {self.member_id}"
+
+    @property
+    def never_expires(self) -> bool:
+        return self.valid_until >= PERMANENT_UNTIL
 
     @property
     def display_code(self) -> str:

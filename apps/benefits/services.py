@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 from apps.benefits.locks import lock_benefit, lock_grant, lock_grant_by_code
 from apps.benefits.models import (
     KIND_CATEGORY,
+    PERMANENT_UNTIL,
+    STATUS_MARK_KINDS,
     Benefit,
     BenefitKind,
     BenefitStatus,
@@ -50,7 +52,7 @@ from apps.members.models import Member, MemberStatus, PointsEntry, TierChange, T
 def benefit_check(*, benefit: Benefit) -> None:
     """Raise ``invalid_benefit`` naming each field whose terms do not make sense together."""
     problems: dict[str, str] = {}
-    if not benefit.validity_days and not benefit.valid_until:
+    if not benefit.validity_days and not benefit.valid_until and benefit.kind not in STATUS_MARK_KINDS:
         problems["validity_days"] = _("Give a fixed validity window or a number of days after grant.")
     if benefit.valid_from and benefit.valid_until and benefit.valid_until <= benefit.valid_from:
         problems["valid_until"] = _("The end of the validity window must be after its start.")
@@ -108,6 +110,9 @@ def benefit_save(*, benefit: Benefit, eligible_tiers: Iterable | None = None) ->
 def _validity(benefit: Benefit, now: datetime) -> tuple[datetime, datetime]:
     start = max(benefit.valid_from or now, now)
     end = now + timedelta(days=benefit.validity_days) if benefit.validity_days else benefit.valid_until
+    if end is None:
+        # Only a badge or title may have no validity: the member keeps it.
+        end = PERMANENT_UNTIL
     if benefit.valid_until and end > benefit.valid_until:
         end = benefit.valid_until
     if end <= start:
@@ -301,6 +306,13 @@ def _grant_by_code_for_update(*, code: str, member: Member | None) -> Grant:
 
 
 def _redeem(found: Grant, *, channel: str, order_ref: str, client: ApiClient | None, actor: User | None, now: datetime) -> Redemption:
+    if Benefit.objects.filter(pk=found.benefit_id, kind__in=STATUS_MARK_KINDS).exists():
+        raise ApplicationError(
+            "not_redeemable",
+            _("A badge or title is a status the member keeps; it cannot be redeemed."),
+            fields={"code": ""},
+            http_status=409,
+        )
     unusable = grant_unusable_reason(grant=found, now=now)
     if unusable is not None:
         code = {GrantState.REDEEMED: "already_redeemed", GrantState.REVOKED: "grant_revoked"}.get(found.state, "grant_expired")

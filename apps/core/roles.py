@@ -22,7 +22,7 @@ ROLE_LABELS = {
     AUDITOR: _("Auditor"),
 }
 
-PROJECT_APPS = ("core", "members", "messaging", "benefits", "campaigns", "events", "analytics", "imports")
+PROJECT_APPS = ("core", "members", "messaging", "benefits", "campaigns", "events", "analytics", "imports", "engagement")
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATIONS_MANAGER: [f"{app}.*" for app in PROJECT_APPS if app != "core"]
@@ -44,6 +44,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "events.change_registration",
         "messaging.view_*",
         "abuse.view_*",
+        "engagement.view_*",
     ],
     CAMPAIGN_MANAGER: [
         "members.view_member",
@@ -54,6 +55,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "messaging.*",
         "events.view_*",
         "analytics.view_*",
+        "engagement.*",
     ],
     ANALYST: [f"{app}.view_*" for app in PROJECT_APPS if app != "core"] + ["members.export_member"],
     # Reads the access log and the audit trail; sees members masked, changes nothing.
