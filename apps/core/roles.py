@@ -22,7 +22,7 @@ ROLE_LABELS = {
     AUDITOR: _("Auditor"),
 }
 
-PROJECT_APPS = ("core", "members", "messaging", "benefits", "campaigns", "events", "analytics", "imports")
+PROJECT_APPS = ("core", "members", "identities", "messaging", "benefits", "campaigns", "events", "analytics", "imports")
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATIONS_MANAGER: [f"{app}.*" for app in PROJECT_APPS if app != "core"]
@@ -42,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "events.view_*",
         "events.change_registration",
         "messaging.view_*",
+        "identities.view_*",
     ],
     CAMPAIGN_MANAGER: [
         "members.view_member",
@@ -50,6 +51,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "benefits.view_*",
         "campaigns.*",
         "messaging.*",
+        "identities.view_subscriptionquota",
         "events.view_*",
         "analytics.view_*",
     ],
