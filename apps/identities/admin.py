@@ -2,17 +2,22 @@
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import display
 
 from apps.core.admin_base import ModelAdmin, register_personal_fields
+from apps.core.errors import ApplicationError
 from apps.core.masking import mask_identifier
-from apps.identities import selectors
+from apps.identities import selectors, services
 from apps.identities.models import ChannelIdentity, SubscriptionQuota
 from apps.members.admin import PII_PERMISSION, can_see_pii, register_member_page_section
 from apps.members.models import Member
@@ -32,8 +37,57 @@ class ReadOnly:
         return False
 
 
+class IdentityImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8 or GBK, header row: member_external_id, kind, app_id, external_id, and optionally unionid, adviser_userid, "
+            "dealer_code. kind is official_account, mini_program, wecom or push."
+        ),
+    )
+
+
 @admin.register(ChannelIdentity)
 class ChannelIdentityAdmin(ReadOnly, ModelAdmin):
+    change_list_template = "admin/identities/channelidentity_change_list.html"
+
+    def get_urls(self) -> list:
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="identities_channelidentity_import"),
+            *super().get_urls(),
+        ]
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        # The file holds identifiers in full: only staff who may see them import it.
+        return request.user.has_perm("identities.add_channelidentity") and can_see_pii(request)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        return super().changelist_view(request, {**(extra_context or {}), "can_import": self.has_import_permission(request)})
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = IdentityImportForm(request.POST or None, request.FILES or None)
+        rows: list = []
+        if request.method == "POST" and form.is_valid():
+            try:
+                count = services.identities_import(content=form.cleaned_data["file"].read())
+            except ApplicationError as exc:
+                form.add_error("file", exc.message)
+                rows = exc.extra.get("rows", [])[:100]
+            else:
+                messages.success(request, _("%(count)s identities imported.") % {"count": count})
+                return HttpResponseRedirect(reverse("admin:identities_channelidentity_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import channel identities"),
+            "form": form,
+            "rows": rows,
+            "opts": self.model._meta,
+            "back_url": reverse("admin:identities_channelidentity_changelist"),
+        }
+        return TemplateResponse(request, "admin/identities/import.html", context)
+
     list_display = ["member", "kind", "app_id", "identifier", "unionid_shown", "adviser_shown", "dealer_code", "source", "updated_at"]
     list_filter = [("kind", ChoicesDropdownFilter)]
     search_fields = ["member__name", "app_id", "dealer_code", "external_id", "unionid"]

@@ -2,6 +2,7 @@
 are part of the member's data export, and are gone after anonymisation."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from apps.core.roles import ANALYST, CUSTOMER_SERVICE, OPERATIONS_MANAGER
@@ -79,3 +80,49 @@ def test_anonymisation_erases_identities_and_subscriptions(identity):
     assert not ChannelIdentity.objects.filter(member=member).exists()
     assert not SubscriptionQuota.objects.filter(member=member).exists()
     assert ChannelIdentity.objects.filter(pk=other.pk).exists()
+
+
+def csv_file(text: str, encoding: str = "utf-8") -> SimpleUploadedFile:
+    return SimpleUploadedFile("identities.csv", text.encode(encoding), content_type="text/csv")
+
+
+HEADER = "member_external_id,kind,app_id,external_id,unionid,adviser_userid,dealer_code\n"
+
+
+def test_operations_import_a_file_of_identities(client, staff):
+    first, second = MemberFactory(external_id="CRM-1"), MemberFactory(external_id="CRM-2")
+    client.force_login(staff(OPERATIONS_MANAGER))
+    assert "import-identities" in client.get(reverse("admin:identities_channelidentity_changelist")).content.decode()
+    body = (
+        HEADER + "CRM-1,official_account,wx-oa,oFirst01,uFirst,,\nCRM-2,wecom,ww-corp,wmSecond,,lisi,BJ-002\nCRM-2,push,android,tok-2,,,\n"
+    )
+    response = client.post(reverse("admin:identities_channelidentity_import"), {"file": csv_file(body, "gb18030")})
+    assert response.status_code == 302
+    assert ChannelIdentity.objects.get(member=first).external_id == "oFirst01"
+    assert ChannelIdentity.objects.get(member=second, kind=IdentityKind.WECOM).adviser_userid == "lisi"
+    assert ChannelIdentity.objects.filter(source="import").count() == 3
+
+
+def test_a_file_with_a_bad_row_imports_nothing_and_names_each_refused_row(client, staff):
+    MemberFactory(external_id="CRM-1")
+    client.force_login(staff(OPERATIONS_MANAGER))
+    body = HEADER + "CRM-1,official_account,wx-oa,oFirst01,,,\nCRM-9,official_account,wx-oa,oNine,,,\nCRM-1,push,nokia,tok,,,\n"
+    response = client.post(reverse("admin:identities_channelidentity_import"), {"file": csv_file(body)})
+    assert response.status_code == 200
+    rows = response.context["rows"]
+    assert [(row["row"], row["field"]) for row in rows] == [(3, "member_external_id"), (4, "app_id")]
+    assert "2 rows were refused, nothing was imported" in response.content.decode()
+    assert not ChannelIdentity.objects.exists()
+
+
+def test_a_file_without_the_columns_is_refused(client, staff):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    response = client.post(reverse("admin:identities_channelidentity_import"), {"file": csv_file("member,openid\nCRM-1,o1\n")})
+    assert response.status_code == 200
+    assert "missing: member_external_id, kind, app_id, external_id" in response.content.decode()
+
+
+def test_staff_who_see_identifiers_masked_cannot_import(client, staff):
+    client.force_login(staff(ANALYST))
+    assert client.get(reverse("admin:identities_channelidentity_import")).status_code == 403
+    assert "import-identities" not in client.get(reverse("admin:identities_channelidentity_changelist")).content.decode()
