@@ -22,6 +22,8 @@ def member_subscriptions(member: Member) -> list[dict[str, Any]]:
 def anonymise_identities(member: Member) -> None:
     """An anonymised member can no longer be reached or recognised on any channel."""
     ChannelIdentity.objects.filter(member=member).delete()
+    # After the delete, which adds its own history rows.
+    ChannelIdentity.history.filter(member_id=member.pk).delete()
     SubscriptionQuota.objects.filter(member=member).delete()
 
 

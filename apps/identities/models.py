@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.history import AuditHistory
 from apps.core.models import TimeStampedModel
 from apps.members.models import Member
 
@@ -47,6 +48,8 @@ class ChannelIdentity(TimeStampedModel):
     )
     dealer_code = models.CharField(_("dealer code"), max_length=32, blank=True)
     source = models.CharField(_("source"), max_length=32, blank=True)
+    # Who set, replaced or removed it (a staff import names its user); erased with the identity by anonymisation.
+    history = AuditHistory()
 
     class Meta:
         verbose_name = _("channel identity")

@@ -78,6 +78,8 @@ def test_anonymisation_erases_identities_and_subscriptions(identity):
     other = ChannelIdentityFactory()
     member_services.member_anonymise(member=member, reason="Deletion request #9")
     assert not ChannelIdentity.objects.filter(member=member).exists()
+    assert not ChannelIdentity.history.filter(member_id=member.pk).exists()
+    assert ChannelIdentity.history.filter(member_id=other.member_id).exists()
     assert not SubscriptionQuota.objects.filter(member=member).exists()
     assert ChannelIdentity.objects.filter(pk=other.pk).exists()
 
@@ -91,7 +93,8 @@ HEADER = "member_external_id,kind,app_id,external_id,unionid,adviser_userid,deal
 
 def test_operations_import_a_file_of_identities(client, staff):
     first, second = MemberFactory(external_id="CRM-1"), MemberFactory(external_id="CRM-2")
-    client.force_login(staff(OPERATIONS_MANAGER))
+    user = staff(OPERATIONS_MANAGER)
+    client.force_login(user)
     assert "import-identities" in client.get(reverse("admin:identities_channelidentity_changelist")).content.decode()
     body = (
         HEADER + "CRM-1,official_account,wx-oa,oFirst01,uFirst,,\nCRM-2,wecom,ww-corp,wmSecond,,lisi,BJ-002\nCRM-2,push,android,tok-2,,,\n"
@@ -101,6 +104,7 @@ def test_operations_import_a_file_of_identities(client, staff):
     assert ChannelIdentity.objects.get(member=first).external_id == "oFirst01"
     assert ChannelIdentity.objects.get(member=second, kind=IdentityKind.WECOM).adviser_userid == "lisi"
     assert ChannelIdentity.objects.filter(source="import").count() == 3
+    assert ChannelIdentity.history.filter(history_user=user, history_type="+").count() == 3
 
 
 def test_a_file_with_a_bad_row_imports_nothing_and_names_each_refused_row(client, staff):
