@@ -4,20 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0004_trigger_first_purchase'),
+        ("campaigns", "0004_trigger_first_purchase"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='campaign',
-            name='message_channel',
-            field=models.CharField(blank=True, choices=[('sms', 'SMS'), ('email', 'Email'), ('push', 'App push'), ('official_account', 'WeChat official account'), ('mini_program', 'WeChat mini-program'), ('wecom', 'WeCom adviser')], max_length=20, verbose_name='message channel'),
+            model_name="campaign",
+            name="message_channel",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("sms", "SMS"),
+                    ("email", "Email"),
+                    ("push", "App push"),
+                    ("official_account", "WeChat official account"),
+                    ("mini_program", "WeChat mini-program"),
+                    ("wecom", "WeCom adviser"),
+                ],
+                max_length=20,
+                verbose_name="message channel",
+            ),
         ),
         migrations.AlterField(
-            model_name='historicalcampaign',
-            name='message_channel',
-            field=models.CharField(blank=True, choices=[('sms', 'SMS'), ('email', 'Email'), ('push', 'App push'), ('official_account', 'WeChat official account'), ('mini_program', 'WeChat mini-program'), ('wecom', 'WeCom adviser')], max_length=20, verbose_name='message channel'),
+            model_name="historicalcampaign",
+            name="message_channel",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("sms", "SMS"),
+                    ("email", "Email"),
+                    ("push", "App push"),
+                    ("official_account", "WeChat official account"),
+                    ("mini_program", "WeChat mini-program"),
+                    ("wecom", "WeCom adviser"),
+                ],
+                max_length=20,
+                verbose_name="message channel",
+            ),
         ),
     ]
