@@ -507,3 +507,16 @@ def test_a_member_who_is_no_wecom_contact_of_the_corp_is_an_invalid_recipient(fa
         WeComBackend().send(Message.objects.select_related("member").get(pk=message.pk))
     assert error.value.outcome == INVALID_RECIPIENT
     assert fake.requests == []
+
+
+@pytest.mark.django_db
+def test_wechat_out_of_reach_is_retried_later(fake, settings):
+    oa_template()
+    message = queue(
+        member_with(IdentityKind.OFFICIAL_ACCOUNT, "wx-oa-test", "oLiNaOpenId0001"), ConsentChannel.OFFICIAL_ACCOUNT, "points_earned"
+    )
+    settings.USEROPS_WECHAT = {**settings.USEROPS_WECHAT, "API_BASE": "http://127.0.0.1:9"}  # nothing listens there
+
+    with pytest.raises(WeChatSendError) as error:
+        OfficialAccountBackend().send(Message.objects.select_related("member").get(pk=message.pk))
+    assert error.value.outcome == RETRY and "cannot reach" in str(error.value)
