@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.members",
     "apps.benefits",
+    "apps.identities",
     "apps.messaging",
     "apps.campaigns",
     "apps.events",
@@ -609,6 +610,23 @@ USEROPS_MESSAGING = {
     "MAX_ATTEMPTS": env.int("USEROPS_MESSAGE_MAX_ATTEMPTS", default=5),
     "RETRY_BASE_SECONDS": env.int("USEROPS_MESSAGE_RETRY_BASE_SECONDS", default=60),
     "PUBLIC_BASE_URL": env("USEROPS_PUBLIC_BASE_URL", default="http://localhost:8000"),
+}
+
+# WeChat and WeCom (docs/messaging.md, "WeChat and WeCom"): app IDs and secrets of the official account and the
+# mini-program, the WeCom corp and its customer-contact secret. A channel left empty is reported as not configured
+# (its messages fail with that reason); the API bases are settings so tests and proxies can point elsewhere.
+USEROPS_WECHAT = {
+    "API_BASE": env("USEROPS_WECHAT_API_BASE", default="https://api.weixin.qq.com"),
+    "OFFICIAL_ACCOUNT_APP_ID": env("USEROPS_WECHAT_OA_APP_ID", default=""),
+    "OFFICIAL_ACCOUNT_APP_SECRET": env("USEROPS_WECHAT_OA_APP_SECRET", default=""),
+    "MINI_PROGRAM_APP_ID": env("USEROPS_WECHAT_MP_APP_ID", default=""),
+    "MINI_PROGRAM_APP_SECRET": env("USEROPS_WECHAT_MP_APP_SECRET", default=""),
+    # formal, trial or developer: which version of the mini-program a subscribe message opens.
+    "MINI_PROGRAM_STATE": env("USEROPS_WECHAT_MP_STATE", default="formal"),
+    "WECOM_API_BASE": env("USEROPS_WECOM_API_BASE", default="https://qyapi.weixin.qq.com"),
+    "WECOM_CORP_ID": env("USEROPS_WECOM_CORP_ID", default=""),
+    "WECOM_SECRET": env("USEROPS_WECOM_SECRET", default=""),
+    "TIMEOUT_SECONDS": env.float("USEROPS_WECHAT_TIMEOUT_SECONDS", default=10.0),
 }
 
 # Analytics (docs/metrics.md): the day boundary's time zone; purchase earning (points and growth value per yuan,

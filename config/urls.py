@@ -10,6 +10,7 @@ from apps.core.views import set_user_language
 api_v1 = [
     path("", include("apps.members.api.urls")),
     path("", include("apps.messaging.api.urls")),
+    path("", include("apps.identities.api.urls")),
     path("", include("apps.campaigns.api.urls")),
     path("", include("apps.benefits.api.urls")),
     path("", include("apps.events.api.urls")),

@@ -9,7 +9,7 @@ from django_celery_beat.models import PeriodicTask
 from apps.benefits.models import Benefit
 from apps.core.history import AuditHistory
 from apps.core.models import TimeStampedModel
-from apps.members.models import ConsentChannel, Member
+from apps.members.models import CHANNEL_MAX_LENGTH, ConsentChannel, Member
 from apps.messaging.models import MessagePurpose
 
 
@@ -102,7 +102,7 @@ class Campaign(TimeStampedModel):
     points_valid_days = models.PositiveIntegerField(
         _("points valid for (days)"), null=True, blank=True, help_text=_("Empty: the programme's points validity.")
     )
-    message_channel = models.CharField(_("message channel"), max_length=10, choices=ConsentChannel.choices, blank=True)
+    message_channel = models.CharField(_("message channel"), max_length=CHANNEL_MAX_LENGTH, choices=ConsentChannel.choices, blank=True)
     message_template_code = models.SlugField(_("message template"), max_length=64, blank=True)
     message_purpose = models.CharField(
         _("message purpose"), max_length=10, choices=MessagePurpose.choices, default=MessagePurpose.MARKETING

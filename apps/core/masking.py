@@ -20,3 +20,12 @@ def mask_email(email: str | None) -> str:
 
 def mask_birthday(birthday: date | None) -> str:
     return f"{birthday.year}-**-**" if birthday else ""
+
+
+def mask_identifier(value: str | None) -> str:
+    """An openid, external user ID or device token: its first and last three characters, so staff can tell two apart."""
+    if not value:
+        return ""
+    if len(value) <= 8:
+        return "*" * len(value)
+    return f"{value[:3]}****{value[-3:]}"

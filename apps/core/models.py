@@ -48,6 +48,7 @@ class ApiScope(models.TextChoices):
     MEMBER_DATA_RIGHTS = "members:rights", _("Export and anonymise members' personal data (PIPL requests)")
     ACTIVITY_WRITE = "activity:write", _("Report member activity and purchases")
     ANALYTICS_READ = "analytics:read", _("Read programme metrics")
+    IDENTITIES_WRITE = "identities:write", _("Read and set members' WeChat, WeCom and push identities and mini-program subscriptions")
 
 
 def hash_secret(raw: str) -> str:

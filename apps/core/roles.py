@@ -22,7 +22,7 @@ ROLE_LABELS = {
     AUDITOR: _("Auditor"),
 }
 
-PROJECT_APPS = ("core", "members", "messaging", "benefits", "campaigns", "events", "analytics", "imports", "engagement")
+PROJECT_APPS = ("core", "members", "identities", "messaging", "benefits", "campaigns", "events", "analytics", "imports", "engagement")
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATIONS_MANAGER: [f"{app}.*" for app in PROJECT_APPS if app != "core"]
@@ -45,6 +45,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "messaging.view_*",
         "abuse.view_*",
         "engagement.view_*",
+        "identities.view_*",
     ],
     CAMPAIGN_MANAGER: [
         "members.view_member",
@@ -53,6 +54,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "benefits.view_*",
         "campaigns.*",
         "messaging.*",
+        "identities.view_subscriptionquota",
         "events.view_*",
         "analytics.view_*",
         "engagement.*",

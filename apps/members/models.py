@@ -124,13 +124,20 @@ class ConsentChannel(models.TextChoices):
     SMS = "sms", _("SMS")
     EMAIL = "email", _("Email")
     PUSH = "push", _("App push")
+    OFFICIAL_ACCOUNT = "official_account", _("WeChat official account")
+    MINI_PROGRAM = "mini_program", _("WeChat mini-program")
+    WECOM = "wecom", _("WeCom adviser")
+
+
+# Long enough for every channel code above (``official_account`` is 16).
+CHANNEL_MAX_LENGTH = 20
 
 
 class Consent(models.Model):
     """Marketing consent of one member for one channel; its history keeps every grant and withdrawal."""
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="consents")
-    channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
+    channel = models.CharField(_("channel"), max_length=CHANNEL_MAX_LENGTH, choices=ConsentChannel.choices)
     granted = models.BooleanField(_("granted"))
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
     source = models.CharField(_("source"), max_length=32, blank=True)

@@ -55,7 +55,17 @@ class EmailBackend:
         return f"email-{message.pk}"
 
 
+# WeChat and WeCom backends live in their own modules (they import the identities app and this module's SendError).
+WECHAT_BACKENDS = {
+    ConsentChannel.OFFICIAL_ACCOUNT: "apps.messaging.wechat.OfficialAccountBackend",
+    ConsentChannel.MINI_PROGRAM: "apps.messaging.wechat.MiniProgramBackend",
+    ConsentChannel.WECOM: "apps.messaging.wecom.WeComBackend",
+}
+
+
 def backend_for(channel: str) -> MessageBackend:
+    if channel in WECHAT_BACKENDS:
+        return import_string(WECHAT_BACKENDS[channel])()
     if channel == ConsentChannel.EMAIL:
         return EmailBackend()
     path = {ConsentChannel.SMS: settings.USEROPS_SMS_BACKEND, ConsentChannel.PUSH: settings.USEROPS_PUSH_BACKEND}[channel]

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.history import AuditHistory
 from apps.core.models import TimeStampedModel
-from apps.members.models import ConsentChannel, Member
+from apps.members.models import CHANNEL_MAX_LENGTH, ConsentChannel, Member
 
 
 class MessagePurpose(models.TextChoices):
@@ -25,13 +25,28 @@ class MessageTemplate(TimeStampedModel):
     """A message text per channel; subject and body are translated and use ``{{ name }}``-style variables."""
 
     code = models.SlugField(_("code"), max_length=64)
-    channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
+    channel = models.CharField(_("channel"), max_length=CHANNEL_MAX_LENGTH, choices=ConsentChannel.choices)
     subject = models.CharField(_("subject"), max_length=200, blank=True, help_text=_("Email subject or push title."))
     body = models.TextField(
         _("body"),
         help_text=_(
             "Only the documented variables: {{ name }}, {{ tier }}, {{ points_balance }}, {{ unsubscribe_url }} and those the sender "
             "gives ({{ campaign }}, {{ points }}, {{ benefit }}, {{ event_title }}, {{ starts_at }} …); tags: {% if %} only."
+        ),
+    )
+    provider_template_id = models.CharField(
+        _("provider template ID"),
+        max_length=128,
+        blank=True,
+        help_text=_("The template's ID at the provider: a WeChat template or subscription template ID, a WeCom message has none."),
+    )
+    provider_params = models.JSONField(
+        _("provider parameters"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'WeChat data keys and what fills them: "subject", "body" or text with the member\'s variables, '
+            'e.g. {"thing1": "subject", "character_string2": "{{ points_balance }}"}.'
         ),
     )
     is_active = models.BooleanField(_("active"), default=True)
@@ -56,7 +71,7 @@ class Message(TimeStampedModel):
     """One message in the outbox. ``dedupe_key`` makes every sender's retry harmless."""
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="messages")
-    channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
+    channel = models.CharField(_("channel"), max_length=CHANNEL_MAX_LENGTH, choices=ConsentChannel.choices)
     purpose = models.CharField(_("purpose"), max_length=10, choices=MessagePurpose.choices, default=MessagePurpose.SERVICE)
     template_code = models.SlugField(_("template"), max_length=64)
     subject = models.CharField(_("subject"), max_length=200, blank=True)

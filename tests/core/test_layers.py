@@ -6,9 +6,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # core ← members ← benefits, messaging, imports ← campaigns, events ← analytics: an app imports only lower levels.
+# identities sits between members and messaging: it needs members, and messaging's WeChat senders need it.
 LEVELS = {
     "core": 0,
     "members": 1,
+    "identities": 1.5,
     "benefits": 2,
     "messaging": 2,
     "imports": 2,

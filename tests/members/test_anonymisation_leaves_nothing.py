@@ -24,7 +24,8 @@ NAME = "欧阳晓梅"
 PHONE = "+8613987654321"
 NATIONAL = "13987654321"
 EMAIL = "xiaomei.ouyang@example.net"
-NEEDLES = [NAME, PHONE, NATIONAL, EMAIL]
+OPENID, UNIONID, WECOM_ID, PUSH_TOKEN = "oXiaomeiOpenId4242", "uXiaomeiUnion4242", "wmXiaomeiExternal42", "push-xiaomei-4242"
+NEEDLES = [NAME, PHONE, NATIONAL, EMAIL, OPENID, UNIONID, WECOM_ID, PUSH_TOKEN]
 
 
 def text_columns() -> list[tuple[str, str]]:
@@ -80,6 +81,20 @@ def test_a_data_dump_and_the_media_folder_hold_nothing_of_an_anonymised_member(c
     assert enrolled.status_code == 201, enrolled.content
     member = Member.objects.get(phone=PHONE)
 
+    # where the member is reached: WeChat openids and unionid, a WeCom contact, a device, a mini-program subscription
+    identities = [
+        {"kind": "official_account", "app_id": "wx-oa", "external_id": OPENID, "unionid": UNIONID},
+        {"kind": "mini_program", "app_id": "wx-mp", "external_id": f"{OPENID}-mp", "unionid": UNIONID},
+        {"kind": "wecom", "app_id": "ww-corp", "external_id": WECOM_ID, "adviser_userid": "zhangwei"},
+        {"kind": "push", "app_id": "ios", "external_id": PUSH_TOKEN},
+    ]
+    for identity in identities:
+        assert api.post(f"/api/v1/members/{member.pk}/identities/", identity, format="json").status_code == 201
+    subscribed = api.post(
+        f"/api/v1/members/{member.pk}/subscriptions/", {"template_id": "tmpl-1", "count": 2}, format="json", HTTP_IDEMPOTENCY_KEY="sub-1"
+    )
+    assert subscribed.status_code == 201
+
     # a customer file naming the member, imported in the back office, and a malformed upload
     rows = [CHINESE_HEADER, ["CRM-X", NAME, f"{NATIONAL[:3]} {NATIONAL[3:7]} {NATIONAL[7:]}", EMAIL, "上海", "", "", "", "", ""]]
     upload = write_csv(tmp_path / "members.csv", rows)
@@ -115,7 +130,7 @@ def test_a_data_dump_and_the_media_folder_hold_nothing_of_an_anonymised_member(c
         action_flag=CHANGE,
         change_message=f"phone {PHONE}",
     )
-    assert {hit[2] for hit in database_hits()} >= {NAME, PHONE, EMAIL}
+    assert {hit[2] for hit in database_hits()} >= {NAME, PHONE, EMAIL, OPENID, UNIONID, WECOM_ID, PUSH_TOKEN}
 
     done = client.post(reverse("admin:members_member_anonymise", args=[member.pk]), {"reason": "Deletion request #7", "confirm": "on"})
     assert done.status_code == 302

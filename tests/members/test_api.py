@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from apps.core.models import ApiScope
 from apps.members import services
-from apps.members.models import Member, MemberStatus, PointsEntry, PointsEntryKind, PointsLot
+from apps.members.models import ConsentChannel, Member, MemberStatus, PointsEntry, PointsEntryKind, PointsLot
 from tests.members.factories import MemberFactory, MemberTokenFactory
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +85,7 @@ class TestMemberSelfService:
 
     def test_consents_can_be_read_and_changed(self, member_client):
         api, member = member_client()
-        assert api.get(url("me-consents")).json() == {"sms": False, "email": False, "push": False}
+        assert api.get(url("me-consents")).json() == dict.fromkeys(ConsentChannel.values, False)
         assert api.put(url("me-consents"), {"sms": True}, format="json").json()["sms"] is True
         assert member.consents.get(channel="sms").granted is True
 

@@ -17,6 +17,9 @@ class ConsentsSerializer(serializers.Serializer):
     sms = serializers.BooleanField(required=False)
     email = serializers.BooleanField(required=False)
     push = serializers.BooleanField(required=False)
+    official_account = serializers.BooleanField(required=False)
+    mini_program = serializers.BooleanField(required=False)
+    wecom = serializers.BooleanField(required=False)
 
 
 def consents_of(member: Member) -> dict[str, bool]:
