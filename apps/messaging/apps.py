@@ -9,6 +9,6 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         # What this app holds about a member joins the member's PIPL data export.
-        from apps.messaging import member_data
+        from apps.messaging import checks, member_data  # noqa: F401 - checks registers the provider check
 
         member_data.register()

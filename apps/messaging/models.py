@@ -25,13 +25,28 @@ class MessageTemplate(TimeStampedModel):
     """A message text per channel; subject and body are translated and use ``{{ name }}``-style variables."""
 
     code = models.SlugField(_("code"), max_length=64)
-    channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
+    channel = models.CharField(_("channel"), max_length=32, choices=ConsentChannel.choices)
     subject = models.CharField(_("subject"), max_length=200, blank=True, help_text=_("Email subject or push title."))
     body = models.TextField(
         _("body"),
         help_text=_(
             "Only the documented variables: {{ name }}, {{ tier }}, {{ points_balance }}, {{ unsubscribe_url }} and those the sender "
             "gives ({{ campaign }}, {{ points }}, {{ benefit }}, {{ event_title }}, {{ starts_at }} …); tags: {% if %} only."
+        ),
+    )
+    provider_template_id = models.CharField(
+        _("provider template id"),
+        max_length=64,
+        blank=True,
+        help_text=_("The template's id at the provider (Aliyun template code, Tencent Cloud template id, WeChat template id)."),
+    )
+    provider_params = models.JSONField(
+        _("provider template parameters"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Which message variable fills each parameter of the provider's template: named parameters as an object "
+            '(Aliyun: {"name": "name", "code": "benefit_code"}), positional ones as a list (Tencent Cloud: ["name", "points"]).'
         ),
     )
     is_active = models.BooleanField(_("active"), default=True)
@@ -56,7 +71,7 @@ class Message(TimeStampedModel):
     """One message in the outbox. ``dedupe_key`` makes every sender's retry harmless."""
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="messages")
-    channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
+    channel = models.CharField(_("channel"), max_length=32, choices=ConsentChannel.choices)
     purpose = models.CharField(_("purpose"), max_length=10, choices=MessagePurpose.choices, default=MessagePurpose.SERVICE)
     template_code = models.SlugField(_("template"), max_length=64)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
@@ -66,7 +81,19 @@ class Message(TimeStampedModel):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"))
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    provider = models.CharField(_("provider"), max_length=64, blank=True)
     provider_ref = models.CharField(_("provider reference"), max_length=128, blank=True)
+    provider_code = models.CharField(
+        _("provider code"), max_length=64, blank=True, help_text=_("The provider's last error or delivery-receipt code.")
+    )
+    provider_template_id = models.CharField(_("provider template id"), max_length=64, blank=True)
+    provider_params = models.JSONField(_("provider template parameters"), null=True, blank=True)
+    context = models.JSONField(
+        _("variables"), default=dict, blank=True, help_text=_("The sender's variables, kept for a fallback channel.")
+    )
+    fallback_channels = models.JSONField(
+        _("fallback channels"), default=list, blank=True, help_text=_("Channels still to try, in order, if this one gives up.")
+    )
     dedupe_key = models.CharField(_("deduplication key"), max_length=200, unique=True)
     unsubscribe_token = models.CharField(max_length=64, unique=True, default=new_unsubscribe_token, editable=False)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
@@ -79,6 +106,7 @@ class Message(TimeStampedModel):
         indexes = [
             models.Index(fields=["next_attempt_at"], condition=Q(state="queued"), name="message_due_idx"),
             models.Index(fields=["member", "-created_at"], name="message_member_idx"),
+            models.Index(fields=["provider", "provider_ref"], condition=~Q(provider_ref=""), name="message_provider_ref_idx"),
         ]
         constraints = [models.CheckConstraint(condition=~Q(body=""), name="message_body_not_empty")]
 
