@@ -129,6 +129,11 @@ def capped_purposes() -> list[str]:
     return ["marketing", "service"] if _config("CAP_SERVICE_MESSAGES") else ["marketing"]
 
 
+def caps_apply(purpose: str) -> bool:
+    """Whether messages of this purpose are capped at all (a cap is set and the purpose counts)."""
+    return purpose in capped_purposes() and bool(int(_config("CAP_PER_DAY") or 0) or int(_config("CAP_PER_WEEK") or 0))
+
+
 def cap_windows(now: datetime) -> tuple[datetime, datetime]:
     """Start of the local day and of the local week (Monday) around ``now``."""
     local = now.astimezone(messaging_zone())
@@ -138,9 +143,9 @@ def cap_windows(now: datetime) -> tuple[datetime, datetime]:
 
 def members_over_cap(*, member_ids: Iterable[int], purpose: str, now: datetime) -> set[int]:
     """Those of the members who may get no further message of this purpose now (one query)."""
-    day_cap, week_cap = int(_config("CAP_PER_DAY") or 0), int(_config("CAP_PER_WEEK") or 0)
-    if purpose not in capped_purposes() or not (day_cap or week_cap):
+    if not caps_apply(purpose):
         return set()
+    day_cap, week_cap = int(_config("CAP_PER_DAY") or 0), int(_config("CAP_PER_WEEK") or 0)
     from apps.messaging.models import Message, MessageState
 
     day, week = cap_windows(now)

@@ -196,7 +196,7 @@ def message_enqueue(
     if not any(_active_template(template_code, candidate) for candidate in channels):
         _template(template_code, channels[0])  # raises template_not_found
     with transaction.atomic():
-        capped = purpose in policy.capped_purposes()
+        capped = policy.caps_apply(purpose)
         if capped:
             # Two senders racing for the member's last slot take turns on the member's row.
             lock_member(member_id=member.pk)
@@ -249,7 +249,7 @@ def messages_enqueue_bulk(
     rest = [c for c in policy.fallback_order(template_code) if c != channel]
     with transaction.atomic():
         over: set[int] = set()
-        if purpose in policy.capped_purposes():
+        if policy.caps_apply(purpose):
             lock_members(member_ids=ids)
             over = policy.members_over_cap(member_ids=ids, purpose=purpose, now=now)
         batch = [

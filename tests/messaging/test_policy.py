@@ -107,15 +107,16 @@ def test_day_and_week_caps_follow_the_local_calendar(settings):
     assert enqueue(member, "e") is not None  # last week's do not count
 
 
-def test_bulk_enqueue_applies_the_cap_in_one_pass(settings):
-    configure(settings, CAP_PER_DAY=1)
+def test_bulk_enqueue_applies_the_cap_in_one_pass_and_keeps_the_fallback_order(settings):
+    configure(settings, CAP_PER_DAY=1, FALLBACK_ORDER={"promo": ["push", "sms", "email"]})
     templates()
     capped, free = member_with_consent("sms"), member_with_consent("sms")
     enqueue(capped, "earlier", "sms")
     queued = services.messages_enqueue_bulk(
         member_ids=[capped.pk, free.pk], channel="sms", template_code="promo", context={}, purpose="marketing", dedupe_prefix="c1"
     )
-    assert queued == 1 and Message.objects.filter(member=free).count() == 1 and Message.objects.filter(member=capped).count() == 1
+    assert queued == 1 and Message.objects.filter(member=capped).count() == 1
+    assert Message.objects.get(member=free).fallback_channels == ["push", "email"]
 
 
 @pytest.mark.django_db(transaction=True)
