@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.imports",
     "apps.analytics",
+    "apps.reminders",
 ]
 
 MIDDLEWARE = [
@@ -522,6 +523,7 @@ USEROPS_PERIODIC_TASKS = {
     "Grant recurring tier benefits": {"task": "benefits.grant_recurring_tier_benefits", "crontab": "0 6 * * *"},
     "Mark event no-shows": {"task": "events.mark_no_shows", "crontab": "*/15 * * * *"},
     "Send event reminders": {"task": "events.send_reminders", "crontab": "*/15 * * * *"},
+    "Send expiry reminders": {"task": "reminders.send_due", "crontab": "0 10 * * *"},
     "Roll up activity": {"task": "analytics.rollup", "crontab": "7 * * * *"},
     "Score members (RFM)": {"task": "analytics.score_rfm", "crontab": "40 3 * * *"},
 }
@@ -613,6 +615,14 @@ USEROPS_MESSAGING = {
     "MAX_ATTEMPTS": env.int("USEROPS_MESSAGE_MAX_ATTEMPTS", default=5),
     "RETRY_BASE_SECONDS": env.int("USEROPS_MESSAGE_RETRY_BASE_SECONDS", default=60),
     "PUBLIC_BASE_URL": env("USEROPS_PUBLIC_BASE_URL", default="http://localhost:8000"),
+}
+
+# Reminders (docs/messaging.md): how many days ahead points and unused benefits are announced, and the channel
+# for reminder kinds without a fallback order.
+USEROPS_REMINDERS = {
+    "POINTS_EXPIRING_DAYS": env.int("USEROPS_REMINDER_POINTS_EXPIRING_DAYS", default=7),
+    "BENEFITS_EXPIRING_DAYS": env.int("USEROPS_REMINDER_BENEFITS_EXPIRING_DAYS", default=3),
+    "CHANNEL": env("USEROPS_REMINDER_CHANNEL", default="sms"),
 }
 
 # Analytics (docs/metrics.md): the day boundary's time zone; purchase earning (points and growth value per yuan,

@@ -262,6 +262,77 @@ def messages_enqueue_bulk(
     return Message.objects.filter(unsubscribe_token__in=[m.unsubscribe_token for m in batch]).count()
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One member's message of a kind sent to many, each with its own variables (reminders)."""
+
+    member_id: int
+    context: dict[str, Any]
+    dedupe_key: str
+
+
+def messages_enqueue_each(
+    *,
+    items: list[Outgoing],
+    template_code: str,
+    purpose: str,
+    channel: str | None = None,
+    language: str | None = None,
+) -> int:
+    """Queue one message per item, each routed through the kind's fallback order, in a fixed number of queries.
+
+    Members are loaded, consent and caps read, and the messages inserted set-wise; an item whose dedupe key was
+    used before, whose member is closed (or not active, for marketing), at the cap, or reachable on no channel of
+    the order is left out. Returns how many were queued now.
+    """
+    channels = policy.fallback_order(template_code) or ([channel] if channel else [])
+    if not channels:
+        raise ApplicationError(
+            "invalid_channel", _("No channel is given or configured for %(code)s.") % {"code": template_code}, fields={"channel": ""}
+        )
+    _check(channels, purpose)
+    templates = {t.channel: t for t in MessageTemplate.objects.filter(code=template_code, channel__in=channels, is_active=True)}
+    if not templates:
+        _template(template_code, channels[0])  # raises template_not_found
+    used = set(Message.objects.filter(dedupe_key__in=[item.dedupe_key for item in items]).values_list("dedupe_key", flat=True))
+    items = [item for item in items if item.dedupe_key not in used]
+    ids = [item.member_id for item in items]
+    members: QuerySet[Member] = Member.objects.filter(pk__in=ids).select_related("tier", "points_account")
+    members = (
+        members.filter(status=MemberStatus.ACTIVE) if purpose == MessagePurpose.MARKETING else members.exclude(status=MemberStatus.CLOSED)
+    )
+    by_id = {member.pk: member for member in members}
+    consented: dict[str, set[int]] = {}
+    if purpose == MessagePurpose.MARKETING:
+        for candidate in templates:
+            consented[candidate] = set(members_with_consent(channel=candidate).filter(pk__in=list(by_id)).values_list("pk", flat=True))
+    now = timezone.now()
+    language = language or settings.LANGUAGE_CODE
+    with transaction.atomic():
+        over: set[int] = set()
+        if policy.caps_apply(purpose):
+            lock_members(member_ids=by_id)
+            over = policy.members_over_cap(member_ids=by_id, purpose=purpose, now=now)
+        batch = []
+        for item in items:
+            member = by_id.get(item.member_id)
+            if member is None or member.pk in over:
+                continue
+            for position, candidate in enumerate(channels):
+                if candidate not in templates or (purpose == MessagePurpose.MARKETING and member.pk not in consented[candidate]):
+                    continue
+                if policy.channel_check(member=member, channel=candidate, template_code=template_code) is not None:
+                    continue
+                batch.append(
+                    _new_message(
+                        templates[candidate], member, item.context, purpose, item.dedupe_key, language, now, channels[position + 1 :]
+                    )
+                )
+                break
+        Message.objects.bulk_create(batch, ignore_conflicts=True, batch_size=2000)
+    return Message.objects.filter(unsubscribe_token__in=[m.unsubscribe_token for m in batch]).count()
+
+
 # Sending ----------------------------------------------------------------------------------------
 
 
