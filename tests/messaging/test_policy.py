@@ -270,3 +270,40 @@ def test_channels_added_later_slot_in_with_their_own_checks(settings, monkeypatc
     assert enqueue(member, "a", channel=None, purpose="service").channel == "mini_program"
     quota["left"] = 0
     assert enqueue(member, "b", channel=None, purpose="service").channel == "sms"
+
+
+# Many members, each with their own variables ---------------------------------------------------------------
+
+
+def each(members, key="r", purpose="marketing"):
+    items = [services.Outgoing(member_id=m.pk, context={"points": i}, dedupe_key=f"{key}:{m.pk}") for i, m in enumerate(members)]
+    return services.messages_enqueue_each(items=items, template_code="promo", purpose=purpose)
+
+
+def test_enqueue_each_routes_every_member_through_the_order_with_consent_and_caps(settings):
+    configure(settings, FALLBACK_ORDER={"promo": ["sms", "email"]}, CAP_PER_DAY=1)
+    templates()
+    by_sms, by_email, capped, silent = (
+        member_with_consent("sms", "email"),
+        member_with_consent("email", phone=None),
+        member_with_consent("sms"),
+        MemberFactory(),
+    )
+    enqueue(capped, "earlier", channel=None)
+    assert each([by_sms, by_email, capped, silent]) == 2
+    assert Message.objects.get(member=by_sms, dedupe_key__startswith="r:").channel == "sms"
+    assert Message.objects.get(member=by_sms, dedupe_key__startswith="r:").fallback_channels == ["email"]
+    assert Message.objects.get(member=by_email).channel == "email"
+    assert not Message.objects.filter(member=silent).exists()
+    assert each([by_sms, by_email]) == 0  # the same keys again: nothing twice
+
+
+def test_enqueue_each_costs_the_same_queries_for_3_or_30_members(settings, django_assert_max_num_queries):
+    configure(settings, FALLBACK_ORDER={"promo": ["sms", "email"]})
+    templates()
+    few = [member_with_consent("sms") for _ in range(3)]
+    many = [member_with_consent("sms", "email") for _ in range(30)]
+    with django_assert_max_num_queries(12):
+        assert each(few, key="few") == 3
+    with django_assert_max_num_queries(12):
+        assert each(many, key="many") == 30
