@@ -168,6 +168,12 @@ def _route(*, member: Member, channels: list[str], template_code: str, purpose: 
     return reason or SkipReason.NO_TEMPLATE
 
 
+def _order_key(dedupe_key: str, channel: str | None) -> str:
+    """A sender's key with its channel left out: senders that queue a kind once per channel (``kind:ref:sms``,
+    ``kind:ref:push``) queue one message when the kind has a fallback order."""
+    return dedupe_key.replace(f":{channel}", "", 1) if channel else dedupe_key
+
+
 def message_enqueue(
     *,
     member: Member,
@@ -180,12 +186,17 @@ def message_enqueue(
 ) -> Message | None:
     """Queue one message; None when it must not be sent (``message_skip_reason`` says why) or was queued before.
 
-    The channel is the first one of the kind's fallback order (``FALLBACK_ORDER[template_code]``) the member can be
-    reached on; ``channel`` is the order for kinds that have none configured. A capped purpose over the member's
-    frequency cap queues nothing. Members carry no language preference yet, so ``language`` defaults to the
-    programme's default language.
+    When the kind has a fallback order (``FALLBACK_ORDER[template_code]``) and ``channel`` is left out or is one of
+    its channels, the message goes to the first channel of the order the member can be reached on, and the channel
+    is dropped from the dedupe key (a sender calling once per channel queues one message); otherwise it goes to
+    ``channel``. A capped purpose over the member's frequency cap queues nothing. Members carry no language
+    preference yet, so ``language`` defaults to the programme's default language.
     """
-    channels = policy.fallback_order(template_code) or ([channel] if channel else [])
+    order = policy.fallback_order(template_code)
+    if order and (channel is None or channel in order):
+        channels, dedupe_key = order, _order_key(dedupe_key, channel)
+    else:
+        channels = [channel] if channel else []
     if not channels:
         raise ApplicationError(
             "invalid_channel", _("No channel is given or configured for %(code)s.") % {"code": template_code}, fields={"channel": ""}
@@ -232,10 +243,16 @@ def messages_enqueue_bulk(
     language: str | None = None,
 ) -> int:
     """Queue one message per member (``dedupe_prefix:member_id``) on one channel, consent, status and frequency caps
-    applied in SQL (the fallback order applies when a message's provider gives up).
+    applied in SQL. When the kind has a fallback order that includes ``channel``, each member's message is routed
+    through the order instead (``messages_enqueue_each``, the channel dropped from the keys as ``message_enqueue``
+    does).
 
     Returns how many were queued now; members already messaged under the prefix are left alone.
     """
+    order = policy.fallback_order(template_code)
+    if order and channel in order:
+        items = [Outgoing(member_id=pk, context=context, dedupe_key=_order_key(f"{dedupe_prefix}:{pk}", channel)) for pk in member_ids]
+        return messages_enqueue_each(items=items, template_code=template_code, purpose=purpose, language=language)
     _check([channel], purpose)
     template = _template(template_code, channel)
     ids = list(member_ids)
@@ -246,14 +263,13 @@ def messages_enqueue_bulk(
         members = members.exclude(status=MemberStatus.CLOSED)
     now = timezone.now()
     language = language or settings.LANGUAGE_CODE
-    rest = [c for c in policy.fallback_order(template_code) if c != channel]
     with transaction.atomic():
         over: set[int] = set()
         if policy.caps_apply(purpose):
             lock_members(member_ids=ids)
             over = policy.members_over_cap(member_ids=ids, purpose=purpose, now=now)
         batch = [
-            _new_message(template, member, context, purpose, f"{dedupe_prefix}:{member.pk}", language, now, rest)
+            _new_message(template, member, context, purpose, f"{dedupe_prefix}:{member.pk}", language, now)
             for member in members
             if member.pk not in over and policy.channel_check(member=member, channel=channel, template_code=template_code) is None
         ]
@@ -285,7 +301,8 @@ def messages_enqueue_each(
     used before, whose member is closed (or not active, for marketing), at the cap, or reachable on no channel of
     the order is left out. Returns how many were queued now.
     """
-    channels = policy.fallback_order(template_code) or ([channel] if channel else [])
+    order = policy.fallback_order(template_code)
+    channels = order if order and (channel is None or channel in order) else ([channel] if channel else [])
     if not channels:
         raise ApplicationError(
             "invalid_channel", _("No channel is given or configured for %(code)s.") % {"code": template_code}, fields={"channel": ""}

@@ -116,7 +116,9 @@ def test_bulk_enqueue_applies_the_cap_in_one_pass_and_keeps_the_fallback_order(s
         member_ids=[capped.pk, free.pk], channel="sms", template_code="promo", context={}, purpose="marketing", dedupe_prefix="c1"
     )
     assert queued == 1 and Message.objects.filter(member=capped).count() == 1
-    assert Message.objects.get(member=free).fallback_channels == ["push", "email"]
+    # the kind has an order, so each member's message is routed through it: sms is the first this member consented to
+    message = Message.objects.get(member=free)
+    assert message.channel == "sms" and message.fallback_channels == ["email"] and message.dedupe_key == f"c1:{free.pk}"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -307,3 +309,27 @@ def test_enqueue_each_costs_the_same_queries_for_3_or_30_members(settings, djang
         assert each(few, key="few") == 3
     with django_assert_max_num_queries(12):
         assert each(many, key="many") == 30
+
+
+def test_a_sender_queueing_once_per_channel_gets_one_message_when_the_kind_has_an_order(settings):
+    configure(settings, FALLBACK_ORDER={"promo": ["email", "sms"]})
+    templates()
+    member = member_with_consent("sms", "email", "push")
+    # as the events app does: one call per notify channel, the channel in the key
+    first = enqueue(member, "promo:42:sms", channel="sms")
+    assert first.channel == "email" and first.dedupe_key == "promo:42"
+    assert enqueue(member, "promo:42:email", channel="email") is None
+    # a channel outside the order is the sender's own choice and is sent as well
+    assert enqueue(member, "promo:42:push", channel="push").channel == "push"
+    queued = [
+        services.messages_enqueue_bulk(
+            member_ids=[member.pk],
+            channel=channel,
+            template_code="promo",
+            context={},
+            purpose="marketing",
+            dedupe_prefix=f"promo:7:{channel}",
+        )
+        for channel in ("sms", "email")
+    ]
+    assert queued == [1, 0] and Message.objects.get(dedupe_key=f"promo:7:{member.pk}").channel == "email"

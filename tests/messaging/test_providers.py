@@ -9,10 +9,12 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
 
+from apps.core.errors import ApplicationError
 from apps.members.models import ConsentChannel
 from apps.messaging import services
 from apps.messaging.checks import providers_configured_check
-from apps.messaging.models import Message, MessageState
+from apps.messaging.member_data import anonymise_messages
+from apps.messaging.models import Message, MessageState, MessageTemplate
 from apps.messaging.providers import provider_statuses
 from tests.members.factories import MemberFactory
 from tests.messaging.factories import MessageTemplateFactory
@@ -239,3 +241,27 @@ def test_check_command_names_the_unconfigured_channel(settings, capsys):
     call_command("check")
     assert "userops.W010" in capsys.readouterr().err
     assert Message.objects.count() == 0
+
+
+def test_template_parameters_must_name_message_variables():
+    for mapping, shown in (
+        ({"name": "phone"}, "phone"),
+        (["name", "member.phone"], "member.phone"),
+        ("name", "name"),
+        ({"": "name"}, "{'': 'name'}"),
+    ):
+        template = MessageTemplateFactory.build(code="bad", provider_template_id="SMS_1", provider_params=mapping)
+        with pytest.raises(ApplicationError) as exc:
+            services.message_template_save(template=template)
+        assert exc.value.code == "invalid_provider_params" and exc.value.fields == {"provider_params": shown}
+    assert not MessageTemplate.objects.filter(code="bad").exists()
+
+
+def test_anonymising_scrubs_the_resolved_template_parameters(settings):
+    configure(settings, {"sms": "log"})
+    member = MemberFactory(name="李娜")
+    message = sms(member, params={"name": "name"})
+    assert message.provider_params == {"name": "李娜"}
+    anonymise_messages(member)
+    message.refresh_from_db()
+    assert message.provider_params is None and message.context == {} and "李娜" not in message.body
