@@ -65,7 +65,7 @@ def test_aliyun_sends_a_signed_send_sms_with_template_code_params_and_sign_name(
     assert message.state == MessageState.SENT and message.provider == "aliyun_sms"
     assert message.provider_ref == "9006197469364984^1"
     [request] = fake.requests
-    assert request.signature_ok and request.method == "POST" and request.body == b""
+    assert request.signature_ok and request.method == "POST" and request.body == b"" and "content-type" not in request.headers
     assert request.query == {
         "PhoneNumbers": "13712345678",
         "SignName": "优途会员",

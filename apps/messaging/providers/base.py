@@ -77,7 +77,8 @@ class Provider:
 
 def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, dict[str, Any]]:
     """POST and parse a JSON answer; network failures and non-JSON answers are ``retry`` errors."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - the URL is from settings
+    # No body is sent as none (urllib would add a form Content-Type to an empty one, a header nobody signed).
+    request = urllib.request.Request(url, data=body or None, headers=headers, method="POST")  # noqa: S310 - the URL is from settings
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the URL is from settings
             status, raw = response.status, response.read()
