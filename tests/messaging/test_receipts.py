@@ -74,12 +74,16 @@ def test_aliyun_report_marks_delivered_with_the_report_time(client):
     assert message.delivered_at.isoformat() == "2026-05-01T04:00:05+00:00"
 
 
-def test_tencent_failure_report_marks_failed_with_the_provider_code(client):
+def test_tencent_failure_report_marks_failed_with_the_provider_code(client, settings):
+    settings.USEROPS_MESSAGING = {**settings.USEROPS_MESSAGING, "FALLBACK_ORDER": {"welcome": ["sms", "email"]}}
+    MessageTemplateFactory(channel="email")
     message = sent("tencent_sms", "2028:f825e6b16e23f73f41231")
+    assert message.fallback_channels == ["email"]
     response = post(client, "tencent_sms", [tencent_report("2028:f825e6b16e23f73f41231", "FAIL", "MK:0005")])
     assert response.status_code == 200 and response.json()["result"] == 0
     message.refresh_from_db()
     assert message.state == MessageState.FAILED and message.provider_code == "MK:0005" and "MK:0005" in message.last_error
+    assert Message.objects.count() == 1  # the provider had it: a failed delivery starts no fallback
 
 
 def test_forged_token_is_refused_and_changes_nothing(client):
