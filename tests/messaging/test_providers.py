@@ -10,6 +10,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from apps.core.errors import ApplicationError
+from apps.core.roles import CAMPAIGN_MANAGER
 from apps.members.models import ConsentChannel
 from apps.messaging import services
 from apps.messaging.checks import providers_configured_check
@@ -265,3 +266,25 @@ def test_anonymising_scrubs_the_resolved_template_parameters(settings):
     anonymise_messages(member)
     message.refresh_from_db()
     assert message.provider_params is None and message.context == {} and "李娜" not in message.body
+
+
+def test_back_office_saves_provider_template_fields_and_refuses_unknown_variables_on_the_field(client, staff):
+    client.force_login(staff(CAMPAIGN_MANAGER))
+    data = {
+        "code": "points_sms",
+        "channel": ConsentChannel.SMS,
+        "subject_en": "",
+        "subject_zh_hans": "",
+        "body_en": "Hi {{ name }}, +{{ points }}",
+        "body_zh_hans": "{{ name }}，+{{ points }}",
+        "provider_template_id": "1110",
+        "provider_params": '["name", "phone"]',
+        "is_active": "on",
+    }
+    response = client.post(reverse("admin:messaging_messagetemplate_add"), data)
+    assert response.status_code == 200 and "phone is not a message variable" in response.content.decode()
+    assert not MessageTemplate.objects.filter(code="points_sms").exists()
+    response = client.post(reverse("admin:messaging_messagetemplate_add"), {**data, "provider_params": '["name", "points"]'})
+    assert response.status_code == 302
+    template = MessageTemplate.objects.get(code="points_sms")
+    assert template.provider_template_id == "1110" and template.provider_params == ["name", "points"]
