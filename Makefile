@@ -31,9 +31,11 @@ setup: messages
 demo: setup
 	$(BIN)/python manage.py load_demo
 
+# On a laptop no SMS or push provider is set up: their messages are written to the log (shown as development only).
 run: demo
 	@$(BIN)/python manage.py describe_run
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	USEROPS_MESSAGE_CHANNEL_PROVIDERS="$${USEROPS_MESSAGE_CHANNEL_PROVIDERS:-sms=log,push=log,email=email}" \
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 # The suite runs on PostgreSQL whenever it is reachable (always in CI), else on SQLite. Tests that start a
 # real Celery worker run afterwards against Redis, one module per process (each starts its own workers).

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "apps.analytics",
     "apps.abuse",
     "apps.engagement",
+    "apps.reminders",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +285,7 @@ SPECTACULAR_SETTINGS = {
         "ConsentChannelEnum": "apps.members.models.ConsentChannel",
         "RedemptionChannelEnum": "apps.benefits.models.RedemptionChannel",
         "ActivityChannelEnum": "apps.analytics.models.ActivityChannel",
+        "IdentityKindEnum": "apps.identities.models.IdentityKind",
     },
 }
 
@@ -551,6 +553,7 @@ USEROPS_PERIODIC_TASKS = {
     "Grant recurring tier benefits": {"task": "benefits.grant_recurring_tier_benefits", "crontab": "0 6 * * *"},
     "Mark event no-shows": {"task": "events.mark_no_shows", "crontab": "*/15 * * * *"},
     "Send event reminders": {"task": "events.send_reminders", "crontab": "*/15 * * * *"},
+    "Send expiry reminders": {"task": "reminders.send_due", "crontab": "0 10 * * *"},
     "Roll up activity": {"task": "analytics.rollup", "crontab": "7 * * * *"},
     "Score members (RFM)": {"task": "analytics.score_rfm", "crontab": "40 3 * * *"},
 }
@@ -598,15 +601,47 @@ USEROPS_REFERRALS = {
     "MONTHLY_CAP_PER_REFERRER": env.int("USEROPS_REFERRAL_MONTHLY_CAP", default=10),
 }
 
-# Messaging: channel backends (dotted paths of classes with ``send(message) -> str``, see docs/messaging.md),
-# quiet hours for marketing SMS (local time; empty to switch off), retries with exponential back-off.
-USEROPS_SMS_BACKEND = env("USEROPS_SMS_BACKEND", default="apps.messaging.backends.LoggingBackend")
-USEROPS_PUSH_BACKEND = env("USEROPS_PUSH_BACKEND", default="apps.messaging.backends.LoggingBackend")
+# Messaging (docs/messaging.md): the provider of each channel and each provider's settings; quiet hours (global and
+# per channel, local time; empty or "off" switches them off); frequency caps per member (0 = none); the channel
+# order per message kind; retries with exponential back-off.
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("DJANGO_EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("DJANGO_EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="UserOps <noreply@localhost>")
 USEROPS_MESSAGING = {
+    "CHANNEL_PROVIDERS": env.dict("USEROPS_MESSAGE_CHANNEL_PROVIDERS", default={"email": "email"}),
+    "PROVIDERS": {
+        "aliyun_sms": {
+            "ACCESS_KEY_ID": env("USEROPS_ALIYUN_SMS_ACCESS_KEY_ID", default=""),
+            "ACCESS_KEY_SECRET": env("USEROPS_ALIYUN_SMS_ACCESS_KEY_SECRET", default=""),
+            "SIGN_NAME": env("USEROPS_ALIYUN_SMS_SIGN_NAME", default=""),
+            "ENDPOINT": env("USEROPS_ALIYUN_SMS_ENDPOINT", default="https://dysmsapi.aliyuncs.com"),
+            "TIMEOUT": env.float("USEROPS_ALIYUN_SMS_TIMEOUT", default=10.0),
+            "RECEIPT_TOKEN": env("USEROPS_ALIYUN_SMS_RECEIPT_TOKEN", default=""),
+        },
+        "tencent_sms": {
+            "SECRET_ID": env("USEROPS_TENCENT_SMS_SECRET_ID", default=""),
+            "SECRET_KEY": env("USEROPS_TENCENT_SMS_SECRET_KEY", default=""),
+            "SDK_APP_ID": env("USEROPS_TENCENT_SMS_SDK_APP_ID", default=""),
+            "SIGN_NAME": env("USEROPS_TENCENT_SMS_SIGN_NAME", default=""),
+            "REGION": env("USEROPS_TENCENT_SMS_REGION", default="ap-guangzhou"),
+            "ENDPOINT": env("USEROPS_TENCENT_SMS_ENDPOINT", default="https://sms.tencentcloudapi.com"),
+            "TIMEOUT": env.float("USEROPS_TENCENT_SMS_TIMEOUT", default=10.0),
+            "RECEIPT_TOKEN": env("USEROPS_TENCENT_SMS_RECEIPT_TOKEN", default=""),
+        },
+    },
     "QUIET_HOURS": env.list("USEROPS_QUIET_HOURS", default=["21:00", "08:00"]),
+    "QUIET_HOURS_BY_CHANNEL": env.dict("USEROPS_QUIET_HOURS_BY_CHANNEL", default={}),
     "QUIET_HOURS_TIME_ZONE": env("USEROPS_QUIET_HOURS_TIME_ZONE", default=TIME_ZONE),
+    "CAP_PER_DAY": env.int("USEROPS_MESSAGE_CAP_PER_DAY", default=0),
+    "CAP_PER_WEEK": env.int("USEROPS_MESSAGE_CAP_PER_WEEK", default=0),
+    "CAP_SERVICE_MESSAGES": env.bool("USEROPS_MESSAGE_CAP_SERVICE", default=False),
+    "FALLBACK_ORDER": env.json("USEROPS_MESSAGE_FALLBACK_ORDER", default={}),
     "MAX_ATTEMPTS": env.int("USEROPS_MESSAGE_MAX_ATTEMPTS", default=5),
     "RETRY_BASE_SECONDS": env.int("USEROPS_MESSAGE_RETRY_BASE_SECONDS", default=60),
     "PUBLIC_BASE_URL": env("USEROPS_PUBLIC_BASE_URL", default="http://localhost:8000"),
@@ -627,6 +662,14 @@ USEROPS_WECHAT = {
     "WECOM_CORP_ID": env("USEROPS_WECOM_CORP_ID", default=""),
     "WECOM_SECRET": env("USEROPS_WECOM_SECRET", default=""),
     "TIMEOUT_SECONDS": env.float("USEROPS_WECHAT_TIMEOUT_SECONDS", default=10.0),
+}
+
+# Reminders (docs/messaging.md): how many days ahead points and unused benefits are announced, and the channel
+# for reminder kinds without a fallback order.
+USEROPS_REMINDERS = {
+    "POINTS_EXPIRING_DAYS": env.int("USEROPS_REMINDER_POINTS_EXPIRING_DAYS", default=7),
+    "BENEFITS_EXPIRING_DAYS": env.int("USEROPS_REMINDER_BENEFITS_EXPIRING_DAYS", default=3),
+    "CHANNEL": env("USEROPS_REMINDER_CHANNEL", default="sms"),
 }
 
 # Analytics (docs/metrics.md): the day boundary's time zone; purchase earning (points and growth value per yuan,

@@ -130,7 +130,7 @@ class ConsentChannel(models.TextChoices):
 
 
 # Long enough for every channel code above (``official_account`` is 16).
-CHANNEL_MAX_LENGTH = 20
+CHANNEL_MAX_LENGTH = 32
 
 
 class Consent(models.Model):

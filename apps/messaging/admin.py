@@ -1,6 +1,8 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
@@ -10,10 +12,20 @@ from apps.core.admin_base import HistoryAdmin, ModelAdmin
 from apps.core.service_admin import ServiceFormAdmin
 from apps.messaging import services
 from apps.messaging.models import Message, MessageState, MessageTemplate
+from apps.messaging.providers import provider_statuses
+
+
+class ProviderStatusMixin:
+    """Shows above the list which channels can send and which are not configured."""
+
+    list_before_template = "messaging/provider_status.html"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().changelist_view(request, {**(extra_context or {}), "provider_statuses": provider_statuses()})  # type: ignore[misc]
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(ServiceFormAdmin, HistoryAdmin, TranslationAdmin, ModelAdmin):
+class MessageTemplateAdmin(ProviderStatusMixin, ServiceFormAdmin, HistoryAdmin, TranslationAdmin, ModelAdmin):
     list_display = ["code", "channel", "subject", "is_active", "updated_at"]
     list_filter = [("channel", ChoicesDropdownFilter), "is_active"]
     search_fields = ["code", "subject", "body"]
@@ -23,12 +35,29 @@ class MessageTemplateAdmin(ServiceFormAdmin, HistoryAdmin, TranslationAdmin, Mod
 
 
 @admin.register(Message)
-class MessageAdmin(ModelAdmin):
+class MessageAdmin(ProviderStatusMixin, ModelAdmin):
     """The outbox: read only; messages are written by the services that queue and send them."""
 
-    list_display = ["id", "member", "channel", "purpose", "template_code", "state_badge", "attempts", "next_attempt_at", "sent_at"]
-    list_filter = [("state", ChoicesDropdownFilter), ("channel", ChoicesDropdownFilter), ("purpose", ChoicesDropdownFilter)]
-    search_fields = ["template_code", "dedupe_key", "member__name"]
+    list_display = [
+        "id",
+        "member",
+        "channel",
+        "purpose",
+        "template_code",
+        "state_badge",
+        "attempts",
+        "provider",
+        "provider_code",
+        "next_attempt_at",
+        "sent_at",
+    ]
+    list_filter = [
+        ("state", ChoicesDropdownFilter),
+        ("channel", ChoicesDropdownFilter),
+        ("purpose", ChoicesDropdownFilter),
+        "provider",
+    ]
+    search_fields = ["template_code", "dedupe_key", "member__name", "provider_ref"]
     list_select_related = ["member"]
     exclude = ["unsubscribe_token"]
 

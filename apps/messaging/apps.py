@@ -9,6 +9,13 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         # What this app holds about a member joins the member's PIPL data export.
-        from apps.messaging import member_data
+        from apps.messaging import checks, member_data  # noqa: F401 - checks registers the provider check
 
         member_data.register()
+
+        from apps.messaging.providers import register_provider
+        from apps.messaging.wechat import MiniProgramBackend, OfficialAccountBackend
+        from apps.messaging.wecom import WeComBackend
+
+        for provider in (OfficialAccountBackend, MiniProgramBackend, WeComBackend):
+            register_provider(provider)

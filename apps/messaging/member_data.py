@@ -15,15 +15,29 @@ def member_messages(member: Member) -> list[dict[str, Any]]:
     return list(
         Message.objects.filter(member=member)
         .order_by("created_at", "id")
-        .values("channel", "purpose", "template_code", "subject", "body", "language", "state", "created_at", "sent_at", "delivered_at")
+        .values(
+            "channel",
+            "purpose",
+            "template_code",
+            "subject",
+            "body",
+            "language",
+            "state",
+            "provider",
+            "provider_code",
+            "created_at",
+            "sent_at",
+            "delivered_at",
+        )
     )
 
 
 def anonymise_messages(member: Member) -> None:
-    """Rendered bodies carry the member's name: scrub them; nothing still queued is ever sent."""
+    """Rendered bodies and provider template parameters carry the member's name: scrub them; nothing still queued is
+    ever sent."""
     messages = Message.objects.filter(member=member)
     messages.filter(state=MessageState.QUEUED).update(state=MessageState.FAILED, last_error="anonymised", updated_at=timezone.now())
-    messages.update(subject="", body=SCRUBBED_BODY, updated_at=timezone.now())
+    messages.update(subject="", body=SCRUBBED_BODY, provider_params=None, context={}, updated_at=timezone.now())
 
 
 def register() -> None:

@@ -35,18 +35,19 @@ class MessageTemplate(TimeStampedModel):
         ),
     )
     provider_template_id = models.CharField(
-        _("provider template ID"),
-        max_length=128,
+        _("provider template id"),
+        max_length=64,
         blank=True,
-        help_text=_("The template's ID at the provider: a WeChat template or subscription template ID, a WeCom message has none."),
+        help_text=_("The template's id at the provider (Aliyun template code, Tencent Cloud template id, WeChat template id)."),
     )
     provider_params = models.JSONField(
-        _("provider parameters"),
+        _("provider template parameters"),
         default=dict,
         blank=True,
         help_text=_(
-            'WeChat data keys and what fills them: "subject", "body" or text with the member\'s variables, '
-            'e.g. {"thing1": "subject", "character_string2": "{{ points_balance }}"}.'
+            "Which message variable fills each parameter of the provider's template: named parameters as an object "
+            '(Aliyun: {"name": "name", "code": "benefit_code"}), positional ones as a list (Tencent Cloud: ["name", "points"]). '
+            'WeChat: each data key takes "subject", "body" or a text with variables ({"thing1": "subject"}); _page and _url are options.'
         ),
     )
     is_active = models.BooleanField(_("active"), default=True)
@@ -81,7 +82,19 @@ class Message(TimeStampedModel):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"))
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    provider = models.CharField(_("provider"), max_length=64, blank=True)
     provider_ref = models.CharField(_("provider reference"), max_length=128, blank=True)
+    provider_code = models.CharField(
+        _("provider code"), max_length=64, blank=True, help_text=_("The provider's last error or delivery-receipt code.")
+    )
+    provider_template_id = models.CharField(_("provider template id"), max_length=64, blank=True)
+    provider_params = models.JSONField(_("provider template parameters"), null=True, blank=True)
+    context = models.JSONField(
+        _("variables"), default=dict, blank=True, help_text=_("The sender's variables, kept for a fallback channel.")
+    )
+    fallback_channels = models.JSONField(
+        _("fallback channels"), default=list, blank=True, help_text=_("Channels still to try, in order, if this one gives up.")
+    )
     dedupe_key = models.CharField(_("deduplication key"), max_length=200, unique=True)
     unsubscribe_token = models.CharField(max_length=64, unique=True, default=new_unsubscribe_token, editable=False)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
@@ -94,6 +107,7 @@ class Message(TimeStampedModel):
         indexes = [
             models.Index(fields=["next_attempt_at"], condition=Q(state="queued"), name="message_due_idx"),
             models.Index(fields=["member", "-created_at"], name="message_member_idx"),
+            models.Index(fields=["provider", "provider_ref"], condition=~Q(provider_ref=""), name="message_provider_ref_idx"),
         ]
         constraints = [models.CheckConstraint(condition=~Q(body=""), name="message_body_not_empty")]
 

@@ -40,6 +40,9 @@ TEMPLATE_VARIABLES = frozenset(
         "venue",
         "reason",
         "refunded_points",
+        # reminders
+        "expiring_points",
+        "benefit_count",
     }
 )
 ALLOWED_TAGS = frozenset({"if", "elif", "else", "endif", "comment", "endcomment"})

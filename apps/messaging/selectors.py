@@ -34,6 +34,8 @@ def message_template_preview(*, code: str, channel: str) -> list[tuple[str, str,
                 "benefit": _("Coffee voucher"),
                 "benefit_code": "ABCD-EFGH-JKLM",
                 "expires_at": "2026-12-31",
+                "expiring_points": 300,
+                "benefit_count": 2,
                 "unsubscribe_url": "https://example.com/u/…",
             }
             previews.append(

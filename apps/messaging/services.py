@@ -1,11 +1,11 @@
-"""The outbox: enqueue (consent, dedupe, rendering), send with retries and quiet hours, unsubscribe."""
+"""The outbox: enqueue (consent, caps, fallback order, dedupe, rendering), send through providers with retries,
+quiet hours and fallback, delivery receipts, unsubscribe."""
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -15,22 +15,29 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
+from apps.members.locks import lock_member, lock_members
 from apps.members.models import ConsentChannel, Member, MemberStatus
 from apps.members.services import member_set_consent
-from apps.messaging.backends import SendError, backend_for
+from apps.messaging import policy
 from apps.messaging.models import Message, MessagePurpose, MessageState, MessageTemplate, new_unsubscribe_token
-from apps.messaging.rendering import compile_message_template, render_message_text
+from apps.messaging.policy import quiet_hours_end  # noqa: F401 - part of this module's public names
+from apps.messaging.providers import PROVIDER_NOT_CONFIGURED, ProviderNotConfiguredError, SendError, provider_for
+from apps.messaging.rendering import TEMPLATE_VARIABLES, compile_message_template, render_message_text
 from apps.messaging.selectors import members_with_consent
 
 logger = logging.getLogger("userops.messaging")
 
 
 class SkipReason:
-    """Why ``message_enqueue`` did not queue a message (stable codes, counted by campaigns)."""
+    """Why a message was not queued, or failed before it left (stable codes, counted by campaigns)."""
 
     NO_CONSENT = "no_consent"
     DUPLICATE = "duplicate"
     MEMBER_INACTIVE = "member_inactive"
+    NO_IDENTITY = policy.NO_IDENTITY
+    NO_TEMPLATE = "no_template"
+    FREQUENCY_CAP = policy.FREQUENCY_CAP
+    PROVIDER_NOT_CONFIGURED = PROVIDER_NOT_CONFIGURED
 
 
 def _config(key: str) -> Any:
@@ -46,15 +53,21 @@ def message_skip_reason(*, member: Member, channel: str, purpose: str) -> str | 
     return None
 
 
-def _check(channel: str, purpose: str) -> None:
-    if channel not in ConsentChannel.values:
-        raise ApplicationError("invalid_channel", _("Unknown channel: %(channel)s") % {"channel": channel}, fields={"channel": channel})
+def _check(channels: Iterable[str], purpose: str) -> None:
+    known = policy.known_channels()
+    for channel in channels:
+        if channel not in known:
+            raise ApplicationError("invalid_channel", _("Unknown channel: %(channel)s") % {"channel": channel}, fields={"channel": channel})
     if purpose not in MessagePurpose.values:
         raise ApplicationError("invalid_purpose", _("Unknown purpose: %(purpose)s") % {"purpose": purpose}, fields={"purpose": purpose})
 
 
+def _active_template(code: str, channel: str) -> MessageTemplate | None:
+    return MessageTemplate.objects.filter(code=code, channel=channel, is_active=True).first()
+
+
 def _template(code: str, channel: str) -> MessageTemplate:
-    template = MessageTemplate.objects.filter(code=code, channel=channel, is_active=True).first()
+    template = _active_template(code, channel)
     if template is None:
         raise ApplicationError(
             "template_not_found",
@@ -68,7 +81,33 @@ def unsubscribe_url(token: str) -> str:
     return _config("PUBLIC_BASE_URL").rstrip("/") + reverse("api-v1:unsubscribe", kwargs={"token": token})
 
 
-def _render(template: MessageTemplate, member: Member, context: dict[str, Any], language: str, token: str) -> tuple[str, str]:
+def _plain(value: Any) -> Any:
+    """A context value as JSON keeps it (kept on the message for a fallback channel)."""
+    if value is None or (isinstance(value, str | int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+WECHAT_CHANNELS = frozenset({ConsentChannel.OFFICIAL_ACCOUNT, ConsentChannel.MINI_PROGRAM, ConsentChannel.WECOM})
+
+
+def _provider_params(mapping: Any, values: dict[str, Any]) -> Any:
+    """The provider template's parameters filled from the message variables (an object or a list, as mapped)."""
+
+    def value(variable: Any) -> str:
+        found = values.get(str(variable))
+        return "" if found is None else str(found)
+
+    if isinstance(mapping, dict):
+        return {str(param): value(variable) for param, variable in mapping.items()} if mapping else None
+    if isinstance(mapping, list):
+        return [value(variable) for variable in mapping]
+    return None
+
+
+def _render(template: MessageTemplate, member: Member, context: dict[str, Any], language: str, token: str) -> tuple[str, str, Any]:
     with translation.override(language):
         values = {
             "name": member.name,
@@ -81,14 +120,23 @@ def _render(template: MessageTemplate, member: Member, context: dict[str, Any], 
         body = render_message_text(compile_message_template(template.body, field="body"), values)
     if not body:
         raise ApplicationError("empty_message", _("The template renders an empty message."), fields={"template_code": template.code})
-    return subject, body
+    # WeChat templates fill their data keys at send time from the rendered subject and body (apps/messaging/wechat.py).
+    params = None if template.channel in WECHAT_CHANNELS else _provider_params(template.provider_params, values)
+    return subject, body, params
 
 
 def _new_message(
-    template: MessageTemplate, member: Member, context: dict[str, Any], purpose: str, dedupe_key: str, language: str, now: datetime
+    template: MessageTemplate,
+    member: Member,
+    context: dict[str, Any],
+    purpose: str,
+    dedupe_key: str,
+    language: str,
+    now: datetime,
+    fallback_channels: list[str] | None = None,
 ) -> Message:
     token = new_unsubscribe_token()
-    subject, body = _render(template, member, context, language, token)
+    subject, body, params = _render(template, member, context, language, token)
     return Message(
         member=member,
         channel=template.channel,
@@ -100,41 +148,92 @@ def _new_message(
         next_attempt_at=now,
         dedupe_key=dedupe_key,
         unsubscribe_token=token,
+        provider_template_id=template.provider_template_id,
+        provider_params=params,
+        context={key: _plain(value) for key, value in context.items()},
+        fallback_channels=fallback_channels or [],
     )
+
+
+def _route(*, member: Member, channels: list[str], template_code: str, purpose: str) -> tuple[MessageTemplate, list[str]] | str:
+    """The first channel the member can get this kind of message on, with the channels left after it; or why none."""
+    reason = None
+    for position, channel in enumerate(channels):
+        reason = message_skip_reason(member=member, channel=channel, purpose=purpose)
+        if reason == SkipReason.MEMBER_INACTIVE:
+            return reason
+        reason = reason or policy.channel_check(member=member, channel=channel, template_code=template_code)
+        if reason is not None:
+            continue
+        template = _active_template(template_code, channel)
+        if template is None:
+            reason = SkipReason.NO_TEMPLATE
+            continue
+        return template, channels[position + 1 :]
+    return reason or SkipReason.NO_TEMPLATE
+
+
+def _order_key(dedupe_key: str, channel: str | None) -> str:
+    """A sender's key with its channel left out: senders that queue a kind once per channel (``kind:ref:sms``,
+    ``kind:ref:push``) queue one message when the kind has a fallback order."""
+    return dedupe_key.replace(f":{channel}", "", 1) if channel else dedupe_key
 
 
 def message_enqueue(
     *,
     member: Member,
-    channel: str,
     template_code: str,
     context: dict[str, Any],
-    purpose: str = MessagePurpose.SERVICE,
     dedupe_key: str,
+    channel: str | None = None,
+    purpose: str = MessagePurpose.SERVICE,
     language: str | None = None,
 ) -> Message | None:
     """Queue one message; None when it must not be sent (``message_skip_reason`` says why) or was queued before.
 
-    Members carry no language preference yet, so ``language`` defaults to the programme's default language.
+    When the kind has a fallback order (``FALLBACK_ORDER[template_code]``) and ``channel`` is left out or is one of
+    its channels, the message goes to the first channel of the order the member can be reached on, and the channel
+    is dropped from the dedupe key (a sender calling once per channel queues one message); otherwise it goes to
+    ``channel``. A capped purpose over the member's frequency cap queues nothing. Members carry no language
+    preference yet, so ``language`` defaults to the programme's default language.
     """
-    _check(channel, purpose)
+    order = policy.fallback_order(template_code)
+    if order and (channel is None or channel in order):
+        channels, dedupe_key = order, _order_key(dedupe_key, channel)
+    else:
+        channels = [channel] if channel else []
+    if not channels:
+        raise ApplicationError(
+            "invalid_channel", _("No channel is given or configured for %(code)s.") % {"code": template_code}, fields={"channel": ""}
+        )
+    _check(channels, purpose)
     if not dedupe_key:
         raise ApplicationError("dedupe_key_required", _("A deduplication key is required."), fields={"dedupe_key": ""})
-    reason = message_skip_reason(member=member, channel=channel, purpose=purpose)
-    if reason is not None:
-        logger.info("message %s to member %s skipped: %s", template_code, member.pk, reason)
-        return None
-    if Message.objects.filter(dedupe_key=dedupe_key).exists():
-        return None
-    message = _new_message(
-        _template(template_code, channel), member, context, purpose, dedupe_key, language or settings.LANGUAGE_CODE, timezone.now()
-    )
-    try:
-        with transaction.atomic():
-            message.save(force_insert=True)
-    except IntegrityError:
-        # A concurrent sender queued the same key first.
-        return None
+    if not any(_active_template(template_code, candidate) for candidate in channels):
+        _template(template_code, channels[0])  # raises template_not_found
+    with transaction.atomic():
+        capped = policy.caps_apply(purpose)
+        if capped:
+            # Two senders racing for the member's last slot take turns on the member's row.
+            lock_member(member_id=member.pk)
+        if Message.objects.filter(dedupe_key=dedupe_key).exists():
+            return None
+        now = timezone.now()
+        if capped and policy.members_over_cap(member_ids=[member.pk], purpose=purpose, now=now):
+            logger.info("message %s to member %s skipped: %s", template_code, member.pk, SkipReason.FREQUENCY_CAP)
+            return None
+        routed = _route(member=member, channels=channels, template_code=template_code, purpose=purpose)
+        if isinstance(routed, str):
+            logger.info("message %s to member %s skipped: %s", template_code, member.pk, routed)
+            return None
+        template, rest = routed
+        message = _new_message(template, member, context, purpose, dedupe_key, language or settings.LANGUAGE_CODE, now, rest)
+        try:
+            with transaction.atomic():
+                message.save(force_insert=True)
+        except IntegrityError:
+            # A concurrent sender queued the same key first.
+            return None
     return message
 
 
@@ -148,48 +247,115 @@ def messages_enqueue_bulk(
     dedupe_prefix: str,
     language: str | None = None,
 ) -> int:
-    """Queue one message per member (``dedupe_prefix:member_id``), consent and status filtered in SQL.
+    """Queue one message per member (``dedupe_prefix:member_id``) on one channel, consent, status and frequency caps
+    applied in SQL. When the kind has a fallback order that includes ``channel``, each member's message is routed
+    through the order instead (``messages_enqueue_each``, the channel dropped from the keys as ``message_enqueue``
+    does).
 
     Returns how many were queued now; members already messaged under the prefix are left alone.
     """
-    _check(channel, purpose)
+    order = policy.fallback_order(template_code)
+    if order and channel in order:
+        items = [Outgoing(member_id=pk, context=context, dedupe_key=_order_key(f"{dedupe_prefix}:{pk}", channel)) for pk in member_ids]
+        return messages_enqueue_each(items=items, template_code=template_code, purpose=purpose, language=language)
+    _check([channel], purpose)
     template = _template(template_code, channel)
-    members: QuerySet[Member] = Member.objects.filter(pk__in=list(member_ids)).select_related("tier", "points_account")
+    ids = list(member_ids)
+    members: QuerySet[Member] = Member.objects.filter(pk__in=ids).select_related("tier", "points_account")
     if purpose == MessagePurpose.MARKETING:
         members = members.filter(status=MemberStatus.ACTIVE).filter(pk__in=members_with_consent(channel=channel).values("pk"))
     else:
         members = members.exclude(status=MemberStatus.CLOSED)
     now = timezone.now()
     language = language or settings.LANGUAGE_CODE
-    batch = [_new_message(template, member, context, purpose, f"{dedupe_prefix}:{member.pk}", language, now) for member in members]
-    Message.objects.bulk_create(batch, ignore_conflicts=True, batch_size=2000)
+    with transaction.atomic():
+        over: set[int] = set()
+        if policy.caps_apply(purpose):
+            lock_members(member_ids=ids)
+            over = policy.members_over_cap(member_ids=ids, purpose=purpose, now=now)
+        batch = [
+            _new_message(template, member, context, purpose, f"{dedupe_prefix}:{member.pk}", language, now)
+            for member in members
+            if member.pk not in over and policy.channel_check(member=member, channel=channel, template_code=template_code) is None
+        ]
+        Message.objects.bulk_create(batch, ignore_conflicts=True, batch_size=2000)
     # Rows that lost to an existing dedupe key were not inserted, so their fresh tokens are not in the table.
     return Message.objects.filter(unsubscribe_token__in=[m.unsubscribe_token for m in batch]).count()
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One member's message of a kind sent to many, each with its own variables (reminders)."""
+
+    member_id: int
+    context: dict[str, Any]
+    dedupe_key: str
+
+
+def messages_enqueue_each(
+    *,
+    items: list[Outgoing],
+    template_code: str,
+    purpose: str,
+    channel: str | None = None,
+    language: str | None = None,
+) -> int:
+    """Queue one message per item, each routed through the kind's fallback order, in a fixed number of queries.
+
+    Members are loaded, consent and caps read, and the messages inserted set-wise; an item whose dedupe key was
+    used before, whose member is closed (or not active, for marketing), at the cap, or reachable on no channel of
+    the order is left out. Returns how many were queued now.
+    """
+    order = policy.fallback_order(template_code)
+    channels = order if order and (channel is None or channel in order) else ([channel] if channel else [])
+    if not channels:
+        raise ApplicationError(
+            "invalid_channel", _("No channel is given or configured for %(code)s.") % {"code": template_code}, fields={"channel": ""}
+        )
+    _check(channels, purpose)
+    templates = {t.channel: t for t in MessageTemplate.objects.filter(code=template_code, channel__in=channels, is_active=True)}
+    if not templates:
+        _template(template_code, channels[0])  # raises template_not_found
+    used = set(Message.objects.filter(dedupe_key__in=[item.dedupe_key for item in items]).values_list("dedupe_key", flat=True))
+    items = [item for item in items if item.dedupe_key not in used]
+    ids = [item.member_id for item in items]
+    members: QuerySet[Member] = Member.objects.filter(pk__in=ids).select_related("tier", "points_account")
+    members = (
+        members.filter(status=MemberStatus.ACTIVE) if purpose == MessagePurpose.MARKETING else members.exclude(status=MemberStatus.CLOSED)
+    )
+    by_id = {member.pk: member for member in members}
+    consented: dict[str, set[int]] = {}
+    if purpose == MessagePurpose.MARKETING:
+        for candidate in templates:
+            consented[candidate] = set(members_with_consent(channel=candidate).filter(pk__in=list(by_id)).values_list("pk", flat=True))
+    now = timezone.now()
+    language = language or settings.LANGUAGE_CODE
+    with transaction.atomic():
+        over: set[int] = set()
+        if policy.caps_apply(purpose):
+            lock_members(member_ids=by_id)
+            over = policy.members_over_cap(member_ids=by_id, purpose=purpose, now=now)
+        batch = []
+        for item in items:
+            member = by_id.get(item.member_id)
+            if member is None or member.pk in over:
+                continue
+            for position, candidate in enumerate(channels):
+                if candidate not in templates or (purpose == MessagePurpose.MARKETING and member.pk not in consented[candidate]):
+                    continue
+                if policy.channel_check(member=member, channel=candidate, template_code=template_code) is not None:
+                    continue
+                batch.append(
+                    _new_message(
+                        templates[candidate], member, item.context, purpose, item.dedupe_key, language, now, channels[position + 1 :]
+                    )
+                )
+                break
+        Message.objects.bulk_create(batch, ignore_conflicts=True, batch_size=2000)
+    return Message.objects.filter(unsubscribe_token__in=[m.unsubscribe_token for m in batch]).count()
+
+
 # Sending ----------------------------------------------------------------------------------------
-
-
-def _clock(value: str) -> time:
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
-
-
-def quiet_hours_end(now: datetime) -> datetime | None:
-    """When the quiet hours around ``now`` end, or None outside them."""
-    window = _config("QUIET_HOURS")
-    if not window:
-        return None
-    start, end = _clock(window[0]), _clock(window[1])
-    local = now.astimezone(ZoneInfo(_config("QUIET_HOURS_TIME_ZONE")))
-    current = local.time()
-    inside = start <= current < end if start <= end else (current >= start or current < end)
-    if not inside:
-        return None
-    ends = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
-    if ends <= local:
-        ends += timedelta(days=1)
-    return ends
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -203,66 +369,124 @@ class SendSummary:
     retrying: int = 0
     failed: int = 0
     postponed: int = 0
+    fallbacks: int = 0
 
     @property
     def processed(self) -> int:
         return self.sent + self.retrying + self.failed + self.postponed
 
 
-def _fail(message: Message, error: str) -> None:
+@dataclass
+class _Batch:
+    now: datetime
+    consented: set[tuple[int, str]]
+    summary: SendSummary
+    gave_up: list[Message] = field(default_factory=list)
+
+
+def _fail(message: Message, error: str, batch: _Batch, code: str = "") -> None:
     message.state = MessageState.FAILED
     message.last_error = error[:500]
+    message.provider_code = code[:64]
+    batch.summary.failed += 1
+    batch.gave_up.append(message)
 
 
-def _attempt(message: Message, now: datetime, consented: set[tuple[int, str]], summary: SendSummary) -> None:
+def _attempt(message: Message, batch: _Batch) -> None:
+    now = batch.now
     if message.purpose == MessagePurpose.MARKETING:
-        if (message.member_id, message.channel) not in consented:
-            _fail(message, SkipReason.NO_CONSENT)
-            summary.failed += 1
+        if (message.member_id, message.channel) not in batch.consented:
+            _fail(message, SkipReason.NO_CONSENT, batch)
             return
-        if message.channel == ConsentChannel.SMS and (ends := quiet_hours_end(now)) is not None:
+        if (ends := policy.quiet_hours_end(now, message.channel)) is not None:
             message.next_attempt_at = ends
-            summary.postponed += 1
+            batch.summary.postponed += 1
             return
+    try:
+        message.provider, provider = provider_for(message.channel)
+    except ProviderNotConfiguredError as exc:
+        _fail(message, str(exc), batch, PROVIDER_NOT_CONFIGURED)
+        return
     message.attempts += 1
     try:
-        message.provider_ref = backend_for(message.channel).send(message)[:128]
+        message.provider_ref = provider.send(message)[:128]
     except SendError as exc:
-        message.last_error = str(exc)[:500]
+        message.last_error, message.provider_code = str(exc)[:500], str(exc.code or "")[:64]
         if exc.permanent or message.attempts >= _config("MAX_ATTEMPTS"):
-            message.state = MessageState.FAILED
-            summary.failed += 1
+            _fail(message, message.last_error, batch, message.provider_code)
         else:
             message.next_attempt_at = now + retry_delay(message.attempts)
-            summary.retrying += 1
+            batch.summary.retrying += 1
         return
-    message.state, message.sent_at, message.last_error = MessageState.SENT, now, ""
-    summary.sent += 1
+    message.state, message.sent_at, message.last_error, message.provider_code = MessageState.SENT, now, "", ""
+    batch.summary.sent += 1
+
+
+def _fallback_key(message: Message, channel: str) -> str:
+    suffix = f">{channel}"
+    return message.dedupe_key[: 200 - len(suffix)] + suffix
+
+
+def _fall_back(messages: list[Message], now: datetime) -> int:
+    """Queue the next reachable channel of each message that gave up; returns how many were queued."""
+    queued = []
+    for message in messages:
+        if not message.fallback_channels:
+            continue
+        routed = _route(
+            member=message.member, channels=list(message.fallback_channels), template_code=message.template_code, purpose=message.purpose
+        )
+        if isinstance(routed, str):
+            continue
+        template, rest = routed
+        if policy.members_over_cap(member_ids=[message.member_id], purpose=message.purpose, now=now):
+            continue
+        queued.append(
+            _new_message(
+                template,
+                message.member,
+                message.context,
+                message.purpose,
+                _fallback_key(message, template.channel),
+                message.language,
+                now,
+                rest,
+            )
+        )
+    Message.objects.bulk_create(queued, ignore_conflicts=True)
+    return Message.objects.filter(unsubscribe_token__in=[m.unsubscribe_token for m in queued]).count()
 
 
 def messages_send_due(*, now: datetime | None = None, batch_size: int = 500) -> SendSummary:
-    """Send one batch of due messages. Rows are claimed with SKIP LOCKED, so several workers can share the outbox."""
+    """Send one batch of due messages. Rows are claimed with SKIP LOCKED, so several workers can share the outbox.
+
+    A message whose provider gives up (or is not configured) is failed and its kind's next channel is queued.
+    """
     now = now or timezone.now()
     summary = SendSummary()
     with transaction.atomic():
-        batch = list(
+        claimed = list(
             Message.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("member")
+            .select_related("member", "member__tier", "member__points_account")
             .filter(state=MessageState.QUEUED, next_attempt_at__lte=now)
             .order_by("next_attempt_at", "id")[:batch_size]
         )
-        if not batch:
+        if not claimed:
             return summary
-        marketing = [m for m in batch if m.purpose == MessagePurpose.MARKETING]
+        marketing = [m for m in claimed if m.purpose == MessagePurpose.MARKETING]
         consented: set[tuple[int, str]] = set()
         for channel in {m.channel for m in marketing}:
             ids = members_with_consent(channel=channel).filter(pk__in=[m.member_id for m in marketing]).values_list("pk", flat=True)
             consented.update((pk, channel) for pk in ids)
-        for message in batch:
-            _attempt(message, now, consented, summary)
+        batch = _Batch(now=now, consented=consented, summary=summary)
+        for message in claimed:
+            _attempt(message, batch)
         Message.objects.bulk_update(
-            batch, ["state", "attempts", "next_attempt_at", "last_error", "provider_ref", "sent_at", "updated_at"], batch_size=1000
+            claimed,
+            ["state", "attempts", "next_attempt_at", "last_error", "provider", "provider_ref", "provider_code", "sent_at", "updated_at"],
+            batch_size=1000,
         )
+        summary.fallbacks = _fall_back(batch.gave_up, now)
     return summary
 
 
@@ -279,6 +503,55 @@ def message_mark_delivered(*, message: Message) -> Message:
     message.state, message.delivered_at = MessageState.DELIVERED, timezone.now()
     message.save(update_fields=["state", "delivered_at", "updated_at"])
     return message
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One delivery report from a provider: its reference for the message, the outcome and the provider's code."""
+
+    reference: str
+    delivered: bool
+    code: str = ""
+    at: datetime | None = None
+
+
+@dataclass
+class ReceiptResult:
+    applied: int = 0
+    repeated: int = 0
+    unknown: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def message_receipts_apply(*, provider: str, receipts: list[Receipt]) -> ReceiptResult:
+    """Apply a provider's delivery reports: a sent message becomes delivered, or failed with the provider's code.
+
+    A report for a message already delivered or failed changes nothing (providers repeat their reports);
+    references this provider never gave us are returned in ``unknown`` and change nothing.
+    """
+    result = ReceiptResult()
+    references = {receipt.reference for receipt in receipts if receipt.reference}
+    messages = {
+        m.provider_ref: m for m in Message.objects.select_for_update().filter(provider=provider, provider_ref__in=references).order_by("pk")
+    }
+    now = timezone.now()
+    for receipt in receipts:
+        message = messages.get(receipt.reference)
+        if message is None:
+            result.unknown.append(receipt.reference)
+            continue
+        if message.state != MessageState.SENT:
+            result.repeated += 1
+            continue
+        message.provider_code = receipt.code[:64]
+        if receipt.delivered:
+            message.state, message.delivered_at = MessageState.DELIVERED, receipt.at or now
+        else:
+            message.state = MessageState.FAILED
+            message.last_error = (_("Not delivered: %(code)s") % {"code": receipt.code})[:500]
+        message.save(update_fields=["state", "delivered_at", "provider_code", "last_error", "updated_at"])
+        result.applied += 1
+    return result
 
 
 @transaction.atomic
@@ -299,10 +572,53 @@ def message_unsubscribe(*, token: str) -> Message:
 
 def message_template_check(*, template: MessageTemplate) -> None:
     """Raise ``ApplicationError`` on the first subject or body (field ``subject_en``, ``body_zh_hans`` …) that is refused."""
-    for field in ("subject", "body"):
+    for text_field in ("subject", "body"):
         for language, _label in settings.LANGUAGES:
-            translated = f"{field}_{language.replace('-', '_')}"
+            translated = f"{text_field}_{language.replace('-', '_')}"
             compile_message_template(getattr(template, translated, "") or "", field=translated)
+    mapping = template.provider_params
+    if mapping in (None, "", {}, []):
+        template.provider_params = {}
+        return
+    if template.channel in WECHAT_CHANNELS:
+        _check_wechat_params(mapping)
+        return
+    if isinstance(mapping, dict):
+        variables = list(mapping.values())
+        if not all(isinstance(param, str) and param for param in mapping):
+            raise ApplicationError(
+                "invalid_provider_params", _("Each provider template parameter needs a name."), fields={"provider_params": str(mapping)}
+            )
+    elif isinstance(mapping, list):
+        variables = mapping
+    else:
+        raise ApplicationError(
+            "invalid_provider_params",
+            _("Provider template parameters are an object (named) or a list (positional) of message variables."),
+            fields={"provider_params": str(mapping)},
+        )
+    for variable in variables:
+        if not isinstance(variable, str) or variable not in TEMPLATE_VARIABLES:
+            raise ApplicationError(
+                "invalid_provider_params",
+                _("%(variable)s is not a message variable (see the list of message variables).") % {"variable": variable},
+                fields={"provider_params": str(variable)},
+            )
+
+
+def _check_wechat_params(mapping: Any) -> None:
+    """WeChat data keys take "subject", "body" or a text with message variables; keys starting with _ are options."""
+    if not isinstance(mapping, dict) or not all(isinstance(key, str) and key for key in mapping):
+        raise ApplicationError(
+            "invalid_provider_params",
+            _('WeChat parameters are an object of data keys, e.g. {"thing1": "subject", "time2": "{{ starts_at }}"}.'),
+            fields={"provider_params": str(mapping)},
+        )
+    for key, spec in mapping.items():
+        if not isinstance(spec, str) or not spec:
+            raise ApplicationError("invalid_provider_params", _("%(key)s needs a text.") % {"key": key}, fields={"provider_params": key})
+        if not key.startswith("_") and spec not in ("subject", "body"):
+            compile_message_template(spec, field="provider_params")
 
 
 @transaction.atomic

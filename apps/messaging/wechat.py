@@ -25,8 +25,8 @@ from apps.identities import selectors as identity_selectors
 from apps.identities import services as identity_services
 from apps.identities.models import IdentityKind
 from apps.members.models import ConsentChannel
-from apps.messaging.backends import SendError
 from apps.messaging.models import MessageTemplate
+from apps.messaging.providers.base import Provider, SendError, SendErrorKind
 from apps.messaging.rendering import compile_message_template, render_message_text
 
 if TYPE_CHECKING:
@@ -51,8 +51,10 @@ LOCK_WAIT_SECONDS = 15.0
 
 
 class WeChatSendError(SendError):
+    """A ``SendError`` whose ``outcome`` is its kind and whose ``code`` is WeChat's number."""
+
     def __init__(self, message: str, *, outcome: str, code: int | None = None) -> None:
-        super().__init__(message, permanent=outcome != RETRY)
+        super().__init__(message, kind=SendErrorKind(outcome), code="" if code is None else str(code))
         self.outcome = outcome
         self.code = code
 
@@ -209,6 +211,11 @@ def template_data(message: "Message", template: MessageTemplate, *, limit: bool)
     return data
 
 
+def missing_wechat_settings(settings_by_variable: dict[str, str]) -> list[str]:
+    """The environment variables still to set, of those named by their USEROPS_WECHAT keys."""
+    return [variable for key, variable in settings_by_variable.items() if not _config(key)]
+
+
 def not_configured(what: str, *names: str) -> WeChatSendError:
     return WeChatSendError(f"{what} is not configured ({', '.join(names)})", outcome=GIVE_UP)
 
@@ -232,8 +239,17 @@ def _openid(message: "Message", kind: str, app_id: str) -> str:
 # Backends -----------------------------------------------------------------------------------------
 
 
-class OfficialAccountBackend:
+class OfficialAccountBackend(Provider):
     """Template message of the official account (``/cgi-bin/message/template/send``) to the member's openid there."""
+
+    name = "wechat_official_account"
+    native = True
+    channels = frozenset({ConsentChannel.OFFICIAL_ACCOUNT})
+
+    def missing_settings(self) -> list[str]:
+        return missing_wechat_settings(
+            {"OFFICIAL_ACCOUNT_APP_ID": "USEROPS_WECHAT_OA_APP_ID", "OFFICIAL_ACCOUNT_APP_SECRET": "USEROPS_WECHAT_OA_APP_SECRET"}
+        )
 
     def send(self, message: "Message") -> str:
         app_id, secret = _config("OFFICIAL_ACCOUNT_APP_ID"), _config("OFFICIAL_ACCOUNT_APP_SECRET")
@@ -255,13 +271,22 @@ class OfficialAccountBackend:
         return f"wechat-oa-{answer.get('msgid', '')}"
 
 
-class MiniProgramBackend:
+class MiniProgramBackend(Provider):
     """Subscribe message of the mini-program (``/cgi-bin/message/subscribe/send``).
 
     Each message takes one of the member's subscriptions to the template (``SubscriptionQuota``), as WeChat counts
     them: none left is a give-up; WeChat's "user refused" (43101) zeroes the count; a message WeChat did not take is
     given back.
     """
+
+    name = "wechat_mini_program"
+    native = True
+    channels = frozenset({ConsentChannel.MINI_PROGRAM})
+
+    def missing_settings(self) -> list[str]:
+        return missing_wechat_settings(
+            {"MINI_PROGRAM_APP_ID": "USEROPS_WECHAT_MP_APP_ID", "MINI_PROGRAM_APP_SECRET": "USEROPS_WECHAT_MP_APP_SECRET"}
+        )
 
     def send(self, message: "Message") -> str:
         app_id, secret = _config("MINI_PROGRAM_APP_ID"), _config("MINI_PROGRAM_APP_SECRET")

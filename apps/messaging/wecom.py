@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 
 from apps.identities import selectors as identity_selectors
+from apps.members.models import ConsentChannel
+from apps.messaging.providers.base import Provider
 from apps.messaging.wechat import (
     GIVE_UP,
     INVALID_RECIPIENT,
@@ -21,6 +23,7 @@ from apps.messaging.wechat import (
     WeChatSendError,
     call_with_token,
     http_json,
+    missing_wechat_settings,
     not_configured,
     token_answer,
 )
@@ -53,7 +56,14 @@ def wecom_access_token(*, corp_id: str, secret: str) -> AccessToken:
     return AccessToken(key=f"wecom:{corp_id}", fetch=fetch)
 
 
-class WeComBackend:
+class WeComBackend(Provider):
+    name = "wecom"
+    native = True
+    channels = frozenset({ConsentChannel.WECOM})
+
+    def missing_settings(self) -> list[str]:
+        return missing_wechat_settings({"WECOM_CORP_ID": "USEROPS_WECOM_CORP_ID", "WECOM_SECRET": "USEROPS_WECOM_SECRET"})
+
     def send(self, message: "Message") -> str:
         corp_id, secret = settings.USEROPS_WECHAT["WECOM_CORP_ID"], settings.USEROPS_WECHAT["WECOM_SECRET"]
         if not (corp_id and secret):

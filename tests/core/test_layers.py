@@ -16,6 +16,7 @@ LEVELS = {
     "imports": 2,
     "campaigns": 3,
     "events": 3,
+    "reminders": 3,
     "analytics": 4,
     "abuse": 5,
     "engagement": 5,

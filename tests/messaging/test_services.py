@@ -26,6 +26,12 @@ class FailingBackend:
         raise SendError("provider down")
 
 
+@pytest.fixture(autouse=True)
+def log_providers(settings):
+    """SMS and push go to the log provider here; tests/messaging/test_providers.py runs the real ones."""
+    settings.USEROPS_MESSAGING = {**settings.USEROPS_MESSAGING, "CHANNEL_PROVIDERS": {"sms": "log", "push": "log", "email": "email"}}
+
+
 def enqueue(member, **kwargs):
     defaults = {"channel": ConsentChannel.SMS, "template_code": "welcome", "context": {"benefit_code": "ABC"}, "dedupe_key": "k1"}
     return services.message_enqueue(member=member, **{**defaults, **kwargs})
@@ -114,8 +120,11 @@ def test_email_goes_through_django_email_backend():
     assert mail.outbox[0].subject == "Hello Han Meimei" and mail.outbox[0].to == ["han@example.com"]
 
 
-@override_settings(USEROPS_SMS_BACKEND="tests.messaging.test_services.FailingBackend")
-def test_failures_retry_with_exponential_back_off_then_fail():
+def test_failures_retry_with_exponential_back_off_then_fail(settings):
+    settings.USEROPS_MESSAGING = {
+        **settings.USEROPS_MESSAGING,
+        "CHANNEL_PROVIDERS": {"sms": "tests.messaging.test_services.FailingBackend"},
+    }
     MessageTemplateFactory()
     message = enqueue(MemberFactory())
     now = message.next_attempt_at

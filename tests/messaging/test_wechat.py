@@ -280,7 +280,7 @@ def test_an_unconfigured_channel_fails_its_messages_saying_so(fake, settings, ch
 
     message.refresh_from_db()
     assert message.state == MessageState.FAILED
-    assert "is not configured" in message.last_error and env_name in message.last_error
+    assert message.last_error.startswith("provider_not_configured") and env_name in message.last_error
     assert fake.requests == []
 
 

@@ -4,6 +4,8 @@ GET shows a confirmation page (mail scanners that prefetch links must not unsubs
 POST withdraws the consent and answers with a page, or JSON for API callers.
 """
 
+import json
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
@@ -15,6 +17,7 @@ from apps.core.api.exceptions import error_body
 from apps.core.errors import ApplicationError
 from apps.messaging import services
 from apps.messaging.models import Message
+from apps.messaging.receipts import receipt_reader, receipt_token, receipt_token_valid
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -44,3 +47,46 @@ class UnsubscribeView(View):
         if _wants_json(request):
             return JsonResponse(error_body("unsubscribe_token_invalid", _("This unsubscribe link is not valid.")), status=404)
         return render(request, "messaging/unsubscribe.html", {"invalid": True}, status=404)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class DeliveryReceiptView(View):
+    """A provider's delivery reports: ``POST /api/v1/messaging/receipts/<provider>/<token>/`` (see docs/messaging.md).
+
+    The token in the URL is the provider's configured receipt token, compared in constant time. Unknown message
+    references are answered 404 with the references listed (the known ones in the batch are applied); a report
+    repeated changes nothing.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, provider: str, token: str) -> HttpResponse:
+        reader = receipt_reader(provider)
+        if reader is None or not receipt_token(provider):
+            return JsonResponse(
+                error_body("receipts_not_configured", _("Delivery receipts are not configured for %(provider)s.") % {"provider": provider}),
+                status=404,
+            )
+        if not receipt_token_valid(provider, token):
+            return JsonResponse(error_body("receipt_token_invalid", _("This receipt URL's token is not valid.")), status=403)
+        try:
+            payload = json.loads(request.body or b"")
+        except ValueError:
+            return JsonResponse(error_body("invalid_receipt", _("The body is not JSON."), {"body": ""}), status=400)
+        read, acknowledgement = reader
+        try:
+            result = services.message_receipts_apply(provider=provider, receipts=read(payload))
+        except ApplicationError as exc:
+            return JsonResponse(error_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+        if result.unknown:
+            return JsonResponse(
+                error_body(
+                    "unknown_reference",
+                    _("No message sent through %(provider)s has these references.") % {"provider": provider},
+                    {"reference": ", ".join(result.unknown)},
+                    references=result.unknown,
+                    applied=result.applied,
+                ),
+                status=404,
+            )
+        return JsonResponse({**acknowledgement, "applied": result.applied, "repeated": result.repeated})
