@@ -514,6 +514,14 @@ def _promote_waitlist(event: Event) -> list[Registration]:
     for waiting in waitlist.select_related("member"):
         if event.seats_taken + waiting.seats > event.capacity:
             continue
+        if (
+            event.members_only
+            and not ClubMembership.objects.filter(club_id=event.club_id, member_id=waiting.member_id, left_at__isnull=True).exists()
+        ):
+            # Left the club while waiting: a members-only seat is not theirs any more.
+            why = _("This event is for members of %(club)s only; join the club to register.") % {"club": event.club.name}
+            _cancel_registration(waiting, reason=Reason("registration_not_seated", {"why": why}), refund=False, actor=None)
+            continue
         try:
             with transaction.atomic():
                 payment = _pay(event, waiting.member)

@@ -204,6 +204,19 @@ class TestMembersOnlyEvents:
         )
         assert services.registration_create(event=EventFactory(club=club), member=member).state == "registered"
 
+    def test_a_waitlisted_member_who_left_the_club_is_not_seated(self):
+        club = ClubFactory(name="越野会")
+        event = EventFactory(club=club, members_only=True, capacity=1)
+        seated, leaving, staying = MemberFactory.create_batch(3)
+        for member in (seated, leaving, staying):
+            services.club_join_request(club=club, member=member)
+            services.registration_create(event=event, member=member)
+        services.club_leave(club=club, member=leaving)
+        promoted = services.registration_cancel(registration=Registration.objects.get(event=event, member=seated))
+        assert [r.member_id for r in promoted] == [staying.pk]
+        skipped = Registration.objects.get(event=event, member=leaving)
+        assert skipped.state == "cancelled" and "越野会" in skipped.cancel_reason
+
     def test_members_only_needs_a_club(self):
         event = EventFactory.build(members_only=True, club=None, registration_opens_at=timezone.now())
         with pytest.raises(ApplicationError) as error:

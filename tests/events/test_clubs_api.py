@@ -32,6 +32,7 @@ def test_club_list_filters_by_city_interest_and_joinable(member_client):
 
     assert names(city="北京") == ["北京摄影"]
     assert names(interest="自驾") == ["上海车友会"]
+    assert names(join_policy="rule") == ["金卡俱乐部"]
     assert names(city="上海", joinable="true") == ["上海车友会"]
     assert names(city="上海", joinable="false") == sorted(["金卡俱乐部", "满员", "我的"])
     listed = {c["name"]: c for c in api.get("/api/v1/clubs/").json()["results"]}
