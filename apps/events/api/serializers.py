@@ -2,6 +2,7 @@ import io
 from typing import Any
 
 import segno
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.events import selectors, services
@@ -108,6 +109,19 @@ class MyClubStateSerializer(serializers.Serializer):
     refusal = serializers.CharField(allow_null=True, help_text="Why the member cannot join now (full, rule not met).")
 
 
+class ClubRuleSerializer(serializers.Serializer):
+    tiers = serializers.ListField(child=serializers.CharField(), help_text="Tier codes.")
+    cities = serializers.ListField(child=serializers.CharField())
+    tags = serializers.ListField(child=serializers.CharField())
+
+
+class ClubEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    members_only = serializers.BooleanField()
+
+
 class ClubDetailSerializer(ClubListSerializer):
     rule = serializers.SerializerMethodField()
     upcoming_events = serializers.SerializerMethodField()
@@ -117,6 +131,7 @@ class ClubDetailSerializer(ClubListSerializer):
         fields = [*ClubListSerializer.Meta.fields, "rule", "upcoming_events", "me"]
         read_only_fields = fields
 
+    @extend_schema_field(ClubRuleSerializer(allow_null=True))
     def get_rule(self, club: Club) -> dict[str, list[str]] | None:
         if club.join_policy != "rule":
             return None
@@ -126,10 +141,12 @@ class ClubDetailSerializer(ClubListSerializer):
             "tags": [tag.name for tag in club.rule_tags.all()],
         }
 
+    @extend_schema_field(ClubEventSerializer(many=True))
     def get_upcoming_events(self, club: Club) -> list[dict[str, Any]]:
         events = selectors.club_upcoming_events(club=club)[:10]
         return [{"id": e.pk, "title": e.title, "starts_at": e.starts_at, "members_only": e.members_only} for e in events]
 
+    @extend_schema_field(MyClubStateSerializer)
     def get_me(self, club: Club) -> dict[str, Any]:
         member = self.context["member"]
         state = selectors.member_club_state(club=club, member=member)
