@@ -30,7 +30,7 @@ def test_club_page_shows_members_requests_and_events(client, staff):
     assert "上海车友会" in listing
     stays = client.get(reverse("admin:events_clubmembership_changelist"), {"club__id__exact": club.pk})
     assert stays.status_code == 200 and "李娜" in stays.content.decode()
-    assert client.get(reverse("admin:events_clubjoinrequest_changelist"), {"status": "pending"}).status_code == 200
+    assert client.get(reverse("admin:events_clubjoinrequest_changelist"), {"status__exact": "pending"}).status_code == 200
 
 
 def test_staff_approve_and_decline_requests_from_the_club_page(client, staff):
