@@ -1,5 +1,6 @@
-"""Clubs in segments and on the club page. Events and campaigns are both level 3 and cannot import each other, so
-the club conditions join the campaigns' registry from here (analytics sits above both); the club page's activity
+"""Clubs in segments, segments in club rules, and the club page. Events and campaigns are both level 3 and cannot import each other, so
+the club conditions join the campaigns' registry from here (analytics sits above both), a club "by rule" tests its
+saved segment through the events app's segment-rule registry, and the club page's activity
 section is computed here and plugged into the events app's club-page registry. Imported from AnalyticsConfig.ready().
 """
 
@@ -12,8 +13,12 @@ from django.utils.translation import gettext_lazy
 
 from apps.analytics.selectors.clubs import club_activity
 from apps.campaigns.conditions import _choices, register_condition
+from apps.campaigns.models import Segment
+from apps.campaigns.selectors import segment_members
 from apps.events.club_page import register_club_page_section
+from apps.events.club_rules import SegmentRule, register_segment_rule
 from apps.events.models import Club, ClubMembership, ClubRole
+from apps.members.models import Member
 
 
 def _club_choices() -> list[tuple[str, Any]]:
@@ -55,7 +60,21 @@ def club_activity_section(club: Club) -> SafeString:
     return render_to_string("admin/analytics/club_activity.html", {"activity": club_activity(club=club)})
 
 
+def _segment_choices() -> list[tuple[int, Any]]:
+    return list(Segment.objects.order_by("name").values_list("pk", "name"))
+
+
+def _segment_contains(segment_id: int, member: Member) -> bool:
+    segment = Segment.objects.filter(pk=segment_id).first()
+    return segment is not None and segment_members(segment=segment).filter(pk=member.pk).exists()
+
+
+def _segment_name(segment_id: int) -> str:
+    return Segment.objects.filter(pk=segment_id).values_list("name", flat=True).first() or f"#{segment_id}"
+
+
 def register() -> None:
+    register_segment_rule(SegmentRule(choices=_segment_choices, contains=_segment_contains, name=_segment_name))
     register_club_page_section(
         name="club_activity",
         title=gettext_lazy("Activity of its members (last 30 days)"),

@@ -32,6 +32,7 @@ from apps.core.service_admin import ServiceFormAdmin
 from apps.events import selectors, services
 from apps.events.api.views import check_in_answer
 from apps.events.club_page import CLUB_PAGE_SECTIONS
+from apps.events.club_rules import segment_rule
 from apps.events.filters import EventFilter
 from apps.events.models import (
     Club,
@@ -97,11 +98,26 @@ class ClubAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin):
     actions_detail = ["add_member_page"]
     fieldsets = [
         (_("Club"), {"fields": ["name", "city", "interest", "description", "organiser_members", "organiser_staff"]}),
-        (_("Joining"), {"fields": ["join_policy", "max_members", "rule_tiers", "rule_cities", "rule_tags"]}),
+        (_("Joining"), {"fields": ["join_policy", "max_members", "rule_tiers", "rule_cities", "rule_tags", "rule_segment_id"]}),
         (_("Members"), {"fields": ["members_panel"]}),
         (_("Pending join requests"), {"fields": ["requests_panel"]}),
         (_("Events"), {"fields": ["events_panel"]}),
     ]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """The rule's segment is picked by name from the saved segments (their app registers the list)."""
+        if db_field.name == "rule_segment_id":
+            rule = segment_rule()
+            choices = [("", "---------"), *(rule.choices() if rule else [])]
+            return forms.TypedChoiceField(
+                label=db_field.verbose_name,
+                help_text=db_field.help_text,
+                choices=choices,
+                coerce=int,
+                required=False,
+                empty_value=None,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Club | None = None) -> list[Any]:
         fieldsets = super().get_fieldsets(request, obj)

@@ -53,6 +53,10 @@ class Club(TimeStampedModel):
     rule_tags = models.ManyToManyField(
         Tag, verbose_name=_("rule: tags"), blank=True, related_name="+", help_text=_("The member has at least one of these tags.")
     )
+    # A saved segment of the campaigns app, by id: events cannot point a foreign key at a higher-or-equal app.
+    rule_segment_id = models.PositiveIntegerField(
+        _("rule: segment"), null=True, blank=True, help_text=_("The member is in this saved segment now.")
+    )
     history = AuditHistory(excluded_fields=["updated_at"])
 
     class Meta:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
+from apps.events.club_rules import segment_rule
 from apps.events.filters import EventFilter
 from apps.events.models import (
     Club,
@@ -111,6 +112,16 @@ def club_rule_refusal(*, club: Club, member: Member) -> str | None:
     tags = list(club.rule_tags.all())
     if tags and not member.tags.filter(pk__in=[tag.pk for tag in tags]).exists():
         return _("This club is open to members tagged %(tags)s only.") % {"tags": ", ".join(tag.name for tag in tags)}
+    return _segment_refusal(club, member)
+
+
+def _segment_refusal(club: Club, member: Member) -> str | None:
+    if club.rule_segment_id is None:
+        return None
+    rule = segment_rule()
+    if rule is None or not rule.contains(club.rule_segment_id, member):
+        name = rule.name(club.rule_segment_id) if rule else str(club.rule_segment_id)
+        return _("This club is open to members of the segment %(segment)s only.") % {"segment": name}
     return None
 
 
@@ -140,6 +151,8 @@ def joinable_club_ids(*, member: Member, clubs: QuerySet[Club]) -> list[int]:
             tags = {tag.pk for tag in club.rule_tags.all()}
             cities = club.rule_city_list
             if (tiers and member.tier_id not in tiers) or (cities and member.city not in cities) or (tags and not tags & tag_ids):
+                continue
+            if _segment_refusal(club, member) is not None:
                 continue
         ids.append(club.pk)
     return ids
@@ -209,3 +222,10 @@ def club_member_ids(*, club: Club) -> QuerySet[ClubMembership]:
 def club_upcoming_events(*, club: Club, now: datetime | None = None) -> QuerySet[Event]:
     now = now or timezone.now()
     return club.events.filter(ends_at__gte=now).exclude(status=EventStatus.DRAFT).order_by("starts_at", "pk")
+
+
+def club_rule_segment_name(*, club: Club) -> str | None:
+    rule = segment_rule()
+    if club.rule_segment_id is None:
+        return None
+    return rule.name(club.rule_segment_id) if rule else str(club.rule_segment_id)

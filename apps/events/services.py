@@ -253,8 +253,8 @@ def club_role_set(*, club: Club, member: Member, role: str) -> ClubMembership:
 
 def club_check(*, club: Club, rule_tiers: Iterable[Tier] = (), rule_tags: Iterable[Tag] = ()) -> None:
     """A club "by rule" needs at least one rule, or it would let everyone in."""
-    if club.join_policy == JoinPolicy.RULE and not (club.rule_city_list or list(rule_tiers) or list(rule_tags)):
-        message = _("A club that members join by rule needs at least one rule: tiers, cities or tags.")
+    if club.join_policy == JoinPolicy.RULE and not (club.rule_city_list or list(rule_tiers) or list(rule_tags) or club.rule_segment_id):
+        message = _("A club that members join by rule needs at least one rule: tiers, cities, tags or a segment.")
         raise ApplicationError("invalid_club", message, fields={"join_policy": message})
 
 

@@ -14,11 +14,12 @@ from apps.core.errors import ApplicationError
 from apps.core.models import ApiScope
 from apps.core.roles import CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.events import services
-from apps.events.models import ClubRole
+from apps.events.models import Club, ClubMembership, ClubRole, JoinPolicy
 from apps.members.models import Member
+from tests.campaigns.factories import SegmentFactory
 from tests.core.factories import UserFactory
 from tests.events.factories import ClubFactory
-from tests.members.factories import MemberFactory
+from tests.members.factories import MemberFactory, tier
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +105,38 @@ def test_community_contributions_reported_in_a_batch_are_stored_and_counted_on_t
     assert 'data-testid="club-activity"' in page and 'data-kind="like_received"' in page and "6 community contributions" in page
     client.force_login(UserFactory(role=CUSTOMER_SERVICE))
     assert 'data-testid="club-activity"' not in client.get(reverse("admin:events_club_change", args=[club.pk])).content.decode()
+
+
+def test_a_club_by_rule_admits_the_members_of_its_saved_segment(client, staff):
+
+    segment = SegmentFactory(name="金卡会员", rules={"op": "and", "conditions": [{"field": "tier", "value": ["gold"]}]})
+    club = ClubFactory(name="金卡会", join_policy=JoinPolicy.RULE, rule_segment_id=segment.pk)
+    gold, basic = MemberFactory(tier=tier("gold")), MemberFactory()
+    assert services.club_join_request(club=club, member=gold).state == "joined"
+    with pytest.raises(ApplicationError) as refused:
+        services.club_join_request(club=club, member=basic)
+    assert refused.value.code == "club_rule_not_met" and "金卡会员" in refused.value.message
+    assert list(ClubMembership.objects.filter(club=club).values_list("member_id", flat=True)) == [gold.pk]
+
+    segment.delete()  # a rule whose segment is gone admits nobody
+    with pytest.raises(ApplicationError):
+        services.club_join_request(club=club, member=MemberFactory(tier=tier("gold")))
+
+    other = SegmentFactory(name="上海会员", rules={"op": "and", "conditions": [{"field": "city", "value": ["上海"]}]})
+    client.force_login(staff(OPERATIONS_MANAGER))
+    form = client.get(reverse("admin:events_club_add")).context_data["adminform"].form
+    assert (other.pk, "上海会员") in form.fields["rule_segment_id"].choices
+    response = client.post(reverse("admin:events_club_add"), {"name": "上海会", "join_policy": "rule", "rule_segment_id": other.pk})
+    assert response.status_code == 302
+    assert Club.objects.get(name="上海会").rule_segment_id == other.pk
+
+
+def test_club_detail_names_the_rule_segment(member_client):
+
+    segment = SegmentFactory(name="车主人群", rules={"op": "and", "conditions": [{"field": "city", "value": ["杭州"]}]})
+    club = ClubFactory(join_policy=JoinPolicy.RULE, rule_segment_id=segment.pk)
+    api, _member = member_client()
+    detail = api.get(f"/api/v1/clubs/{club.pk}/").json()
+    assert detail["rule"]["segment"] == "车主人群" and detail["me"]["can_join"] is False
+    assert "车主人群" in detail["me"]["refusal"]
+    assert api.get("/api/v1/clubs/", {"joinable": "true"}).json()["count"] == 0

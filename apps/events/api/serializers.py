@@ -113,6 +113,7 @@ class ClubRuleSerializer(serializers.Serializer):
     tiers = serializers.ListField(child=serializers.CharField(), help_text="Tier codes.")
     cities = serializers.ListField(child=serializers.CharField())
     tags = serializers.ListField(child=serializers.CharField())
+    segment = serializers.CharField(allow_null=True, help_text="The saved segment's name, if the rule has one.")
 
 
 class ClubEventSerializer(serializers.Serializer):
@@ -132,13 +133,14 @@ class ClubDetailSerializer(ClubListSerializer):
         read_only_fields = fields
 
     @extend_schema_field(ClubRuleSerializer(allow_null=True))
-    def get_rule(self, club: Club) -> dict[str, list[str]] | None:
+    def get_rule(self, club: Club) -> dict[str, Any] | None:
         if club.join_policy != "rule":
             return None
         return {
             "tiers": [tier.code for tier in club.rule_tiers.all()],
             "cities": club.rule_city_list,
             "tags": [tag.name for tag in club.rule_tags.all()],
+            "segment": selectors.club_rule_segment_name(club=club),
         }
 
     @extend_schema_field(ClubEventSerializer(many=True))
