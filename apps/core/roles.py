@@ -42,6 +42,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "benefits.add_redemption",
         "events.view_*",
         "events.change_registration",
+        "events.change_clubmembership",
+        "events.change_clubjoinrequest",
         "messaging.view_*",
         "abuse.view_*",
         "engagement.view_*",

@@ -22,7 +22,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownF
 from unfold.decorators import action, display
 
 from apps.core.admin import CodedReasonAdminMixin
-from apps.core.admin_actions import AdminAction, AdminActionsMixin
+from apps.core.admin_actions import AdminAction, AdminActionsMixin, Subject
 from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
 from apps.core.admin_filters import filterset_list_filter
 from apps.core.errors import ApplicationError
@@ -31,8 +31,19 @@ from apps.core.masking import mask_phone
 from apps.core.service_admin import ServiceFormAdmin
 from apps.events import selectors, services
 from apps.events.api.views import check_in_answer
+from apps.events.club_page import CLUB_PAGE_SECTIONS
+from apps.events.club_rules import segment_rule
 from apps.events.filters import EventFilter
-from apps.events.models import Club, ClubMembership, Event, Registration, RegistrationState
+from apps.events.models import (
+    Club,
+    ClubJoinRequest,
+    ClubMembership,
+    ClubRole,
+    Event,
+    JoinRequestStatus,
+    Registration,
+    RegistrationState,
+)
 from apps.members.admin import (
     ReasonForm,
     can_see_pii,
@@ -75,48 +86,301 @@ class RegistrationInline(TabularInline):
         )
 
 
-class ClubMembershipInline(TabularInline):
-    model = ClubMembership
-    extra = 0
-    max_num = 0
-    can_delete = False
-    fields = ["member", "joined_at", "left_at"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Club)
-class ClubAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
-    list_display = ["name", "city", "interest", "active_members", "event_count"]
+class ClubAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin):
+    change_form_template = "admin/events/club/change_form.html"
+    list_display = ["name", "city", "interest", "join_policy", "active_members", "pending_requests", "event_count"]
+    list_filter = [("join_policy", ChoicesDropdownFilter)]
     search_fields = ["name", "city", "interest"]
-    filter_horizontal = ["organiser_staff"]
+    filter_horizontal = ["organiser_staff", "rule_tiers", "rule_tags"]
     autocomplete_fields = ["organiser_members"]
-    inlines = [ClubMembershipInline]
+    readonly_fields = ["members_panel", "requests_panel", "events_panel"]
+    actions_detail = ["add_member_page"]
+    fieldsets = [
+        (_("Club"), {"fields": ["name", "city", "interest", "description", "organiser_members", "organiser_staff"]}),
+        (_("Joining"), {"fields": ["join_policy", "max_members", "rule_tiers", "rule_cities", "rule_tags", "rule_segment_id"]}),
+        (_("Members"), {"fields": ["members_panel"]}),
+        (_("Pending join requests"), {"fields": ["requests_panel"]}),
+        (_("Events"), {"fields": ["events_panel"]}),
+    ]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """The rule's segment is picked by name from the saved segments (their app registers the list)."""
+        if db_field.name == "rule_segment_id":
+            rule = segment_rule()
+            choices = [("", "---------"), *(rule.choices() if rule else [])]
+            return forms.TypedChoiceField(
+                label=db_field.verbose_name,
+                help_text=db_field.help_text,
+                choices=choices,
+                coerce=int,
+                required=False,
+                empty_value=None,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Club | None = None) -> list[Any]:
+        fieldsets = super().get_fieldsets(request, obj)
+        return fieldsets if obj is not None else fieldsets[:2]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Club]:
-        return selectors.clubs_with_counts()
+        return selectors.clubs_with_counts().annotate(
+            pending_count=Count("join_requests", filter=Q(join_requests__status=JoinRequestStatus.PENDING), distinct=True)
+        )
 
     def save_model(self, request: HttpRequest, obj: Club, form: forms.ModelForm, change: bool) -> None:
         services.club_save(
             club=obj,
             organiser_members=form.cleaned_data.get("organiser_members"),
             organiser_staff=form.cleaned_data.get("organiser_staff"),
+            rule_tiers=form.cleaned_data.get("rule_tiers"),
+            rule_tags=form.cleaned_data.get("rule_tags"),
         )
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
-        """The organisers were saved by the service."""
+        """The organisers and rules were saved by the service."""
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Club | None = None) -> bool:
+        return False
 
     @display(description=_("members"), ordering="active_members")
     def active_members(self, obj: Club) -> int:
         return obj.active_members
 
+    @display(description=_("pending requests"), ordering="pending_count")
+    def pending_requests(self, obj: Club) -> int:
+        return obj.pending_count
+
     @display(description=_("events"), ordering="event_count")
     def event_count(self, obj: Club) -> int:
         return obj.event_count
+
+    @display(description=_("current members"))
+    def members_panel(self, obj: Club) -> SafeString:
+        memberships = selectors.club_current_members(club=obj)
+        return render_to_string("admin/events/club/members.html", {"memberships": memberships, "club": obj})
+
+    @display(description=_("requests"))
+    def requests_panel(self, obj: Club) -> SafeString:
+        return render_to_string("admin/events/club/requests.html", {"requests": selectors.pending_requests(club=obj), "club": obj})
+
+    @display(description=_("events"))
+    def events_panel(self, obj: Club) -> SafeString:
+        events = obj.events.order_by("-starts_at", "-pk")[:20]
+        return render_to_string("admin/events/club/events.html", {"events": events, "club": obj})
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        """Below the club's own panels, the sections other apps provide (analytics: what its members did lately)."""
+        club = Club.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        sections = [
+            {"title": section.title, "html": section.render(club)}
+            for section in CLUB_PAGE_SECTIONS.values()
+            if club is not None and request.user.has_perm(section.permission)
+        ]
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "club_sections": sections})
+
+    def has_members_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("events.change_clubmembership")
+
+    @action(description=_("Add a member"), url_path="add-member", permissions=["members"], icon="group_add")
+    def add_member_page(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Find a member and add them with a reason, whatever the join policy (the member limit still holds)."""
+        club = object_or_404(Club, object_id)
+        change_url = reverse("admin:events_club_change", args=[club.pk])
+        error, reason = None, request.POST.get("reason", "")
+        if request.method == "POST":
+            member = get_object_or_404(Member, pk=request.POST.get("member"))
+            try:
+                services.club_member_add(club=club, member=member, actor=request.user, reason=reason)
+            except ApplicationError as exc:
+                error = exc.message
+            else:
+                messages.success(request, _("%(name)s is now a member of %(club)s.") % {"name": member.name, "club": club.name})
+                return HttpResponseRedirect(change_url)
+        query = request.GET.get("q", "")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Add a member: %(club)s") % {"club": club.name},
+            "club": club,
+            "original": club,
+            "query": query,
+            "members": member_picker_rows(request, query),
+            "error": error,
+            "reason": reason,
+            "opts": self.model._meta,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/events/club/add_member.html", context)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=ClubRole.choices)
+
+
+def _club_url(obj: ClubMembership | ClubJoinRequest) -> str:
+    return reverse("admin:events_club_change", args=[obj.club_id])
+
+
+def _remove_member(request: HttpRequest, membership: ClubMembership, data: dict[str, Any]) -> Any:
+    services.club_member_remove(club=membership.club, member=membership.member, actor=request.user, reason=data["reason"])
+    return _("%(name)s was removed from %(club)s.") % {"name": membership.member.name, "club": membership.club.name}
+
+
+def _set_role(request: HttpRequest, membership: ClubMembership, data: dict[str, Any]) -> Any:
+    changed = services.club_role_set(club=membership.club, member=membership.member, role=data["role"])
+    return _("%(name)s is now %(role)s of %(club)s.") % {
+        "name": membership.member.name,
+        "role": changed.get_role_display().lower(),
+        "club": membership.club.name,
+    }
+
+
+def _membership_subject(membership: ClubMembership) -> Subject:
+    return Subject(
+        name=f"{membership.member.name} · {membership.club.name}",
+        url=_club_url(membership),
+        facts=[str(membership.get_role_display()), timezone.localtime(membership.joined_at).strftime("%Y-%m-%d")],
+    )
+
+
+def _membership_closed(membership: ClubMembership) -> str | None:
+    return _("The member left this club.") if membership.left_at else None
+
+
+@admin.register(ClubMembership)
+class ClubMembershipAdmin(AdminActionsMixin, HistoryAdmin, ModelAdmin):
+    """Every stay of a member in a club (leaving closes it, rejoining opens another), with its role changes."""
+
+    list_display = ["club", "member", "role", "joined_at", "joined_via", "left_at"]
+    list_filter = [("club", RelatedDropdownFilter), ("role", ChoicesDropdownFilter), ("joined_via", ChoicesDropdownFilter)]
+    list_select_related = ["club", "member"]
+    ordering = ["-id"]
+    readonly_fields = [f.name for f in ClubMembership._meta.fields]
+    actions_detail = ["remove_member", "change_role"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ClubMembership | None = None) -> bool:
+        return False
+
+    def has_manage_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("events.change_clubmembership")
+
+    remove_member = AdminAction(
+        description=_("Remove from the club"),
+        url_path="remove",
+        permissions=["manage"],
+        icon="person_remove",
+        title=_("Remove from the club"),
+        explanation=_("The member leaves the club now; the stay and your reason stay in its history. They can join again later."),
+        form_class=ReasonForm,
+        perform=_remove_member,
+        select_related=["club", "member"],
+        done_url=_club_url,
+        back_url=_club_url,
+        subject=_membership_subject,
+        unusable=_membership_closed,
+    )
+    change_role = AdminAction(
+        description=_("Change role"),
+        url_path="role",
+        permissions=["manage"],
+        icon="badge",
+        title=_("Change the member's role in the club"),
+        explanation=_("Organisers decide join requests of their club in the member app."),
+        form_class=RoleForm,
+        perform=_set_role,
+        select_related=["club", "member"],
+        done_url=_club_url,
+        back_url=_club_url,
+        subject=_membership_subject,
+        unusable=_membership_closed,
+    )
+
+
+def _approve(request: HttpRequest, join_request: ClubJoinRequest, data: dict[str, Any]) -> Any:
+    services.club_join_approve(join_request=join_request, staff=request.user)
+    return _("%(name)s joined %(club)s.") % {"name": join_request.member.name, "club": join_request.club.name}
+
+
+def _decline(request: HttpRequest, join_request: ClubJoinRequest, data: dict[str, Any]) -> Any:
+    services.club_join_decline(join_request=join_request, staff=request.user, reason=data["reason"])
+    return _("The request of %(name)s was declined.") % {"name": join_request.member.name}
+
+
+def _request_subject(join_request: ClubJoinRequest) -> Subject:
+    facts = [str(join_request.member.tier), join_request.member.city or "—"]
+    if join_request.message:
+        facts.append(join_request.message)
+    return Subject(name=f"{join_request.member.name} → {join_request.club.name}", url=_club_url(join_request), facts=facts)
+
+
+def _request_decided(join_request: ClubJoinRequest) -> str | None:
+    if join_request.status == JoinRequestStatus.PENDING:
+        return None
+    return _("This request is already %(status)s.") % {"status": join_request.get_status_display().lower()}
+
+
+@admin.register(ClubJoinRequest)
+class ClubJoinRequestAdmin(AdminActionsMixin, ModelAdmin):
+    list_display = ["club", "member", "status", "created_at", "decided_at"]
+    list_filter = [("status", ChoicesDropdownFilter), ("club", RelatedDropdownFilter)]
+    list_select_related = ["club", "member"]
+    ordering = ["-id"]
+    readonly_fields = [f.name for f in ClubJoinRequest._meta.fields]
+    actions_detail = ["approve", "decline"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ClubJoinRequest | None = None) -> bool:
+        return False
+
+    def has_decide_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        """Staff who manage clubs, or the staff organisers of the request's club."""
+        if request.user.has_perm("events.change_clubjoinrequest"):
+            return True
+        if object_id is None or not str(object_id).isdigit():
+            return False
+        return ClubJoinRequest.objects.filter(pk=object_id, club__organiser_staff=request.user).exists()
+
+    def has_view_permission(self, request: HttpRequest, obj: ClubJoinRequest | None = None) -> bool:
+        if super().has_view_permission(request, obj):
+            return True
+        return obj is not None and obj.club.organiser_staff.filter(pk=request.user.pk).exists()
+
+    approve = AdminAction(
+        description=_("Approve"),
+        url_path="approve",
+        permissions=["decide"],
+        icon="how_to_reg",
+        title=_("Approve the join request"),
+        explanation=_("The member joins the club now (if it still has room)."),
+        perform=_approve,
+        select_related=["club", "member", "member__tier"],
+        done_url=_club_url,
+        back_url=_club_url,
+        subject=_request_subject,
+        unusable=_request_decided,
+    )
+    decline = AdminAction(
+        description=_("Decline"),
+        url_path="decline",
+        permissions=["decide"],
+        icon="block",
+        title=_("Decline the join request"),
+        explanation=_("The member sees your reason in the member app."),
+        form_class=ReasonForm,
+        perform=_decline,
+        select_related=["club", "member", "member__tier"],
+        done_url=_club_url,
+        back_url=_club_url,
+        subject=_request_subject,
+        unusable=_request_decided,
+    )
 
 
 def _transition(service: Callable[..., Any], done: Any) -> Callable[[HttpRequest, Event, dict[str, Any]], Any]:
@@ -154,7 +418,7 @@ class EventAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, TranslationA
     inlines = [RegistrationInline]
     actions_detail = ["check_in_page", "register_member", "publish", "close_registration", "cancel_event", "export_attendees"]
     fieldsets = [
-        (_("Event"), {"fields": ["title", "description", "cover", "kind", "club", "city", "venue", "online_url"]}),
+        (_("Event"), {"fields": ["title", "description", "cover", "kind", "club", "members_only", "city", "venue", "online_url"]}),
         (_("Dates"), {"fields": ["starts_at", "ends_at", "registration_opens_at", "registration_closes_at", "cancellation_deadline"]}),
         (_("Seats and points"), {"fields": ["capacity", "max_companions", "eligible_tiers", "points_price", "attendance_points"]}),
         (_("Status"), {"fields": ["status", "seats_taken", "cancel_reason", "counts"]}),

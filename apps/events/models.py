@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.history import AuditHistory
 from apps.core.models import TimeStampedModel
 from apps.core.reasons import CodedReason
-from apps.members.models import Member, PointsEntry, Tier
+from apps.members.models import Member, PointsEntry, Tag, Tier
 
 TICKET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 TICKET_CODE_LENGTH = 10  # 50 bits: typed at the door, never guessed
@@ -17,6 +17,17 @@ TICKET_CODE_LENGTH = 10  # 50 bits: typed at the door, never guessed
 
 def generate_ticket_code() -> str:
     return "".join(secrets.choice(TICKET_ALPHABET) for _ in range(TICKET_CODE_LENGTH))
+
+
+class JoinPolicy(models.TextChoices):
+    OPEN = "open", _("Open: anyone joins")
+    APPROVAL = "approval", _("By approval: an organiser decides")
+    RULE = "rule", _("By rule: members who qualify join")
+
+
+class ClubRole(models.TextChoices):
+    MEMBER = "member", _("Member")
+    ORGANISER = "organiser", _("Organiser")
 
 
 class Club(TimeStampedModel):
@@ -30,6 +41,22 @@ class Club(TimeStampedModel):
     organiser_staff = models.ManyToManyField(
         settings.AUTH_USER_MODEL, verbose_name=_("organisers (staff)"), blank=True, related_name="organised_clubs"
     )
+    join_policy = models.CharField(_("join policy"), max_length=10, choices=JoinPolicy.choices, default=JoinPolicy.OPEN)
+    max_members = models.PositiveIntegerField(_("member limit"), null=True, blank=True, help_text=_("Empty: no limit."))
+    # "By rule": a member qualifies when every rule that is set holds (empty rules are not checked).
+    rule_tiers = models.ManyToManyField(
+        Tier, verbose_name=_("rule: tiers"), blank=True, related_name="+", help_text=_("The member's tier is one of these.")
+    )
+    rule_cities = models.CharField(
+        _("rule: cities"), max_length=255, blank=True, help_text=_("Comma-separated; the member's city is one of these.")
+    )
+    rule_tags = models.ManyToManyField(
+        Tag, verbose_name=_("rule: tags"), blank=True, related_name="+", help_text=_("The member has at least one of these tags.")
+    )
+    # A saved segment of the campaigns app, by id: events cannot point a foreign key at a higher-or-equal app.
+    rule_segment_id = models.PositiveIntegerField(
+        _("rule: segment"), null=True, blank=True, help_text=_("The member is in this saved segment now.")
+    )
     history = AuditHistory(excluded_fields=["updated_at"])
 
     class Meta:
@@ -40,12 +67,33 @@ class Club(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def rule_city_list(self) -> list[str]:
+        return [city.strip() for city in self.rule_cities.replace("，", ",").split(",") if city.strip()]
+
+
+class JoinedVia(models.TextChoices):
+    OPEN = "open", _("Joined (open club)")
+    APPROVAL = "approval", _("Request approved")
+    RULE = "rule", _("Qualified by rule")
+    STAFF = "staff", _("Added by staff")
+
 
 class ClubMembership(models.Model):
+    """One stay of a member in a club: leaving closes it (``left_at``), rejoining opens a new one, so the rows are the
+    member's club history; role changes are in the audit history."""
+
     club = models.ForeignKey(Club, verbose_name=_("club"), on_delete=models.CASCADE, related_name="memberships")
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="club_memberships")
+    role = models.CharField(_("role"), max_length=10, choices=ClubRole.choices, default=ClubRole.MEMBER)
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
+    joined_via = models.CharField(_("joined through"), max_length=10, choices=JoinedVia.choices, default=JoinedVia.OPEN)
     left_at = models.DateTimeField(_("left at"), null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("removed by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=255, blank=True, help_text=_("Why staff added or removed the member."))
+    history = AuditHistory()
 
     class Meta:
         verbose_name = _("club membership")
@@ -53,9 +101,47 @@ class ClubMembership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["club", "member"], condition=Q(left_at__isnull=True), name="club_membership_one_active"),
         ]
+        indexes = [models.Index(fields=["member", "left_at"], name="club_membership_member_idx")]
 
     def __str__(self) -> str:
         return f"{self.member_id} in {self.club_id}"
+
+
+class JoinRequestStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    DECLINED = "declined", _("Declined")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class ClubJoinRequest(models.Model):
+    """A member's request to join a club "by approval", decided once by an organiser (member or staff)."""
+
+    club = models.ForeignKey(Club, verbose_name=_("club"), on_delete=models.CASCADE, related_name="join_requests")
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="club_join_requests")
+    status = models.CharField(_("status"), max_length=10, choices=JoinRequestStatus.choices, default=JoinRequestStatus.PENDING)
+    message = models.CharField(_("message"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now, db_index=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by_staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("decided by (staff)"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_by_member = models.ForeignKey(
+        Member, verbose_name=_("decided by (organiser)"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("club join request")
+        verbose_name_plural = _("club join requests")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["club", "member"], condition=Q(status="pending"), name="club_join_request_one_pending"),
+        ]
+        indexes = [models.Index(fields=["club", "status", "created_at"], name="club_join_request_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member} → {self.club}"
 
 
 class EventKind(models.TextChoices):
@@ -92,6 +178,9 @@ class Event(TimeStampedModel):
         Tier, verbose_name=_("eligible tiers"), blank=True, related_name="+", help_text=_("Empty: every tier.")
     )
     club = models.ForeignKey(Club, verbose_name=_("club"), on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    members_only = models.BooleanField(
+        _("club members only"), default=False, help_text=_("Only current members of the event's club can register.")
+    )
     points_price = models.PositiveIntegerField(_("points to register"), default=0)
     attendance_points = models.PositiveIntegerField(_("points for attending"), default=0)
     max_companions = models.PositiveSmallIntegerField(_("companions per member"), default=0)
@@ -109,6 +198,7 @@ class Event(TimeStampedModel):
             models.CheckConstraint(condition=Q(seats_taken__lte=F("capacity")), name="event_capacity_not_exceeded"),
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="event_ends_after_start"),
             models.CheckConstraint(condition=Q(registration_closes_at__gt=F("registration_opens_at")), name="event_window_positive"),
+            models.CheckConstraint(condition=Q(members_only=False) | Q(club__isnull=False), name="event_members_only_needs_club"),
         ]
 
     def __str__(self) -> str:

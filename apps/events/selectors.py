@@ -8,8 +8,20 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
+from apps.events.club_rules import segment_rule
 from apps.events.filters import EventFilter
-from apps.events.models import Club, Event, EventStatus, Registration, RegistrationState
+from apps.events.models import (
+    Club,
+    ClubJoinRequest,
+    ClubMembership,
+    ClubRole,
+    Event,
+    EventStatus,
+    JoinPolicy,
+    JoinRequestStatus,
+    Registration,
+    RegistrationState,
+)
 from apps.members.models import Member
 
 
@@ -84,3 +96,136 @@ def clubs_with_counts() -> QuerySet[Club]:
 
 def attendee_rows(*, event: Event) -> QuerySet[Registration]:
     return event.registrations.exclude(state=RegistrationState.CANCELLED).select_related("member").order_by("created_at", "pk")
+
+
+# Clubs ------------------------------------------------------------------------------------------
+
+
+def club_rule_refusal(*, club: Club, member: Member) -> str | None:
+    """Why ``member`` does not meet the club's join rule, or None when every rule that is set holds."""
+    tiers = list(club.rule_tiers.all())
+    if tiers and member.tier_id not in {tier.pk for tier in tiers}:
+        return _("This club is open to these tiers only: %(tiers)s.") % {"tiers": ", ".join(str(tier) for tier in tiers)}
+    cities = club.rule_city_list
+    if cities and member.city not in cities:
+        return _("This club is open to members in these cities only: %(cities)s.") % {"cities": ", ".join(cities)}
+    tags = list(club.rule_tags.all())
+    if tags and not member.tags.filter(pk__in=[tag.pk for tag in tags]).exists():
+        return _("This club is open to members tagged %(tags)s only.") % {"tags": ", ".join(tag.name for tag in tags)}
+    return _segment_refusal(club, member)
+
+
+def _segment_refusal(club: Club, member: Member) -> str | None:
+    if club.rule_segment_id is None:
+        return None
+    rule = segment_rule()
+    if rule is None or not rule.contains(club.rule_segment_id, member):
+        name = rule.name(club.rule_segment_id) if rule else str(club.rule_segment_id)
+        return _("This club is open to members of the segment %(segment)s only.") % {"segment": name}
+    return None
+
+
+def club_refusal_for(*, club: Club, member: Member) -> str | None:
+    """Why the member cannot join (or ask to join) the club now, or None. Reads only; the services decide again under
+    the club's lock."""
+    if club.max_members is not None and club.memberships.filter(left_at__isnull=True).count() >= club.max_members:
+        return _("The club is full (%(count)d members).") % {"count": club.max_members}
+    if club.join_policy == JoinPolicy.RULE:
+        return club_rule_refusal(club=club, member=member)
+    return None
+
+
+def joinable_club_ids(*, member: Member, clubs: QuerySet[Club]) -> list[int]:
+    """Clubs the member is not in, that have room, and whose rule (if joined by rule) the member meets."""
+    mine = set(ClubMembership.objects.filter(member=member, left_at__isnull=True).values_list("club_id", flat=True))
+    candidates = clubs.exclude(pk__in=mine).annotate(
+        current_members=Count("memberships", filter=Q(memberships__left_at__isnull=True), distinct=True)
+    )
+    tag_ids = set(member.tags.values_list("pk", flat=True))
+    ids = []
+    for club in candidates.prefetch_related("rule_tiers", "rule_tags"):
+        if club.max_members is not None and club.current_members >= club.max_members:
+            continue
+        if club.join_policy == JoinPolicy.RULE:
+            tiers = {tier.pk for tier in club.rule_tiers.all()}
+            tags = {tag.pk for tag in club.rule_tags.all()}
+            cities = club.rule_city_list
+            if (tiers and member.tier_id not in tiers) or (cities and member.city not in cities) or (tags and not tags & tag_ids):
+                continue
+            if _segment_refusal(club, member) is not None:
+                continue
+        ids.append(club.pk)
+    return ids
+
+
+def public_clubs() -> QuerySet[Club]:
+    return clubs_with_counts().order_by("name", "pk")
+
+
+def club_get(*, pk: int) -> Club:
+    club = public_clubs().filter(pk=pk).first()
+    if club is None:
+        raise ApplicationError("club_not_found", _("No such club."), http_status=404)
+    return club
+
+
+def member_memberships(*, member: Member) -> QuerySet[ClubMembership]:
+    """The member's current clubs, most recently joined first."""
+    return ClubMembership.objects.filter(member=member, left_at__isnull=True).select_related("club").order_by("-joined_at", "-pk")
+
+
+def member_club_state(*, club: Club, member: Member) -> dict[str, Any]:
+    """Where the member stands with a club: current role, or a pending request, or the last decision."""
+    membership = ClubMembership.objects.filter(club=club, member=member, left_at__isnull=True).first()
+    last_request = ClubJoinRequest.objects.filter(club=club, member=member).order_by("-created_at", "-pk").first()
+    return {
+        "is_member": membership is not None,
+        "role": membership.role if membership else None,
+        "joined_at": membership.joined_at if membership else None,
+        "request_status": last_request.status if last_request else None,
+        "request_reason": last_request.reason if last_request else "",
+    }
+
+
+def organised_club_get(*, member: Member, pk: int) -> Club:
+    """A club the member organises now; any other club is a 404 to them."""
+    club = Club.objects.filter(
+        pk=pk, memberships__member=member, memberships__left_at__isnull=True, memberships__role=ClubRole.ORGANISER
+    ).first()
+    if club is None:
+        raise ApplicationError("club_not_found", _("No such club."), http_status=404)
+    return club
+
+
+def pending_requests(*, club: Club) -> QuerySet[ClubJoinRequest]:
+    return club.join_requests.filter(status=JoinRequestStatus.PENDING).select_related("member", "member__tier").order_by("created_at", "pk")
+
+
+def organiser_join_request_get(*, member: Member, pk: int) -> ClubJoinRequest:
+    """A join request of a club the member organises now; any other request is a 404 to them."""
+    organised = ClubMembership.objects.filter(member=member, left_at__isnull=True, role=ClubRole.ORGANISER).values("club_id")
+    join_request = ClubJoinRequest.objects.filter(pk=pk, club_id__in=organised).select_related("club", "member").first()
+    if join_request is None:
+        raise ApplicationError("join_request_not_found", _("No such join request."), http_status=404)
+    return join_request
+
+
+def club_current_members(*, club: Club) -> QuerySet[ClubMembership]:
+    return club.memberships.filter(left_at__isnull=True).select_related("member", "member__tier").order_by("-role", "joined_at", "pk")
+
+
+def club_member_ids(*, club: Club) -> QuerySet[ClubMembership]:
+    """The current members' ids, as a subquery other apps' reads can use (analytics' activity panel)."""
+    return ClubMembership.objects.filter(club=club, left_at__isnull=True).values("member_id")
+
+
+def club_upcoming_events(*, club: Club, now: datetime | None = None) -> QuerySet[Event]:
+    now = now or timezone.now()
+    return club.events.filter(ends_at__gte=now).exclude(status=EventStatus.DRAFT).order_by("starts_at", "pk")
+
+
+def club_rule_segment_name(*, club: Club) -> str | None:
+    rule = segment_rule()
+    if club.rule_segment_id is None:
+        return None
+    return rule.name(club.rule_segment_id) if rule else str(club.rule_segment_id)

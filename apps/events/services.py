@@ -21,11 +21,31 @@ from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
 from apps.core.reasons import Reason, reason_fields, translated_param
 from apps.core.saving import edited_fields_save
-from apps.events.locks import lock_event, lock_registration, lock_registrations
-from apps.events.models import Club, ClubMembership, Event, EventStatus, Registration, RegistrationState
+from apps.events.locks import (
+    lock_active_membership,
+    lock_club,
+    lock_event,
+    lock_join_request,
+    lock_registration,
+    lock_registrations,
+)
+from apps.events.models import (
+    Club,
+    ClubJoinRequest,
+    ClubMembership,
+    ClubRole,
+    Event,
+    EventStatus,
+    JoinedVia,
+    JoinPolicy,
+    JoinRequestStatus,
+    Registration,
+    RegistrationState,
+)
+from apps.events.selectors import club_rule_refusal
 from apps.members import services as member_services
 from apps.members.locks import lock_points_account, lock_points_accounts
-from apps.members.models import Member, MemberStatus
+from apps.members.models import Member, MemberStatus, Tag, Tier
 from apps.messaging.models import MessagePurpose
 from apps.messaging.services import message_enqueue, messages_enqueue_bulk
 
@@ -37,39 +57,231 @@ OPEN_STATES = (RegistrationState.REGISTERED, RegistrationState.WAITLISTED)
 
 
 # Clubs ------------------------------------------------------------------------------------------
+# Every change to a club's members takes the club's row lock first (the club stands where an event does in the lock
+# order), so the member limit, the one-active-membership rule and a join request's single decision each have one
+# writer at a time; the membership and request rows are locked after it.
 
 
-@transaction.atomic
-def club_join(*, club: Club, member: Member) -> ClubMembership:
+@dataclass(frozen=True)
+class JoinOutcome:
+    """What a join asked for became: a membership (open, by rule) or a pending request (by approval)."""
+
+    membership: ClubMembership | None = None
+    request: ClubJoinRequest | None = None
+
+    @property
+    def state(self) -> str:
+        return "joined" if self.membership is not None else "pending"
+
+
+def _active_membership(club: Club, member: Member) -> ClubMembership | None:
+    return lock_active_membership(club_id=club.pk, member_id=member.pk)
+
+
+def _require_active_member(member: Member) -> None:
     if member.status != MemberStatus.ACTIVE:
         raise ApplicationError("member_not_active", _("The member's account is not active."), http_status=409)
-    membership = ClubMembership.objects.filter(club=club, member=member, left_at__isnull=True).first()
-    if membership is not None:
-        raise ApplicationError("already_in_club", _("The member is already in this club."), http_status=409)
-    return ClubMembership.objects.create(club=club, member=member)
+
+
+def _require_room(club: Club) -> None:
+    if club.max_members is not None and ClubMembership.objects.filter(club=club, left_at__isnull=True).count() >= club.max_members:
+        raise ApplicationError("club_full", _("The club is full (%(count)d members).") % {"count": club.max_members}, http_status=409)
+
+
+def _require_reason(reason: str) -> str:
+    if not (reason or "").strip():
+        raise ApplicationError("reason_required", _("A reason is required."), fields={"reason": _("A reason is required.")})
+    return reason.strip()[:255]
+
+
+def _open_membership(club: Club, member: Member, *, via: str, reason: str = "") -> ClubMembership:
+    """The club is locked by the caller, which has checked the member is not in it."""
+    _require_room(club)
+    return ClubMembership.objects.create(club=club, member=member, joined_via=via, reason=reason)
 
 
 @transaction.atomic
-def club_leave(*, club: Club, member: Member) -> ClubMembership:
-    membership = ClubMembership.objects.select_for_update().filter(club=club, member=member, left_at__isnull=True).first()
+def club_join_request(*, club: Club, member: Member, message: str = "") -> JoinOutcome:
+    """A member asks to join: an open club takes them in, a club "by rule" takes them in when they qualify (or refuses
+    with the reason), a club "by approval" records one pending request for an organiser to decide."""
+    club = lock_club(club_id=club.pk)
+    member = Member.objects.get(pk=member.pk)
+    _require_active_member(member)
+    if _active_membership(club, member) is not None:
+        raise ApplicationError("already_in_club", _("The member is already in this club."), http_status=409)
+    if club.join_policy == JoinPolicy.APPROVAL:
+        pending = ClubJoinRequest.objects.filter(club=club, member=member, status=JoinRequestStatus.PENDING).first()
+        if pending is None:
+            _require_room(club)
+            pending = ClubJoinRequest.objects.create(club=club, member=member, message=(message or "").strip()[:255])
+        return JoinOutcome(request=pending)
+    if club.join_policy == JoinPolicy.RULE:
+        refusal = club_rule_refusal(club=club, member=member)
+        if refusal is not None:
+            raise ApplicationError("club_rule_not_met", refusal, http_status=409)
+        return JoinOutcome(membership=_open_membership(club, member, via=JoinedVia.RULE))
+    return JoinOutcome(membership=_open_membership(club, member, via=JoinedVia.OPEN))
+
+
+def is_club_organiser(*, club: Club, member: Member) -> bool:
+    return ClubMembership.objects.filter(club=club, member=member, left_at__isnull=True, role=ClubRole.ORGANISER).exists()
+
+
+def _lock_pending(join_request: ClubJoinRequest, *, staff: User | None, organiser: Member | None) -> tuple[Club, ClubJoinRequest]:
+    if (staff is None) == (organiser is None):
+        raise ValueError("a join request is decided by one staff user or one organiser")
+    club = lock_club(club_id=join_request.club_id)
+    join_request = lock_join_request(request_id=join_request.pk)
+    if organiser is not None and not is_club_organiser(club=club, member=organiser):
+        # An organiser of another club learns nothing about this one's requests.
+        raise ApplicationError("join_request_not_found", _("No such join request."), http_status=404)
+    if join_request.status != JoinRequestStatus.PENDING:
+        raise ApplicationError(
+            "join_request_decided",
+            _("This request is already %(status)s.") % {"status": join_request.get_status_display().lower()},
+            http_status=409,
+        )
+    return club, join_request
+
+
+def _decide(join_request: ClubJoinRequest, status: str, *, staff: User | None, organiser: Member | None, reason: str = "") -> None:
+    join_request.status = status
+    join_request.decided_at = timezone.now()
+    join_request.decided_by_staff = staff
+    join_request.decided_by_member = organiser
+    join_request.reason = reason
+    join_request.save(update_fields=["status", "decided_at", "decided_by_staff", "decided_by_member", "reason"])
+
+
+@transaction.atomic
+def club_join_approve(*, join_request: ClubJoinRequest, staff: User | None = None, organiser: Member | None = None) -> ClubMembership:
+    """An organiser (a member organiser of the club, or staff) lets a pending request in; decided once."""
+    club, join_request = _lock_pending(join_request, staff=staff, organiser=organiser)
+    member = Member.objects.get(pk=join_request.member_id)
+    _require_active_member(member)
+    membership = _active_membership(club, member)
     if membership is None:
-        raise ApplicationError("not_in_club", _("The member is not in this club."), http_status=409)
-    membership.left_at = timezone.now()
-    membership.save(update_fields=["left_at"])
-    club.organiser_members.remove(member)
+        membership = _open_membership(club, member, via=JoinedVia.APPROVAL)
+    _decide(join_request, JoinRequestStatus.APPROVED, staff=staff, organiser=organiser)
     return membership
 
 
 @transaction.atomic
+def club_join_decline(
+    *, join_request: ClubJoinRequest, reason: str, staff: User | None = None, organiser: Member | None = None
+) -> ClubJoinRequest:
+    """An organiser turns a pending request down with a reason the member sees."""
+    reason = _require_reason(reason)
+    _club, join_request = _lock_pending(join_request, staff=staff, organiser=organiser)
+    _decide(join_request, JoinRequestStatus.DECLINED, staff=staff, organiser=organiser, reason=reason)
+    return join_request
+
+
+def _close_membership(club: Club, membership: ClubMembership, *, removed_by: User | None = None, reason: str = "") -> ClubMembership:
+    membership.left_at = timezone.now()
+    membership.removed_by = removed_by
+    membership.reason = reason or membership.reason
+    membership.save(update_fields=["left_at", "removed_by", "reason"])
+    club.organiser_members.remove(membership.member_id)
+    return membership
+
+
 @transaction.atomic
-def club_save(*, club: Club, organiser_members: Iterable[Member] | None = None, organiser_staff: Iterable[User] | None = None) -> Club:
+def club_leave(*, club: Club, member: Member) -> ClubMembership | ClubJoinRequest:
+    """The member leaves (an organiser stops organising), or withdraws a pending request. Rejoining opens a new stay."""
+    club = lock_club(club_id=club.pk)
+    membership = _active_membership(club, member)
+    if membership is not None:
+        return _close_membership(club, membership)
+    pending = ClubJoinRequest.objects.select_for_update().filter(club=club, member=member, status=JoinRequestStatus.PENDING).first()
+    if pending is None:
+        raise ApplicationError("not_in_club", _("The member is not in this club."), http_status=409)
+    pending.status = JoinRequestStatus.WITHDRAWN
+    pending.decided_at = timezone.now()
+    pending.save(update_fields=["status", "decided_at"])
+    return pending
+
+
+@transaction.atomic
+def club_member_add(*, club: Club, member: Member, actor: User, reason: str) -> ClubMembership:
+    """Staff put a member in a club whatever its join policy (the member limit still holds); a pending request of the
+    member is approved by the same act."""
+    reason = _require_reason(reason)
+    club = lock_club(club_id=club.pk)
+    member = Member.objects.get(pk=member.pk)
+    _require_active_member(member)
+    if _active_membership(club, member) is not None:
+        raise ApplicationError("already_in_club", _("The member is already in this club."), fields={"member": member.pk}, http_status=409)
+    membership = _open_membership(club, member, via=JoinedVia.STAFF, reason=reason)
+    for pending in ClubJoinRequest.objects.select_for_update().filter(club=club, member=member, status=JoinRequestStatus.PENDING):
+        _decide(pending, JoinRequestStatus.APPROVED, staff=actor, organiser=None, reason=reason)
+    return membership
+
+
+@transaction.atomic
+def club_member_remove(*, club: Club, member: Member, actor: User, reason: str) -> ClubMembership:
+    reason = _require_reason(reason)
+    club = lock_club(club_id=club.pk)
+    membership = _active_membership(club, member)
+    if membership is None:
+        raise ApplicationError("not_in_club", _("The member is not in this club."), fields={"member": member.pk}, http_status=409)
+    return _close_membership(club, membership, removed_by=actor, reason=reason)
+
+
+def _set_role(club: Club, membership: ClubMembership, role: str) -> None:
+    if membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    if role == ClubRole.ORGANISER:
+        club.organiser_members.add(membership.member_id)
+    else:
+        club.organiser_members.remove(membership.member_id)
+
+
+@transaction.atomic
+def club_role_set(*, club: Club, member: Member, role: str) -> ClubMembership:
+    """Make a current member an organiser or a plain member again; the change is in the membership's history."""
+    if role not in ClubRole.values:
+        raise ApplicationError("invalid_role", _("Unknown club role: %(role)s.") % {"role": role}, fields={"role": role})
+    club = lock_club(club_id=club.pk)
+    membership = _active_membership(club, member)
+    if membership is None:
+        raise ApplicationError("not_in_club", _("The member is not in this club."), fields={"member": member.pk}, http_status=409)
+    _set_role(club, membership, role)
+    return membership
+
+
+def club_check(*, club: Club, rule_tiers: Iterable[Tier] = (), rule_tags: Iterable[Tag] = ()) -> None:
+    """A club "by rule" needs at least one rule, or it would let everyone in."""
+    if club.join_policy == JoinPolicy.RULE and not (club.rule_city_list or list(rule_tiers) or list(rule_tags) or club.rule_segment_id):
+        message = _("A club that members join by rule needs at least one rule: tiers, cities, tags or a segment.")
+        raise ApplicationError("invalid_club", message, fields={"join_policy": message})
+
+
+@transaction.atomic
+def club_save(
+    *,
+    club: Club,
+    organiser_members: Iterable[Member] | None = None,
+    organiser_staff: Iterable[User] | None = None,
+    rule_tiers: Iterable[Tier] | None = None,
+    rule_tags: Iterable[Tag] | None = None,
+) -> Club:
     """Create or edit a club; member organisers must be current members of it (None leaves a list as it is)."""
+    rule_tiers = list(rule_tiers) if rule_tiers is not None else (list(club.rule_tiers.all()) if club.pk else [])
+    rule_tags = list(rule_tags) if rule_tags is not None else (list(club.rule_tags.all()) if club.pk else [])
+    club_check(club=club, rule_tiers=rule_tiers, rule_tags=rule_tags)
+    if club.pk:
+        lock_club(club_id=club.pk)
     club.save()
+    club.rule_tiers.set(rule_tiers)
+    club.rule_tags.set(rule_tags)
     if organiser_members is not None:
         organisers = list(organiser_members)
-        current = set(
-            ClubMembership.objects.filter(club=club, member__in=organisers, left_at__isnull=True).values_list("member_id", flat=True)
-        )
+        current = {
+            membership.member_id: membership
+            for membership in ClubMembership.objects.select_for_update().filter(club=club, left_at__isnull=True).order_by("pk")
+        }
         outsiders = [member for member in organisers if member.pk not in current]
         if outsiders:
             raise ApplicationError(
@@ -77,7 +289,9 @@ def club_save(*, club: Club, organiser_members: Iterable[Member] | None = None, 
                 _("An organiser must be a member of the club: %(names)s") % {"names": ", ".join(m.name for m in outsiders)},
                 fields={"organiser_members": [member.pk for member in outsiders]},
             )
-        club.organiser_members.set(organisers)
+        chosen = {member.pk for member in organisers}
+        for member_id, membership in current.items():
+            _set_role(club, membership, ClubRole.ORGANISER if member_id in chosen else ClubRole.MEMBER)
     if organiser_staff is not None:
         club.organiser_staff.set(organiser_staff)
     return club
@@ -85,9 +299,7 @@ def club_save(*, club: Club, organiser_members: Iterable[Member] | None = None, 
 
 def club_add_organiser(*, club: Club, member: Member | None = None, staff: User | None = None) -> Club:
     if member is not None:
-        if not ClubMembership.objects.filter(club=club, member=member, left_at__isnull=True).exists():
-            raise ApplicationError("not_in_club", _("An organiser must be a member of the club."), http_status=409)
-        club.organiser_members.add(member)
+        club_role_set(club=club, member=member, role=ClubRole.ORGANISER)
     if staff is not None:
         club.organiser_staff.add(staff)
     return club
@@ -113,6 +325,8 @@ def event_check(*, event: Event) -> None:
         problems["cancellation_deadline"] = _("Free cancellation must end before the event starts.")
     if event.kind == "online" and not event.online_url:
         problems["online_url"] = _("An online event needs a link.")
+    if event.members_only and not event.club_id:
+        problems["members_only"] = _("A members-only event needs a club.")
     if event.kind == "offline" and not event.venue:
         problems["venue"] = _("An offline event needs a venue.")
     stored = Event.objects.filter(pk=event.pk).first() if event.pk else None
@@ -229,6 +443,11 @@ def registration_create(*, event: Event, member: Member, companions: int = 0, no
     tiers = set(event.eligible_tiers.values_list("pk", flat=True))
     if tiers and member.tier_id not in tiers:
         raise _refuse("not_eligible_tier", _("This event is not open to the member's tier."))
+    if event.members_only and not ClubMembership.objects.filter(club_id=event.club_id, member=member, left_at__isnull=True).exists():
+        raise _refuse(
+            "club_members_only",
+            _("This event is for members of %(club)s only; join the club to register.") % {"club": event.club.name},
+        )
     if companions < 0 or companions > event.max_companions:
         raise ApplicationError(
             "too_many_companions",
@@ -294,6 +513,14 @@ def _promote_waitlist(event: Event) -> list[Registration]:
     waitlist = Registration.objects.filter(event=event, state=RegistrationState.WAITLISTED).order_by("created_at", "pk")
     for waiting in waitlist.select_related("member"):
         if event.seats_taken + waiting.seats > event.capacity:
+            continue
+        if (
+            event.members_only
+            and not ClubMembership.objects.filter(club_id=event.club_id, member_id=waiting.member_id, left_at__isnull=True).exists()
+        ):
+            # Left the club while waiting: a members-only seat is not theirs any more.
+            why = _("This event is for members of %(club)s only; join the club to register.") % {"club": event.club.name}
+            _cancel_registration(waiting, reason=Reason("registration_not_seated", {"why": why}), refund=False, actor=None)
             continue
         try:
             with transaction.atomic():

@@ -3,7 +3,7 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from apps.events.models import Club, Event, EventStatus
+from apps.events.models import Club, ClubJoinRequest, Event, EventStatus, JoinPolicy
 
 
 class ClubFactory(factory.django.DjangoModelFactory):
@@ -38,3 +38,13 @@ class EventFactory(factory.django.DjangoModelFactory):
     cancellation_deadline = factory.LazyAttribute(lambda e: e.starts_at - timedelta(days=1))
     capacity = 10
     status = EventStatus.PUBLISHED
+
+
+class ClubJoinRequestFactory(factory.django.DjangoModelFactory):
+    """A pending request to join a club "by approval"."""
+
+    class Meta:
+        model = ClubJoinRequest
+
+    club = factory.SubFactory(ClubFactory, join_policy=JoinPolicy.APPROVAL)
+    member = factory.SubFactory("tests.members.factories.MemberFactory")

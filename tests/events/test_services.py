@@ -176,19 +176,19 @@ class TestClubs:
         club = ClubFactory()
         member = MemberFactory()
         assert code_of(lambda: services.club_add_organiser(club=club, member=member)) == "not_in_club"
-        services.club_join(club=club, member=member)
-        assert code_of(lambda: services.club_join(club=club, member=member)) == "already_in_club"
+        services.club_join_request(club=club, member=member)
+        assert code_of(lambda: services.club_join_request(club=club, member=member)) == "already_in_club"
         services.club_add_organiser(club=club, member=member)
         services.club_leave(club=club, member=member)
         assert not club.organiser_members.exists()
-        services.club_join(club=club, member=member)
+        services.club_join_request(club=club, member=member)
         assert club.memberships.count() == 2
 
 
 def test_club_organisers_must_be_current_members_of_the_club():
     club = ClubFactory()
     insider, outsider = MemberFactory(), MemberFactory(name="王芳")
-    services.club_join(club=club, member=insider)
+    services.club_join_request(club=club, member=insider)
     with pytest.raises(ApplicationError) as error:
         services.club_save(club=club, organiser_members=[insider, outsider])
     assert error.value.code == "not_in_club" and "王芳" in error.value.message

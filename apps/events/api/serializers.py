@@ -1,10 +1,12 @@
 import io
+from typing import Any
 
 import segno
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.events import services
-from apps.events.models import Club, Event, Registration
+from apps.events import selectors, services
+from apps.events.models import Club, ClubJoinRequest, ClubMembership, Event, Registration
 
 
 class ClubSerializer(serializers.ModelSerializer):
@@ -41,6 +43,7 @@ class EventSerializer(serializers.ModelSerializer):
             "max_companions",
             "status",
             "club",
+            "members_only",
         ]
         read_only_fields = fields
 
@@ -85,3 +88,104 @@ class CheckInResultSerializer(serializers.Serializer):
     member_name = serializers.CharField()
     companions = serializers.IntegerField()
     message = serializers.CharField()
+
+
+class ClubListSerializer(serializers.ModelSerializer):
+    members = serializers.IntegerField(source="active_members", read_only=True)
+
+    class Meta:
+        model = Club
+        fields = ["id", "name", "city", "interest", "description", "join_policy", "max_members", "members"]
+        read_only_fields = fields
+
+
+class MyClubStateSerializer(serializers.Serializer):
+    is_member = serializers.BooleanField()
+    role = serializers.CharField(allow_null=True)
+    joined_at = serializers.DateTimeField(allow_null=True)
+    request_status = serializers.CharField(allow_null=True, help_text="Of the member's latest join request, if any.")
+    request_reason = serializers.CharField(help_text="Why the latest request was declined.")
+    can_join = serializers.BooleanField()
+    refusal = serializers.CharField(allow_null=True, help_text="Why the member cannot join now (full, rule not met).")
+
+
+class ClubRuleSerializer(serializers.Serializer):
+    tiers = serializers.ListField(child=serializers.CharField(), help_text="Tier codes.")
+    cities = serializers.ListField(child=serializers.CharField())
+    tags = serializers.ListField(child=serializers.CharField())
+    segment = serializers.CharField(allow_null=True, help_text="The saved segment's name, if the rule has one.")
+
+
+class ClubEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    members_only = serializers.BooleanField()
+
+
+class ClubDetailSerializer(ClubListSerializer):
+    rule = serializers.SerializerMethodField()
+    upcoming_events = serializers.SerializerMethodField()
+    me = serializers.SerializerMethodField()
+
+    class Meta(ClubListSerializer.Meta):
+        fields = [*ClubListSerializer.Meta.fields, "rule", "upcoming_events", "me"]
+        read_only_fields = fields
+
+    @extend_schema_field(ClubRuleSerializer(allow_null=True))
+    def get_rule(self, club: Club) -> dict[str, Any] | None:
+        if club.join_policy != "rule":
+            return None
+        return {
+            "tiers": [tier.code for tier in club.rule_tiers.all()],
+            "cities": club.rule_city_list,
+            "tags": [tag.name for tag in club.rule_tags.all()],
+            "segment": selectors.club_rule_segment_name(club=club),
+        }
+
+    @extend_schema_field(ClubEventSerializer(many=True))
+    def get_upcoming_events(self, club: Club) -> list[dict[str, Any]]:
+        events = selectors.club_upcoming_events(club=club)[:10]
+        return [{"id": e.pk, "title": e.title, "starts_at": e.starts_at, "members_only": e.members_only} for e in events]
+
+    @extend_schema_field(MyClubStateSerializer)
+    def get_me(self, club: Club) -> dict[str, Any]:
+        member = self.context["member"]
+        state = selectors.member_club_state(club=club, member=member)
+        refusal = None if state["is_member"] else selectors.club_refusal_for(club=club, member=member)
+        return {**state, "can_join": not state["is_member"] and refusal is None, "refusal": refusal}
+
+
+class MyClubSerializer(serializers.ModelSerializer):
+    club = ClubSerializer(read_only=True)
+
+    class Meta:
+        model = ClubMembership
+        fields = ["id", "club", "role", "joined_at"]
+        read_only_fields = fields
+
+
+class JoinSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class JoinResultSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["joined", "pending", "left", "withdrawn"])
+    club = serializers.IntegerField()
+    membership = MyClubSerializer(allow_null=True)
+    request_id = serializers.IntegerField(allow_null=True)
+
+
+class JoinRequestSerializer(serializers.ModelSerializer):
+    member_name = serializers.CharField(source="member.name", read_only=True)
+    member_tier = serializers.CharField(source="member.tier.name", read_only=True)
+    member_city = serializers.CharField(source="member.city", read_only=True)
+
+    class Meta:
+        model = ClubJoinRequest
+        fields = ["id", "club", "member_name", "member_tier", "member_city", "message", "status", "created_at", "decided_at", "reason"]
+        read_only_fields = fields
+
+
+class DeclineSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255)

@@ -13,8 +13,8 @@ from apps.core.api.views import IDEMPOTENCY_HEADER, TrustedView
 from apps.core.models import ApiScope
 from apps.events import selectors, services
 from apps.events.api import serializers as s
-from apps.events.filters import EventFilter
-from apps.events.models import Event, Registration
+from apps.events.filters import ClubFilter, EventFilter
+from apps.events.models import Club, ClubJoinRequest, ClubMembership, Event, Registration
 from apps.members.api.permissions import IsMember
 
 
@@ -118,3 +118,123 @@ def check_in_answer(result: services.CheckIn) -> dict[str, Any]:
         "companions": registration.companions,
         "message": message,
     }
+
+
+# Clubs ------------------------------------------------------------------------------------------
+
+
+class ClubListView(generics.ListAPIView):
+    permission_classes = [IsMember]
+    serializer_class = s.ClubListSerializer
+    filterset_class = ClubFilter
+    queryset = Club.objects.none()
+
+    def get_queryset(self) -> QuerySet[Club]:
+        return selectors.public_clubs()
+
+    @extend_schema(tags=["clubs"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class ClubDetailView(generics.GenericAPIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses=s.ClubDetailSerializer, tags=["clubs"])
+    def get(self, request: Request, pk: int) -> Response:
+        club = selectors.club_get(pk=pk)
+        return Response(s.ClubDetailSerializer(club, context={"member": request.auth.member}).data)
+
+
+def _result(state: str, club: Club, membership: ClubMembership | None = None, join_request: ClubJoinRequest | None = None) -> Response:
+    body = {
+        "state": state,
+        "club": club.pk,
+        "membership": s.MyClubSerializer(membership).data if membership else None,
+        "request_id": join_request.pk if join_request else None,
+    }
+    return Response(s.JoinResultSerializer(body).data)
+
+
+class ClubJoinView(generics.GenericAPIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(request=s.JoinSerializer, responses=s.JoinResultSerializer, parameters=[IDEMPOTENCY_HEADER], tags=["clubs"])
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        data = s.JoinSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        club = selectors.club_get(pk=pk)
+        outcome = services.club_join_request(club=club, member=request.auth.member, message=data.validated_data["message"])
+        return _result(outcome.state, club, outcome.membership, outcome.request)
+
+
+class ClubLeaveView(generics.GenericAPIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(request=None, responses=s.JoinResultSerializer, parameters=[IDEMPOTENCY_HEADER], tags=["clubs"])
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        club = selectors.club_get(pk=pk)
+        left = services.club_leave(club=club, member=request.auth.member)
+        if isinstance(left, ClubMembership):
+            return _result("left", club, left)
+        return _result("withdrawn", club, join_request=left)
+
+
+class MyClubsView(generics.ListAPIView):
+    permission_classes = [IsMember]
+    serializer_class = s.MyClubSerializer
+    filter_backends: list[Any] = []
+    queryset = ClubMembership.objects.none()
+
+    def get_queryset(self) -> QuerySet[ClubMembership]:
+        return selectors.member_memberships(member=self.request.auth.member)
+
+    @extend_schema(tags=["clubs"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class OrganiserRequestsView(generics.ListAPIView):
+    """Pending join requests of a club the member organises (any other club is a 404)."""
+
+    permission_classes = [IsMember]
+    serializer_class = s.JoinRequestSerializer
+    filter_backends: list[Any] = []
+    queryset = ClubJoinRequest.objects.none()
+
+    def get_queryset(self) -> QuerySet[ClubJoinRequest]:
+        club = selectors.organised_club_get(member=self.request.auth.member, pk=self.kwargs["pk"])
+        return selectors.pending_requests(club=club)
+
+    @extend_schema(tags=["clubs"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class OrganiserApproveView(generics.GenericAPIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(request=None, responses=s.JoinRequestSerializer, parameters=[IDEMPOTENCY_HEADER], tags=["clubs"])
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        organiser = request.auth.member
+        join_request = selectors.organiser_join_request_get(member=organiser, pk=pk)
+        services.club_join_approve(join_request=join_request, organiser=organiser)
+        join_request.refresh_from_db()
+        return Response(s.JoinRequestSerializer(join_request).data)
+
+
+class OrganiserDeclineView(generics.GenericAPIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(request=s.DeclineSerializer, responses=s.JoinRequestSerializer, parameters=[IDEMPOTENCY_HEADER], tags=["clubs"])
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        organiser = request.auth.member
+        join_request = selectors.organiser_join_request_get(member=organiser, pk=pk)
+        data = s.DeclineSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        join_request = services.club_join_decline(join_request=join_request, organiser=organiser, reason=data.validated_data["reason"])
+        return Response(s.JoinRequestSerializer(join_request).data)
