@@ -76,6 +76,27 @@ def tier_promote_on_growth(*, member: Member, now: datetime, actor: User | None 
     return change
 
 
+def tiers_promote_on_growth_many(*, members: Sequence[Member], now: datetime) -> list[TierChange]:
+    """``tier_promote_on_growth`` for many locked members at once: one query for their rolling growth value, the
+    promotions inserted together, the members updated in one statement."""
+    if not members:
+        return []
+    tiers = list(Tier.objects.order_by("rank"))
+    tiers_by_pk = {tier.pk: tier for tier in tiers}
+    growth = _rolling_growth([member.pk for member in members], now)
+    changes = []
+    for member in members:
+        member.tier = tiers_by_pk[member.tier_id]
+        member.growth_value = growth.get(member.pk, 0)
+        member.updated_at = now
+        target = _qualifying_tier(tiers, member.growth_value)
+        if target.rank > member.tier.rank:
+            changes.append(_tier_change(member, target, TierChangeKind.PROMOTION, now, None))
+    TierChange.objects.bulk_create(changes)
+    Member.objects.bulk_update(list(members), ["tier", "tier_achieved_at", "growth_value", "updated_at"])
+    return changes
+
+
 def _window_start(now: datetime) -> datetime:
     return now - timedelta(days=settings.USEROPS["GROWTH_WINDOW_DAYS"])
 
