@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.imports",
     "apps.analytics",
+    "apps.rules",
 ]
 
 MIDDLEWARE = [

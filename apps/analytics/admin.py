@@ -22,9 +22,9 @@ from apps.analytics.days import day_start
 from apps.analytics.models import ActivityEvent, DailyMetric, RegisteredActivityKind, RfmScore, RfmSegment
 from apps.analytics.services.kinds import activity_kind_save, all_kind_choices
 from apps.core.admin_base import HistoryAdmin, ModelAdmin
-from apps.core.service_admin import ServiceFormAdmin
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
+from apps.core.service_admin import ServiceFormAdmin
 from apps.members.admin import register_member_list_filter, register_member_profile_fact
 from apps.members.models import Member, SourceChannel, Tier
 

@@ -165,6 +165,7 @@ class GrantSource(models.TextChoices):
     STAFF = "staff", _("Staff")
     REFERRAL = "referral", _("Referral")
     EVENT = "event", _("Event")
+    EARNING_RULE = "earning_rule", _("Earning rule")
 
 
 class Grant(models.Model):

@@ -7,60 +7,97 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0005_behaviour_activity_kinds'),
+        ("analytics", "0005_behaviour_activity_kinds"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='activityevent',
-            name='kind',
-            field=models.CharField(max_length=40, verbose_name='kind'),
+            model_name="activityevent",
+            name="kind",
+            field=models.CharField(max_length=40, verbose_name="kind"),
         ),
         migrations.CreateModel(
-            name='HistoricalRegisteredActivityKind',
+            name="HistoricalRegisteredActivityKind",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('code', models.SlugField(help_text='What reporting systems send as the kind: lower-case letters, digits and underscores.', max_length=40, verbose_name='code')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('properties_schema', models.JSONField(blank=True, default=dict, help_text='A JSON schema the event\'s properties must satisfy, e.g. {"type": "object", "required": ["kwh"]}.', verbose_name='properties schema')),
-                ('is_active', models.BooleanField(default=True, verbose_name='accepted by the ingest')),
-                ('updated_at', models.DateTimeField(blank=True, editable=False, verbose_name='updated at')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                (
+                    "code",
+                    models.SlugField(
+                        help_text="What reporting systems send as the kind: lower-case letters, digits and underscores.",
+                        max_length=40,
+                        verbose_name="code",
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "properties_schema",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='A JSON schema the event\'s properties must satisfy, e.g. {"type": "object", "required": ["kwh"]}.',
+                        verbose_name="properties schema",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="accepted by the ingest")),
+                ("updated_at", models.DateTimeField(blank=True, editable=False, verbose_name="updated at")),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                ("history_type", models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1)),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical registered activity kind',
-                'verbose_name_plural': 'historical registered activity kinds',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical registered activity kind",
+                "verbose_name_plural": "historical registered activity kinds",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='RegisteredActivityKind',
+            name="RegisteredActivityKind",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(help_text='What reporting systems send as the kind: lower-case letters, digits and underscores.', max_length=40, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('name_en', models.CharField(max_length=100, null=True, verbose_name='name')),
-                ('name_zh_hans', models.CharField(max_length=100, null=True, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('properties_schema', models.JSONField(blank=True, default=dict, help_text='A JSON schema the event\'s properties must satisfy, e.g. {"type": "object", "required": ["kwh"]}.', verbose_name='properties schema')),
-                ('is_active', models.BooleanField(default=True, verbose_name='accepted by the ingest')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "code",
+                    models.SlugField(
+                        help_text="What reporting systems send as the kind: lower-case letters, digits and underscores.",
+                        max_length=40,
+                        unique=True,
+                        verbose_name="code",
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("name_en", models.CharField(max_length=100, null=True, verbose_name="name")),
+                ("name_zh_hans", models.CharField(max_length=100, null=True, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "properties_schema",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='A JSON schema the event\'s properties must satisfy, e.g. {"type": "object", "required": ["kwh"]}.',
+                        verbose_name="properties schema",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="accepted by the ingest")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
             ],
             options={
-                'verbose_name': 'registered activity kind',
-                'verbose_name_plural': 'registered activity kinds',
-                'ordering': ['code'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('code__regex', '^[a-z][a-z0-9_]*$')), name='registered_kind_code_format')],
+                "verbose_name": "registered activity kind",
+                "verbose_name_plural": "registered activity kinds",
+                "ordering": ["code"],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("code__regex", "^[a-z][a-z0-9_]*$")), name="registered_kind_code_format")
+                ],
             },
         ),
     ]

@@ -31,7 +31,9 @@ def activity_kind_save(*, kind: RegisteredActivityKind, actor: User | None = Non
             "invalid_code", _("Use lower-case letters, digits and underscores, starting with a letter."), fields={"code": code}
         )
     if code != code.lower():
-        raise ApplicationError("invalid_code", _("Use lower-case letters, digits and underscores, starting with a letter."), fields={"code": code})
+        raise ApplicationError(
+            "invalid_code", _("Use lower-case letters, digits and underscores, starting with a letter."), fields={"code": code}
+        )
     if code in ActivityKind.values:
         raise ApplicationError("builtin_kind", _("This is a built-in activity kind; choose another code."), fields={"code": code})
     if kind.pk:

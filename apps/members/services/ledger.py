@@ -688,7 +688,16 @@ def growth_add_many(*, credits: Sequence[GrowthCredit], skip_inactive: bool = Tr
             _OpenedAccount(pk=0, member=member), credit.source_ref
         ):
             refuse_personal_data_in_text(member, reason=columns["reason"], source_ref=credit.source_ref)
-        rows.append({**columns, "member_id": member.pk, "amount": credit.amount, "source_ref": credit.source_ref[:128], "actor_id": None, "created_at": now})
+        rows.append(
+            {
+                **columns,
+                "member_id": member.pk,
+                "amount": credit.amount,
+                "source_ref": credit.source_ref[:128],
+                "actor_id": None,
+                "created_at": now,
+            }
+        )
         credited[member.pk] = member
     _insert(GrowthEntry, rows)
     tiers_promote_on_growth_many(members=list(credited.values()), now=now)

@@ -31,7 +31,11 @@ def _profile_complete(member: Member) -> bool:
 def _announce_profile_completed(member: Member, now: datetime) -> None:
     """Announce the member's first complete profile; the event id is the member's, so it is stored (and rewarded) once."""
     activity_happened(
-        member_id=member.pk, kind="profile_completed", event_id=f"profile_completed:{member.pk}", occurred_at=now, channel=member.source_channel
+        member_id=member.pk,
+        kind="profile_completed",
+        event_id=f"profile_completed:{member.pk}",
+        occurred_at=now,
+        channel=member.source_channel,
     )
 
 
