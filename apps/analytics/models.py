@@ -58,7 +58,7 @@ class RegisteredActivityKind(models.Model):
     )
     is_active = models.BooleanField(_("accepted by the ingest"), default=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-    history = AuditHistory()
+    history = AuditHistory(excluded_fields=["name_en", "name_zh_hans"])
 
     class Meta:
         verbose_name = _("registered activity kind")

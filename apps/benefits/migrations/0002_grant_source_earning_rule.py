@@ -4,15 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('benefits', '0001_initial'),
+        ("benefits", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='grant',
-            name='source',
-            field=models.CharField(choices=[('tier_benefit', 'Tier benefit'), ('campaign', 'Campaign'), ('points_mall', 'Points mall'), ('staff', 'Staff'), ('referral', 'Referral'), ('event', 'Event'), ('earning_rule', 'Earning rule')], max_length=15, verbose_name='source'),
+            model_name="grant",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("tier_benefit", "Tier benefit"),
+                    ("campaign", "Campaign"),
+                    ("points_mall", "Points mall"),
+                    ("staff", "Staff"),
+                    ("referral", "Referral"),
+                    ("event", "Event"),
+                    ("earning_rule", "Earning rule"),
+                ],
+                max_length=15,
+                verbose_name="source",
+            ),
         ),
     ]
