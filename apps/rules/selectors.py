@@ -240,27 +240,36 @@ def rules_metrics(*, months: int = 6, now: datetime | None = None) -> dict[str, 
             paid=Count("pk", filter=paid),
             held=Count("pk", filter=Q(status=AwardStatus.HELD)),
             rejected=Count("pk", filter=Q(status=AwardStatus.REJECTED)),
-            points=Sum("points", filter=paid, default=0),
+            paid_points=Sum("points", filter=paid, default=0),
             held_points=Sum("points", filter=Q(status=AwardStatus.HELD), default=0),
-            growth=Sum("growth", filter=paid, default=0),
+            paid_growth=Sum("growth", filter=paid, default=0),
             members=Count("member_id", filter=paid, distinct=True),
         )
         .order_by("rule_id")
     )
     value = point_value()
-    rules = [{**row, "cost": (Decimal(row["points"]) * value).quantize(Decimal("0.01"))} for row in per_rule]
+    rules = [
+        {
+            **row,
+            "points": row["paid_points"],
+            "growth": row["paid_growth"],
+            "cost": (Decimal(row["paid_points"]) * value).quantize(Decimal("0.01")),
+        }
+        for row in per_rule
+    ]
     monthly = (
         awards.filter(paid)
         .annotate(month=TruncMonth("occurred_at"))
         .values("month", "rule_id", "rule__name")
-        .annotate(points=Sum("points", default=0), awards=Count("pk"))
+        .annotate(month_points=Sum("points", default=0), awards=Count("pk"))
         .order_by("month", "rule_id")
     )
     months_rows = [
         {
             **row,
+            "points": row["month_points"],
             "month": timezone.localtime(row["month"]).strftime("%Y-%m") if row["month"] else "",
-            "cost": (Decimal(row["points"]) * value).quantize(Decimal("0.01")),
+            "cost": (Decimal(row["month_points"]) * value).quantize(Decimal("0.01")),
         }
         for row in monthly
     ]
