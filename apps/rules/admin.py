@@ -132,6 +132,8 @@ class EarningRuleAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelA
             multipliers=multipliers,
             actor=request.user,
         )
+        for formset in formsets:  # saved by the service; the change message reads these
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def has_delete_permission(self, request: HttpRequest, obj: EarningRule | None = None) -> bool:
         return False  # awards name their rule: end it instead
