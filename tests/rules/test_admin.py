@@ -123,7 +123,7 @@ def test_explain_reports_bad_ids_as_form_errors(client, staff):
 @pytest.fixture
 def held_awards():
     def screen(candidates):
-        return {i: "velocity: 3 in 1 minute" for i in range(len(candidates))}
+        return dict.fromkeys(range(len(candidates)), "velocity: 3 in 1 minute")
 
     awards.register_award_screen(screen)
     EarningRuleFactory(kind="community_post", points=20)
