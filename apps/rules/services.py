@@ -38,6 +38,7 @@ from apps.campaigns.models import Segment
 from apps.campaigns.selectors import segment_members
 from apps.core.activity import StoredActivity
 from apps.core.awards import CandidateAward, awards_screen
+from apps.core.bulk_insert import insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
 from apps.core.reasons import Reason
@@ -437,24 +438,25 @@ def rules_apply(events: Sequence[StoredActivity]) -> dict[int, int]:
         ]
     )
     now = timezone.now()
-    RuleAward.objects.bulk_create(
+    # COPY on PostgreSQL: a batch stores a thousand awards or more.
+    insert_rows(
+        RuleAward,
         [
-            RuleAward(
-                rule_id=c.spec.id,
-                activity_id=c.activity.pk,
-                member_id=c.activity.member_id,
-                kind=c.activity.kind,
-                occurred_at=c.activity.occurred_at,
-                status=AwardStatus.HELD if index in held else AwardStatus.PAID,
-                points=c.points,
-                growth=c.growth,
-                benefit_id=c.spec.benefit_id,
-                hold_reasons=held.get(index, []),
-                created_at=now,
-            )
+            {
+                "rule_id": c.spec.id,
+                "activity_id": c.activity.pk,
+                "member_id": c.activity.member_id,
+                "kind": c.activity.kind,
+                "occurred_at": c.activity.occurred_at,
+                "status": AwardStatus.HELD if index in held else AwardStatus.PAID,
+                "points": c.points,
+                "growth": c.growth,
+                "benefit_id": c.spec.benefit_id,
+                "hold_reasons": held.get(index, []),
+                "created_at": now,
+            }
             for index, c in enumerate(decided)
         ],
-        batch_size=2000,
     )
     paid = [c for index, c in enumerate(decided) if index not in held]
     _pay(
