@@ -19,7 +19,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 
 from apps.analytics import selectors
 from apps.analytics.days import day_start
-from apps.analytics.models import ActivityEvent, DailyMetric, RegisteredActivityKind, RfmScore, RfmSegment
+from apps.analytics.models import ActivityEvent, ActivityKind, DailyMetric, RegisteredActivityKind, RfmScore, RfmSegment
 from apps.analytics.services.kinds import activity_kind_save, all_kind_choices
 from apps.core.admin_base import HistoryAdmin, ModelAdmin
 from apps.core.errors import ApplicationError
@@ -75,13 +75,20 @@ class ActivityKindFilter(admin.SimpleListFilter):
 
 @admin.register(ActivityEvent)
 class ActivityEventAdmin(ModelAdmin):
-    list_display = ["occurred_at", "member", "kind", "amount", "channel", "source", "event_id", "recorded_at"]
+    list_display = ["occurred_at", "member", "kind_label", "amount", "channel", "source", "event_id", "recorded_at"]
     list_filter = [ActivityKindFilter, ("channel", ChoicesDropdownFilter)]
     list_select_related = ["member"]
     search_fields = ["event_id", "order_ref"]
     extra_lookups = ["member__id__exact"]
     ordering = ["-occurred_at", "-id"]
     readonly_fields = [f.name for f in ActivityEvent._meta.fields]
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_label(self, event: ActivityEvent) -> str:
+        """The kind in the reader's language (the column keeps the code: registered kinds have no fixed choices)."""
+        if event.kind in ActivityKind.values:
+            return str(ActivityKind(event.kind).label)
+        return str(RegisteredActivityKind.objects.filter(code=event.kind).first() or event.kind)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
