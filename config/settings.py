@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "apps.abuse",
     "apps.engagement",
     "apps.reminders",
+    "apps.rules",
 ]
 
 MIDDLEWARE = [

@@ -14,15 +14,18 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TranslationAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 
 from apps.analytics import selectors
 from apps.analytics.days import day_start
-from apps.analytics.models import ActivityEvent, DailyMetric, RfmScore, RfmSegment
-from apps.core.admin_base import ModelAdmin
+from apps.analytics.models import ActivityEvent, ActivityKind, DailyMetric, RegisteredActivityKind, RfmScore, RfmSegment
+from apps.analytics.services.kinds import activity_kind_save, all_kind_choices
+from apps.core.admin_base import HistoryAdmin, ModelAdmin
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.replicas import replica_reads
+from apps.core.service_admin import ServiceFormAdmin
 from apps.members.admin import register_member_list_filter, register_member_profile_fact
 from apps.members.models import Member, SourceChannel, Tier
 
@@ -58,15 +61,35 @@ register_member_profile_fact(label=_("RFM segment"), value=_rfm_segment_fact)
 register_member_profile_fact(label=_("Last activity"), value=_last_activity_fact)
 
 
+class ActivityKindFilter(admin.SimpleListFilter):
+    """Built-in and registered kinds (the column has no fixed choices any more)."""
+
+    title = _("kind")
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return all_kind_choices()
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
 @admin.register(ActivityEvent)
 class ActivityEventAdmin(ModelAdmin):
-    list_display = ["occurred_at", "member", "kind", "amount", "channel", "source", "event_id", "recorded_at"]
-    list_filter = [("kind", ChoicesDropdownFilter), ("channel", ChoicesDropdownFilter)]
+    list_display = ["occurred_at", "member", "kind_label", "amount", "channel", "source", "event_id", "recorded_at"]
+    list_filter = [ActivityKindFilter, ("channel", ChoicesDropdownFilter)]
     list_select_related = ["member"]
     search_fields = ["event_id", "order_ref"]
     extra_lookups = ["member__id__exact"]
     ordering = ["-occurred_at", "-id"]
     readonly_fields = [f.name for f in ActivityEvent._meta.fields]
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_label(self, event: ActivityEvent) -> str:
+        """The kind in the reader's language (the column keeps the code: registered kinds have no fixed choices)."""
+        if event.kind in ActivityKind.values:
+            return str(ActivityKind(event.kind).label)
+        return str(RegisteredActivityKind.objects.filter(code=event.kind).first() or event.kind)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -76,6 +99,25 @@ class ActivityEventAdmin(ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: ActivityEvent | None = None) -> bool:
         return False
+
+
+@admin.register(RegisteredActivityKind)
+class RegisteredActivityKindAdmin(ServiceFormAdmin, HistoryAdmin, TranslationAdmin, ModelAdmin):
+    """Kinds the brand reports beside the built-in ones; the ingest checks their properties against the schema."""
+
+    list_display = ["code", "name", "is_active", "updated_at"]
+    list_filter = ["is_active"]
+    search_fields = ["code", "name"]
+    fields = ["code", "name", "description", "properties_schema", "is_active"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: RegisteredActivityKind | None = None) -> list[str]:
+        return ["code"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: RegisteredActivityKind, form: Any, change: bool) -> None:
+        activity_kind_save(kind=obj, actor=request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: RegisteredActivityKind | None = None) -> bool:
+        return False  # stored events and rules name the kind: stop accepting it instead
 
 
 @admin.register(RfmScore)

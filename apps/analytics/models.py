@@ -9,6 +9,7 @@ from django.db.models import Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.history import AuditHistory
 from apps.members.models import Member
 
 
@@ -30,6 +31,45 @@ class ActivityKind(models.TextChoices):
     CONTENT_FEATURED = "content_featured", _("Content featured")
     TEST_DRIVE_BOOKED = "test_drive_booked", _("Test drive booked")
     SERVICE_VISIT = "service_visit", _("Service visit")
+
+
+KIND_CODE_MAX_LENGTH = 40
+
+
+class RegisteredActivityKind(models.Model):
+    """An activity kind the brand defines itself (e.g. ``charging_session``), with a JSON schema for its properties.
+
+    The ingest accepts it beside the built-in kinds and checks each event's properties against the schema.
+    """
+
+    code = models.SlugField(
+        _("code"),
+        max_length=KIND_CODE_MAX_LENGTH,
+        unique=True,
+        help_text=_("What reporting systems send as the kind: lower-case letters, digits and underscores."),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    properties_schema = models.JSONField(
+        _("properties schema"),
+        default=dict,
+        blank=True,
+        help_text=_('A JSON schema the event\'s properties must satisfy, e.g. {"type": "object", "required": ["kwh"]}.'),
+    )
+    is_active = models.BooleanField(_("accepted by the ingest"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    history = AuditHistory(excluded_fields=["name_en", "name_zh_hans"])
+
+    class Meta:
+        verbose_name = _("registered activity kind")
+        verbose_name_plural = _("registered activity kinds")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(code__regex=r"^[a-z][a-z0-9_]*$"), name="registered_kind_code_format"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
 
 
 class ActivityChannel(models.TextChoices):
@@ -58,7 +98,8 @@ class ActivityEvent(models.Model):
     member = models.ForeignKey(
         Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="activity_events", db_index=False
     )  # the (member, occurred_at) index serves member look-ups
-    kind = models.CharField(_("kind"), max_length=20, choices=ActivityKind.choices)
+    # A built-in kind (``ActivityKind``) or one the brand registered (``RegisteredActivityKind``).
+    kind = models.CharField(_("kind"), max_length=40)
     occurred_at = models.DateTimeField(_("occurred at"))
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     source = models.CharField(_("source"), max_length=64, help_text=_("The system that reported the event."))

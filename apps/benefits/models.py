@@ -177,6 +177,7 @@ class GrantSource(models.TextChoices):
     REFERRAL = "referral", _("Referral")
     EVENT = "event", _("Event")
     TASK = "task", _("Task")
+    EARNING_RULE = "earning_rule", _("Earning rule")
 
 
 class Grant(models.Model):

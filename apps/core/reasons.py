@@ -24,6 +24,7 @@ MESSAGES: dict[str, str] = {
     "opening_balance_import": gettext_noop("Opening balance from import"),
     "points_expired": gettext_noop("Points expired"),
     "purchase": gettext_noop("Purchase"),
+    "earning_rule": gettext_noop("Earning rule: %(rule)s"),
     "campaign": gettext_noop("Campaign: %(name)s"),
     "referral_reward": gettext_noop("Referral reward"),
     "points_mall": gettext_noop("Points mall: %(benefit)s"),

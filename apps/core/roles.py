@@ -22,7 +22,19 @@ ROLE_LABELS = {
     AUDITOR: _("Auditor"),
 }
 
-PROJECT_APPS = ("core", "members", "identities", "messaging", "benefits", "campaigns", "events", "analytics", "imports", "engagement")
+PROJECT_APPS = (
+    "core",
+    "members",
+    "identities",
+    "messaging",
+    "benefits",
+    "campaigns",
+    "events",
+    "analytics",
+    "imports",
+    "engagement",
+    "rules",
+)
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATIONS_MANAGER: [f"{app}.*" for app in PROJECT_APPS if app != "core"]
@@ -48,6 +60,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "abuse.view_*",
         "engagement.view_*",
         "identities.view_*",
+        # "Why didn't I earn?": the rules and their awards, read-only.
+        "rules.view_earningrule",
+        "rules.view_ruleaward",
     ],
     CAMPAIGN_MANAGER: [
         "members.view_member",
@@ -60,6 +75,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "events.view_*",
         "analytics.view_*",
         "engagement.*",
+        # Designs earning rules and simulates them; releasing held awards stays with operations managers.
+        "rules.view_*",
+        "rules.add_earningrule",
+        "rules.change_earningrule",
+        "rules.add_ruletiermultiplier",
+        "rules.change_ruletiermultiplier",
+        "rules.delete_ruletiermultiplier",
     ],
     ANALYST: [f"{app}.view_*" for app in PROJECT_APPS if app != "core"] + ["members.export_member"],
     # Reads the access log and the audit trail; sees members masked, changes nothing.
@@ -70,6 +92,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.view_tierchange",
         "members.view_pointsentry",
         "members.view_pointsadjustment",
+        "rules.view_ruleaward",
     ],
 }
 

@@ -20,6 +20,7 @@ LEVELS = {
     "analytics": 4,
     "abuse": 5,
     "engagement": 5,
+    "rules": 5,
 }
 BUSINESS_MODULES = {"models", "services", "selectors", "locks"}
 INTERFACE_MODULES = {"admin", "api", "tasks", "management"}

@@ -9,7 +9,9 @@ class ActivityItemSerializer(serializers.Serializer):
     event_id = serializers.CharField(max_length=128, help_text="Unique per calling system; a repeated id is stored once.")
     member_id = serializers.IntegerField(required=False)
     external_id = serializers.CharField(required=False, help_text="The member's external ID, instead of member_id.")
-    kind = serializers.ChoiceField(choices=ActivityKind.choices)
+    kind = serializers.CharField(
+        max_length=40, help_text="A built-in kind (" + ", ".join(ActivityKind.values) + ") or one registered in the back office."
+    )
     occurred_at = serializers.DateTimeField(help_text="ISO 8601; without an offset it is read as Asia/Shanghai time.")
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, help_text="Purchases only, in CNY.")
     order_ref = serializers.CharField(max_length=128, required=False)

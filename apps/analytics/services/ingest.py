@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from apps.analytics.days import config, local_zone
 from apps.analytics.models import OWN_SOURCE, ActivityChannel, ActivityEvent, ActivityKind
+from apps.analytics.services.kinds import KindCheck, property_problem, registered_kinds
 from apps.core.activity import StoredActivity, activities_stored, has_activity_handlers
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient
@@ -224,13 +225,19 @@ def _resolve_members(items: list[Any]) -> tuple[dict[int, Member], dict[str, Mem
     return by_id, {m.external_id: m for m in by_id.values() if m.external_id}
 
 
-def _validate(item: Any, by_id: dict[int, Member], by_external: dict[str, Member], now: datetime, source: str) -> ActivityEvent:
+def _validate(
+    item: Any, by_id: dict[int, Member], by_external: dict[str, Member], now: datetime, source: str, kinds: dict[str, KindCheck]
+) -> ActivityEvent:
     if not isinstance(item, dict):
         raise _InvalidItemError("invalid", "item", _("Each event must be an object."))
     event_id = _text(item, "event_id", required=True, max_length=MAX_EVENT_ID_LENGTH)
     kind = item.get("kind")
-    if kind not in ActivityKind.values:
-        raise _InvalidItemError("invalid", "kind", _("Unknown kind; one of: %(kinds)s.") % {"kinds": ", ".join(ActivityKind.values)})
+    if kind not in ActivityKind.values and kind not in kinds:
+        raise _InvalidItemError(
+            "invalid",
+            "kind",
+            _("Unknown kind; one of: %(kinds)s, or a kind registered in the back office.") % {"kinds": ", ".join(ActivityKind.values)},
+        )
     if item.get("member_id") is not None:
         member = by_id.get(item["member_id"]) if isinstance(item["member_id"], int) else None
         field_name = "member_id"
@@ -244,6 +251,11 @@ def _validate(item: Any, by_id: dict[int, Member], by_external: dict[str, Member
         raise _InvalidItemError(
             "invalid", "channel", _("Unknown channel; one of: %(channels)s.") % {"channels": ", ".join(ActivityChannel.values)}
         )
+    properties = _properties(item)
+    if kind in kinds:
+        problem = property_problem(kinds[kind], properties)
+        if problem is not None:
+            raise _InvalidItemError("invalid_property", *problem)
     return ActivityEvent(
         member=member,
         kind=kind,
@@ -254,7 +266,7 @@ def _validate(item: Any, by_id: dict[int, Member], by_external: dict[str, Member
         nps_score=_nps(item, kind),
         channel=channel,
         order_ref=_text(item, "order_ref", required=False, max_length=128),
-        properties=_properties(item),
+        properties=properties,
         device_id=_text(item, "device_id", required=False, max_length=MAX_DEVICE_ID_LENGTH),
         client_ip=_client_ip(item),
     )
@@ -281,12 +293,13 @@ def activity_ingest_batch(*, items: Any, client: ApiClient) -> IngestResult:
     now = timezone.now()
     source = source_of(client)
     by_id, by_external = _resolve_members(items)
+    kinds = registered_kinds({item.get("kind") for item in items if isinstance(item, dict) and isinstance(item.get("kind"), str)})
     result = IngestResult()
     valid: list[tuple[int, ActivityEvent]] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
         try:
-            event = _validate(item, by_id, by_external, now, source)
+            event = _validate(item, by_id, by_external, now, source, kinds)
         except _InvalidItemError as problem:
             result.rejected += 1
             event_id = item.get("event_id") if isinstance(item, dict) else None

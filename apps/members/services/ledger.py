@@ -27,6 +27,7 @@ from apps.core.models import ApiClient, User
 from apps.core.reasons import Reason, reason_fields
 from apps.members.locks import (
     lock_member,
+    lock_members,
     lock_points_account,
     lock_points_accounts,
     lock_points_accounts_by_id,
@@ -48,7 +49,7 @@ from apps.members.models import (
 )
 from apps.members.personal_data import refuse_personal_data_in_text
 from apps.members.selectors import adjust_allowance_left
-from apps.members.services.tiers import tier_promote_on_growth
+from apps.members.services.tiers import tier_promote_on_growth, tiers_promote_on_growth_many
 
 MAX_POINTS_PER_OPERATION = 100_000_000
 # COPY needs a round trip more than one INSERT, which a single earn would feel; from this many rows it wins.
@@ -645,3 +646,59 @@ def growth_add(
     now = timezone.now()
     entry = GrowthEntry.objects.create(member=member, amount=amount, source_ref=source_ref, actor=actor, created_at=now, **reason_columns)
     return entry, tier_promote_on_growth(member=member, now=now, actor=actor)
+
+
+@dataclass(frozen=True)
+class GrowthCredit:
+    """One growth-value entry of the set-based path."""
+
+    member_id: int
+    amount: int
+    reason: str | Reason
+    source_ref: str = ""
+
+
+@transaction.atomic
+def growth_add_many(*, credits: Sequence[GrowthCredit], skip_inactive: bool = True, now: datetime | None = None) -> list[int]:
+    """Record growth value for many members at once (earning rules, tasks): the members locked in key order, the
+    entries inserted in bulk, and every member whose rolling total crosses a higher tier's threshold promoted at once,
+    as ``growth_add`` does for one. Returns the ids of the members credited, in order.
+
+    A member who is not active refuses the whole set, or with ``skip_inactive`` (the default) is left out.
+    """
+    now = now or timezone.now()
+    reasons: dict[int, dict[str, Any]] = {}
+    for credit in credits:
+        if isinstance(credit.amount, bool) or not isinstance(credit.amount, int) or credit.amount == 0:
+            raise ApplicationError("invalid_amount", _("Growth value must be a non-zero whole number."), fields={"amount": credit.amount})
+        if id(credit.reason) not in reasons:
+            reasons[id(credit.reason)] = _reason(credit.reason)
+    members = {member.pk: member for member in lock_members(member_ids=[credit.member_id for credit in credits])}
+    rows, credited = [], {}
+    for credit in sorted(credits, key=lambda credit: credit.member_id):
+        member = members.get(credit.member_id)
+        if member is None or member.status != MemberStatus.ACTIVE:
+            if skip_inactive:
+                continue
+            if member is None:
+                raise ApplicationError("unknown_member", _("No such member."), fields={"member_id": credit.member_id}, http_status=404)
+            _require_status(member, {MemberStatus.ACTIVE})
+        columns = reasons[id(credit.reason)]
+        if _may_name_member(_OpenedAccount(pk=0, member=member), columns["reason"]) or _may_name_member(
+            _OpenedAccount(pk=0, member=member), credit.source_ref
+        ):
+            refuse_personal_data_in_text(member, reason=columns["reason"], source_ref=credit.source_ref)
+        rows.append(
+            {
+                **columns,
+                "member_id": member.pk,
+                "amount": credit.amount,
+                "source_ref": credit.source_ref[:128],
+                "actor_id": None,
+                "created_at": now,
+            }
+        )
+        credited[member.pk] = member
+    _insert(GrowthEntry, rows)
+    tiers_promote_on_growth_many(members=list(credited.values()), now=now)
+    return list(credited)

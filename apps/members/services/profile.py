@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.activity import activity_happened
 from apps.core.bulk_insert import insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import User
@@ -19,6 +20,23 @@ from apps.members.services.ledger import AccountOwner, points_accounts_open
 from apps.members.services.tiers import TierStart, lowest_tier, tier_history_start
 
 PROFILE_FIELDS = ("name", "phone", "email", "gender", "birthday", "city", "external_id")
+# A profile is complete when all of these are filled: the first time it is, the member's ``profile_completed`` activity.
+COMPLETE_PROFILE_FIELDS = ("name", "phone", "email", "birthday", "city")
+
+
+def _profile_complete(member: Member) -> bool:
+    return all(getattr(member, field) for field in COMPLETE_PROFILE_FIELDS)
+
+
+def _announce_profile_completed(member: Member, now: datetime) -> None:
+    """Announce the member's first complete profile; the event id is the member's, so it is stored (and rewarded) once."""
+    activity_happened(
+        member_id=member.pk,
+        kind="profile_completed",
+        event_id=f"profile_completed:{member.pk}",
+        occurred_at=now,
+        channel=member.source_channel,
+    )
 
 
 def _clean_profile(fields: dict[str, Any]) -> dict[str, Any]:
@@ -105,6 +123,12 @@ def member_enrol(
         member.tags.set(_tags_by_name(tags))
     for channel, granted in (consents or {}).items():
         member_set_consent(member=member, channel=channel, granted=granted, source="enrolment")
+    # Earning rules and tasks can reward enrolment and a complete profile: both are announced as activity.
+    activity_happened(
+        member_id=member.pk, kind="enrolment", event_id=f"enrolment:{member.pk}", occurred_at=member.joined_at, channel=source_channel
+    )
+    if _profile_complete(member):
+        _announce_profile_completed(member, now)
     return member
 
 
@@ -132,11 +156,14 @@ def member_update_profile(*, member: Member, actor: User | None = None, tags: It
         raise ApplicationError("identity_required", _("A member needs a mobile phone number or an external ID."), fields={"phone": None})
     member_check_unique(phone=new_phone, external_id=new_external_id, exclude_pk=member.pk)
     changed = [field for field, value in cleaned.items() if getattr(member, field) != value]
+    was_complete = _profile_complete(member)
     for field in changed:
         setattr(member, field, cleaned[field])
     if changed:
         member._history_user = actor
         _save_unique(member, update_fields=[*changed, "updated_at"])
+        if not was_complete and _profile_complete(member):
+            _announce_profile_completed(member, timezone.now())
     if tags is not None:
         member.tags.set(_tags_by_name(tags))
     return member

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -74,6 +74,43 @@ def tier_promote_on_growth(*, member: Member, now: datetime, actor: User | None 
     change.save()
     member.save(update_fields=["tier", "tier_achieved_at", "growth_value", "updated_at"])
     return change
+
+
+def tiers_promote_on_growth_many(*, members: Sequence[Member], now: datetime) -> list[TierChange]:
+    """``tier_promote_on_growth`` for many locked members at once: one query for their rolling growth value, the
+    promotions inserted together, the members updated in one statement."""
+    if not members:
+        return []
+    tiers = list(Tier.objects.order_by("rank"))
+    tiers_by_pk = {tier.pk: tier for tier in tiers}
+    growth = _rolling_growth([member.pk for member in members], now)
+    changes = []
+    for member in members:
+        member.tier = tiers_by_pk[member.tier_id]
+        member.growth_value = growth.get(member.pk, 0)
+        member.updated_at = now
+        target = _qualifying_tier(tiers, member.growth_value)
+        if target.rank > member.tier.rank:
+            changes.append(_tier_change(member, target, TierChangeKind.PROMOTION, now, None))
+    TierChange.objects.bulk_create(changes)
+    _store_growth_values(members, now)
+    promoted = {change.member_id for change in changes}
+    Member.objects.bulk_update([member for member in members if member.pk in promoted], ["tier", "tier_achieved_at"])
+    return changes
+
+
+def _store_growth_values(members: Sequence[Member], now: datetime) -> None:
+    """The members' rolling growth values in one statement (an ORM bulk update builds a CASE per row: slow for many)."""
+    if connection.vendor != "postgresql":
+        Member.objects.bulk_update(list(members), ["growth_value", "updated_at"])
+        return
+    table = connection.ops.quote_name(Member._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS m SET growth_value = v.growth_value, updated_at = %s"  # noqa: S608 (the table name is ours)
+            " FROM unnest(%s::bigint[], %s::integer[]) AS v(id, growth_value) WHERE m.id = v.id",
+            [now, [member.pk for member in members], [member.growth_value for member in members]],
+        )
 
 
 def _window_start(now: datetime) -> datetime:

@@ -1,0 +1,145 @@
+"""Activity ingestion with 20 active earning rules (with caps) beside the same ingestion with the rules off.
+
+Both sides call the ingest service (``activity_ingest_batch``) in-process with batches of 1,000 events of the same
+shape (ten behaviour kinds, members drawn from the same pool, the same properties); the only difference is whether the
+rules are on. Rounds alternate (rules on, rules off), each round ingests the same number of batches on each side, and
+the median rate of the rounds is reported. Checked afterwards: both sides stored the same number of activity rows, every
+paid award has its ledger row naming the rule and the activity, and the rules-on side wrote no more ledger rows than
+awards.
+"""
+
+import random
+import statistics
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from apps.analytics.models import ActivityEvent
+from apps.analytics.services import activity_ingest_batch
+from apps.core.models import ApiScope
+from apps.core.services import api_client_create
+from apps.members.models import Member, PointsEntry, Tier
+from apps.rules.models import AwardStatus, EarningRule, RuleAward, RuleStatus
+from apps.rules.services import rules_changed
+from bench.data import ensure_members
+
+SIZES = {"quick": (10_000, 10_000), "full": (100_000, 100_000)}  # activities per side, members
+BATCH = 1_000
+ROUNDS = 10
+KINDS = [
+    "sign_in",
+    "community_post",
+    "community_comment",
+    "like_received",
+    "share",
+    "content_featured",
+    "test_drive_booked",
+    "service_visit",
+    "event_attendance",
+    "profile_completed",
+]
+
+
+def _rules(tag: str) -> list[EarningRule]:
+    """20 rules, two per kind: one with a daily count cap, one with weekly points and lifetime caps, conditions on
+    properties or tiers on some, a budget on some, growth value on half."""
+    gold = list(Tier.objects.filter(rank__gte=2))
+    rules = []
+    for index, kind in enumerate(KINDS):
+        rules.append(
+            EarningRule.objects.create(
+                name=f"{tag} {kind} daily",
+                kind=kind,
+                status=RuleStatus.DRAFT,
+                priority=10,
+                points=5 + index,
+                growth=1 if index % 2 else 0,
+                cap_day_count=2,
+                property_conditions=[{"property": "score", "op": "gte", "value": 20}] if index % 3 == 0 else [],
+            )
+        )
+        second = EarningRule.objects.create(
+            name=f"{tag} {kind} bonus",
+            kind=kind,
+            status=RuleStatus.DRAFT,
+            priority=20,
+            points=20,
+            growth=2 if index % 2 == 0 else 0,
+            cap_week_points=60,
+            cap_lifetime_count=5,
+            budget_points=10_000_000 if index % 4 == 0 else None,
+            channels=["app", "mini_program"] if index % 5 == 0 else [],
+        )
+        if index % 3 == 1:
+            second.tiers.set(gold + list(Tier.objects.filter(rank=1)))
+        rules.append(second)
+    return rules
+
+
+def _switch(rules: list[EarningRule], status: str) -> None:
+    EarningRule.objects.filter(pk__in=[rule.pk for rule in rules]).update(status=status)
+    rules_changed()
+
+
+def _batch(rng: random.Random, member_ids: list[int], prefix: str, number: int) -> list[dict[str, Any]]:
+    now = timezone.now()
+    return [
+        {
+            "event_id": f"{prefix}-{number}-{i}",
+            "member_id": rng.choice(member_ids),
+            "kind": rng.choice(KINDS),
+            "occurred_at": (now - timedelta(minutes=rng.randint(10, 60 * 24 * 3))).isoformat(),
+            "channel": rng.choice(["app", "mini_program", "store"]),
+            "properties": {"score": rng.randint(0, 100), "topic": rng.choice(["car", "trip", "charging"])},
+        }
+        for i in range(BATCH)
+    ]
+
+
+def run(size: str) -> list[dict[str, Any]]:
+    activities, members = SIZES[size]
+    ensure_members(members)
+    member_ids = list(Member.objects.filter(status="active").order_by("pk").values_list("pk", flat=True)[:members])
+    client, _key = api_client_create(name=f"bench-rules-{uuid.uuid4().hex[:8]}", scopes=[ApiScope.ACTIVITY_WRITE])
+    run_id = uuid.uuid4().hex[:8]
+    rules = _rules(f"bench-{run_id}")
+    rng = random.Random(2026)
+    batches_per_round = activities // BATCH // ROUNDS
+    rates: dict[str, list[float]] = {"on": [], "off": []}
+    for round_number in range(ROUNDS):
+        for side in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
+            _switch(rules, RuleStatus.ACTIVE if side == "on" else RuleStatus.PAUSED)
+            batches = [_batch(rng, member_ids, f"{run_id}-{side}", round_number * batches_per_round + b) for b in range(batches_per_round)]
+            started = time.perf_counter()
+            for items in batches:
+                result = activity_ingest_batch(items=items, client=client)
+                assert result.created + result.duplicates == BATCH, result.as_dict()
+            rates[side].append(batches_per_round * BATCH / (time.perf_counter() - started))
+    _switch(rules, RuleStatus.ENDED)
+    stored_on = ActivityEvent.objects.filter(event_id__startswith=f"{run_id}-on-").count()
+    stored_off = ActivityEvent.objects.filter(event_id__startswith=f"{run_id}-off-").count()
+    assert stored_on == stored_off == activities, (stored_on, stored_off)
+    awards = RuleAward.objects.filter(rule__in=rules)
+    paid = awards.filter(status=AwardStatus.PAID, points__gt=0)
+    entries = PointsEntry.objects.filter(source_ref__in=[f"rule:{r}:activity:{a}" for r, a in paid.values_list("rule_id", "activity_id")])
+    assert entries.count() == paid.count(), (entries.count(), paid.count())
+    assert not awards.filter(activity__event_id__startswith=f"{run_id}-off-").exists()
+    on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+    print(
+        f"  rules ingest: {awards.count():,} awards on {activities:,} activities; rules on {on:,.0f}/s, off {off:,.0f}/s "
+        f"({on / off:.0%}); rounds on {[round(r) for r in rates['on']]} off {[round(r) for r in rates['off']]}",
+        flush=True,
+    )
+    return [
+        {
+            "name": "activity ingest with 20 earning rules",
+            "figure": round(on, 2),
+            "unit": "activities/s",
+            "baseline": round(off, 2),
+            "baseline_name": "same ingestion, rules off",
+            "size": size,
+        }
+    ]
