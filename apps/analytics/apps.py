@@ -19,3 +19,7 @@ class AnalyticsConfig(AppConfig):
         from apps.analytics import member_data
 
         member_data.register()
+
+        from apps.analytics import tier_metrics
+
+        tier_metrics.register()
