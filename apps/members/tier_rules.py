@@ -23,7 +23,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Sum
-from django.utils.translation import gettext_lazy as _
 
 from apps.members.models import GrowthEntry, Member, Tier
 
@@ -213,11 +212,3 @@ def decide(member: Member, rules: Sequence[TierRule], standing: Standing, now: d
     one_lower = max(lower, key=lambda rule: rule.rank) if lower else qualified
     target = one_lower if one_lower.rank >= qualified.rank else qualified
     return Decision(target=target, kind="demotion", qualified=qualified, unmet=missing, ends_assignment=ended)
-
-
-CONDITION_LABELS = {
-    "growth": _("growth value"),
-    PURCHASES: _("purchases"),
-    SPEND: _("spend (CNY)"),
-    RFM_SEGMENT: _("RFM segment"),
-}
