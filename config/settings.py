@@ -409,6 +409,18 @@ UNFOLD = {
                         "link": reverse_lazy("admin:members_pointsadjustment_changelist"),
                         "permission": lambda request: request.user.has_perm("members.view_pointsadjustment"),
                     },
+                    {
+                        "title": _("Growth value adjustments"),
+                        "icon": "trending_up",
+                        "link": reverse_lazy("admin:members_growthadjustment_changelist"),
+                        "permission": lambda request: request.user.has_perm("members.view_growthadjustment"),
+                    },
+                    {
+                        "title": _("Tier assignments"),
+                        "icon": "workspace_premium",
+                        "link": reverse_lazy("admin:members_tierassignment_changelist"),
+                        "permission": lambda request: request.user.has_perm("members.view_tierassignment"),
+                    },
                 ],
             },
             {

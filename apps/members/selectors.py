@@ -129,14 +129,25 @@ class TierProgress:
     guaranteed_until: datetime | None
 
 
+def _tier_held_until(member: Member, guarantee_days: int) -> datetime | None:
+    """Until when the member keeps the tier whatever happens: the guarantee period, or a staff assignment's end (an
+    invitation-only tier is held only by its assignment)."""
+    assigned = member.tier_assigned_until
+    if member.tier.invitation_only:
+        return assigned
+    guaranteed = member.tier_achieved_at + timedelta(days=guarantee_days) if member.tier.rank else None
+    return max(guaranteed, assigned) if guaranteed and assigned else guaranteed or assigned
+
+
 def member_tier_progress(*, member: Member, guarantee_days: int) -> TierProgress:
-    next_tier = Tier.objects.filter(rank__gt=member.tier.rank).order_by("rank").first()
+    # The next tier a member can earn: invitation-only tiers are given by staff, not reached by growth.
+    next_tier = Tier.objects.filter(rank__gt=member.tier.rank, invitation_only=False).order_by("rank").first()
     return TierProgress(
         tier=member.tier,
         growth_value=member.growth_value,
         next_tier=next_tier,
         needed_for_next=max(next_tier.threshold - member.growth_value, 0) if next_tier else 0,
-        guaranteed_until=member.tier_achieved_at + timedelta(days=guarantee_days) if member.tier.rank else None,
+        guaranteed_until=_tier_held_until(member, guarantee_days),
     )
 
 
