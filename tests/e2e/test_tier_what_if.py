@@ -72,8 +72,11 @@ def test_try_a_spend_condition_then_save_it(page, login_as, screenshot, gold_mem
 
 def test_what_if_page_in_chinese(page, login_as, screenshot, gold_members):
     user = login_as(OPERATIONS_MANAGER)
-    user.language = "zh-hans"
-    user.save(update_fields=["language"])
+    page.goto("/admin/")
+    # Switch the way staff do: the account menu at the foot of the sidebar, then 简体中文.
+    page.get_by_text(user.username, exact=True).click()
+    with page.expect_navigation():
+        page.get_by_role("button", name=re.compile("简体中文")).click()
     page.goto("/admin/members/tier/what-if/")
     page.get_by_text("等级门槛模拟").first.wait_for()
     assert _row(page, "金卡会员").locator("[data-testid=count-now]").inner_text() == "4"

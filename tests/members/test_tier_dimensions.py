@@ -248,6 +248,17 @@ class TestAssignment:
         assert assignment.history.first().history_user == manager
         assert member.history.first().history_user == manager
 
+    def test_member_progress_shows_the_assignment_and_skips_invitation_only_tiers(self, staff, ambassador):
+        member = MemberFactory()
+        grow(member, 25000)
+        member.refresh_from_db()
+        progress = selectors.member_tier_progress(member=member, guarantee_days=365)
+        assert progress.tier.code == "vip" and progress.next_tier is None  # the ambassador tier is not earned
+        ends = timezone.now() + timedelta(days=700)
+        services.tier_assign(member=member, tier=ambassador, reason="Ambassador", ends_at=ends, actor=staff(OPERATIONS_MANAGER))
+        member.refresh_from_db()
+        assert selectors.member_tier_progress(member=member, guarantee_days=365).guaranteed_until == ends
+
     def test_invitation_only_tier_is_never_reached_by_qualifying(self, ambassador):
         member = MemberFactory()
         grow(member, 100000)
