@@ -25,7 +25,7 @@ from apps.members.services import tiers_evaluate
 from apps.members.tier_rules import Standing, TierRule, decide, window
 from bench.data import ensure_members
 
-SIZES = {"quick": 20_000, "full": 100_000}
+SIZES = {"quick": 5_000, "full": 50_000}
 ROUNDS = 3
 CHUNK = 2_000
 SOURCE = "bench-tiers"
