@@ -21,6 +21,7 @@ BENCHMARKS = [
     "bench.campaign_run",
     "bench.analytics_dashboard",
     "bench.rules_ingest",
+    "bench.tiers_evaluate",
 ]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/userops_bench"
 

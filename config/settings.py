@@ -336,6 +336,8 @@ USEROPS = {
     "TIER_GUARANTEE_DAYS": env.int("USEROPS_TIER_GUARANTEE_DAYS", default=365),
     "CUSTOMER_SERVICE_DAILY_ADJUST_LIMIT": env.int("USEROPS_CUSTOMER_SERVICE_DAILY_ADJUST_LIMIT", default=500),
     "ADJUST_CONFIRM_ABOVE": env.int("USEROPS_ADJUST_CONFIRM_ABOVE", default=200),
+    # Growth value customer service may adjust per person per day on their own; more waits for a second person.
+    "CUSTOMER_SERVICE_DAILY_GROWTH_ADJUST_LIMIT": env.int("USEROPS_CUSTOMER_SERVICE_DAILY_GROWTH_ADJUST_LIMIT", default=200),
     # What one point costs the programme, in CNY: the points liability and the cost of points a campaign awards.
     "POINT_VALUE_YUAN": env("USEROPS_POINT_VALUE_YUAN", default="0.01"),
     "MEMBER_TOKEN_TTL": timedelta(minutes=env.int("USEROPS_MEMBER_TOKEN_TTL_MINUTES", default=60)),
@@ -438,6 +440,18 @@ UNFOLD = {
                         "icon": "rule",
                         "link": reverse_lazy("admin:members_pointsadjustment_changelist"),
                         "permission": lambda request: request.user.has_perm("members.view_pointsadjustment"),
+                    },
+                    {
+                        "title": _("Growth value adjustments"),
+                        "icon": "trending_up",
+                        "link": reverse_lazy("admin:members_growthadjustment_changelist"),
+                        "permission": lambda request: request.user.has_perm("members.view_growthadjustment"),
+                    },
+                    {
+                        "title": _("Tier assignments"),
+                        "icon": "workspace_premium",
+                        "link": reverse_lazy("admin:members_tierassignment_changelist"),
+                        "permission": lambda request: request.user.has_perm("members.view_tierassignment"),
                     },
                 ],
             },

@@ -23,3 +23,6 @@ class AnalyticsConfig(AppConfig):
         from apps.analytics import clubs
 
         clubs.register()
+        from apps.analytics import tier_metrics
+
+        tier_metrics.register()

@@ -35,6 +35,12 @@ MESSAGES: dict[str, str] = {
     "registration_cancelled_by_member": gettext_noop("Cancelled by the member"),
     "registration_not_seated": gettext_noop("Could not be seated: %(why)s"),
     "registration_no_free_seat": gettext_noop("The event took place without a free seat"),
+    "tier_promoted_conditions": gettext_noop(
+        "Growth value %(value)d reached the %(tier)s threshold of %(threshold)d and its other conditions held: %(met)s."
+    ),
+    "tier_demoted_conditions": gettext_noop("No longer met the %(tier)s conditions after the guarantee period: %(unmet)s."),
+    "tier_assigned": gettext_noop("Assigned to %(tier)s by staff until %(until)s: %(reason)s"),
+    "tier_assignment_ended": gettext_noop("The assignment to %(tier)s ended; the member moves to the tier they qualify for."),
 }
 
 

@@ -49,6 +49,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.export_member_data",
         "members.adjust_points",
         "members.view_pointsadjustment",
+        "members.adjust_growth",
+        "members.view_growthadjustment",
+        "members.view_tierassignment",
         "members.change_member",
         "benefits.view_*",
         "benefits.add_redemption",
@@ -93,6 +96,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.view_pointsentry",
         "members.view_pointsadjustment",
         "rules.view_ruleaward",
+        "members.view_growthadjustment",
+        "members.view_tierassignment",
     ],
 }
 
@@ -101,6 +106,9 @@ EXPLICIT_ONLY = {
     "members.view_member_pii",
     "members.adjust_points_unlimited",
     "members.approve_pointsadjustment",
+    "members.adjust_growth_unlimited",
+    "members.approve_growthadjustment",
+    "members.assign_tier",
     "members.export_member",
     "members.export_member_data",
     "members.anonymise_member",

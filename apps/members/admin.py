@@ -1,6 +1,7 @@
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -9,8 +10,9 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -39,15 +41,18 @@ from apps.members.exports import export_header, export_rows
 from apps.members.filters import MemberFilter, search_members
 from apps.members.models import (
     AdjustmentState,
+    GrowthAdjustment,
     Member,
     MemberStatus,
     PointsAdjustment,
     PointsEntry,
     Tag,
     Tier,
+    TierAssignment,
     TierChange,
 )
 from apps.members.phones import normalize_phone
+from apps.members.tier_rules import RFM_SEGMENT, TierRule, metric_choices
 
 PII_PERMISSION = "members.view_member_pii"
 MEMBER_TYPE = "members.member"
@@ -93,18 +98,32 @@ STATUS_ACTIONS = {
     "freeze": {MemberStatus.ACTIVE},
     "unfreeze": {MemberStatus.FROZEN},
     "close": {MemberStatus.ACTIVE, MemberStatus.FROZEN},
+    "assign_tier": {MemberStatus.ACTIVE},
+    "adjust_growth": {MemberStatus.ACTIVE, MemberStatus.FROZEN},
 }
 
 # The member page's actions, grouped, each with what it does: the profile header shows them instead of a bare row of
 # buttons.
 ACTION_GROUPS = {
     "points": _("Points"),
+    "tiers": _("Tier and growth value"),
     "events": _("Events and points mall"),
     "status": _("Membership"),
     "personal_data": _("Personal data (PIPL)"),
 }
 OWN_ACTIONS: dict[str, tuple[str, Any]] = {
     "adjust_points": ("points", _("Add or deduct points with a reason; the ledger keeps who did it and why.")),
+    "adjust_growth": (
+        "tiers",
+        _("Add or deduct growth value with a reason; reaching a higher tier's conditions promotes the member at once."),
+    ),
+    "assign_tier": (
+        "tiers",
+        _(
+            "Put the member on a tier (an invitation-only one too) until an end date; "
+            "the nightly evaluation does not demote them before it."
+        ),
+    ),
     "freeze": (
         "status",
         _("Pauses the membership: the member cannot earn or spend points or register for events until unfrozen."),
@@ -190,6 +209,40 @@ class AdjustPointsForm(ReasonForm):
         return abs(amount) > settings.USEROPS["ADJUST_CONFIRM_ABOVE"] and self.cleaned_data.get("confirmed_amount") != amount
 
 
+class AdjustGrowthForm(ReasonForm):
+    amount = forms.IntegerField(
+        label=_("Growth value"), help_text=_("Positive to add, negative to deduct."), min_value=-10_000_000, max_value=10_000_000
+    )
+    field_order = ["amount", "reason"]
+
+    def clean_amount(self) -> int:
+        amount = self.cleaned_data["amount"]
+        if amount == 0:
+            raise forms.ValidationError(_("The adjustment must be a non-zero whole number."))
+        return amount
+
+
+class AssignTierForm(ReasonForm):
+    tier = forms.ModelChoiceField(label=_("Tier"), queryset=Tier.objects.order_by("rank"), empty_label=None)
+    until = forms.DateField(
+        label=_("Until"),
+        help_text=_("The last day of the assignment; the nightly evaluation applies the normal rules from the day after."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    field_order = ["tier", "until", "reason"]
+
+    def clean_until(self) -> Any:
+        until = self.cleaned_data["until"]
+        if until < timezone.localdate():
+            raise forms.ValidationError(_("The end date must be in the future."))
+        return until
+
+
+def end_of_day(day: date) -> datetime:
+    """The moment a day (the operator's calendar) ends: an assignment "until 31 Dec" holds through that day."""
+    return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
 class DecisionForm(forms.Form):
     note = forms.CharField(label=_("Note"), max_length=255, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -237,6 +290,31 @@ def _adjust_points(request: HttpRequest, member: Member, data: dict[str, Any]) -
     return _("Points adjusted by %(amount)+d; the balance is now %(balance)d.") % {
         "amount": adjustment.amount,
         "balance": adjustment.entry.balance_after,
+    }
+
+
+def _adjust_growth(request: HttpRequest, member: Member, data: dict[str, Any]) -> str:
+    adjustment = services.growth_adjust(member=member, amount=data["amount"], reason=data["reason"], actor=request.user)
+    if adjustment.entry is None:
+        return _("The adjustment of %(amount)+d growth value is above your daily limit and waits for another person's approval.") % {
+            "amount": adjustment.amount
+        }
+    member.refresh_from_db(fields=["tier", "growth_value"])
+    return _("Growth value adjusted by %(amount)+d; it is now %(value)d and the member's tier is %(tier)s.") % {
+        "amount": adjustment.amount,
+        "value": member.growth_value,
+        "tier": member.tier,
+    }
+
+
+def _assign_tier(request: HttpRequest, member: Member, data: dict[str, Any]) -> str:
+    assignment = services.tier_assign(
+        member=member, tier=data["tier"], reason=data["reason"], ends_at=end_of_day(data["until"]), actor=request.user
+    )
+    return _("%(member)s is on %(tier)s until %(until)s.") % {
+        "member": member.name,
+        "tier": assignment.tier,
+        "until": date_format(data["until"], "SHORT_DATE_FORMAT"),
     }
 
 
@@ -389,6 +467,12 @@ class MemberAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin)
     def has_adjust_points_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return request.user.has_perm("members.adjust_points") or request.user.has_perm("members.adjust_points_unlimited")
 
+    def has_adjust_growth_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("members.adjust_growth") or request.user.has_perm("members.adjust_growth_unlimited")
+
+    def has_assign_tier_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("members.assign_tier")
+
     def has_change_status_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return request.user.has_perm("members.change_member")
 
@@ -402,6 +486,28 @@ class MemberAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin)
         form_class=AdjustPointsForm,
         confirmation=_adjust_points_confirmation,
         perform=_adjust_points,
+        **MEMBER_PAGE,
+    )
+    adjust_growth = AdminAction(
+        description=_("Adjust growth value"),
+        url_path="adjust-growth",
+        permissions=["adjust_growth"],
+        icon="trending_up",
+        title=_("Adjust growth value"),
+        explanation=OWN_ACTIONS["adjust_growth"][1],
+        form_class=AdjustGrowthForm,
+        perform=_adjust_growth,
+        **MEMBER_PAGE,
+    )
+    assign_tier = AdminAction(
+        description=_("Assign tier"),
+        url_path="assign-tier",
+        permissions=["assign_tier"],
+        icon="workspace_premium",
+        title=_("Assign a tier"),
+        explanation=OWN_ACTIONS["assign_tier"][1],
+        form_class=AssignTierForm,
+        perform=_assign_tier,
         **MEMBER_PAGE,
     )
     freeze = AdminAction(
@@ -651,20 +757,198 @@ def register_member_list_filter(list_filter: Any) -> None:
         MemberAdmin.list_filter = [*MemberAdmin.list_filter, list_filter]
 
 
+class TierAdminForm(forms.ModelForm):
+    """The RFM-segment condition is picked from the segments analytics knows, not typed as JSON."""
+
+    rfm_segments = forms.MultipleChoiceField(
+        label=_("RFM segments"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The member's RFM segment must be one of these (none ticked: no condition)."),
+    )
+
+    class Meta:
+        model = Tier
+        fields = [
+            "code",
+            "name",
+            "description",
+            "rank",
+            "points_multiplier",
+            "threshold",
+            "min_purchases",
+            "min_spend",
+            "rfm_segments",
+            "invitation_only",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["rfm_segments"].choices = metric_choices(RFM_SEGMENT)
+
+
+def _conditions_summary(tier: Tier | TierRule) -> str:
+    """A tier's qualification in words: "growth ≥ 3000 and spend ≥ ¥20000 and …"."""
+    parts = [_("growth value ≥ %(value)d") % {"value": tier.threshold}]
+    if tier.min_purchases is not None:
+        parts.append(_("purchases ≥ %(value)d") % {"value": tier.min_purchases})
+    if tier.min_spend is not None:
+        parts.append(_("spend ≥ ¥%(value)s") % {"value": tier.min_spend})
+    if tier.rfm_segments:
+        labels = dict(metric_choices(RFM_SEGMENT))
+        parts.append(_("RFM segment: %(value)s") % {"value": " / ".join(str(labels.get(code, code)) for code in tier.rfm_segments)})
+    return str(_(" and ")).join(str(part) for part in parts)
+
+
+class WhatIfForm(forms.Form):
+    """One row of fields per tier: the thresholds and conditions to try, prefilled with the current ones."""
+
+    def __init__(self, *args: Any, tiers: list[Tier], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tiers = tiers
+        segments = metric_choices(RFM_SEGMENT)
+        for tier in tiers:
+            self.fields[f"threshold_{tier.pk}"] = forms.IntegerField(
+                label=_("growth value threshold"), min_value=0, max_value=2_000_000_000, initial=tier.threshold
+            )
+            self.fields[f"min_purchases_{tier.pk}"] = forms.IntegerField(
+                label=_("purchases in the window"), min_value=0, max_value=1_000_000, required=False, initial=tier.min_purchases
+            )
+            self.fields[f"min_spend_{tier.pk}"] = forms.DecimalField(
+                label=_("spend in the window (CNY)"), min_value=0, max_digits=12, decimal_places=2, required=False, initial=tier.min_spend
+            )
+            self.fields[f"rfm_segments_{tier.pk}"] = forms.MultipleChoiceField(
+                label=_("RFM segments"), choices=segments, required=False, initial=list(tier.rfm_segments or [])
+            )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The fields of each tier, for the template (bound fields are primitives' holders, never model instances)."""
+        return [
+            {
+                "name": str(tier),
+                "invitation_only": tier.invitation_only,
+                "fields": [self[f"{name}_{tier.pk}"] for name in ("threshold", "min_purchases", "min_spend", "rfm_segments")],
+            }
+            for tier in self.tiers
+        ]
+
+    def proposed(self) -> list[services.TierThresholds]:
+        data = self.cleaned_data
+        return [
+            services.TierThresholds(
+                tier_id=tier.pk,
+                threshold=data[f"threshold_{tier.pk}"],
+                min_purchases=data[f"min_purchases_{tier.pk}"],
+                min_spend=data[f"min_spend_{tier.pk}"],
+                rfm_segments=tuple(data[f"rfm_segments_{tier.pk}"]),
+            )
+            for tier in self.tiers
+        ]
+
+    def rules(self) -> list[TierRule]:
+        by_pk = {proposal.tier_id: proposal for proposal in self.proposed()}
+        return [
+            TierRule(
+                tier_id=tier.pk,
+                rank=tier.rank,
+                name=str(tier),
+                threshold=by_pk[tier.pk].threshold,
+                min_purchases=by_pk[tier.pk].min_purchases,
+                min_spend=by_pk[tier.pk].min_spend,
+                rfm_segments=by_pk[tier.pk].rfm_segments,
+                invitation_only=tier.invitation_only,
+            )
+            for tier in self.tiers
+        ]
+
+    def add_refusal(self, error: ApplicationError) -> None:
+        """A service's refusal on the field of the tier it names (by code), else on the form."""
+        tier = next((tier for tier in self.tiers if tier.code in {str(value) for value in error.fields.values()}), None)
+        names = [name for name in error.fields if tier is not None and f"{name}_{tier.pk}" in self.fields]
+        self.add_error(f"{names[0]}_{tier.pk}" if names else None, error.message)
+
+
 @admin.register(Tier)
 class TierAdmin(ServiceFormAdmin, HistoryAdmin, TranslationAdmin, ModelAdmin):
-    list_display = ["name", "code", "rank", "threshold", "points_multiplier", "member_count"]
+    form = TierAdminForm
+    list_display = ["name", "code", "rank", "conditions", "invitation_only", "points_multiplier", "member_count"]
     ordering = ["rank"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "description", "rank", "points_multiplier"]}),
+        (
+            _("Qualification"),
+            {
+                "fields": ["threshold", "min_purchases", "min_spend", "rfm_segments", "invitation_only"],
+                "description": _(
+                    "A member qualifies when the rolling growth value reaches the threshold and every further condition set "
+                    "here holds; conditions left empty are not checked. An invitation-only tier is reached only by staff "
+                    "assignment."
+                ),
+            },
+        ),
+    ]
 
     @display(description=_("members"))
     def member_count(self, obj: Tier) -> int:
         return obj.members.count()
 
+    @display(description=_("qualification"))
+    def conditions(self, obj: Tier) -> str:
+        return str(_("assigned by staff")) if obj.invitation_only else _conditions_summary(obj)
+
     def save_model(self, request: HttpRequest, obj: Tier, form: forms.ModelForm, change: bool) -> None:
-        services.tier_save(tier=obj)
+        services.tier_save(tier=obj, actor=request.user)
 
     def has_delete_permission(self, request: HttpRequest, obj: Tier | None = None) -> bool:
         return False
+
+    actions_list = ["what_if"]
+
+    @action(description=_("What if: try thresholds"), url_path="what-if", permissions=["view"], icon="query_stats")
+    def what_if(self, request: HttpRequest) -> HttpResponse:
+        """Try thresholds and conditions before saving them: how many members would sit in each tier today.
+
+        A GET shows the form prefilled with the current values and today's counts; "Show the effect" (a POST) counts
+        with the values typed and changes nothing; "Save these thresholds" saves them through ``tier_save``.
+        """
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        tiers = list(Tier.objects.order_by("rank"))
+        saving = request.method == "POST" and "save" in request.POST
+        if saving and not self.has_change_permission(request):
+            raise PermissionDenied
+        form = WhatIfForm(request.POST if request.method == "POST" else None, tiers=tiers)
+        counts, tried = None, False
+        if request.method == "POST" and form.is_valid():
+            if saving:
+                try:
+                    changed = services.tiers_save_thresholds(thresholds=form.proposed(), actor=request.user)
+                except ApplicationError as exc:
+                    form.add_refusal(exc)
+                else:
+                    messages.success(
+                        request,
+                        _("Thresholds saved for %(count)d tier(s); the nightly evaluation applies them.") % {"count": len(changed)},
+                    )
+                    return HttpResponseRedirect(reverse("admin:members_tier_what_if"))
+            else:
+                counts, tried = selectors.tiers_what_if(rules=form.rules()), True
+        if counts is None:
+            counts = selectors.tiers_what_if(rules=[TierRule.of(tier) for tier in tiers])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Tier thresholds: what if"),
+            "opts": self.model._meta,
+            "form": form,
+            "rows": [
+                {**row, "count": {"now": count.now, "after": count.after_evaluation, "qualified": count.qualified}}
+                for row, count in zip(form.rows(), counts, strict=True)
+            ],
+            "tried": tried,
+            "can_save": self.has_change_permission(request),
+            "total": sum(count.now for count in counts),
+        }
+        return TemplateResponse(request, "admin/members/tier/what_if.html", context)
 
 
 @admin.register(Tag)
@@ -825,6 +1109,104 @@ class PointsAdjustmentAdmin(AdminActionsMixin, ReadOnlyAdmin):
         perform=_reject_adjustment,
         **DECISION_PAGE,
     )
+
+
+def _growth_decision_summary(adjustment: GrowthAdjustment) -> str:
+    return _(
+        "%(requested_by)s asks to adjust %(member)s's growth value by %(amount)+d: %(reason)s. "
+        "The growth value is %(value)d today (tier: %(tier)s)."
+    ) % {
+        "requested_by": adjustment.requested_by,
+        "member": adjustment.member.name,
+        "amount": adjustment.amount,
+        "reason": adjustment.reason,
+        "value": adjustment.member.growth_value,
+        "tier": adjustment.member.tier,
+    }
+
+
+def _approve_growth_adjustment(request: HttpRequest, adjustment: GrowthAdjustment, data: dict[str, Any]) -> Any:
+    adjustment = services.growth_adjustment_approve(adjustment=adjustment, actor=request.user, note=data["note"])
+    return _("Approved: %(amount)+d growth value.") % {"amount": adjustment.amount}
+
+
+def _reject_growth_adjustment(request: HttpRequest, adjustment: GrowthAdjustment, data: dict[str, Any]) -> Any:
+    services.growth_adjustment_reject(adjustment=adjustment, actor=request.user, note=data["note"])
+    return _("Rejected; the growth value did not change.")
+
+
+GROWTH_DECISION_PAGE: dict[str, Any] = {
+    "select_related": ["member__tier", "requested_by"],
+    "summary": _growth_decision_summary,
+    "done_url": lambda adjustment: reverse("admin:members_growthadjustment_changelist") + "?state__exact=pending",
+}
+
+
+@admin.register(GrowthAdjustment)
+class GrowthAdjustmentAdmin(AdminActionsMixin, ReadOnlyAdmin):
+    """Every staff growth-value adjustment; those above a staff member's daily limit wait here for another person."""
+
+    list_display = ["requested_at", "member_link", "amount", "state_badge", "reason", "requested_by", "decided_by", "decided_at"]
+    list_filter = [("state", ChoicesDropdownFilter)]
+    list_select_related = ["member", "requested_by", "decided_by"]
+    ordering = ["-requested_at", "-id"]
+    actions_detail = ["approve", "reject"]
+
+    @display(description=_("member"))
+    def member_link(self, obj: GrowthAdjustment) -> SafeString:
+        return format_html('<a href="{}">{}</a>', reverse("admin:members_member_change", args=[obj.member_id]), obj.member.name)
+
+    @display(description=_("state"), label=ADJUSTMENT_COLOURS)
+    def state_badge(self, obj: GrowthAdjustment) -> tuple[str, str]:
+        return obj.state, obj.get_state_display()
+
+    def has_approve_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
+        return request.user.has_perm("members.approve_growthadjustment")
+
+    def get_actions_detail(self, request: HttpRequest, object_id: str) -> list[Any]:
+        actions = super().get_actions_detail(request, object_id)
+        open_to_user = GrowthAdjustment.objects.filter(pk=object_id, state=AdjustmentState.PENDING).exclude(requested_by=request.user)
+        return actions if open_to_user.exists() else []
+
+    approve = AdminAction(
+        description=_("Approve"),
+        url_path="approve",
+        permissions=["approve"],
+        icon="check_circle",
+        title=_("Approve growth value adjustment"),
+        form_class=DecisionForm,
+        perform=_approve_growth_adjustment,
+        **GROWTH_DECISION_PAGE,
+    )
+    reject = AdminAction(
+        description=_("Reject"),
+        url_path="reject",
+        permissions=["approve"],
+        icon="cancel",
+        title=_("Reject growth value adjustment"),
+        form_class=RejectionForm,
+        perform=_reject_growth_adjustment,
+        **GROWTH_DECISION_PAGE,
+    )
+
+
+@admin.register(TierAssignment)
+class TierAssignmentAdmin(HistoryAdmin, ReadOnlyAdmin):
+    """Who put which member on which tier, why and until when (made from the member page's "Assign tier")."""
+
+    list_display = ["created_at", "member_link", "from_tier", "tier", "ends_at", "still_holds", "reason", "assigned_by"]
+    list_filter = [("tier", RelatedDropdownFilter)]
+    list_select_related = ["member", "tier", "from_tier", "assigned_by"]
+    ordering = ["-created_at", "-id"]
+
+    @display(description=_("member"))
+    def member_link(self, obj: TierAssignment) -> SafeString:
+        return format_html('<a href="{}">{}</a>', reverse("admin:members_member_change", args=[obj.member_id]), obj.member.name)
+
+    @display(description=_("still holds"), boolean=True)
+    def still_holds(self, obj: TierAssignment) -> bool:
+        member = obj.member
+        return member.tier_id == obj.tier_id and member.tier_assigned_until == obj.ends_at and obj.ends_at > timezone.now()
 
 
 @admin.register(TierChange)

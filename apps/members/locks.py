@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
 from apps.core.models import User
-from apps.members.models import Consent, Member, MemberStatus, PointsAccount, PointsAdjustment
+from apps.members.models import Consent, GrowthAdjustment, Member, MemberStatus, PointsAccount, PointsAdjustment, Tier
 
 
 def lock_member(*, member_id: int) -> Member:
@@ -109,3 +109,12 @@ def lock_staff_user(*, user_id: int) -> User:
 
 def lock_points_adjustment(*, adjustment_id: int) -> PointsAdjustment:
     return PointsAdjustment.objects.select_for_update().select_related("requested_by").get(pk=adjustment_id)
+
+
+def lock_growth_adjustment(*, adjustment_id: int) -> GrowthAdjustment:
+    return GrowthAdjustment.objects.select_for_update().select_related("requested_by").get(pk=adjustment_id)
+
+
+def lock_tiers() -> list[Tier]:
+    """Every tier, in key order: saving several tiers' thresholds together (they are checked against each other)."""
+    return list(Tier.objects.select_for_update().order_by("pk"))

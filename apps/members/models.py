@@ -23,6 +23,28 @@ class Tier(models.Model):
     points_multiplier = models.DecimalField(
         _("points multiplier"), max_digits=4, decimal_places=2, default=1, help_text=_("Applied to earned points.")
     )
+    # Further conditions, each optional; a member qualifies when the growth value and every condition set here hold
+    # (docs/rules.md, "Growth value and tiers"). Their figures come from the tier metrics analytics registers.
+    min_purchases = models.PositiveIntegerField(
+        _("purchases in the window"),
+        null=True,
+        blank=True,
+        help_text=_("At least this many purchases in the rolling window (empty: no condition)."),
+    )
+    min_spend = models.DecimalField(
+        _("spend in the window (CNY)"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("At least this much spent in the rolling window (empty: no condition)."),
+    )
+    rfm_segments = models.JSONField(
+        _("RFM segments"), default=list, blank=True, help_text=_("The member's RFM segment must be one of these (empty: no condition).")
+    )
+    invitation_only = models.BooleanField(
+        _("invitation only"), default=False, help_text=_("Reached only when staff assign a member to it, never by qualifying.")
+    )
     # modeltranslation adds the per-language columns after the history model is built, so they are left out of it.
     history = AuditHistory(excluded_fields=["name_en", "name_zh_hans", "description_en", "description_zh_hans"])
 
@@ -30,7 +52,10 @@ class Tier(models.Model):
         verbose_name = _("tier")
         verbose_name_plural = _("tiers")
         ordering = ["rank"]
-        constraints = [models.CheckConstraint(condition=Q(points_multiplier__gt=0), name="tier_multiplier_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(points_multiplier__gt=0), name="tier_multiplier_positive"),
+            models.CheckConstraint(condition=Q(min_spend__isnull=True) | Q(min_spend__gte=0), name="tier_min_spend_not_negative"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -91,6 +116,13 @@ class Member(TimeStampedModel):
     growth_value = models.IntegerField(
         _("growth value"), default=0, help_text=_("Rolling growth value as of the last change or evaluation.")
     )
+    tier_assigned_until = models.DateTimeField(
+        _("tier assigned until"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Staff assigned the tier: the nightly evaluation does not demote the member before this time."),
+    )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="members")
     anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True, editable=False)
     history = AuditHistory(excluded_fields=["updated_at"], m2m_fields=[tags])
@@ -103,6 +135,9 @@ class Member(TimeStampedModel):
             ("view_member_pii", _("Can see members' full phone, email and birthday")),
             ("adjust_points", _("Can adjust members' points within the customer-service limit")),
             ("adjust_points_unlimited", _("Can adjust members' points without limit")),
+            ("adjust_growth", _("Can adjust members' growth value within the customer-service limit")),
+            ("adjust_growth_unlimited", _("Can adjust members' growth value without limit")),
+            ("assign_tier", _("Can assign a member to a tier (invitation-only tiers too) until an end date")),
             ("export_member", _("Can export members")),
             ("export_member_data", _("Can export a member's personal data on request (PIPL)")),
             ("anonymise_member", _("Can anonymise a member on request (PIPL)")),
@@ -157,6 +192,7 @@ class TierChangeKind(models.TextChoices):
     INITIAL = "initial", _("Enrolment")
     PROMOTION = "promotion", _("Promotion")
     DEMOTION = "demotion", _("Demotion")
+    ASSIGNMENT = "assignment", _("Assigned by staff")
 
 
 class TierChange(CodedReason):
@@ -319,6 +355,73 @@ class PointsAdjustment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} {self.amount:+d} ({self.get_state_display()})"
+
+
+class GrowthAdjustment(models.Model):
+    """A staff member's growth-value correction, as for points: applied at once within their daily allowance, else
+    waiting for a second person. Only an applied or approved one has a growth entry, written by the ledger."""
+
+    member = models.ForeignKey("Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="growth_adjustments")
+    amount = models.IntegerField(_("growth value"))
+    reason = models.CharField(_("reason"), max_length=255)
+    state = models.CharField(_("state"), max_length=10, choices=AdjustmentState.choices, db_index=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now, db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=255, blank=True)
+    entry = models.OneToOneField(
+        GrowthEntry, verbose_name=_("growth entry"), on_delete=models.PROTECT, null=True, blank=True, related_name="adjustment"
+    )
+    history = AuditHistory()
+
+    class Meta:
+        verbose_name = _("growth value adjustment")
+        verbose_name_plural = _("growth value adjustments")
+        ordering = ["-requested_at", "-id"]
+        permissions = [("approve_growthadjustment", _("Can approve or reject growth value adjustments above a staff member's daily limit"))]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="growth_adjustment_amount_nonzero"),
+            models.CheckConstraint(condition=~Q(decided_by=F("requested_by")), name="growth_adjustment_decided_by_another"),
+            models.CheckConstraint(
+                condition=Q(state__in=["applied", "approved"], entry__isnull=False)
+                | Q(state__in=["pending", "rejected"], entry__isnull=True),
+                name="growth_adjustment_entry_matches_state",
+            ),
+        ]
+        indexes = [models.Index(fields=["requested_by", "state", "requested_at"], name="growth_adj_staff_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.amount:+d} ({self.get_state_display()})"
+
+
+class TierAssignment(models.Model):
+    """Staff put a member on a tier (an invitation-only one, or any) with a reason, until an end date.
+
+    Until ``ends_at`` the nightly evaluation never demotes the member; afterwards the normal rules apply. The
+    member's ``tier_assigned_until`` carries the end date the evaluation reads; this row keeps who, why and when.
+    """
+
+    member = models.ForeignKey("Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="tier_assignments")
+    tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.PROTECT, related_name="+")
+    from_tier = models.ForeignKey(Tier, verbose_name=_("from tier"), on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=255)
+    ends_at = models.DateTimeField(_("until"))
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assigned by"), on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("assigned at"), default=timezone.now, db_index=True)
+    history = AuditHistory()
+
+    class Meta:
+        verbose_name = _("tier assignment")
+        verbose_name_plural = _("tier assignments")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=F("created_at")), name="tier_assignment_ends_after_start")]
+        indexes = [models.Index(fields=["member", "-created_at"], name="tier_assignment_member_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} → {self.tier_id} until {self.ends_at:%Y-%m-%d}"
 
 
 class PointsLot(models.Model):

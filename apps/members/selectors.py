@@ -1,3 +1,5 @@
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,6 +19,7 @@ from apps.members.models import (
     AdjustmentState,
     Consent,
     ConsentChannel,
+    GrowthAdjustment,
     Member,
     MemberStatus,
     MemberToken,
@@ -27,6 +30,7 @@ from apps.members.models import (
     Tier,
     TierChange,
 )
+from apps.members.tier_rules import TierRule, decide, standings
 
 
 def point_value() -> Decimal:
@@ -53,6 +57,19 @@ def adjust_allowance_left(*, actor: User, now: datetime | None = None) -> int | 
         total=Sum(Abs("amount"))
     )["total"]
     return max(settings.USEROPS["CUSTOMER_SERVICE_DAILY_ADJUST_LIMIT"] - (used or 0), 0)
+
+
+def growth_adjust_allowance_left(*, actor: User, now: datetime | None = None) -> int | None:
+    """Growth value ``actor`` may still adjust today on their own authority; None means no limit (as for points)."""
+    if actor.has_perm("members.adjust_growth_unlimited"):
+        return None
+    if not actor.has_perm("members.adjust_growth"):
+        return 0
+    day_start = timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+    used = GrowthAdjustment.objects.filter(requested_by=actor, state=AdjustmentState.APPLIED, requested_at__gte=day_start).aggregate(
+        total=Sum(Abs("amount"))
+    )["total"]
+    return max(settings.USEROPS["CUSTOMER_SERVICE_DAILY_GROWTH_ADJUST_LIMIT"] - (used or 0), 0)
 
 
 def points_adjustments_pending() -> QuerySet[PointsAdjustment]:
@@ -112,14 +129,25 @@ class TierProgress:
     guaranteed_until: datetime | None
 
 
+def _tier_held_until(member: Member, guarantee_days: int) -> datetime | None:
+    """Until when the member keeps the tier whatever happens: the guarantee period, or a staff assignment's end (an
+    invitation-only tier is held only by its assignment)."""
+    assigned = member.tier_assigned_until
+    if member.tier.invitation_only:
+        return assigned
+    guaranteed = member.tier_achieved_at + timedelta(days=guarantee_days) if member.tier.rank else None
+    return max(guaranteed, assigned) if guaranteed and assigned else guaranteed or assigned
+
+
 def member_tier_progress(*, member: Member, guarantee_days: int) -> TierProgress:
-    next_tier = Tier.objects.filter(rank__gt=member.tier.rank).order_by("rank").first()
+    # The next tier a member can earn: invitation-only tiers are given by staff, not reached by growth.
+    next_tier = Tier.objects.filter(rank__gt=member.tier.rank, invitation_only=False).order_by("rank").first()
     return TierProgress(
         tier=member.tier,
         growth_value=member.growth_value,
         next_tier=next_tier,
         needed_for_next=max(next_tier.threshold - member.growth_value, 0) if next_tier else 0,
-        guaranteed_until=member.tier_achieved_at + timedelta(days=guarantee_days) if member.tier.rank else None,
+        guaranteed_until=_tier_held_until(member, guarantee_days),
     )
 
 
@@ -246,3 +274,49 @@ def active_member_ids(*, member_ids: list[int]) -> set[int]:
 def member_ids_with_consent(*, member_ids: list[int], channel: str) -> set[int]:
     """Which of ``member_ids`` have granted marketing consent for ``channel`` (one query)."""
     return set(Consent.objects.filter(member_id__in=member_ids, channel=channel, granted=True).values_list("member_id", flat=True))
+
+
+@dataclass(frozen=True)
+class TierCount:
+    tier_id: int
+    name: str
+    invitation_only: bool
+    now: int
+    after_evaluation: int
+    qualified: int
+
+
+def tiers_what_if(*, rules: Sequence[TierRule], now: datetime | None = None, chunk_size: int = 5000) -> list[TierCount]:
+    """How many active members sit in each tier today, and how many would after an evaluation with ``rules`` (the
+    thresholds and conditions proposed, one per tier): the same decision as the nightly evaluation (assignments and
+    the guarantee period hold members), and how many qualify outright. Reads only; chunked, one query per metric per
+    chunk."""
+    now = now or timezone.now()
+    rules = sorted(rules, key=lambda rule: rule.rank)
+    current: dict[int, int] = defaultdict(int)
+    after: dict[int, int] = defaultdict(int)
+    qualified: dict[int, int] = defaultdict(int)
+    last_pk = 0
+    members = Member.objects.filter(status=MemberStatus.ACTIVE).only("pk", "tier_id", "tier_achieved_at", "tier_assigned_until")
+    while True:
+        chunk = list(members.filter(pk__gt=last_pk).order_by("pk")[:chunk_size])
+        if not chunk:
+            break
+        figures = standings([member.pk for member in chunk], rules, now)
+        for member in chunk:
+            decision = decide(member, rules, figures[member.pk], now)
+            current[member.tier_id] += 1
+            after[decision.target.tier_id] += 1
+            qualified[decision.qualified.tier_id if decision.qualified else decision.target.tier_id] += 1
+        last_pk = chunk[-1].pk
+    return [
+        TierCount(
+            tier_id=rule.tier_id,
+            name=rule.name,
+            invitation_only=rule.invitation_only,
+            now=current[rule.tier_id],
+            after_evaluation=after[rule.tier_id],
+            qualified=qualified[rule.tier_id],
+        )
+        for rule in rules
+    ]

@@ -17,6 +17,9 @@ from apps.members.services.ledger import (
     default_points_expiry,
     growth_add,
     growth_add_many,
+    growth_adjust,
+    growth_adjustment_approve,
+    growth_adjustment_reject,
     points_accounts_open,
     points_adjust,
     points_adjustment_approve,
@@ -41,7 +44,17 @@ from apps.members.services.profile import (
     member_withdraw_all_consents,
     members_history_record_created,
 )
-from apps.members.services.tiers import TierEvaluation, TierStart, lowest_tier, tier_history_start, tier_save, tiers_evaluate
+from apps.members.services.tiers import (
+    TierEvaluation,
+    TierStart,
+    TierThresholds,
+    lowest_tier,
+    tier_assign,
+    tier_history_start,
+    tier_save,
+    tiers_evaluate,
+    tiers_save_thresholds,
+)
 from apps.members.services.tokens import member_token_issue, member_tokens_revoke
 
 __all__ = [
@@ -53,9 +66,13 @@ __all__ = [
     "PointsCredit",
     "TierEvaluation",
     "TierStart",
+    "TierThresholds",
     "default_points_expiry",
     "growth_add",
     "growth_add_many",
+    "growth_adjust",
+    "growth_adjustment_approve",
+    "growth_adjustment_reject",
     "ledger_text_redact",
     "lowest_tier",
     "member_anonymise",
@@ -81,7 +98,9 @@ __all__ = [
     "points_expire_due",
     "points_reverse",
     "points_spend",
+    "tier_assign",
     "tier_history_start",
     "tier_save",
     "tiers_evaluate",
+    "tiers_save_thresholds",
 ]

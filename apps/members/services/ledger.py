@@ -26,6 +26,7 @@ from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
 from apps.core.reasons import Reason, reason_fields
 from apps.members.locks import (
+    lock_growth_adjustment,
     lock_member,
     lock_members,
     lock_points_account,
@@ -36,6 +37,7 @@ from apps.members.locks import (
 )
 from apps.members.models import (
     AdjustmentState,
+    GrowthAdjustment,
     GrowthEntry,
     Member,
     MemberStatus,
@@ -48,8 +50,9 @@ from apps.members.models import (
     TierChange,
 )
 from apps.members.personal_data import refuse_personal_data_in_text
-from apps.members.selectors import adjust_allowance_left
+from apps.members.selectors import adjust_allowance_left, growth_adjust_allowance_left
 from apps.members.services.tiers import tier_promote_on_growth, tiers_promote_on_growth_many
+from apps.members.tier_rules import rolling_growth
 
 MAX_POINTS_PER_OPERATION = 100_000_000
 # COPY needs a round trip more than one INSERT, which a single earn would feel; from this many rows it wins.
@@ -631,21 +634,127 @@ def points_accounts_open(*, owners: Sequence[AccountOwner], now: datetime, openi
 
 # Growth value ------------------------------------------------------------------------------------
 
+MAX_GROWTH_PER_OPERATION = 10_000_000
+
+
+def _growth_amount(amount: int) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise ApplicationError("invalid_amount", _("Growth value must be a non-zero whole number."), fields={"amount": amount})
+    if abs(amount) > MAX_GROWTH_PER_OPERATION:
+        raise ApplicationError("invalid_amount", _("Too much growth value for one operation."), fields={"amount": amount})
+    return amount
+
+
+def _write_growth(
+    member: Member, *, amount: int, reason_columns: dict[str, Any], source_ref: str, actor: User | None, now: datetime
+) -> tuple[GrowthEntry, TierChange | None]:
+    """Every growth row for one (locked) member is written here, then the tier is looked at."""
+    refuse_personal_data_in_text(member, reason=reason_columns["reason"], source_ref=source_ref)
+    entry = GrowthEntry.objects.create(member=member, amount=amount, source_ref=source_ref, actor=actor, created_at=now, **reason_columns)
+    return entry, tier_promote_on_growth(member=member, now=now, actor=actor)
+
 
 @transaction.atomic
 def growth_add(
     *, member: Member, amount: int, reason: str | Reason, source_ref: str = "", actor: User | None = None
 ) -> tuple[GrowthEntry, TierChange | None]:
-    """Record growth value; promote at once when the rolling total crosses a higher tier's threshold."""
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
-        raise ApplicationError("invalid_amount", _("Growth value must be a non-zero whole number."), fields={"amount": amount})
+    """Record growth value; promote at once when the member now qualifies for a higher tier."""
+    _growth_amount(amount)
     member = lock_member(member_id=member.pk)
     _require_status(member, {MemberStatus.ACTIVE})
-    reason_columns = _reason(reason)
-    refuse_personal_data_in_text(member, reason=reason_columns["reason"], source_ref=source_ref)
+    return _write_growth(member, amount=amount, reason_columns=_reason(reason), source_ref=source_ref, actor=actor, now=timezone.now())
+
+
+def _apply_growth_adjustment(adjustment: GrowthAdjustment, member: Member, *, now: datetime) -> None:
+    _require_status(member, {MemberStatus.ACTIVE, MemberStatus.FROZEN})
+    if adjustment.amount < 0:
+        # Growth value is never negative: a deduction takes at most what the rolling window holds.
+        current = rolling_growth([member.pk], now).get(member.pk, 0)
+        if current + adjustment.amount < 0:
+            raise ApplicationError(
+                "insufficient_growth",
+                _("The member has %(value)d growth value in the window; %(amount)d cannot be deducted.")
+                % {"value": current, "amount": -adjustment.amount},
+                fields={"amount": adjustment.amount},
+                http_status=409,
+            )
+    adjustment.entry, _change = _write_growth(
+        member,
+        amount=adjustment.amount,
+        reason_columns=reason_fields(adjustment.reason),
+        source_ref=f"growth-adjustment:{adjustment.requested_at:%Y%m%d}",
+        actor=adjustment.requested_by,
+        now=now,
+    )
+
+
+@transaction.atomic
+def growth_adjust(*, member: Member, amount: int, reason: str, actor: User) -> GrowthAdjustment:
+    """A staff correction of growth value, positive or negative, with a required reason — as ``points_adjust``.
+
+    Within the staff member's daily allowance (customer service: the configured growth value per day; operations: no
+    limit) the growth value moves at once, through the ledger, and may promote the member; above it the adjustment is
+    recorded as pending and moves nothing until another person with the approval right approves it.
+    """
+    _growth_amount(amount)
+    reason = _reason(reason)["reason"]
+    actor = lock_staff_user(user_id=actor.pk)
     now = timezone.now()
-    entry = GrowthEntry.objects.create(member=member, amount=amount, source_ref=source_ref, actor=actor, created_at=now, **reason_columns)
-    return entry, tier_promote_on_growth(member=member, now=now, actor=actor)
+    allowance = growth_adjust_allowance_left(actor=actor, now=now)
+    if allowance == 0 and not actor.has_perm("members.adjust_growth"):
+        raise ApplicationError("permission_denied", _("You may not adjust growth value."), http_status=403)
+    member = lock_member(member_id=member.pk)
+    _require_status(member, {MemberStatus.ACTIVE, MemberStatus.FROZEN})
+    adjustment = GrowthAdjustment(member=member, amount=amount, reason=reason, requested_by=actor, requested_at=now)
+    if allowance is not None and abs(amount) > allowance:
+        adjustment.state = AdjustmentState.PENDING
+    else:
+        adjustment.state = AdjustmentState.APPLIED
+        _apply_growth_adjustment(adjustment, member, now=now)
+    adjustment._history_user = actor
+    adjustment.save()
+    return adjustment
+
+
+def _lock_pending_growth(adjustment: GrowthAdjustment, actor: User) -> GrowthAdjustment:
+    adjustment = lock_growth_adjustment(adjustment_id=adjustment.pk)
+    if not actor.has_perm("members.approve_growthadjustment"):
+        raise ApplicationError("permission_denied", _("You may not approve or reject growth value adjustments."), http_status=403)
+    if adjustment.requested_by_id == actor.pk:
+        raise ApplicationError("own_adjustment", _("Another person must approve or reject an adjustment you asked for."), http_status=403)
+    if adjustment.state != AdjustmentState.PENDING:
+        raise ApplicationError(
+            "adjustment_decided",
+            _("This adjustment is no longer waiting: %(state)s.") % {"state": adjustment.get_state_display()},
+            http_status=409,
+        )
+    return adjustment
+
+
+@transaction.atomic
+def growth_adjustment_approve(*, adjustment: GrowthAdjustment, actor: User, note: str = "") -> GrowthAdjustment:
+    """A second person approves a pending growth adjustment: only now does the growth value move (and may promote)."""
+    adjustment = _lock_pending_growth(adjustment, actor)
+    member = lock_member(member_id=adjustment.member_id)
+    now = timezone.now()
+    _apply_growth_adjustment(adjustment, member, now=now)
+    adjustment.state = AdjustmentState.APPROVED
+    adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, now, (note or "").strip()[:255]
+    adjustment._history_user = actor
+    adjustment.save()
+    return adjustment
+
+
+@transaction.atomic
+def growth_adjustment_reject(*, adjustment: GrowthAdjustment, actor: User, note: str) -> GrowthAdjustment:
+    """A second person refuses a pending growth adjustment, saying why; nothing moves."""
+    note = _reason(note)["reason"]
+    adjustment = _lock_pending_growth(adjustment, actor)
+    adjustment.state = AdjustmentState.REJECTED
+    adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, timezone.now(), note
+    adjustment._history_user = actor
+    adjustment.save()
+    return adjustment
 
 
 @dataclass(frozen=True)
