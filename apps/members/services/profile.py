@@ -11,9 +11,11 @@ from django.utils.translation import gettext as _
 from apps.core.bulk_insert import insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import User
+from apps.core.outbox import EventType, outbox_emit_many
 from apps.core.reasons import Reason
 from apps.members.locks import lock_consent, lock_member
 from apps.members.models import Consent, ConsentChannel, Gender, Member, MemberStatus, MemberToken, SourceChannel, Tag
+from apps.members.outbox_events import member_event
 from apps.members.phones import normalize_phone
 from apps.members.services.ledger import AccountOwner, points_accounts_open
 from apps.members.services.tiers import TierStart, lowest_tier, tier_history_start
@@ -105,6 +107,7 @@ def member_enrol(
         member.tags.set(_tags_by_name(tags))
     for channel, granted in (consents or {}).items():
         member_set_consent(member=member, channel=channel, granted=granted, source="enrolment")
+    outbox_emit_many(events=[member_event(EventType.MEMBER_ENROLLED, member, source_channel=member.source_channel)])
     return member
 
 
@@ -139,6 +142,7 @@ def member_update_profile(*, member: Member, actor: User | None = None, tags: It
         _save_unique(member, update_fields=[*changed, "updated_at"])
     if tags is not None:
         member.tags.set(_tags_by_name(tags))
+    outbox_emit_many(events=[member_event(EventType.MEMBER_UPDATED, member, changed=changed)] if changed else [])
     return member
 
 

@@ -16,9 +16,11 @@ from django.utils.translation import gettext as _
 from apps.core.bulk_insert import insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import User
+from apps.core.outbox import EventType, outbox_emit_many
 from apps.core.reasons import Reason, reason_fields, translated_param
 from apps.members.locks import lock_active_members_after
 from apps.members.models import GrowthEntry, Member, Tier, TierChange, TierChangeKind
+from apps.members.outbox_events import tier_events
 
 
 def lowest_tier() -> Tier:
@@ -73,6 +75,7 @@ def tier_promote_on_growth(*, member: Member, now: datetime, actor: User | None 
     change = _tier_change(member, target, TierChangeKind.PROMOTION, now, actor)
     change.save()
     member.save(update_fields=["tier", "tier_achieved_at", "growth_value", "updated_at"])
+    outbox_emit_many(events=tier_events([change]), types=[EventType.TIER_CHANGED])
     return change
 
 
@@ -162,6 +165,7 @@ def tiers_evaluate(*, now: datetime | None = None, chunk_size: int = 2000) -> Ti
                     member.updated_at = now
                     dirty.append(member)
             TierChange.objects.bulk_create(changes)
+            outbox_emit_many(events=tier_events(changes), types=[EventType.TIER_CHANGED])
             Member.objects.bulk_update(dirty, ["tier", "tier_achieved_at", "growth_value", "updated_at"])
             result.evaluated += len(members)
             last_pk = members[-1].pk
