@@ -20,7 +20,6 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.bulk_insert import allocate_ids, insert_rows
 from apps.core.models import OutboxEvent
 
 
@@ -47,8 +46,6 @@ class EventType(models.TextChoices):
 SUBSCRIBED_TYPES_CACHE_KEY = "outbox:subscribed-types:v1"
 # A safety net only: every change of a subscriber forgets the cached set at once.
 SUBSCRIBED_TYPES_TTL = 300
-# From this many events COPY beats one INSERT … VALUES.
-_COPY_FROM_ROWS = 50
 
 # A source answers the event types some active subscriber wants.
 SubscriptionSource = Callable[[], Iterable[str]]
@@ -106,7 +103,14 @@ def _insert(events: list[Event], occurred_at: datetime) -> None:
         {"event_id": uuid.uuid4(), "type": kind, "member_id": member_id, "occurred_at": occurred_at, "payload": data, "created_at": now}
         for kind, member_id, data in events
     ]
-    if len(rows) < _COPY_FROM_ROWS:
-        OutboxEvent.objects.bulk_create([OutboxEvent(**row) for row in rows])
-        return
-    insert_rows(OutboxEvent, [{"id": pk, **row} for pk, row in zip(allocate_ids(OutboxEvent, len(rows)), rows, strict=True)])
+    OutboxEvent.objects.bulk_create([OutboxEvent(**row) for row in rows])
+
+
+def outbox_claim(*, limit: int) -> list[OutboxEvent]:
+    """The oldest ``limit`` events no other transaction holds, locked (``FOR UPDATE SKIP LOCKED``) until the caller's
+    transaction ends; the caller hands them on and deletes them in that transaction."""
+    return list(OutboxEvent.objects.select_for_update(skip_locked=True).order_by("pk")[:limit])
+
+
+def outbox_delete(*, ids: list[int]) -> None:
+    OutboxEvent.objects.filter(pk__in=ids).delete()

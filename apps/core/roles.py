@@ -26,7 +26,8 @@ PROJECT_APPS = ("core", "members", "messaging", "benefits", "campaigns", "events
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATIONS_MANAGER: [f"{app}.*" for app in PROJECT_APPS if app != "core"]
-    + ["core.view_apiclient", "core.view_failedtask", "core.change_failedtask", "django_celery_beat.view_*"],
+    + ["core.view_apiclient", "core.view_failedtask", "core.change_failedtask", "django_celery_beat.view_*"]
+    + ["webhooks.*"],
     CUSTOMER_SERVICE: [
         "members.view_member",
         "members.view_tier",

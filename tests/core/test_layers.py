@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # core ← members ← benefits, messaging, imports ← campaigns, events ← analytics: an app imports only lower levels.
-LEVELS = {"core": 0, "members": 1, "benefits": 2, "messaging": 2, "imports": 2, "campaigns": 3, "events": 3, "analytics": 4}
+LEVELS = {"core": 0, "members": 1, "benefits": 2, "messaging": 2, "imports": 2, "campaigns": 3, "events": 3, "analytics": 4, "webhooks": 2}
 BUSINESS_MODULES = {"models", "services", "selectors", "locks"}
 INTERFACE_MODULES = {"admin", "api", "tasks", "management"}
 
