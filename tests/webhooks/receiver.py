@@ -46,14 +46,14 @@ def running_receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with receiver.lock:
                 receiver.requests.append(Received(path=self.path, headers=dict(self.headers.items()), body=body))
             if receiver.delay:
                 time.sleep(receiver.delay)
             status = receiver.next_status()
-            answer = (b"ok" if status < 300 else b"receiver says no: " + b"x" * 600)
+            answer = b"ok" if status < 300 else b"receiver says no: " + b"x" * 600
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(answer)))
