@@ -20,6 +20,7 @@ BENCHMARKS = [
     "bench.member_import",
     "bench.campaign_run",
     "bench.analytics_dashboard",
+    "bench.webhooks",
 ]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/userops_bench"
 
