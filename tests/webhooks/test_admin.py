@@ -135,3 +135,16 @@ def test_replay_of_the_failed_deliveries_and_send_test_from_the_endpoint_page(cl
     assert sent.status_code == 302
     assert any("The test event was delivered: HTTP 200" in str(m) for m in get_messages(sent.wsgi_request))
     assert receiver.requests[-1].json["type"] == "webhook.test"
+
+
+def test_the_back_office_speaks_chinese(client, staff):
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        assert str(EventType.POINTS_EARNED.label) == "获得积分"
+        assert str(WebhookEndpoint._meta.verbose_name) == "推送端点"
+        assert str(DeliveryStatus.DEAD.label) == "最终失败"
+    user = staff(OPERATIONS_MANAGER, language="zh-hans")
+    client.force_login(user)
+    page = client.get(reverse(ADD), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "事件类型" in page and "会员等级变更" in page
