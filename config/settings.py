@@ -494,6 +494,12 @@ UNFOLD = {
                         "link": reverse_lazy("admin:core_failedtask_changelist"),
                         "permission": lambda request: request.user.has_perm("core.view_failedtask"),
                     },
+                    {
+                        "title": _("Webhook endpoints"),
+                        "icon": "webhook",
+                        "link": reverse_lazy("admin:webhooks_webhookendpoint_changelist"),
+                        "permission": lambda request: request.user.has_perm("webhooks.view_webhookendpoint"),
+                    },
                 ],
             },
         ],

@@ -148,3 +148,10 @@ def test_the_back_office_speaks_chinese(client, staff):
     client.force_login(user)
     page = client.get(reverse(ADD), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "事件类型" in page and "会员等级变更" in page
+
+
+def test_the_sidebar_links_the_endpoints_for_those_who_may_see_them(client, staff):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    assert reverse("admin:webhooks_webhookendpoint_changelist") in client.get("/admin/").content.decode()
+    client.force_login(staff(CUSTOMER_SERVICE))
+    assert reverse("admin:webhooks_webhookendpoint_changelist") not in client.get("/admin/").content.decode()
