@@ -38,7 +38,7 @@ from apps.webhooks.transport import request_body, request_headers
 from bench.data import ensure_members
 
 SIZES = {"quick": 10_000, "full": 100_000}
-EARNS = {"quick": 1_000, "full": 4_000}
+EARNS = {"quick": 1_000, "full": 2_000}
 ROUNDS = 4
 CONCURRENCY = 32
 BATCH_SIZE = 1_000
@@ -171,6 +171,10 @@ def _deliveries(size: str, base: str) -> dict[str, Any]:
                     product.append(_product_round(per_round, start, run_id))
                 else:
                     floor.append(_floor_round(endpoint, per_round, start, run_id))
+                print(
+                    f"  round {round_number + 1}/{ROUNDS} {side}: {(product if side == 'product' else floor)[-1]:,.1f} deliveries/s",
+                    flush=True,
+                )
                 start += per_round
     finally:
         _deactivate(endpoint)
