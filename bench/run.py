@@ -22,6 +22,7 @@ BENCHMARKS = [
     "bench.analytics_dashboard",
     "bench.rules_ingest",
     "bench.tiers_evaluate",
+    "bench.webhooks",
 ]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/userops_bench"
 

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.engagement",
     "apps.reminders",
     "apps.rules",
+    "apps.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -539,6 +540,12 @@ UNFOLD = {
                         "link": reverse_lazy("admin:core_failedtask_changelist"),
                         "permission": lambda request: request.user.has_perm("core.view_failedtask"),
                     },
+                    {
+                        "title": _("Webhook endpoints"),
+                        "icon": "webhook",
+                        "link": reverse_lazy("admin:webhooks_webhookendpoint_changelist"),
+                        "permission": lambda request: request.user.has_perm("webhooks.view_webhookendpoint"),
+                    },
                 ],
             },
         ],
@@ -571,6 +578,7 @@ USEROPS_PERIODIC_TASKS = {
     "Send expiry reminders": {"task": "reminders.send_due", "crontab": "0 10 * * *"},
     "Roll up activity": {"task": "analytics.rollup", "crontab": "7 * * * *"},
     "Score members (RFM)": {"task": "analytics.score_rfm", "crontab": "40 3 * * *"},
+    "Deliver webhooks": {"task": "webhooks.dispatch", "crontab": "* * * * *"},
 }
 
 # Events: the channels registrants are told on (waitlist promotion, cancellation, reminder) and how long
@@ -698,4 +706,19 @@ USEROPS_ANALYTICS = {
     "CONVERSION_WINDOW_DAYS": env.int("USEROPS_CONVERSION_WINDOW_DAYS", default=14),
     "ROLLUP_OVERLAP_MINUTES": env.int("USEROPS_ROLLUP_OVERLAP_MINUTES", default=15),
     "MAX_BATCH": 1000,
+}
+
+# Webhooks out (docs/webhooks.md): request timeout, the retry schedule (first retry, doubling, capped; given up after
+# the period), how many requests one sender posts at once, and whether http:// and localhost targets are accepted
+# (tests, ``make run``; never in production: they would let an endpoint reach our own network).
+USEROPS_WEBHOOKS = {
+    "TIMEOUT_SECONDS": env.float("USEROPS_WEBHOOK_TIMEOUT_SECONDS", default=10.0),
+    "FIRST_RETRY_SECONDS": env.int("USEROPS_WEBHOOK_FIRST_RETRY_SECONDS", default=30),
+    "MAX_RETRY_INTERVAL_SECONDS": env.int("USEROPS_WEBHOOK_MAX_RETRY_INTERVAL_SECONDS", default=3600),
+    "RETRY_PERIOD_HOURS": env.int("USEROPS_WEBHOOK_RETRY_PERIOD_HOURS", default=24),
+    "CONCURRENCY": env.int("USEROPS_WEBHOOK_CONCURRENCY", default=16),
+    "BATCH_SIZE": env.int("USEROPS_WEBHOOK_BATCH_SIZE", default=500),
+    "FAN_OUT_CHUNK": env.int("USEROPS_WEBHOOK_FAN_OUT_CHUNK", default=2000),
+    "DISPATCH_SECONDS": env.int("USEROPS_WEBHOOK_DISPATCH_SECONDS", default=50),
+    "ALLOW_LOCAL_URLS": env.bool("USEROPS_WEBHOOK_ALLOW_LOCAL_URLS", default=DEBUG),
 }

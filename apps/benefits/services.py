@@ -35,11 +35,13 @@ from apps.benefits.models import (
     generate_codes,
     normalize_code,
 )
+from apps.benefits.outbox_events import grant_event, grants_issued_events, redemption_event
 from apps.benefits.selectors import grant_unusable_reason
 from apps.core.activity import activity_happened
 from apps.core.bulk_insert import insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
+from apps.core.outbox import EventType, outbox_emit_many
 from apps.core.reasons import Reason, translated_param
 from apps.core.saving import edited_fields_save
 from apps.members import services as member_services
@@ -195,6 +197,7 @@ def grant_issue(
     benefit.issued_count += 1
     benefit.cost_committed += benefit.unit_cost
     benefit.save(update_fields=["issued_count", "cost_committed", "updated_at"])
+    outbox_emit_many(events=grant_event(EventType.GRANT_ISSUED, grant), types=[EventType.GRANT_ISSUED], occurred_at=now)
     return grant
 
 
@@ -290,6 +293,11 @@ def _grant_chunk(benefit: Benefit, chunk: list[int], source: str, source_ref: st
     benefit.issued_count += issued
     benefit.cost_committed += benefit.unit_cost * issued
     benefit.save(update_fields=["issued_count", "cost_committed", "updated_at"])
+    outbox_emit_many(
+        events=grants_issued_events(benefit_id=benefit.pk, source=source, source_ref=source_ref, member_ids=to_grant),
+        types=[EventType.GRANT_ISSUED],
+        occurred_at=now,
+    )
 
 
 # Redemption, revocation, expiry -----------------------------------------------------------------
@@ -331,6 +339,7 @@ def _redeem(found: Grant, *, channel: str, order_ref: str, client: ApiClient | N
         channel=channel,
         order_ref=order_ref,
     )
+    outbox_emit_many(events=redemption_event(redemption), types=[EventType.GRANT_REDEEMED], occurred_at=now)
     return redemption
 
 
@@ -389,6 +398,7 @@ def grant_revoke(*, grant: Grant, reason: str, actor: User | None = None) -> Gra
     benefit.save(update_fields=["issued_count", "cost_committed", "updated_at"])
     if grant.points_entry_id:
         member_services.points_reverse(entry=grant.points_entry, reason=Reason("grant_refund", {"reason": reason}), actor=actor)
+    outbox_emit_many(events=grant_event(EventType.GRANT_REVOKED, grant), types=[EventType.GRANT_REVOKED])
     return grant
 
 

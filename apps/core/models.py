@@ -201,3 +201,26 @@ class FailedTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} [{self.task_id}]"
+
+
+class OutboxEvent(models.Model):
+    """A change another system should hear about, written in the same transaction as the change itself.
+
+    Rows are written by ``apps.core.outbox`` (only when some subscriber wants the type) and drained, oldest
+    first, by whoever delivers them (the webhooks app). A rolled-back change leaves no row.
+    """
+
+    event_id = models.UUIDField(_("event ID"), unique=True)
+    type = models.CharField(_("type"), max_length=64)
+    member_id = models.BigIntegerField(_("member ID"), null=True, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    payload = models.JSONField(_("payload"), default=dict)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("outbox event")
+        verbose_name_plural = _("outbox events")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

@@ -39,7 +39,7 @@ PROJECT_APPS = (
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATIONS_MANAGER: [f"{app}.*" for app in PROJECT_APPS if app != "core"]
     + ["core.view_apiclient", "core.view_failedtask", "core.change_failedtask", "django_celery_beat.view_*"]
-    + ["abuse.*"],
+    + ["abuse.*", "webhooks.*"],
     CUSTOMER_SERVICE: [
         "members.view_member",
         "members.view_tier",

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
+from apps.core.outbox import EventType, outbox_emit_many
 from apps.core.reasons import Reason, reason_fields, translated_param
 from apps.core.saving import edited_fields_save
 from apps.events.locks import (
@@ -42,6 +43,7 @@ from apps.events.models import (
     Registration,
     RegistrationState,
 )
+from apps.events.outbox_events import registration_event
 from apps.events.selectors import club_rule_refusal
 from apps.members import services as member_services
 from apps.members.locks import lock_points_account, lock_points_accounts
@@ -468,10 +470,13 @@ def registration_create(*, event: Event, member: Member, companions: int = 0, no
         )
         event.seats_taken += seats
         event.save(update_fields=["seats_taken"])
+        outbox_emit_many(events=registration_event(registration), types=[EventType.REGISTRATION_CHANGED])
         return registration
-    return Registration.objects.create(
+    registration = Registration.objects.create(
         event=event, member=member, companions=companions, state=RegistrationState.WAITLISTED, created_at=now
     )
+    outbox_emit_many(events=registration_event(registration), types=[EventType.REGISTRATION_CHANGED])
+    return registration
 
 
 def _cancel_registration(registration: Registration, *, reason: str | Reason, refund: bool, actor: User | None) -> None:
@@ -480,6 +485,7 @@ def _cancel_registration(registration: Registration, *, reason: str | Reason, re
     for name, value in reason_fields(reason, text_field="cancel_reason").items():
         setattr(registration, name, value)
     registration.save(update_fields=["state", "cancelled_at", "cancel_reason", "reason_code", "reason_params"])
+    outbox_emit_many(events=registration_event(registration), types=[EventType.REGISTRATION_CHANGED])
     if refund and registration.payment_id:
         member_services.points_reverse(entry=registration.payment, reason=reason, actor=actor)
 
@@ -533,6 +539,7 @@ def _promote_waitlist(event: Event) -> list[Registration]:
         waiting.payment_id = payment
         waiting.promoted_at = timezone.now()
         waiting.save(update_fields=["state", "payment", "promoted_at"])
+        outbox_emit_many(events=registration_event(waiting), types=[EventType.REGISTRATION_CHANGED])
         event.seats_taken += waiting.seats
         _notify(waiting, PROMOTED_TEMPLATE)
         promoted.append(waiting)
@@ -681,6 +688,7 @@ def registration_check_in(
         )
         registration.attendance_reward = reward
     registration.save(update_fields=["state", "checked_in_at", "attendance_reward"])
+    outbox_emit_many(events=registration_event(registration, EventType.REGISTRATION_CHECKED_IN), types=[EventType.REGISTRATION_CHECKED_IN])
     activity_happened(
         member_id=registration.member_id,
         kind="event_attendance",

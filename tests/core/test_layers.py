@@ -12,6 +12,7 @@ LEVELS = {
     "members": 1,
     "identities": 1.5,
     "benefits": 2,
+    "webhooks": 2,
     "messaging": 2,
     "imports": 2,
     "campaigns": 3,

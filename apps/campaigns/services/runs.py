@@ -33,11 +33,13 @@ from apps.campaigns.models import (
     ScheduleKind,
     Trigger,
 )
+from apps.campaigns.outbox_events import run_step_event
 from apps.campaigns.selectors import run_chunk_outcomes, run_members, segment_members, segment_query_guard
 from apps.campaigns.services.schedule import campaign_require_status, campaign_status_set, campaign_validate
 from apps.core.bulk_insert import insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import User
+from apps.core.outbox import EventType, outbox_emit_many
 from apps.core.queueing import enqueue_on_commit
 from apps.core.reasons import Reason, translated_param
 from apps.members.selectors import points_cost
@@ -255,6 +257,7 @@ def _run_chunk(run_id: int, chunk_size: int) -> bool:
         _finish(campaign, run, now)
         run.heartbeat_at = now
         run.save()
+        outbox_emit_many(events=run_step_event(run, ids), types=[EventType.CAMPAIGN_RUN_STEP], occurred_at=now)
         return True
     outcomes = run_chunk_outcomes(campaign=campaign, member_ids=ids, now=now)
     acted = outcomes[ActionOutcome.ACTED]
@@ -279,6 +282,7 @@ def _run_chunk(run_id: int, chunk_size: int) -> bool:
     run.cursor = ids[-1]
     run.heartbeat_at = now
     run.save()
+    outbox_emit_many(events=run_step_event(run, ids), types=[EventType.CAMPAIGN_RUN_STEP], occurred_at=now)
     return False
 
 

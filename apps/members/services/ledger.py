@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from apps.core.bulk_insert import allocate_ids, insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
+from apps.core.outbox import outbox_emit_many
 from apps.core.reasons import Reason, reason_fields
 from apps.members.locks import (
     lock_growth_adjustment,
@@ -49,6 +50,7 @@ from apps.members.models import (
     PointsLotUse,
     TierChange,
 )
+from apps.members.outbox_events import POINTS_EVENT_TYPES, points_events
 from apps.members.personal_data import refuse_personal_data_in_text
 from apps.members.selectors import adjust_allowance_left, growth_adjust_allowance_left
 from apps.members.services.tiers import tier_promote_on_growth, tiers_promote_on_growth_many
@@ -139,6 +141,10 @@ class _OpenedAccount:
     pk: int
     member: AccountOwner
     balance: int = 0
+
+    @property
+    def member_id(self) -> int:
+        return self.member.member_id
 
 
 @dataclass
@@ -232,6 +238,7 @@ def _write(moves: Sequence[_Move], *, now: datetime, store_balances: bool = True
     )
     if store_balances:
         _store_balances((move.account for move in moves), now)
+    outbox_emit_many(events=points_events(moves, rows), types=POINTS_EVENT_TYPES.values(), occurred_at=now)
     return rows
 
 

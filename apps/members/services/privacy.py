@@ -12,10 +12,12 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
 from apps.core.models import AccessAction, User
+from apps.core.outbox import EventType, outbox_emit_many
 from apps.core.redaction import redact_text
 from apps.core.services import access_log_record, personal_text_redact
 from apps.members.locks import lock_member
 from apps.members.models import Consent, Gender, GrowthEntry, Member, MemberStatus, MemberToken, PointsEntry, TierChange
+from apps.members.outbox_events import member_event
 from apps.members.personal_data import (
     MEMBER_ANONYMISERS,
     MEMBER_DATA_SECTIONS,
@@ -154,6 +156,7 @@ def member_anonymise(*, member: Member, reason: str, actor: User | None = None) 
             object_ids=redacted,
             detail="ledger free text redacted",
         )
+    outbox_emit_many(events=[member_event(EventType.MEMBER_ANONYMISED, member)])
     return member
 
 

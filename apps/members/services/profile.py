@@ -12,9 +12,11 @@ from apps.core.activity import activity_happened
 from apps.core.bulk_insert import insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import User
+from apps.core.outbox import EventType, outbox_emit_many
 from apps.core.reasons import Reason
 from apps.members.locks import lock_consent, lock_member
 from apps.members.models import Consent, ConsentChannel, Gender, Member, MemberStatus, MemberToken, SourceChannel, Tag
+from apps.members.outbox_events import member_event
 from apps.members.phones import normalize_phone
 from apps.members.services.ledger import AccountOwner, points_accounts_open
 from apps.members.services.tiers import TierStart, lowest_tier, tier_history_start
@@ -129,6 +131,7 @@ def member_enrol(
     )
     if _profile_complete(member):
         _announce_profile_completed(member, now)
+    outbox_emit_many(events=[member_event(EventType.MEMBER_ENROLLED, member, source_channel=member.source_channel)])
     return member
 
 
@@ -166,6 +169,7 @@ def member_update_profile(*, member: Member, actor: User | None = None, tags: It
             _announce_profile_completed(member, timezone.now())
     if tags is not None:
         member.tags.set(_tags_by_name(tags))
+    outbox_emit_many(events=[member_event(EventType.MEMBER_UPDATED, member, changed=changed)] if changed else [])
     return member
 
 

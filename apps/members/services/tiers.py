@@ -19,9 +19,11 @@ from django.utils.translation import gettext as _
 from apps.core.bulk_insert import insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import User
+from apps.core.outbox import EventType, outbox_emit_many
 from apps.core.reasons import Reason, reason_fields, translated_param
 from apps.members.locks import lock_active_members_after, lock_member, lock_tiers
 from apps.members.models import Member, MemberStatus, Tier, TierAssignment, TierChange, TierChangeKind
+from apps.members.outbox_events import tier_events
 from apps.members.tier_rules import (
     PURCHASES,
     RFM_SEGMENT,
@@ -100,6 +102,7 @@ def tier_promote_on_growth(*, member: Member, now: datetime, actor: User | None 
         member.tier_assigned_until = None
         fields.append("tier_assigned_until")
     member.save(update_fields=fields)
+    outbox_emit_many(events=tier_events([change]), types=[EventType.TIER_CHANGED])
     return change
 
 
@@ -130,6 +133,7 @@ def tiers_promote_on_growth_many(*, members: Sequence[Member], now: datetime) ->
         member.tier_assigned_until = None
         promoted.append(member)
     TierChange.objects.bulk_create(changes)
+    outbox_emit_many(events=tier_events(changes), types=[EventType.TIER_CHANGED])
     _store_growth_values(members, now)
     Member.objects.bulk_update(promoted, ["tier", "tier_achieved_at", "tier_assigned_until"])
     return changes
@@ -268,6 +272,7 @@ def tiers_evaluate(*, now: datetime | None = None, chunk_size: int = 2000) -> Ti
                     member.updated_at = now
                     dirty.append(member)
             TierChange.objects.bulk_create(changes)
+            outbox_emit_many(events=tier_events(changes), types=[EventType.TIER_CHANGED])
             Member.objects.bulk_update(dirty, ["tier", "tier_achieved_at", "growth_value", "tier_assigned_until", "updated_at"])
             result.evaluated += len(members)
             last_pk = members[-1].pk
