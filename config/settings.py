@@ -486,6 +486,47 @@ UNFOLD = {
                 ],
             },
             {
+                "title": _("Behaviour rewards"),
+                "items": [
+                    {
+                        "title": _("Earning rules"),
+                        "icon": "rule_settings",
+                        "link": reverse_lazy("admin:rules_earningrule_changelist"),
+                        "permission": lambda request: request.user.has_perm("rules.view_earningrule"),
+                    },
+                    {
+                        "title": _("Rule awards and review"),
+                        "icon": "fact_check",
+                        "link": reverse_lazy("admin:rules_ruleaward_changelist"),
+                        "permission": lambda request: request.user.has_perm("rules.view_ruleaward"),
+                    },
+                    {
+                        "title": _("Tasks"),
+                        "icon": "task_alt",
+                        "link": reverse_lazy("admin:engagement_task_changelist"),
+                        "permission": lambda request: request.user.has_perm("engagement.view_task"),
+                    },
+                    {
+                        "title": _("Activity kinds"),
+                        "icon": "category",
+                        "link": reverse_lazy("admin:analytics_registeredactivitykind_changelist"),
+                        "permission": lambda request: request.user.has_perm("analytics.view_registeredactivitykind"),
+                    },
+                    {
+                        "title": _("Velocity limits"),
+                        "icon": "speed",
+                        "link": reverse_lazy("admin:abuse_velocitylimit_changelist"),
+                        "permission": lambda request: request.user.has_perm("abuse.view_velocitylimit"),
+                    },
+                    {
+                        "title": _("Blocklist"),
+                        "icon": "block",
+                        "link": reverse_lazy("admin:abuse_blockentry_changelist"),
+                        "permission": lambda request: request.user.has_perm("abuse.view_blockentry"),
+                    },
+                ],
+            },
+            {
                 "title": _("Analytics"),
                 "items": [
                     {
@@ -522,6 +563,12 @@ UNFOLD = {
                         "icon": "description",
                         "link": reverse_lazy("admin:messaging_messagetemplate_changelist"),
                         "permission": lambda request: request.user.has_perm("messaging.view_messagetemplate"),
+                    },
+                    {
+                        "title": _("Channel identities"),
+                        "icon": "badge",
+                        "link": reverse_lazy("admin:identities_channelidentity_changelist"),
+                        "permission": lambda request: request.user.has_perm("identities.view_channelidentity"),
                     },
                 ],
             },
