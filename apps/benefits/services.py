@@ -314,7 +314,7 @@ def _grant_by_code_for_update(*, code: str, member: Member | None) -> Grant:
 
 
 def _redeem(found: Grant, *, channel: str, order_ref: str, client: ApiClient | None, actor: User | None, now: datetime) -> Redemption:
-    if Benefit.objects.filter(pk=found.benefit_id, kind__in=STATUS_MARK_KINDS).exists():
+    if found.benefit.kind in STATUS_MARK_KINDS:  # the grant was locked with its benefit
         raise ApplicationError(
             "not_redeemable",
             _("A badge or title is a status the member keeps; it cannot be redeemed."),

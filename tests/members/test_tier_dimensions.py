@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.analytics.models import ActivityEvent, RfmScore
 from apps.core.errors import ApplicationError
+from apps.core.outbox import outbox_subscribed_types
 from apps.core.roles import CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members import selectors, services
 from apps.members.models import (
@@ -173,6 +174,7 @@ class TestConditionsCombine:
         for _ in range(30):
             member = MemberFactory()
             purchase(member, timezone.now() - timedelta(days=1), "10.00")
+        outbox_subscribed_types()  # the shared cache of subscribed webhook types is warm, as in a running system
         # lock chunk + growth + 3 metrics + tiers + savepoints, per chunk; the number does not grow with members.
         with django_assert_max_num_queries(14):
             services.tiers_evaluate(chunk_size=1000)

@@ -306,7 +306,9 @@ def test_a_template_without_a_wechat_template_id_gives_up(fake):
 
 
 @pytest.mark.django_db
-def test_marketing_on_a_wechat_channel_needs_the_members_consent_for_it(fake):
+def test_marketing_on_a_wechat_channel_needs_the_members_consent_for_it(fake, settings):
+    # Marketing waits out the quiet hours; this test is about consent, whatever the hour it runs at.
+    settings.USEROPS_MESSAGING = {**settings.USEROPS_MESSAGING, "QUIET_HOURS": [], "QUIET_HOURS_BY_CHANNEL": {}}
     oa_template()
     member = member_with(IdentityKind.OFFICIAL_ACCOUNT, "wx-oa-test", "oLiNaOpenId0001")
     ConsentFactory(member=member, channel=ConsentChannel.SMS)

@@ -165,7 +165,7 @@ class MyClubSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class JoinSerializer(serializers.Serializer):
+class ClubJoinInputSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
 

@@ -159,10 +159,10 @@ def _result(state: str, club: Club, membership: ClubMembership | None = None, jo
 class ClubJoinView(generics.GenericAPIView):
     permission_classes = [IsMember]
 
-    @extend_schema(request=s.JoinSerializer, responses=s.JoinResultSerializer, parameters=[IDEMPOTENCY_HEADER], tags=["clubs"])
+    @extend_schema(request=s.ClubJoinInputSerializer, responses=s.JoinResultSerializer, parameters=[IDEMPOTENCY_HEADER], tags=["clubs"])
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        data = s.JoinSerializer(data=request.data)
+        data = s.ClubJoinInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         club = selectors.club_get(pk=pk)
         outcome = services.club_join_request(club=club, member=request.auth.member, message=data.validated_data["message"])
