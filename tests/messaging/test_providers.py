@@ -233,7 +233,7 @@ def test_status_is_reported_by_the_system_check_and_in_the_back_office(settings,
     assert {w.obj for w in providers_configured_check(None, databases=["default"])} == {"channel sms", "channel push"}
     for url in (reverse("admin:messaging_message_changelist"), reverse("admin:messaging_messagetemplate_changelist")):
         page = admin_client.get(url).content.decode()
-        assert 'data-channel="sms" data-configured="no"' in page and "aliyun_sms lacks SIGN_NAME" in page
+        assert 'data-channel="sms" data-configured="no"' in page and "<code>aliyun_sms</code>" in page and "<code>SIGN_NAME</code>" in page
         assert 'data-channel="email" data-configured="yes"' in page
 
 

@@ -36,10 +36,11 @@ _registry: dict[str, type[Provider]] = {}
 
 
 class ProviderNotConfiguredError(Exception):
-    def __init__(self, channel: str, detail: str) -> None:
+    def __init__(self, channel: str, detail: str, *, missing: tuple[str, ...] = ()) -> None:
         super().__init__(f"{PROVIDER_NOT_CONFIGURED}: {detail}")
         self.channel = channel
         self.detail = detail
+        self.missing = missing
 
 
 def register_provider(provider: type[Provider]) -> type[Provider]:
@@ -74,7 +75,7 @@ def _build(channel: str) -> tuple[str, Any]:
             raise ProviderNotConfiguredError(channel, f"{name} does not send {channel} messages")
         provider = cls((_settings().get("PROVIDERS") or {}).get(name) or {})
         if missing := provider.missing_settings():
-            raise ProviderNotConfiguredError(channel, f"{name} lacks {', '.join(missing)}")
+            raise ProviderNotConfiguredError(channel, f"{name} lacks {', '.join(missing)}", missing=tuple(missing))
         return name, provider
     if "." in name:
         try:
@@ -100,7 +101,7 @@ def provider_statuses(channels: list[str] | None = None) -> list[ProviderStatus]
         try:
             name, provider = _build(channel)
         except ProviderNotConfiguredError as exc:
-            statuses.append(ProviderStatus(channel=channel, provider=name, configured=False, problem=exc.detail))
+            statuses.append(ProviderStatus(channel=channel, provider=name, configured=False, problem=exc.detail, missing=exc.missing))
             continue
         statuses.append(
             ProviderStatus(

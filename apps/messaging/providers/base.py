@@ -47,6 +47,13 @@ class ProviderStatus:
     configured: bool
     problem: str = ""
     development_only: bool = False
+    missing: tuple[str, ...] = ()  # the settings still to set, when that is what is wrong
+
+    @property
+    def channel_label(self) -> str:
+        from apps.members.models import ConsentChannel
+
+        return str(dict(ConsentChannel.choices).get(self.channel, self.channel))
 
 
 class Provider:
