@@ -769,18 +769,9 @@ class TierAdminForm(forms.ModelForm):
 
     class Meta:
         model = Tier
-        fields = [
-            "code",
-            "name",
-            "description",
-            "rank",
-            "points_multiplier",
-            "threshold",
-            "min_purchases",
-            "min_spend",
-            "rfm_segments",
-            "invitation_only",
-        ]
+        # The admin's fieldsets choose the fields. Naming them here as well would make the translation admin copy them
+        # onto the admin as ``fields`` at its first page, and Django's checks refuse ``fields`` beside ``fieldsets``.
+        exclude: list[str] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

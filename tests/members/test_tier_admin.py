@@ -184,3 +184,11 @@ def test_what_if_page_in_chinese(client, staff):
     client.force_login(staff(OPERATIONS_MANAGER, language="zh-hans"))
     page = client.get(reverse("admin:members_tier_what_if")).content.decode()
     assert "保存这些门槛" in page and "金卡会员" in page and "显示效果" in page
+
+
+def test_the_tier_pages_leave_the_admin_passing_djangos_checks(admin_client):
+    """Opening the tier form once must not change the admin's declaration (fields beside fieldsets is refused)."""
+    from django.core.management import call_command
+
+    assert admin_client.get("/admin/members/tier/add/").status_code == 200
+    call_command("check")
