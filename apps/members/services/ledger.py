@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
@@ -418,10 +418,17 @@ def points_adjust(*, member: Member, amount: int, reason: str, actor: User, expi
     return adjustment
 
 
+Adjustment = TypeVar("Adjustment", PointsAdjustment, GrowthAdjustment)
+
+
 def _lock_pending(adjustment: PointsAdjustment, actor: User) -> PointsAdjustment:
-    adjustment = lock_points_adjustment(adjustment_id=adjustment.pk)
     if not actor.has_perm("members.approve_pointsadjustment"):
         raise ApplicationError("permission_denied", _("You may not approve or reject points adjustments."), http_status=403)
+    return _still_pending(lock_points_adjustment(adjustment_id=adjustment.pk), actor)
+
+
+def _still_pending(adjustment: Adjustment, actor: User) -> Adjustment:
+    """A locked adjustment that a second person may still decide (points and growth value alike)."""
     if adjustment.requested_by_id == actor.pk:
         raise ApplicationError("own_adjustment", _("Another person must approve or reject an adjustment you asked for."), http_status=403)
     if adjustment.state != AdjustmentState.PENDING:
@@ -433,6 +440,15 @@ def _lock_pending(adjustment: PointsAdjustment, actor: User) -> PointsAdjustment
     return adjustment
 
 
+def _decided(adjustment: Adjustment, *, state: str, actor: User, now: datetime, note: str) -> Adjustment:
+    """Record a second person's decision on a pending adjustment (points and growth value alike)."""
+    adjustment.state = state
+    adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, now, note
+    adjustment._history_user = actor
+    adjustment.save()
+    return adjustment
+
+
 @transaction.atomic
 def points_adjustment_approve(*, adjustment: PointsAdjustment, actor: User, note: str = "") -> PointsAdjustment:
     """A second person approves a pending adjustment: only now do the points move, through the ledger."""
@@ -440,11 +456,7 @@ def points_adjustment_approve(*, adjustment: PointsAdjustment, actor: User, note
     account = lock_points_account(member_id=adjustment.member_id)
     now = timezone.now()
     _apply_adjustment(adjustment, account, now=now, expires_at=None)
-    adjustment.state = AdjustmentState.APPROVED
-    adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, now, (note or "").strip()[:255]
-    adjustment._history_user = actor
-    adjustment.save()
-    return adjustment
+    return _decided(adjustment, state=AdjustmentState.APPROVED, actor=actor, now=now, note=(note or "").strip()[:255])
 
 
 @transaction.atomic
@@ -452,11 +464,7 @@ def points_adjustment_reject(*, adjustment: PointsAdjustment, actor: User, note:
     """A second person refuses a pending adjustment, saying why; no points move."""
     note = _reason(note)["reason"]
     adjustment = _lock_pending(adjustment, actor)
-    adjustment.state = AdjustmentState.REJECTED
-    adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, timezone.now(), note
-    adjustment._history_user = actor
-    adjustment.save()
-    return adjustment
+    return _decided(adjustment, state=AdjustmentState.REJECTED, actor=actor, now=timezone.now(), note=note)
 
 
 @transaction.atomic
@@ -724,18 +732,9 @@ def growth_adjust(*, member: Member, amount: int, reason: str, actor: User) -> G
 
 
 def _lock_pending_growth(adjustment: GrowthAdjustment, actor: User) -> GrowthAdjustment:
-    adjustment = lock_growth_adjustment(adjustment_id=adjustment.pk)
     if not actor.has_perm("members.approve_growthadjustment"):
         raise ApplicationError("permission_denied", _("You may not approve or reject growth value adjustments."), http_status=403)
-    if adjustment.requested_by_id == actor.pk:
-        raise ApplicationError("own_adjustment", _("Another person must approve or reject an adjustment you asked for."), http_status=403)
-    if adjustment.state != AdjustmentState.PENDING:
-        raise ApplicationError(
-            "adjustment_decided",
-            _("This adjustment is no longer waiting: %(state)s.") % {"state": adjustment.get_state_display()},
-            http_status=409,
-        )
-    return adjustment
+    return _still_pending(lock_growth_adjustment(adjustment_id=adjustment.pk), actor)
 
 
 @transaction.atomic
@@ -745,11 +744,7 @@ def growth_adjustment_approve(*, adjustment: GrowthAdjustment, actor: User, note
     member = lock_member(member_id=adjustment.member_id)
     now = timezone.now()
     _apply_growth_adjustment(adjustment, member, now=now)
-    adjustment.state = AdjustmentState.APPROVED
-    adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, now, (note or "").strip()[:255]
-    adjustment._history_user = actor
-    adjustment.save()
-    return adjustment
+    return _decided(adjustment, state=AdjustmentState.APPROVED, actor=actor, now=now, note=(note or "").strip()[:255])
 
 
 @transaction.atomic
@@ -757,11 +752,7 @@ def growth_adjustment_reject(*, adjustment: GrowthAdjustment, actor: User, note:
     """A second person refuses a pending growth adjustment, saying why; nothing moves."""
     note = _reason(note)["reason"]
     adjustment = _lock_pending_growth(adjustment, actor)
-    adjustment.state = AdjustmentState.REJECTED
-    adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, timezone.now(), note
-    adjustment._history_user = actor
-    adjustment.save()
-    return adjustment
+    return _decided(adjustment, state=AdjustmentState.REJECTED, actor=actor, now=timezone.now(), note=note)
 
 
 @dataclass(frozen=True)
