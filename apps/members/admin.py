@@ -1053,32 +1053,40 @@ DECISION_PAGE: dict[str, Any] = {
 }
 
 
-@admin.register(PointsAdjustment)
-class PointsAdjustmentAdmin(AdminActionsMixin, ReadOnlyAdmin):
-    """Every staff points adjustment; those above a staff member's daily limit wait here for another person's decision."""
+class AdjustmentAdmin(AdminActionsMixin, ReadOnlyAdmin):
+    """A staff adjustment list (points or growth value): those above a staff member's daily limit wait here for another
+    person's decision. A subclass names its ``approve_permission`` and declares its approve and reject actions."""
 
     list_display = ["requested_at", "member_link", "amount", "state_badge", "reason", "requested_by", "decided_by", "decided_at"]
     list_filter = [("state", ChoicesDropdownFilter)]
     list_select_related = ["member", "requested_by", "decided_by"]
     ordering = ["-requested_at", "-id"]
     actions_detail = ["approve", "reject"]
+    approve_permission = ""
 
     @display(description=_("member"))
-    def member_link(self, obj: PointsAdjustment) -> SafeString:
+    def member_link(self, obj: PointsAdjustment | GrowthAdjustment) -> SafeString:
         return format_html('<a href="{}">{}</a>', reverse("admin:members_member_change", args=[obj.member_id]), obj.member.name)
 
     @display(description=_("state"), label=ADJUSTMENT_COLOURS)
-    def state_badge(self, obj: PointsAdjustment) -> tuple[str, str]:
+    def state_badge(self, obj: PointsAdjustment | GrowthAdjustment) -> tuple[str, str]:
         return obj.state, obj.get_state_display()
 
     def has_approve_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
-        return request.user.has_perm("members.approve_pointsadjustment")
+        return request.user.has_perm(self.approve_permission)
 
     # Only a pending adjustment asked for by someone else offers the decision buttons.
     def get_actions_detail(self, request: HttpRequest, object_id: str) -> list[Any]:
         actions = super().get_actions_detail(request, object_id)
-        open_to_user = PointsAdjustment.objects.filter(pk=object_id, state=AdjustmentState.PENDING).exclude(requested_by=request.user)
+        open_to_user = self.model.objects.filter(pk=object_id, state=AdjustmentState.PENDING).exclude(requested_by=request.user)
         return actions if open_to_user.exists() else []
+
+
+@admin.register(PointsAdjustment)
+class PointsAdjustmentAdmin(AdjustmentAdmin):
+    """Every staff points adjustment."""
+
+    approve_permission = "members.approve_pointsadjustment"
 
     approve = AdminAction(
         description=_("Approve"),
@@ -1134,30 +1142,10 @@ GROWTH_DECISION_PAGE: dict[str, Any] = {
 
 
 @admin.register(GrowthAdjustment)
-class GrowthAdjustmentAdmin(AdminActionsMixin, ReadOnlyAdmin):
-    """Every staff growth-value adjustment; those above a staff member's daily limit wait here for another person."""
+class GrowthAdjustmentAdmin(AdjustmentAdmin):
+    """Every staff growth-value adjustment."""
 
-    list_display = ["requested_at", "member_link", "amount", "state_badge", "reason", "requested_by", "decided_by", "decided_at"]
-    list_filter = [("state", ChoicesDropdownFilter)]
-    list_select_related = ["member", "requested_by", "decided_by"]
-    ordering = ["-requested_at", "-id"]
-    actions_detail = ["approve", "reject"]
-
-    @display(description=_("member"))
-    def member_link(self, obj: GrowthAdjustment) -> SafeString:
-        return format_html('<a href="{}">{}</a>', reverse("admin:members_member_change", args=[obj.member_id]), obj.member.name)
-
-    @display(description=_("state"), label=ADJUSTMENT_COLOURS)
-    def state_badge(self, obj: GrowthAdjustment) -> tuple[str, str]:
-        return obj.state, obj.get_state_display()
-
-    def has_approve_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
-        return request.user.has_perm("members.approve_growthadjustment")
-
-    def get_actions_detail(self, request: HttpRequest, object_id: str) -> list[Any]:
-        actions = super().get_actions_detail(request, object_id)
-        open_to_user = GrowthAdjustment.objects.filter(pk=object_id, state=AdjustmentState.PENDING).exclude(requested_by=request.user)
-        return actions if open_to_user.exists() else []
+    approve_permission = "members.approve_growthadjustment"
 
     approve = AdminAction(
         description=_("Approve"),
