@@ -1,46 +1,18 @@
 """Real threads against PostgreSQL: an address claimed by two members at the same instant goes to one of them."""
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
 
-from apps.core.errors import ApplicationError
 from apps.identities import services
 from apps.identities.models import ChannelIdentity, IdentityKind, SubscriptionQuota
 from tests.identities.factories import ChannelIdentityFactory
 from tests.members.factories import MemberFactory
+from tests.members.test_concurrency import run_at_once
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
 
 THREADS = 8
-
-
-def run_at_once(work) -> Counter:
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrency is proven on PostgreSQL")
-    barrier = threading.Barrier(THREADS)
-    outcomes: Counter = Counter()
-    lock = threading.Lock()
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait()
-            outcome = work(index)
-        except ApplicationError as exc:
-            outcome = exc.code
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes[outcome] += 1
-
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return outcomes
 
 
 def test_one_openid_claimed_by_several_members_at_once_goes_to_one():
@@ -50,7 +22,7 @@ def test_one_openid_claimed_by_several_members_at_once_goes_to_one():
         services.identity_set(member_id=members[index], kind=IdentityKind.OFFICIAL_ACCOUNT, app_id="wx-oa", external_id="oContested")
         return "set"
 
-    assert run_at_once(claim) == Counter({"set": 1, "identity_taken": THREADS - 1})
+    assert run_at_once(claim, THREADS) == Counter({"set": 1, "identity_taken": THREADS - 1})
     assert ChannelIdentity.objects.filter(external_id="oContested").count() == 1
 
 
@@ -62,5 +34,5 @@ def test_subscriptions_reported_at_once_all_count():
         services.subscription_grant(member_id=member.pk, template_id="tmpl-1", count=2)
         return "granted"
 
-    assert run_at_once(grant) == Counter({"granted": THREADS})
+    assert run_at_once(grant, THREADS) == Counter({"granted": THREADS})
     assert SubscriptionQuota.objects.get(member=member).remaining == 2 * THREADS

@@ -1,44 +1,18 @@
 """Real threads against PostgreSQL: two batches racing for one member's capped rule pay exactly the cap."""
 
-import threading
-from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
 from django.utils import timezone
 
 from apps.members.models import PointsAccount, PointsEntry
 from apps.rules.models import EarningRule, RuleAward, RuleCounter
 from tests.core.factories import ApiClientFactory
 from tests.members.factories import MemberFactory
+from tests.members.test_concurrency import run_at_once
 from tests.rules.factories import EarningRuleFactory, event, ingest
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
-
-
-def run_at_once(work, threads: int) -> Counter:
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrency is proven on PostgreSQL")
-    barrier = threading.Barrier(threads)
-    outcomes: Counter = Counter()
-    lock = threading.Lock()
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait()
-            outcome = work(index)
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes[outcome] += 1
-
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return outcomes
 
 
 def test_two_batches_racing_for_a_daily_cap_pay_exactly_the_cap():
