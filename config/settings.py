@@ -68,6 +68,11 @@ INSTALLED_APPS = [
     "apps.reminders",
     "apps.rules",
     "apps.webhooks",
+    "apps.sales",
+    "apps.tagging",
+    "apps.feedback",
+    "apps.lifecycle",
+    "apps.journeys",
 ]
 
 MIDDLEWARE = [

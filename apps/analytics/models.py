@@ -31,6 +31,13 @@ class ActivityKind(models.TextChoices):
     CONTENT_FEATURED = "content_featured", _("Content featured")
     TEST_DRIVE_BOOKED = "test_drive_booked", _("Test drive booked")
     SERVICE_VISIT = "service_visit", _("Service visit")
+    # The customer journey: what dealers, the website and the member app report about a prospect becoming an owner.
+    LEAD_CREATED = "lead_created", _("Lead created")
+    TEST_DRIVE_COMPLETED = "test_drive_completed", _("Test drive completed")
+    ORDER_PLACED = "order_placed", _("Order placed")
+    ORDER_CANCELLED = "order_cancelled", _("Order cancelled")
+    DELIVERED = "delivered", _("Delivered")
+    RENEWAL = "renewal", _("Renewal")
 
 
 KIND_CODE_MAX_LENGTH = 40

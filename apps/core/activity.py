@@ -126,8 +126,13 @@ def activity_happened(
     channel: str = "",
     amount: Decimal | None = None,
     order_ref: str = "",
+    nps_score: int | None = None,
+    properties: dict[str, Any] | None = None,
 ) -> None:
-    """Announce one activity; recorders run once the current transaction commits."""
+    """Announce one activity; recorders run once the current transaction commits.
+
+    ``properties`` carry what the kind is about (the dealer's code, the product, the survey …) for rules and analytics.
+    """
     event = {
         "member_id": member_id,
         "kind": kind,
@@ -136,6 +141,8 @@ def activity_happened(
         "channel": channel,
         "amount": amount,
         "order_ref": order_ref,
+        "nps_score": nps_score,
+        "properties": properties or {},
     }
 
     def deliver() -> None:

@@ -92,6 +92,8 @@ class SourceChannel(models.TextChoices):
 
 
 class MemberStatus(models.TextChoices):
+    # A person we know of (a lead) who has not enrolled in the programme: no points, no tier progress, no campaigns.
+    PROSPECT = "prospect", _("Prospect")
     ACTIVE = "active", _("Active")
     FROZEN = "frozen", _("Frozen")
     CLOSED = "closed", _("Closed")

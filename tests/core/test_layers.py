@@ -11,6 +11,7 @@ LEVELS = {
     "core": 0,
     "members": 1,
     "identities": 1.5,
+    "sales": 1.5,
     "benefits": 2,
     "webhooks": 2,
     "messaging": 2,
@@ -18,10 +19,14 @@ LEVELS = {
     "campaigns": 3,
     "events": 3,
     "reminders": 3,
+    "tagging": 3.5,
+    "feedback": 3.5,
     "analytics": 4,
     "abuse": 5,
     "engagement": 5,
     "rules": 5,
+    "lifecycle": 5,
+    "journeys": 6,
 }
 BUSINESS_MODULES = {"models", "services", "selectors", "locks"}
 INTERFACE_MODULES = {"admin", "api", "tasks", "management"}
