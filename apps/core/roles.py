@@ -34,6 +34,7 @@ PROJECT_APPS = (
     "imports",
     "engagement",
     "rules",
+    "journeys",
 )
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -85,6 +86,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "rules.add_ruletiermultiplier",
         "rules.change_ruletiermultiplier",
         "rules.delete_ruletiermultiplier",
+        # Builds and runs journeys.
+        "journeys.*",
     ],
     ANALYST: [f"{app}.view_*" for app in PROJECT_APPS if app != "core"] + ["members.export_member"],
     # Reads the access log and the audit trail; sees members masked, changes nothing.

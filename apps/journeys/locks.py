@@ -1,0 +1,33 @@
+"""The one place journeys and enrolments are locked, first in the product's lock order (docs/architecture.md).
+
+A journey sits where a campaign does: before its enrolments (a run's rows), which come before the benefit a step
+grants and the members' points accounts. A status change takes the journey FOR NO KEY UPDATE; a step chunk holds
+it FOR SHARE while it works, so a pause or a stop waits for the chunk in flight and the next chunk sees it.
+"""
+
+from django.db import connection
+
+from apps.journeys.models import Enrolment, EnrolmentState, Journey
+
+
+def lock_journey(*, journey_id: int) -> Journey:
+    return Journey.objects.select_for_update(no_key=True).get(pk=journey_id)
+
+
+def share_journey_status(*, journey_id: int) -> str | None:
+    """The journey's status, held FOR SHARE until the transaction ends (None: the journey is gone)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT status FROM journeys_journey WHERE id = %s FOR SHARE", [journey_id])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def claim_due_enrolments(*, journey_id: int, step_id: int, due_by: object, limit: int) -> list[tuple[int, int, int]]:
+    """Up to ``limit`` active enrolments due at a step, as (id, member id, entry number), locked; rows another
+    worker holds are skipped, so two ticks share the work instead of waiting for or repeating it."""
+    return list(
+        Enrolment.objects.filter(journey_id=journey_id, step_id=step_id, state=EnrolmentState.ACTIVE, due_at__lte=due_by)
+        .order_by("pk")
+        .select_for_update(skip_locked=True)
+        .values_list("pk", "member_id", "entry_number")[:limit]
+    )
