@@ -631,6 +631,7 @@ USEROPS_PERIODIC_TASKS = {
     "Roll up activity": {"task": "analytics.rollup", "crontab": "7 * * * *"},
     "Score members (RFM)": {"task": "analytics.score_rfm", "crontab": "40 3 * * *"},
     "Deliver webhooks": {"task": "webhooks.dispatch", "crontab": "* * * * *"},
+    "Tick journeys": {"task": "journeys.tick", "crontab": "* * * * *"},
 }
 
 # Events: the channels registrants are told on (waitlist promotion, cancellation, reminder) and how long
@@ -649,6 +650,11 @@ USEROPS_CAMPAIGNS = {
     "FREQUENCY_CAP": env.int("USEROPS_CAMPAIGN_FREQUENCY_CAP", default=4),
     "FREQUENCY_CAP_DAYS": env.int("USEROPS_CAMPAIGN_FREQUENCY_CAP_DAYS", default=30),
     "STALLED_AFTER_MINUTES": env.int("USEROPS_CAMPAIGN_STALLED_AFTER_MINUTES", default=10),
+}
+
+# Journeys: how many due members one step handles per transaction.
+USEROPS_JOURNEYS = {
+    "CHUNK_SIZE": env.int("USEROPS_JOURNEY_CHUNK_SIZE", default=10000),
 }
 
 # Member import: files with more rows than the threshold go to a background job with a progress page; rows are

@@ -17,7 +17,6 @@ The tick works one journey at a time, set-based:
 """
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,7 +36,7 @@ from apps.campaigns.models import Segment
 from apps.campaigns.selectors import segment_members
 from apps.core.errors import ApplicationError
 from apps.core.models import User
-from apps.core.outbox import Event, EventType, outbox_emit_many
+from apps.core.outbox import EventType, outbox_emit_many
 from apps.core.reasons import Reason
 from apps.journeys.locks import claim_due_enrolments, lock_journey, share_journey_status
 from apps.journeys.models import (
@@ -56,6 +55,7 @@ from apps.journeys.models import (
     StepOutcome,
     StepRun,
 )
+from apps.journeys.outbox_events import step_events
 from apps.journeys.steps import StepSpec, known_activity_kind, steps_clean, wait_until
 from apps.lifecycle.models import LifecycleStage, MemberStage, StageChange, StageDimension
 from apps.members.models import Consent, Member, MemberStatus, TierChange, TierChangeKind
@@ -390,25 +390,6 @@ def _act(journey: Journey, step: JourneyStep, claimed: Claimed, now: datetime) -
         members_tag_many(member_ids=claimed.member_ids, tag_name=params["tag"])
 
 
-def _step_events(journey: Journey, step: JourneyStep, claimed: Claimed, outcomes: dict[int, str], now: datetime) -> Iterator[Event]:
-    for pk, member_id, entry in claimed.rows:
-        yield (
-            EventType.JOURNEY_STEP,
-            member_id,
-            {
-                "journey_id": journey.pk,
-                "version": step.version.number,
-                "enrolment_id": pk,
-                "entry_number": entry,
-                "member_id": member_id,
-                "step": step.position,
-                "step_kind": step.kind,
-                "outcome": outcomes[pk],
-                "ran_at": now.isoformat(),
-            },
-        )
-
-
 def _advance(step: JourneyStep, steps: dict[int, JourneyStep], moves: dict[int | None, list[int]], now: datetime) -> None:
     """Move each group of enrolments to its next position (None: the journey is done for them), one UPDATE each."""
     for position, ids in moves.items():
@@ -459,7 +440,7 @@ def journey_step_chunk(*, journey_id: int, step: JourneyStep, steps: dict[int, J
                 outcomes[pk] = outcome
                 moves[target].append(pk)
         _write_runs(step, claimed, outcomes, now)
-        outbox_emit_many(events=_step_events(journey, step, claimed, outcomes, now), types=[EventType.JOURNEY_STEP], occurred_at=now)
+        outbox_emit_many(events=step_events(journey, step, claimed.rows, outcomes, now), types=[EventType.JOURNEY_STEP], occurred_at=now)
         _advance(step, steps, moves, now)
         return len(claimed.rows)
 

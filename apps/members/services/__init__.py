@@ -43,6 +43,7 @@ from apps.members.services.profile import (
     member_update_profile,
     member_withdraw_all_consents,
     members_history_record_created,
+    members_tag_many,
 )
 from apps.members.services.tiers import (
     TierEvaluation,
@@ -88,6 +89,7 @@ __all__ = [
     "member_update_profile",
     "member_withdraw_all_consents",
     "members_history_record_created",
+    "members_tag_many",
     "points_accounts_open",
     "points_adjust",
     "points_adjustment_approve",

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -142,6 +142,26 @@ def _tags_by_name(names: Iterable[str]) -> list[Tag]:
         if name:
             tags.append(Tag.objects.get_or_create(name=name)[0])
     return tags
+
+
+@transaction.atomic
+def members_tag_many(*, member_ids: Sequence[int], tag_name: str) -> int:
+    """Give a tag to many members in one INSERT (journeys' tag step); members who have it already are left alone.
+
+    Returns how many members got the tag now. Closed members and unknown ids are skipped.
+    """
+    name = tag_name.strip()
+    if not name:
+        raise ApplicationError("tag_required", _("A tag needs a name."), fields={"tag": ""})
+    tag = Tag.objects.get_or_create(name=name)[0]
+    through = Member.tags.through
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {through._meta.db_table} (member_id, tag_id)"  # noqa: S608 (our table)
+            " SELECT m.id, %s FROM members_member m WHERE m.id = ANY(%s) AND m.status <> %s ON CONFLICT DO NOTHING",
+            [tag.pk, list(member_ids), MemberStatus.CLOSED],
+        )
+        return cursor.rowcount
 
 
 @transaction.atomic
