@@ -488,6 +488,12 @@ UNFOLD = {
                         "link": reverse_lazy("admin:campaigns_referral_changelist"),
                         "permission": lambda request: request.user.has_perm("campaigns.view_referral"),
                     },
+                    {
+                        "title": _("Journeys"),
+                        "icon": "route",
+                        "link": reverse_lazy("admin:journeys_journey_changelist"),
+                        "permission": lambda request: request.user.has_perm("journeys.view_journey"),
+                    },
                 ],
             },
             {
