@@ -392,15 +392,18 @@ def _act(journey: Journey, step: JourneyStep, claimed: Claimed, now: datetime) -
 
 def _advance(step: JourneyStep, steps: dict[int, JourneyStep], moves: dict[int | None, list[int]], now: datetime) -> None:
     """Move each group of enrolments to its next position (None: the journey is done for them), one UPDATE each."""
-    for position, ids in moves.items():
-        if not ids:
-            continue
-        target = steps.get(position) if position is not None else None
-        enrolments = Enrolment.objects.filter(pk__in=ids)
-        if target is None:
-            enrolments.update(state=EnrolmentState.COMPLETED, step=None, due_at=None, finished_at=now)
-        else:
-            enrolments.update(step=target, due_at=wait_until(target.params, now) if target.kind == StepKind.WAIT else now)
+    table = Enrolment._meta.db_table
+    with connection.cursor() as cursor:
+        for position, ids in moves.items():
+            target = steps.get(position) if position is not None else None
+            if target is None:
+                cursor.execute(
+                    f"UPDATE {table} SET state = %s, step_id = NULL, due_at = NULL, finished_at = %s WHERE id = ANY(%s)",  # noqa: S608
+                    [EnrolmentState.COMPLETED, now, ids],
+                )
+            else:
+                due_at = wait_until(target.params, now) if target.kind == StepKind.WAIT else now
+                cursor.execute(f"UPDATE {table} SET step_id = %s, due_at = %s WHERE id = ANY(%s)", [target.pk, due_at, ids])  # noqa: S608
 
 
 def _write_runs(step: JourneyStep, claimed: Claimed, outcomes: dict[int, str], now: datetime) -> None:
