@@ -150,3 +150,14 @@ def test_roles_without_journeys_cannot_reach_them_by_url(client, staff, role):
     assert client.get(reverse("admin:journeys_journey_change", args=[journey.pk])).status_code == 403
     assert client.get(reverse("admin:journeys_journey_steps", args=[journey.pk])).status_code == 403
     assert client.post(reverse("admin:journeys_journey_start", args=[journey.pk])).status_code == 403
+
+
+def test_the_journey_page_and_its_refusals_speak_chinese(client, staff):
+    journey = JourneyFactory()
+    services.journey_steps_save(journey=journey, steps=[wait(days=1)])
+    client.force_login(staff(CAMPAIGN_MANAGER))
+    page = client.get(reverse("admin:journeys_journey_change", args=[journey.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "编辑步骤" in page and "对照组" in page and "进入条件" in page
+    url = reverse("admin:journeys_journey_steps", args=[journey.pk])
+    refused = client.post(url, steps_post([{"kind": "wait"}]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "步骤 1（等待），days：请填写等待时长" in str(refused.context["formset"].forms[0].errors["days"])
