@@ -303,3 +303,13 @@ def test_pause_holds_everyone_resume_continues_and_stop_exits_everyone():
     assert journey.status == JourneyStatus.STOPPED
     assert set(states(journey).values()) == {EnrolmentState.COMPLETED, EnrolmentState.EXITED}
     assert services.journey_tick(journey_id=journey.pk, now=now + timedelta(days=5)).processed == 0
+
+
+def test_events_reported_while_paused_enter_once_resumed():
+    journey = running_journey([wait(days=1)], entry_kind="event", entry_segment=None, entry_activity_kind=ActivityKind.TEST_DRIVE_COMPLETED)
+    services.journey_pause(journey=journey)
+    event = ActivityEventFactory(kind=ActivityKind.TEST_DRIVE_COMPLETED)
+    assert services.journey_tick(journey_id=journey.pk).entered == 0
+    services.journey_resume(journey=journey)
+    assert services.journey_tick(journey_id=journey.pk).entered == 1
+    assert list(states(journey)) == [event.member_id]
