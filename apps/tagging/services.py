@@ -286,12 +286,11 @@ def attribute_values_anonymise(*, member: Member) -> int:
 
 
 def _tag(name: str) -> Tag:
-    tags = tags_by_name([name])
-    if not tags:
+    if not name.strip():
         raise ApplicationError("tag_required", _("Name the tag."), fields={"tag": name})
-    if len(tags[0].name) > Tag._meta.get_field("name").max_length:
-        raise ApplicationError("invalid_tag", _("A tag name has at most 50 characters."), fields={"tag": name})
-    return tags[0]
+    if len(name.strip()) > Tag._meta.get_field("name").max_length:
+        raise ApplicationError("invalid_tag", _("A tag name has at most 50 characters."), fields={"tag": name[:60]})
+    return tags_by_name([name])[0]
 
 
 def _resolve_identifiers(identifiers: Iterable[str]) -> tuple[list[int], list[str]]:
