@@ -181,3 +181,29 @@ class AutoTagMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_id}:{self.member_id}"
+
+
+class AttributeImport(models.Model):
+    """An uploaded file of attribute values, applied by a background job; its rows' errors are kept for the job page."""
+
+    original_name = models.CharField(_("file"), max_length=255)
+    # The file's text until the job has read it: it names members, so it is not kept afterwards.
+    content = models.TextField(blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=TagJobStatus.choices, default=TagJobStatus.QUEUED)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    members_updated = models.PositiveIntegerField(_("members updated"), default=0)
+    # Row number, column and message of each refused row (at most the first thousand).
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    error_count = models.PositiveIntegerField(_("rows refused"), default=0)
+    failure = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("attribute import")
+        verbose_name_plural = _("attribute imports")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.original_name

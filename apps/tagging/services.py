@@ -1,6 +1,8 @@
 """Attributes and their values, tag jobs, auto-tag rules. Tags themselves are written by members' one tag write path."""
 
 import contextlib
+import csv
+import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from apps.members.phones import normalize_phone
 from apps.members.services import tags_add, tags_by_name, tags_remove
 from apps.tagging.models import (
     Attribute,
+    AttributeImport,
     AttributeKind,
     AttributeValue,
     AutoTagMember,
@@ -204,13 +207,9 @@ class AttributeImportResult:
     errors: list[RowError]
 
 
-def attribute_values_import(*, header: list[str], rows: Iterable[list[str]], actor: User | None = None) -> AttributeImportResult:
-    """Set attribute values from a file: an ``external_id`` or ``phone`` column names the member, the others are codes.
-
-    Each row is checked on its own: a row with an error (unknown member, a bad value) changes nothing and is
-    reported with its number and column; the good rows are written a chunk per transaction.
-    """
-    columns = [name.strip() for name in header]
+def _import_columns(header: list[str]) -> tuple[list[str], str, list[str], dict[str, Attribute]]:
+    """The file's columns, the identifying one, the attribute codes and their attributes; a bad header is refused."""
+    columns = [name.strip().lstrip("\ufeff") for name in header]
     key = "external_id" if "external_id" in columns else "phone" if "phone" in columns else None
     if key is None:
         raise ApplicationError("missing_column", _("The file needs an external_id or a phone column."), fields={"file": ""})
@@ -222,6 +221,16 @@ def attribute_values_import(*, header: list[str], rows: Iterable[list[str]], act
         raise ApplicationError("unknown_attribute", message, fields={"file": unknown[0]})
     if not codes:
         raise ApplicationError("missing_column", _("The file has no attribute columns."), fields={"file": ""})
+    return columns, key, codes, attributes
+
+
+def attribute_values_import(*, header: list[str], rows: Iterable[list[str]], actor: User | None = None) -> AttributeImportResult:
+    """Set attribute values from a file: an ``external_id`` or ``phone`` column names the member, the others are codes.
+
+    Each row is checked on its own: a row with an error (unknown member, a bad value) changes nothing and is
+    reported with its number and column; the good rows are written a chunk per transaction.
+    """
+    columns, key, codes, attributes = _import_columns(header)
     errors: list[RowError] = []
     pending: dict[str, tuple[int, dict[str, Any]]] = {}
     count = updated = 0
@@ -491,3 +500,60 @@ def member_tagging_merge(*, survivor: Member, merged: Member) -> dict[str, int]:
     AutoTagMember.objects.filter(member=merged).exclude(rule_id__in=marked).update(member=survivor)
     AutoTagMember.objects.filter(member=merged).delete()
     return {"attribute_values": moved_values, "tags": tags_moved}
+
+
+# --- attribute files --------------------------------------------------------------------------------------------
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+ERRORS_KEPT = 1000
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("gb18030", errors="replace")
+
+
+@transaction.atomic
+def attribute_import_create(*, name: str, data: bytes, actor: User | None = None) -> AttributeImport:
+    """Keep an uploaded CSV of attribute values and queue its job; the header is checked at once."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ApplicationError("file_too_large", _("The file is larger than 20 MB."), fields={"file": name})
+    text = _decode(data)
+    header = next(csv.reader(io.StringIO(text)), [])
+    _import_columns(header)
+    job = AttributeImport.objects.create(original_name=name[:255], content=text, created_by=actor)
+    enqueue_on_commit("tagging.import_attributes", job.pk)
+    return job
+
+
+def attribute_import_run(*, import_id: int) -> AttributeImport:
+    """Apply the file (a chunk of rows per transaction), then keep the outcome and forget the file's text."""
+    with transaction.atomic():
+        job = AttributeImport.objects.select_for_update().get(pk=import_id)
+        if job.status != TagJobStatus.QUEUED:
+            return job
+        job.status = TagJobStatus.RUNNING
+        job.save(update_fields=["status"])
+    reader = csv.reader(io.StringIO(job.content))
+    header = next(reader, [])
+    try:
+        result = attribute_values_import(header=header, rows=reader, actor=job.created_by)
+    except (ApplicationError, csv.Error) as exc:
+        message = exc.message if isinstance(exc, ApplicationError) else str(exc)
+        AttributeImport.objects.filter(pk=job.pk).update(
+            status=TagJobStatus.FAILED, failure=message, content="", finished_at=timezone.now()
+        )
+        return AttributeImport.objects.get(pk=job.pk)
+    errors = [{"row": e.row, "field": e.field, "message": str(e.message)} for e in result.errors[:ERRORS_KEPT]]
+    AttributeImport.objects.filter(pk=job.pk).update(
+        status=TagJobStatus.DONE,
+        rows=result.rows,
+        members_updated=result.members_updated,
+        errors=errors,
+        error_count=len(result.errors),
+        content="",
+        finished_at=timezone.now(),
+    )
+    return AttributeImport.objects.get(pk=job.pk)

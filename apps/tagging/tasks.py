@@ -18,3 +18,8 @@ def run_tag_job(job_id: int) -> str:
 def sync_auto_tags() -> dict[str, int]:
     synced = services.auto_tags_sync_all()
     return {"rules": len(synced), "added": sum(s.added for s in synced.values()), "removed": sum(s.removed for s in synced.values())}
+
+
+@shared_task(name="tagging.import_attributes", acks_late=True)
+def import_attributes(import_id: int) -> str:
+    return services.attribute_import_run(import_id=import_id).status
