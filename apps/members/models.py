@@ -503,7 +503,6 @@ class TagChangeSource(models.TextChoices):
     ENROLMENT = "enrolment", _("Enrolment")
     JOB = "job", _("Tag job")
     AUTO_RULE = "auto_rule", _("Auto-tag rule")
-    IMPORT = "import", _("Import")
     MERGE = "merge", _("Merge")
 
 

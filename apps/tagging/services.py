@@ -381,8 +381,9 @@ def _tag_job_start(*, job_id: int) -> TagJob | None:
             members_sql, params = segment_members(segment=job.segment).values("pk").query.sql_with_params()
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"INSERT INTO {TagJobMember._meta.db_table} (job_id, member_id) SELECT %s, m.pk FROM ({members_sql}) m(pk) "  # noqa: S608 (our table)
-                    "ON CONFLICT DO NOTHING",
+                    # "WHERE true" keeps SQLite's parser from reading ON CONFLICT as a join condition.
+                    f"INSERT INTO {TagJobMember._meta.db_table} (job_id, member_id) SELECT %s, m.pk FROM ({members_sql}) m "  # noqa: S608 (our table)
+                    "WHERE true ON CONFLICT DO NOTHING",
                     (job.pk, *params),
                 )
             job.total = TagJobMember.objects.filter(job=job).count()

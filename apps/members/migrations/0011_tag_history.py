@@ -26,7 +26,6 @@ class Migration(migrations.Migration):
                             ("enrolment", "Enrolment"),
                             ("job", "Tag job"),
                             ("auto_rule", "Auto-tag rule"),
-                            ("import", "Import"),
                             ("merge", "Merge"),
                         ],
                         max_length=20,
