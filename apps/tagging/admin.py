@@ -314,3 +314,22 @@ register_member_page_action(
     permission=EDIT_VALUES_PERMISSION,
     url=lambda member: reverse("admin:tagging_attribute_member", args=[member.pk]),
 )
+
+
+@admin.register(TagChange)
+class TagChangeAdmin(ModelAdmin):
+    """Tag history across members: read-only, as it is written only with the changes themselves."""
+
+    list_display = ["member", "tag", "action", "source", "reference", "actor", "at"]
+    list_filter = ["action", "source"]
+    list_select_related = ["member", "tag", "actor"]
+    ordering = ["-id"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: TagChange | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: TagChange | None = None) -> bool:
+        return False

@@ -8,6 +8,7 @@ from django.urls import reverse
 from apps.core.models import AccessLogEntry
 from apps.core.roles import ANALYST, AUDITOR, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members.models import Tag
+from apps.members.services import member_tags_set
 from apps.tagging import services
 from apps.tagging.models import Attribute, AttributeImport, AttributeValue, AutoTagRule, TagJob, TagJobStatus
 from tests.campaigns.factories import SegmentFactory
@@ -167,3 +168,14 @@ def test_an_auto_tag_rule_for_a_tag_another_rule_keeps_is_a_form_error(client, s
     answer = client.post(reverse("admin:tagging_autotagrule_add"), {"name": "B", "tag": tag.pk, "segment": segment.pk, "active": "on"})
     assert "Another active rule already keeps the tag" in answer.content.decode()
     assert AutoTagRule.objects.count() == 1
+
+
+def test_tag_history_is_a_read_only_list_for_roles_that_read_it(client, staff):
+    member = MemberFactory()
+    member_tags_set(member=member, names=["车主"])
+    url = reverse("admin:members_tagchange_changelist")
+    for role in (CUSTOMER_SERVICE, CAMPAIGN_MANAGER, AUDITOR):
+        client.force_login(staff(role, username=f"u-{role.split()[0].lower()}"))
+        assert "车主" in client.get(url).content.decode()
+    client.force_login(staff(CUSTOMER_SERVICE, username="cs"))
+    assert client.get(reverse("admin:members_tagchange_add")).status_code == 403

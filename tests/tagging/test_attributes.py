@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.campaigns.selectors import rules_members
 from apps.core.errors import ApplicationError
+from apps.members.services import member_anonymise
 from apps.tagging import selectors, services
 from apps.tagging.models import Attribute, AttributeKind, AttributeValue
 from tests.members.factories import MemberFactory
@@ -182,8 +183,6 @@ def test_anonymisation_clears_personal_attributes_only() -> None:
     AttributeFactory(code="id_card_tail", personal=True)
     choice_attribute()
     services.attribute_values_set(member=member, values={"id_card_tail": "1234", "intended_model": "ET5"})
-    from apps.members.services import member_anonymise
-
     member_anonymise(member=member, reason="PIPL request")
     assert list(AttributeValue.objects.values_list("attribute__code", flat=True)) == ["intended_model"]
 

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from django.db import transaction
 
@@ -5,7 +7,7 @@ from apps.core.errors import ApplicationError
 from apps.members import services as member_services
 from apps.members.merging import MEMBER_MERGERS
 from apps.members.models import Member, Tag, TagChange, TagChangeAction, TagChangeSource
-from apps.members.timeline import TIMELINE_SOURCES
+from apps.members.timeline import TIMELINE_SOURCES, TimelineCursor
 from apps.tagging import services
 from apps.tagging.models import AutoTagMember, AutoTagRule, TagJob, TagJobAction, TagJobStatus
 from tests.campaigns.factories import SegmentFactory
@@ -166,16 +168,12 @@ def test_the_timeline_source_pages_tag_history_newest_first() -> None:
         member_services.tags_add(tag=TagFactory(name=name), member_ids=[member.pk], source=TagChangeSource.STAFF)
     first = source.fetch(member, None, 2)
     assert [item.data["tag"] for item in first] == ["c", "b"]
-    from apps.members.timeline import TimelineCursor
-
     rest = source.fetch(member, TimelineCursor(at=first[-1].at, source="tags", item_id=first[-1].item_id), 2)
     assert [item.data["tag"] for item in rest] == ["a"]
     assert rest[0].kind == f"tag_{TagChangeAction.ADDED}"
 
 
 def test_tags_are_written_only_by_the_members_tag_service() -> None:
-    from pathlib import Path
-
     offenders = []
     for path in Path("apps").rglob("*.py"):
         if path.as_posix() == "apps/members/services/tags.py" or "migrations" in path.parts:
