@@ -20,6 +20,7 @@ QUEUE_BY_APP = {
     "journeys": BULK,
     "imports": BULK,
     "benefits": BULK,
+    "tagging": BULK,
     "analytics": ANALYTICS,
 }
 QUEUE_BY_TASK = {

@@ -638,6 +638,7 @@ USEROPS_PERIODIC_TASKS = {
     "Score members (RFM)": {"task": "analytics.score_rfm", "crontab": "40 3 * * *"},
     "Deliver webhooks": {"task": "webhooks.dispatch", "crontab": "* * * * *"},
     "Tick journeys": {"task": "journeys.tick", "crontab": "* * * * *"},
+    "Keep auto-tags in step": {"task": "tagging.sync_auto_tags", "crontab": "*/15 * * * *"},
 }
 
 # Events: the channels registrants are told on (waitlist promotion, cancellation, reminder) and how long
@@ -671,6 +672,12 @@ USEROPS_IMPORTS = {
     # Uploaded customer files and their error reports name many people: deleted this long after upload.
     "FILE_RETENTION_DAYS": env.int("USEROPS_IMPORT_FILE_RETENTION_DAYS", default=30),
 }
+
+# Tag jobs, auto-tag rules and attribute files: members per chunk (one transaction each).
+USEROPS_TAGGING = {
+    "CHUNK_SIZE": env.int("USEROPS_TAGGING_CHUNK_SIZE", default=5000),
+}
+
 # Uploaded workbooks (member import, benefit catalogue) are refused before parsing beyond these bounds.
 USEROPS_SPREADSHEETS = {
     "MAX_UNPACKED_MB": env.int("USEROPS_XLSX_MAX_UNPACKED_MB", default=64),

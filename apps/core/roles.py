@@ -35,6 +35,7 @@ PROJECT_APPS = (
     "engagement",
     "rules",
     "journeys",
+    "tagging",
 )
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -67,6 +68,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # "Why didn't I earn?": the rules and their awards, read-only.
         "rules.view_earningrule",
         "rules.view_ruleaward",
+        # Reads tags and attributes on the profile and corrects a member's values; defining attributes is not theirs.
+        "members.view_tagchange",
+        "tagging.view_attribute",
+        "tagging.edit_member_attributes",
     ],
     CAMPAIGN_MANAGER: [
         "members.view_member",
@@ -88,6 +93,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "rules.delete_ruletiermultiplier",
         # Builds and runs journeys.
         "journeys.*",
+        # Tags whole segments and uploaded lists, and keeps auto-tag rules.
+        "members.view_tagchange",
+        "tagging.view_*",
+        "tagging.add_tagjob",
+        "tagging.add_autotagrule",
+        "tagging.change_autotagrule",
     ],
     ANALYST: [f"{app}.view_*" for app in PROJECT_APPS if app != "core"] + ["members.export_member"],
     # Reads the access log and the audit trail; sees members masked, changes nothing.
@@ -101,6 +112,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "rules.view_ruleaward",
         "members.view_growthadjustment",
         "members.view_tierassignment",
+        "members.view_tagchange",
+        "tagging.view_tagjob",
     ],
 }
 

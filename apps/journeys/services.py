@@ -58,8 +58,8 @@ from apps.journeys.models import (
 from apps.journeys.outbox_events import step_events
 from apps.journeys.steps import StepSpec, known_activity_kind, steps_clean, wait_until
 from apps.lifecycle.models import LifecycleStage, MemberStage, StageChange, StageDimension
-from apps.members.models import Consent, Member, MemberStatus, TierChange, TierChangeKind
-from apps.members.services import members_tag_many, points_earn_bulk
+from apps.members.models import Consent, Member, MemberStatus, TagChangeSource, TierChange, TierChangeKind
+from apps.members.services import points_earn_bulk, tags_add, tags_by_name
 from apps.messaging.services import messages_enqueue_bulk
 
 # Written only by the transitions and the engine, never by the journey form.
@@ -387,7 +387,13 @@ def _act(journey: Journey, step: JourneyStep, claimed: Claimed, now: datetime) -
                 dedupe_prefix=action_key(journey.pk, step.pk, entry),
             )
     elif step.kind == StepKind.TAG:
-        members_tag_many(member_ids=claimed.member_ids, tag_name=params["tag"])
+        (tag,) = tags_by_name([params["tag"]])
+        tags_add(
+            tag=tag,
+            member_ids=Member.objects.filter(pk__in=claimed.member_ids).exclude(status=MemberStatus.CLOSED),
+            source=TagChangeSource.JOURNEY,
+            reference=f"journey {journey.pk} step {step.pk}",
+        )
 
 
 def _advance(step: JourneyStep, steps: dict[int, JourneyStep], moves: dict[int | None, list[int]], now: datetime) -> None:

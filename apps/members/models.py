@@ -491,3 +491,42 @@ class MemberToken(models.Model):
     @property
     def is_valid(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class TagChangeAction(models.TextChoices):
+    ADDED = "added", _("Added")
+    REMOVED = "removed", _("Removed")
+
+
+class TagChangeSource(models.TextChoices):
+    STAFF = "staff", _("Staff on the member form")
+    ENROLMENT = "enrolment", _("Enrolment")
+    JOB = "job", _("Tag job")
+    AUTO_RULE = "auto_rule", _("Auto-tag rule")
+    MERGE = "merge", _("Merge")
+    JOURNEY = "journey", _("Journey step")
+
+
+class TagChange(models.Model):
+    """One tag added to or removed from one member: written with the change itself by ``services.tags`` only."""
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="tag_changes")
+    tag = models.ForeignKey(Tag, verbose_name=_("tag"), on_delete=models.CASCADE, related_name="changes")
+    action = models.CharField(_("action"), max_length=10, choices=TagChangeAction.choices)
+    source = models.CharField(_("source"), max_length=20, choices=TagChangeSource.choices)
+    # What did it, beyond the source: "job 12", "rule 3" — never personal data.
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("tag change")
+        verbose_name_plural = _("tag history")
+        ordering = ["-at", "-id"]
+        # The member's timeline reads newest first from here.
+        indexes = [models.Index(fields=["member", "-at", "-id"], name="tag_change_member_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.tag_id} on {self.member_id}"

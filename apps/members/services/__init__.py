@@ -4,7 +4,8 @@
 - ``privacy``: PIPL data export, anonymisation, redaction of free text;
 - ``tokens``: member tokens for the member app;
 - ``ledger``: every points and growth-value write, for one member or set-based for many;
-- ``tiers``: tier evaluation and changes, tier history, tier setup.
+- ``tiers``: tier evaluation and changes, tier history, tier setup;
+- ``tags``: every tag added to or removed from members, with its tag history.
 
 Callers import the services from here (``from apps.members.services import points_earn``).
 """
@@ -43,8 +44,8 @@ from apps.members.services.profile import (
     member_update_profile,
     member_withdraw_all_consents,
     members_history_record_created,
-    members_tag_many,
 )
+from apps.members.services.tags import member_tags_set, tags_add, tags_by_name, tags_remove
 from apps.members.services.tiers import (
     TierEvaluation,
     TierStart,
@@ -83,13 +84,13 @@ __all__ = [
     "member_enrol",
     "member_freeze",
     "member_set_consent",
+    "member_tags_set",
     "member_token_issue",
     "member_tokens_revoke",
     "member_unfreeze",
     "member_update_profile",
     "member_withdraw_all_consents",
     "members_history_record_created",
-    "members_tag_many",
     "points_accounts_open",
     "points_adjust",
     "points_adjustment_approve",
@@ -100,6 +101,9 @@ __all__ = [
     "points_expire_due",
     "points_reverse",
     "points_spend",
+    "tags_add",
+    "tags_by_name",
+    "tags_remove",
     "tier_assign",
     "tier_history_start",
     "tier_save",

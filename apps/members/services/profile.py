@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,10 +15,11 @@ from apps.core.models import User
 from apps.core.outbox import EventType, outbox_emit_many
 from apps.core.reasons import Reason
 from apps.members.locks import lock_consent, lock_member
-from apps.members.models import Consent, ConsentChannel, Gender, Member, MemberStatus, MemberToken, SourceChannel, Tag
+from apps.members.models import Consent, ConsentChannel, Gender, Member, MemberStatus, MemberToken, SourceChannel, TagChangeSource
 from apps.members.outbox_events import member_event
 from apps.members.phones import normalize_phone
 from apps.members.services.ledger import AccountOwner, points_accounts_open
+from apps.members.services.tags import member_tags_set
 from apps.members.services.tiers import TierStart, lowest_tier, tier_history_start
 
 PROFILE_FIELDS = ("name", "phone", "email", "gender", "birthday", "city", "external_id")
@@ -122,7 +123,7 @@ def member_enrol(
     points_accounts_open(owners=[AccountOwner(member.pk, member.phone, member.email, member.name)], now=now)
     tier_history_start(starts=[TierStart(member_id=member.pk, tier_id=tier.pk, reason=Reason("enrolment"))], now=now, actor=actor)
     if tags:
-        member.tags.set(_tags_by_name(tags))
+        member_tags_set(member=member, names=tags, source=TagChangeSource.ENROLMENT, actor=actor)
     for channel, granted in (consents or {}).items():
         member_set_consent(member=member, channel=channel, granted=granted, source="enrolment")
     # Earning rules and tasks can reward enrolment and a complete profile: both are announced as activity.
@@ -135,35 +136,7 @@ def member_enrol(
     return member
 
 
-def _tags_by_name(names: Iterable[str]) -> list[Tag]:
-    tags = []
-    for raw in names:
-        name = raw.strip()
-        if name:
-            tags.append(Tag.objects.get_or_create(name=name)[0])
-    return tags
-
-
 @transaction.atomic
-def members_tag_many(*, member_ids: Sequence[int], tag_name: str) -> int:
-    """Give a tag to many members in one INSERT (journeys' tag step); members who have it already are left alone.
-
-    Returns how many members got the tag now. Closed members and unknown ids are skipped.
-    """
-    name = tag_name.strip()
-    if not name:
-        raise ApplicationError("tag_required", _("A tag needs a name."), fields={"tag": ""})
-    tag = Tag.objects.get_or_create(name=name)[0]
-    through = Member.tags.through
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {through._meta.db_table} (member_id, tag_id)"  # noqa: S608 (our table)
-            " SELECT m.id, %s FROM members_member m WHERE m.id = ANY(%s) AND m.status <> %s ON CONFLICT DO NOTHING",
-            [tag.pk, list(member_ids), MemberStatus.CLOSED],
-        )
-        return cursor.rowcount
-
-
 @transaction.atomic
 def member_update_profile(*, member: Member, actor: User | None = None, tags: Iterable[str] | None = None, **changes: Any) -> Member:
     unknown = set(changes) - set(PROFILE_FIELDS)
@@ -188,7 +161,7 @@ def member_update_profile(*, member: Member, actor: User | None = None, tags: It
         if not was_complete and _profile_complete(member):
             _announce_profile_completed(member, timezone.now())
     if tags is not None:
-        member.tags.set(_tags_by_name(tags))
+        member_tags_set(member=member, names=tags, source=TagChangeSource.STAFF, actor=actor)
     outbox_emit_many(events=[member_event(EventType.MEMBER_UPDATED, member, changed=changed)] if changed else [])
     return member
 

@@ -1,0 +1,116 @@
+"""Reads of attributes and tags: the member's values (masked as the reader may see them), tag history, exports."""
+
+from collections.abc import Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+
+from apps.members.models import Member, TagChange
+from apps.members.timeline import TimelineCursor, TimelineItem
+from apps.tagging.models import Attribute, AttributeKind, AttributeValue
+
+MASK = "****"
+TIMELINE_SOURCE = "tags"
+
+
+def attribute_value_of(value: AttributeValue) -> str | Decimal | date | None:
+    kind = value.attribute.kind
+    if kind == AttributeKind.NUMBER:
+        return value.value_number.normalize() if value.value_number is not None else None
+    if kind == AttributeKind.DATE:
+        return value.value_date
+    return value.value_text
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return "" if value is None else str(value)
+
+
+def member_attributes(*, member: Member, can_see_personal: bool) -> list[dict[str, Any]]:
+    """Every defined attribute with the member's value as text ("" when none); personal values masked unless allowed."""
+    held = {value.attribute_id: value for value in AttributeValue.objects.filter(member=member).select_related("attribute")}
+    rows = []
+    for attribute in Attribute.objects.all():
+        value = _shown(attribute_value_of(held[attribute.pk])) if attribute.pk in held else ""
+        masked = attribute.personal and not can_see_personal and bool(value)
+        rows.append(
+            {"code": attribute.code, "label": str(attribute.label), "value": MASK if masked else value, "personal": attribute.personal}
+        )
+    return rows
+
+
+def member_attribute_initial(*, member: Member) -> dict[str, Any]:
+    """The member's typed values by code, for the edit form."""
+    return {
+        value.attribute.code: attribute_value_of(value)
+        for value in AttributeValue.objects.filter(member=member).select_related("attribute")
+    }
+
+
+def member_tags_summary(member: Member) -> dict[str, Any] | None:
+    """The profile section: tags, and attributes with values — personal ones always masked, as the section knows no reader."""
+    tags = sorted(member.tags.values_list("name", flat=True))
+    attributes = [row for row in member_attributes(member=member, can_see_personal=False) if row["value"]]
+    if not tags and not attributes:
+        return None
+    return {"tags": tags, "attributes": [{"label": row["label"], "value": row["value"]} for row in attributes]}
+
+
+def tag_history_timeline(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
+    """The member's tag changes older than ``before``, newest first, from the (member, at, id) index."""
+    changes = TagChange.objects.filter(member=member)
+    if before is not None:
+        if before.source == TIMELINE_SOURCE:
+            changes = changes.filter(Q(at__lt=before.at) | Q(at=before.at, pk__lt=before.item_id))
+        elif before.source > TIMELINE_SOURCE:
+            changes = changes.filter(at__lte=before.at)
+        else:
+            changes = changes.filter(at__lt=before.at)
+    items = []
+    for change in changes.select_related("tag", "actor").order_by("-at", "-pk")[:limit]:
+        items.append(
+            TimelineItem(
+                at=change.at,
+                source=TIMELINE_SOURCE,
+                item_id=change.pk,
+                kind=f"tag_{change.action}",
+                title=f"{change.get_action_display()}: {change.tag.name}",
+                detail=" · ".join(
+                    filter(None, [str(change.get_source_display()), change.reference, change.actor.username if change.actor else ""])
+                ),
+                data={"tag": change.tag.name, "action": change.action, "source": change.source},
+            )
+        )
+    return items
+
+
+def attribute_export_rows(*, members: Any, can_see_personal: bool) -> tuple[list[str], Iterator[list[str]]]:
+    """Header and rows (external ID, then one column per attribute) for a file staff may re-import after editing.
+
+    Personal attributes are left out for readers who may not see them, so a hidden value changes no file.
+    """
+    attributes = [attribute for attribute in Attribute.objects.all() if can_see_personal or not attribute.personal]
+    header = ["external_id", *[attribute.code for attribute in attributes]]
+
+    def rows() -> Iterator[list[str]]:
+        ids = members.order_by("pk").values_list("pk", "external_id")
+        last = 0
+        while True:
+            chunk = list(ids.filter(pk__gt=last)[:2000])
+            if not chunk:
+                return
+            last = chunk[-1][0]
+            values: dict[tuple[int, int], Any] = {}
+            held = AttributeValue.objects.filter(member_id__in=[pk for pk, _ext in chunk], attribute__in=attributes)
+            for value in held.select_related("attribute"):
+                values[(value.member_id, value.attribute_id)] = attribute_value_of(value)
+            for pk, external_id in chunk:
+                yield [external_id or "", *[_shown(values.get((pk, attribute.pk))) for attribute in attributes]]
+
+    return header, rows()
