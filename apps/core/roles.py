@@ -53,6 +53,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.view_growthadjustment",
         "members.view_tierassignment",
         "members.change_member",
+        # Customer service find and merge duplicate members (客服 handle "I have two accounts").
+        "members.merge_member",
+        "members.view_duplicatecandidate",
+        "members.view_membermerge",
         "benefits.view_*",
         "benefits.add_redemption",
         "events.view_*",
@@ -98,6 +102,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "rules.view_ruleaward",
         "members.view_growthadjustment",
         "members.view_tierassignment",
+        "members.view_membermerge",
     ],
 }
 
@@ -112,6 +117,7 @@ EXPLICIT_ONLY = {
     "members.export_member",
     "members.export_member_data",
     "members.anonymise_member",
+    "members.merge_member",
 }
 
 

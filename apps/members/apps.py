@@ -19,3 +19,9 @@ class MembersConfig(AppConfig):
         from apps.members.earning import purchase_earn
 
         register_activity_handler("purchase", purchase_earn)
+
+        # Members' own rows move first when duplicates merge; every other app registers its mover the same way.
+        from apps.members.merging import register_member_merger
+        from apps.members.services.merge import move_member_rows
+
+        register_member_merger(name="members", move=move_member_rows)
