@@ -26,6 +26,7 @@ from apps.members.services.merge import IDENTITY, PERSONAL_FIELDS
 
 MERGE_PERMISSION = "members.merge_member"
 A, B = "a", "b"
+MASKS = {"phone": mask_phone, "email": mask_email, "birthday": mask_birthday}
 
 
 def _shown(field: str, value: Any, full: bool) -> str:
@@ -33,7 +34,8 @@ def _shown(field: str, value: Any, full: bool) -> str:
         return "—"
     if full or field not in PERSONAL_FIELDS:
         return date_format(value) if field == "birthday" else str(value)
-    return {"phone": mask_phone, "email": mask_email, "birthday": mask_birthday}[field](value)
+    mask = MASKS[field]
+    return mask(value)
 
 
 def _side(member: Member, full: bool) -> dict[str, Any]:

@@ -507,7 +507,7 @@ class DuplicateReason(models.TextChoices):
 
 
 class DuplicateState(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", _("To decide")
     DISMISSED = "dismissed", _("Dismissed")
     MERGED = "merged", _("Merged")
 

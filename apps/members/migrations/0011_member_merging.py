@@ -121,7 +121,7 @@ class Migration(migrations.Migration):
                 (
                     "state",
                     models.CharField(
-                        choices=[("open", "Open"), ("dismissed", "Dismissed"), ("merged", "Merged")],
+                        choices=[("open", "To decide"), ("dismissed", "Dismissed"), ("merged", "Merged")],
                         db_index=True,
                         default="open",
                         max_length=10,
