@@ -74,7 +74,9 @@ class MergeForm(forms.Form):
             mask = conflict.section == IDENTITY and conflict.field in PERSONAL_FIELDS
             shown_a = _shown(conflict.field, conflict.survivor_value, full) if mask else str(conflict.survivor_value)
             shown_b = _shown(conflict.field, conflict.merged_value, full) if mask else str(conflict.merged_value)
+            # Left open, the merge service refuses and names every conflict still to decide.
             self.fields[conflict_key(conflict)] = forms.ChoiceField(
+                required=False,
                 label=conflict.label,
                 widget=forms.RadioSelect,
                 choices=[(A, f"{shown_a} (#{pair.member_a_id})"), (B, f"{shown_b} (#{pair.member_b_id})")],
@@ -88,6 +90,7 @@ class MergeForm(forms.Form):
         choices = {
             conflict_key(conflict): SURVIVOR if self.cleaned_data[conflict_key(conflict)] == survivor_side else MERGED
             for conflict in self.conflicts
+            if self.cleaned_data[conflict_key(conflict)]
         }
         return survivor, merged, choices
 
