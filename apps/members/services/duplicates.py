@@ -74,12 +74,13 @@ class DuplicatesFound:
 
 
 def _pair_queries() -> list[tuple[str, str]]:
-    queries = [(reason.value, sql) for reason, sql in _MEMBER_PAIRS.items()]
+    """Exact identifiers first (ours, then other apps'), the name similarity last: the surest reason names a pair."""
     if connection.vendor == "postgresql":
-        queries.append((DuplicateReason.NAME_CITY.value, _NAME_CITY_TRIGRAM if _has_trigram() else _NAME_CITY_EXACT))
-    else:
-        queries = [(DuplicateReason.EMAIL.value, _MEMBER_PAIRS[DuplicateReason.EMAIL]), (DuplicateReason.NAME_CITY.value, _NAME_CITY_EXACT)]
-    return queries + [(source.reason, source.sql) for source in DUPLICATE_SOURCES]
+        exact = [(reason.value, sql) for reason, sql in _MEMBER_PAIRS.items()]
+        exact += [(source.reason, source.sql) for source in DUPLICATE_SOURCES]
+        return [*exact, (DuplicateReason.NAME_CITY.value, _NAME_CITY_TRIGRAM if _has_trigram() else _NAME_CITY_EXACT)]
+    # The embedded SQLite database has no regular expressions: emails and names only.
+    return [(DuplicateReason.EMAIL.value, _MEMBER_PAIRS[DuplicateReason.EMAIL]), (DuplicateReason.NAME_CITY.value, _NAME_CITY_EXACT)]
 
 
 @transaction.atomic
