@@ -291,3 +291,11 @@ def test_two_agents_merging_the_same_pair_at_once_merge_it_once(staff):
     assert MemberMerge.objects.count() == 1
     living = Member.objects.get(merged_into__isnull=True, pk__in=[survivor.pk, merged.pk])
     assert PointsAccount.objects.get(member=living).balance == 100
+
+
+def test_the_api_answers_a_lookup_of_the_merged_member_with_the_survivor(agent, trusted_client):
+    survivor, merged = _pair()
+    services.member_merge(survivor_id=survivor.pk, merged_id=merged.pk, actor=agent)
+    api, _client = trusted_client()
+    answer = api.get(f"/api/v1/members/{merged.pk}/")
+    assert answer.status_code == 200 and answer.json()["id"] == survivor.pk
