@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Case, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -100,7 +101,8 @@ class DuplicateCandidateAdmin(ModelAdmin):
     list_display = ["pair_display", "reason", "score", "state_display", "found_at"]
     list_filter = ["state", "reason"]
     list_select_related = ["member_a", "member_b"]
-    ordering = ["-score", "id"]
+    # Pairs still to decide come first, the surest first.
+    ordering = [Case(When(state=DuplicateState.OPEN, then=0), default=1), "-score", "id"]
     list_per_page = 50
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -114,13 +116,6 @@ class DuplicateCandidateAdmin(ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).select_related("member_a", "member_b")
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        if "state__exact" not in request.GET and not request.GET.get("_changelist_filters"):
-            # The list opens on the pairs still to decide.
-            request.GET = request.GET.copy()
-            request.GET["state__exact"] = DuplicateState.OPEN
-        return super().changelist_view(request, extra_context)
 
     @display(description=_("pair"))
     def pair_display(self, obj: DuplicateCandidate) -> str:
