@@ -299,3 +299,12 @@ def test_the_api_answers_a_lookup_of_the_merged_member_with_the_survivor(agent, 
     api, _client = trusted_client()
     answer = api.get(f"/api/v1/members/{merged.pk}/")
     assert answer.status_code == 200 and answer.json()["id"] == survivor.pk
+
+
+def test_anonymising_the_survivor_erases_the_merged_record_and_the_audit_snapshot(agent):
+    survivor, merged = _pair(email="wang@example.com")
+    services.member_merge(survivor_id=survivor.pk, merged_id=merged.pk, actor=agent)
+    services.member_anonymise(member=survivor, reason="Deletion request", actor=agent)
+    merged.refresh_from_db()
+    assert merged.anonymised_at is not None and merged.email == "" and merged.name != "王小明"
+    assert MemberMerge.objects.get().merged_snapshot == {}

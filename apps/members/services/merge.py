@@ -35,6 +35,7 @@ from apps.members.models import (
     TierAssignment,
 )
 from apps.members.services.ledger import growth_move_on_merge, points_move_on_merge
+from apps.members.services.privacy import member_anonymise
 from apps.members.services.tiers import tier_keep_on_merge
 
 IDENTITY = "identity"
@@ -248,3 +249,11 @@ def move_member_rows(survivor: Member, merged: Member) -> dict[str, int]:
         "tags": len(tags),
         "tier_assignments": TierAssignment.objects.filter(member=merged).update(member=survivor),
     }
+
+
+def merge_records_anonymise(member: Member) -> None:
+    """Anonymising a member erases the person in its merges too: the snapshots of the merge audit, and the records
+    merged into it (closed, but still holding the name and email the person gave them)."""
+    MemberMerge.objects.filter(Q(survivor=member) | Q(merged=member)).update(merged_snapshot={})
+    for duplicate in Member.objects.filter(merged_into=member, anonymised_at__isnull=True).order_by("pk"):
+        member_anonymise(member=duplicate, reason=(_("Anonymised with member #%(member)s") % {"member": member.pk})[:255])
