@@ -459,6 +459,18 @@ UNFOLD = {
                         "link": reverse_lazy("admin:members_tierassignment_changelist"),
                         "permission": lambda request: request.user.has_perm("members.view_tierassignment"),
                     },
+                    {
+                        "title": _("Possible duplicates"),
+                        "icon": "join",
+                        "link": reverse_lazy("admin:members_duplicatecandidate_changelist"),
+                        "permission": lambda request: request.user.has_perm("members.view_duplicatecandidate"),
+                    },
+                    {
+                        "title": _("Member merges"),
+                        "icon": "merge",
+                        "link": reverse_lazy("admin:members_membermerge_changelist"),
+                        "permission": lambda request: request.user.has_perm("members.view_membermerge"),
+                    },
                 ],
             },
             {
