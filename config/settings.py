@@ -459,6 +459,18 @@ UNFOLD = {
                         "link": reverse_lazy("admin:members_tierassignment_changelist"),
                         "permission": lambda request: request.user.has_perm("members.view_tierassignment"),
                     },
+                    {
+                        "title": _("Possible duplicates"),
+                        "icon": "join",
+                        "link": reverse_lazy("admin:members_duplicatecandidate_changelist"),
+                        "permission": lambda request: request.user.has_perm("members.view_duplicatecandidate"),
+                    },
+                    {
+                        "title": _("Member merges"),
+                        "icon": "merge",
+                        "link": reverse_lazy("admin:members_membermerge_changelist"),
+                        "permission": lambda request: request.user.has_perm("members.view_membermerge"),
+                    },
                 ],
             },
             {
@@ -639,6 +651,7 @@ USEROPS_PERIODIC_TASKS = {
     "Deliver webhooks": {"task": "webhooks.dispatch", "crontab": "* * * * *"},
     "Tick journeys": {"task": "journeys.tick", "crontab": "* * * * *"},
     "Keep auto-tags in step": {"task": "tagging.sync_auto_tags", "crontab": "*/15 * * * *"},
+    "Find duplicate members": {"task": "members.find_duplicates", "crontab": "50 3 * * *"},
 }
 
 # Events: the channels registrants are told on (waitlist promotion, cancellation, reminder) and how long

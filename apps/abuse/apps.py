@@ -19,3 +19,8 @@ class AbuseConfig(AppConfig):
         from apps.abuse import member_data
 
         member_data.register()
+
+        # When duplicates merge, this app moves its own rows of the merged member to the survivor.
+        from apps.abuse import merging
+
+        merging.register()

@@ -26,3 +26,8 @@ class AnalyticsConfig(AppConfig):
         from apps.analytics import tier_metrics
 
         tier_metrics.register()
+
+        # When duplicates merge, this app moves its own rows of the merged member to the survivor.
+        from apps.analytics import merging
+
+        merging.register()

@@ -12,3 +12,8 @@ class BenefitsConfig(AppConfig):
         from apps.benefits import member_data
 
         member_data.register()
+
+        # When duplicates merge, this app moves its own rows of the merged member to the survivor.
+        from apps.benefits import merging
+
+        merging.register()

@@ -18,3 +18,8 @@ class CampaignsConfig(AppConfig):
         from apps.core.activity import register_activity_handler
 
         register_activity_handler("purchase", referral_qualify_on_first_purchase)
+
+        # When duplicates merge, this app moves its own rows of the merged member to the survivor.
+        from apps.campaigns import merging
+
+        merging.register()

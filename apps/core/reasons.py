@@ -41,6 +41,9 @@ MESSAGES: dict[str, str] = {
     "tier_demoted_conditions": gettext_noop("No longer met the %(tier)s conditions after the guarantee period: %(unmet)s."),
     "tier_assigned": gettext_noop("Assigned to %(tier)s by staff until %(until)s: %(reason)s"),
     "tier_assignment_ended": gettext_noop("The assignment to %(tier)s ended; the member moves to the tier they qualify for."),
+    "member_merged_in": gettext_noop("Merged from duplicate member #%(member)s"),
+    "member_merged_out": gettext_noop("Merged into member #%(member)s"),
+    "tier_kept_on_merge": gettext_noop("%(tier)s kept from duplicate member #%(member)s"),
 }
 
 

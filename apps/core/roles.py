@@ -55,6 +55,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.view_growthadjustment",
         "members.view_tierassignment",
         "members.change_member",
+        # Customer service find and merge duplicate members (客服 handle "I have two accounts").
+        "members.merge_member",
+        "members.view_duplicatecandidate",
+        "members.view_membermerge",
         "benefits.view_*",
         "benefits.add_redemption",
         "events.view_*",
@@ -114,6 +118,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.view_tierassignment",
         "members.view_tagchange",
         "tagging.view_tagjob",
+        "members.view_membermerge",
     ],
 }
 
@@ -128,6 +133,7 @@ EXPLICIT_ONLY = {
     "members.export_member",
     "members.export_member_data",
     "members.anonymise_member",
+    "members.merge_member",
 }
 
 

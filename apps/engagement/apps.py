@@ -15,3 +15,8 @@ class EngagementConfig(AppConfig):
 
         register_activity_batch_handler(services.task_progress_record)
         member_data.register()
+
+        # When duplicates merge, this app moves its own rows of the merged member to the survivor.
+        from apps.engagement import merging
+
+        merging.register()

@@ -12,3 +12,8 @@ class EventsConfig(AppConfig):
         from apps.events import member_data
 
         member_data.register()
+
+        # When duplicates merge, this app moves its own rows of the merged member to the survivor.
+        from apps.events import merging
+
+        merging.register()

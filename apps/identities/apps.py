@@ -12,3 +12,8 @@ class IdentitiesConfig(AppConfig):
         from apps.identities import member_data
 
         member_data.register()
+
+        # When duplicates merge, this app moves its own rows of the merged member to the survivor.
+        from apps.identities import merging
+
+        merging.register()

@@ -629,6 +629,10 @@ class MemberAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin)
     ) -> HttpResponse:
         # An id that is not one (a mistyped link) finds no member here, and Django's own view then says so.
         member = self.get_object(request, unquote(object_id))
+        if member is not None and member.merged_into_id is not None:
+            # A merged duplicate lives on in its survivor: its page leads there.
+            messages.info(request, _("Member #%(merged)s was merged into this member.") % {"merged": member.pk})
+            return HttpResponseRedirect(reverse("admin:members_member_change", args=[member.merged_into_id]))
         if member is not None and self.has_view_or_change_permission(request, member):
             extra_context = {**(extra_context or {}), "profile": self._profile_context(request, member)}
         response = super().change_view(request, object_id, form_url, extra_context)
@@ -1195,3 +1199,7 @@ class TierChangeAdmin(CodedReasonAdminMixin, ReadOnlyAdmin):
     list_select_related = ["member", "from_tier", "to_tier", "actor"]
     # Rows are appended as they happen: the key orders them by time and its index serves a page without a sort.
     ordering = ["-id"]
+
+
+# The duplicates' pages and the merge audit live in their own module; importing it registers them.
+from apps.members import merge_admin  # noqa: E402, F401

@@ -19,3 +19,11 @@ class MembersConfig(AppConfig):
         from apps.members.earning import purchase_earn
 
         register_activity_handler("purchase", purchase_earn)
+
+        # Members' own rows move first when duplicates merge; every other app registers its mover the same way.
+        from apps.members.merging import register_member_merger
+        from apps.members.personal_data import register_member_anonymiser
+        from apps.members.services.merge import merge_records_anonymise, move_member_rows
+
+        register_member_merger(name="members", move=move_member_rows)
+        register_member_anonymiser(merge_records_anonymise)

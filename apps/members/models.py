@@ -127,6 +127,10 @@ class Member(TimeStampedModel):
     )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="members")
     anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True, editable=False)
+    # Set when this member was merged into another (a duplicate): the record stays, closed, and answers with the survivor.
+    merged_into = models.ForeignKey(
+        "self", verbose_name=_("merged into"), on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
     history = AuditHistory(excluded_fields=["updated_at"], m2m_fields=[tags])
 
     class Meta:
@@ -143,6 +147,7 @@ class Member(TimeStampedModel):
             ("export_member", _("Can export members")),
             ("export_member_data", _("Can export a member's personal data on request (PIPL)")),
             ("anonymise_member", _("Can anonymise a member on request (PIPL)")),
+            ("merge_member", _("Can merge duplicate members")),
         ]
         indexes = [
             models.Index(fields=["tier", "status"], name="member_tier_status_idx"),
@@ -530,3 +535,67 @@ class TagChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.tag_id} on {self.member_id}"
+
+
+class DuplicateReason(models.TextChoices):
+    EMAIL = "email", _("Same email")
+    PHONE = "phone", _("Same phone in another form")
+    EXTERNAL_ID = "external_id", _("Same external ID in another form")
+    IDENTITY = "identity", _("Same WeChat or channel identity")
+    NAME_CITY = "name_city", _("Similar name in the same city")
+
+
+class DuplicateState(models.TextChoices):
+    OPEN = "open", _("To decide")
+    DISMISSED = "dismissed", _("Dismissed")
+    MERGED = "merged", _("Merged")
+
+
+class DuplicateCandidate(models.Model):
+    """Two members that look like one person, found by the duplicates job; one row per pair (lower id first)."""
+
+    member_a = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    member_b = models.ForeignKey(Member, verbose_name=_("possible duplicate"), on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(_("reason"), max_length=20, choices=DuplicateReason.choices)
+    # 0–100: how sure the finder is (an exact identifier is 100, a name similarity its trigram score).
+    score = models.PositiveSmallIntegerField(_("score"))
+    state = models.CharField(_("state"), max_length=10, choices=DuplicateState.choices, default=DuplicateState.OPEN, db_index=True)
+    found_at = models.DateTimeField(_("found at"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("possible duplicate")
+        verbose_name_plural = _("possible duplicates")
+        ordering = ["-score", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["member_a", "member_b"], name="duplicate_pair_unique"),
+            models.CheckConstraint(condition=Q(member_a__lt=F("member_b")), name="duplicate_pair_ordered"),
+            models.CheckConstraint(condition=Q(score__lte=100), name="duplicate_score_at_most_100"),
+        ]
+        indexes = [models.Index(fields=["member_b"], name="duplicate_member_b_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member_a_id} ~ {self.member_b_id}"
+
+
+class MemberMerge(models.Model):
+    """The audit record of one merge: who, when, what was chosen, what moved, and the merged member as it was."""
+
+    survivor = models.ForeignKey(Member, verbose_name=_("survivor"), on_delete=models.PROTECT, related_name="merges_received")
+    merged = models.OneToOneField(Member, verbose_name=_("merged member"), on_delete=models.PROTECT, related_name="merge")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.PROTECT, related_name="+")
+    merged_at = models.DateTimeField(_("merged at"), default=timezone.now)
+    choices = models.JSONField(_("choices"), default=dict, blank=True)
+    moved = models.JSONField(_("rows moved"), default=dict, blank=True)
+    merged_snapshot = models.JSONField(_("merged member's identity"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("member merge")
+        verbose_name_plural = _("member merges")
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_id} → {self.survivor_id}"

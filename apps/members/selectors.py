@@ -85,10 +85,12 @@ def member_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Member]:
 
 
 def member_get(*, pk: int) -> Member:
+    """The member, or the survivor it was merged into: lookups of a merged duplicate answer with the record that lives."""
     try:
-        return Member.objects.select_related("tier", "points_account").get(pk=pk)
+        member = Member.objects.select_related("tier", "points_account").get(pk=pk)
     except Member.DoesNotExist as exc:
         raise ApplicationError("not_found", _("No such member."), http_status=404) from exc
+    return member_get(pk=member.merged_into_id) if member.merged_into_id else member
 
 
 def member_by_identity(*, member_id: int | None = None, external_id: str | None = None, phone: str | None = None) -> Member:
@@ -102,7 +104,7 @@ def member_by_identity(*, member_id: int | None = None, external_id: str | None 
     member = Member.objects.filter(**filters).first() if filters else None
     if member is None:
         raise ApplicationError("not_found", _("No such member."), http_status=404)
-    return member
+    return member_get(pk=member.merged_into_id) if member.merged_into_id else member
 
 
 def member_ledger(*, member: Member) -> QuerySet[PointsEntry]:

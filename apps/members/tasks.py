@@ -13,3 +13,8 @@ def expire_points() -> int:
 @shared_task(name="members.evaluate_tiers")
 def evaluate_tiers() -> dict[str, int]:
     return asdict(services.tiers_evaluate())
+
+
+@shared_task(name="members.find_duplicates")
+def find_duplicates() -> dict[str, int]:
+    return services.duplicates_find().new_pairs

@@ -19,3 +19,8 @@ class MessagingConfig(AppConfig):
 
         for provider in (OfficialAccountBackend, MiniProgramBackend, WeComBackend):
             register_provider(provider)
+
+        # When duplicates merge, this app moves its own rows of the merged member to the survivor.
+        from apps.messaging import merging
+
+        merging.register()

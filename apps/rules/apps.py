@@ -14,3 +14,8 @@ class RulesConfig(AppConfig):
         from apps.rules.services import rules_apply
 
         register_activity_batch_handler(rules_apply)
+
+        # When duplicates merge, this app moves its own rows of the merged member to the survivor.
+        from apps.rules import merging
+
+        merging.register()

@@ -489,18 +489,15 @@ def auto_tags_sync_all() -> dict[int, AutoTagSync]:
 
 @transaction.atomic
 def member_tagging_merge(*, survivor: Member, merged: Member) -> dict[str, int]:
-    """Attribute values the survivor lacks move over (equal ones are dropped); tags are united; the rules' marks follow."""
+    """Attribute values the survivor lacks move over (equal ones are dropped); the rules' marks follow (members' own mover
+    unites the tags themselves)."""
     held = AttributeValue.objects.filter(member=survivor).values("attribute_id")
     moved_values = AttributeValue.objects.filter(member=merged).exclude(attribute_id__in=held).update(member=survivor)
     AttributeValue.objects.filter(member=merged).delete()
-    tags_moved = 0
-    for tag in Tag.objects.filter(members=merged).order_by("pk"):
-        tags_moved += len(tags_add(tag=tag, member_ids=[survivor.pk], source=TagChangeSource.MERGE, reference=f"merged {merged.pk}"))
-        tags_remove(tag=tag, member_ids=[merged.pk], source=TagChangeSource.MERGE, reference=f"into {survivor.pk}")
     marked = AutoTagMember.objects.filter(member=survivor).values("rule_id")
     AutoTagMember.objects.filter(member=merged).exclude(rule_id__in=marked).update(member=survivor)
     AutoTagMember.objects.filter(member=merged).delete()
-    return {"attribute_values": moved_values, "tags": tags_moved}
+    return {"attribute_values": moved_values}
 
 
 # --- attribute files --------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from apps.core.models import hash_secret
 from apps.members.models import (
     Consent,
     ConsentChannel,
+    DuplicateCandidate,
+    DuplicateReason,
     GrowthEntry,
     Member,
     MemberToken,
@@ -131,3 +133,13 @@ class MemberTokenFactory(factory.django.DjangoModelFactory):
         token = super()._create(model_class, *args, **kwargs)
         token.raw = raw
         return token
+
+
+class DuplicateCandidateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DuplicateCandidate
+
+    member_a = factory.SubFactory(MemberFactory)
+    member_b = factory.SubFactory(MemberFactory)
+    reason = DuplicateReason.EMAIL
+    score = 90

@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('members', '0011_tag_history'),
+        ("members", "0011_tag_history"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='tagchange',
-            name='source',
-            field=models.CharField(choices=[('staff', 'Staff on the member form'), ('enrolment', 'Enrolment'), ('job', 'Tag job'), ('auto_rule', 'Auto-tag rule'), ('merge', 'Merge'), ('journey', 'Journey step')], max_length=20, verbose_name='source'),
+            model_name="tagchange",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("staff", "Staff on the member form"),
+                    ("enrolment", "Enrolment"),
+                    ("job", "Tag job"),
+                    ("auto_rule", "Auto-tag rule"),
+                    ("merge", "Merge"),
+                    ("journey", "Journey step"),
+                ],
+                max_length=20,
+                verbose_name="source",
+            ),
         ),
     ]

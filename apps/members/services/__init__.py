@@ -10,6 +10,7 @@
 Callers import the services from here (``from apps.members.services import points_earn``).
 """
 
+from apps.members.services.duplicates import DuplicatesFound, duplicate_dismiss, duplicates_find
 from apps.members.services.ledger import (
     MAX_POINTS_PER_OPERATION,
     AccountOwner,
@@ -32,6 +33,7 @@ from apps.members.services.ledger import (
     points_reverse,
     points_spend,
 )
+from apps.members.services.merge import member_merge, member_merge_conflicts
 from apps.members.services.privacy import MEMBER_DATA_FORMAT, ledger_text_redact, member_anonymise, member_data_export
 from apps.members.services.profile import (
     PROFILE_FIELDS,
@@ -64,12 +66,15 @@ __all__ = [
     "MEMBER_DATA_FORMAT",
     "PROFILE_FIELDS",
     "AccountOwner",
+    "DuplicatesFound",
     "GrowthCredit",
     "PointsCredit",
     "TierEvaluation",
     "TierStart",
     "TierThresholds",
     "default_points_expiry",
+    "duplicate_dismiss",
+    "duplicates_find",
     "growth_add",
     "growth_add_many",
     "growth_adjust",
@@ -83,6 +88,8 @@ __all__ = [
     "member_data_export",
     "member_enrol",
     "member_freeze",
+    "member_merge",
+    "member_merge_conflicts",
     "member_set_consent",
     "member_tags_set",
     "member_token_issue",

@@ -809,3 +809,63 @@ def growth_add_many(*, credits: Sequence[GrowthCredit], skip_inactive: bool = Tr
     _insert(GrowthEntry, rows)
     tiers_promote_on_growth_many(members=list(credited.values()), now=now)
     return list(credited)
+
+
+# Merging duplicates --------------------------------------------------------------------------------
+
+
+def points_move_on_merge(*, survivor_account: PointsAccount, merged_account: PointsAccount, actor: User, now: datetime) -> int:
+    """Move the merged member's balance to the survivor (both accounts locked by the merge, with their members).
+
+    The ledger is append-only, so nothing is rewritten: due lots expire first, then one debit on the merged account
+    takes every open lot, and one credit per lot on the survivor's opens a lot of the same amount and expiry, so the
+    points expire exactly when they would have. Both balances stay equal to their ledgers. Returns the points moved.
+    """
+    _expire_due_lots(sorted([survivor_account, merged_account], key=lambda account: account.pk), now=now)
+    lots = list(PointsLot.objects.filter(account=merged_account, remaining__gt=0).order_by(F("expires_at").asc(nulls_last=True), "id"))
+    total = sum(lot.remaining for lot in lots)
+    if not total:
+        return 0
+    out_reason = reason_fields(Reason("member_merged_out", {"member": survivor_account.member_id}))
+    in_reason = reason_fields(Reason("member_merged_in", {"member": merged_account.member_id}))
+    moves = [_Move(merged_account, PointsEntryKind.ADJUST, -total, out_reason, source_ref=f"merge:{merged_account.member_id}", actor=actor)]
+    moves += [
+        _Move(
+            survivor_account,
+            PointsEntryKind.MIGRATE,
+            lot.remaining,
+            in_reason,
+            source_ref=f"merge:{merged_account.member_id}:lot:{lot.pk}",
+            expires_at=lot.expires_at,
+            opens_lot=True,
+            actor=actor,
+        )
+        for lot in lots
+    ]
+    debit = _write(moves, now=now)[0]
+    PointsLotUse.objects.bulk_create([PointsLotUse(entry_id=debit["id"], lot=lot, amount=lot.remaining) for lot in lots])
+    for lot in lots:
+        lot.remaining = 0
+    PointsLot.objects.bulk_update(lots, ["remaining"])
+    return total
+
+
+def growth_move_on_merge(*, survivor: Member, merged: Member, actor: User, now: datetime) -> tuple[int, TierChange | None]:
+    """Move the merged member's growth value to the survivor (both locked by the merge), keeping each entry's date.
+
+    Each of the merged member's entries is answered by one on the survivor with the same amount and date and one on
+    the merged member that takes it back on the same date, so the rolling window of either counts exactly what it
+    should on any day; then the survivor's tier is looked at (a combined growth value may promote at once). Returns
+    the entries moved and the promotion, if any.
+    """
+    entries = list(GrowthEntry.objects.filter(member=merged).order_by("created_at", "id"))
+    out_reason = reason_fields(Reason("member_merged_out", {"member": survivor.pk}))
+    in_reason = reason_fields(Reason("member_merged_in", {"member": merged.pk}))
+    rows = []
+    for entry in entries:
+        source_ref = f"merge:{merged.pk}:growth:{entry.pk}"
+        common = {"source_ref": source_ref, "actor_id": actor.pk, "created_at": entry.created_at}
+        rows.append({**in_reason, **common, "member_id": survivor.pk, "amount": entry.amount})
+        rows.append({**out_reason, **common, "member_id": merged.pk, "amount": -entry.amount})
+    _insert(GrowthEntry, rows)
+    return len(entries), tier_promote_on_growth(member=survivor, now=now, actor=actor)

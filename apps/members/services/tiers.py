@@ -446,3 +446,28 @@ def tier_assign(*, member: Member, tier: Tier, reason: str, ends_at: datetime, a
     assignment._history_user = actor
     assignment.save()
     return assignment
+
+
+def tier_keep_on_merge(*, survivor: Member, merged: Member, actor: User, now: datetime) -> TierChange | None:
+    """The agent chose the merged member's tier for the survivor (both locked by the merge): the survivor takes it with
+    the date it was reached and any staff assignment's end, so the guarantee and the evaluation go on as for the merged
+    member; the tier history says why."""
+    if survivor.tier_id == merged.tier_id:
+        return None
+    tier = Tier.objects.get(pk=merged.tier_id)
+    change = TierChange.objects.create(
+        member=survivor,
+        kind=TierChangeKind.ASSIGNMENT,
+        from_tier_id=survivor.tier_id,
+        to_tier=tier,
+        growth_value=survivor.growth_value,
+        actor=actor,
+        created_at=now,
+        **reason_fields(Reason("tier_kept_on_merge", {"tier": translated_param(tier, "name"), "member": merged.pk})),
+    )
+    survivor.tier = tier
+    survivor.tier_achieved_at = merged.tier_achieved_at
+    survivor.tier_assigned_until = merged.tier_assigned_until
+    survivor.save(update_fields=["tier", "tier_achieved_at", "tier_assigned_until", "updated_at"])
+    outbox_emit_many(events=tier_events([change]), types=[EventType.TIER_CHANGED])
+    return change
