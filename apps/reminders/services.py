@@ -99,7 +99,9 @@ def reminders_tier_dropping(*, now: datetime | None = None, days: int | None = N
             )
             for drop in drops
         ]
-        queued += messages_enqueue_each(items=items, template_code=TIER_DROPPING, purpose=MessagePurpose.SERVICE, channel=_config("CHANNEL"))
+        queued += messages_enqueue_each(
+            items=items, template_code=TIER_DROPPING, purpose=MessagePurpose.SERVICE, channel=_config("CHANNEL")
+        )
     return queued
 
 

@@ -4,9 +4,9 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from apps.core.errors import ApplicationError
 from apps.core.models import OutboxEvent
 from apps.core.outbox import EventType, outbox_subscribed_types
-from apps.core.errors import ApplicationError
 from apps.members.models import PointsAccount, PointsEntry, PointsEntryKind
 from apps.members.services import ledger
 from apps.members.services.ledger import PointsCredit, points_credit_many, points_earn, points_spend

@@ -185,11 +185,11 @@ def _store_balances(accounts: Iterable[PointsAccount], now: datetime, events: li
     # The outbox rows ride in the balance update (a data-modifying CTE): a subscriber costs the write path no round
     # trip, and the rows commit or roll back with the ledger.
     outbox_sql, outbox_params = outbox_insert_statement(events=events, occurred_at=now) if events else ("", [])
+    with_outbox = f"WITH outbox AS ({outbox_sql}) " if outbox_sql else ""
     table = connection.ops.quote_name(PointsAccount._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            (f"WITH outbox AS ({outbox_sql}) " if outbox_sql else "")
-            + f"UPDATE {table} AS account SET balance = new.balance, updated_at = %s"  # noqa: S608 (the table name is ours)
+            f"{with_outbox}UPDATE {table} AS account SET balance = new.balance, updated_at = %s"  # noqa: S608 (our SQL and table)
             " FROM unnest(%s::bigint[], %s::integer[]) AS new(id, balance) WHERE account.id = new.id",
             [*outbox_params, now, [account.pk for account in accounts], [account.balance for account in accounts]],
         )
