@@ -77,3 +77,17 @@ class DeliveryFilterSerializer(serializers.Serializer):
 
 class ReplaySerializer(serializers.Serializer):
     replayed = serializers.IntegerField(read_only=True)
+
+
+class EndpointPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = EndpointSerializer(many=True)
+
+
+class DeliveryPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = DeliverySerializer(many=True)

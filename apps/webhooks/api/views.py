@@ -23,7 +23,7 @@ TAGS = ["webhooks"]
 class EndpointListView(TrustedView):
     required_scopes = {"GET": SCOPE, "POST": SCOPE}
 
-    @extend_schema(responses=s.EndpointSerializer(many=True), tags=TAGS)
+    @extend_schema(responses=s.EndpointPageSerializer, tags=TAGS)
     def get(self, request: Request) -> Response:
         paginator = StandardPagination()
         page = paginator.paginate_queryset(selectors.client_endpoints(client=request.auth), request, view=self)
@@ -76,7 +76,7 @@ class EndpointDeliveriesView(TrustedView):
             OpenApiParameter("status", str, enum=DeliveryStatus.values),
             OpenApiParameter("type", str, description="An event type, e.g. points.earned."),
         ],
-        responses=s.DeliverySerializer(many=True),
+        responses=s.DeliveryPageSerializer,
         tags=TAGS,
     )
     def get(self, request: Request, pk: int) -> Response:
