@@ -771,11 +771,12 @@ USEROPS_WECHAT = {
     "TIMEOUT_SECONDS": env.float("USEROPS_WECHAT_TIMEOUT_SECONDS", default=10.0),
 }
 
-# Reminders (docs/messaging.md): how many days ahead points and unused benefits are announced, and the channel
+# Reminders (docs/messaging.md): how many days ahead points and unused benefits (and a tier drop) are announced, and the channel
 # for reminder kinds without a fallback order.
 USEROPS_REMINDERS = {
     "POINTS_EXPIRING_DAYS": env.int("USEROPS_REMINDER_POINTS_EXPIRING_DAYS", default=7),
     "BENEFITS_EXPIRING_DAYS": env.int("USEROPS_REMINDER_BENEFITS_EXPIRING_DAYS", default=3),
+    "TIER_DROPPING_DAYS": env.int("USEROPS_REMINDER_TIER_DROPPING_DAYS", default=14),
     "CHANNEL": env("USEROPS_REMINDER_CHANNEL", default="sms"),
 }
 

@@ -90,39 +90,55 @@ def outbox_emit_many(*, events: Iterable[Event], types: Iterable[str] | None = N
     ``events`` may be a generator: it is not even iterated when none of ``types`` (the types it can yield) has a
     subscriber, so a caller pays nothing for building payloads nobody wants.
     """
-    wanted = outbox_subscribed_types()
-    if not wanted or (types is not None and wanted.isdisjoint(types)):
-        return 0
-    rows = [event for event in events if event[0] in wanted]
+    rows = outbox_wanted(events=events, types=types)
     _insert(rows, occurred_at or timezone.now())
     return len(rows)
+
+
+def outbox_wanted(*, events: Iterable[Event], types: Iterable[str] | None = None) -> list[Event]:
+    """The events of ``events`` some subscriber wants; ``events`` is not iterated when none of ``types`` is wanted."""
+    wanted = outbox_subscribed_types()
+    if not wanted or (types is not None and wanted.isdisjoint(types)):
+        return []
+    return [event for event in events if event[0] in wanted]
+
+
+def outbox_insert_statement(*, events: list[Event], occurred_at: datetime) -> tuple[str, list[Any]]:
+    """The PostgreSQL ``INSERT`` that records ``events`` (from ``outbox_wanted``), with its parameters.
+
+    For a write path that runs it inside a statement of its own (``WITH outbox AS (<this>) UPDATE …``), so the event
+    costs no round trip and still commits or rolls back with the change. Rows are numbered in the order given.
+    """
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (event_id, type, member_id, occurred_at, payload, created_at)"  # noqa: S608 (our table)
+        " SELECT e, t, m, %s, p, %s FROM unnest(%s::uuid[], %s::text[], %s::bigint[], %s::jsonb[]) WITH ORDINALITY AS x(e, t, m, p, n)"
+        " ORDER BY n"
+    )
+    params = [
+        occurred_at,
+        timezone.now(),
+        [uuid.uuid4() for _event in events],
+        [str(kind) for kind, _member, _data in events],
+        [member for _kind, member, _data in events],
+        [json.dumps(data, cls=DjangoJSONEncoder) for _kind, _member, data in events],
+    ]
+    return sql, params
 
 
 def _insert(events: list[Event], occurred_at: datetime) -> None:
     if not events:
         return
-    now = timezone.now()
     if connection.vendor != "postgresql":
+        now = timezone.now()
         OutboxEvent.objects.bulk_create(
             [OutboxEvent(event_id=uuid.uuid4(), type=kind, member_id=member, occurred_at=occurred_at, payload=data, created_at=now)
              for kind, member, data in events]
         )  # fmt: skip
         return
-    # One statement, whatever the number of events, and no model instances: the write path pays one round trip.
-    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    # One statement, whatever the number of events, and no model instances.
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (event_id, type, member_id, occurred_at, payload, created_at)"  # noqa: S608 (our table)
-            " SELECT e, t, m, %s, p, %s FROM unnest(%s::uuid[], %s::text[], %s::bigint[], %s::jsonb[]) AS x(e, t, m, p)",
-            [
-                occurred_at,
-                now,
-                [uuid.uuid4() for _event in events],
-                [str(kind) for kind, _member, _data in events],
-                [member for _kind, member, _data in events],
-                [json.dumps(data, cls=DjangoJSONEncoder) for _kind, _member, data in events],
-            ],
-        )
+        cursor.execute(*outbox_insert_statement(events=events, occurred_at=occurred_at))
 
 
 def outbox_claim(*, limit: int) -> list[OutboxEvent]:

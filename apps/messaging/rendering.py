@@ -43,6 +43,8 @@ TEMPLATE_VARIABLES = frozenset(
         # reminders
         "expiring_points",
         "benefit_count",
+        "drops_on",
+        "growth_needed",
     }
 )
 ALLOWED_TAGS = frozenset({"if", "elif", "else", "endif", "comment", "endcomment"})

@@ -99,7 +99,7 @@ class WebhookEndpointAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, Mo
     list_filter = ["is_active", ("status", ChoicesDropdownFilter)]
     list_filter_submit = True
     search_fields = ["name", "url"]
-    readonly_fields = ["status", "failing_since", "last_failure", "secret_hint", "created_by", "created_at", "delivery_log"]
+    readonly_fields = ["status", "failing_since", "last_failure", "secret_hint", "created_by", "api_client", "created_at", "delivery_log"]
     actions_detail = ["send_test", "rotate_secret", "replay_dead", "mark_healthy"]
 
     def get_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> list[str]:

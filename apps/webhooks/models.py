@@ -45,6 +45,16 @@ class WebhookEndpoint(TimeStampedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Set when a trusted system registered the endpoint through the API: only that client sees it there.
+    api_client = models.ForeignKey(
+        "core.ApiClient",
+        verbose_name=_("API client"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="webhook_endpoints",
+    )
     history = AuditHistory(excluded_fields=["secret", "updated_at"])
 
     class Meta:

@@ -1,8 +1,10 @@
 from datetime import datetime
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from apps.core.models import ApiClient
 from apps.webhooks.models import OPEN_STATUSES, DeliveryStatus, EndpointStatus, WebhookDelivery, WebhookEndpoint
 
 
@@ -47,3 +49,27 @@ def delivery_counts(*, endpoint: WebhookEndpoint) -> dict[str, int]:
     for row in endpoint.deliveries.values("status").order_by().annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     return counts
+
+
+def client_endpoints(*, client: ApiClient) -> QuerySet[WebhookEndpoint]:
+    """The endpoints an API client registered: the only ones it may see or change through the API."""
+    return WebhookEndpoint.objects.filter(api_client=client).order_by("pk")
+
+
+def client_endpoint_get(*, client: ApiClient, pk: int) -> WebhookEndpoint:
+    """One of the client's endpoints; another's (or staff's) is answered as missing, not as forbidden."""
+    return get_object_or_404(client_endpoints(client=client), pk=pk)
+
+
+def endpoint_deliveries(*, endpoint: WebhookEndpoint, status: str = "", event_type: str = "") -> QuerySet[WebhookDelivery]:
+    """The endpoint's delivery log, newest first, optionally of one status or event type."""
+    deliveries = endpoint.deliveries.order_by("-pk")
+    if status:
+        deliveries = deliveries.filter(status=status)
+    if event_type:
+        deliveries = deliveries.filter(type=event_type)
+    return deliveries
+
+
+def endpoint_delivery_get(*, endpoint: WebhookEndpoint, pk: int) -> WebhookDelivery:
+    return get_object_or_404(endpoint.deliveries, pk=pk)

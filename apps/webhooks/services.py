@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
-from apps.core.models import User
+from apps.core.models import ApiClient, User
 from apps.core.outbox import EventType, outbox_claim, outbox_delete, outbox_subscriptions_changed
 from apps.core.queueing import enqueue_on_commit
 from apps.webhooks.destinations import destination_check
@@ -81,12 +81,20 @@ def _unique_name(name: str, exclude_pk: int | None = None) -> None:
 
 @transaction.atomic
 def endpoint_create(
-    *, name: str, url: str, event_types: Sequence[str], actor: User | None, contact_email: str = "", is_active: bool = True
+    *,
+    name: str,
+    url: str,
+    event_types: Sequence[str],
+    actor: User | None,
+    contact_email: str = "",
+    is_active: bool = True,
+    api_client: ApiClient | None = None,
 ) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint; returns it with its signing secret, which staff copy now (the page never shows it again)."""
+    """Register an endpoint (for staff, or owned by the API client that asks); returns it with its signing secret,
+    which the caller copies now (it is never shown again)."""
     fields = _clean(name=name, url=url, event_types=event_types, contact_email=contact_email)
     _unique_name(fields["name"])
-    endpoint = WebhookEndpoint(**fields, is_active=is_active, secret=generate_secret(), created_by=actor)
+    endpoint = WebhookEndpoint(**fields, is_active=is_active, secret=generate_secret(), created_by=actor, api_client=api_client)
     endpoint._history_user = actor
     endpoint.save()
     outbox_subscriptions_changed()

@@ -4,9 +4,10 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from apps.core.errors import ApplicationError
 from apps.core.models import OutboxEvent
 from apps.core.outbox import EventType, outbox_subscribed_types
-from apps.members.models import PointsEntryKind
+from apps.members.models import PointsAccount, PointsEntry, PointsEntryKind
 from apps.members.services import ledger
 from apps.members.services.ledger import PointsCredit, points_credit_many, points_earn, points_spend
 from apps.members.services.privacy import member_anonymise
@@ -58,6 +59,47 @@ def test_a_rolled_back_change_leaves_no_event_and_no_delivery():
     assert OutboxEvent.objects.count() == 0
     assert outbox_fan_out() == 0
     assert WebhookDelivery.objects.count() == 0
+
+
+def _earn_statements(member_id: int, source_ref: str) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        points_earn(member=member_id, amount=10, reason="purchase", source_ref=source_ref)
+    return [q["sql"] for q in queries]
+
+
+def test_a_subscribed_earn_makes_no_more_round_trips_than_an_unsubscribed_one():
+    member = MemberFactory()
+    points_earn(member=member, amount=10, reason="warm up")  # the first earn may open what later ones reuse
+    unsubscribed = _earn_statements(member.pk, "order:1")
+    WebhookEndpointFactory(event_types=[EventType.POINTS_EARNED])
+    outbox_subscribed_types()  # both sides read the cached set; fill it before counting
+    subscribed = _earn_statements(member.pk, "order:2")
+    assert len(subscribed) == len(unsubscribed)
+    table = OutboxEvent._meta.db_table
+    [carrier] = [sql for sql in subscribed if table in sql]
+    assert carrier.startswith("WITH outbox AS (INSERT INTO") and "UPDATE" in carrier  # the event rides in the balance update
+    assert OutboxEvent.objects.get().payload["source_ref"] == "order:2"
+
+
+def test_an_event_written_with_the_balance_rolls_back_with_a_later_failure_in_the_transaction():
+    member = MemberFactory()
+    WebhookEndpointFactory(event_types=[EventType.POINTS_EARNED, EventType.POINTS_SPENT])
+    with pytest.raises(ApplicationError), transaction.atomic():
+        points_earn(member=member, amount=100, reason="welcome")
+        points_spend(member=member, amount=500, reason="too much")
+    assert OutboxEvent.objects.count() == 0
+    assert PointsEntry.objects.count() == 0
+    assert PointsAccount.objects.get(member=member).balance == 0
+
+
+def test_a_members_events_are_numbered_in_the_order_they_happened():
+    member = MemberFactory()
+    WebhookEndpointFactory(event_types=[EventType.POINTS_EARNED, EventType.POINTS_SPENT])
+    entries = [points_earn(member=member, amount=50, reason="purchase"), points_spend(member=member, amount=20, reason="coffee")]
+    entries.append(points_earn(member=member, amount=5, reason="purchase"))
+    events = OutboxEvent.objects.filter(member_id=member.pk).order_by("pk")
+    assert [e.payload["entry_id"] for e in events] == [e.pk for e in entries]
+    assert [e.payload["balance_after"] for e in events] == [50, 30, 35]
 
 
 def test_a_set_of_credits_is_one_insert_into_the_outbox():

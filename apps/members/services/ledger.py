@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from apps.core.bulk_insert import allocate_ids, insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
-from apps.core.outbox import outbox_emit_many
+from apps.core.outbox import Event, outbox_emit_many, outbox_insert_statement, outbox_wanted
 from apps.core.reasons import Reason, reason_fields
 from apps.members.locks import (
     lock_growth_adjustment,
@@ -173,20 +173,25 @@ def _insert(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
-def _store_balances(accounts: Iterable[PointsAccount], now: datetime) -> None:
-    """The balances of the accounts written, in one statement."""
+def _store_balances(accounts: Iterable[PointsAccount], now: datetime, events: list[Event]) -> None:
+    """The balances of the accounts written, with the outbox events of their rows, in one statement."""
     accounts = list({account.pk: account for account in accounts}.values())
     if connection.vendor != "postgresql":
         for account in accounts:
             account.updated_at = now
         PointsAccount.objects.bulk_update(accounts, ["balance", "updated_at"])
+        outbox_emit_many(events=events, occurred_at=now)
         return
+    # The outbox rows ride in the balance update (a data-modifying CTE): a subscriber costs the write path no round
+    # trip, and the rows commit or roll back with the ledger.
+    outbox_sql, outbox_params = outbox_insert_statement(events=events, occurred_at=now) if events else ("", [])
+    with_outbox = f"WITH outbox AS ({outbox_sql}) " if outbox_sql else ""
     table = connection.ops.quote_name(PointsAccount._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} AS account SET balance = new.balance, updated_at = %s"  # noqa: S608 (the table name is ours)
+            f"{with_outbox}UPDATE {table} AS account SET balance = new.balance, updated_at = %s"  # noqa: S608 (our SQL and table)
             " FROM unnest(%s::bigint[], %s::integer[]) AS new(id, balance) WHERE account.id = new.id",
-            [now, [account.pk for account in accounts], [account.balance for account in accounts]],
+            [*outbox_params, now, [account.pk for account in accounts], [account.balance for account in accounts]],
         )
 
 
@@ -236,9 +241,11 @@ def _write(moves: Sequence[_Move], *, now: datetime, store_balances: bool = True
             if move.opens_lot
         ],
     )
+    events = outbox_wanted(events=points_events(moves, rows), types=POINTS_EVENT_TYPES.values())
     if store_balances:
-        _store_balances((move.account for move in moves), now)
-    outbox_emit_many(events=points_events(moves, rows), types=POINTS_EVENT_TYPES.values(), occurred_at=now)
+        _store_balances((move.account for move in moves), now, events)
+    else:
+        outbox_emit_many(events=events, occurred_at=now)
     return rows
 
 
