@@ -49,6 +49,7 @@ class ApiScope(models.TextChoices):
     ACTIVITY_WRITE = "activity:write", _("Report member activity and purchases")
     ANALYTICS_READ = "analytics:read", _("Read programme metrics")
     IDENTITIES_WRITE = "identities:write", _("Read and set members' WeChat, WeCom and push identities and mini-program subscriptions")
+    LEADS_WRITE = "leads:write", _("Send leads (prospects' enquiries)")
 
 
 def hash_secret(raw: str) -> str:
