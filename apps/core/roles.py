@@ -34,6 +34,7 @@ PROJECT_APPS = (
     "imports",
     "engagement",
     "rules",
+    "sales",
 )
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -66,6 +67,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # "Why didn't I earn?": the rules and their awards, read-only.
         "rules.view_earningrule",
         "rules.view_ruleaward",
+        # Dealers, products and leads, read; a member's test drives, orders and deliveries recorded; prospects enrolled.
+        "sales.view_*",
+        "sales.record_journey_event",
+        "sales.enrol_prospect",
     ],
     CAMPAIGN_MANAGER: [
         "members.view_member",
@@ -85,6 +90,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "rules.add_ruletiermultiplier",
         "rules.change_ruletiermultiplier",
         "rules.delete_ruletiermultiplier",
+        # Owners and dealers are what ownership segments pick from.
+        "sales.view_dealer",
+        "sales.view_ownedproduct",
     ],
     ANALYST: [f"{app}.view_*" for app in PROJECT_APPS if app != "core"] + ["members.export_member"],
     # Reads the access log and the audit trail; sees members masked, changes nothing.

@@ -19,7 +19,6 @@ class SalesConfig(AppConfig):
             name="owned_products",
             label=_("Owned products"),
             summary=selectors.owned_products_summary,
-            template="admin/sales/owned_products_section.html",
             order=20,
         )
         register_timeline_source(name=selectors.LEAD_SOURCE, label=_("Leads"), fetch=selectors.lead_timeline)

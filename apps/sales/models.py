@@ -87,6 +87,10 @@ class OwnedProduct(TimeStampedModel):
         verbose_name = _("owned product")
         verbose_name_plural = _("owned products")
         ordering = ["-id"]
+        permissions = [
+            ("transfer_ownedproduct", _("Can transfer a product to another owner or record it sold")),
+            ("record_journey_event", _("Can record a member's test drives, orders, deliveries and service visits")),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["kind", "identifier"], name="owned_product_unique_identifier"),
             # Owned means owned by someone; sold means out of the programme's hands.
@@ -177,6 +181,10 @@ class Lead(models.Model):
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
         ordering = ["-id"]
+        permissions = [
+            ("upload_leads", _("Can upload a file of leads")),
+            ("enrol_prospect", _("Can enrol a prospect in the programme")),
+        ]
         constraints = [models.UniqueConstraint(fields=["source_system", "source_ref"], name="lead_unique_source_ref")]
         indexes = [
             models.Index(fields=["member", "received_at", "id"], name="lead_member_time_idx"),

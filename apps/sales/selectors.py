@@ -9,7 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.errors import ApplicationError
 from apps.members.models import Member
+from apps.members.phones import normalize_phone
 from apps.members.timeline import TimelineCursor, TimelineItem
 from apps.sales.models import Dealer, Lead, OwnedProduct, Ownership, ProductStatus
 
@@ -171,3 +173,22 @@ def dealer_choices() -> list[tuple[str, str]]:
 def model_choices() -> list[tuple[str, str]]:
     models = OwnedProduct.objects.order_by("model").values_list("model", flat=True).distinct()
     return [(model, model) for model in models]
+
+
+def member_find(*, text: str, field_name: str = "member") -> Member:
+    """The member a staff form names by external ID, mobile phone or member ID (tried in that order)."""
+    text = (text or "").strip()
+    if text:
+        if member := Member.objects.filter(external_id=text).first():
+            return member
+        try:
+            phone = normalize_phone(text)
+        except ApplicationError:
+            phone = ""
+        if phone and (member := Member.objects.filter(phone=phone).first()):
+            return member
+        if text.isdigit() and len(text) < 12 and (member := Member.objects.filter(pk=int(text)).first()):
+            return member
+    raise ApplicationError(
+        "not_found", _("No member has the external ID, mobile phone or ID “%(text)s”.") % {"text": text}, fields={field_name: text}
+    )
