@@ -6,7 +6,7 @@ Members are created, enrolled and looked up through members' services and select
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -125,19 +125,21 @@ def product_deliver(
     model: str,
     trim: str = "",
     attributes: Mapping[str, Any] | None = None,
-    delivered_on: date | None = None,
+    delivered_at: datetime | None = None,
     dealer: Dealer | None = None,
     channel: str = LeadChannel.DEALER,
     actor: User | None = None,
 ) -> OwnedProduct:
-    """A product handed over to a member: the product, its first ownership, and the ``delivered`` journey event."""
+    """A product handed over to a member (now, or at ``delivered_at``): the product, its first ownership from that moment,
+    and the ``delivered`` journey event."""
     identifier = identifier_clean(kind, identifier)
     model = _text(model, "model", max_length=64, required=True, label=_("Model"))
     trim = _text(trim, "trim", max_length=64, label=_("Trim"))
     cleaned_attributes = attributes_clean(kind, dict(attributes or {}))
-    delivered_on = delivered_on or timezone.localdate()
-    if delivered_on > timezone.localdate():
-        raise ApplicationError("invalid_date", _("The delivery date is in the future."), fields={"delivered_on": str(delivered_on)})
+    now = timezone.now()
+    delivered_at = delivered_at or now
+    if delivered_at > now + FUTURE_TOLERANCE:
+        raise ApplicationError("invalid_date", _("The delivery is in the future."), fields={"delivered_at": str(delivered_at)})
     member = lock_member(member_id=member.pk)
     _ownable(member)
     if OwnedProduct.objects.filter(kind=kind, identifier=identifier).exists():
@@ -154,7 +156,7 @@ def product_deliver(
         model=model,
         trim=trim,
         attributes=cleaned_attributes,
-        delivered_on=delivered_on,
+        delivered_on=timezone.localdate(delivered_at),
         dealer=dealer,
         owner=member,
         status=ProductStatus.OWNED,
@@ -169,13 +171,12 @@ def product_deliver(
             fields={"identifier": identifier},
             http_status=409,
         ) from exc
-    now = timezone.now()
-    Ownership.objects.create(product=product, member=member, started_at=now, reason=OwnershipReason.DELIVERY, recorded_by=actor)
+    Ownership.objects.create(product=product, member=member, started_at=delivered_at, reason=OwnershipReason.DELIVERY, recorded_by=actor)
     activity_happened(
         member_id=member.pk,
         kind=journey.DELIVERED,
         event_id=f"delivered:{product.pk}",
-        occurred_at=now,
+        occurred_at=delivered_at,
         channel=channel,
         properties=_event_properties(
             dealer=dealer, model=model, vin=identifier if kind.identifier_check == IdentifierCheck.VIN else "", product=product.pk
@@ -577,7 +578,7 @@ def journey_event_record(
             identifier=vin,
             model=model,
             trim=trim,
-            delivered_on=timezone.localdate(occurred_at),
+            delivered_at=occurred_at,
             dealer=dealer,
             channel=channel,
             actor=actor,
