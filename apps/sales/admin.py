@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 from unfold.decorators import action, display
@@ -113,16 +113,18 @@ class ReleaseForm(forms.Form):
 def _transfer(request: HttpRequest, product: OwnedProduct, data: dict[str, Any]) -> str:
     to_member = selectors.member_find(text=data["to_member"], field_name="to_member")
     services.product_transfer(product=product, to_member=to_member, note=data["note"], actor=request.user)
-    return _t("%(product)s now belongs to %(member)s.") % {"product": product, "member": to_member.name}
+    return gettext("%(product)s now belongs to %(member)s.") % {"product": product, "member": to_member.name}
 
 
 def _release(request: HttpRequest, product: OwnedProduct, data: dict[str, Any]) -> str:
     services.product_release(product=product, status=data["status"], note=data["note"], actor=request.user)
-    return _t("%(product)s left the programme.") % {"product": product}
+    return gettext("%(product)s left the programme.") % {"product": product}
 
 
 def _not_owned(product: OwnedProduct) -> str | None:
-    return None if product.status == ProductStatus.OWNED else _t("The product is %(status)s.") % {"status": product.get_status_display()}
+    return (
+        None if product.status == ProductStatus.OWNED else gettext("The product is %(status)s.") % {"status": product.get_status_display()}
+    )
 
 
 PRODUCT_PAGE = {
@@ -131,7 +133,7 @@ PRODUCT_PAGE = {
     "subject": lambda product: Subject(
         name=str(product),
         url=reverse("admin:sales_ownedproduct_change", args=[product.pk]),
-        facts=[_t("Owner: %(name)s") % {"name": product.owner.name if product.owner else "—"}],
+        facts=[gettext("Owner: %(name)s") % {"name": product.owner.name if product.owner else "—"}],
     ),
 }
 
@@ -217,13 +219,15 @@ class OwnedProductAdmin(AdminActionsMixin, ModelAdmin):
             except ApplicationError as exc:
                 add_service_error(form, exc)
             else:
-                messages.success(request, _t("%(event)s recorded.") % {"event": dict(journey.RECORDABLE)[data["kind"]]})
+                messages.success(request, gettext("%(event)s recorded.") % {"event": dict(journey.RECORDABLE)[data["kind"]]})
                 return HttpResponseRedirect(member_url)
         context = {
             **self.admin_site.each_context(request),
-            "title": _t("Record a journey event"),
+            "title": gettext("Record a journey event"),
             "subject": Subject(name=member.name, url=member_url, facts=[member.get_status_display()]),
-            "explanation": _t("A test drive, an order, a delivery (which records the vehicle with its VIN), a service visit or a renewal."),
+            "explanation": gettext(
+                "A test drive, an order, a delivery (which records the vehicle with its VIN), a service visit or a renewal."
+            ),
             "form": form,
             "opts": self.model._meta,
             "change_url": member_url,
@@ -273,26 +277,26 @@ def _rows_of(upload: Any) -> list[dict[str, Any]]:
             except UnicodeDecodeError:
                 continue
         else:
-            raise ApplicationError("unreadable_file", _t("The file is neither UTF-8 nor GB18030 text."), fields={"file": ""})
+            raise ApplicationError("unreadable_file", gettext("The file is neither UTF-8 nor GB18030 text."), fields={"file": ""})
         table = list(csv.reader(io.StringIO(text)))
     if not table:
-        raise ApplicationError("empty_file", _t("The file is empty."), fields={"file": ""})
+        raise ApplicationError("empty_file", gettext("The file is empty."), fields={"file": ""})
     header = [str(cell or "").strip().lower() for cell in table[0]]
     unknown = [column for column in header if column and column not in services.LEAD_FIELDS]
     if unknown:
         raise ApplicationError(
             "unknown_column",
-            _t("Unknown column “%(column)s”; the columns are %(columns)s.")
+            gettext("Unknown column “%(column)s”; the columns are %(columns)s.")
             % {"column": unknown[0], "columns": ", ".join(services.LEAD_FIELDS)},
             fields={"file": unknown[0]},
         )
     missing = [column for column in ("source_ref", "name") if column not in header]
     if missing:
         raise ApplicationError(
-            "missing_column", _t("The column “%(column)s” is missing.") % {"column": missing[0]}, fields={"file": missing[0]}
+            "missing_column", gettext("The column “%(column)s” is missing.") % {"column": missing[0]}, fields={"file": missing[0]}
         )
     if len(table) - 1 > MAX_UPLOAD_ROWS:
-        raise ApplicationError("too_many_rows", _t("At most %(max)d leads per file.") % {"max": MAX_UPLOAD_ROWS}, fields={"file": ""})
+        raise ApplicationError("too_many_rows", gettext("At most %(max)d leads per file.") % {"max": MAX_UPLOAD_ROWS}, fields={"file": ""})
     rows = []
     for cells in table[1:]:
         values = ["" if cell is None else str(cell).strip() for cell in cells]
@@ -303,7 +307,7 @@ def _rows_of(upload: Any) -> list[dict[str, Any]]:
 
 def _enrol(request: HttpRequest, lead: Lead, data: dict[str, Any]) -> str:
     member = member_enrol_prospect(member=lead.member, actor=request.user)
-    return _t("%(name)s is now a member.") % {"name": member.name}
+    return gettext("%(name)s is now a member.") % {"name": member.name}
 
 
 @admin.register(Lead)
@@ -381,7 +385,7 @@ class LeadAdmin(AdminActionsMixin, ModelAdmin):
         perform=_enrol,
         select_related=["member"],
         unusable=lambda lead: (
-            None if lead.member.status == MemberStatus.PROSPECT else _t("%(name)s is already enrolled.") % {"name": lead.member.name}
+            None if lead.member.status == MemberStatus.PROSPECT else gettext("%(name)s is already enrolled.") % {"name": lead.member.name}
         ),
         done_url=lambda lead: reverse("admin:members_member_change", args=[lead.member_id]),
     )
@@ -410,13 +414,13 @@ class LeadAdmin(AdminActionsMixin, ModelAdmin):
                 if not problems:
                     messages.success(
                         request,
-                        _t("%(created)d leads stored, %(duplicates)d already known.")
+                        gettext("%(created)d leads stored, %(duplicates)d already known.")
                         % {"created": result.created, "duplicates": result.duplicates},
                     )
                     return HttpResponseRedirect(reverse("admin:sales_lead_changelist"))
         context = {
             **self.admin_site.each_context(request),
-            "title": _t("Upload leads"),
+            "title": gettext("Upload leads"),
             "opts": self.model._meta,
             "form": form,
             "problems": problems,
