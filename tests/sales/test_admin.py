@@ -116,6 +116,20 @@ def test_upload_reads_excel_and_refuses_unknown_columns(client, staff):
     assert Lead.objects.count() == 1
 
 
+def test_upload_reads_gb18030_from_chinese_excel(client, staff):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    upload = SimpleUploadedFile("leads.csv", "source_ref,name,phone,city\nG1,周子涵,13800138000,成都\n".encode("gb18030"))
+    assert client.post(reverse("admin:sales_lead_upload_file"), {"file": upload}).status_code == 302
+    assert Lead.objects.get().city == "成都"
+
+
+def test_a_campaign_manager_reads_dealers_and_products(client, staff):
+    car = OwnedProductFactory()
+    client.force_login(staff(CAMPAIGN_MANAGER))
+    assert client.get(reverse("admin:sales_dealer_changelist")).status_code == 200
+    assert client.get(reverse("admin:sales_ownedproduct_change", args=[car.pk])).status_code == 200
+
+
 def test_only_roles_with_the_right_may_upload(client, staff):
     for role in (CUSTOMER_SERVICE, ANALYST):
         client.force_login(staff(role))

@@ -346,3 +346,41 @@ def test_ownership_and_dealer_conditions():
     assert set(rules_members(rules={"field": "last_dealer", "value": ["GZ001"]})) == {owner_es6}
     with pytest.raises(ApplicationError):
         rules_members(rules={"field": "last_dealer", "value": ["XX999"]})
+
+
+def test_the_timeline_sources_page_leads_and_ownerships_newest_first():
+    from apps.members.timeline import TIMELINE_SOURCES, TimelineCursor
+
+    member = MemberFactory()
+    first = receive(phone=member.phone, received_at=(timezone.now() - timedelta(days=2)).isoformat()).lead
+    second = receive(source_ref="R2", phone=member.phone, received_at=(timezone.now() - timedelta(days=1)).isoformat()).lead
+    leads = next(source for source in TIMELINE_SOURCES if source.name == "leads")
+    page = leads.fetch(member, None, 1)
+    assert [item.item_id for item in page] == [second.pk]
+    after = TimelineCursor(at=page[0].at, source="leads", item_id=page[0].item_id)
+    assert [item.item_id for item in leads.fetch(member, after, 5)] == [first.pk]
+    car = OwnedProductFactory(owner=member)
+    ownerships = next(source for source in TIMELINE_SOURCES if source.name == "ownerships")
+    assert [item.data["identifier"] for item in ownerships.fetch(member, None, 5)] == [car.identifier]
+
+
+def test_the_profile_section_lists_what_the_member_owns_now():
+    from apps.members.profile_sections import PROFILE_SECTIONS
+
+    section = next(section for section in PROFILE_SECTIONS if section.name == "owned_products")
+    member = MemberFactory()
+    assert section.summary(member) is None
+    car = OwnedProductFactory(owner=member, model="ES8", trim="旗舰版")
+    assert section.summary(member) == [
+        {
+            "kind": "Vehicle",
+            "identifier_label": "VIN",
+            "identifier": car.identifier,
+            "model": "ES8",
+            "trim": "旗舰版",
+            "delivered_on": None,
+            "dealer": None,
+        }
+    ]
+    services.product_transfer(product=car, to_member=MemberFactory())
+    assert section.summary(member) is None
