@@ -39,6 +39,7 @@ from apps.sales.models import (
 
 MAX_LEADS_PER_BATCH = 500
 FUTURE_TOLERANCE = timedelta(minutes=5)
+OLDEST_LEAD = timedelta(days=3653)
 UPLOAD_SOURCE_SYSTEM = "upload"
 # The channel a lead came through, as the source channel of the prospect it creates.
 _PROSPECT_CHANNEL = {
@@ -140,6 +141,8 @@ def product_deliver(
     delivered_at = delivered_at or now
     if delivered_at > now + FUTURE_TOLERANCE:
         raise ApplicationError("invalid_date", _("The delivery is in the future."), fields={"delivered_at": str(delivered_at)})
+    if delivered_at < now - OLDEST_LEAD:
+        raise ApplicationError("invalid_date", _("The delivery is more than ten years ago."), fields={"delivered_at": str(delivered_at)})
     member = lock_member(member_id=member.pk)
     _ownable(member)
     if OwnedProduct.objects.filter(kind=kind, identifier=identifier).exists():
@@ -270,19 +273,32 @@ class CleanLead:
 def _received_at(value: Any, now: datetime) -> datetime:
     if value in (None, ""):
         return now
-    moment = value if isinstance(value, datetime) else parse_datetime(str(value).strip()) if isinstance(value, str) else None
-    if moment is None and isinstance(value, str) and parse_date(value.strip()):
-        moment = datetime.combine(parse_date(value.strip()), datetime.min.time())
-    if moment is None:
-        raise ApplicationError(
-            "invalid_datetime",
-            _("received_at must be a date and time (ISO 8601, e.g. 2026-11-30T14:05:00+08:00)."),
-            fields={"received_at": str(value)[:40]},
-        )
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    if moment > now + FUTURE_TOLERANCE:
+    invalid = ApplicationError(
+        "invalid_datetime",
+        _("received_at must be a date and time (ISO 8601, e.g. 2026-11-30T14:05:00+08:00)."),
+        fields={"received_at": str(value)[:40]},
+    )
+    try:
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, str):
+            text = value.strip()
+            day = None if "T" in text or ":" in text else parse_date(text)
+            moment = datetime.combine(day, datetime.min.time()) if day else parse_datetime(text)
+        else:
+            moment = None
+        if moment is None:
+            raise invalid
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        in_future = moment > now + FUTURE_TOLERANCE
+        too_old = moment < now - OLDEST_LEAD
+    except (ValueError, OverflowError):
+        raise invalid from None
+    if in_future:
         raise ApplicationError("invalid_datetime", _("received_at is in the future."), fields={"received_at": str(value)[:40]})
+    if too_old:
+        raise ApplicationError("invalid_datetime", _("received_at is more than ten years ago."), fields={"received_at": str(value)[:40]})
     return moment
 
 
@@ -567,6 +583,8 @@ def journey_event_record(
     occurred_at = occurred_at or now
     if occurred_at > now + FUTURE_TOLERANCE:
         raise ApplicationError("invalid_datetime", _("The event is in the future."), fields={"occurred_at": str(occurred_at)})
+    if occurred_at < now - OLDEST_LEAD:
+        raise ApplicationError("invalid_datetime", _("The event is more than ten years ago."), fields={"occurred_at": str(occurred_at)})
     member = lock_member(member_id=member.pk)
     _ownable(member)
     if kind == journey.DELIVERED:

@@ -92,3 +92,9 @@ def test_a_prospect_cannot_obtain_a_member_token(trusted_client):
     api.post(URL, {"leads": [lead("W-1")]}, format="json", HTTP_IDEMPOTENCY_KEY="l")
     response = api.post("/api/v1/member-tokens/", {"phone": "13800138000"}, format="json")
     assert response.status_code == 409 and response.json()["error"]["code"] == "member_not_enrolled"
+
+
+def test_a_member_token_cannot_send_leads(member_client):
+    api, _member = member_client()
+    assert api.post(URL, {"leads": [lead("W-1")]}, format="json", HTTP_IDEMPOTENCY_KEY="m").status_code == 403
+    assert not Lead.objects.exists()

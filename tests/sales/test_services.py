@@ -145,6 +145,11 @@ def test_a_redelivered_lead_changes_nothing(django_capture_on_commit_callbacks):
         ({"dealer": "NOPE1"}, "dealer"),
         ({"channel": "fax"}, "channel"),
         ({"received_at": "yesterday"}, "received_at"),
+        ({"received_at": "2026-13-45T10:00:00"}, "received_at"),
+        ({"received_at": "0001-01-01T00:00:00"}, "received_at"),
+        ({"received_at": 20261130}, "received_at"),
+        ({"name": {"first": "王"}}, "name"),
+        ({"interest": "x" * 65}, "interest"),
         ({"received_at": (timezone.now() + timedelta(days=1)).isoformat()}, "received_at"),
     ],
 )
