@@ -13,6 +13,9 @@ class CampaignsConfig(AppConfig):
 
         member_data.register()
 
+        # Conditions on owned products and dealers (sales sits below campaigns, so they are declared here).
+        from apps.campaigns import ownership_conditions  # noqa: F401
+
         # A member's first purchase may qualify the referral that brought them (after the purchase earned its points).
         from apps.campaigns.services import referral_qualify_on_first_purchase
         from apps.core.activity import register_activity_handler

@@ -13,7 +13,7 @@ from apps.campaigns.models import ActionOutcome, Campaign, CampaignAction, Campa
 from apps.core.db import statement_timeout
 from apps.core.errors import ApplicationError
 from apps.core.replicas import replica_reads
-from apps.members.models import Member, TierChange, TierChangeKind
+from apps.members.models import Member, MemberStatus, TierChange, TierChangeKind
 from apps.members.selectors import active_member_ids, member_ids_with_consent
 from apps.messaging.models import MessagePurpose
 
@@ -33,8 +33,21 @@ def register_trigger_window(trigger: str) -> Callable[[TriggerWindow], TriggerWi
 
 
 def rules_members(*, rules: dict[str, Any]) -> QuerySet[Member]:
-    """The members matching a rule tree: one SQL query, whatever the tree."""
-    return Member.objects.filter(compile_rules(rules))
+    """The members matching a rule tree: one SQL query, whatever the tree.
+
+    Prospects (people known from leads, not enrolled) are left out unless the tree asks for them by status.
+    """
+    members = Member.objects.filter(compile_rules(rules))
+    return members if _asks_for_prospects(rules) else members.exclude(status=MemberStatus.PROSPECT)
+
+
+def _asks_for_prospects(rules: Any) -> bool:
+    if not isinstance(rules, dict):
+        return False
+    if isinstance(rules.get("conditions"), list):
+        return any(_asks_for_prospects(child) for child in rules["conditions"])
+    value = rules.get("value")
+    return rules.get("field") == "status" and isinstance(value, list) and MemberStatus.PROSPECT in value
 
 
 def segment_members(*, segment: Segment, after: int = 0) -> QuerySet[Member]:

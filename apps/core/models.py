@@ -50,6 +50,7 @@ class ApiScope(models.TextChoices):
     ANALYTICS_READ = "analytics:read", _("Read programme metrics")
     IDENTITIES_WRITE = "identities:write", _("Read and set members' WeChat, WeCom and push identities and mini-program subscriptions")
     WEBHOOKS_MANAGE = "webhooks:manage", _("Register and manage its own webhook endpoints, read their deliveries and replay them")
+    LEADS_WRITE = "leads:write", _("Send leads (prospects' enquiries)")
 
 
 def hash_secret(raw: str) -> str:

@@ -36,6 +36,7 @@ PROJECT_APPS = (
     "rules",
     "journeys",
     "tagging",
+    "sales",
 )
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -76,6 +77,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.view_tagchange",
         "tagging.view_attribute",
         "tagging.edit_member_attributes",
+        # Dealers, products and leads, read; a member's test drives, orders and deliveries recorded; prospects enrolled.
+        "sales.view_*",
+        "sales.record_journey_event",
+        "sales.enrol_prospect",
     ],
     CAMPAIGN_MANAGER: [
         "members.view_member",
@@ -103,6 +108,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "tagging.add_tagjob",
         "tagging.add_autotagrule",
         "tagging.change_autotagrule",
+        # Owners and dealers are what ownership segments pick from.
+        "sales.view_dealer",
+        "sales.view_ownedproduct",
     ],
     ANALYST: [f"{app}.view_*" for app in PROJECT_APPS if app != "core"] + ["members.export_member"],
     # Reads the access log and the audit trail; sees members masked, changes nothing.

@@ -1,5 +1,5 @@
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -84,6 +84,8 @@ class MemberPageAction:
     explanation: Any
     permission: str
     url: Callable[[Member], str]
+    # The member's statuses the action applies to.
+    statuses: frozenset[str] = frozenset({MemberStatus.ACTIVE})
 
 
 # Later apps (benefits, events, analytics …) add what they know about a member to the member page through
@@ -109,6 +111,7 @@ ACTION_GROUPS = {
     "tiers": _("Tier and growth value"),
     "events": _("Events and points mall"),
     "status": _("Membership"),
+    "journey": _("Customer journey"),
     "personal_data": _("Personal data (PIPL)"),
 }
 OWN_ACTIONS: dict[str, tuple[str, Any]] = {
@@ -670,7 +673,7 @@ class MemberAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin)
                 }
             )
         for page_action in MEMBER_PAGE_ACTIONS:
-            if request.user.has_perm(page_action.permission) and member.status == MemberStatus.ACTIVE:
+            if request.user.has_perm(page_action.permission) and member.status in page_action.statuses:
                 groups[page_action.group].append(
                     {"title": page_action.title, "explanation": page_action.explanation, "url": page_action.url(member)}
                 )
@@ -744,9 +747,20 @@ def register_member_profile_fact(*, label: Any, value: Callable[[Member], str]) 
     MEMBER_PROFILE_FACTS.append(MemberProfileFact(label=label, value=value))
 
 
-def register_member_page_action(*, group: str, title: Any, explanation: Any, permission: str, url: Callable[[Member], str]) -> None:
-    """Offer a page of another app among the member page's actions (in ``group``, to staff holding ``permission``)."""
-    MEMBER_PAGE_ACTIONS.append(MemberPageAction(group=group, title=title, explanation=explanation, permission=permission, url=url))
+def register_member_page_action(
+    *,
+    group: str,
+    title: Any,
+    explanation: Any,
+    permission: str,
+    url: Callable[[Member], str],
+    statuses: Iterable[str] = (MemberStatus.ACTIVE,),
+) -> None:
+    """Offer a page of another app among the member page's actions (in ``group``, to staff holding ``permission``, on the
+    pages of members in one of ``statuses``)."""
+    MEMBER_PAGE_ACTIONS.append(
+        MemberPageAction(group=group, title=title, explanation=explanation, permission=permission, url=url, statuses=frozenset(statuses))
+    )
 
 
 def register_member_page_section(*, name: str, title: Any, permission: str, render: Callable[[Member], SafeString]) -> None:

@@ -215,7 +215,12 @@ def member_profile(*, member: Member, guarantee_days: int) -> MemberProfile:
 def member_token_lookup(*, token_hash: str) -> MemberToken | None:
     """A usable token: not expired or revoked, its member not closed, and the API client that obtained it still active."""
     token = MemberToken.objects.select_related("member", "member__tier", "client").filter(token_hash=token_hash).first()
-    if token is None or not token.is_valid or token.member.status == MemberStatus.CLOSED or not token.client.is_active:
+    if (
+        token is None
+        or not token.is_valid
+        or token.member.status in (MemberStatus.CLOSED, MemberStatus.PROSPECT)
+        or not token.client.is_active
+    ):
         return None
     return token
 
@@ -231,7 +236,9 @@ class ProgrammeOverview:
 
 def programme_overview(*, now: datetime | None = None) -> ProgrammeOverview:
     now = now or timezone.now()
-    counts = dict(Member.objects.values_list("tier").annotate(n=Count("id")).order_by())
+    # Prospects have not enrolled: they are counted by status, never as members of a tier or new members.
+    enrolled = Member.objects.exclude(status=MemberStatus.PROSPECT)
+    counts = dict(enrolled.values_list("tier").annotate(n=Count("id")).order_by())
     tiers = list(Tier.objects.order_by("rank"))
     by_status = dict(Member.objects.values_list("status").annotate(n=Count("id")).order_by())
     week_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -239,7 +246,7 @@ def programme_overview(*, now: datetime | None = None) -> ProgrammeOverview:
     return ProgrammeOverview(
         members_by_tier=[(tier, counts.get(tier.pk, 0)) for tier in tiers],
         members_total=sum(counts.values()),
-        new_members_this_week=Member.objects.filter(joined_at__gte=week_start).count(),
+        new_members_this_week=enrolled.filter(joined_at__gte=week_start).count(),
         points_outstanding=PointsAccount.objects.aggregate(total=Sum("balance"))["total"] or 0,
         members_by_status=by_status,
     )

@@ -6,3 +6,24 @@ class SalesConfig(AppConfig):
     name = "apps.sales"
     label = "sales"
     verbose_name = _("Dealers, leads and what members own")
+
+    def ready(self) -> None:
+        # Members shows, exports, merges and anonymises what sales keeps about a member without importing it.
+        from apps.members.merging import register_member_merger
+        from apps.members.personal_data import register_member_anonymiser, register_member_data_section
+        from apps.members.profile_sections import register_profile_section
+        from apps.members.timeline import register_timeline_source
+        from apps.sales import selectors, services
+
+        register_profile_section(
+            name="owned_products",
+            label=_("Owned products"),
+            summary=selectors.owned_products_summary,
+            order=20,
+        )
+        register_timeline_source(name=selectors.LEAD_SOURCE, label=_("Leads"), fetch=selectors.lead_timeline)
+        register_timeline_source(name=selectors.OWNERSHIP_SOURCE, label=_("Ownership changes"), fetch=selectors.ownership_timeline)
+        register_member_merger(name="sales", move=services.sales_member_merge)
+        register_member_data_section(name="leads", collect=selectors.leads_personal_data)
+        register_member_data_section(name="owned_products", collect=selectors.products_personal_data)
+        register_member_anonymiser(services.leads_anonymise)

@@ -11,6 +11,8 @@ from apps.campaigns.models import Campaign, CampaignStatus, RunStatus
 from apps.events.models import Event, Registration
 from apps.members.models import Member, MemberToken
 from apps.members.selectors import points_discrepancies
+from apps.sales.identifiers import vin_normalise
+from apps.sales.models import Dealer, Lead, OwnedProduct, Ownership
 from fixtures import demo
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +22,8 @@ def test_the_demo_programme_has_something_true_on_every_page(settings, tmp_path)
     settings.VAR_DIR = tmp_path
     demo.load(members=150)
 
-    assert Member.objects.count() == 150
+    assert Member.objects.exclude(status="prospect").count() == 150
+    assert_the_demo_has_dealers_prospects_and_owners()
     assert Grant.objects.filter(state="redeemed").exists() and Grant.objects.filter(state="issued").exists()
     assert Event.objects.filter(status="finished").exists() and Registration.objects.filter(state="attended").exists()
     campaigns = Campaign.objects.all()
@@ -30,13 +33,23 @@ def test_the_demo_programme_has_something_true_on_every_page(settings, tmp_path)
     assert birthday_run.acted > 0 and birthday_run.points_awarded == 500 * birthday_run.acted
     assert not list(points_discrepancies())
     assert ActivityEvent.objects.filter(kind="purchase").exists() and DailyMetric.objects.exists()
-    assert RfmScore.objects.count() == 150
+    assert RfmScore.objects.count() == Member.objects.count()
     credentials = (tmp_path / "demo-credentials.txt").read_text()
     assert "X-Api-Key" in credentials
     assert_the_demo_member_token_lasts_days_and_buys_from_the_mall(credentials)
 
+    members = Member.objects.count()
     demo.load(members=150)
-    assert Member.objects.count() == 150 and Campaign.objects.count() == 2
+    assert Member.objects.count() == members and Campaign.objects.count() == 2
+
+
+def assert_the_demo_has_dealers_prospects_and_owners() -> None:
+    assert set(Dealer.objects.values_list("code", flat=True)) == {"SH001", "HZ001", "BJ001", "GZ001", "SZ001", "CD001"}
+    assert Member.objects.filter(status="prospect").count() >= 20
+    assert Lead.objects.filter(outcome="matched_member").exists() and Lead.objects.count() >= 30
+    vehicles = OwnedProduct.objects.filter(status="owned")
+    assert vehicles.count() >= 20 and all(vin_normalise(vin) == vin for vin in vehicles.values_list("identifier", flat=True))
+    assert Ownership.objects.filter(reason="transfer").count() == 1
 
 
 def assert_the_demo_member_token_lasts_days_and_buys_from_the_mall(credentials: str) -> None:

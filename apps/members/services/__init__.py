@@ -40,12 +40,14 @@ from apps.members.services.profile import (
     member_check_unique,
     member_close,
     member_enrol,
+    member_enrol_prospect,
     member_freeze,
     member_set_consent,
     member_unfreeze,
     member_update_profile,
     member_withdraw_all_consents,
     members_history_record_created,
+    prospect_register,
 )
 from apps.members.services.tags import member_tags_set, tags_add, tags_by_name, tags_remove
 from apps.members.services.tiers import (
@@ -87,6 +89,7 @@ __all__ = [
     "member_close",
     "member_data_export",
     "member_enrol",
+    "member_enrol_prospect",
     "member_freeze",
     "member_merge",
     "member_merge_conflicts",
@@ -108,6 +111,7 @@ __all__ = [
     "points_expire_due",
     "points_reverse",
     "points_spend",
+    "prospect_register",
     "tags_add",
     "tags_by_name",
     "tags_remove",

@@ -87,7 +87,7 @@ def _reason(reason: str | Reason) -> dict[str, Any]:
 
 def _require_status(member: Member, allowed: set[str]) -> None:
     if member.status not in allowed:
-        code = "member_frozen" if member.status == MemberStatus.FROZEN else "member_closed"
+        code = {MemberStatus.FROZEN: "member_frozen", MemberStatus.PROSPECT: "member_not_enrolled"}.get(member.status, "member_closed")
         raise ApplicationError(code, _("The member's account is %(status)s.") % {"status": member.get_status_display()}, http_status=409)
 
 

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -114,6 +115,12 @@ def member_enrol(
         raise ApplicationError("identity_required", _("A member needs a mobile phone number or an external ID."), fields={"phone": None})
     if source_channel not in SourceChannel.values:
         raise ApplicationError("invalid_channel", _("Unknown source channel."), fields={"source_channel": source_channel})
+    prospect_id = _prospect_with(phone=fields["phone"], external_id=fields["external_id"])
+    if prospect_id is not None:
+        # A person we knew as a prospect (from a lead) enrols: that record becomes the member, with its history.
+        return _prospect_convert(
+            member_id=prospect_id, fields=fields, source_channel=source_channel, tags=tags, consents=consents, actor=actor
+        )
     member_check_unique(phone=fields["phone"], external_id=fields["external_id"])
     now = timezone.now()
     tier = lowest_tier()
@@ -121,18 +128,135 @@ def member_enrol(
     member._history_user = actor
     _save_unique(member, force_insert=True)
     points_accounts_open(owners=[AccountOwner(member.pk, member.phone, member.email, member.name)], now=now)
-    tier_history_start(starts=[TierStart(member_id=member.pk, tier_id=tier.pk, reason=Reason("enrolment"))], now=now, actor=actor)
+    _enrolment_complete(member=member, tags=tags, consents=consents, actor=actor, now=now)
+    return member
+
+
+def _enrolment_complete(
+    *, member: Member, tags: Iterable[str], consents: dict[str, bool] | None, actor: User | None, now: datetime
+) -> None:
+    """What enrolment starts beside the member row and its account: tier history, tags, consents, the announcements."""
+    tier_history_start(starts=[TierStart(member_id=member.pk, tier_id=member.tier_id, reason=Reason("enrolment"))], now=now, actor=actor)
     if tags:
         member_tags_set(member=member, names=tags, source=TagChangeSource.ENROLMENT, actor=actor)
     for channel, granted in (consents or {}).items():
         member_set_consent(member=member, channel=channel, granted=granted, source="enrolment")
     # Earning rules and tasks can reward enrolment and a complete profile: both are announced as activity.
     activity_happened(
-        member_id=member.pk, kind="enrolment", event_id=f"enrolment:{member.pk}", occurred_at=member.joined_at, channel=source_channel
+        member_id=member.pk,
+        kind="enrolment",
+        event_id=f"enrolment:{member.pk}",
+        occurred_at=member.joined_at,
+        channel=member.source_channel,
     )
     if _profile_complete(member):
         _announce_profile_completed(member, now)
     outbox_emit_many(events=[member_event(EventType.MEMBER_ENROLLED, member, source_channel=member.source_channel)])
+
+
+def _prospect_with(*, phone: str | None, external_id: str | None) -> int | None:
+    """The prospect an enrolment with this phone or external ID is, or None when it names nobody or an enrolled member.
+
+    Two different prospects (one by phone, one by external ID) are two people the enrolment cannot be both of.
+    """
+    identity = Q(phone=phone) if phone else Q()
+    if external_id:
+        identity |= Q(external_id=external_id)
+    if not identity:
+        return None
+    found = dict(Member.objects.filter(identity).values_list("pk", "status"))
+    if not found or any(status != MemberStatus.PROSPECT for status in found.values()):
+        return None
+    if len(found) > 1:
+        raise ApplicationError(
+            "ambiguous_prospect",
+            _("The mobile phone number and the external ID belong to two different prospects; merge them first."),
+            fields={"external_id": external_id},
+            http_status=409,
+        )
+    return next(iter(found))
+
+
+def _prospect_convert(
+    *,
+    member_id: int,
+    fields: dict[str, Any],
+    source_channel: str,
+    tags: Iterable[str] = (),
+    consents: dict[str, bool] | None = None,
+    actor: User | None = None,
+) -> Member:
+    member = lock_member(member_id=member_id)
+    if member.status != MemberStatus.PROSPECT:
+        raise ApplicationError(
+            "invalid_status",
+            _("The member is %(status)s; only a prospect can enrol.") % {"status": member.get_status_display()},
+            http_status=409,
+        )
+    # What the enrolment says wins; what it leaves empty keeps what the lead told us.
+    changes = {
+        name: value for name, value in fields.items() if value not in (None, "") and not (name == "gender" and value == Gender.UNKNOWN)
+    }
+    member_check_unique(phone=changes.get("phone"), external_id=changes.get("external_id"), exclude_pk=member.pk)
+    now = timezone.now()
+    for name, value in changes.items():
+        setattr(member, name, value)
+    member.status = MemberStatus.ACTIVE
+    member.source_channel = source_channel
+    member.joined_at = now
+    member.tier = lowest_tier()
+    member.tier_achieved_at = now
+    member._history_user = actor
+    member._change_reason = "enrolment"
+    _save_unique(member)
+    _enrolment_complete(member=member, tags=tags, consents=consents, actor=actor, now=now)
+    return member
+
+
+@transaction.atomic
+def member_enrol_prospect(
+    *, member: Member, source_channel: str = SourceChannel.STAFF, actor: User | None = None, **profile: Any
+) -> Member:
+    """Staff enrol a prospect: the same record becomes an active member, joined now, its leads and history kept."""
+    unknown = set(profile) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ApplicationError(
+            "invalid_field", _("These fields cannot be changed here: %(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
+    if source_channel not in SourceChannel.values:
+        raise ApplicationError("invalid_channel", _("Unknown source channel."), fields={"source_channel": source_channel})
+    return _prospect_convert(member_id=member.pk, fields=_clean_profile(profile), source_channel=source_channel, actor=actor)
+
+
+@transaction.atomic
+def prospect_register(
+    *,
+    name: str,
+    phone: str | None = None,
+    external_id: str | None = None,
+    city: str = "",
+    source_channel: str = SourceChannel.DEALER,
+    actor: User | None = None,
+) -> Member:
+    """A person we know of from a lead, not enrolled: a member row with status prospect and an empty points account.
+
+    No tier history, no enrolment announcement, no points, no campaigns until ``member_enrol`` (or staff) enrols them.
+    A concurrent registration of the same phone or external ID is refused with the duplicate's error, so a caller can
+    look the person up again.
+    """
+    fields = _clean_profile({"name": name, "phone": phone, "external_id": external_id, "city": city})
+    if not fields["phone"] and not fields["external_id"]:
+        raise ApplicationError("identity_required", _("A prospect needs a mobile phone number or an external ID."), fields={"phone": None})
+    if source_channel not in SourceChannel.values:
+        raise ApplicationError("invalid_channel", _("Unknown source channel."), fields={"source_channel": source_channel})
+    member_check_unique(phone=fields["phone"], external_id=fields["external_id"])
+    now = timezone.now()
+    member = Member(
+        **fields, status=MemberStatus.PROSPECT, source_channel=source_channel, joined_at=now, tier=lowest_tier(), tier_achieved_at=now
+    )
+    member._history_user = actor
+    _save_unique(member, force_insert=True)
+    points_accounts_open(owners=[AccountOwner(member.pk, member.phone, member.email, member.name)], now=now)
     return member
 
 

@@ -16,6 +16,8 @@ def member_token_issue(*, member: Member, client: ApiClient, ttl: timedelta | No
     ``MEMBER_TOKEN_TTL``."""
     if member.status == MemberStatus.CLOSED:
         raise ApplicationError("member_closed", _("The member's account is closed."), http_status=409)
+    if member.status == MemberStatus.PROSPECT:
+        raise ApplicationError("member_not_enrolled", _("This person has not enrolled in the programme yet."), http_status=409)
     raw, token_hash = MemberToken.generate()
     now = timezone.now()
     token = MemberToken.objects.create(

@@ -1,0 +1,28 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.core.api.idempotency import idempotent
+from apps.core.api.views import IDEMPOTENCY_HEADER, TrustedView
+from apps.core.models import ApiScope
+from apps.sales import services
+from apps.sales.api import serializers as s
+
+
+class LeadBatchView(TrustedView):
+    required_scopes = {"POST": (ApiScope.LEADS_WRITE,)}
+
+    @extend_schema(
+        request=s.LeadBatchSerializer,
+        responses={200: s.LeadBatchResultSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        tags=["leads"],
+        description="Up to 500 leads; each is checked on its own (bad ones are listed with index, field and reason, good ones "
+        "stored). A lead whose (source_system, source_ref) is already stored is a duplicate and changes nothing. A lead is "
+        "matched to a member by external ID, then by phone; an unknown person becomes a prospect.",
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        leads = request.data.get("leads") if isinstance(request.data, dict) else None
+        result = services.leads_receive_batch(items=leads, default_source_system=request.auth.name[:40])
+        return Response(result.as_dict())
