@@ -34,6 +34,7 @@ PROJECT_APPS = (
     "imports",
     "engagement",
     "rules",
+    "lifecycle",
 )
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
