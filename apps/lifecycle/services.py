@@ -55,6 +55,11 @@ def lifecycle_settings() -> LifecycleSettings:
     return LifecycleSettings.objects.filter(id=1).first() or LifecycleSettings()
 
 
+MAX_THRESHOLD = 36500
+# A programme without purchases makes members mature on activity alone.
+MAY_BE_ZERO = {"mature_min_purchases"}
+
+
 @transaction.atomic
 def lifecycle_settings_save(*, values: Mapping[str, int]) -> LifecycleSettings:
     """Change the thresholds; each must be a whole number of at least 1 and churn must come after dormancy."""
@@ -66,11 +71,13 @@ def lifecycle_settings_save(*, values: Mapping[str, int]) -> LifecycleSettings:
             "unknown_threshold", _("Unknown threshold: %(names)s.") % {"names": ", ".join(unknown)}, fields={unknown[0]: "unknown"}
         )
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 36500:
+        lowest = 0 if name in MAY_BE_ZERO else 1
+        if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= MAX_THRESHOLD:
             field = LifecycleSettings._meta.get_field(name)
             raise ApplicationError(
                 "invalid_threshold",
-                _("%(field)s must be a whole number of days or a count between 1 and 36500.") % {"field": field.verbose_name},
+                _("%(field)s must be a whole number between %(low)d and %(high)d.")
+                % {"field": field.verbose_name, "low": lowest, "high": MAX_THRESHOLD},
                 fields={name: value},
             )
         setattr(current, name, value)
@@ -354,6 +361,8 @@ def lifecycle_stages_compute(*, now: datetime | None = None) -> StagingResult:
         for stage in RULE_ORDER:
             cursor.execute(RULE_SQL, {**params, "stage": stage.value})
             moved[stage.value] = cursor.rowcount
+        # Dropped now rather than at commit: a caller's outer transaction may stage twice.
+        cursor.execute("DROP TABLE lifecycle_facts")
     return StagingResult(created=created, moved=moved)
 
 

@@ -1,9 +1,10 @@
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import factory
 from django.utils import timezone
 
+from apps.analytics.models import DailyMemberActivity
 from apps.analytics.services import activity_ingest_batch
 from apps.core.models import ApiClient
 from apps.lifecycle.models import JourneyStage, LifecycleStage, MemberStage, StageChange, StageDimension
@@ -48,3 +49,8 @@ def ingest(client: ApiClient, *items: dict[str, Any]) -> dict[str, Any]:
     answer = activity_ingest_batch(items=list(items), client=client).as_dict()
     assert answer["rejected"] == 0, answer
     return answer
+
+
+def active_on(member: Any, day: date, *, events: int = 1, purchases: int = 0) -> DailyMemberActivity:
+    """What the daily roll-up holds for a member who did something on ``day`` (a local day)."""
+    return DailyMemberActivity.objects.create(day=day, member=member, tier_id=member.tier_id, events=events, purchases=purchases)
