@@ -552,6 +552,18 @@ UNFOLD = {
                         "link": reverse_lazy("admin:analytics_rfmscore_changelist"),
                         "permission": lambda request: request.user.has_perm("analytics.view_rfmscore"),
                     },
+                    {
+                        "title": _("Journey analytics"),
+                        "icon": "conversion_path",
+                        "link": reverse_lazy("admin:lifecycle_journeyreport_changelist"),
+                        "permission": lambda request: request.user.has_perm("lifecycle.view_journeyreport"),
+                    },
+                    {
+                        "title": _("Lifecycle thresholds"),
+                        "icon": "tune",
+                        "link": reverse_lazy("admin:lifecycle_lifecyclesettings_changelist"),
+                        "permission": lambda request: request.user.has_perm("lifecycle.view_lifecyclesettings"),
+                    },
                 ],
             },
             {

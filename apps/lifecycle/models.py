@@ -121,7 +121,11 @@ class LifecycleSettings(models.Model):
         verbose_name_plural = _("lifecycle thresholds")
         constraints = [
             models.CheckConstraint(condition=models.Q(id=1), name="lifecycle_settings_single_row"),
-            models.CheckConstraint(condition=models.Q(churned_days__gt=models.F("dormant_days")), name="lifecycle_churned_after_dormant"),
+            models.CheckConstraint(
+                condition=models.Q(churned_days__gt=models.F("dormant_days")),
+                name="lifecycle_churned_after_dormant",
+                violation_error_message=_("The churned period must be longer than the dormant period."),
+            ),
             models.CheckConstraint(
                 condition=models.Q(new_days__gte=1, mature_window_days__gte=1, dormant_days__gte=1, advocate_service_visits__gte=1),
                 name="lifecycle_thresholds_positive",
