@@ -159,3 +159,27 @@ def test_operations_save_thresholds_and_a_refusal_is_a_form_error(client, staff)
     assert refused.status_code == 200
     assert "must be longer than the dormant period" in refused.content.decode()
     assert services.lifecycle_settings().dormant_days == 60
+
+
+def test_the_api_returns_the_same_figures_to_a_client_with_analytics_read(trusted_client, journeys):
+    api, _client = trusted_client(["analytics:read"])
+    assert "funnel" in api.get("/api/v1/journey-metrics/").json()["metrics"]
+    answer = api.get("/api/v1/journey-metrics/funnel/", {"start": "2026-10-01", "end": "2026-10-31"})
+    assert answer.status_code == 200
+    assert answer.json()["rows"][0]["Dealer"] == "HZ001"
+    assert [row["Prospects"] for row in answer.json()["rows"]] == [1, 3]
+
+
+def test_the_api_refuses_a_bad_period_an_unknown_figure_and_a_client_without_the_scope(trusted_client, api, client, staff):
+    reader, _client = trusted_client(["analytics:read"])
+    refused = reader.get("/api/v1/journey-metrics/funnel/", {"dimension": "tier"})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["fields"] == {"dimension": "tier"}
+    assert reader.get("/api/v1/journey-metrics/nope/").status_code == 404
+    writer, _client = trusted_client(["activity:write"])
+    assert writer.get("/api/v1/journey-metrics/funnel/").status_code == 403
+    assert api.get("/api/v1/journey-metrics/funnel/").status_code in (401, 403)
+    api.force_login(staff(CUSTOMER_SERVICE))
+    assert api.get("/api/v1/journey-metrics/funnel/").status_code == 403
+    api.force_login(staff(ANALYST))
+    assert api.get("/api/v1/journey-metrics/dealers/").status_code == 200
