@@ -293,6 +293,7 @@ def _staging_params(settings: LifecycleSettings, now: datetime) -> dict[str, Any
     today = now.astimezone(local_zone()).date()
     return {
         "now": now,
+        "today": today,
         "window_start": today - timedelta(days=settings.mature_window_days - 1),
         "churned_before": today - timedelta(days=settings.churned_days),
         "dormant_before": today - timedelta(days=settings.dormant_days),
@@ -318,6 +319,7 @@ LEFT JOIN (
            sum(events) FILTER (WHERE day >= %(window_start)s) AS window_events,
            sum(purchases) FILTER (WHERE day >= %(window_start)s) AS window_purchases
     FROM analytics_dailymemberactivity
+    WHERE day <= %(today)s
     GROUP BY member_id
 ) a ON a.member_id = m.id
 WHERE m.status = ANY(%(statuses)s)
