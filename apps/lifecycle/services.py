@@ -289,7 +289,8 @@ class StagingResult:
     moved: dict[str, int]
 
 
-def _staging_params(settings: LifecycleSettings, now: datetime) -> dict[str, Any]:
+def staging_params(settings: LifecycleSettings, now: datetime) -> dict[str, Any]:
+    """The thresholds as the cut-off days and counts the staging's statements compare with."""
     today = now.astimezone(local_zone()).date()
     return {
         "now": now,
@@ -345,7 +346,7 @@ def lifecycle_stages_compute(*, now: datetime | None = None) -> StagingResult:
     and purchases in the window, from the daily roll-ups), one creates the missing stage rows, then one UPDATE per
     stage moves the members whose stage it is and writes their ``StageChange`` rows. Running it twice moves nobody."""
     now = now or timezone.now()
-    params = _staging_params(lifecycle_settings(), now)
+    params = staging_params(lifecycle_settings(), now)
     moved = {}
     with connection.cursor() as cursor:
         cursor.execute(FACTS_SQL, params)
