@@ -4,10 +4,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from apps.core.errors import ApplicationError
 from apps.lifecycle import services
 from apps.lifecycle.models import JourneyStage, LifecycleSettings, LifecycleStage, MemberStage, StageChange, StageDimension
+from apps.lifecycle.tasks import compute_stages
 from apps.members.models import MemberStatus
 from tests.analytics.factories import local
 from tests.lifecycle.factories import MemberStageFactory, active_on
@@ -155,3 +157,11 @@ def test_the_defaults_hold_until_staff_save_their_own():
     assert (defaults.new_days, defaults.dormant_days, defaults.churned_days) == (30, 60, 180)
     services.lifecycle_settings_save(values={"new_days": 14})
     assert services.lifecycle_settings().new_days == 14
+
+
+def test_the_nightly_task_rolls_up_then_stages_and_beat_runs_it(settings):
+    member = MemberFactory(joined_at=timezone.now() - 100 * DAY)
+    moved = compute_stages()
+    assert stage_of(member) == LifecycleStage.DORMANT
+    assert moved["dormant"] == 1
+    assert settings.USEROPS_PERIODIC_TASKS["Compute lifecycle stages"]["task"] == "lifecycle.compute_stages"
