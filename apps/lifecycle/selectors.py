@@ -372,7 +372,9 @@ def lifecycle_flows(*, period: Period) -> Figure:
         """,
         {"start": period.start_at, "end": period.end_before},
     )
-    figure = Figure(name="lifecycle_flows", title=_("Lifecycle flows in the period"), columns=[_("From"), _("To"), _("Members")], rows=[])
+    figure = Figure(
+        name="lifecycle_flows", title=_("Lifecycle flows in the period"), columns=[_("From stage"), _("To stage"), _("Members")], rows=[]
+    )
     for from_stage, to_stage, count in rows:
         figure.rows.append(
             [
