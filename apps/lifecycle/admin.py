@@ -2,6 +2,7 @@
 league table, each with its CSV) and the one page of lifecycle thresholds."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -71,7 +72,7 @@ class JourneyReportAdmin(ModelAdmin):
             "opts": self.model._meta,
             "period": period,
             "error": error,
-            "query": "&".join(f"{key}={value}" for key, value in period.as_params().items()),
+            "query": urlencode(period.as_params()),
             "dimensions": list(selectors.FUNNEL_DIMENSIONS.items()),
             "figures": {name: selectors.figure(name=name, period=period) for name in selectors.FIGURES},
             "can_change_thresholds": request.user.has_perm("lifecycle.change_lifecyclesettings"),
