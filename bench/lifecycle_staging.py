@@ -30,7 +30,11 @@ FLOOR_REASON = "bench floor"
 def _generate(today: Any) -> None:
     """Roll-up rows: a last active day from today to 400 days ago, and for every fourth member a busy window."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT EXISTS (SELECT 1 FROM analytics_dailymemberactivity WHERE channel = 'bench')")
+        # Generated already for every member when the newest member has rows (each member gets at least one).
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM analytics_dailymemberactivity"
+            " WHERE channel = 'bench' AND member_id = (SELECT max(id) FROM members_member))"
+        )
         if cursor.fetchone()[0]:
             return
         cursor.execute(
