@@ -24,6 +24,7 @@ BENCHMARKS = [
     "bench.tiers_evaluate",
     "bench.webhooks",
     "bench.journey_tick",
+    "bench.lifecycle_staging",
 ]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/userops_bench"
 

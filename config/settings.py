@@ -570,6 +570,18 @@ UNFOLD = {
                         "link": reverse_lazy("admin:analytics_rfmscore_changelist"),
                         "permission": lambda request: request.user.has_perm("analytics.view_rfmscore"),
                     },
+                    {
+                        "title": _("Journey analytics"),
+                        "icon": "conversion_path",
+                        "link": reverse_lazy("admin:lifecycle_journeyreport_changelist"),
+                        "permission": lambda request: request.user.has_perm("lifecycle.view_journeyreport"),
+                    },
+                    {
+                        "title": _("Lifecycle thresholds"),
+                        "icon": "tune",
+                        "link": reverse_lazy("admin:lifecycle_lifecyclesettings_changelist"),
+                        "permission": lambda request: request.user.has_perm("lifecycle.view_lifecyclesettings"),
+                    },
                 ],
             },
             {
@@ -652,6 +664,7 @@ USEROPS_PERIODIC_TASKS = {
     "Tick journeys": {"task": "journeys.tick", "crontab": "* * * * *"},
     "Keep auto-tags in step": {"task": "tagging.sync_auto_tags", "crontab": "*/15 * * * *"},
     "Find duplicate members": {"task": "members.find_duplicates", "crontab": "50 3 * * *"},
+    "Compute lifecycle stages": {"task": "lifecycle.compute_stages", "crontab": "10 4 * * *"},
 }
 
 # Events: the channels registrants are told on (waitlist promotion, cancellation, reminder) and how long

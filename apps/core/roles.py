@@ -37,6 +37,7 @@ PROJECT_APPS = (
     "journeys",
     "tagging",
     "sales",
+    "lifecycle",
 )
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

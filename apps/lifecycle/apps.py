@@ -6,3 +6,9 @@ class LifecycleConfig(AppConfig):
     name = "apps.lifecycle"
     label = "lifecycle"
     verbose_name = _("Journey and lifecycle stages")
+
+    def ready(self) -> None:
+        # Lower apps never import this one: it joins their registries (activity, segments, the member page, merge, PIPL).
+        from apps.lifecycle import registrations
+
+        registrations.register()

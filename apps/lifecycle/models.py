@@ -88,3 +88,58 @@ class StageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_stage or '—'} → {self.to_stage}"
+
+
+class LifecycleSettings(models.Model):
+    """The thresholds of the nightly lifecycle staging and of advocacy: one row, edited in the back office."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    new_days = models.PositiveIntegerField(_("new for (days)"), default=30, help_text=_("A member who joined this recently is new."))
+    mature_window_days = models.PositiveIntegerField(
+        _("maturity window (days)"), default=90, help_text=_("The window in which activity and purchases are counted.")
+    )
+    mature_min_events = models.PositiveIntegerField(
+        _("mature: activities in the window"), default=10, help_text=_("At least this many activities in the window …")
+    )
+    mature_min_purchases = models.PositiveIntegerField(
+        _("mature: purchases in the window"), default=1, help_text=_("… and at least this many purchases make a member mature.")
+    )
+    dormant_days = models.PositiveIntegerField(_("dormant after (days)"), default=60, help_text=_("No activity for this long: dormant."))
+    churned_days = models.PositiveIntegerField(
+        _("churned after (days)"), default=180, help_text=_("No activity for this long: churned. Longer than the dormant period.")
+    )
+    returned_days = models.PositiveIntegerField(
+        _("returned for (days)"), default=30, help_text=_("A member active again after dormancy stays 'returned' this long.")
+    )
+    advocate_service_visits = models.PositiveIntegerField(
+        _("advocate: service visits"), default=3, help_text=_("An owner with this many service visits becomes an advocate.")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("lifecycle thresholds")
+        verbose_name_plural = _("lifecycle thresholds")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="lifecycle_settings_single_row"),
+            models.CheckConstraint(
+                condition=models.Q(churned_days__gt=models.F("dormant_days")),
+                name="lifecycle_churned_after_dormant",
+                violation_error_message=_("The churned period must be longer than the dormant period."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(new_days__gte=1, mature_window_days__gte=1, dormant_days__gte=1, advocate_service_visits__gte=1),
+                name="lifecycle_thresholds_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Lifecycle thresholds"))
+
+
+class JourneyReport(StageChange):
+    """The journey analytics page: no rows of its own; its permission (view) opens the page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("journey analytics")
+        verbose_name_plural = _("journey analytics")
