@@ -26,3 +26,8 @@ class AnalyticsConfig(AppConfig):
         from apps.analytics import tier_metrics
 
         tier_metrics.register()
+
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.analytics import customer_profile
+
+        customer_profile.register()

@@ -12,3 +12,8 @@ class BenefitsConfig(AppConfig):
         from apps.benefits import member_data
 
         member_data.register()
+
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.benefits import customer_profile
+
+        customer_profile.register()

@@ -18,3 +18,8 @@ class CampaignsConfig(AppConfig):
         from apps.core.activity import register_activity_handler
 
         register_activity_handler("purchase", referral_qualify_on_first_purchase)
+
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.campaigns import customer_profile
+
+        customer_profile.register()

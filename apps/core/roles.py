@@ -53,6 +53,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.view_growthadjustment",
         "members.view_tierassignment",
         "members.change_member",
+        # The profile's tags panel: agents read a member's tags at a glance.
+        "members.view_tag",
         "benefits.view_*",
         "benefits.add_redemption",
         "events.view_*",

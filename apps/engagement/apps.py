@@ -15,3 +15,8 @@ class EngagementConfig(AppConfig):
 
         register_activity_batch_handler(services.task_progress_record)
         member_data.register()
+
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.engagement import customer_profile
+
+        customer_profile.register()

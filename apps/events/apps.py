@@ -12,3 +12,8 @@ class EventsConfig(AppConfig):
         from apps.events import member_data
 
         member_data.register()
+
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.events import customer_profile
+
+        customer_profile.register()

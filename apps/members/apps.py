@@ -19,3 +19,8 @@ class MembersConfig(AppConfig):
         from apps.members.earning import purchase_earn
 
         register_activity_handler("purchase", purchase_earn)
+
+        # Its own timeline sources and profile sections; later apps add theirs from their own ready().
+        from apps.members import customer_profile
+
+        customer_profile.register()

@@ -19,3 +19,8 @@ class MessagingConfig(AppConfig):
 
         for provider in (OfficialAccountBackend, MiniProgramBackend, WeComBackend):
             register_provider(provider)
+
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.messaging import customer_profile
+
+        customer_profile.register()

@@ -14,3 +14,8 @@ class RulesConfig(AppConfig):
         from apps.rules.services import rules_apply
 
         register_activity_batch_handler(rules_apply)
+
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.rules import customer_profile
+
+        customer_profile.register()
