@@ -23,6 +23,7 @@ BENCHMARKS = [
     "bench.rules_ingest",
     "bench.tiers_evaluate",
     "bench.webhooks",
+    "bench.timeline",
 ]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/userops_bench"
 

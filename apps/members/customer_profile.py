@@ -4,13 +4,14 @@ changes) and sections (consents per channel, tags). Registered from ``MembersCon
 from collections.abc import Sequence
 from typing import Any
 
+from django.db.models import Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.members.models import ConsentChannel, GrowthEntry, Member, PointsEntry, TierChange
+from apps.members.models import ConsentChannel, GrowthEntry, Member, PointsAccount, PointsEntry, TierChange
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
 from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows, register_timeline_source, restrict_timeline_source
 
@@ -20,8 +21,11 @@ def short_date(value: Any) -> str:
 
 
 def points_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
+    # The account's key as a scalar subquery, not a join: the ledger's (account, time, id) index then serves the page
+    # directly, where a join made the planner read and sort the member's whole ledger.
+    account = PointsAccount.objects.filter(member_id=member.pk).values("pk")[:1]
     entries = newest_rows(
-        PointsEntry.objects.filter(account__member_id=member.pk), name="points", before=before, limit=limit, time_field="created_at"
+        PointsEntry.objects.filter(account_id=Subquery(account)), name="points", before=before, limit=limit, time_field="created_at"
     )
     return [
         TimelineItem(
