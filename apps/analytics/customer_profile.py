@@ -3,13 +3,19 @@
 from collections.abc import Sequence
 from typing import Any
 
-from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
 from apps.analytics.models import ActivityEvent, ActivityKind, RegisteredActivityKind, RfmScore
 from apps.members.models import Member
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
-from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows, register_timeline_source, restrict_timeline_source
+from apps.members.timeline import (
+    TimelineCursor,
+    TimelineItem,
+    newest_rows,
+    object_links,
+    register_timeline_source,
+    restrict_timeline_source,
+)
 
 
 def activity_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
@@ -23,6 +29,7 @@ def activity_items(member: Member, before: TimelineCursor | None, limit: int) ->
     registered = {}
     if any(event.kind not in ActivityKind.values for event in events):
         registered = {kind.code: str(kind) for kind in RegisteredActivityKind.objects.all()}
+    link_to = object_links("admin:analytics_activityevent_change")
     return [
         TimelineItem(
             at=event.occurred_at,
@@ -31,7 +38,7 @@ def activity_items(member: Member, before: TimelineCursor | None, limit: int) ->
             kind=event.kind,
             title=str(ActivityKind(event.kind).label) if event.kind in ActivityKind.values else registered.get(event.kind, event.kind),
             detail=f"¥{event.amount}" if event.amount is not None else event.get_channel_display(),
-            link=reverse("admin:analytics_activityevent_change", args=[event.pk]),
+            link=link_to(event.pk),
             data={"amount": str(event.amount) if event.amount is not None else None},
         )
         for event in events

@@ -3,7 +3,6 @@
 from collections.abc import Sequence
 from typing import Any
 
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -12,7 +11,14 @@ from django.utils.translation import gettext_lazy
 from apps.benefits.models import Grant, GrantState, Redemption
 from apps.members.models import Member
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
-from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows, register_timeline_source, restrict_timeline_source
+from apps.members.timeline import (
+    TimelineCursor,
+    TimelineItem,
+    newest_rows,
+    object_links,
+    register_timeline_source,
+    restrict_timeline_source,
+)
 
 CURRENT_BENEFITS_SHOWN = 20
 
@@ -25,6 +31,7 @@ def grant_items(member: Member, before: TimelineCursor | None, limit: int) -> Se
         limit=limit,
         time_field="issued_at",
     )
+    link_to = object_links("admin:benefits_grant_change")
     return [
         TimelineItem(
             at=grant.issued_at,
@@ -33,7 +40,7 @@ def grant_items(member: Member, before: TimelineCursor | None, limit: int) -> Se
             kind="grant",
             title=_("Benefit granted: %(benefit)s") % {"benefit": grant.benefit},
             detail=f"{grant.get_source_display()} · {grant.get_state_display()}",
-            link=reverse("admin:benefits_grant_change", args=[grant.pk]),
+            link=link_to(grant.pk),
             data={"benefit": str(grant.benefit), "state": grant.state},
         )
         for grant in grants
@@ -49,6 +56,7 @@ def redemption_items(member: Member, before: TimelineCursor | None, limit: int) 
         limit=limit,
         time_field="redeemed_at",
     )
+    link_to = object_links("admin:benefits_grant_change")
     return [
         TimelineItem(
             at=redemption.redeemed_at,
@@ -57,7 +65,7 @@ def redemption_items(member: Member, before: TimelineCursor | None, limit: int) 
             kind="redemption",
             title=_("Benefit redeemed: %(benefit)s") % {"benefit": redemption.grant.benefit},
             detail=redemption.get_channel_display(),
-            link=reverse("admin:benefits_grant_change", args=[redemption.grant_id]),
+            link=link_to(redemption.grant_id),
             data={"benefit": str(redemption.grant.benefit), "channel": redemption.channel},
         )
         for redemption in redemptions

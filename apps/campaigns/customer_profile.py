@@ -2,13 +2,19 @@
 
 from collections.abc import Sequence
 
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.campaigns.models import CampaignAction, Referral
 from apps.members.models import Member
-from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows, register_timeline_source, restrict_timeline_source
+from apps.members.timeline import (
+    TimelineCursor,
+    TimelineItem,
+    newest_rows,
+    object_links,
+    register_timeline_source,
+    restrict_timeline_source,
+)
 
 
 def campaign_action_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
@@ -19,6 +25,7 @@ def campaign_action_items(member: Member, before: TimelineCursor | None, limit: 
         limit=limit,
         time_field="created_at",
     )
+    link_to = object_links("admin:campaigns_campaignrun_change")
     return [
         TimelineItem(
             at=action.created_at,
@@ -27,7 +34,7 @@ def campaign_action_items(member: Member, before: TimelineCursor | None, limit: 
             kind=action.outcome,
             title=_("Campaign %(campaign)s") % {"campaign": action.campaign},
             detail=action.get_outcome_display(),
-            link=reverse("admin:campaigns_campaignrun_change", args=[action.run_id]),
+            link=link_to(action.run_id),
             data={"campaign": str(action.campaign), "outcome": action.outcome},
         )
         for action in actions
@@ -42,6 +49,7 @@ def referral_items(member: Member, before: TimelineCursor | None, limit: int) ->
         limit=limit,
         time_field="created_at",
     )
+    link_to = object_links("admin:campaigns_referral_change")
     return [
         TimelineItem(
             at=referral.created_at,
@@ -51,7 +59,7 @@ def referral_items(member: Member, before: TimelineCursor | None, limit: int) ->
             # The referee by member number only: their name is their personal data, not the referrer's.
             title=_("Referred member #%(referee)s") % {"referee": referral.referee_id},
             detail=referral.get_state_display(),
-            link=reverse("admin:campaigns_referral_change", args=[referral.pk]),
+            link=link_to(referral.pk),
             data={"state": referral.state},
         )
         for referral in referrals

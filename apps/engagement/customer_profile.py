@@ -3,7 +3,6 @@
 from collections.abc import Sequence
 from typing import Any
 
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -13,7 +12,14 @@ from apps.engagement.models import SignIn, TaskCompletion
 from apps.engagement.selectors import member_badges
 from apps.members.models import Member
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
-from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows, register_timeline_source, restrict_timeline_source
+from apps.members.timeline import (
+    TimelineCursor,
+    TimelineItem,
+    newest_rows,
+    object_links,
+    register_timeline_source,
+    restrict_timeline_source,
+)
 
 BADGES_SHOWN = 20
 
@@ -26,6 +32,7 @@ def task_items(member: Member, before: TimelineCursor | None, limit: int) -> Seq
         limit=limit,
         time_field="completed_at",
     )
+    link_to = object_links("admin:engagement_taskcompletion_change")
     return [
         TimelineItem(
             at=completion.completed_at,
@@ -34,7 +41,7 @@ def task_items(member: Member, before: TimelineCursor | None, limit: int) -> Seq
             kind="task_completed",
             title=_("Task completed: %(task)s") % {"task": completion.task.title},
             detail=_("%(points)d points, %(growth)d growth value") % {"points": completion.points, "growth": completion.growth},
-            link=reverse("admin:engagement_taskcompletion_change", args=[completion.pk]),
+            link=link_to(completion.pk),
             data={"points": completion.points, "growth": completion.growth},
         )
         for completion in completions

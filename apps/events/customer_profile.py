@@ -3,7 +3,6 @@
 from collections.abc import Sequence
 from typing import Any
 
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -12,7 +11,14 @@ from django.utils.translation import gettext_lazy
 from apps.events.models import ClubMembership, Registration
 from apps.members.models import Member
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
-from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows, register_timeline_source, restrict_timeline_source
+from apps.members.timeline import (
+    TimelineCursor,
+    TimelineItem,
+    newest_rows,
+    object_links,
+    register_timeline_source,
+    restrict_timeline_source,
+)
 
 
 def registration_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
@@ -23,6 +29,7 @@ def registration_items(member: Member, before: TimelineCursor | None, limit: int
         limit=limit,
         time_field="created_at",
     )
+    link_to = object_links("admin:events_registration_change")
     return [
         TimelineItem(
             at=registration.created_at,
@@ -31,7 +38,7 @@ def registration_items(member: Member, before: TimelineCursor | None, limit: int
             kind="registration",
             title=_("Registered for %(event)s") % {"event": registration.event},
             detail=registration.get_state_display(),
-            link=reverse("admin:events_registration_change", args=[registration.pk]),
+            link=link_to(registration.pk),
             data={"event": str(registration.event), "state": registration.state},
         )
         for registration in registrations
@@ -46,6 +53,7 @@ def check_in_items(member: Member, before: TimelineCursor | None, limit: int) ->
         limit=limit,
         time_field="checked_in_at",
     )
+    link_to = object_links("admin:events_registration_change")
     return [
         TimelineItem(
             at=registration.checked_in_at,
@@ -53,7 +61,7 @@ def check_in_items(member: Member, before: TimelineCursor | None, limit: int) ->
             item_id=registration.pk,
             kind="check_in",
             title=_("Checked in at %(event)s") % {"event": registration.event},
-            link=reverse("admin:events_registration_change", args=[registration.pk]),
+            link=link_to(registration.pk),
             data={"event": str(registration.event)},
         )
         for registration in registrations

@@ -5,7 +5,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Subquery
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -13,7 +12,14 @@ from django.utils.translation import gettext_lazy
 
 from apps.members.models import ConsentChannel, GrowthEntry, Member, PointsAccount, PointsEntry, TierChange
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
-from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows, register_timeline_source, restrict_timeline_source
+from apps.members.timeline import (
+    TimelineCursor,
+    TimelineItem,
+    newest_rows,
+    object_links,
+    register_timeline_source,
+    restrict_timeline_source,
+)
 
 
 def short_date(value: Any) -> str:
@@ -27,6 +33,7 @@ def points_items(member: Member, before: TimelineCursor | None, limit: int) -> S
     entries = newest_rows(
         PointsEntry.objects.filter(account_id=Subquery(account)), name="points", before=before, limit=limit, time_field="created_at"
     )
+    link_to = object_links("admin:members_pointsentry_change")
     return [
         TimelineItem(
             at=entry.created_at,
@@ -35,7 +42,7 @@ def points_items(member: Member, before: TimelineCursor | None, limit: int) -> S
             kind=entry.kind,
             title=_("%(kind)s %(amount)+d points") % {"kind": entry.get_kind_display(), "amount": entry.amount},
             detail=entry.reason_text,
-            link=reverse("admin:members_pointsentry_change", args=[entry.pk]),
+            link=link_to(entry.pk),
             data={"amount": entry.amount, "balance_after": entry.balance_after},
         )
         for entry in entries
@@ -94,6 +101,7 @@ def staff_change_items(member: Member, before: TimelineCursor | None, limit: int
         id_field="history_id",
     )
     kinds = {"+": _("Created"), "~": _("Changed"), "-": _("Deleted")}
+    link_to = object_links("admin:members_member_history")
     return [
         TimelineItem(
             at=version.history_date,
@@ -102,7 +110,7 @@ def staff_change_items(member: Member, before: TimelineCursor | None, limit: int
             kind="staff_change",
             title=_("%(what)s by %(user)s") % {"what": kinds.get(version.history_type, _("Changed")), "user": version.history_user},
             detail=version.history_change_reason or "",
-            link=reverse("admin:members_member_history", args=[member.pk]),
+            link=link_to(member.pk),
         )
         for version in versions
     ]

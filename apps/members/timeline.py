@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
@@ -120,3 +121,12 @@ def decode_cursor(text: str) -> TimelineCursor:
         raise ApplicationError(
             "invalid_cursor", _("This page link is not valid; start again from the newest."), fields={"before": ""}
         ) from exc
+
+
+LINK_PLACEHOLDER = "2147483647"
+
+
+def object_links(viewname: str) -> Callable[[Any], str]:
+    """``pk -> URL`` of one back-office page, reversed once per page of items rather than once per item."""
+    pattern = reverse(viewname, args=[LINK_PLACEHOLDER])
+    return lambda pk: pattern.replace(LINK_PLACEHOLDER, str(pk))

@@ -2,12 +2,18 @@
 
 from collections.abc import Sequence
 
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.members.models import Member
-from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows, register_timeline_source, restrict_timeline_source
+from apps.members.timeline import (
+    TimelineCursor,
+    TimelineItem,
+    newest_rows,
+    object_links,
+    register_timeline_source,
+    restrict_timeline_source,
+)
 from apps.messaging.models import Message
 
 
@@ -20,6 +26,7 @@ def message_items(member: Member, before: TimelineCursor | None, limit: int) -> 
         limit=limit,
         time_field="created_at",
     )
+    link_to = object_links("admin:messaging_message_change")
     return [
         TimelineItem(
             at=message.created_at,
@@ -29,7 +36,7 @@ def message_items(member: Member, before: TimelineCursor | None, limit: int) -> 
             title=_("%(channel)s message: %(what)s")
             % {"channel": message.get_channel_display(), "what": message.subject or message.template_code},
             detail=f"{message.get_purpose_display()} · {message.get_state_display()}",
-            link=reverse("admin:messaging_message_change", args=[message.pk]),
+            link=link_to(message.pk),
             data={"channel": message.channel, "state": message.state},
         )
         for message in messages

@@ -11,7 +11,14 @@ from django.utils.translation import gettext_lazy
 
 from apps.members.models import Member
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
-from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows, register_timeline_source, restrict_timeline_source
+from apps.members.timeline import (
+    TimelineCursor,
+    TimelineItem,
+    newest_rows,
+    object_links,
+    register_timeline_source,
+    restrict_timeline_source,
+)
 from apps.rules.models import AwardStatus, RuleAward
 
 HELD_SHOWN = 20
@@ -25,6 +32,7 @@ def award_items(member: Member, before: TimelineCursor | None, limit: int) -> Se
         limit=limit,
         time_field="created_at",
     )
+    link_to = object_links("admin:rules_ruleaward_change")
     return [
         TimelineItem(
             at=award.created_at,
@@ -34,7 +42,7 @@ def award_items(member: Member, before: TimelineCursor | None, limit: int) -> Se
             title=_("Earning rule %(rule)s") % {"rule": award.rule.name},
             detail=_("%(points)d points, %(growth)d growth value · %(status)s")
             % {"points": award.points, "growth": award.growth, "status": award.get_status_display()},
-            link=reverse("admin:rules_ruleaward_change", args=[award.pk]),
+            link=link_to(award.pk),
             data={"points": award.points, "growth": award.growth, "status": award.status},
         )
         for award in awards

@@ -1,6 +1,7 @@
 """The member app's customer profile: /me/summary/ and /me/timeline/, the member's own and nothing staff-only."""
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 
 from apps.analytics.models import RfmScore, RfmSegment
 from tests.analytics.factories import ActivityEventFactory
@@ -70,3 +71,11 @@ def test_a_forged_cursor_is_refused_naming_the_parameter(member_client):
 def test_without_a_member_token_nothing_is_answered(api):
     assert api.get("/api/v1/me/summary/").status_code in (401, 403)
     assert api.get("/api/v1/me/timeline/").status_code in (401, 403)
+
+
+def test_both_are_documented_in_the_openapi_schema():
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    summary = paths["/api/v1/me/summary/"]["get"]
+    timeline = paths["/api/v1/me/timeline/"]["get"]
+    assert "me" in summary["tags"] and "me" in timeline["tags"]
+    assert {parameter["name"] for parameter in timeline["parameters"]} >= {"before", "source", "limit"}
