@@ -144,9 +144,13 @@ def run(size: str) -> list[dict[str, Any]]:
         for name in order:
             figures[name].append(_median_ms(sides[name]))
     plain, first, deep_ms = (statistics.median(figures[name]) for name in ("plain", "first", "deep"))
+    # The machine's load drifts between rounds; the ratio within each round compares like with like.
+    first_to_plain = statistics.median(f / p for f, p in zip(figures["first"], figures["plain"], strict=True))
+    deep_to_first = statistics.median(d / f for d, f in zip(figures["deep"], figures["first"], strict=True))
     print(
         f"  timeline of {items:,} items: first page {first:.2f} ms, page {DEEP_PAGE} {deep_ms:.2f} ms, "
-        f"activity table alone {plain:.2f} ms ({first / plain:.2f}x); rounds first {[round(f, 2) for f in figures['first']]} "
+        f"activity table alone {plain:.2f} ms; median ratio within a round: first/plain {first_to_plain:.2f}, "
+        f"page {DEEP_PAGE}/first {deep_to_first:.2f}; rounds first {[round(f, 2) for f in figures['first']]} "
         f"deep {[round(f, 2) for f in figures['deep']]} plain {[round(f, 2) for f in figures['plain']]}",
         flush=True,
     )
