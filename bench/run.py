@@ -25,6 +25,7 @@ BENCHMARKS = [
     "bench.webhooks",
     "bench.journey_tick",
     "bench.lifecycle_staging",
+    "bench.timeline",
 ]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/userops_bench"
 

@@ -31,3 +31,7 @@ class AnalyticsConfig(AppConfig):
         from apps.analytics import merging
 
         merging.register()
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.analytics import customer_profile
+
+        customer_profile.register()

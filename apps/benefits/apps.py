@@ -17,3 +17,7 @@ class BenefitsConfig(AppConfig):
         from apps.benefits import merging
 
         merging.register()
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.benefits import customer_profile
+
+        customer_profile.register()

@@ -215,6 +215,8 @@ class Grant(models.Model):
         ]
         indexes = [
             models.Index(fields=["member", "state"], name="grant_member_state_idx"),
+            # The member's timeline pages through their grants newest first.
+            models.Index(fields=["member", "issued_at", "id"], name="grant_member_issued_idx"),
             models.Index(fields=["benefit", "state"], name="grant_benefit_state_idx"),
             models.Index(fields=["valid_until"], condition=Q(state="issued"), name="grant_open_expiry_idx"),
         ]

@@ -26,3 +26,7 @@ class CampaignsConfig(AppConfig):
         from apps.campaigns import merging
 
         merging.register()
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.campaigns import customer_profile
+
+        customer_profile.register()

@@ -238,7 +238,11 @@ class CampaignAction(models.Model):
         verbose_name = _("campaign action")
         verbose_name_plural = _("campaign actions")
         constraints = [models.UniqueConstraint(fields=["run", "member"], name="campaign_action_once_per_run")]
-        indexes = [models.Index(fields=["member", "created_at"], condition=Q(outcome="acted"), name="campaign_action_cap_idx")]
+        indexes = [
+            models.Index(fields=["member", "created_at"], condition=Q(outcome="acted"), name="campaign_action_cap_idx"),
+            # The member's timeline shows every outcome, skipped ones too.
+            models.Index(fields=["member", "created_at", "id"], name="campaign_action_member_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.member_id}={self.outcome}"
@@ -283,7 +287,10 @@ class Referral(TimeStampedModel):
         verbose_name_plural = _("referrals")
         ordering = ["-id"]
         constraints = [models.CheckConstraint(condition=~Q(referrer=models.F("referee")), name="referral_not_self")]
-        indexes = [models.Index(fields=["referrer", "rewarded_at"], name="referral_referrer_rewarded_idx")]
+        indexes = [
+            models.Index(fields=["referrer", "rewarded_at"], name="referral_referrer_rewarded_idx"),
+            models.Index(fields=["referrer", "created_at", "id"], name="referral_referrer_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.referrer_id} → {self.referee_id}"

@@ -61,6 +61,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.merge_member",
         "members.view_duplicatecandidate",
         "members.view_membermerge",
+        # The profile's tags panel: agents read a member's tags at a glance.
+        "members.view_tag",
         "benefits.view_*",
         "benefits.add_redemption",
         "events.view_*",

@@ -20,3 +20,7 @@ class EngagementConfig(AppConfig):
         from apps.engagement import merging
 
         merging.register()
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.engagement import customer_profile
+
+        customer_profile.register()

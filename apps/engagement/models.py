@@ -176,6 +176,8 @@ class SignIn(models.Model):
             models.UniqueConstraint(fields=["member", "day"], name="sign_in_once_per_day"),
             models.CheckConstraint(condition=Q(streak__gte=1), name="sign_in_streak_positive"),
         ]
+        # The member's timeline pages through their sign-ins newest first.
+        indexes = [models.Index(fields=["member", "signed_in_at", "id"], name="sign_in_member_idx")]
 
     def __str__(self) -> str:
         return f"{self.member_id}:{self.day}"

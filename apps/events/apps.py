@@ -17,3 +17,7 @@ class EventsConfig(AppConfig):
         from apps.events import merging
 
         merging.register()
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.events import customer_profile
+
+        customer_profile.register()

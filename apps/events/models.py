@@ -246,7 +246,14 @@ class Registration(CodedReason):
         constraints = [
             models.UniqueConstraint(fields=["event", "member"], condition=~Q(state="cancelled"), name="registration_one_per_member"),
         ]
-        indexes = [models.Index(fields=["event", "state", "created_at"], name="registration_event_state_idx")]
+        indexes = [
+            models.Index(fields=["event", "state", "created_at"], name="registration_event_state_idx"),
+            # The member's timeline: registrations and check-ins, newest first.
+            models.Index(fields=["member", "created_at", "id"], name="registration_member_idx"),
+            models.Index(
+                fields=["member", "checked_in_at", "id"], condition=Q(checked_in_at__isnull=False), name="registration_checkin_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.member} @ {self.event}"

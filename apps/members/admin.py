@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -27,7 +27,7 @@ from unfold.decorators import action, display
 
 from apps.core.admin import CodedReasonAdminMixin
 from apps.core.admin_actions import AdminAction, AdminActionsMixin, Subject
-from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404, register_personal_fields
+from apps.core.admin_base import DeclaredLookupsChangeList, HistoryAdmin, ModelAdmin, object_or_404, register_personal_fields
 from apps.core.admin_filters import filterset_list_filter
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
@@ -52,12 +52,14 @@ from apps.members.models import (
     TierChange,
 )
 from apps.members.phones import normalize_phone
+from apps.members.profile_page import timeline_view
 from apps.members.tier_rules import RFM_SEGMENT, TierRule, metric_choices
 
 PII_PERMISSION = "members.view_member_pii"
 MEMBER_TYPE = "members.member"
 MASKERS: dict[str, Callable[[Any], str]] = {"phone": mask_phone, "email": mask_email, "birthday": mask_birthday}
 RECENT_ROWS = 20
+GENERIC_SECTION_TEMPLATE = "admin/members/member/section_generic.html"
 PROFILE_FIELDS = ["name", "phone", "external_id", "email", "gender", "birthday", "city", "source_channel", "tags"]
 MASKED_FIELDS = {"phone": "phone_display", "email": "email_display", "birthday": "birthday_display"}
 
@@ -156,6 +158,13 @@ OWN_ACTIONS: dict[str, tuple[str, Any]] = {
 
 def can_see_pii(request: HttpRequest) -> bool:
     return request.user.has_perm(PII_PERMISSION)
+
+
+class ProfileLinkChangeList(DeclaredLookupsChangeList):
+    """The member list opens a member's customer profile, the page staff read first; editing is one link further."""
+
+    def url_for_result(self, result: Member) -> str:
+        return reverse("admin:members_member_profile", args=[result.pk])
 
 
 class MaskedHistoryHelper(HistoricalRecordContextHelper):
@@ -627,6 +636,48 @@ class MemberAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin)
                 )
         return response
 
+    def get_urls(self) -> list[Any]:
+        profile = path(
+            "<path:object_id>/profile/",
+            self.admin_site.admin_view(self.customer_profile_view),
+            name="members_member_profile",
+        )
+        return [profile, *super().get_urls()]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[Any]:
+        return ProfileLinkChangeList
+
+    def customer_profile_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The customer profile (用户画像): identity, tier, points, every section the user may read, then the timeline."""
+        member = object_or_404(Member.objects.select_related("tier", "points_account"), object_id)
+        if not self.has_view_or_change_permission(request, member):
+            raise PermissionDenied
+        sources = selectors.timeline_sources_for(user=request.user)
+        panels = selectors.member_profile_panels(member=member, user=request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Customer profile: %(name)s") % {"name": member.name},
+            "opts": self.model._meta,
+            "original": member,
+            "profile": {**self._profile_context(request, member), "on_profile_page": True},
+            "panels": [
+                {
+                    "name": panel.name,
+                    "label": panel.label,
+                    "value": panel.value,
+                    "template": panel.template or GENERIC_SECTION_TEMPLATE,
+                    "shape": "mapping" if isinstance(panel.value, dict) else "rows" if isinstance(panel.value, list | tuple) else "text",
+                }
+                for panel in panels
+            ],
+            "timeline": timeline_view(request, member, sources=sources),
+            "change_url": reverse("admin:members_member_change", args=[member.pk]),
+        }
+        response = TemplateResponse(request, "admin/members/member/customer_profile.html", context)
+        if can_see_pii(request):
+            access_log_record(action=AccessAction.VIEW_MEMBER_DETAIL, request=request, object_type=MEMBER_TYPE, object_id=member.pk)
+        return response
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -678,6 +729,7 @@ class MemberAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin)
                     {"title": page_action.title, "explanation": page_action.explanation, "url": page_action.url(member)}
                 )
         return {
+            "profile_url": reverse("admin:members_member_profile", args=[member.pk]),
             "name": member.name,
             "status": member.status,
             "status_label": member.get_status_display(),

@@ -27,3 +27,7 @@ class MembersConfig(AppConfig):
 
         register_member_merger(name="members", move=move_member_rows)
         register_member_anonymiser(merge_records_anonymise)
+        # Its own timeline sources and profile sections; later apps add theirs from their own ready().
+        from apps.members import customer_profile
+
+        customer_profile.register()

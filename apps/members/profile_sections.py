@@ -41,3 +41,12 @@ def register_profile_section(
         return
     PROFILE_SECTIONS.append(ProfileSection(name, label, summary, template, order, shown_to_member))
     PROFILE_SECTIONS.sort(key=lambda section: section.order)
+
+
+# The staff permission a section needs beside viewing the member (an app's restricted data: held awards, scores …).
+# A section without one is shown to any staff who may view the member.
+PROFILE_SECTION_PERMISSIONS: dict[str, str] = {}
+
+
+def restrict_profile_section(*, name: str, permission: str) -> None:
+    PROFILE_SECTION_PERMISSIONS[name] = permission

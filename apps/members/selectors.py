@@ -30,7 +30,16 @@ from apps.members.models import (
     Tier,
     TierChange,
 )
+from apps.members.profile_sections import PROFILE_SECTION_PERMISSIONS, PROFILE_SECTIONS
 from apps.members.tier_rules import TierRule, decide, standings
+from apps.members.timeline import (
+    TIMELINE_SOURCE_PERMISSIONS,
+    TIMELINE_SOURCES,
+    TIMELINE_SOURCES_SHOWN_TO_MEMBER,
+    TimelineCursor,
+    TimelineItem,
+    TimelineSource,
+)
 
 
 def point_value() -> Decimal:
@@ -329,3 +338,84 @@ def tiers_what_if(*, rules: Sequence[TierRule], now: datetime | None = None, chu
         )
         for rule in rules
     ]
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    items: list[TimelineItem]
+    # Where the next older page starts; None on the oldest page.
+    older: TimelineCursor | None
+
+
+def _sort_key(item: TimelineItem) -> tuple[datetime, str, int]:
+    return (item.at, item.source, item.item_id)
+
+
+def timeline_sources_for(*, user: User | None = None, for_member: bool = False) -> list[TimelineSource]:
+    """The sources a staff user may read (their app's permission, when it names one), or those the member may read."""
+    if for_member:
+        return [source for source in TIMELINE_SOURCES if source.name in TIMELINE_SOURCES_SHOWN_TO_MEMBER]
+    return [
+        source
+        for source in TIMELINE_SOURCES
+        if user is not None and (source.name not in TIMELINE_SOURCE_PERMISSIONS or user.has_perm(TIMELINE_SOURCE_PERMISSIONS[source.name]))
+    ]
+
+
+def member_timeline(
+    *,
+    member: Member,
+    sources: Sequence[TimelineSource],
+    before: TimelineCursor | None = None,
+    limit: int = 50,
+    kinds: set[str] | None = None,
+    rounds: int = 5,
+) -> TimelinePage:
+    """The member's items older than ``before``, newest first, merged from ``sources``.
+
+    Each source reads at most ``limit + 1`` rows from its own index; the merge keeps the newest ``limit`` and the
+    extra row tells whether an older page exists, so no source is ever counted or offset. A kind filter keeps the
+    items of those kinds: a page that found too few reads on, at most ``rounds`` windows, and may come back short
+    with an "older" cursor to go on from, so a rare kind never turns one page into a scan of the whole history.
+    """
+    shown: list[TimelineItem] = []
+    cursor = before
+    for _round in range(rounds if kinds else 1):
+        merged = sorted((item for source in sources for item in source.fetch(member, cursor, limit + 1)), key=_sort_key, reverse=True)
+        window = merged[:limit]
+        shown += [item for item in window if not kinds or item.kind in kinds]
+        if len(shown) >= limit:
+            shown = shown[:limit]
+            last = shown[-1]
+            return TimelinePage(items=shown, older=TimelineCursor(at=last.at, source=last.source, item_id=last.item_id))
+        if len(merged) <= limit:
+            return TimelinePage(items=shown, older=None)
+        last = window[-1]
+        cursor = TimelineCursor(at=last.at, source=last.source, item_id=last.item_id)
+    return TimelinePage(items=shown, older=cursor)
+
+
+@dataclass(frozen=True)
+class ProfilePanel:
+    name: str
+    label: str
+    value: Any
+    template: str
+
+
+def member_profile_panels(*, member: Member, user: User | None = None, for_member: bool = False) -> list[ProfilePanel]:
+    """The registered profile sections with something to show, in order: those the staff user may read, or those
+    shown to the member."""
+    panels = []
+    for section in PROFILE_SECTIONS:
+        if for_member and not section.shown_to_member:
+            continue
+        if not for_member:
+            permission = PROFILE_SECTION_PERMISSIONS.get(section.name)
+            if user is None or (permission and not user.has_perm(permission)):
+                continue
+        value = section.summary(member)
+        if value is None or value == [] or value == {}:
+            continue
+        panels.append(ProfilePanel(name=section.name, label=str(section.label), value=value, template=section.template))
+    return panels

@@ -24,3 +24,7 @@ class MessagingConfig(AppConfig):
         from apps.messaging import merging
 
         merging.register()
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.messaging import customer_profile
+
+        customer_profile.register()

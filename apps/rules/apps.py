@@ -19,3 +19,7 @@ class RulesConfig(AppConfig):
         from apps.rules import merging
 
         merging.register()
+        # Its timeline sources and profile sections join the customer profile that members renders.
+        from apps.rules import customer_profile
+
+        customer_profile.register()

@@ -212,6 +212,8 @@ class RuleAward(models.Model):
             models.Index(fields=["activity"], name="rule_award_activity_idx"),
             models.Index(fields=["status", "created_at"], name="rule_award_status_idx"),
             models.Index(fields=["rule", "occurred_at"], name="rule_award_rule_month_idx"),
+            # The member's timeline pages through their awards newest first.
+            models.Index(fields=["member", "created_at", "id"], name="rule_award_member_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,5 +1,7 @@
 """Input serializers list exactly what a caller may set; tier, balance, status and staff flags are never among them."""
 
+from typing import Any
+
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
@@ -182,3 +184,43 @@ class AnonymisedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
     anonymised_at = serializers.DateTimeField()
+
+
+class ProfileSectionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField(help_text="In the request's language.")
+    value = serializers.JSONField(help_text="The section's own summary: a list of rows, an object, or a plain value.")
+
+
+class MySummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    tier = TierProgressSerializer()
+    progress_percent = serializers.IntegerField(help_text="Way from this tier's threshold to the next one's, 0-100.")
+    points = PointsSummarySerializer()
+    sections = ProfileSectionSerializer(many=True, help_text="The profile sections shown to members, in page order.")
+
+
+class TimelineItemSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    source = serializers.CharField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    detail = serializers.CharField()
+    data = serializers.JSONField()
+
+
+class TimelinePageSerializer(serializers.Serializer):
+    items = TimelineItemSerializer(many=True)
+    older = serializers.CharField(allow_null=True, help_text="Pass as ?before= for the next older page; null on the oldest page.")
+
+
+class TimelineQuerySerializer(serializers.Serializer):
+    before = serializers.CharField(required=False, max_length=200)
+    source = serializers.MultipleChoiceField(choices=[], required=False)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=25)
+
+    def __init__(self, *args: Any, sources: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["source"].choices = sources

@@ -4,6 +4,8 @@ from apps.members.api import views
 
 urlpatterns = [
     path("me/", views.MyProfileView.as_view(), name="me"),
+    path("me/summary/", views.MySummaryView.as_view(), name="me-summary"),
+    path("me/timeline/", views.MyTimelineView.as_view(), name="me-timeline"),
     path("me/tier/", views.MyTierView.as_view(), name="me-tier"),
     path("me/points/", views.MyPointsView.as_view(), name="me-points"),
     path("me/points/ledger/", views.MyLedgerView.as_view(), name="me-ledger"),

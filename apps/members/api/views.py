@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,6 +23,7 @@ from apps.members.api.permissions import CanHandleDataRequests, IsMember
 from apps.members.filters import MemberFilter
 from apps.members.models import Member, PointsEntry
 from apps.members.phones import normalize_phone
+from apps.members.timeline import decode_cursor, encode_cursor
 
 
 def _points_answer(entry: PointsEntry, status_code: int = status.HTTP_201_CREATED) -> Response:
@@ -65,6 +66,68 @@ class MyTierView(APIView):
         member = selectors.member_get(pk=request.auth.member_id)
         progress = selectors.member_tier_progress(member=member, guarantee_days=settings.USEROPS["TIER_GUARANTEE_DAYS"])
         return Response(s.TierProgressSerializer(progress).data)
+
+
+class MySummaryView(APIView):
+    """The customer profile for the member app: tier and progress, points with the next expiry, and the profile
+    sections shown to members (staff-only ones, such as scores and tags, never are)."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(responses=s.MySummarySerializer, tags=["me"])
+    def get(self, request: Request) -> Response:
+        member = selectors.member_get(pk=request.auth.member_id)
+        profile = selectors.member_profile(member=member, guarantee_days=settings.USEROPS["TIER_GUARANTEE_DAYS"])
+        panels = selectors.member_profile_panels(member=member, for_member=True)
+        body = {
+            "id": member.pk,
+            "name": member.name,
+            "status": member.status,
+            "tier": profile.tier,
+            "progress_percent": profile.progress_percent,
+            "points": profile.points,
+            "sections": [{"name": panel.name, "label": panel.label, "value": panel.value} for panel in panels],
+        }
+        return Response(s.MySummarySerializer(body).data)
+
+
+class MyTimelineView(APIView):
+    """The member's own timeline, newest first, from the sources shown to members; paged by cursor (``older``)."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("before", str, description="The `older` cursor of the previous page."),
+            OpenApiParameter("source", str, many=True, description="Only these sources (repeat the parameter)."),
+            OpenApiParameter("limit", int, description="Items per page, 1-100 (25 by default)."),
+        ],
+        responses=s.TimelinePageSerializer,
+        tags=["me"],
+    )
+    def get(self, request: Request) -> Response:
+        sources = selectors.timeline_sources_for(for_member=True)
+        query = s.TimelineQuerySerializer(data=request.query_params, sources=[source.name for source in sources])
+        query.is_valid(raise_exception=True)
+        chosen = [source for source in sources if not query.validated_data.get("source") or source.name in query.validated_data["source"]]
+        before = decode_cursor(query.validated_data["before"]) if query.validated_data.get("before") else None
+        member = selectors.member_get(pk=request.auth.member_id)
+        page = selectors.member_timeline(member=member, sources=chosen, before=before, limit=query.validated_data["limit"])
+        body = {
+            "items": [
+                {
+                    "at": item.at,
+                    "source": item.source,
+                    "kind": item.kind,
+                    "title": str(item.title),
+                    "detail": str(item.detail),
+                    "data": item.data,
+                }
+                for item in page.items
+            ],
+            "older": encode_cursor(page.older) if page.older else None,
+        }
+        return Response(s.TimelinePageSerializer(body).data)
 
 
 class MyPointsView(APIView):
