@@ -9,6 +9,7 @@ analytics) read these two tables rather than recomputing stages themselves.
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.members.models import Member
 
@@ -23,7 +24,8 @@ class JourneyStage(models.TextChoices):
 
 
 class LifecycleStage(models.TextChoices):
-    NEW = "new", _("New")
+    # A context of its own: other catalogues translate a bare "New" as a new record (新增), not a new member (新手).
+    NEW = "new", pgettext_lazy("lifecycle stage", "New")
     GROWING = "growing", _("Growing")
     MATURE = "mature", _("Mature")
     DORMANT = "dormant", _("Dormant")
