@@ -631,6 +631,7 @@ USEROPS_PERIODIC_TASKS = {
     "Roll up activity": {"task": "analytics.rollup", "crontab": "7 * * * *"},
     "Score members (RFM)": {"task": "analytics.score_rfm", "crontab": "40 3 * * *"},
     "Deliver webhooks": {"task": "webhooks.dispatch", "crontab": "* * * * *"},
+    "Escalate overdue feedback": {"task": "feedback.escalate_overdue", "crontab": "*/10 * * * *"},
 }
 
 # Events: the channels registrants are told on (waitlist promotion, cancellation, reminder) and how long

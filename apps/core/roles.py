@@ -39,7 +39,7 @@ PROJECT_APPS = (
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATIONS_MANAGER: [f"{app}.*" for app in PROJECT_APPS if app != "core"]
     + ["core.view_apiclient", "core.view_failedtask", "core.change_failedtask", "django_celery_beat.view_*"]
-    + ["abuse.*", "webhooks.*"],
+    + ["abuse.*", "webhooks.*", "feedback.*"],
     CUSTOMER_SERVICE: [
         "members.view_member",
         "members.view_tier",
@@ -66,6 +66,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # "Why didn't I earn?": the rules and their awards, read-only.
         "rules.view_earningrule",
         "rules.view_ruleaward",
+        # Feedback and complaints: the queue, replies, resolution; survey answers read-only.
+        "feedback.view_feedbackitem",
+        "feedback.add_feedbackitem",
+        "feedback.handle_feedbackitem",
+        "feedback.view_feedbackcategory",
+        "feedback.view_surveyresponse",
     ],
     CAMPAIGN_MANAGER: [
         "members.view_member",
@@ -85,8 +91,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "rules.add_ruletiermultiplier",
         "rules.change_ruletiermultiplier",
         "rules.delete_ruletiermultiplier",
+        # Writes surveys and sends them through campaigns; reads their results.
+        "feedback.view_survey",
+        "feedback.add_survey",
+        "feedback.change_survey",
+        "feedback.add_surveyquestion",
+        "feedback.change_surveyquestion",
+        "feedback.delete_surveyquestion",
+        "feedback.view_surveyquestion",
+        "feedback.view_survey_results",
     ],
-    ANALYST: [f"{app}.view_*" for app in PROJECT_APPS if app != "core"] + ["members.export_member"],
+    ANALYST: [f"{app}.view_*" for app in PROJECT_APPS if app != "core"]
+    + ["members.export_member", "feedback.view_survey", "feedback.view_surveyquestion", "feedback.view_survey_results"],
     # Reads the access log and the audit trail; sees members masked, changes nothing.
     AUDITOR: [
         "core.view_accesslogentry",

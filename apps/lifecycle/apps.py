@@ -6,3 +6,9 @@ class LifecycleConfig(AppConfig):
     name = "apps.lifecycle"
     label = "lifecycle"
     verbose_name = _("Journey and lifecycle stages")
+
+    def ready(self) -> None:
+        # Survey results by journey stage (feedback sits below lifecycle and reads stages through this).
+        from apps.lifecycle import survey_results
+
+        survey_results.register()

@@ -43,6 +43,8 @@ TEMPLATE_VARIABLES = frozenset(
         # reminders
         "expiring_points",
         "benefit_count",
+        # surveys: the recipient's own signed link (apps/messaging/member_values.py, filled by feedback)
+        "survey_url",
     }
 )
 ALLOWED_TAGS = frozenset({"if", "elif", "else", "endif", "comment", "endcomment"})
