@@ -6,9 +6,8 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, Expression, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Expression, F, Func, JSONField, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
-from django.db.models.fields.json import KeyTransform
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -155,6 +154,11 @@ class QuestionResult:
     average: Decimal | None = None
 
 
+def _answer_of(key: str) -> Func:
+    # Question ids are digits, which Django's key lookups would read as array positions: name the object key as text.
+    return Func(F("answers"), Value(key), function="jsonb_extract_path", output_field=JSONField())
+
+
 def question_results(*, survey: Survey) -> list[QuestionResult]:
     """Each question's tally from the answers' JSON, grouped in the database."""
     results = []
@@ -165,7 +169,7 @@ def question_results(*, survey: Survey) -> list[QuestionResult]:
         if question.kind == QuestionKind.TEXT:
             results.append(QuestionResult(question.position, question.text, question.kind, [], answered.count()))
             continue
-        rows = {row["value"]: row["n"] for row in answered.values(value=KeyTransform(key, "answers")).annotate(n=Count("pk")).order_by()}
+        rows = {row["value"]: row["n"] for row in answered.values(value=_answer_of(key)).annotate(n=Count("pk")).order_by()}
         if question.kind == QuestionKind.CHOICE:
             counts = [(option, rows.get(option, 0)) for option in question.choices]
         else:
