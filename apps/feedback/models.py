@@ -16,7 +16,9 @@ from apps.members.models import Member
 class FeedbackCategory(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=100)
-    sla_hours = models.PositiveIntegerField(_("SLA (hours)"), help_text=_("An item of this category is due this many hours after it arrives."))
+    sla_hours = models.PositiveIntegerField(
+        _("SLA (hours)"), help_text=_("An item of this category is due this many hours after it arrives.")
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -105,8 +107,12 @@ class FeedbackItem(models.Model):
             models.Index(fields=["status", "due_at"], name="feedback_due_idx"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(satisfaction__isnull=True) | Q(satisfaction__gte=1, satisfaction__lte=5), name="feedback_satisfaction_1_to_5"),
-            models.CheckConstraint(condition=Q(satisfaction__isnull=True) | Q(status=FeedbackStatus.CLOSED), name="feedback_rated_only_when_closed"),
+            models.CheckConstraint(
+                condition=Q(satisfaction__isnull=True) | Q(satisfaction__gte=1, satisfaction__lte=5), name="feedback_satisfaction_1_to_5"
+            ),
+            models.CheckConstraint(
+                condition=Q(satisfaction__isnull=True) | Q(status=FeedbackStatus.CLOSED), name="feedback_rated_only_when_closed"
+            ),
             models.CheckConstraint(condition=Q(due_at__gt=models.F("created_at")), name="feedback_due_after_received"),
         ]
 
@@ -121,7 +127,9 @@ class FeedbackItem(models.Model):
 class FeedbackReply(models.Model):
     id = models.BigAutoField(primary_key=True)
     item = models.ForeignKey(FeedbackItem, verbose_name=_("feedback item"), on_delete=models.CASCADE, related_name="replies")
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("staff"), on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("staff"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     from_member = models.BooleanField(_("from the member"), default=False)
     internal = models.BooleanField(_("internal note"), default=False, help_text=_("Seen by staff only, never by the member."))
     body = models.TextField(_("reply"), max_length=5000)
@@ -150,7 +158,9 @@ class FeedbackStatusChange(models.Model):
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+", db_index=False)
     from_status = models.CharField(_("from"), max_length=12, choices=FeedbackStatus.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=12, choices=FeedbackStatus.choices)
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("staff"), on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("staff"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     note = models.CharField(_("note"), max_length=500, blank=True)
     changed_at = models.DateTimeField(_("at"), default=timezone.now)
 
@@ -177,16 +187,16 @@ class Survey(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     title = models.CharField(_("title"), max_length=200)
     intro = models.TextField(_("introduction"), blank=True)
-    nps_question = models.CharField(
-        _("NPS question"), max_length=300, default=_("How likely are you to recommend us to a friend? (0–10)")
-    )
+    nps_question = models.CharField(_("NPS question"), max_length=300, default=_("How likely are you to recommend us to a friend? (0–10)"))
     status = models.CharField(_("status"), max_length=8, choices=SurveyStatus.choices, default=SurveyStatus.DRAFT)
     link_valid_days = models.PositiveIntegerField(_("links valid for (days)"), default=30)
     message_template_code = models.SlugField(
         _("message template"),
         max_length=64,
         blank=True,
-        help_text=_("A message of this template gets each recipient's own survey link as {{ survey_url }}: a campaign that sends it sends the survey."),
+        help_text=_(
+            "Messages of this template carry each recipient's own survey link as {{ survey_url }}: a campaign sending it sends the survey."
+        ),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 

@@ -136,7 +136,9 @@ def member_feedback_data(member: Member) -> dict[str, Any]:
             for item in items
         ],
         "survey_responses": list(
-            SurveyResponse.objects.filter(member=member).order_by("submitted_at").values("survey__code", "nps_score", "answers", "submitted_at")
+            SurveyResponse.objects.filter(member=member)
+            .order_by("submitted_at")
+            .values("survey__code", "nps_score", "answers", "submitted_at")
         ),
     }
 
@@ -196,4 +198,3 @@ def register() -> None:
         register_condition(
             f"nps_{category}", label=NPS_CONDITION_LABELS[category], operators=("within_days", "not_within_days"), value_kind="number"
         )(_nps_condition(category))
-

@@ -191,16 +191,18 @@ def text_answers(*, survey: Survey, limit: int = 200) -> list[dict[str, Any]]:
     has_any = Q()
     for key in texts:
         has_any |= Q(answers__has_key=key)
-    rows = (
-        SurveyResponse.objects.filter(survey=survey)
-        .filter(has_any)
-        .order_by("-submitted_at", "-id")[:limit]
-    )
+    rows = SurveyResponse.objects.filter(survey=survey).filter(has_any).order_by("-submitted_at", "-id")[:limit]
     for response in rows:
         for key, question in texts.items():
             value = response.answers.get(key)
             if value:
                 found.append(
-                    {"question": question.text, "answer": value, "nps_score": response.nps_score, "member_id": response.member_id, "at": response.submitted_at}
+                    {
+                        "question": question.text,
+                        "answer": value,
+                        "nps_score": response.nps_score,
+                        "member_id": response.member_id,
+                        "at": response.submitted_at,
+                    }
                 )
     return found

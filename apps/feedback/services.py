@@ -46,7 +46,9 @@ MAX_TEXT_ANSWER = 2000
 
 def _choice(value: str, allowed: Any, field: str) -> str:
     if value not in allowed.values:
-        raise ApplicationError("invalid_choice", _("%(value)s is not a valid %(field)s.") % {"value": value, "field": field}, fields={field: value})
+        raise ApplicationError(
+            "invalid_choice", _("%(value)s is not a valid %(field)s.") % {"value": value, "field": field}, fields={field: value}
+        )
     return value
 
 
@@ -159,7 +161,13 @@ def feedback_assign(*, item: FeedbackItem, assignee: User, staff: User) -> Feedb
     item.assignee = _assignable(assignee)
     item.save(update_fields=["assignee"])
     if item.status == FeedbackStatus.OPEN:
-        _move(item, FeedbackStatus.IN_PROGRESS, staff=staff, note=_("Assigned to %(user)s") % {"user": assignee.get_username()}, now=timezone.now())
+        _move(
+            item,
+            FeedbackStatus.IN_PROGRESS,
+            staff=staff,
+            note=_("Assigned to %(user)s") % {"user": assignee.get_username()},
+            now=timezone.now(),
+        )
     return item
 
 
@@ -174,7 +182,9 @@ def feedback_start(*, item: FeedbackItem, staff: User) -> FeedbackItem:
 
 
 @transaction.atomic
-def feedback_reply(*, item: FeedbackItem, body: str, staff: User | None = None, member: Member | None = None, internal: bool = False) -> FeedbackReply:
+def feedback_reply(
+    *, item: FeedbackItem, body: str, staff: User | None = None, member: Member | None = None, internal: bool = False
+) -> FeedbackReply:
     """A reply by staff (``internal`` for a note the member never sees) or by the item's member.
 
     A member's reply to a resolved item reopens it (in progress); nobody replies to a closed one.
@@ -188,7 +198,12 @@ def feedback_reply(*, item: FeedbackItem, body: str, staff: User | None = None, 
         raise ApplicationError("feedback_closed", _("This item is closed; please send new feedback."), fields={"body": ""}, http_status=409)
     now = timezone.now()
     reply = FeedbackReply.objects.create(
-        item=item, staff=staff, from_member=member is not None, internal=internal and member is None, body=_text(body, "body", 5000), created_at=now
+        item=item,
+        staff=staff,
+        from_member=member is not None,
+        internal=internal and member is None,
+        body=_text(body, "body", 5000),
+        created_at=now,
     )
     if member is not None and item.status == FeedbackStatus.RESOLVED:
         _move(item, FeedbackStatus.IN_PROGRESS, staff=None, note=_("The member replied"), now=now)
@@ -231,9 +246,13 @@ def feedback_rate(*, item: FeedbackItem, member: Member, satisfaction: int, comm
     if item.member_id != member.pk:
         raise ApplicationError("not_found", _("No such feedback item."), http_status=404)
     if isinstance(satisfaction, bool) or not isinstance(satisfaction, int) or not 1 <= satisfaction <= 5:
-        raise ApplicationError("invalid_satisfaction", _("Satisfaction is a whole number from 1 to 5."), fields={"satisfaction": satisfaction})
+        raise ApplicationError(
+            "invalid_satisfaction", _("Satisfaction is a whole number from 1 to 5."), fields={"satisfaction": satisfaction}
+        )
     if item.status != FeedbackStatus.CLOSED:
-        raise ApplicationError("not_closed", _("Satisfaction is asked once the item is closed."), fields={"satisfaction": ""}, http_status=409)
+        raise ApplicationError(
+            "not_closed", _("Satisfaction is asked once the item is closed."), fields={"satisfaction": ""}, http_status=409
+        )
     if item.satisfaction is not None:
         raise ApplicationError("already_rated", _("You have already rated this item."), fields={"satisfaction": ""}, http_status=409)
     if len(comment) > 500:
@@ -285,7 +304,9 @@ def survey_check(*, survey: Survey, questions: list[SurveyQuestion]) -> None:
 def survey_open(*, survey: Survey) -> Survey:
     survey = Survey.objects.select_for_update().get(pk=survey.pk)
     if survey.status != SurveyStatus.DRAFT:
-        raise ApplicationError("invalid_transition", _("Only a draft survey can be opened."), fields={"status": survey.status}, http_status=409)
+        raise ApplicationError(
+            "invalid_transition", _("Only a draft survey can be opened."), fields={"status": survey.status}, http_status=409
+        )
     survey_check(survey=survey, questions=list(survey.questions.order_by("position")))
     survey.status = SurveyStatus.OPEN
     survey.save(update_fields=["status"])
@@ -296,7 +317,9 @@ def survey_open(*, survey: Survey) -> Survey:
 def survey_close(*, survey: Survey) -> Survey:
     survey = Survey.objects.select_for_update().get(pk=survey.pk)
     if survey.status != SurveyStatus.OPEN:
-        raise ApplicationError("invalid_transition", _("Only an open survey can be closed."), fields={"status": survey.status}, http_status=409)
+        raise ApplicationError(
+            "invalid_transition", _("Only an open survey can be closed."), fields={"status": survey.status}, http_status=409
+        )
     survey.status = SurveyStatus.CLOSED
     survey.save(update_fields=["status"])
     return survey
@@ -342,7 +365,9 @@ def survey_submit(*, token: str, member: Member, nps_score: Any, answers: Mappin
     questions = {str(question.pk): question for question in survey.questions.all()}
     unknown = sorted(set(answers) - set(questions))
     if unknown:
-        raise ApplicationError("unknown_question", _("Not questions of this survey: %(ids)s") % {"ids": ", ".join(unknown)}, fields={"answers": unknown})
+        raise ApplicationError(
+            "unknown_question", _("Not questions of this survey: %(ids)s") % {"ids": ", ".join(unknown)}, fields={"answers": unknown}
+        )
     cleaned: dict[str, Any] = {}
     for key, question in questions.items():
         value = answers.get(key)

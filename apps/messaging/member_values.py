@@ -18,6 +18,4 @@ def register_member_value(*, variable: str, value: MemberValue) -> None:
 
 
 def member_values(template_code: str, texts: tuple[str, ...], member: Member) -> dict[str, str]:
-    return {
-        variable: value(template_code, member) for variable, value in MEMBER_VALUES.items() if any(variable in text for text in texts)
-    }
+    return {variable: value(template_code, member) for variable, value in MEMBER_VALUES.items() if any(variable in text for text in texts)}

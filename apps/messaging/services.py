@@ -19,8 +19,8 @@ from apps.members.locks import lock_member, lock_members
 from apps.members.models import ConsentChannel, Member, MemberStatus
 from apps.members.services import member_set_consent
 from apps.messaging import policy
-from apps.messaging.models import Message, MessagePurpose, MessageState, MessageTemplate, new_unsubscribe_token
 from apps.messaging.member_values import member_values
+from apps.messaging.models import Message, MessagePurpose, MessageState, MessageTemplate, new_unsubscribe_token
 from apps.messaging.policy import quiet_hours_end  # noqa: F401 - part of this module's public names
 from apps.messaging.providers import PROVIDER_NOT_CONFIGURED, ProviderNotConfiguredError, SendError, provider_for
 from apps.messaging.rendering import TEMPLATE_VARIABLES, compile_message_template, render_message_text

@@ -13,7 +13,7 @@ def category():
 
 
 def test_member_creates_lists_and_reads_their_feedback(member_client, category):
-    api, member = member_client()
+    api, _member = member_client()
     created = api.post("/api/v1/me/feedback/", {"category": "charging", "subject": "Slow charger", "body": "Only 7 kW"}, format="json")
     assert created.status_code == 201, created.json()
     body = created.json()
@@ -32,7 +32,7 @@ def test_bad_payloads_name_the_field(member_client, category):
 
 
 def test_another_members_item_is_unreachable(member_client, category, staff):
-    owner_api, owner = member_client()
+    _owner_api, owner = member_client()
     other_api, _other = member_client()
     item = services.feedback_create(member=owner, category=category, subject="Mine", body="private")
     assert other_api.get(f"/api/v1/me/feedback/{item.pk}/").status_code == 404

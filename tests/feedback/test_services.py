@@ -21,7 +21,12 @@ def agent(staff):
 
 
 def _item(**kwargs):
-    defaults = {"member": MemberFactory(), "category": FeedbackCategoryFactory(sla_hours=48), "subject": "Charger broken", "body": "It stopped."}
+    defaults = {
+        "member": MemberFactory(),
+        "category": FeedbackCategoryFactory(sla_hours=48),
+        "subject": "Charger broken",
+        "body": "It stopped.",
+    }
     return services.feedback_create(**{**defaults, **kwargs})
 
 
@@ -123,7 +128,12 @@ def test_satisfaction_once_on_a_closed_item_from_its_member(agent):
 
 def test_bad_input_names_the_field_and_writes_nothing():
     member, category = MemberFactory(), FeedbackCategoryFactory()
-    cases = [({"subject": "  "}, "subject"), ({"body": "x" * 5001}, "body"), ({"channel": "fax"}, "channel"), ({"priority": "asap"}, "priority")]
+    cases = [
+        ({"subject": "  "}, "subject"),
+        ({"body": "x" * 5001}, "body"),
+        ({"channel": "fax"}, "channel"),
+        ({"priority": "asap"}, "priority"),
+    ]
     for change, field in cases:
         with pytest.raises(ApplicationError) as refused:
             services.feedback_create(**{"member": member, "category": category, "subject": "s", "body": "b", **change})

@@ -61,7 +61,9 @@ def test_an_answer_is_checked_kept_once_and_announced_as_survey_activity(django_
             services.survey_submit(token=token, member=member, nps_score=score, answers=answers)
         assert refused.value.code == code
     with django_capture_on_commit_callbacks(execute=True):
-        response = services.survey_submit(token=token, member=member, nps_score=3, answers={str(text.pk): "Faster delivery", str(choice.pk): "App"})
+        response = services.survey_submit(
+            token=token, member=member, nps_score=3, answers={str(text.pk): "Faster delivery", str(choice.pk): "App"}
+        )
     event = ActivityEvent.objects.get(member=member, kind="survey")
     assert event.nps_score == 3 and event.properties == {"survey": "after-delivery"}
     with pytest.raises(ApplicationError) as twice:
@@ -116,7 +118,10 @@ def test_nps_maths_by_tier_and_per_question():
     overall = selectors.nps_of(SurveyResponse.objects.filter(survey=survey))
     assert (overall.responses, overall.promoters, overall.passives, overall.detractors) == (6, 2, 1, 3)
     assert str(overall.score) == "-16.7"
-    by_tier = {group.group: group.nps.score for group in selectors.nps_by(responses=SurveyResponse.objects.filter(survey=survey), breakdown=selectors.BREAKDOWNS[0])}
+    by_tier = {
+        group.group: group.nps.score
+        for group in selectors.nps_by(responses=SurveyResponse.objects.filter(survey=survey), breakdown=selectors.BREAKDOWNS[0])
+    }
     assert str(by_tier[basic.pk]) == "25.0" and str(by_tier[top.pk]) == "-100.0"
     [result] = selectors.question_results(survey=survey)
     assert result.answered == 6 and dict(result.counts)[4] == 4 and dict(result.counts)[1] == 2

@@ -22,7 +22,20 @@ class FeedbackSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = FeedbackItem
-        fields = ["id", "category", "kind", "channel", "subject", "body", "status", "created_at", "due_at", "resolved_at", "closed_at", "satisfaction"]
+        fields = [
+            "id",
+            "category",
+            "kind",
+            "channel",
+            "subject",
+            "body",
+            "status",
+            "created_at",
+            "due_at",
+            "resolved_at",
+            "closed_at",
+            "satisfaction",
+        ]
         read_only_fields = fields
 
 
@@ -84,4 +97,3 @@ class SurveyResponseSerializer(serializers.Serializer):
     survey = serializers.CharField(source="survey.code")
     nps_score = serializers.IntegerField()
     submitted_at = serializers.DateTimeField()
-
