@@ -180,3 +180,17 @@ def test_the_member_api_answers_through_the_link_once(member_client):
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_answered"
     other_api, _other = member_client()
     assert other_api.get(f"/api/v1/me/surveys/{token}/").status_code == 404
+
+
+def test_a_message_of_the_surveys_template_carries_the_members_own_link():
+    from apps.messaging.models import MessagePurpose
+    from apps.messaging.services import message_enqueue
+    from tests.messaging.factories import MessageTemplateFactory
+
+    MessageTemplateFactory(code="survey-invite", body_en="Tell us: {{ survey_url }}", body_zh_hans="请评价：{{ survey_url }}")
+    survey, member = SurveyFactory(message_template_code="survey-invite"), MemberFactory()
+    message = message_enqueue(
+        member=member, template_code="survey-invite", context={}, dedupe_key="survey:1", channel="sms", purpose=MessagePurpose.SERVICE
+    )
+    token = message.body.rsplit("/me/surveys/", 1)[1].strip("/")
+    assert services.survey_for_link(token=token, member=member) == survey
