@@ -71,30 +71,36 @@ class AssigneeFilter(admin.SimpleListFilter):
         return queryset.filter(assignee_id=self.value()) if self.value() and self.value().isdigit() else queryset
 
 
-class ReplyInline(TabularInline):
-    model = FeedbackReply
+class ItemHistoryInline(TabularInline):
+    """Part of the item's page: whoever may see the item sees its replies and status changes, read-only."""
+
     extra = 0
     can_delete = False
-    fields = ["created_at", "author", "internal", "body"]
-    readonly_fields = fields
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("feedback.view_feedbackitem")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReplyInline(ItemHistoryInline):
+    model = FeedbackReply
+    fields = ["created_at", "author", "internal", "body"]
+    readonly_fields = fields
 
     @display(description=_("author"))
     def author(self, reply: FeedbackReply) -> str:
         return str(_("Member")) if reply.from_member else reply.staff.get_username()
 
 
-class StatusChangeInline(TabularInline):
+class StatusChangeInline(ItemHistoryInline):
     model = FeedbackStatusChange
-    extra = 0
-    can_delete = False
     fields = ["changed_at", "from_status", "to_status", "staff", "note"]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class FeedbackAddForm(forms.ModelForm):

@@ -9,12 +9,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.members.models import Member
 
 
 class FeedbackCategory(models.Model):
-    code = models.SlugField(_("code"), max_length=40, unique=True)
+    code = models.SlugField(pgettext_lazy("feedback", "code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=100)
     sla_hours = models.PositiveIntegerField(
         _("SLA (hours)"), help_text=_("An item of this category is due this many hours after it arrives.")
@@ -57,7 +58,7 @@ class FeedbackStatus(models.TextChoices):
     OPEN = "open", _("Open")
     IN_PROGRESS = "in_progress", _("In progress")
     RESOLVED = "resolved", _("Resolved")
-    CLOSED = "closed", _("Closed")
+    CLOSED = "closed", pgettext_lazy("feedback", "Closed")
 
 
 # The statuses each status may move to; the services enforce it and docs/feedback.md states it.
@@ -171,20 +172,20 @@ class FeedbackStatusChange(models.Model):
         indexes = [models.Index(fields=["member", "-changed_at", "-id"], name="feedback_change_member_idx")]
 
     def __str__(self) -> str:
-        return f"{self.from_status or '—'} → {self.to_status}"
+        return f"{self.get_from_status_display() or '—'} → {self.get_to_status_display()}"
 
 
 class SurveyStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     OPEN = "open", _("Open for answers")
-    CLOSED = "closed", _("Closed")
+    CLOSED = "closed", pgettext_lazy("feedback", "Closed")
 
 
 MAX_SURVEY_QUESTIONS = 5
 
 
 class Survey(models.Model):
-    code = models.SlugField(_("code"), max_length=40, unique=True)
+    code = models.SlugField(pgettext_lazy("feedback", "code"), max_length=40, unique=True)
     title = models.CharField(_("title"), max_length=200)
     intro = models.TextField(_("introduction"), blank=True)
     nps_question = models.CharField(_("NPS question"), max_length=300, default=_("How likely are you to recommend us to a friend? (0–10)"))
@@ -262,7 +263,7 @@ class SurveyResponse(models.Model):
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="survey_responses", db_index=False)
     nps_score = models.PositiveSmallIntegerField(_("NPS score (0–10)"))
     # The other questions' answers by question id: text, the chosen option, or a scale value.
-    answers = models.JSONField(_("answers"), default=dict, blank=True)
+    answers = models.JSONField(pgettext_lazy("feedback", "answers"), default=dict, blank=True)
     submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
 
     class Meta:
