@@ -33,6 +33,7 @@ from apps.feedback.models import (
     SurveyResponse,
     SurveyStatus,
 )
+from apps.members.admin import register_member_page_action
 
 
 @admin.register(FeedbackCategory)
@@ -393,3 +394,12 @@ class SurveyResponseAdmin(ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+register_member_page_action(
+    group="service",
+    title=_("New feedback"),
+    explanation=_("Records a complaint, suggestion or question the member gave by phone or in a store; it joins the agents' queue."),
+    permission="feedback.add_feedbackitem",
+    url=lambda member: reverse("admin:feedback_feedbackitem_add") + f"?member={member.pk}",
+)

@@ -110,6 +110,7 @@ ACTION_GROUPS = {
     "events": _("Events and points mall"),
     "status": _("Membership"),
     "personal_data": _("Personal data (PIPL)"),
+    "service": _("Customer service"),
 }
 OWN_ACTIONS: dict[str, tuple[str, Any]] = {
     "adjust_points": ("points", _("Add or deduct points with a reason; the ledger keeps who did it and why.")),

@@ -63,3 +63,18 @@ def test_analysts_read_survey_results(client, staff):
     client.force_login(staff(ANALYST))
     page = client.get(reverse("admin:feedback_survey_results", args=[survey.pk]))
     assert page.status_code == 200 and page.context["overall"].score == 100
+
+
+def test_the_member_page_offers_new_feedback_with_the_member_filled_in(client, staff):
+    member = MemberFactory(name="王强")
+    add_url = reverse("admin:feedback_feedbackitem_add") + f"?member={member.pk}"
+    client.force_login(staff(CUSTOMER_SERVICE))
+    member_page = client.get(reverse("admin:members_member_change", args=[member.pk]))
+    assert member_page.status_code == 200 and add_url in member_page.content.decode()
+    form = client.get(add_url)
+    assert form.status_code == 200 and str(form.context["adminform"].form["member"].value()) == str(member.pk)
+    assert "王强" in form.content.decode()
+    for role in (ANALYST, AUDITOR, CAMPAIGN_MANAGER):
+        client.force_login(staff(role))
+        assert add_url not in client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+        assert client.get(add_url).status_code == 403
