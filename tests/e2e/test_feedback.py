@@ -147,9 +147,14 @@ def test_a_campaign_manager_writes_a_survey_members_answer_it_through_their_link
         shown = api.get(f"/api/v1/me/surveys/{token}/")
         assert shown.status_code == 200 and shown.json()["answered"] is False
         question = shown.json()["questions"][0]["id"]
-        answered = api.post(f"/api/v1/me/surveys/{token}/", {"nps_score": score, "answers": {str(question): text}}, format="json")
+        answered = api.post(
+            f"/api/v1/me/surveys/{token}/",
+            {"nps_score": score, "answers": {str(question): text}},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=f"answer:{member.pk}",
+        )
         assert answered.status_code == 201, answered.json()
-        again = api.post(f"/api/v1/me/surveys/{token}/", {"nps_score": 0}, format="json")
+        again = api.post(f"/api/v1/me/surveys/{token}/", {"nps_score": 0}, format="json", HTTP_IDEMPOTENCY_KEY=f"again:{member.pk}")
         assert again.status_code == 409 and again.json()["error"]["code"] == "already_answered"
     assert SurveyResponse.objects.filter(survey=survey).count() == 3
 

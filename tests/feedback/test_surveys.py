@@ -175,8 +175,14 @@ def test_the_member_api_answers_through_the_link_once(member_client):
     token = _token(member, survey)
     shown = api.get(f"/api/v1/me/surveys/{token}/")
     assert shown.status_code == 200 and shown.json()["answered"] is False
-    assert api.post(f"/api/v1/me/surveys/{token}/", {"nps_score": 8}, format="json").status_code == 201
-    again = api.post(f"/api/v1/me/surveys/{token}/", {"nps_score": 8}, format="json")
+    missing = api.post(f"/api/v1/me/surveys/{token}/", {"nps_score": 8}, format="json")
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "idempotency_key_missing"
+    first = api.post(f"/api/v1/me/surveys/{token}/", {"nps_score": 8}, format="json", HTTP_IDEMPOTENCY_KEY="answer-1")
+    assert first.status_code == 201
+    retry = api.post(f"/api/v1/me/surveys/{token}/", {"nps_score": 8}, format="json", HTTP_IDEMPOTENCY_KEY="answer-1")
+    assert retry.status_code == 201 and retry.json() == first.json() and retry.headers["Idempotent-Replayed"] == "true"
+    assert SurveyResponse.objects.filter(survey=survey, member=member).count() == 1
+    again = api.post(f"/api/v1/me/surveys/{token}/", {"nps_score": 8}, format="json", HTTP_IDEMPOTENCY_KEY="answer-2")
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_answered"
     other_api, _other = member_client()
     assert other_api.get(f"/api/v1/me/surveys/{token}/").status_code == 404

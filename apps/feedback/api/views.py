@@ -8,6 +8,7 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.api.idempotency import idempotent
 from apps.feedback import selectors, services
 from apps.feedback.api import serializers as s
 from apps.feedback.models import FeedbackCategory, FeedbackChannel, FeedbackItem, SurveyResponse
@@ -79,6 +80,7 @@ class MyFeedbackRateView(generics.GenericAPIView):
     permission_classes = [IsMember]
 
     @extend_schema(request=s.RateSerializer, responses=s.FeedbackDetailSerializer, tags=["feedback"])
+    @idempotent(savepoint=False)  # feedback_rate, an atomic service, is the only write
     def post(self, request: Request, pk: int) -> Response:
         item = selectors.member_feedback_get(member=request.auth.member, pk=pk)
         data = s.RateSerializer(data=request.data)
@@ -99,6 +101,7 @@ class MySurveyView(generics.GenericAPIView):
         return Response(s.SurveySerializer(survey).data)
 
     @extend_schema(request=s.SurveyAnswerSerializer, responses={201: s.SurveyResponseSerializer}, tags=["surveys"])
+    @idempotent(savepoint=False)  # survey_submit writes the answer and its activity in one atomic block
     def post(self, request: Request, token: str) -> Response:
         data = s.SurveyAnswerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
