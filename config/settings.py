@@ -665,6 +665,7 @@ USEROPS_PERIODIC_TASKS = {
     "Keep auto-tags in step": {"task": "tagging.sync_auto_tags", "crontab": "*/15 * * * *"},
     "Find duplicate members": {"task": "members.find_duplicates", "crontab": "50 3 * * *"},
     "Compute lifecycle stages": {"task": "lifecycle.compute_stages", "crontab": "10 4 * * *"},
+    "Escalate overdue feedback": {"task": "feedback.escalate_overdue", "crontab": "*/10 * * * *"},
 }
 
 # Events: the channels registrants are told on (waitlist promotion, cancellation, reminder) and how long

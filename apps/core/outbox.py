@@ -44,6 +44,7 @@ class EventType(models.TextChoices):
     REGISTRATION_CHECKED_IN = "registration.checked_in", _("Checked in at an event")
     CAMPAIGN_RUN_STEP = "campaign.run_step", _("Campaign run step")
     JOURNEY_STEP = "journey.step", _("Journey step")
+    FEEDBACK_STATUS_CHANGED = "feedback.status_changed", _("Feedback status changed")
 
 
 SUBSCRIBED_TYPES_CACHE_KEY = "outbox:subscribed-types:v1"

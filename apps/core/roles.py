@@ -43,7 +43,7 @@ PROJECT_APPS = (
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATIONS_MANAGER: [f"{app}.*" for app in PROJECT_APPS if app != "core"]
     + ["core.view_apiclient", "core.view_failedtask", "core.change_failedtask", "django_celery_beat.view_*"]
-    + ["abuse.*", "webhooks.*"],
+    + ["abuse.*", "webhooks.*", "feedback.*"],
     CUSTOMER_SERVICE: [
         "members.view_member",
         "members.view_tier",
@@ -84,6 +84,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sales.view_*",
         "sales.record_journey_event",
         "sales.enrol_prospect",
+        # Feedback and complaints: the queue, replies, resolution; survey answers read-only.
+        "feedback.view_feedbackitem",
+        "feedback.add_feedbackitem",
+        "feedback.handle_feedbackitem",
+        "feedback.view_feedbackcategory",
+        "feedback.view_surveyresponse",
     ],
     CAMPAIGN_MANAGER: [
         "members.view_member",
@@ -114,8 +120,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Owners and dealers are what ownership segments pick from.
         "sales.view_dealer",
         "sales.view_ownedproduct",
+        # Writes surveys and sends them through campaigns; reads their results.
+        "feedback.view_survey",
+        "feedback.add_survey",
+        "feedback.change_survey",
+        "feedback.add_surveyquestion",
+        "feedback.change_surveyquestion",
+        "feedback.delete_surveyquestion",
+        "feedback.view_surveyquestion",
+        "feedback.view_survey_results",
     ],
-    ANALYST: [f"{app}.view_*" for app in PROJECT_APPS if app != "core"] + ["members.export_member"],
+    ANALYST: [f"{app}.view_*" for app in PROJECT_APPS if app != "core"]
+    + ["members.export_member", "feedback.view_survey", "feedback.view_surveyquestion", "feedback.view_survey_results"],
     # Reads the access log and the audit trail; sees members masked, changes nothing.
     AUDITOR: [
         "core.view_accesslogentry",

@@ -8,7 +8,9 @@ class LifecycleConfig(AppConfig):
     verbose_name = _("Journey and lifecycle stages")
 
     def ready(self) -> None:
-        # Lower apps never import this one: it joins their registries (activity, segments, the member page, merge, PIPL).
-        from apps.lifecycle import registrations
+        # Lower apps never import this one: it joins their registries (activity, segments, the member page, merge, PIPL),
+        # and gives feedback's survey results their breakdown by journey stage.
+        from apps.lifecycle import registrations, survey_results
 
         registrations.register()
+        survey_results.register()

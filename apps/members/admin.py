@@ -115,6 +115,7 @@ ACTION_GROUPS = {
     "status": _("Membership"),
     "journey": _("Customer journey"),
     "personal_data": _("Personal data (PIPL)"),
+    "service": _("Customer service"),
 }
 OWN_ACTIONS: dict[str, tuple[str, Any]] = {
     "adjust_points": ("points", _("Add or deduct points with a reason; the ledger keeps who did it and why.")),

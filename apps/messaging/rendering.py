@@ -45,6 +45,8 @@ TEMPLATE_VARIABLES = frozenset(
         "benefit_count",
         "drops_on",
         "growth_needed",
+        # surveys: the recipient's own signed link (apps/messaging/member_values.py, filled by feedback)
+        "survey_url",
     }
 )
 ALLOWED_TAGS = frozenset({"if", "elif", "else", "endif", "comment", "endcomment"})

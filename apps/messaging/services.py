@@ -19,6 +19,7 @@ from apps.members.locks import lock_member, lock_members
 from apps.members.models import ConsentChannel, Member, MemberStatus
 from apps.members.services import member_set_consent
 from apps.messaging import policy
+from apps.messaging.member_values import member_values
 from apps.messaging.models import Message, MessagePurpose, MessageState, MessageTemplate, new_unsubscribe_token
 from apps.messaging.policy import quiet_hours_end  # noqa: F401 - part of this module's public names
 from apps.messaging.providers import PROVIDER_NOT_CONFIGURED, ProviderNotConfiguredError, SendError, provider_for
@@ -114,6 +115,7 @@ def _render(template: MessageTemplate, member: Member, context: dict[str, Any], 
             "tier": member.tier.name,
             "points_balance": member.points_account.balance,
             "unsubscribe_url": unsubscribe_url(token),
+            **member_values(template.code, (template.subject, template.body), member),
             **context,
         }
         subject = render_message_text(compile_message_template(template.subject, field="subject"), values)
