@@ -293,6 +293,11 @@ SPECTACULAR_SETTINGS = {
         "RedemptionChannelEnum": "apps.benefits.models.RedemptionChannel",
         "ActivityChannelEnum": "apps.analytics.models.ActivityChannel",
         "IdentityKindEnum": "apps.identities.models.IdentityKind",
+        "FeedbackKindEnum": "apps.feedback.models.FeedbackKind",
+        "FeedbackChannelEnum": "apps.feedback.models.FeedbackChannel",
+        "FeedbackStatusEnum": "apps.feedback.models.FeedbackStatus",
+        "EndpointStatusEnum": "apps.webhooks.models.EndpointStatus",
+        "LeadItemStatusEnum": ["created", "duplicate", "rejected"],
     },
 }
 

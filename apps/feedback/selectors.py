@@ -48,7 +48,7 @@ def replies_for_member(*, item: FeedbackItem) -> QuerySet[FeedbackReply]:
     return item.replies.filter(internal=False).order_by("created_at", "id")
 
 
-def feedback_summary(*, member: Member) -> dict[str, Any]:
+def feedback_summary(member: Member) -> dict[str, Any]:
     """The profile panel's figures: open items, overdue ones, the last NPS answer."""
     unfinished = FeedbackItem.objects.filter(member=member, status__in=UNFINISHED_STATUSES)
     counts = unfinished.aggregate(open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lt=timezone.now())))

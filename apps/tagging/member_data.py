@@ -57,7 +57,10 @@ def _merge(survivor: Member, merged: Member) -> dict[str, int]:
 
 
 def register() -> None:
-    register_profile_section(name="tags_attributes", label=_("Tags and attributes"), summary=selectors.member_tags_summary, order=60)
+    # Attributes are what staff know about the member, not shown back in the member app (the PIPL export has them all).
+    register_profile_section(
+        name="attributes", label=_("Attributes"), summary=selectors.member_attributes_summary, order=60, shown_to_member=False
+    )
     register_timeline_source(name=selectors.TIMELINE_SOURCE, label=_("Tags"), fetch=selectors.tag_history_timeline)
     register_member_merger(name="tagging", move=_merge, conflicts=merge_conflicts)
     register_member_data_section(name="attributes", collect=_attributes_collected)

@@ -53,13 +53,13 @@ def member_attribute_initial(*, member: Member) -> dict[str, Any]:
     }
 
 
-def member_tags_summary(member: Member) -> dict[str, Any] | None:
-    """The profile section: tags, and attributes with values — personal ones always masked, as the section knows no reader."""
-    tags = sorted(member.tags.values_list("name", flat=True))
+def member_attributes_summary(member: Member) -> dict[str, Any] | None:
+    """The profile section: attributes with values — personal ones always masked, as the section knows no reader.
+    The tags themselves are members' own section."""
     attributes = [row for row in member_attributes(member=member, can_see_personal=False) if row["value"]]
-    if not tags and not attributes:
+    if not attributes:
         return None
-    return {"tags": tags, "attributes": [{"label": row["label"], "value": row["value"]} for row in attributes]}
+    return {"attributes": [{"label": row["label"], "value": row["value"]} for row in attributes]}
 
 
 def tag_history_timeline(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:

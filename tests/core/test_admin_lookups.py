@@ -85,15 +85,15 @@ def test_search_does_not_confirm_a_guessed_phone_or_email_for_masked_roles(clien
     client.force_login(staff(role))
     for term in (PHONE, "13912345678", "secret@example.com"):
         page = member_list(client, f"?q={term}").content.decode()
-        assert f'href="{reverse("admin:members_member_change", args=[member.pk])}' not in page
+        assert f'href="{reverse("admin:members_member_profile", args=[member.pk])}' not in page
     page = member_list(client, f"?q={member.external_id}").content.decode()
-    assert reverse("admin:members_member_change", args=[member.pk]) in page
+    assert reverse("admin:members_member_profile", args=[member.pk]) in page
 
 
 def test_search_by_phone_and_email_works_for_roles_that_see_them(client, staff, member):
     client.force_login(staff(CUSTOMER_SERVICE))
     for term in ("139 1234 5678", "secret@example.com"):
-        assert reverse("admin:members_member_change", args=[member.pk]) in member_list(client, f"?q={term}").content.decode()
+        assert reverse("admin:members_member_profile", args=[member.pk]) in member_list(client, f"?q={term}").content.decode()
 
 
 def test_autocomplete_of_members_does_not_search_hidden_fields(client, staff, member):

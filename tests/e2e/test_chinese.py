@@ -55,7 +55,7 @@ VISIBLE_TEXT = """() => {
 # Words that are the same in both languages: brand and product names, abbreviations and loanwords staff use as
 # they are, key names (Django's own "按住 Control 键或 Mac 上的 Command 键"), the language codes on translation tabs.
 ALLOWED = {"userops", "vip", "rfm", "csv", "excel", "xlsx", "qr", "api", "id", "utf", "gbk", "cny", "sms", "url", "cron", "app"}
-ALLOWED |= {"control", "mac", "command", "en", "zh", "hans", "nps", "ltv"}
+ALLOWED |= {"control", "mac", "command", "en", "zh", "hans", "nps", "ltv", "vin"}
 NOT_WORDS = [
     re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),  # emails
     re.compile(r"https?://\S+"),  # links

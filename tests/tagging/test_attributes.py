@@ -115,7 +115,7 @@ def test_personal_values_are_masked_for_readers_without_the_right() -> None:
     assert masked == {"id_card_tail": selectors.MASK, "intended_model": "ET5"}
     full = {row["code"]: row["value"] for row in selectors.member_attributes(member=member, can_see_personal=True)}
     assert full["id_card_tail"] == "1234"
-    summary = selectors.member_tags_summary(member)
+    summary = selectors.member_attributes_summary(member)
     assert {"label": "ID tail", "value": selectors.MASK} in summary["attributes"]
     header, rows = selectors.attribute_export_rows(members=type(member).objects.all(), can_see_personal=False)
     assert "id_card_tail" not in header

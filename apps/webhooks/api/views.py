@@ -23,7 +23,7 @@ TAGS = ["webhooks"]
 class EndpointListView(TrustedView):
     required_scopes = {"GET": SCOPE, "POST": SCOPE}
 
-    @extend_schema(responses=s.EndpointPageSerializer, tags=TAGS)
+    @extend_schema(operation_id="webhooks_endpoints_list", responses=s.EndpointPageSerializer, tags=TAGS)
     def get(self, request: Request) -> Response:
         paginator = StandardPagination()
         page = paginator.paginate_queryset(selectors.client_endpoints(client=request.auth), request, view=self)
