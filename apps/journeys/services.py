@@ -16,6 +16,7 @@ The tick works one journey at a time, set-based:
    times out those past the timeout.
 """
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,6 +62,8 @@ from apps.lifecycle.models import LifecycleStage, MemberStage, StageChange, Stag
 from apps.members.models import Consent, Member, MemberStatus, TagChangeSource, TierChange, TierChangeKind
 from apps.members.services import points_earn_bulk, tags_add, tags_by_name
 from apps.messaging.services import messages_enqueue_bulk
+
+logger = logging.getLogger(__name__)
 
 # Written only by the transitions and the engine, never by the journey form.
 JOURNEY_SERVICE_FIELDS = ("status", "current_version", "started_at", "entry_cursor")
@@ -496,6 +499,9 @@ def journey_tick(*, journey_id: int, chunk_size: int | None = None, now: datetim
     now = now or timezone.now()
     chunk_size = chunk_size or _config("CHUNK_SIZE")
     result = TickResult()
+    if connection.vendor != "postgresql":
+        logger.warning("Journeys run on PostgreSQL only; on %s the tick moves nobody.", connection.vendor)
+        return result
     if Journey.objects.filter(pk=journey_id, status=JourneyStatus.RUNNING).exists():
         result.entered = journey_enter(journey_id=journey_id, now=now)
         result.converted, result.timed_out = journey_exits_check(journey_id=journey_id, now=now)

@@ -1,6 +1,7 @@
 """Every write of lifecycle: journey stages moved by journey events, the nightly lifecycle staging, the thresholds,
 and moving a merged member's stages to the survivor. docs/lifecycle.md states the rules these functions implement."""
 
+import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from apps.core.errors import ApplicationError
 from apps.lifecycle.locks import lock_lifecycle_settings, lock_member_stages
 from apps.lifecycle.models import JourneyStage, LifecycleSettings, LifecycleStage, MemberStage, StageChange, StageDimension
 from apps.members.models import Member, MemberStatus
+
+logger = logging.getLogger(__name__)
 
 JOURNEY_ORDER = [
     JourneyStage.PROSPECT,
@@ -225,25 +228,24 @@ def _write_journey_moves(moves: list[JourneyMove], existing: Mapping[int, Member
         final[move.member_id] = move
     now = timezone.now()
     member_ids = sorted(final)
-    with connection.cursor() as cursor:
-        # New rows start their lifecycle as the member's join would (the nightly staging corrects it).
-        cursor.execute(
-            """
-            INSERT INTO lifecycle_memberstage (member_id, journey_stage, journey_stage_since, lifecycle_stage, lifecycle_stage_since)
-            SELECT m.id, moved.stage, moved.since, %s, LEAST(m.joined_at, %s)
-            FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS moved(member_id, stage, since)
-            JOIN members_member m ON m.id = moved.member_id
-            ON CONFLICT (member_id) DO UPDATE
-            SET journey_stage = EXCLUDED.journey_stage, journey_stage_since = EXCLUDED.journey_stage_since
-            """,
-            [
-                LifecycleStage.NEW,
-                now,
-                member_ids,
-                [final[member_id].to_stage for member_id in member_ids],
-                [final[member_id].at for member_id in member_ids],
-            ],
-        )
+    # New rows start their lifecycle as the member's join would (the nightly staging corrects it); an existing row keeps
+    # its lifecycle stage, as only the journey columns are updated on conflict.
+    joined = dict(Member.objects.filter(pk__in=[pk for pk in member_ids if pk not in existing]).values_list("pk", "joined_at"))
+    MemberStage.objects.bulk_create(
+        [
+            MemberStage(
+                member_id=member_id,
+                journey_stage=final[member_id].to_stage,
+                journey_stage_since=final[member_id].at,
+                lifecycle_stage=LifecycleStage.NEW,
+                lifecycle_stage_since=min(joined.get(member_id, now), now),
+            )
+            for member_id in member_ids
+        ],
+        update_conflicts=True,
+        unique_fields=["member"],
+        update_fields=["journey_stage", "journey_stage_since"],
+    )
     StageChange.objects.bulk_create(
         StageChange(
             member_id=move.member_id,
@@ -346,6 +348,9 @@ def lifecycle_stages_compute(*, now: datetime | None = None) -> StagingResult:
     and purchases in the window, from the daily roll-ups), one creates the missing stage rows, then one UPDATE per
     stage moves the members whose stage it is and writes their ``StageChange`` rows. Running it twice moves nobody."""
     now = now or timezone.now()
+    if connection.vendor != "postgresql":
+        logger.warning("The nightly lifecycle staging needs PostgreSQL; on %s it stages nobody.", connection.vendor)
+        return StagingResult(created=0, moved={})
     params = staging_params(lifecycle_settings(), now)
     moved = {}
     with connection.cursor() as cursor:
