@@ -183,13 +183,17 @@ def _journey_histories(member_ids: list[int], new_pks: list[int], existing: Mapp
         history.orders_placed, history.orders_cancelled, history.service_visits = row["placed"], row["cancelled"], row["visits"]
     ordered = [member_id for member_id, history in histories.items() if history.stage == JourneyStage.ORDERED]
     if ordered:
-        last_orders = (
+        # Newest first per member, the first row of each member kept: a member has a handful of orders, not thousands.
+        orders = (
             StageChange.objects.filter(member_id__in=ordered, dimension=StageDimension.JOURNEY, to_stage=JourneyStage.ORDERED)
             .order_by("member_id", "-changed_at", "-id")
-            .distinct("member_id")
             .values_list("member_id", "from_stage")
         )
-        for member_id, from_stage in last_orders:
+        seen: set[int] = set()
+        for member_id, from_stage in orders:
+            if member_id in seen:
+                continue
+            seen.add(member_id)
             if from_stage:
                 histories[member_id].stage_before_order = from_stage
     return histories

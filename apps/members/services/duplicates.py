@@ -96,7 +96,8 @@ def duplicates_find() -> DuplicatesFound:
         for reason, sql in _pair_queries():
             cursor.execute(
                 f"INSERT INTO {table} (member_a_id, member_b_id, score, reason, state, found_at)"  # noqa: S608 (our own SQL only)
-                f" SELECT pair.a, pair.b, pair.score, %s, %s, %s FROM ({sql}) AS pair(a, b, score)"
+                # Every pair query selects (member a, member b, score) in that order; no column-alias list, which SQLite lacks.
+                f" SELECT pair.*, %s, %s, %s FROM ({sql}) AS pair"
                 " ON CONFLICT (member_a_id, member_b_id) DO NOTHING",
                 [reason, DuplicateState.OPEN, now],
             )
