@@ -96,8 +96,9 @@ def duplicates_find() -> DuplicatesFound:
         for reason, sql in _pair_queries():
             cursor.execute(
                 f"INSERT INTO {table} (member_a_id, member_b_id, score, reason, state, found_at)"  # noqa: S608 (our own SQL only)
-                # Every pair query selects (member a, member b, score) in that order; no column-alias list, which SQLite lacks.
-                f" SELECT pair.*, %s, %s, %s FROM ({sql}) AS pair"
+                # Every pair query selects (member a, member b, score) in that order; no column-alias list, which SQLite
+                # lacks, and a WHERE before ON CONFLICT, without which SQLite cannot parse an INSERT … SELECT's upsert.
+                f" SELECT pair.*, %s, %s, %s FROM ({sql}) AS pair WHERE true"
                 " ON CONFLICT (member_a_id, member_b_id) DO NOTHING",
                 [reason, DuplicateState.OPEN, now],
             )
