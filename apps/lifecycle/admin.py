@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -66,6 +67,10 @@ class JourneyReportAdmin(ModelAdmin):
         if not request.user.has_perm(REPORT_PERMISSION):
             raise PermissionDenied
         period, error = self._period(request)
+        # The figures' statements (medians, date arithmetic) are PostgreSQL's; the embedded SQLite shows why there are none.
+        on_postgresql = connection.vendor == "postgresql"
+        if not on_postgresql:
+            error = _("Journey analytics need PostgreSQL; this installation runs on the embedded SQLite database.")
         context = {
             **self.admin_site.each_context(request),
             "title": _("Journey analytics"),
@@ -74,7 +79,7 @@ class JourneyReportAdmin(ModelAdmin):
             "error": error,
             "query": urlencode(period.as_params()),
             "dimensions": list(selectors.FUNNEL_DIMENSIONS.items()),
-            "figures": {name: selectors.figure(name=name, period=period) for name in selectors.FIGURES},
+            "figures": {name: selectors.figure(name=name, period=period) for name in selectors.FIGURES} if on_postgresql else {},
             "can_change_thresholds": request.user.has_perm("lifecycle.change_lifecyclesettings"),
         }
         return TemplateResponse(request, "admin/lifecycle/journey_report.html", context)

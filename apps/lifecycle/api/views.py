@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.db import connection
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import BasePermission
@@ -51,5 +52,8 @@ class JourneyMetricView(APIView):
     def get(self, request: Request, name: str) -> Response:
         if name not in selectors.FIGURES:
             raise ApplicationError("metric_not_found", _("No such metric."), http_status=404)
+        if connection.vendor != "postgresql":
+            message = _("Journey analytics need PostgreSQL; this installation runs on the embedded SQLite database.")
+            raise ApplicationError("postgresql_required", message, http_status=501)
         period = selectors.period_from(request.query_params)
         return Response(selectors.figure(name=name, period=period).as_json())
