@@ -25,3 +25,9 @@ def test_demo_attributes_auto_tag_rule_and_finished_job():
     assert Tag.objects.get(name="家庭用户").members.count() == job.changed
     demo_tagging.load(random.Random(3))  # a second load adds nothing
     assert TagJob.objects.count() == 1
+
+
+def test_each_demo_load_starts_from_unsaved_attributes():
+    """A load saves its attributes; the next load (in a fresh database) must not inherit their ids."""
+    demo_tagging.load(random.Random(3))
+    assert all(attribute.pk is None for attribute in demo_tagging._attributes())
