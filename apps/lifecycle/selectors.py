@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,7 +21,7 @@ from apps.analytics.selectors import Figure
 from apps.core.errors import ApplicationError
 from apps.lifecycle.models import JourneyStage, LifecycleStage, MemberStage, StageChange, StageDimension
 from apps.members.models import Member, MemberStatus
-from apps.members.timeline import TimelineCursor, TimelineItem
+from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows
 
 FUNNEL_DIMENSIONS = {
     "dealer": gettext_lazy("Dealer"),
@@ -170,17 +169,11 @@ def stage_change_reason(reason: str) -> Any:
 
 def stage_timeline(member: Member, before: TimelineCursor | None, limit: int) -> list[TimelineItem]:
     """The member's stage changes strictly older than ``before``, newest first, from the (member, time, id) index."""
-    changes = StageChange.objects.filter(member=member)
-    if before is not None:
-        # Strictly older by (time, source, id): at the cursor's own time, a source named before the cursor's still comes.
-        if before.source > TIMELINE_SOURCE:
-            changes = changes.filter(changed_at__lte=before.at)
-        elif before.source < TIMELINE_SOURCE:
-            changes = changes.filter(changed_at__lt=before.at)
-        else:
-            changes = changes.filter(Q(changed_at__lt=before.at) | Q(changed_at=before.at, id__lt=before.item_id))
+    changes = newest_rows(
+        StageChange.objects.filter(member=member), name=TIMELINE_SOURCE, before=before, limit=limit, time_field="changed_at"
+    )
     items = []
-    for change in changes.order_by("-changed_at", "-id")[:limit]:
+    for change in changes:
         dimension = StageDimension(change.dimension)
         items.append(
             TimelineItem(

@@ -5,10 +5,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q
-
 from apps.members.models import Member, TagChange
-from apps.members.timeline import TimelineCursor, TimelineItem
+from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows
 from apps.tagging.models import Attribute, AttributeKind, AttributeValue
 
 MASK = "****"
@@ -64,16 +62,15 @@ def member_attributes_summary(member: Member) -> dict[str, Any] | None:
 
 def tag_history_timeline(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
     """The member's tag changes older than ``before``, newest first, from the (member, at, id) index."""
-    changes = TagChange.objects.filter(member=member)
-    if before is not None:
-        if before.source == TIMELINE_SOURCE:
-            changes = changes.filter(Q(at__lt=before.at) | Q(at=before.at, pk__lt=before.item_id))
-        elif before.source > TIMELINE_SOURCE:
-            changes = changes.filter(at__lte=before.at)
-        else:
-            changes = changes.filter(at__lt=before.at)
+    changes = newest_rows(
+        TagChange.objects.filter(member=member).select_related("tag", "actor"),
+        name=TIMELINE_SOURCE,
+        before=before,
+        limit=limit,
+        time_field="at",
+    )
     items = []
-    for change in changes.select_related("tag", "actor").order_by("-at", "-pk")[:limit]:
+    for change in changes:
         items.append(
             TimelineItem(
                 at=change.at,
