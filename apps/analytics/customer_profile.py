@@ -9,39 +9,30 @@ from apps.analytics.models import ActivityEvent, ActivityKind, RegisteredActivit
 from apps.members.models import Member
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
 from apps.members.timeline import (
-    TimelineCursor,
     TimelineItem,
-    newest_rows,
+    TimelineRow,
+    choice_labels,
     object_links,
     register_timeline_source,
     restrict_timeline_source,
 )
 
 
-def activity_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
-    events = newest_rows(
-        ActivityEvent.objects.filter(member_id=member.pk).only("id", "kind", "occurred_at", "amount", "source", "channel"),
-        name="activities",
-        before=before,
-        limit=limit,
-        time_field="occurred_at",
-    )
+def activity_items(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
     registered = {}
-    if any(event.kind not in ActivityKind.values for event in events):
+    if any(row["kind"] not in ActivityKind.values for row in rows):
         registered = {kind.code: str(kind) for kind in RegisteredActivityKind.objects.all()}
+    channel_label = choice_labels(ActivityEvent, "channel")
     link_to = object_links("admin:analytics_activityevent_change")
     return [
-        TimelineItem(
-            at=event.occurred_at,
-            source="activities",
-            item_id=event.pk,
-            kind=event.kind,
-            title=str(ActivityKind(event.kind).label) if event.kind in ActivityKind.values else registered.get(event.kind, event.kind),
-            detail=f"¥{event.amount}" if event.amount is not None else event.get_channel_display(),
-            link=link_to(event.pk),
-            data={"amount": str(event.amount) if event.amount is not None else None},
+        row.item(
+            kind=row["kind"],
+            title=str(ActivityKind(row["kind"]).label) if row["kind"] in ActivityKind.values else registered.get(row["kind"], row["kind"]),
+            detail=f"¥{row['amount']}" if row["amount"] is not None else channel_label(row["channel"]),
+            link=link_to(row.item_id),
+            data={"amount": str(row["amount"]) if row["amount"] is not None else None},
         )
-        for event in events
+        for row in rows
     ]
 
 
@@ -60,7 +51,14 @@ def rfm_summary(member: Member) -> dict[str, Any] | None:
 
 
 def register() -> None:
-    register_timeline_source(name="activities", label=gettext_lazy("Activities"), fetch=activity_items)
+    register_timeline_source(
+        name="activities",
+        label=gettext_lazy("Activities"),
+        rows=lambda member: ActivityEvent.objects.filter(member_id=member.pk),
+        time_field="occurred_at",
+        columns={"kind": "kind", "amount": "amount", "channel": "channel"},
+        items=activity_items,
+    )
     restrict_timeline_source(name="activities", permission="analytics.view_activityevent", shown_to_member=True)
     register_profile_section(
         name="rfm",

@@ -12,9 +12,10 @@ from apps.benefits.models import Grant, GrantState, Redemption
 from apps.members.models import Member
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
 from apps.members.timeline import (
-    TimelineCursor,
     TimelineItem,
-    newest_rows,
+    TimelineRow,
+    Translated,
+    choice_labels,
     object_links,
     register_timeline_source,
     restrict_timeline_source,
@@ -23,52 +24,33 @@ from apps.members.timeline import (
 CURRENT_BENEFITS_SHOWN = 20
 
 
-def grant_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
-    grants = newest_rows(
-        Grant.objects.filter(member_id=member.pk).select_related("benefit"),
-        name="grants",
-        before=before,
-        limit=limit,
-        time_field="issued_at",
-    )
+def grant_items(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
+    source_label, state_label = choice_labels(Grant, "source"), choice_labels(Grant, "state")
     link_to = object_links("admin:benefits_grant_change")
     return [
-        TimelineItem(
-            at=grant.issued_at,
-            source="grants",
-            item_id=grant.pk,
+        row.item(
             kind="grant",
-            title=_("Benefit granted: %(benefit)s") % {"benefit": grant.benefit},
-            detail=f"{grant.get_source_display()} · {grant.get_state_display()}",
-            link=link_to(grant.pk),
-            data={"benefit": str(grant.benefit), "state": grant.state},
+            title=_("Benefit granted: %(benefit)s") % {"benefit": row["benefit"]},
+            detail=f"{source_label(row['source'])} · {state_label(row['state'])}",
+            link=link_to(row.item_id),
+            data={"benefit": row["benefit"], "state": row["state"]},
         )
-        for grant in grants
+        for row in rows
     ]
 
 
-def redemption_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
-    # The member's grants by their index, then each one's redemption: a member has hundreds of grants, not millions.
-    redemptions = newest_rows(
-        Redemption.objects.filter(grant__member_id=member.pk).select_related("grant__benefit"),
-        name="redemptions",
-        before=before,
-        limit=limit,
-        time_field="redeemed_at",
-    )
+def redemption_items(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
+    channel_label = choice_labels(Redemption, "channel")
     link_to = object_links("admin:benefits_grant_change")
     return [
-        TimelineItem(
-            at=redemption.redeemed_at,
-            source="redemptions",
-            item_id=redemption.pk,
+        row.item(
             kind="redemption",
-            title=_("Benefit redeemed: %(benefit)s") % {"benefit": redemption.grant.benefit},
-            detail=redemption.get_channel_display(),
-            link=link_to(redemption.grant_id),
-            data={"benefit": str(redemption.grant.benefit), "channel": redemption.channel},
+            title=_("Benefit redeemed: %(benefit)s") % {"benefit": row["benefit"]},
+            detail=channel_label(row["channel"]),
+            link=link_to(row["grant"]),
+            data={"benefit": row["benefit"], "channel": row["channel"]},
         )
-        for redemption in redemptions
+        for row in rows
     ]
 
 
@@ -90,9 +72,24 @@ def current_benefits_summary(member: Member) -> list[dict[str, Any]]:
 
 
 def register() -> None:
-    register_timeline_source(name="grants", label=gettext_lazy("Benefits granted"), fetch=grant_items)
+    register_timeline_source(
+        name="grants",
+        label=gettext_lazy("Benefits granted"),
+        rows=lambda member: Grant.objects.filter(member_id=member.pk),
+        time_field="issued_at",
+        columns={"benefit": Translated("benefit__name"), "source": "source", "state": "state"},
+        items=grant_items,
+    )
     restrict_timeline_source(name="grants", permission="benefits.view_grant", shown_to_member=True)
-    register_timeline_source(name="redemptions", label=gettext_lazy("Redemptions"), fetch=redemption_items)
+    register_timeline_source(
+        name="redemptions",
+        label=gettext_lazy("Redemptions"),
+        # The member's grants by their index, then each one's redemption: a member has hundreds of grants, not millions.
+        rows=lambda member: Redemption.objects.filter(grant__member_id=member.pk),
+        time_field="redeemed_at",
+        columns={"benefit": Translated("grant__benefit__name"), "channel": "channel", "grant": "grant_id"},
+        items=redemption_items,
+    )
     restrict_timeline_source(name="redemptions", permission="benefits.view_grant", shown_to_member=True)
     register_profile_section(
         name="benefits",

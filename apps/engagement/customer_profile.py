@@ -13,9 +13,9 @@ from apps.engagement.selectors import member_badges
 from apps.members.models import Member
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
 from apps.members.timeline import (
-    TimelineCursor,
     TimelineItem,
-    newest_rows,
+    TimelineRow,
+    Translated,
     object_links,
     register_timeline_source,
     restrict_timeline_source,
@@ -24,44 +24,28 @@ from apps.members.timeline import (
 BADGES_SHOWN = 20
 
 
-def task_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
-    completions = newest_rows(
-        TaskCompletion.objects.filter(member_id=member.pk).select_related("task"),
-        name="tasks",
-        before=before,
-        limit=limit,
-        time_field="completed_at",
-    )
+def task_items(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
     link_to = object_links("admin:engagement_taskcompletion_change")
     return [
-        TimelineItem(
-            at=completion.completed_at,
-            source="tasks",
-            item_id=completion.pk,
+        row.item(
             kind="task_completed",
-            title=_("Task completed: %(task)s") % {"task": completion.task.title},
-            detail=_("%(points)d points, %(growth)d growth value") % {"points": completion.points, "growth": completion.growth},
-            link=link_to(completion.pk),
-            data={"points": completion.points, "growth": completion.growth},
+            title=_("Task completed: %(task)s") % {"task": row["task"]},
+            detail=_("%(points)d points, %(growth)d growth value") % {"points": row["points"], "growth": row["growth"]},
+            link=link_to(row.item_id),
+            data={"points": row["points"], "growth": row["growth"]},
         )
-        for completion in completions
+        for row in rows
     ]
 
 
-def sign_in_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
-    sign_ins = newest_rows(
-        SignIn.objects.filter(member_id=member.pk), name="sign_ins", before=before, limit=limit, time_field="signed_in_at"
-    )
+def sign_in_items(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
     return [
-        TimelineItem(
-            at=sign_in.signed_in_at,
-            source="sign_ins",
-            item_id=sign_in.pk,
+        row.item(
             kind="sign_in",
-            title=_("Signed in (streak of %(days)d days)") % {"days": sign_in.streak},
-            data={"streak": sign_in.streak},
+            title=_("Signed in (streak of %(days)d days)") % {"days": row["streak"]},
+            data={"streak": row["streak"]},
         )
-        for sign_in in sign_ins
+        for row in rows
     ]
 
 
@@ -73,9 +57,23 @@ def badges_summary(member: Member) -> list[dict[str, Any]]:
 
 
 def register() -> None:
-    register_timeline_source(name="tasks", label=gettext_lazy("Tasks"), fetch=task_items)
+    register_timeline_source(
+        name="tasks",
+        label=gettext_lazy("Tasks"),
+        rows=lambda member: TaskCompletion.objects.filter(member_id=member.pk),
+        time_field="completed_at",
+        columns={"task": Translated("task__title"), "points": "points", "growth": "growth"},
+        items=task_items,
+    )
     restrict_timeline_source(name="tasks", permission="engagement.view_taskcompletion", shown_to_member=True)
-    register_timeline_source(name="sign_ins", label=gettext_lazy("Sign-ins"), fetch=sign_in_items)
+    register_timeline_source(
+        name="sign_ins",
+        label=gettext_lazy("Sign-ins"),
+        rows=lambda member: SignIn.objects.filter(member_id=member.pk),
+        time_field="signed_in_at",
+        columns={"streak": "streak"},
+        items=sign_in_items,
+    )
     restrict_timeline_source(name="sign_ins", permission="engagement.view_signin", shown_to_member=True)
     register_profile_section(
         name="badges", label=gettext_lazy("Badges"), summary=badges_summary, template="admin/engagement/profile_badges.html", order=60

@@ -12,59 +12,41 @@ from apps.events.models import ClubMembership, Registration
 from apps.members.models import Member
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
 from apps.members.timeline import (
-    TimelineCursor,
     TimelineItem,
-    newest_rows,
+    TimelineRow,
+    Translated,
+    choice_labels,
     object_links,
     register_timeline_source,
     restrict_timeline_source,
 )
 
 
-def registration_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
-    registrations = newest_rows(
-        Registration.objects.filter(member_id=member.pk).select_related("event"),
-        name="registrations",
-        before=before,
-        limit=limit,
-        time_field="created_at",
-    )
+def registration_items(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
+    state_label = choice_labels(Registration, "state")
     link_to = object_links("admin:events_registration_change")
     return [
-        TimelineItem(
-            at=registration.created_at,
-            source="registrations",
-            item_id=registration.pk,
+        row.item(
             kind="registration",
-            title=_("Registered for %(event)s") % {"event": registration.event},
-            detail=registration.get_state_display(),
-            link=link_to(registration.pk),
-            data={"event": str(registration.event), "state": registration.state},
+            title=_("Registered for %(event)s") % {"event": row["event"]},
+            detail=state_label(row["state"]),
+            link=link_to(row.item_id),
+            data={"event": row["event"], "state": row["state"]},
         )
-        for registration in registrations
+        for row in rows
     ]
 
 
-def check_in_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
-    registrations = newest_rows(
-        Registration.objects.filter(member_id=member.pk, checked_in_at__isnull=False).select_related("event"),
-        name="check_ins",
-        before=before,
-        limit=limit,
-        time_field="checked_in_at",
-    )
+def check_in_items(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
     link_to = object_links("admin:events_registration_change")
     return [
-        TimelineItem(
-            at=registration.checked_in_at,
-            source="check_ins",
-            item_id=registration.pk,
+        row.item(
             kind="check_in",
-            title=_("Checked in at %(event)s") % {"event": registration.event},
-            link=link_to(registration.pk),
-            data={"event": str(registration.event)},
+            title=_("Checked in at %(event)s") % {"event": row["event"]},
+            link=link_to(row.item_id),
+            data={"event": row["event"]},
         )
-        for registration in registrations
+        for row in rows
     ]
 
 
@@ -83,9 +65,23 @@ def clubs_summary(member: Member) -> list[dict[str, Any]]:
 
 
 def register() -> None:
-    register_timeline_source(name="registrations", label=gettext_lazy("Event registrations"), fetch=registration_items)
+    register_timeline_source(
+        name="registrations",
+        label=gettext_lazy("Event registrations"),
+        rows=lambda member: Registration.objects.filter(member_id=member.pk),
+        time_field="created_at",
+        columns={"event": Translated("event__title"), "state": "state"},
+        items=registration_items,
+    )
     restrict_timeline_source(name="registrations", permission="events.view_registration", shown_to_member=True)
-    register_timeline_source(name="check_ins", label=gettext_lazy("Check-ins"), fetch=check_in_items)
+    register_timeline_source(
+        name="check_ins",
+        label=gettext_lazy("Check-ins"),
+        rows=lambda member: Registration.objects.filter(member_id=member.pk, checked_in_at__isnull=False),
+        time_field="checked_in_at",
+        columns={"event": Translated("event__title")},
+        items=check_in_items,
+    )
     restrict_timeline_source(name="check_ins", permission="events.view_registration", shown_to_member=True)
     register_profile_section(
         name="clubs", label=gettext_lazy("Clubs"), summary=clubs_summary, template="admin/events/profile_clubs.html", order=40

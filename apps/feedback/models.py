@@ -257,6 +257,11 @@ class NpsCategory(models.TextChoices):
 NPS_RANGES = {NpsCategory.PROMOTER: (9, 10), NpsCategory.PASSIVE: (7, 8), NpsCategory.DETRACTOR: (0, 6)}
 
 
+def nps_category(score: int) -> str:
+    """The NPS category of a score from 0 to 10."""
+    return next(category for category, (low, high) in NPS_RANGES.items() if low <= score <= high)
+
+
 class SurveyResponse(models.Model):
     id = models.BigAutoField(primary_key=True)
     survey = models.ForeignKey(Survey, verbose_name=_("survey"), on_delete=models.PROTECT, related_name="responses")
@@ -284,4 +289,4 @@ class SurveyResponse(models.Model):
 
     @property
     def nps_category(self) -> str:
-        return next(category for category, (low, high) in NPS_RANGES.items() if low <= self.nps_score <= high)
+        return nps_category(self.nps_score)

@@ -1,11 +1,11 @@
 """What feedback adds to lower apps' registries: the member's timeline and profile, merges, the PIPL export and
 anonymisation, segment conditions and the survey link in messages."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -24,13 +24,14 @@ from apps.feedback.models import (
     SurveyQuestion,
     SurveyResponse,
     SurveyStatus,
+    nps_category,
 )
 from apps.feedback.selectors import feedback_summary
 from apps.members.merging import register_member_merger
 from apps.members.models import Member
 from apps.members.personal_data import redact_member_mentions, register_member_anonymiser, register_member_data_section
 from apps.members.profile_sections import register_profile_section
-from apps.members.timeline import TimelineCursor, TimelineItem, register_timeline_source
+from apps.members.timeline import TimelineItem, TimelineRow, object_links, register_timeline_source
 from apps.messaging.member_values import register_member_value
 
 FEEDBACK_SOURCE = "feedback"
@@ -38,70 +39,42 @@ SURVEY_SOURCE = "survey"
 ANONYMISED_ANSWER = "[anonymised]"
 
 
-def _older(source: str, cursor: TimelineCursor | None, field: str) -> Q:
-    """Rows of ``source`` strictly after the cursor in the timeline's order (time, then source, then id, descending)."""
-    if cursor is None:
-        return Q()
-    if source < cursor.source:
-        return Q(**{f"{field}__lte": cursor.at})
-    if source > cursor.source:
-        return Q(**{f"{field}__lt": cursor.at})
-    return Q(**{f"{field}__lt": cursor.at}) | Q(**{field: cursor.at, "pk__lt": cursor.item_id})
-
-
-def feedback_timeline(member: Member, before: TimelineCursor | None, limit: int) -> list[TimelineItem]:
+def feedback_timeline(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
     """Each feedback item's arrival and status changes (arrival is the change from nothing to open)."""
-    changes = (
-        FeedbackStatusChange.objects.filter(member=member)
-        .filter(_older(FEEDBACK_SOURCE, before, "changed_at"))
-        .select_related("item", "item__category")
-        .order_by("-changed_at", "-pk")[:limit]
-    )
+    link_to = object_links("admin:feedback_feedbackitem_change")
     items = []
-    for change in changes:
-        item = change.item
-        if change.from_status:
+    for row in rows:
+        if row["from_status"]:
             title = _("Feedback #%(id)d: %(before)s → %(after)s") % {
-                "id": item.pk,
-                "before": FeedbackStatus(change.from_status).label,
-                "after": FeedbackStatus(change.to_status).label,
+                "id": row["item"],
+                "before": FeedbackStatus(row["from_status"]).label,
+                "after": FeedbackStatus(row["to_status"]).label,
             }
         else:
-            title = _("Feedback #%(id)d received: %(subject)s") % {"id": item.pk, "subject": item.subject}
+            title = _("Feedback #%(id)d received: %(subject)s") % {"id": row["item"], "subject": row["subject"]}
         items.append(
-            TimelineItem(
-                at=change.changed_at,
-                source=FEEDBACK_SOURCE,
-                item_id=change.pk,
+            row.item(
                 kind="feedback_status",
                 title=title,
-                detail=change.note or item.category.name,
-                link=reverse("admin:feedback_feedbackitem_change", args=[item.pk]),
-                data={"feedback_id": item.pk, "from_status": change.from_status, "to_status": change.to_status},
+                detail=row["note"] or row["category"],
+                link=link_to(row["item"]),
+                data={"feedback_id": row["item"], "from_status": row["from_status"], "to_status": row["to_status"]},
             )
         )
     return items
 
 
-def survey_timeline(member: Member, before: TimelineCursor | None, limit: int) -> list[TimelineItem]:
-    responses = (
-        SurveyResponse.objects.filter(member=member)
-        .filter(_older(SURVEY_SOURCE, before, "submitted_at"))
-        .select_related("survey")
-        .order_by("-submitted_at", "-pk")[:limit]
-    )
+def survey_timeline(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
+    link_to = object_links("admin:feedback_surveyresponse_change")
     return [
-        TimelineItem(
-            at=response.submitted_at,
-            source=SURVEY_SOURCE,
-            item_id=response.pk,
+        row.item(
             kind="survey_answer",
-            title=_("Answered the survey %(title)s: NPS %(score)d") % {"title": response.survey.title, "score": response.nps_score},
-            detail=NpsCategory(response.nps_category).label,
-            link=reverse("admin:feedback_surveyresponse_change", args=[response.pk]),
-            data={"survey": response.survey.code, "nps_score": response.nps_score},
+            title=_("Answered the survey %(title)s: NPS %(score)d") % {"title": row["title"], "score": row["nps_score"]},
+            detail=NpsCategory(nps_category(row["nps_score"])).label,
+            link=link_to(row.item_id),
+            data={"survey": row["code"], "nps_score": row["nps_score"]},
         )
-        for response in responses
+        for row in rows
     ]
 
 
@@ -187,8 +160,29 @@ def survey_url_for(template_code: str, member: Member) -> str:
 
 
 def register() -> None:
-    register_timeline_source(name=FEEDBACK_SOURCE, label=gettext_lazy("Feedback"), fetch=feedback_timeline)
-    register_timeline_source(name=SURVEY_SOURCE, label=gettext_lazy("Survey answers"), fetch=survey_timeline)
+    register_timeline_source(
+        name=FEEDBACK_SOURCE,
+        label=gettext_lazy("Feedback"),
+        rows=lambda member: FeedbackStatusChange.objects.filter(member_id=member.pk),
+        time_field="changed_at",
+        columns={
+            "item": "item_id",
+            "subject": "item__subject",
+            "category": "item__category__name",
+            "from_status": "from_status",
+            "to_status": "to_status",
+            "note": "note",
+        },
+        items=feedback_timeline,
+    )
+    register_timeline_source(
+        name=SURVEY_SOURCE,
+        label=gettext_lazy("Survey answers"),
+        rows=lambda member: SurveyResponse.objects.filter(member_id=member.pk),
+        time_field="submitted_at",
+        columns={"title": "survey__title", "code": "survey__code", "nps_score": "nps_score"},
+        items=survey_timeline,
+    )
     register_profile_section(name="feedback", label=gettext_lazy("Feedback and NPS"), summary=feedback_summary, order=80)
     register_member_merger(name="feedback", move=merge_feedback)
     register_member_data_section(name="feedback", collect=member_feedback_data)

@@ -9,6 +9,7 @@ class JourneysConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.journeys import selectors, services
+        from apps.journeys.models import StepRun
         from apps.members.merging import register_member_merger
         from apps.members.personal_data import register_member_data_section
         from apps.members.timeline import register_timeline_source
@@ -17,7 +18,10 @@ class JourneysConfig(AppConfig):
         register_timeline_source(
             name=selectors.TIMELINE_SOURCE,
             label=_("Journey steps"),
-            fetch=lambda member, before, limit: selectors.member_journey_steps(member=member, before=before, limit=limit),
+            rows=lambda member: StepRun.objects.filter(member_id=member.pk),
+            time_field="ran_at",
+            columns=selectors.STEP_COLUMNS,
+            items=selectors.member_journey_steps,
         )
         register_member_data_section(name="journeys", collect=selectors.member_journeys_export)
         register_member_merger(name="journeys", move=services.enrolments_merge)

@@ -1,10 +1,10 @@
 """Reads of journeys: the journey page's figures, a member's journey steps (timeline, PIPL export)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q
-from django.urls import reverse
 
 from apps.journeys.models import (
     Enrolment,
@@ -16,7 +16,7 @@ from apps.journeys.models import (
     StepRun,
 )
 from apps.members.models import Member
-from apps.members.timeline import TimelineCursor, TimelineItem
+from apps.members.timeline import TimelineItem, TimelineRow, choice_labels, object_links
 
 TIMELINE_SOURCE = "journey_steps"
 
@@ -106,28 +106,29 @@ def journey_figures(*, journey: Journey) -> JourneyFigures:
     return figures
 
 
-def member_journey_steps(*, member: Member, before: TimelineCursor | None, limit: int) -> list[TimelineItem]:
-    """The member's journey steps older than ``before`` (by time, source, id), newest first — the timeline source."""
-    runs = StepRun.objects.filter(member=member)
-    if before is not None:
-        same_time = Q(ran_at=before.at, id__lt=before.item_id) if before.source == TIMELINE_SOURCE else Q(ran_at=before.at)
-        if before.source < TIMELINE_SOURCE:
-            same_time = Q(pk__in=[])
-        runs = runs.filter(Q(ran_at__lt=before.at) | same_time)
-    runs = runs.select_related("step", "step__version__journey").order_by("-ran_at", "-id")[:limit]
+def member_journey_steps(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
+    """A page of the member's journey steps as timeline items."""
+    kind_label, outcome_label = choice_labels(JourneyStep, "kind"), choice_labels(StepRun, "outcome")
+    link_to = object_links("admin:journeys_journey_change")
     return [
-        TimelineItem(
-            at=run.ran_at,
-            source=TIMELINE_SOURCE,
-            item_id=run.pk,
-            kind=run.step.kind,
-            title=f"{run.step.version.journey.name} · {run.step}",
-            detail=run.get_outcome_display(),
-            link=reverse("admin:journeys_journey_change", args=[run.step.version.journey_id]),
-            data={"journey_id": run.step.version.journey_id, "step": run.step.position, "outcome": run.outcome},
+        row.item(
+            kind=row["kind"],
+            title=f"{row['journey']} · {row['position']}. {kind_label(row['kind'])}",
+            detail=outcome_label(row["outcome"]),
+            link=link_to(row["journey_id"]),
+            data={"journey_id": row["journey_id"], "step": row["position"], "outcome": row["outcome"]},
         )
-        for run in runs
+        for row in rows
     ]
+
+
+STEP_COLUMNS = {
+    "kind": "step__kind",
+    "position": "step__position",
+    "journey": "step__version__journey__name",
+    "journey_id": "step__version__journey_id",
+    "outcome": "outcome",
+}
 
 
 def member_journeys_export(member: Member) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ Periods are local days of the analytics time zone, ``start`` included and ``end`
 each figure.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,7 +21,7 @@ from apps.analytics.selectors import Figure
 from apps.core.errors import ApplicationError
 from apps.lifecycle.models import JourneyStage, LifecycleStage, MemberStage, StageChange, StageDimension
 from apps.members.models import Member, MemberStatus
-from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows
+from apps.members.timeline import TimelineItem, TimelineRow
 
 FUNNEL_DIMENSIONS = {
     "dealer": gettext_lazy("Dealer"),
@@ -167,31 +167,25 @@ def stage_change_reason(reason: str) -> Any:
     return reason
 
 
-def stage_timeline(member: Member, before: TimelineCursor | None, limit: int) -> list[TimelineItem]:
-    """The member's stage changes strictly older than ``before``, newest first, from the (member, time, id) index."""
-    changes = newest_rows(
-        StageChange.objects.filter(member=member), name=TIMELINE_SOURCE, before=before, limit=limit, time_field="changed_at"
-    )
-    items = []
-    for change in changes:
-        dimension = StageDimension(change.dimension)
-        items.append(
-            TimelineItem(
-                at=change.changed_at,
-                source=TIMELINE_SOURCE,
-                item_id=change.pk,
-                kind=f"{change.dimension}_stage",
-                title=_("%(dimension)s: %(from)s → %(to)s")
-                % {
-                    "dimension": dimension.label,
-                    "from": stage_label(change.dimension, change.from_stage) if change.from_stage else "—",
-                    "to": stage_label(change.dimension, change.to_stage),
-                },
-                detail=str(stage_change_reason(change.reason)),
-                data={"dimension": change.dimension, "from": change.from_stage, "to": change.to_stage},
-            )
+def stage_timeline(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
+    """A page of the member's stage changes as timeline items."""
+    return [
+        row.item(
+            kind=f"{row['dimension']}_stage",
+            title=_("%(dimension)s: %(from)s → %(to)s")
+            % {
+                "dimension": StageDimension(row["dimension"]).label,
+                "from": stage_label(row["dimension"], row["from_stage"]) if row["from_stage"] else "—",
+                "to": stage_label(row["dimension"], row["to_stage"]),
+            },
+            detail=str(stage_change_reason(row["reason"])),
+            data={"dimension": row["dimension"], "from": row["from_stage"], "to": row["to_stage"]},
         )
-    return items
+        for row in rows
+    ]
+
+
+STAGE_CHANGE_COLUMNS = {"dimension": "dimension", "from_stage": "from_stage", "to_stage": "to_stage", "reason": "reason"}
 
 
 def member_stage_data(member: Member) -> dict[str, Any]:

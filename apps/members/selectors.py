@@ -362,6 +362,31 @@ def timeline_sources_for(*, user: User | None = None, for_member: bool = False) 
     ]
 
 
+def _timeline_window(*, member: Member, sources: Sequence[TimelineSource], before: TimelineCursor | None, limit: int) -> list[TimelineItem]:
+    """The newest ``limit`` items of ``sources`` older than ``before``, in (time, source, id) order, newest first.
+
+    On PostgreSQL one query: a UNION ALL of each source's branch (its own index range from the cursor, LIMIT
+    ``limit``) carrying the display columns as JSON, merged and limited by the database, so a page costs one round trip
+    whatever the number of sources. A database that cannot order and limit inside a compound query (SQLite) reads each
+    source on its own and merges here.
+    """
+    if not sources:
+        return []
+    if not connection.features.supports_slicing_ordering_in_compound:
+        merged = sorted((item for source in sources for item in source.fetch(member, before, limit)), key=_sort_key, reverse=True)
+        return merged[:limit]
+    branches = {source.name: source.branch(member, before, limit, packed=True) for source in sources}
+    first, *others = branches.values()
+    page = list(first.union(*others, all=True).order_by("-tl_at", "-tl_source", "-tl_id")[:limit]) if others else list(first)
+    by_source: dict[str, list[tuple[str, datetime, int, dict[str, Any]]]] = {}
+    for row in page:
+        by_source.setdefault(row[0], []).append(row)
+    items = [
+        item for source in sources if source.name in by_source for item in source.unpack(branches[source.name], by_source[source.name])
+    ]
+    return sorted(items, key=_sort_key, reverse=True)
+
+
 def member_timeline(
     *,
     member: Member,
@@ -381,7 +406,7 @@ def member_timeline(
     shown: list[TimelineItem] = []
     cursor = before
     for _round in range(rounds if kinds else 1):
-        merged = sorted((item for source in sources for item in source.fetch(member, cursor, limit + 1)), key=_sort_key, reverse=True)
+        merged = _timeline_window(member=member, sources=sources, before=cursor, limit=limit + 1)
         window = merged[:limit]
         shown += [item for item in window if not kinds or item.kind in kinds]
         if len(shown) >= limit:

@@ -5,11 +5,10 @@ from collections.abc import Sequence
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.members.models import Member
 from apps.members.timeline import (
-    TimelineCursor,
     TimelineItem,
-    newest_rows,
+    TimelineRow,
+    choice_labels,
     object_links,
     register_timeline_source,
     restrict_timeline_source,
@@ -17,32 +16,30 @@ from apps.members.timeline import (
 from apps.messaging.models import Message
 
 
-def message_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
-    # The subject and template, not the body: a body may carry a code or a link meant for the member alone.
-    messages = newest_rows(
-        Message.objects.filter(member_id=member.pk).only("id", "created_at", "channel", "template_code", "subject", "state", "purpose"),
-        name="messages",
-        before=before,
-        limit=limit,
-        time_field="created_at",
-    )
+def message_items(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
+    channel_label, purpose_label, state_label = (choice_labels(Message, field) for field in ("channel", "purpose", "state"))
     link_to = object_links("admin:messaging_message_change")
     return [
-        TimelineItem(
-            at=message.created_at,
-            source="messages",
-            item_id=message.pk,
-            kind=message.state,
+        row.item(
+            kind=row["state"],
             title=_("%(channel)s message: %(what)s")
-            % {"channel": message.get_channel_display(), "what": message.subject or message.template_code},
-            detail=f"{message.get_purpose_display()} · {message.get_state_display()}",
-            link=link_to(message.pk),
-            data={"channel": message.channel, "state": message.state},
+            % {"channel": channel_label(row["channel"]), "what": row["subject"] or row["template_code"]},
+            detail=f"{purpose_label(row['purpose'])} · {state_label(row['state'])}",
+            link=link_to(row.item_id),
+            data={"channel": row["channel"], "state": row["state"]},
         )
-        for message in messages
+        for row in rows
     ]
 
 
 def register() -> None:
-    register_timeline_source(name="messages", label=gettext_lazy("Messages"), fetch=message_items)
+    register_timeline_source(
+        name="messages",
+        label=gettext_lazy("Messages"),
+        rows=lambda member: Message.objects.filter(member_id=member.pk),
+        time_field="created_at",
+        # The subject and template, not the body: a body may carry a code or a link meant for the member alone.
+        columns={"channel": "channel", "template_code": "template_code", "subject": "subject", "state": "state", "purpose": "purpose"},
+        items=message_items,
+    )
     restrict_timeline_source(name="messages", permission="messaging.view_message")

@@ -12,9 +12,9 @@ from django.utils.translation import gettext_lazy
 from apps.members.models import Member
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
 from apps.members.timeline import (
-    TimelineCursor,
     TimelineItem,
-    newest_rows,
+    TimelineRow,
+    choice_labels,
     object_links,
     register_timeline_source,
     restrict_timeline_source,
@@ -24,28 +24,19 @@ from apps.rules.models import AwardStatus, RuleAward
 HELD_SHOWN = 20
 
 
-def award_items(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
-    awards = newest_rows(
-        RuleAward.objects.filter(member_id=member.pk).select_related("rule"),
-        name="rule_awards",
-        before=before,
-        limit=limit,
-        time_field="created_at",
-    )
+def award_items(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
+    status_label = choice_labels(RuleAward, "status")
     link_to = object_links("admin:rules_ruleaward_change")
     return [
-        TimelineItem(
-            at=award.created_at,
-            source="rule_awards",
-            item_id=award.pk,
-            kind=award.status,
-            title=_("Earning rule %(rule)s") % {"rule": award.rule.name},
+        row.item(
+            kind=row["status"],
+            title=_("Earning rule %(rule)s") % {"rule": row["rule"]},
             detail=_("%(points)d points, %(growth)d growth value · %(status)s")
-            % {"points": award.points, "growth": award.growth, "status": award.get_status_display()},
-            link=link_to(award.pk),
-            data={"points": award.points, "growth": award.growth, "status": award.status},
+            % {"points": row["points"], "growth": row["growth"], "status": status_label(row["status"])},
+            link=link_to(row.item_id),
+            data={"points": row["points"], "growth": row["growth"], "status": row["status"]},
         )
-        for award in awards
+        for row in rows
     ]
 
 
@@ -70,7 +61,14 @@ def held_awards_summary(member: Member) -> list[dict[str, Any]]:
 
 
 def register() -> None:
-    register_timeline_source(name="rule_awards", label=gettext_lazy("Earning rule awards"), fetch=award_items)
+    register_timeline_source(
+        name="rule_awards",
+        label=gettext_lazy("Earning rule awards"),
+        rows=lambda member: RuleAward.objects.filter(member_id=member.pk),
+        time_field="created_at",
+        columns={"rule": "rule__name", "points": "points", "growth": "growth", "status": "status"},
+        items=award_items,
+    )
     restrict_timeline_source(name="rule_awards", permission="rules.view_ruleaward")
     register_profile_section(
         name="held_awards",

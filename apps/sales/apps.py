@@ -14,6 +14,7 @@ class SalesConfig(AppConfig):
         from apps.members.profile_sections import register_profile_section
         from apps.members.timeline import register_timeline_source
         from apps.sales import selectors, services
+        from apps.sales.models import Lead, Ownership
 
         register_profile_section(
             name="owned_products",
@@ -21,8 +22,22 @@ class SalesConfig(AppConfig):
             summary=selectors.owned_products_summary,
             order=20,
         )
-        register_timeline_source(name=selectors.LEAD_SOURCE, label=_("Leads"), fetch=selectors.lead_timeline)
-        register_timeline_source(name=selectors.OWNERSHIP_SOURCE, label=_("Ownership changes"), fetch=selectors.ownership_timeline)
+        register_timeline_source(
+            name=selectors.LEAD_SOURCE,
+            label=_("Leads"),
+            rows=lambda member: Lead.objects.filter(member_id=member.pk),
+            time_field="received_at",
+            columns=selectors.LEAD_COLUMNS,
+            items=selectors.lead_timeline,
+        )
+        register_timeline_source(
+            name=selectors.OWNERSHIP_SOURCE,
+            label=_("Ownership changes"),
+            rows=lambda member: Ownership.objects.filter(member_id=member.pk),
+            time_field="started_at",
+            columns=selectors.OWNERSHIP_COLUMNS,
+            items=selectors.ownership_timeline,
+        )
         register_member_merger(name="sales", move=services.sales_member_merge)
         register_member_data_section(name="leads", collect=selectors.leads_personal_data)
         register_member_data_section(name="owned_products", collect=selectors.products_personal_data)

@@ -1,18 +1,18 @@
 """Reads of dealers, products and leads, shared by the back office, the API, the member page and segment conditions."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
 from apps.members.models import Member
 from apps.members.phones import normalize_phone
-from apps.members.timeline import TimelineCursor, TimelineItem
+from apps.members.timeline import TimelineItem, TimelineRow, choice_labels, object_links
 from apps.sales.models import Dealer, Lead, OwnedProduct, Ownership, ProductStatus
 
 
@@ -45,63 +45,56 @@ def ownership_history(*, product: OwnedProduct) -> QuerySet[Ownership]:
     return Ownership.objects.filter(product=product).select_related("member").order_by("started_at", "id")
 
 
-def _before(cursor: TimelineCursor | None, source: str, time_field: str) -> Q:
-    if cursor is None:
-        return Q()
-    if cursor.source < source:
-        return Q(**{f"{time_field}__lt": cursor.at})
-    if cursor.source > source:
-        return Q(**{f"{time_field}__lte": cursor.at})
-    return Q(**{f"{time_field}__lt": cursor.at}) | Q(**{time_field: cursor.at, "pk__lt": cursor.item_id})
-
-
 LEAD_SOURCE = "leads"
 OWNERSHIP_SOURCE = "ownerships"
 
 
-def lead_timeline(member: Member, before: TimelineCursor | None, limit: int) -> list[TimelineItem]:
-    leads = (
-        Lead.objects.filter(member=member)
-        .filter(_before(before, LEAD_SOURCE, "received_at"))
-        .select_related("dealer")
-        .order_by("-received_at", "-id")[:limit]
-    )
+def lead_timeline(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
+    channel_label = choice_labels(Lead, "channel")
+    link_to = object_links("admin:sales_lead_change")
     return [
-        TimelineItem(
-            at=lead.received_at,
-            source=LEAD_SOURCE,
-            item_id=lead.pk,
+        row.item(
             kind="lead",
-            title=_("Lead from %(channel)s") % {"channel": lead.get_channel_display()},
-            detail=" · ".join(part for part in (lead.dealer.name if lead.dealer else "", lead.interest) if part),
-            link=reverse("admin:sales_lead_change", args=[lead.pk]),
-            data={"dealer": lead.dealer.code if lead.dealer else "", "interest": lead.interest, "outcome": lead.outcome},
+            title=_("Lead from %(channel)s") % {"channel": channel_label(row["channel"])},
+            detail=" · ".join(part for part in (row["dealer_name"] or "", row["interest"]) if part),
+            link=link_to(row.item_id),
+            data={"dealer": row["dealer_code"] or "", "interest": row["interest"], "outcome": row["outcome"]},
         )
-        for lead in leads
+        for row in rows
     ]
 
 
-def ownership_timeline(member: Member, before: TimelineCursor | None, limit: int) -> list[TimelineItem]:
-    ownerships = (
-        Ownership.objects.filter(member=member)
-        .filter(_before(before, OWNERSHIP_SOURCE, "started_at"))
-        .select_related("product")
-        .order_by("-started_at", "-id")[:limit]
-    )
+LEAD_COLUMNS = {
+    "channel": "channel",
+    "dealer_name": "dealer__name",
+    "dealer_code": "dealer__code",
+    "interest": "interest",
+    "outcome": "outcome",
+}
+
+
+def ownership_timeline(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
+    reason_label = choice_labels(Ownership, "reason")
+    link_to = object_links("admin:sales_ownedproduct_change")
     return [
-        TimelineItem(
-            at=ownership.started_at,
-            source=OWNERSHIP_SOURCE,
-            item_id=ownership.pk,
-            kind=f"ownership_{ownership.reason}",
-            title=_("Became the owner of %(product)s (%(reason)s)")
-            % {"product": ownership.product.model, "reason": ownership.get_reason_display()},
-            detail=ownership.product.identifier,
-            link=reverse("admin:sales_ownedproduct_change", args=[ownership.product_id]),
-            data={"identifier": ownership.product.identifier, "ended_at": ownership.ended_at.isoformat() if ownership.ended_at else None},
+        row.item(
+            kind=f"ownership_{row['reason']}",
+            title=_("Became the owner of %(product)s (%(reason)s)") % {"product": row["model"], "reason": reason_label(row["reason"])},
+            detail=row["identifier"],
+            link=link_to(row["product"]),
+            data={"identifier": row["identifier"], "ended_at": row["ended_at"].isoformat() if row["ended_at"] else None},
         )
-        for ownership in ownerships
+        for row in rows
     ]
+
+
+OWNERSHIP_COLUMNS = {
+    "reason": "reason",
+    "model": "product__model",
+    "identifier": "product__identifier",
+    "product": "product_id",
+    "ended_at": "ended_at",
+}
 
 
 def leads_personal_data(member: Member) -> list[dict[str, Any]]:

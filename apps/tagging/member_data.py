@@ -61,7 +61,14 @@ def register() -> None:
     register_profile_section(
         name="attributes", label=_("Attributes"), summary=selectors.member_attributes_summary, order=60, shown_to_member=False
     )
-    register_timeline_source(name=selectors.TIMELINE_SOURCE, label=_("Tags"), fetch=selectors.tag_history_timeline)
+    register_timeline_source(
+        name=selectors.TIMELINE_SOURCE,
+        label=_("Tags"),
+        rows=lambda member: TagChange.objects.filter(member_id=member.pk),
+        time_field="at",
+        columns=selectors.TAG_CHANGE_COLUMNS,
+        items=selectors.tag_history_timeline,
+    )
     register_member_merger(name="tagging", move=_merge, conflicts=merge_conflicts)
     register_member_data_section(name="attributes", collect=_attributes_collected)
     register_member_data_section(name="tag_history", collect=_tag_history_collected)

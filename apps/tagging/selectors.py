@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from apps.members.models import Member, TagChange
-from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows
+from apps.members.timeline import TimelineItem, TimelineRow, choice_labels
 from apps.tagging.models import Attribute, AttributeKind, AttributeValue
 
 MASK = "****"
@@ -60,31 +60,21 @@ def member_attributes_summary(member: Member) -> dict[str, Any] | None:
     return {"attributes": [{"label": row["label"], "value": row["value"]} for row in attributes]}
 
 
-def tag_history_timeline(member: Member, before: TimelineCursor | None, limit: int) -> Sequence[TimelineItem]:
-    """The member's tag changes older than ``before``, newest first, from the (member, at, id) index."""
-    changes = newest_rows(
-        TagChange.objects.filter(member=member).select_related("tag", "actor"),
-        name=TIMELINE_SOURCE,
-        before=before,
-        limit=limit,
-        time_field="at",
-    )
-    items = []
-    for change in changes:
-        items.append(
-            TimelineItem(
-                at=change.at,
-                source=TIMELINE_SOURCE,
-                item_id=change.pk,
-                kind=f"tag_{change.action}",
-                title=f"{change.get_action_display()}: {change.tag.name}",
-                detail=" · ".join(
-                    filter(None, [str(change.get_source_display()), change.reference, change.actor.username if change.actor else ""])
-                ),
-                data={"tag": change.tag.name, "action": change.action, "source": change.source},
-            )
+def tag_history_timeline(rows: Sequence[TimelineRow]) -> list[TimelineItem]:
+    """A page of the member's tag changes as timeline items."""
+    action_label, source_label = choice_labels(TagChange, "action"), choice_labels(TagChange, "source")
+    return [
+        row.item(
+            kind=f"tag_{row['action']}",
+            title=f"{action_label(row['action'])}: {row['tag']}",
+            detail=" · ".join(filter(None, [source_label(row["source"]), row["reference"], row["actor"] or ""])),
+            data={"tag": row["tag"], "action": row["action"], "source": row["source"]},
         )
-    return items
+        for row in rows
+    ]
+
+
+TAG_CHANGE_COLUMNS = {"tag": "tag__name", "action": "action", "source": "source", "reference": "reference", "actor": "actor__username"}
 
 
 def attribute_export_rows(*, members: Any, can_see_personal: bool) -> tuple[list[str], Iterator[list[str]]]:
