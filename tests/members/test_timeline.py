@@ -1,18 +1,24 @@
 """The member timeline: every source returns its own items and respects the cursor; the merge orders and pages them."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
-from django.utils import timezone
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
 
 from apps.core.errors import ApplicationError
 from apps.core.roles import AUDITOR, CUSTOMER_SERVICE, OPERATIONS_MANAGER
+from apps.engagement.models import SignIn
 from apps.members import selectors
 from apps.members.models import PointsEntryKind
 from apps.members.timeline import TIMELINE_SOURCES, TimelineCursor, decode_cursor, encode_cursor
 from tests.analytics.factories import ActivityEventFactory
-from tests.members.factories import MemberFactory, PointsEntryFactory
+from tests.benefits.factories import BenefitFactory, GrantFactory
+from tests.members.factories import GrowthEntryFactory, MemberFactory, PointsEntryFactory
 from tests.members.timeline_helpers import fill_every_source
+from tests.sales.factories import OwnedProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +161,88 @@ def test_the_member_reads_only_the_sources_shown_to_members():
     names = {source.name for source in selectors.timeline_sources_for(for_member=True)}
     assert {"activities", "points", "grants", "registrations", "sign_ins"} <= names
     assert not {"staff_changes", "rule_awards", "messages", "campaigns"} & names
+
+
+def _every_page(member, sources, limit):
+    pages, before = [], None
+    while True:
+        page = selectors.member_timeline(member=member, sources=sources, before=before, limit=limit)
+        pages.append(page.items)
+        if page.older is None:
+            return pages
+        before = page.older
+
+
+def _same_instant_in_five_sources(member, at):
+    """Two items of each of five sources at one instant: only the source name and the id order them."""
+    for _ in range(2):
+        ActivityEventFactory(member=member, occurred_at=at)
+        PointsEntryFactory(account=member.points_account, kind=PointsEntryKind.EARN, amount=10, created_at=at)
+        GrowthEntryFactory(member=member, amount=5, created_at=at)
+        GrantFactory(member=member, issued_at=at)
+    SignIn.objects.create(member=member, day=at.date(), streak=1, signed_in_at=at)
+    SignIn.objects.create(member=member, day=at.date() - timedelta(days=1), streak=2, signed_in_at=at)
+
+
+def test_ties_at_one_instant_order_by_source_then_id_and_no_page_loses_or_repeats_an_item():
+    member = MemberFactory()
+    at = timezone.now() - timedelta(hours=2)
+    _same_instant_in_five_sources(member, at)
+    fill_every_source(member)
+    everything = selectors.member_timeline(member=member, sources=TIMELINE_SOURCES, limit=500).items
+    assert [(item.at, item.source, item.item_id) for item in everything] == sorted(
+        ((item.at, item.source, item.item_id) for item in everything), reverse=True
+    )
+    tied = [(item.source, item.item_id) for item in everything if item.at == at]
+    assert [source for source, _id in tied] == sorted(["activities", "points", "growth", "grants", "sign_ins"] * 2, reverse=True)
+    for limit in (1, 2, 3, 7):
+        assert [item for page in _every_page(member, TIMELINE_SOURCES, limit) for item in page] == everything, limit
+
+
+@pytest.mark.skipif(not connection.features.supports_slicing_ordering_in_compound, reason="one UNION ALL on PostgreSQL only")
+def test_on_postgresql_a_page_of_every_source_is_one_query_and_matches_the_read_per_source(monkeypatch):
+    member = MemberFactory()
+    fill_every_source(member)
+    _same_instant_in_five_sources(member, timezone.now() - timedelta(hours=2))
+    ActivityEventFactory(member=member, kind="purchase", amount=Decimal("12.50"), occurred_at=timezone.now() - timedelta(minutes=5))
+    car = OwnedProductFactory(owner=member)
+    car.ownerships.update(ended_at=(timezone.now() + timedelta(days=1)).replace(microsecond=123_456))
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.member_timeline(member=member, sources=TIMELINE_SOURCES, limit=10)
+    assert len(queries) == 1
+    assert "UNION ALL" in queries[0]["sql"]
+    union_pages = _every_page(member, TIMELINE_SOURCES, 4)
+
+    monkeypatch.setattr(connection.features, "supports_slicing_ordering_in_compound", False)
+    assert selectors.member_timeline(member=member, sources=TIMELINE_SOURCES, limit=10) == page
+    assert _every_page(member, TIMELINE_SOURCES, 4) == union_pages
+    purchase = next(item for item in page.items if item.kind == "purchase")
+    # Decimals and times come back from the packed JSON exactly as the model reads them.
+    assert purchase.detail == "¥12.50" and purchase.data["amount"] == "12.50"
+    ownership = next(item for page in union_pages for item in page if item.source == "ownerships")
+    assert ownership.data["ended_at"] == car.ownerships.get().ended_at.isoformat()
+
+
+def test_a_cursor_naming_a_source_the_reader_may_not_read_shows_none_of_its_items(staff):
+    member = MemberFactory()
+    fill_every_source(member)
+    sources = selectors.timeline_sources_for(user=staff(CUSTOMER_SERVICE))
+    newest = ActivityEventFactory(member=member, occurred_at=timezone.now())
+    forged = TimelineCursor(at=newest.occurred_at + timedelta(seconds=1), source="activities", item_id=newest.pk + 1)
+    seen = [item for page in _every_page(member, sources, 3) for item in page]
+    from_forged = selectors.member_timeline(member=member, sources=sources, before=forged, limit=500).items
+    assert seen and from_forged == seen
+    assert not {"activities", "campaigns"} & {item.source for item in seen}
+
+
+def test_translated_names_read_in_the_readers_language_with_the_models_fallback():
+    member = MemberFactory()
+    named = GrantFactory(member=member, benefit=BenefitFactory(name_en="Car wash", name_zh_hans="洗车券"))
+    english_only = GrantFactory(member=member, benefit=BenefitFactory(name_en="Oil change", name_zh_hans=""))
+    grants = [source for source in TIMELINE_SOURCES if source.name == "grants"]
+    with translation.override("zh-hans"):
+        titles = {item.item_id: item.data["benefit"] for item in selectors.member_timeline(member=member, sources=grants).items}
+    assert titles == {named.pk: "洗车券", english_only.pk: "Oil change"}
+    with translation.override("en"):
+        titles = {item.item_id: item.data["benefit"] for item in selectors.member_timeline(member=member, sources=grants).items}
+    assert titles == {named.pk: "Car wash", english_only.pk: "Oil change"}
