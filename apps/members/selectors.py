@@ -1,15 +1,16 @@
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Min, QuerySet, Sum
 from django.db.models.functions import Abs
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
@@ -375,16 +376,53 @@ def _timeline_window(*, member: Member, sources: Sequence[TimelineSource], befor
     if not connection.features.supports_slicing_ordering_in_compound:
         merged = sorted((item for source in sources for item in source.fetch(member, before, limit)), key=_sort_key, reverse=True)
         return merged[:limit]
-    branches = {source.name: source.branch(member, before, limit, packed=True) for source in sources}
-    first, *others = branches.values()
-    page = list(first.union(*others, all=True).order_by("-tl_at", "-tl_source", "-tl_id")[:limit]) if others else list(first)
-    by_source: dict[str, list[tuple[str, datetime, int, dict[str, Any]]]] = {}
+    sql, params = _timeline_page_sql(
+        tuple(source.name for source in sources),
+        None if before is None else _same_order_as(before.source, [source.name for source in sources]),
+        limit,
+        translation.get_language(),
+    )
+    actual = {_ANY_MEMBER: member.pk}
+    if before is not None:
+        actual |= {_ANY_TIME: before.at, _ANY_ITEM: before.item_id}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [actual.get(param, param) if isinstance(param, int | datetime) else param for param in params])
+        page = cursor.fetchall()
+    by_source: dict[str, list[tuple[str, datetime, int, Any]]] = {}
     for row in page:
         by_source.setdefault(row[0], []).append(row)
-    items = [
-        item for source in sources if source.name in by_source for item in source.unpack(branches[source.name], by_source[source.name])
-    ]
+    items = [item for source in sources if source.name in by_source for item in source.unpack(by_source[source.name])]
     return sorted(items, key=_sort_key, reverse=True)
+
+
+# Stand-ins for the member and the cursor while a page's SQL is built; the read puts the real ones in their place.
+_ANY_MEMBER = -918_273_645
+_ANY_TIME = datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
+_ANY_ITEM = -918_273_646
+
+
+def _same_order_as(cursor_source: str, names: Sequence[str]) -> str:
+    """A name that compares with each of ``names`` as ``cursor_source`` does, from a bounded set: a forged cursor's
+    source cannot grow the cache of page SQL."""
+    if cursor_source in names:
+        return cursor_source
+    below = [name for name in names if name < cursor_source]
+    return max(below) + "\x00" if below else ""
+
+
+@lru_cache(maxsize=256)
+def _timeline_page_sql(names: tuple[str, ...], cursor_source: str | None, limit: int, language: str | None) -> tuple[str, tuple[Any, ...]]:
+    """The page's UNION ALL for these sources, cursor position among them, page size and language, with stand-ins for
+    the member and the cursor. Building it through the ORM costs several times what the database takes to run it, and
+    its text is the same for every member and every page of the same shape."""
+    sources = {source.name: source for source in TIMELINE_SOURCES}
+    member = Member(pk=_ANY_MEMBER)
+    before = None if cursor_source is None else TimelineCursor(at=_ANY_TIME, source=cursor_source, item_id=_ANY_ITEM)
+    with translation.override(language):
+        first, *others = [sources[name].branch(member, before, limit, packed=True) for name in names]
+        union = first.union(*others, all=True).order_by("-tl_at", "-tl_source", "-tl_id")[:limit] if others else first
+        sql, params = union.query.sql_with_params()
+    return sql, tuple(params)
 
 
 def member_timeline(

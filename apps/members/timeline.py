@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.db.models import (
@@ -25,6 +26,7 @@ from django.db.models import (
     Expression,
     ExpressionWrapper,
     F,
+    Field,
     JSONField,
     Model,
     Q,
@@ -158,24 +160,27 @@ class TimelineSource:
             ]
         )
 
-    def unpack(self, packed: QuerySet[Any], rows: Sequence[tuple[str, datetime, int, dict[str, Any]]]) -> list[TimelineItem]:
-        """Items from rows of the packed ``branch``: JSON gave dates and times as text, which become values again."""
-        fields = {column: packed.query.annotations[f"tlc_{column}"].output_field for column in self.columns}
-        typed = {column: field for column, field in fields.items() if isinstance(field, TYPED_IN_JSON)}
-        return self.items(
-            [
-                TimelineRow(
-                    source,
-                    at,
-                    item_id,
-                    {
-                        column: typed[column].to_python(value) if column in typed and value is not None else value
-                        for column, value in values.items()
-                    },
-                )
-                for source, at, item_id, values in rows
-            ]
-        )
+    @cached_property
+    def typed_columns(self) -> dict[str, Field]:
+        """The columns whose values JSON carries as text (dates, times) or as another number type (decimals)."""
+        fields = self.branch(Member(pk=0), None, 1, packed=True).query.annotations
+        return {
+            column: fields[f"tlc_{column}"].output_field
+            for column in self.columns
+            if isinstance(fields[f"tlc_{column}"].output_field, TYPED_IN_JSON)
+        }
+
+    def unpack(self, rows: Sequence[tuple[str, datetime, int, str | dict[str, Any]]]) -> list[TimelineItem]:
+        """Items from rows of the packed ``branch``, their columns read back into the values the model gives."""
+        typed = self.typed_columns
+        unpacked = []
+        for source, at, item_id, packed in rows:
+            values = json.loads(packed, cls=_ExactNumbers) if isinstance(packed, str) else packed
+            for column, field_ in typed.items():
+                if values[column] is not None:
+                    values[column] = field_.to_python(values[column])
+            unpacked.append(TimelineRow(source, at, item_id, values))
+        return self.items(unpacked)
 
     @staticmethod
     def _expression(column: TimelineColumn) -> Expression:

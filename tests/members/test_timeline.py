@@ -212,10 +212,15 @@ def test_on_postgresql_a_page_of_every_source_is_one_query_and_matches_the_read_
     assert len(queries) == 1
     assert "UNION ALL" in queries[0]["sql"]
     union_pages = _every_page(member, TIMELINE_SOURCES, 4)
+    # The page's SQL is built once and reused: another member's read through it finds only their own items.
+    other = MemberFactory()
+    fill_every_source(other, start=timezone.now() - timedelta(days=5))
+    others_pages = _every_page(other, TIMELINE_SOURCES, 4)
 
     monkeypatch.setattr(connection.features, "supports_slicing_ordering_in_compound", False)
     assert selectors.member_timeline(member=member, sources=TIMELINE_SOURCES, limit=10) == page
     assert _every_page(member, TIMELINE_SOURCES, 4) == union_pages
+    assert _every_page(other, TIMELINE_SOURCES, 4) == others_pages
     purchase = next(item for item in page.items if item.kind == "purchase")
     # Decimals and times come back from the packed JSON exactly as the model reads them.
     assert purchase.detail == "¥12.50" and purchase.data["amount"] == "12.50"
