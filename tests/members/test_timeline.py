@@ -209,7 +209,9 @@ def test_on_postgresql_a_page_of_every_source_is_one_query_and_matches_the_read_
     car.ownerships.update(ended_at=(timezone.now() + timedelta(days=1)).replace(microsecond=123_456))
     with CaptureQueriesContext(connection) as queries:
         page = selectors.member_timeline(member=member, sources=TIMELINE_SOURCES, limit=10)
-    assert len(queries) == 1
+        assert selectors.member_timeline(member=member, sources=TIMELINE_SOURCES, limit=10) == page
+    # The connection prepares the page's UNION ALL once; every later page of the same shape is one EXECUTE.
+    assert [query["sql"].split()[0] for query in queries] == ["PREPARE", "EXECUTE", "EXECUTE"]
     assert "UNION ALL" in queries[0]["sql"]
     union_pages = _every_page(member, TIMELINE_SOURCES, 4)
     # The page's SQL is built once and reused: another member's read through it finds only their own items.
