@@ -253,3 +253,12 @@ def test_translated_names_read_in_the_readers_language_with_the_models_fallback(
     with translation.override("en"):
         titles = {item.item_id: item.data["benefit"] for item in selectors.member_timeline(member=member, sources=grants).items}
     assert titles == {named.pk: "Car wash", english_only.pk: "Oil change"}
+
+
+def test_a_forged_cursor_source_maps_to_one_of_a_few_names_that_order_the_same():
+    names = ["activities", "grants", "points"]
+    for forged in ("", "a", "activities\x00x", "b", "grants", "zzz", "点"):
+        stand_in = selectors._same_order_as(forged, names)
+        assert stand_in in {"", *names, *(name + "\x00" for name in names)}
+        assert [name < stand_in for name in names] == [name < forged for name in names], forged
+        assert [name == stand_in for name in names] == [name == forged for name in names], forged
