@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.campaigns.conditions import CONDITIONS, OPERATOR_LABELS, compile_rules
+from apps.campaigns.conditions import CONDITIONS, OPERATOR_LABELS, check_reader, compile_rules
 from apps.campaigns.models import ActionOutcome, Campaign, CampaignAction, CampaignRun, Segment, SegmentMember, Trigger
 from apps.core.db import statement_timeout
 from apps.core.errors import ApplicationError
@@ -110,8 +110,12 @@ def segment_query_guard() -> AbstractContextManager[None]:
 
 
 @replica_reads()
-def segment_preview(*, rules: dict[str, Any], sample_size: int = 10) -> dict[str, Any]:
-    """Live count and a sample, for the segment editor (from a replica when one is healthy)."""
+def segment_preview(*, rules: dict[str, Any], can_see_personal: bool, sample_size: int = 10) -> dict[str, Any]:
+    """Live count and a sample, for the segment editor (from a replica when one is healthy).
+
+    A reader who may not see personal data is refused a rule tree with a condition on it (``check_reader``).
+    """
+    check_reader(rules, can_see_personal=can_see_personal)
     members = rules_members(rules=rules)
     with segment_query_guard():
         sample = members.select_related("tier").order_by("-id")[:sample_size]

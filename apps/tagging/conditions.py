@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.campaigns.conditions import COMPARISONS, OPERATOR_LABELS, _choices, _date, _days, _invalid, _strings, register_condition
+from apps.campaigns.conditions import COMPARISONS, MASK, OPERATOR_LABELS, _choices, _date, _days, _invalid, _strings, register_condition
 from apps.tagging.models import Attribute, AttributeKind, AttributeValue
 from apps.tagging.services import MAX_NUMBER
 
@@ -41,7 +41,27 @@ def _number(value: Any, path: str) -> Decimal:
     return number
 
 
-@register_condition("attribute", label=gettext_lazy("Attribute"), operators=ALL_OPERATORS, value_kind="attribute")
+def _names_personal_attribute(value: Any) -> bool:
+    """Whether the rule names a personal attribute; a rule naming no known attribute reads nothing (compile refuses it)."""
+    code = value.get("code") if isinstance(value, dict) else None
+    return isinstance(code, str) and Attribute.objects.filter(code=code, personal=True).exists()
+
+
+def _mask_attribute_value(value: Any) -> Any:
+    # The attribute's code stays readable: which attribute a segment reads is not personal, the value compared is.
+    if isinstance(value, dict) and "value" in value:
+        return {**value, "value": MASK}
+    return value
+
+
+@register_condition(
+    "attribute",
+    label=gettext_lazy("Attribute"),
+    operators=ALL_OPERATORS,
+    value_kind="attribute",
+    personal=_names_personal_attribute,
+    mask=_mask_attribute_value,
+)
 def _attribute(operator: str, value: Any, path: str = "attribute") -> Q:
     if not isinstance(value, dict) or not isinstance(value.get("code"), str):
         raise _invalid(path, _('the value names the attribute: {"code": …, "value": …}.'))
