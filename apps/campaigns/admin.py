@@ -27,6 +27,7 @@ from apps.campaigns.conditions import mask_personal_values, personal_conditions
 from apps.campaigns.models import (
     CAMPAIGN_TRANSITION_FROM,
     CLOSED_CAMPAIGN_STATUSES,
+    RUN_MESSAGE_PREFIX,
     Campaign,
     CampaignRun,
     CampaignStatus,
@@ -41,7 +42,7 @@ from apps.core.errors import ApplicationError
 from apps.core.service_admin import ServiceFormAdmin
 from apps.members.admin import can_see_pii
 from apps.members.models import ConsentChannel
-from apps.messaging.selectors import active_templates, message_template_preview
+from apps.messaging.selectors import active_templates, message_template_preview, messages_opened, open_rate
 
 
 def _each(request: HttpRequest, queryset: QuerySet, service: Callable, done: str) -> None:
@@ -395,6 +396,13 @@ class CampaignRunAdmin(ModelAdmin):
     list_select_related = ["campaign"]
     search_fields = ["campaign__name"]
     list_after_template = "campaigns/run_list_refresh.html"
+    readonly_fields = ["messages_opened"]
+
+    @display(description=_("messages opened (open rate)"))
+    def messages_opened(self, obj: CampaignRun) -> str:
+        # Counted on the run's page only: one indexed count per run, not one per row of the list.
+        opened = messages_opened(dedupe_prefix=f"{RUN_MESSAGE_PREFIX}:{obj.pk}:")
+        return open_rate(opened=opened, sent=obj.messages_queued)
 
     @display(
         description=_("status"),
