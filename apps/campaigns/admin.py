@@ -120,7 +120,8 @@ class SegmentAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
         return MaskedRulesHistoryHelper(self.model, historical_record)
 
     def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict | None = None):
-        extra_context = {**(extra_context or {}), "segment_builder": selectors.segment_builder_config()}
+        builder = selectors.segment_builder_config(can_see_personal=can_see_pii(request))
+        extra_context = {**(extra_context or {}), "segment_builder": builder}
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Segment, form: forms.ModelForm, change: bool) -> None:

@@ -52,6 +52,9 @@ class Condition:
     personal: bool | Callable[[Any], bool] = False
     # A rule's value as a reader without the permission sees it.
     mask: Callable[[Any], Any] = lambda value: MASK
+    # What the segment builder picks from before the value, given whether the reader may see personal data (the
+    # attribute condition: each attribute with its type, operators and choices); None when there is nothing to pick.
+    options: Callable[[bool], list[dict[str, Any]]] | None = None
 
     def reads_personal_data(self, value: Any) -> bool:
         return self.personal(value) if callable(self.personal) else self.personal
@@ -86,12 +89,13 @@ def register_condition(
     choices: Callable[[], list[tuple[str, Any]]] | None = None,
     personal: bool | Callable[[Any], bool] = False,
     mask: Callable[[Any], Any] | None = None,
+    options: Callable[[bool], list[dict[str, Any]]] | None = None,
 ) -> Callable:
     """Register a condition; ``personal`` declares that it reads members' personal data (see ``Condition``)."""
 
     def decorate(build: Callable[[str, Any], Q]) -> Callable[[str, Any], Q]:
         extra = {"mask": mask} if mask is not None else {}
-        CONDITIONS[field] = Condition(field, label, operators, build, value_kind, choices, personal, **extra)
+        CONDITIONS[field] = Condition(field, label, operators, build, value_kind, choices, personal, options=options, **extra)
         return build
 
     return decorate

@@ -83,8 +83,9 @@ def run_members(*, run: CampaignRun, after: int = 0) -> QuerySet[Member]:
     return members.filter(birthday__month=day.month, birthday__day=day.day)
 
 
-def segment_builder_config() -> list[dict[str, Any]]:
-    """What the segment builder offers: each condition with its operators and, where there are, its values."""
+def segment_builder_config(*, can_see_personal: bool) -> list[dict[str, Any]]:
+    """What the segment builder offers: each condition with its operators and, where there are, its values and what
+    is picked before them (attributes); conditions and options on personal data only to a reader who may see it."""
     return [
         {
             "field": condition.field,
@@ -92,8 +93,10 @@ def segment_builder_config() -> list[dict[str, Any]]:
             "kind": condition.value_kind,
             "operators": [[operator, str(OPERATOR_LABELS.get(operator, operator))] for operator in condition.operators],
             "choices": [[str(value), str(label)] for value, label in condition.choices()] if condition.choices else None,
+            "options": condition.options(can_see_personal) if condition.options else None,
         }
         for condition in CONDITIONS.values()
+        if can_see_personal or condition.personal is not True
     ]
 
 
@@ -115,8 +118,8 @@ def segment_preview(*, rules: dict[str, Any], can_see_personal: bool, sample_siz
 
     A reader who may not see personal data is refused a rule tree with a condition on it (``check_reader``).
     """
+    members = rules_members(rules=rules)  # a malformed tree is refused first, as for any reader
     check_reader(rules, can_see_personal=can_see_personal)
-    members = rules_members(rules=rules)
     with segment_query_guard():
         sample = members.select_related("tier").order_by("-id")[:sample_size]
         return {

@@ -54,6 +54,24 @@ def _mask_attribute_value(value: Any) -> Any:
     return value
 
 
+def _attribute_options(can_see_personal: bool) -> list[dict[str, Any]]:
+    """The attributes the segment builder offers, each with the operators and choices its type takes; personal ones
+    only to a reader who may see personal data."""
+    attributes = Attribute.objects.order_by("position", "code")
+    if not can_see_personal:
+        attributes = attributes.filter(personal=False)
+    return [
+        {
+            "code": attribute.code,
+            "label": str(attribute.label),
+            "kind": attribute.kind,
+            "operators": [[operator, str(OPERATOR_LABELS.get(operator, operator))] for operator in OPERATORS_BY_KIND[attribute.kind]],
+            "choices": list(attribute.choices) if attribute.kind == AttributeKind.CHOICE else None,
+        }
+        for attribute in attributes
+    ]
+
+
 @register_condition(
     "attribute",
     label=gettext_lazy("Attribute"),
@@ -61,6 +79,7 @@ def _mask_attribute_value(value: Any) -> Any:
     value_kind="attribute",
     personal=_names_personal_attribute,
     mask=_mask_attribute_value,
+    options=_attribute_options,
 )
 def _attribute(operator: str, value: Any, path: str = "attribute") -> Q:
     if not isinstance(value, dict) or not isinstance(value.get("code"), str):
@@ -68,6 +87,8 @@ def _attribute(operator: str, value: Any, path: str = "attribute") -> Q:
     attribute = Attribute.objects.filter(code=value["code"]).first()
     if attribute is None:
         raise _invalid(path, _("unknown attribute %(code)s.") % {"code": value["code"][:40]})
+    # From here on every refusal names the attribute as staff know it: "rules.conditions[0].attribute[家庭人数].value: …".
+    path = f"{path}[{attribute.label}]"
     if operator not in OPERATORS_BY_KIND[attribute.kind]:
         raise _invalid(path, _("operator %(operator)s does not fit a %(kind)s attribute.") % {"operator": operator, "kind": attribute.kind})
     values = AttributeValue.objects.filter(attribute=attribute)

@@ -19,8 +19,8 @@ SEGMENT_SNAPSHOT_FIELDS = ("frozen_at", "frozen_count")
 @transaction.atomic
 def segment_save(*, segment: Segment, actor: User | None = None, can_see_personal: bool = True) -> Segment:
     """Save a segment's rules; a reader without the personal-data permission may not save a condition on personal data."""
-    check_reader(segment.rules, can_see_personal=can_see_personal)
     compile_rules(segment.rules)
+    check_reader(segment.rules, can_see_personal=can_see_personal)
     segment._history_user = actor
     if not segment.pk:
         segment.save()
