@@ -771,6 +771,8 @@ USEROPS_MESSAGING = {
     "MAX_ATTEMPTS": env.int("USEROPS_MESSAGE_MAX_ATTEMPTS", default=5),
     "RETRY_BASE_SECONDS": env.int("USEROPS_MESSAGE_RETRY_BASE_SECONDS", default=60),
     "PUBLIC_BASE_URL": env("USEROPS_PUBLIC_BASE_URL", default="http://localhost:8000"),
+    # How long a message's tracked link and open pixel count opens and clicks (docs/messaging.md, "Opens and clicks").
+    "TRACKING_DAYS": env.int("USEROPS_MESSAGE_TRACKING_DAYS", default=180),
 }
 
 # WeChat and WeCom (docs/messaging.md, "WeChat and WeCom"): app IDs and secrets of the official account and the

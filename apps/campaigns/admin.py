@@ -16,14 +16,18 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
+from simple_history.models import ModelChange
+from simple_history.template_utils import HistoricalRecordContextHelper
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminSelectWidget
 
 from apps.campaigns import selectors, services
+from apps.campaigns.conditions import mask_personal_values, personal_conditions
 from apps.campaigns.models import (
     CAMPAIGN_TRANSITION_FROM,
     CLOSED_CAMPAIGN_STATUSES,
+    RUN_MESSAGE_PREFIX,
     Campaign,
     CampaignRun,
     CampaignStatus,
@@ -36,8 +40,9 @@ from apps.core.admin_actions import ACTION_TEMPLATE, Subject
 from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
 from apps.core.errors import ApplicationError
 from apps.core.service_admin import ServiceFormAdmin
+from apps.members.admin import can_see_pii
 from apps.members.models import ConsentChannel
-from apps.messaging.selectors import active_templates, message_template_preview
+from apps.messaging.selectors import active_templates, message_template_preview, messages_opened, open_rate
 
 
 def _each(request: HttpRequest, queryset: QuerySet, service: Callable, done: str) -> None:
@@ -52,6 +57,15 @@ def _each(request: HttpRequest, queryset: QuerySet, service: Callable, done: str
             succeeded += 1
     if succeeded:
         messages.success(request, done % {"count": succeeded})
+
+
+class MaskedRulesHistoryHelper(HistoricalRecordContextHelper):
+    """A segment's history for staff without the personal-data permission: values of personal conditions masked."""
+
+    def format_delta_change(self, change: ModelChange) -> ModelChange:
+        if change.field == "rules":
+            change = ModelChange(field=change.field, old=mask_personal_values(change.old), new=mask_personal_values(change.new))
+        return super().format_delta_change(change)
 
 
 @admin.register(Segment)
@@ -72,18 +86,46 @@ class SegmentAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
             return JsonResponse({"error": str(_("Not allowed."))}, status=403)
         try:
             rules = json.loads(request.body or b"{}")
-            return JsonResponse(selectors.segment_preview(rules=rules))
+            return JsonResponse(selectors.segment_preview(rules=rules, can_see_personal=can_see_pii(request)))
         except json.JSONDecodeError:
             return JsonResponse({"error": str(_("The rules are not valid JSON."))}, status=400)
         except ApplicationError as exc:
-            return JsonResponse({"error": exc.message}, status=400)
+            return JsonResponse({"error": exc.message}, status=exc.http_status if exc.http_status == 403 else 400)
+
+    def _masks_rules(self, request: HttpRequest, obj: Segment | None) -> bool:
+        """Staff who may not see personal data read a segment with a condition on it masked, and cannot edit its rules."""
+        return obj is not None and not can_see_pii(request) and bool(personal_conditions(obj.rules))
+
+    def get_exclude(self, request: HttpRequest, obj: Segment | None = None) -> list[str]:
+        exclude = list(super().get_exclude(request, obj) or [])
+        return [*exclude, "rules"] if self._masks_rules(request, obj) else exclude
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Segment | None = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "masked_rules"] if self._masks_rules(request, obj) else readonly
+
+    @display(description=_("rules"))
+    def masked_rules(self, obj: Segment) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(mask_personal_values(obj.rules), ensure_ascii=False, indent=1))
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        # A past version is shown as the full form, its rules unmasked: only for staff who may see personal data.
+        if not can_see_pii(request):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_historical_record_context_helper(self, request: HttpRequest, historical_record: Any) -> HistoricalRecordContextHelper:
+        if can_see_pii(request):
+            return super().get_historical_record_context_helper(request, historical_record)
+        return MaskedRulesHistoryHelper(self.model, historical_record)
 
     def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict | None = None):
-        extra_context = {**(extra_context or {}), "segment_builder": selectors.segment_builder_config()}
+        builder = selectors.segment_builder_config(can_see_personal=can_see_pii(request))
+        extra_context = {**(extra_context or {}), "segment_builder": builder}
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Segment, form: forms.ModelForm, change: bool) -> None:
-        services.segment_save(segment=obj, actor=request.user)
+        services.segment_save(segment=obj, actor=request.user, can_see_personal=can_see_pii(request))
 
     @action(description=_("Freeze into a snapshot"), permissions=["change"])
     def freeze(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
@@ -355,6 +397,13 @@ class CampaignRunAdmin(ModelAdmin):
     list_select_related = ["campaign"]
     search_fields = ["campaign__name"]
     list_after_template = "campaigns/run_list_refresh.html"
+    readonly_fields = ["messages_opened"]
+
+    @display(description=_("messages opened (open rate)"))
+    def messages_opened(self, obj: CampaignRun) -> str:
+        # Counted on the run's page only: one indexed count per run, not one per row of the list.
+        opened = messages_opened(dedupe_prefix=f"{RUN_MESSAGE_PREFIX}:{obj.pk}:")
+        return open_rate(opened=opened, sent=obj.messages_queued)
 
     @display(
         description=_("status"),

@@ -13,7 +13,7 @@ is duplicated. Later apps add conditions (last activity, RFM segment, event atte
 ``@register_condition`` in their own module, imported from their AppConfig.ready().
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ MAX_VALUES = 500
 MAX_TEXT_LENGTH = 100
 MAX_DAYS = 36500
 MAX_NUMBER = 10**9
+MASK = "****"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,18 @@ class Condition:
     value_kind: str
     # The values staff pick from in the segment builder, as (value, label); None for free text.
     choices: Callable[[], list[tuple[str, Any]]] | None = None
+    # Whether a rule of this condition reads members' personal data (what staff without the personal-data permission
+    # see masked): a count of the members matching it would let them learn masked values by bisection. A callable
+    # decides from the rule's value (an attribute condition is personal when its attribute is).
+    personal: bool | Callable[[Any], bool] = False
+    # A rule's value as a reader without the permission sees it.
+    mask: Callable[[Any], Any] = lambda value: MASK
+    # What the segment builder picks from before the value, given whether the reader may see personal data (the
+    # attribute condition: each attribute with its type, operators and choices); None when there is nothing to pick.
+    options: Callable[[bool], list[dict[str, Any]]] | None = None
+
+    def reads_personal_data(self, value: Any) -> bool:
+        return self.personal(value) if callable(self.personal) else self.personal
 
 
 CONDITIONS: dict[str, Condition] = {}
@@ -74,9 +87,15 @@ def register_condition(
     operators: tuple[str, ...] = ("in",),
     value_kind: str = "list",
     choices: Callable[[], list[tuple[str, Any]]] | None = None,
+    personal: bool | Callable[[Any], bool] = False,
+    mask: Callable[[Any], Any] | None = None,
+    options: Callable[[bool], list[dict[str, Any]]] | None = None,
 ) -> Callable:
+    """Register a condition; ``personal`` declares that it reads members' personal data (see ``Condition``)."""
+
     def decorate(build: Callable[[str, Any], Q]) -> Callable[[str, Any], Q]:
-        CONDITIONS[field] = Condition(field, label, operators, build, value_kind, choices)
+        extra = {"mask": mask} if mask is not None else {}
+        CONDITIONS[field] = Condition(field, label, operators, build, value_kind, choices, personal, options=options, **extra)
         return build
 
     return decorate
@@ -167,7 +186,7 @@ def _joined(operator: str, value: Any, path: str = "joined") -> Q:
     return Q(joined_at__date__gte=day) if operator == "after" else Q(joined_at__date__lt=day)
 
 
-@register_condition("birthday_month", label=gettext_lazy("Birthday month"), value_kind="months")
+@register_condition("birthday_month", label=gettext_lazy("Birthday month"), value_kind="months", personal=True)
 def _birthday_month(operator: str, value: Any, path: str = "birthday_month") -> Q:
     if value == "current":
         return Q(birthday__month=timezone.localdate().month)
@@ -233,3 +252,63 @@ def compile_rules(rules: dict[str, Any], path: str = "rules", depth: int = 0) ->
         shown = str(operator)[:MAX_TEXT_LENGTH]
         raise _invalid(path, _("operator %(operator)s is not allowed for %(field)s.") % {"operator": shown, "field": field})
     return condition.build(operator, rules.get("value"), f"{path}.{field}")
+
+
+def _rules_nodes(rules: Any, path: str = "rules") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every condition of a rule tree with its path, as ``compile_rules`` names it; malformed nodes are skipped."""
+    if not isinstance(rules, dict):
+        return
+    children = rules.get("conditions")
+    if isinstance(children, list):
+        for index, child in enumerate(children):
+            yield from _rules_nodes(child, f"{path}.conditions[{index}]")
+    elif isinstance(rules.get("field"), str) and rules["field"] in CONDITIONS:
+        yield f"{path}.{rules['field']}", rules
+
+
+def personal_conditions(rules: Any) -> list[tuple[str, Condition]]:
+    """The conditions of a rule tree that read personal data, with their paths."""
+    found = []
+    for path, node in _rules_nodes(rules):
+        condition = CONDITIONS[node["field"]]
+        try:
+            personal = condition.reads_personal_data(node.get("value"))
+        except (TypeError, ValueError, AttributeError):
+            # A value too malformed to tell is refused by compile_rules; reading it as personal refuses it here first.
+            personal = True
+        if personal:
+            found.append((path, condition))
+    return found
+
+
+def check_reader(rules: Any, *, can_see_personal: bool) -> None:
+    """Refuse a rule tree with a condition on personal data to a reader who may not see personal data.
+
+    A reader who builds, previews or counts such a segment would learn masked values by narrowing the rule until the
+    count changes. Runs of saved segments have no reader and are not checked.
+    """
+    if can_see_personal:
+        return
+    found = personal_conditions(rules)
+    if found:
+        path, condition = found[0]
+        raise ApplicationError(
+            "segment_condition_personal",
+            _("%(path)s: the condition %(condition)s reads members' personal data, which you may not see.")
+            % {"path": path, "condition": condition.label},
+            fields={"rules": path},
+            http_status=403,
+        )
+
+
+def mask_personal_values(rules: Any) -> Any:
+    """A copy of a rule tree with the value of each condition on personal data masked, for a reader who may not see it."""
+    if not isinstance(rules, dict):
+        return rules
+    children = rules.get("conditions")
+    if isinstance(children, list):
+        return {**rules, "conditions": [mask_personal_values(child) for child in children]}
+    if not personal_conditions(rules):
+        return rules
+    condition = CONDITIONS[rules["field"]]
+    return {**rules, "value": condition.mask(rules.get("value"))}

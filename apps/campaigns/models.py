@@ -72,6 +72,8 @@ CAMPAIGN_TRANSITION_FROM: dict[str, set[str]] = {
     "cancel": {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.PAUSED, CampaignStatus.RUNNING},
 }
 CLOSED_CAMPAIGN_STATUSES = {CampaignStatus.COMPLETED, CampaignStatus.CANCELLED}
+# A run's messages are keyed "campaign-run:<run id>:<member id>": the run page counts their opens by this prefix.
+RUN_MESSAGE_PREFIX = "campaign-run"
 
 
 class ScheduleKind(models.TextChoices):

@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.campaigns.conditions import CONDITIONS, OPERATOR_LABELS, compile_rules
+from apps.campaigns.conditions import CONDITIONS, OPERATOR_LABELS, check_reader, compile_rules
 from apps.campaigns.models import ActionOutcome, Campaign, CampaignAction, CampaignRun, Segment, SegmentMember, Trigger
 from apps.core.db import statement_timeout
 from apps.core.errors import ApplicationError
@@ -83,8 +83,9 @@ def run_members(*, run: CampaignRun, after: int = 0) -> QuerySet[Member]:
     return members.filter(birthday__month=day.month, birthday__day=day.day)
 
 
-def segment_builder_config() -> list[dict[str, Any]]:
-    """What the segment builder offers: each condition with its operators and, where there are, its values."""
+def segment_builder_config(*, can_see_personal: bool) -> list[dict[str, Any]]:
+    """What the segment builder offers: each condition with its operators and, where there are, its values and what
+    is picked before them (attributes); conditions and options on personal data only to a reader who may see it."""
     return [
         {
             "field": condition.field,
@@ -92,8 +93,10 @@ def segment_builder_config() -> list[dict[str, Any]]:
             "kind": condition.value_kind,
             "operators": [[operator, str(OPERATOR_LABELS.get(operator, operator))] for operator in condition.operators],
             "choices": [[str(value), str(label)] for value, label in condition.choices()] if condition.choices else None,
+            "options": condition.options(can_see_personal) if condition.options else None,
         }
         for condition in CONDITIONS.values()
+        if can_see_personal or condition.personal is not True
     ]
 
 
@@ -110,9 +113,13 @@ def segment_query_guard() -> AbstractContextManager[None]:
 
 
 @replica_reads()
-def segment_preview(*, rules: dict[str, Any], sample_size: int = 10) -> dict[str, Any]:
-    """Live count and a sample, for the segment editor (from a replica when one is healthy)."""
-    members = rules_members(rules=rules)
+def segment_preview(*, rules: dict[str, Any], can_see_personal: bool, sample_size: int = 10) -> dict[str, Any]:
+    """Live count and a sample, for the segment editor (from a replica when one is healthy).
+
+    A reader who may not see personal data is refused a rule tree with a condition on it (``check_reader``).
+    """
+    members = rules_members(rules=rules)  # a malformed tree is refused first, as for any reader
+    check_reader(rules, can_see_personal=can_see_personal)
     with segment_query_guard():
         sample = members.select_related("tier").order_by("-id")[:sample_size]
         return {

@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
@@ -34,6 +35,19 @@ class MessageTemplateAdmin(ProviderStatusMixin, ServiceFormAdmin, HistoryAdmin, 
         services.message_template_save(template=obj)
 
 
+class OpenedFilter(admin.SimpleListFilter):
+    title = _("opened")
+    parameter_name = "opened"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Opened")), ("no", _("Not opened"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> QuerySet[Message]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(opened_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(Message)
 class MessageAdmin(ProviderStatusMixin, ModelAdmin):
     """The outbox: read only; messages are written by the services that queue and send them."""
@@ -50,12 +64,15 @@ class MessageAdmin(ProviderStatusMixin, ModelAdmin):
         "provider_code",
         "next_attempt_at",
         "sent_at",
+        "opened_at",
+        "click_count",
     ]
     list_filter = [
         ("state", ChoicesDropdownFilter),
         ("channel", ChoicesDropdownFilter),
         ("purpose", ChoicesDropdownFilter),
         "provider",
+        OpenedFilter,
     ]
     search_fields = ["template_code", "dedupe_key", "member__name", "provider_ref"]
     list_select_related = ["member"]

@@ -50,6 +50,15 @@ class MessageTemplate(TimeStampedModel):
             'WeChat: each data key takes "subject", "body" or a text with variables ({"thing1": "subject"}); _page and _url are options.'
         ),
     )
+    link_url = models.URLField(
+        _("link"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "Where the message's tracked link leads (https://…). {{ tracked_url }} in the text, an SMS parameter or a WeChat "
+            "official account message opens this address through a link that records the member's click."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     # modeltranslation adds the per-language columns after the history model is built, so they are left out of it.
     history = AuditHistory(excluded_fields=["subject_en", "subject_zh_hans", "body_en", "body_zh_hans"])
@@ -99,6 +108,10 @@ class Message(TimeStampedModel):
     unsubscribe_token = models.CharField(max_length=64, unique=True, default=new_unsubscribe_token, editable=False)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    # The only address the tracked link redirects to, copied from the template when the message is queued.
+    link_url = models.URLField(_("link"), max_length=500, blank=True)
+    opened_at = models.DateTimeField(_("opened at"), null=True, blank=True, help_text=_("The first open: the email's pixel or a click."))
+    click_count = models.PositiveIntegerField(_("clicks"), default=0)
 
     class Meta:
         verbose_name = _("message")
@@ -108,6 +121,13 @@ class Message(TimeStampedModel):
             models.Index(fields=["next_attempt_at"], condition=Q(state="queued"), name="message_due_idx"),
             models.Index(fields=["member", "-created_at"], name="message_member_idx"),
             models.Index(fields=["provider", "provider_ref"], condition=~Q(provider_ref=""), name="message_provider_ref_idx"),
+            # Opened messages of one sender (a campaign run's ``campaign-run:<id>:`` keys), counted by prefix.
+            models.Index(
+                fields=["dedupe_key"],
+                opclasses=["varchar_pattern_ops"],
+                condition=Q(opened_at__isnull=False),
+                name="message_opened_key_idx",
+            ),
         ]
         constraints = [models.CheckConstraint(condition=~Q(body=""), name="message_body_not_empty")]
 

@@ -27,6 +27,8 @@ TEMPLATE_VARIABLES = frozenset(
         "tier",
         "points_balance",
         "unsubscribe_url",
+        # the message's tracked link to the template's link (apps/messaging/tracking.py); "" when the template has none
+        "tracked_url",
         # campaigns
         "campaign",
         "points",

@@ -8,12 +8,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from apps.core.bulk_insert import allocate_ids
 from apps.core.errors import ApplicationError
 from apps.members.locks import lock_member, lock_members
 from apps.members.models import ConsentChannel, Member, MemberStatus
@@ -25,6 +26,7 @@ from apps.messaging.policy import quiet_hours_end  # noqa: F401 - part of this m
 from apps.messaging.providers import PROVIDER_NOT_CONFIGURED, ProviderNotConfiguredError, SendError, provider_for
 from apps.messaging.rendering import TEMPLATE_VARIABLES, compile_message_template, render_message_text
 from apps.messaging.selectors import members_with_consent
+from apps.messaging.tracking import message_id_from_token, tracked_url
 
 logger = logging.getLogger("userops.messaging")
 
@@ -108,13 +110,16 @@ def _provider_params(mapping: Any, values: dict[str, Any]) -> Any:
     return None
 
 
-def _render(template: MessageTemplate, member: Member, context: dict[str, Any], language: str, token: str) -> tuple[str, str, Any]:
+def _render(
+    template: MessageTemplate, member: Member, context: dict[str, Any], language: str, token: str, message_id: int | None
+) -> tuple[str, str, Any]:
     with translation.override(language):
         values = {
             "name": member.name,
             "tier": member.tier.name,
             "points_balance": member.points_account.balance,
             "unsubscribe_url": unsubscribe_url(token),
+            "tracked_url": tracked_url(message_id) if message_id else "",
             **member_values(template.code, (template.subject, template.body), member),
             **context,
         }
@@ -136,10 +141,14 @@ def _new_message(
     language: str,
     now: datetime,
     fallback_channels: list[str] | None = None,
+    message_id: int | None = None,
 ) -> Message:
+    """A message to insert; ``message_id`` is its reserved key when the template has a link (``_reserved_ids``)."""
     token = new_unsubscribe_token()
-    subject, body, params = _render(template, member, context, language, token)
+    subject, body, params = _render(template, member, context, language, token, message_id)
     return Message(
+        pk=message_id,
+        link_url=template.link_url,
         member=member,
         channel=template.channel,
         purpose=purpose,
@@ -155,6 +164,13 @@ def _new_message(
         context={key: _plain(value) for key, value in context.items()},
         fallback_channels=fallback_channels or [],
     )
+
+
+def _reserved_ids(templates: list[MessageTemplate]) -> list[int | None]:
+    """A key per message to be queued with these templates, reserved in one query for those whose template has a link:
+    the tracked link signs the message's id, so it must be known before the text is rendered."""
+    reserved = iter(allocate_ids(Message, sum(1 for template in templates if template.link_url)))
+    return [next(reserved) if template.link_url else None for template in templates]
 
 
 def _route(*, member: Member, channels: list[str], template_code: str, purpose: str) -> tuple[MessageTemplate, list[str]] | str:
@@ -229,7 +245,9 @@ def message_enqueue(
             logger.info("message %s to member %s skipped: %s", template_code, member.pk, routed)
             return None
         template, rest = routed
-        message = _new_message(template, member, context, purpose, dedupe_key, language or settings.LANGUAGE_CODE, now, rest)
+        message = _new_message(
+            template, member, context, purpose, dedupe_key, language or settings.LANGUAGE_CODE, now, rest, *_reserved_ids([template])
+        )
         try:
             with transaction.atomic():
                 message.save(force_insert=True)
@@ -275,10 +293,14 @@ def messages_enqueue_bulk(
         if policy.caps_apply(purpose):
             lock_members(member_ids=ids)
             over = policy.members_over_cap(member_ids=ids, purpose=purpose, now=now)
-        batch = [
-            _new_message(template, member, context, purpose, f"{dedupe_prefix}:{member.pk}", language, now)
+        recipients = [
+            member
             for member in members
             if member.pk not in over and policy.channel_check(member=member, channel=channel, template_code=template_code) is None
+        ]
+        batch = [
+            _new_message(template, member, context, purpose, f"{dedupe_prefix}:{member.pk}", language, now, None, message_id)
+            for member, message_id in zip(recipients, _reserved_ids([template] * len(recipients)), strict=True)
         ]
         Message.objects.bulk_create(batch, ignore_conflicts=True, batch_size=2000)
     # Rows that lost to an existing dedupe key were not inserted, so their fresh tokens are not in the table.
@@ -337,7 +359,7 @@ def messages_enqueue_each(
         if policy.caps_apply(purpose):
             lock_members(member_ids=by_id)
             over = policy.members_over_cap(member_ids=by_id, purpose=purpose, now=now)
-        batch = []
+        routed: list[tuple[Outgoing, Member, MessageTemplate, list[str]]] = []
         for item in items:
             member = by_id.get(item.member_id)
             if member is None or member.pk in over:
@@ -347,12 +369,13 @@ def messages_enqueue_each(
                     continue
                 if policy.channel_check(member=member, channel=candidate, template_code=template_code) is not None:
                     continue
-                batch.append(
-                    _new_message(
-                        templates[candidate], member, item.context, purpose, item.dedupe_key, language, now, channels[position + 1 :]
-                    )
-                )
+                routed.append((item, member, templates[candidate], channels[position + 1 :]))
                 break
+        message_ids = _reserved_ids([template for _item, _member, template, _rest in routed])
+        batch = [
+            _new_message(template, member, item.context, purpose, item.dedupe_key, language, now, rest, message_id)
+            for (item, member, template, rest), message_id in zip(routed, message_ids, strict=True)
+        ]
         Message.objects.bulk_create(batch, ignore_conflicts=True, batch_size=2000)
     return Message.objects.filter(unsubscribe_token__in=[m.unsubscribe_token for m in batch]).count()
 
@@ -431,7 +454,7 @@ def _fallback_key(message: Message, channel: str) -> str:
 
 def _fall_back(messages: list[Message], now: datetime) -> int:
     """Queue the next reachable channel of each message that gave up; returns how many were queued."""
-    queued = []
+    pending: list[tuple[Message, MessageTemplate, list[str]]] = []
     for message in messages:
         if not message.fallback_channels:
             continue
@@ -443,18 +466,22 @@ def _fall_back(messages: list[Message], now: datetime) -> int:
         template, rest = routed
         if policy.members_over_cap(member_ids=[message.member_id], purpose=message.purpose, now=now):
             continue
-        queued.append(
-            _new_message(
-                template,
-                message.member,
-                message.context,
-                message.purpose,
-                _fallback_key(message, template.channel),
-                message.language,
-                now,
-                rest,
-            )
+        pending.append((message, template, rest))
+    message_ids = _reserved_ids([template for _message, template, _rest in pending])
+    queued = [
+        _new_message(
+            template,
+            message.member,
+            message.context,
+            message.purpose,
+            _fallback_key(message, template.channel),
+            message.language,
+            now,
+            rest,
+            message_id,
         )
+        for (message, template, rest), message_id in zip(pending, message_ids, strict=True)
+    ]
     Message.objects.bulk_create(queued, ignore_conflicts=True)
     return Message.objects.filter(unsubscribe_token__in=[m.unsubscribe_token for m in queued]).count()
 
@@ -569,6 +596,40 @@ def message_unsubscribe(*, token: str) -> Message:
     return message
 
 
+# Opens and clicks -------------------------------------------------------------------------------
+
+
+def message_record_open(*, token: str, now: datetime | None = None) -> bool:
+    """Record the first open of the token's message (the email's pixel); later opens change nothing.
+
+    One conditional UPDATE: opens racing each other leave the first time. True when this call recorded it.
+    """
+    message_id = message_id_from_token(token)
+    if message_id is None:
+        return False
+    return bool(Message.objects.filter(pk=message_id, opened_at__isnull=True).update(opened_at=now or timezone.now()))
+
+
+def message_record_click(*, token: str, now: datetime | None = None) -> str | None:
+    """Count a click on the token's tracked link (which also opens the message) and return where it leads: the link
+    stored on the message, never one given by the caller. None when the token is not valid or the message has no link.
+
+    One UPDATE … RETURNING, so concurrent clicks each count and the first open stays.
+    """
+    message_id = message_id_from_token(token)
+    if message_id is None:
+        return None
+    table = Message._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET click_count = click_count + 1, opened_at = COALESCE(opened_at, %s) "  # noqa: S608 - the model's table
+            "WHERE id = %s AND link_url <> '' RETURNING link_url",
+            [now or timezone.now(), message_id],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 # Templates --------------------------------------------------------------------------------------
 
 
@@ -578,6 +639,7 @@ def message_template_check(*, template: MessageTemplate) -> None:
         for language, _label in settings.LANGUAGES:
             translated = f"{text_field}_{language.replace('-', '_')}"
             compile_message_template(getattr(template, translated, "") or "", field=translated)
+    _check_link(template)
     mapping = template.provider_params
     if mapping in (None, "", {}, []):
         template.provider_params = {}
@@ -606,6 +668,21 @@ def message_template_check(*, template: MessageTemplate) -> None:
                 _("%(variable)s is not a message variable (see the list of message variables).") % {"variable": variable},
                 fields={"provider_params": str(variable)},
             )
+
+
+def _check_link(template: MessageTemplate) -> None:
+    """A tracked link leads to the template's link: a template using it without one would send an empty link."""
+    if template.link_url and not template.link_url.startswith(("https://", "http://")):
+        raise ApplicationError("invalid_link", _("The link must be an http(s) address."), fields={"link_url": template.link_url})
+    texts = [
+        str(getattr(template, f"{text_field}_{language.replace('-', '_')}", "") or "")
+        for text_field in ("subject", "body")
+        for language, _label in settings.LANGUAGES
+    ]
+    if not template.link_url and any("tracked_url" in text for text in [*texts, str(template.provider_params or "")]):
+        raise ApplicationError(
+            "link_required", _("{{ tracked_url }} leads to the template's link: fill in the link first."), fields={"link_url": ""}
+        )
 
 
 def _check_wechat_params(mapping: Any) -> None:

@@ -28,6 +28,7 @@ from apps.members.models import ConsentChannel
 from apps.messaging.models import MessageTemplate
 from apps.messaging.providers.base import Provider, SendError, SendErrorKind
 from apps.messaging.rendering import compile_message_template, render_message_text
+from apps.messaging.tracking import tracked_url
 
 if TYPE_CHECKING:
     from apps.messaging.models import Message
@@ -262,7 +263,10 @@ class OfficialAccountBackend(Provider):
             "data": template_data(message, template, limit=False),
             "client_msg_id": f"userops-{message.pk}",
         }
-        if url := (template.provider_params or {}).get("_url"):
+        # A message with a link opens it through its tracked link, which records the click; else the template's _url.
+        if message.link_url:
+            payload["url"] = tracked_url(message.pk)
+        elif url := (template.provider_params or {}).get("_url"):
             payload["url"] = url
         answer = call_with_token(
             wechat_access_token(app_id=app_id, secret=secret), f"{_config('API_BASE').rstrip('/')}/cgi-bin/message/template/send", payload

@@ -67,7 +67,7 @@ def test_bad_rules_name_the_faulty_node(rules, path):
 
 def test_preview_counts_and_samples():
     MemberFactory.create_batch(3, city="杭州")
-    preview = selectors.segment_preview(rules={"field": "city", "value": ["杭州"]}, sample_size=2)
+    preview = selectors.segment_preview(rules={"field": "city", "value": ["杭州"]}, can_see_personal=True, sample_size=2)
     assert preview["count"] == 3 and len(preview["sample"]) == 2
 
 

@@ -16,6 +16,7 @@ from apps.identities.models import IdentityKind, SubscriptionQuota
 from apps.members.models import ConsentChannel, Member
 from apps.messaging import services
 from apps.messaging.models import Message, MessagePurpose, MessageState
+from apps.messaging.tracking import tracked_url
 from apps.messaging.wechat import (
     GIVE_UP,
     INVALID_RECIPIENT,
@@ -75,6 +76,16 @@ def oa_template(**kwargs: object) -> None:
         provider_params={"first": "subject", "keyword1": "body", "keyword2": "{{ points_balance }} left", "_url": "https://example.com/me"},
         **kwargs,
     )
+
+
+@pytest.mark.django_db
+def test_an_official_account_message_with_a_link_opens_it_through_its_tracked_link(fake):
+    oa_template(link_url="https://shop.example.com/spring")
+    message = queue(
+        member_with(IdentityKind.OFFICIAL_ACCOUNT, "wx-oa-test", "oLiNaOpenId0001"), ConsentChannel.OFFICIAL_ACCOUNT, "points_earned"
+    )
+    assert send_due().sent == 1
+    assert fake.sends()[0].body["url"] == tracked_url(message.pk)
 
 
 def mp_template() -> None:

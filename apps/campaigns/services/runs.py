@@ -24,6 +24,7 @@ from apps.benefits.services import grants_issue_bulk
 from apps.campaigns.locks import lock_campaign, lock_run
 from apps.campaigns.models import (
     CAMPAIGN_TRANSITION_FROM,
+    RUN_MESSAGE_PREFIX,
     ActionOutcome,
     Campaign,
     CampaignAction,
@@ -204,7 +205,7 @@ def _apply(campaign: Campaign, run: CampaignRun, benefit: Benefit | None, acted:
                 "benefit": campaign.benefit.name if campaign.benefit else "",
             },
             purpose=campaign.message_purpose,
-            dedupe_prefix=f"campaign-run:{run.pk}",
+            dedupe_prefix=f"{RUN_MESSAGE_PREFIX}:{run.pk}",
         )
     return credited, queued
 

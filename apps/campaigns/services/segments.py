@@ -4,7 +4,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.campaigns.conditions import compile_rules
+from apps.campaigns.conditions import check_reader, compile_rules
 from apps.campaigns.locks import lock_segment
 from apps.campaigns.models import Segment, SegmentMember
 from apps.campaigns.selectors import segment_members
@@ -17,8 +17,10 @@ SEGMENT_SNAPSHOT_FIELDS = ("frozen_at", "frozen_count")
 
 
 @transaction.atomic
-def segment_save(*, segment: Segment, actor: User | None = None) -> Segment:
+def segment_save(*, segment: Segment, actor: User | None = None, can_see_personal: bool = True) -> Segment:
+    """Save a segment's rules; a reader without the personal-data permission may not save a condition on personal data."""
     compile_rules(segment.rules)
+    check_reader(segment.rules, can_see_personal=can_see_personal)
     segment._history_user = actor
     if not segment.pk:
         segment.save()

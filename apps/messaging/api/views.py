@@ -6,7 +6,7 @@ POST withdraws the consent and answers with a page, or JSON for API callers.
 
 import json
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -90,3 +90,37 @@ class DeliveryReceiptView(View):
                 status=404,
             )
         return JsonResponse({**acknowledgement, "applied": result.applied, "repeated": result.repeated})
+
+
+# The smallest transparent GIF: what the open pixel answers, whatever the token.
+PIXEL_GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00"
+    b"!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+NO_STORE = "no-store, private"
+
+
+def tracked_link(request: HttpRequest, token: str) -> HttpResponse:
+    """A message's tracked link (``/t/<token>/``): counts the click and redirects to the link stored on the message.
+
+    Public, no session or authentication: the signed token is the credential. Where it leads is never read from
+    the request, so the link cannot be turned into an open redirect; a token that is altered, expired or whose
+    message has no link gets the same plain 404.
+    """
+    target = services.message_record_click(token=token)
+    if target is None:
+        response = HttpResponse(_("This link is not valid."), status=404, content_type="text/plain; charset=utf-8")
+    else:
+        response = HttpResponseRedirect(target)
+    response["Cache-Control"] = NO_STORE
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
+    """An email's open pixel (``/t/<token>/o.gif``): records the message's first open; the same image for any token,
+    so it tells nobody whether a token is one of ours."""
+    services.message_record_open(token=token)
+    response = HttpResponse(PIXEL_GIF, content_type="image/gif")
+    response["Cache-Control"] = NO_STORE
+    return response

@@ -3,9 +3,11 @@
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMultiAlternatives
+from django.utils.html import format_html, format_html_join
 
 from apps.messaging.providers.base import Provider, SendError, SendErrorKind
+from apps.messaging.tracking import open_pixel_url
 
 if TYPE_CHECKING:
     from apps.messaging.models import Message
@@ -38,7 +40,13 @@ class EmailProvider(Provider):
         address = message.member.email
         if not address:
             raise SendError("the member has no email address", kind=SendErrorKind.INVALID_RECIPIENT, code="no_email")
-        email = EmailMessage(subject=message.subject, body=message.body, to=[address], headers={"X-UserOps-Message": str(message.pk)})
+        email = EmailMultiAlternatives(
+            subject=message.subject, body=message.body, to=[address], headers={"X-UserOps-Message": str(message.pk)}
+        )
+        # The same text as HTML, with the open pixel: a mail client that shows images records the first open.
+        pixel = format_html('<img src="{}" width="1" height="1" alt="">', open_pixel_url(message.pk))
+        paragraphs = format_html_join("", "<p>{}</p>", ((line,) for line in message.body.splitlines()))
+        email.attach_alternative(format_html("<div>{}</div>{}", paragraphs, pixel), "text/html")
         try:
             sent = email.send()
         except (OSError, ValueError) as exc:  # smtplib's errors are OSErrors; a refused recipient address too
