@@ -1,11 +1,11 @@
 """Activity ingestion with 20 active earning rules (with caps) beside the same ingestion with the rules off.
 
-Both sides call the ingest service (``activity_ingest_batch``) in-process with batches of 1,000 events of the same
-shape (ten behaviour kinds, members drawn from the same pool, the same properties); the only difference is whether the
-rules are on. Rounds alternate (rules on, rules off), each round ingests the same number of batches on each side, and
-the median rate of the rounds is reported. Checked afterwards: both sides stored the same number of activity rows, every
-paid award has its ledger row naming the rule and the activity, and the rules-on side wrote no more ledger rows than
-awards.
+Both sides call the ingest service (``activity_ingest_batch``) in-process with the same batches of 1,000 events (ten
+behaviour kinds, the same members, times, channels and properties; only the event ids differ); the only difference is
+whether the rules are on. Rounds alternate (rules on, rules off), each round ingests the same batches on each side, and
+the median rate of the rounds is reported. Checked afterwards: both sides stored the same activity rows (their event ids
+aside), every paid award has its ledger row naming the rule and the activity, and no award names an activity of the
+rules-off side.
 """
 
 import random
@@ -15,6 +15,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from apps.analytics.models import ActivityEvent
@@ -99,6 +100,18 @@ def _batch(rng: random.Random, member_ids: list[int], prefix: str, number: int) 
     ]
 
 
+def _same_rows(run_id: str) -> bool:
+    """Both sides stored the same activity rows, their event ids aside (compared as multisets, in SQL)."""
+    columns = "member_id, kind, occurred_at, channel, properties::text"
+    side = f"SELECT {columns} FROM {ActivityEvent._meta.db_table} WHERE event_id LIKE %s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT count(*) FROM ({side} EXCEPT ALL {side}) AS a) + (SELECT count(*) FROM ({side} EXCEPT ALL {side}) AS b)",
+            [f"{run_id}-on-%", f"{run_id}-off-%", f"{run_id}-off-%", f"{run_id}-on-%"],
+        )
+        return cursor.fetchone()[0] == 0
+
+
 def run(size: str) -> list[dict[str, Any]]:
     activities, members = SIZES[size]
     ensure_members(members)
@@ -110,9 +123,11 @@ def run(size: str) -> list[dict[str, Any]]:
     batches_per_round = activities // BATCH // ROUNDS
     rates: dict[str, list[float]] = {"on": [], "off": []}
     for round_number in range(ROUNDS):
+        # The same events on both sides (members, kinds, times, channels, properties), under each side's own event ids.
+        shapes = [_batch(rng, member_ids, run_id, round_number * batches_per_round + b) for b in range(batches_per_round)]
         for side in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
             _switch(rules, RuleStatus.ACTIVE if side == "on" else RuleStatus.PAUSED)
-            batches = [_batch(rng, member_ids, f"{run_id}-{side}", round_number * batches_per_round + b) for b in range(batches_per_round)]
+            batches = [[{**item, "event_id": f"{run_id}-{side}-{item['event_id']}"} for item in items] for items in shapes]
             started = time.perf_counter()
             for items in batches:
                 result = activity_ingest_batch(items=items, client=client)
@@ -122,6 +137,7 @@ def run(size: str) -> list[dict[str, Any]]:
     stored_on = ActivityEvent.objects.filter(event_id__startswith=f"{run_id}-on-").count()
     stored_off = ActivityEvent.objects.filter(event_id__startswith=f"{run_id}-off-").count()
     assert stored_on == stored_off == activities, (stored_on, stored_off)
+    assert _same_rows(run_id), "the two sides stored different activity rows"
     awards = RuleAward.objects.filter(rule__in=rules)
     paid = awards.filter(status=AwardStatus.PAID, points__gt=0)
     entries = PointsEntry.objects.filter(source_ref__in=[f"rule:{r}:activity:{a}" for r, a in paid.values_list("rule_id", "activity_id")])

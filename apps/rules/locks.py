@@ -59,6 +59,78 @@ def lock_counters(*, keys: Iterable[CounterKey]) -> list[RuleCounter]:
     return [row for row in rows if (row.rule_id, row.member_id, row.period, row.period_start) in wanted]
 
 
+def lock_existing_counters(*, keys: Iterable[CounterKey]) -> dict[CounterKey, RuleCounter]:
+    """Lock the counters of ``keys`` that exist, in key order, reading their values as committed; create none.
+
+    The first half of the batch path's one-write-per-counter store (``counters_save`` is the second): a counter that
+    does not exist yet is decided from zero and inserted once with its final values, instead of being inserted empty and
+    then updated. On SQLite (one writer, no row locks) the missing counters are created, so nothing is left to insert.
+    """
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    if connection.vendor != "postgresql":
+        return {(c.rule_id, c.member_id, c.period, c.period_start): c for c in lock_counters(keys=keys)}
+    table = connection.ops.quote_name(RuleCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.id, c.rule_id, c.member_id, c.period, c.period_start, c.count, c.points FROM {table} AS c"  # noqa: S608 (our table)
+            " JOIN unnest(%s::bigint[], %s::bigint[], %s::text[], %s::date[]) AS k(rule_id, member_id, period, period_start)"
+            " ON c.rule_id = k.rule_id AND c.member_id = k.member_id AND c.period = k.period AND c.period_start = k.period_start"
+            " ORDER BY c.rule_id, c.member_id, c.period, c.period_start FOR UPDATE OF c",
+            [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys]],
+        )
+        rows = cursor.fetchall()
+    return {
+        (rule, member, period, start): RuleCounter(
+            id=pk, rule_id=rule, member_id=member, period=period, period_start=start, count=count, points=points
+        )
+        for pk, rule, member, period, start, count, points in rows
+    }
+
+
+def counters_save(*, counters: list[RuleCounter]) -> bool:
+    """Store counters decided after ``lock_existing_counters`` in one statement: those with an id updated, the others
+    inserted with their values, in key order.
+
+    False when another transaction created one of the new counters first (its insert waited for that one to commit and
+    skipped the row): the caller's decision was made on a zero that is not there, so it must roll back to before
+    ``lock_existing_counters`` and decide again with every counter locked (``lock_counters``).
+    """
+    if not counters:
+        return True
+    if connection.vendor != "postgresql":
+        counters_store(counters=counters)
+        return True
+    new = sorted((c for c in counters if c.pk is None), key=lambda c: (c.rule_id, c.member_id, c.period, c.period_start))
+    old = [c for c in counters if c.pk is not None]
+    table = connection.ops.quote_name(RuleCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH added AS (INSERT INTO {table} AS c (rule_id, member_id, period, period_start, count, points)"  # noqa: S608 (our table)
+            " SELECT k.rule_id, k.member_id, k.period, k.period_start, k.count, k.points"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::date[], %s::integer[], %s::bigint[])"
+            " WITH ORDINALITY AS k(rule_id, member_id, period, period_start, count, points, n)"
+            " ORDER BY k.n"
+            " ON CONFLICT (rule_id, member_id, period, period_start) DO NOTHING RETURNING 1),"
+            f" stored AS (UPDATE {table} AS c SET count = v.count, points = v.points"
+            " FROM unnest(%s::bigint[], %s::integer[], %s::bigint[]) AS v(id, count, points) WHERE c.id = v.id)"
+            " SELECT count(*) FROM added",
+            [
+                [c.rule_id for c in new],
+                [c.member_id for c in new],
+                [c.period for c in new],
+                [c.period_start for c in new],
+                [c.count for c in new],
+                [c.points for c in new],
+                [c.pk for c in old],
+                [c.count for c in old],
+                [c.points for c in old],
+            ],
+        )
+        return cursor.fetchone()[0] == len(new)
+
+
 def counters_store(*, counters: list[RuleCounter]) -> None:
     """Write the locked counters' new values in one statement."""
     if not counters:

@@ -179,12 +179,14 @@ class RuleAward(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    rule = models.ForeignKey(EarningRule, verbose_name=_("rule"), on_delete=models.PROTECT, related_name="awards")
+    # No index of its own on rule or member: the unique (rule, activity) and (rule, occurred_at) indexes lead with the
+    # rule and (member, created_at, id) with the member, and each index is one more write per award at ingest.
+    rule = models.ForeignKey(EarningRule, verbose_name=_("rule"), on_delete=models.PROTECT, related_name="awards", db_index=False)
     # The activity table may be partitioned by month: no foreign key constraint into it.
     activity = models.ForeignKey(
         ActivityEvent, verbose_name=_("activity"), on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
     )
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="rule_awards")
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="rule_awards", db_index=False)
     kind = models.CharField(_("activity kind"), max_length=KIND_CODE_MAX_LENGTH)
     occurred_at = models.DateTimeField(_("activity at"))
     status = models.CharField(_("status"), max_length=10, choices=AwardStatus.choices)

@@ -6,10 +6,11 @@ How a batch is paid (``rules_apply``), set-based, in the product's lock order:
 1. the active rules of the batch's kinds (cached per process, reloaded when any rule changes);
 2. each rule's conditions on each event (in Python), its member conditions with one query per rule per batch, the
    Nth-time ordinals with one query per batch;
-3. rules with a budget locked (in id order), then the cap counters created/locked in one statement; the awards are
+3. rules with a budget locked (in id order), then the existing cap counters locked in one statement; the awards are
    decided in order — rule priority, then rule id, then the event's time and id — trimming points to what is left of
-   a points cap or the budget, stopping at a count cap; the counters stored in one statement, each budget with one
-   update under its rule's lock;
+   a points cap or the budget, stopping at a count cap; the counters stored in one statement (new ones inserted with
+   their values, so each counter is written once; if another batch created one of them first, decided again with
+   every counter created and locked), each budget with one update under its rule's lock;
 4. ``apps.core.awards.awards_screen`` marks awards to hold for review; every award is stored (unique per rule and
    activity, so a re-delivered activity never pays twice);
 5. the paid ones through the benefits' services and the ledger's set-based paths (``growth_add_many``,
@@ -48,14 +49,23 @@ from apps.rules.evaluation import (
     OPERATORS,
     CapState,
     Counter,
+    CounterKey,
     RuleSpec,
     activity_check,
     award_amounts,
     counter_keys,
     member_check,
 )
-from apps.rules.locks import counters_store, lock_awards, lock_counters, lock_rule, lock_rules
-from apps.rules.models import AwardStatus, EarningRule, RuleAward, RuleStatus, RuleTierMultiplier
+from apps.rules.locks import (
+    counters_save,
+    counters_store,
+    lock_awards,
+    lock_counters,
+    lock_existing_counters,
+    lock_rule,
+    lock_rules,
+)
+from apps.rules.models import AwardStatus, EarningRule, RuleAward, RuleCounter, RuleStatus, RuleTierMultiplier
 
 logger = logging.getLogger(__name__)
 
@@ -329,17 +339,17 @@ def _candidates(events: Sequence[StoredActivity], specs_by_kind: dict[str, list[
     return sorted(candidates, key=lambda candidate: candidate.order)
 
 
-def _within_limits(candidates: list[_Candidate]) -> list[_Candidate]:
-    """The candidates that fit their rules' caps and budgets (points trimmed to what is left), counters and budgets
-    moved: rules with a budget locked first, then the counters, as the lock order says."""
-    state = CapState()
-    budget_rules = {c.spec.id for c in candidates if c.spec.budget_points is not None}
-    if budget_rules:
-        for rule in lock_rules(rule_ids=budget_rules):
-            state.budget_left[rule.pk] = None if rule.budget_points is None else rule.budget_points - rule.budget_used
-    keys = [key for c in candidates if c.spec.caps for key in counter_keys(c.spec, c.activity.member_id, c.activity.occurred_at)]
-    locked = {(c.rule_id, c.member_id, c.period, c.period_start): c for c in lock_counters(keys=keys)}
-    state.counters = {key: Counter(count=c.count, points=c.points) for key, c in locked.items()}
+class _CountersRacedError(Exception):
+    """Another batch created one of this batch's new cap counters between our read and our insert."""
+
+
+def _decide(
+    candidates: list[_Candidate], counters: dict[CounterKey, RuleCounter], budget_left: dict[int, int | None]
+) -> tuple[list[_Candidate], list[RuleCounter]]:
+    """The candidates that fit their rules' caps and budgets (points trimmed to what is left), given the counters as
+    locked (a missing one counts from zero); and the counters to store, new ones without an id."""
+    state = CapState(budget_left=dict(budget_left))
+    state.counters = {key: Counter(count=c.count, points=c.points) for key, c in counters.items()}
     decided = []
     for candidate in candidates:
         allowed, why = state.take(
@@ -349,10 +359,36 @@ def _within_limits(candidates: list[_Candidate]) -> list[_Candidate]:
             decided.append(replace(candidate, points=allowed))
     changed = []
     for key in state.touched:
-        row, counter = locked[key], state.counters[key]
-        row.count, row.points = counter.count, counter.points
+        row = counters.get(key) or RuleCounter(rule_id=key[0], member_id=key[1], period=key[2], period_start=key[3])
+        row.count, row.points = state.counters[key].count, state.counters[key].points
         changed.append(row)
-    counters_store(counters=changed)
+    return decided, changed
+
+
+def _within_limits(candidates: list[_Candidate]) -> list[_Candidate]:
+    """The candidates that fit their rules' caps and budgets, counters and budgets moved: rules with a budget locked
+    first, then the counters, as the lock order says.
+
+    Each counter is written once: the existing ones are locked, the awards decided, then the new counters inserted with
+    their values and the others updated, in one statement. When another batch created one of our new counters in the
+    meantime, the savepoint is rolled back (releasing the counters locked in it) and the batch decides again with every
+    counter created and locked in one ordered statement, as before: the caps stay exact and the locks stay in key order.
+    """
+    budget_left: dict[int, int | None] = {}
+    budget_rules = {c.spec.id for c in candidates if c.spec.budget_points is not None}
+    if budget_rules:
+        for rule in lock_rules(rule_ids=budget_rules):
+            budget_left[rule.pk] = None if rule.budget_points is None else rule.budget_points - rule.budget_used
+    keys = [key for c in candidates if c.spec.caps for key in counter_keys(c.spec, c.activity.member_id, c.activity.occurred_at)]
+    try:
+        with transaction.atomic():
+            decided, changed = _decide(candidates, lock_existing_counters(keys=keys), budget_left)
+            if not counters_save(counters=changed):
+                raise _CountersRacedError
+    except _CountersRacedError:
+        locked = {(c.rule_id, c.member_id, c.period, c.period_start): c for c in lock_counters(keys=keys)}
+        decided, changed = _decide(candidates, locked, budget_left)
+        counters_store(counters=changed)
     spent: dict[int, int] = defaultdict(int)
     for candidate in decided:
         if candidate.spec.budget_points is not None:

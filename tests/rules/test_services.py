@@ -15,6 +15,7 @@ from apps.core.errors import ApplicationError
 from apps.members.models import GrowthEntry, Member, MemberStatus, PointsAccount, PointsEntry, TierChange
 from apps.members.services import member_enrol, member_update_profile
 from apps.rules import services
+from apps.rules.evaluation import period_start
 from apps.rules.models import AwardStatus, EarningRule, RuleAward, RuleCounter, RuleStatus, RuleTierMultiplier
 from tests.analytics.factories import local
 from tests.benefits.factories import BenefitFactory
@@ -228,6 +229,33 @@ def test_count_caps_per_day_week_month_and_lifetime(client):
     assert balance(member) == 10
     counters = {c.period: (c.count, c.points) for c in RuleCounter.objects.filter(member=member, period="lifetime")}
     assert counters == {"lifetime": (2, 10)}
+
+
+def test_new_counters_are_written_once_with_their_values_beside_updated_ones(client):
+    EarningRuleFactory(kind="share", points=30, cap_day_count=5, cap_week_points=70)
+    member = MemberFactory()
+    first = ingest(client, event(member, kind="share", at=MONDAY))
+    second = ingest(
+        client,
+        event(member, kind="share", at=MONDAY + timedelta(days=1)),
+        event(member, kind="share", at=MONDAY + timedelta(days=1, minutes=1)),
+    )
+    assert points_of(first) == [30] and points_of(second) == [30, 10]
+    counters = {(c.period, c.period_start.day): (c.count, c.points) for c in RuleCounter.objects.filter(member=member)}
+    assert counters == {("day", 30): (1, 30), ("day", 1): (2, 40), ("week", 30): (3, 70)}
+
+
+def test_a_counter_created_by_another_batch_after_the_read_is_decided_again_under_its_lock(client, monkeypatch):
+    """Another batch creates the member's counter between our read of the existing counters and our insert: our insert
+    skips it, the savepoint is rolled back, and the batch decides again on the counter as the other batch left it."""
+    rule = EarningRuleFactory(kind="sign_in", points=10, cap_day_count=2)
+    member = MemberFactory()
+    RuleCounter.objects.create(rule=rule, member=member, period="day", period_start=period_start("day", SUNDAY), count=2, points=20)
+    monkeypatch.setattr(services, "lock_existing_counters", lambda *, keys: {})  # as read before the other batch committed
+    answer = ingest(client, event(member, at=SUNDAY), event(member, at=SUNDAY + timedelta(minutes=1)))
+    assert answer["created"] == 2 and points_of(answer) == [0, 0]
+    assert balance(member) == 0 and not RuleAward.objects.filter(member=member).exists()
+    assert RuleCounter.objects.get(member=member).count == 2
 
 
 def test_points_cap_trims_the_last_award_and_week_and_month_caps_hold(client):
