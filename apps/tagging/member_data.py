@@ -9,7 +9,7 @@ from apps.members.merging import MergeConflict, register_member_merger
 from apps.members.models import Member, TagChange
 from apps.members.personal_data import register_member_anonymiser, register_member_data_section
 from apps.members.profile_sections import register_profile_section
-from apps.members.timeline import register_timeline_source
+from apps.members.timeline import register_timeline_source, restrict_timeline_source
 from apps.tagging import selectors, services
 from apps.tagging.models import AttributeValue
 
@@ -62,6 +62,7 @@ def register() -> None:
         name="attributes", label=_("Attributes"), summary=selectors.member_attributes_summary, order=60, shown_to_member=False
     )
     register_timeline_source(name=selectors.TIMELINE_SOURCE, label=_("Tags"), fetch=selectors.tag_history_timeline)
+    restrict_timeline_source(name=selectors.TIMELINE_SOURCE, permission="members.view_tagchange")
     register_member_merger(name="tagging", move=_merge, conflicts=merge_conflicts)
     register_member_data_section(name="attributes", collect=_attributes_collected)
     register_member_data_section(name="tag_history", collect=_tag_history_collected)
