@@ -179,3 +179,29 @@ def test_tag_history_is_a_read_only_list_for_roles_that_read_it(client, staff):
         assert "车主" in client.get(url).content.decode()
     client.force_login(staff(CUSTOMER_SERVICE, username="cs"))
     assert client.get(reverse("admin:members_tagchange_add")).status_code == 403
+
+
+def test_staff_who_see_phones_masked_cannot_learn_whose_number_it_is_from_a_tag_job(client, staff):
+    MemberFactory(phone="+8613911112222", external_id="CRM-1")
+    client.force_login(staff(CAMPAIGN_MANAGER))
+    url = reverse("admin:tagging_tagjob_add")
+    for listed in (b"CRM-1\n139 1111 2222\n", b"CRM-1\n+8613800000000\n"):
+        refused = client.post(url, {"tag": "试驾", "action": "add", "members_file": SimpleUploadedFile("list.csv", listed)})
+        assert refused.status_code == 200
+        assert "Line 2 holds a mobile phone number" in refused.content.decode()
+    assert not TagJob.objects.exists()
+    assert not Tag.objects.filter(name="试驾", members__isnull=False).exists()
+    # An external ID that happens to be all digits still names its member.
+    MemberFactory(external_id="13700000000")
+    client.post(url, {"tag": "试驾", "action": "add", "members_file": SimpleUploadedFile("list.csv", b"CRM-1\n13700000000\n")})
+    assert (TagJob.objects.get().total, TagJob.objects.get().unknown) == (2, [])
+
+
+def test_a_jobs_unknown_phone_numbers_are_masked_for_staff_who_see_phones_masked(client, staff):
+    job = services.tag_job_create(tag_name="试驾", identifiers=["CRM-404", "13800001234"], actor=staff(OPERATIONS_MANAGER))
+    url = reverse("admin:tagging_tagjob_change", args=[job.pk])
+    client.force_login(staff(AUDITOR))
+    page = client.get(url).content.decode()
+    assert "CRM-404" in page and "+86138****1234" in page and "13800001234" not in page
+    client.force_login(staff(OPERATIONS_MANAGER, username="ops-2"))
+    assert "13800001234" in client.get(url).content.decode()
