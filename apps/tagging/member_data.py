@@ -47,6 +47,7 @@ def merge_conflicts(survivor: Member, merged: Member) -> Sequence[MergeConflict]
                     label=value.attribute.label,
                     survivor_value=selectors.attribute_value_of(other),
                     merged_value=selectors.attribute_value_of(value),
+                    personal=value.attribute.personal,
                 )
             )
     return conflicts

@@ -12,7 +12,7 @@ from apps.members.services import member_tags_set
 from apps.tagging import services
 from apps.tagging.models import Attribute, AttributeImport, AttributeValue, AutoTagRule, TagJob, TagJobStatus
 from tests.campaigns.factories import SegmentFactory
-from tests.members.factories import MemberFactory, TagFactory
+from tests.members.factories import DuplicateCandidateFactory, MemberFactory, TagFactory
 from tests.tagging.factories import AttributeFactory, choice_attribute, number_attribute
 
 pytestmark = pytest.mark.django_db
@@ -205,3 +205,25 @@ def test_a_jobs_unknown_phone_numbers_are_masked_for_staff_who_see_phones_masked
     assert "CRM-404" in page and "+86138****1234" in page and "13800001234" not in page
     client.force_login(staff(OPERATIONS_MANAGER, username="ops-2"))
     assert "13800001234" in client.get(url).content.decode()
+
+
+def test_the_merge_page_masks_personal_attribute_values_that_conflict_for_staff_without_the_right(client, staff):
+    AttributeFactory(code="id_tail", label="证件尾号", personal=True)
+    choice_attribute()
+    a, b = MemberFactory(), MemberFactory()
+    services.attribute_values_set(member=a, values={"id_tail": "4321", "intended_model": "ES6"})
+    services.attribute_values_set(member=b, values={"id_tail": "8765", "intended_model": "ET5"})
+    pair = DuplicateCandidateFactory(member_a=a, member_b=b)
+    url = reverse("admin:members_duplicatecandidate_change", args=[pair.pk])
+    # A role that may merge but sees personal data masked (the demo roles that merge all see it in full).
+    merger = staff()
+    merger.user_permissions.add(*Permission.objects.filter(codename__in=["merge_member", "view_duplicatecandidate", "view_member"]))
+    client.force_login(merger)
+    page = client.get(url).content.decode()
+    assert 'data-testid="merge-form"' in page
+    assert "4321" not in page and "8765" not in page
+    assert "ES6" in page and "ET5" in page
+    client.force_login(staff(CUSTOMER_SERVICE))
+    page = client.get(url).content.decode()
+    assert "4321" in page and "8765" in page
+
