@@ -545,7 +545,17 @@ def attribute_import_create(*, name: str, data: bytes, actor: User | None = None
     if len(data) > MAX_FILE_BYTES:
         raise ApplicationError("file_too_large", _("The file is larger than 20 MB."), fields={"file": name})
     text = _decode(data)
-    header = next(csv.reader(io.StringIO(text)), [])
+    if "\x00" in text:
+        # PostgreSQL text cannot hold it: keeping the file would fail with a server error.
+        raise ApplicationError("unreadable_file", _("The file holds a NUL character: it is not CSV text."), fields={"file": name})
+    try:
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as exc:
+        raise ApplicationError(
+            "unreadable_csv",
+            _("The CSV file cannot be read: %(reason)s. Save it again as CSV from Excel.") % {"reason": exc},
+            fields={"file": name},
+        ) from exc
     _import_columns(header)
     job = AttributeImport.objects.create(original_name=name[:255], content=text, created_by=actor)
     enqueue_on_commit("tagging.import_attributes", job.pk)
@@ -561,8 +571,8 @@ def attribute_import_run(*, import_id: int) -> AttributeImport:
         job.status = TagJobStatus.RUNNING
         job.save(update_fields=["status"])
     reader = csv.reader(io.StringIO(job.content))
-    header = next(reader, [])
     try:
+        header = next(reader, [])
         result = attribute_values_import(header=header, rows=reader, actor=job.created_by)
     except (ApplicationError, csv.Error) as exc:
         message = exc.message if isinstance(exc, ApplicationError) else str(exc)

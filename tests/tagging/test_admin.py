@@ -227,3 +227,15 @@ def test_the_merge_page_masks_personal_attribute_values_that_conflict_for_staff_
     page = client.get(url).content.decode()
     assert "4321" in page and "8765" in page
 
+
+def test_an_attribute_file_with_a_nul_character_or_an_oversized_cell_is_a_form_error(client, staff):
+    choice_attribute()
+    client.force_login(staff(OPERATIONS_MANAGER))
+    url = reverse("admin:tagging_attributeimport_add")
+    for content, message in [
+        (b"external_id,intended_model\nCRM-1,ES6\x00\n", "NUL character"),
+        (b"external_id,intended_model," + b"x" * 200_000 + b"\n", "The CSV file cannot be read"),
+    ]:
+        answer = client.post(url, {"file": SimpleUploadedFile("values.csv", content)})
+        assert answer.status_code == 200 and message in answer.content.decode()
+    assert not AttributeImport.objects.exists()
