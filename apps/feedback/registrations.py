@@ -30,7 +30,7 @@ from apps.members.merging import register_member_merger
 from apps.members.models import Member
 from apps.members.personal_data import redact_member_mentions, register_member_anonymiser, register_member_data_section
 from apps.members.profile_sections import register_profile_section, restrict_profile_section
-from apps.members.timeline import TimelineCursor, TimelineItem, register_timeline_source, restrict_timeline_source
+from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows, register_timeline_source, restrict_timeline_source
 from apps.messaging.member_values import register_member_value
 
 FEEDBACK_SOURCE = "feedback"
@@ -38,24 +38,14 @@ SURVEY_SOURCE = "survey"
 ANONYMISED_ANSWER = "[anonymised]"
 
 
-def _older(source: str, cursor: TimelineCursor | None, field: str) -> Q:
-    """Rows of ``source`` strictly after the cursor in the timeline's order (time, then source, then id, descending)."""
-    if cursor is None:
-        return Q()
-    if source < cursor.source:
-        return Q(**{f"{field}__lte": cursor.at})
-    if source > cursor.source:
-        return Q(**{f"{field}__lt": cursor.at})
-    return Q(**{f"{field}__lt": cursor.at}) | Q(**{field: cursor.at, "pk__lt": cursor.item_id})
-
-
 def feedback_timeline(member: Member, before: TimelineCursor | None, limit: int) -> list[TimelineItem]:
     """Each feedback item's arrival and status changes (arrival is the change from nothing to open)."""
-    changes = (
-        FeedbackStatusChange.objects.filter(member=member)
-        .filter(_older(FEEDBACK_SOURCE, before, "changed_at"))
-        .select_related("item", "item__category")
-        .order_by("-changed_at", "-pk")[:limit]
+    changes = newest_rows(
+        FeedbackStatusChange.objects.filter(member=member).select_related("item", "item__category"),
+        name=FEEDBACK_SOURCE,
+        before=before,
+        limit=limit,
+        time_field="changed_at",
     )
     items = []
     for change in changes:
@@ -84,11 +74,12 @@ def feedback_timeline(member: Member, before: TimelineCursor | None, limit: int)
 
 
 def survey_timeline(member: Member, before: TimelineCursor | None, limit: int) -> list[TimelineItem]:
-    responses = (
-        SurveyResponse.objects.filter(member=member)
-        .filter(_older(SURVEY_SOURCE, before, "submitted_at"))
-        .select_related("survey")
-        .order_by("-submitted_at", "-pk")[:limit]
+    responses = newest_rows(
+        SurveyResponse.objects.filter(member=member).select_related("survey"),
+        name=SURVEY_SOURCE,
+        before=before,
+        limit=limit,
+        time_field="submitted_at",
     )
     return [
         TimelineItem(

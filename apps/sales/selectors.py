@@ -3,7 +3,7 @@
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from apps.core.errors import ApplicationError
 from apps.members.models import Member
 from apps.members.phones import normalize_phone
-from apps.members.timeline import TimelineCursor, TimelineItem
+from apps.members.timeline import TimelineCursor, TimelineItem, newest_rows
 from apps.sales.models import Dealer, Lead, OwnedProduct, Ownership, ProductStatus
 
 
@@ -45,26 +45,13 @@ def ownership_history(*, product: OwnedProduct) -> QuerySet[Ownership]:
     return Ownership.objects.filter(product=product).select_related("member").order_by("started_at", "id")
 
 
-def _before(cursor: TimelineCursor | None, source: str, time_field: str) -> Q:
-    if cursor is None:
-        return Q()
-    if cursor.source < source:
-        return Q(**{f"{time_field}__lt": cursor.at})
-    if cursor.source > source:
-        return Q(**{f"{time_field}__lte": cursor.at})
-    return Q(**{f"{time_field}__lt": cursor.at}) | Q(**{time_field: cursor.at, "pk__lt": cursor.item_id})
-
-
 LEAD_SOURCE = "leads"
 OWNERSHIP_SOURCE = "ownerships"
 
 
 def lead_timeline(member: Member, before: TimelineCursor | None, limit: int) -> list[TimelineItem]:
-    leads = (
-        Lead.objects.filter(member=member)
-        .filter(_before(before, LEAD_SOURCE, "received_at"))
-        .select_related("dealer")
-        .order_by("-received_at", "-id")[:limit]
+    leads = newest_rows(
+        Lead.objects.filter(member=member).select_related("dealer"), name=LEAD_SOURCE, before=before, limit=limit, time_field="received_at"
     )
     return [
         TimelineItem(
@@ -82,11 +69,12 @@ def lead_timeline(member: Member, before: TimelineCursor | None, limit: int) -> 
 
 
 def ownership_timeline(member: Member, before: TimelineCursor | None, limit: int) -> list[TimelineItem]:
-    ownerships = (
-        Ownership.objects.filter(member=member)
-        .filter(_before(before, OWNERSHIP_SOURCE, "started_at"))
-        .select_related("product")
-        .order_by("-started_at", "-id")[:limit]
+    ownerships = newest_rows(
+        Ownership.objects.filter(member=member).select_related("product"),
+        name=OWNERSHIP_SOURCE,
+        before=before,
+        limit=limit,
+        time_field="started_at",
     )
     return [
         TimelineItem(
