@@ -30,8 +30,8 @@ from apps.feedback.selectors import feedback_summary
 from apps.members.merging import register_member_merger
 from apps.members.models import Member
 from apps.members.personal_data import redact_member_mentions, register_member_anonymiser, register_member_data_section
-from apps.members.profile_sections import register_profile_section
-from apps.members.timeline import TimelineItem, TimelineRow, object_links, register_timeline_source
+from apps.members.profile_sections import register_profile_section, restrict_profile_section
+from apps.members.timeline import TimelineItem, TimelineRow, object_links, register_timeline_source, restrict_timeline_source
 from apps.messaging.member_values import register_member_value
 
 FEEDBACK_SOURCE = "feedback"
@@ -184,6 +184,10 @@ def register() -> None:
         items=survey_timeline,
     )
     register_profile_section(name="feedback", label=gettext_lazy("Feedback and NPS"), summary=feedback_summary, order=80)
+    # Complaints and survey answers are customer service's: a role that may only view members reads neither.
+    restrict_timeline_source(name=FEEDBACK_SOURCE, permission="feedback.view_feedbackitem")
+    restrict_timeline_source(name=SURVEY_SOURCE, permission="feedback.view_surveyresponse")
+    restrict_profile_section(name="feedback", permission="feedback.view_feedbackitem")
     register_member_merger(name="feedback", move=merge_feedback)
     register_member_data_section(name="feedback", collect=member_feedback_data)
     register_member_anonymiser(anonymise_feedback)

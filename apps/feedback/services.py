@@ -343,6 +343,9 @@ def _answer(question: SurveyQuestion, value: Any) -> Any:
             raise ApplicationError(
                 "invalid_answer", _("A text answer of at most %(limit)d characters.") % {"limit": MAX_TEXT_ANSWER}, fields={field: ""}
             )
+        if "\x00" in value:
+            # PostgreSQL's JSON cannot hold it: the insert would fail with an error naming no question.
+            raise ApplicationError("invalid_answer", _("The answer cannot contain the NUL character."), fields={field: ""})
         return value.strip()
     if question.kind == QuestionKind.CHOICE:
         if value not in question.choices:

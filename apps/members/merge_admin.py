@@ -18,15 +18,18 @@ from unfold.decorators import display
 from apps.core.admin_base import ModelAdmin, object_or_404
 from apps.core.errors import ApplicationError
 from apps.core.masking import mask_birthday, mask_email, mask_phone
+from apps.core.models import AccessAction
 from apps.core.service_admin import add_service_error
+from apps.core.services import access_log_record
 from apps.members import selectors, services
-from apps.members.admin import can_see_pii
+from apps.members.admin import MEMBER_TYPE, can_see_pii
 from apps.members.merging import MERGED, SURVIVOR, MergeConflict, conflict_key
 from apps.members.models import DuplicateCandidate, DuplicateState, Member, MemberMerge
 from apps.members.services.merge import IDENTITY, PERSONAL_FIELDS
 
 MERGE_PERMISSION = "members.merge_member"
 A, B = "a", "b"
+PERSONAL_MASK = "****"
 MASKS = {"phone": mask_phone, "email": mask_email, "birthday": mask_birthday}
 
 
@@ -72,9 +75,15 @@ class MergeForm(forms.Form):
         self.fields["survivor"].choices = [(A, name_a), (B, name_b)]
         self.conflicts = conflicts
         for conflict in conflicts:
-            mask = conflict.section == IDENTITY and conflict.field in PERSONAL_FIELDS
-            shown_a = _shown(conflict.field, conflict.survivor_value, full) if mask else str(conflict.survivor_value)
-            shown_b = _shown(conflict.field, conflict.merged_value, full) if mask else str(conflict.merged_value)
+            if conflict.section == IDENTITY and conflict.field in PERSONAL_FIELDS:
+                shown_a, shown_b = (
+                    _shown(conflict.field, conflict.survivor_value, full),
+                    _shown(conflict.field, conflict.merged_value, full),
+                )
+            elif conflict.personal and not full:
+                shown_a = shown_b = PERSONAL_MASK
+            else:
+                shown_a, shown_b = str(conflict.survivor_value), str(conflict.merged_value)
             # Left open, the merge service refuses and names every conflict still to decide.
             self.fields[conflict_key(conflict)] = forms.ChoiceField(
                 required=False,
@@ -172,6 +181,10 @@ class DuplicateCandidateAdmin(ModelAdmin):
             "opts": self.model._meta,
             "original": pair,
         }
+        if full:
+            # Both members' personal data in full, as on the member page: each view is in the access log.
+            for member_id in (pair.member_a_id, pair.member_b_id):
+                access_log_record(action=AccessAction.VIEW_MEMBER_DETAIL, request=request, object_type=MEMBER_TYPE, object_id=member_id)
         return TemplateResponse(request, "admin/members/duplicatecandidate/merge.html", context)
 
 

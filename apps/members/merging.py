@@ -27,6 +27,8 @@ class MergeConflict:
     label: Any
     survivor_value: Any
     merged_value: Any
+    # Personal data (a personal attribute): masked on the merge page for staff without the personal-data right.
+    personal: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ and the member page's journey-event recording."""
 
 import csv
 import io
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +279,15 @@ def _rows_of(upload: Any) -> list[dict[str, Any]]:
                 continue
         else:
             raise ApplicationError("unreadable_file", gettext("The file is neither UTF-8 nor GB18030 text."), fields={"file": ""})
-        table = list(csv.reader(io.StringIO(text)))
+        try:
+            # Read one row past the limit, so a huge file is refused without being parsed to its end.
+            table = list(itertools.islice(csv.reader(io.StringIO(text)), MAX_UPLOAD_ROWS + 2))
+        except csv.Error as exc:  # a cell over the csv module's field limit, a stray quote in strict mode …
+            raise ApplicationError(
+                "unreadable_csv",
+                gettext("The CSV file cannot be read: %(reason)s. Save it again as CSV from Excel.") % {"reason": exc},
+                fields={"file": ""},
+            ) from exc
     if not table:
         raise ApplicationError("empty_file", gettext("The file is empty."), fields={"file": ""})
     header = [str(cell or "").strip().lower() for cell in table[0]]

@@ -11,8 +11,8 @@ class SalesConfig(AppConfig):
         # Members shows, exports, merges and anonymises what sales keeps about a member without importing it.
         from apps.members.merging import register_member_merger
         from apps.members.personal_data import register_member_anonymiser, register_member_data_section
-        from apps.members.profile_sections import register_profile_section
-        from apps.members.timeline import register_timeline_source
+        from apps.members.profile_sections import register_profile_section, restrict_profile_section
+        from apps.members.timeline import register_timeline_source, restrict_timeline_source
         from apps.sales import selectors, services
         from apps.sales.models import Lead, Ownership
 
@@ -38,6 +38,10 @@ class SalesConfig(AppConfig):
             columns=selectors.OWNERSHIP_COLUMNS,
             items=selectors.ownership_timeline,
         )
+        # Leads and owned products (VINs) need the same rights as their own pages and the member page's sales section.
+        restrict_timeline_source(name=selectors.LEAD_SOURCE, permission="sales.view_lead")
+        restrict_timeline_source(name=selectors.OWNERSHIP_SOURCE, permission="sales.view_ownedproduct")
+        restrict_profile_section(name="owned_products", permission="sales.view_ownedproduct")
         register_member_merger(name="sales", move=services.sales_member_merge)
         register_member_data_section(name="leads", collect=selectors.leads_personal_data)
         register_member_data_section(name="owned_products", collect=selectors.products_personal_data)

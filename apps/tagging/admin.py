@@ -226,7 +226,8 @@ class TagJobAdmin(ModelAdmin):
             raise PermissionDenied
         running = job.status in (TagJobStatus.QUEUED, TagJobStatus.RUNNING)
         percent = 100 if job.status == TagJobStatus.DONE else (job.done * 100 // job.total if job.total else 0)
-        return self._render(request, "admin/tagging/tag_job.html", str(job), job=job, running=running, percent=percent)
+        unknown = selectors.tag_job_unknown_shown(job=job, can_see_personal=can_see_pii(request))
+        return self._render(request, "admin/tagging/tag_job.html", str(job), job=job, running=running, percent=percent, unknown=unknown)
 
     def _render(self, request: HttpRequest, template: str, title: Any, **context: Any) -> HttpResponse:
         base = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta}

@@ -9,7 +9,7 @@ from apps.members.merging import MergeConflict, register_member_merger
 from apps.members.models import Member, TagChange
 from apps.members.personal_data import register_member_anonymiser, register_member_data_section
 from apps.members.profile_sections import register_profile_section
-from apps.members.timeline import register_timeline_source
+from apps.members.timeline import register_timeline_source, restrict_timeline_source
 from apps.tagging import selectors, services
 from apps.tagging.models import AttributeValue
 
@@ -47,6 +47,7 @@ def merge_conflicts(survivor: Member, merged: Member) -> Sequence[MergeConflict]
                     label=value.attribute.label,
                     survivor_value=selectors.attribute_value_of(other),
                     merged_value=selectors.attribute_value_of(value),
+                    personal=value.attribute.personal,
                 )
             )
     return conflicts
@@ -69,6 +70,7 @@ def register() -> None:
         columns=selectors.TAG_CHANGE_COLUMNS,
         items=selectors.tag_history_timeline,
     )
+    restrict_timeline_source(name=selectors.TIMELINE_SOURCE, permission="members.view_tagchange")
     register_member_merger(name="tagging", move=_merge, conflicts=merge_conflicts)
     register_member_data_section(name="attributes", collect=_attributes_collected)
     register_member_data_section(name="tag_history", collect=_tag_history_collected)

@@ -1,13 +1,17 @@
 """Reads of attributes and tags: the member's values (masked as the reader may see them), tag history, exports."""
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from apps.core.errors import ApplicationError
+from apps.core.masking import mask_phone
 from apps.members.models import Member, TagChange
+from apps.members.phones import normalize_phone
 from apps.members.timeline import TimelineItem, TimelineRow, choice_labels
-from apps.tagging.models import Attribute, AttributeKind, AttributeValue
+from apps.tagging.models import Attribute, AttributeKind, AttributeValue, TagJob
 
 MASK = "****"
 TIMELINE_SOURCE = "tags"
@@ -20,6 +24,18 @@ def attribute_value_of(value: AttributeValue) -> str | Decimal | date | None:
     if kind == AttributeKind.DATE:
         return value.value_date
     return value.value_text
+
+
+def tag_job_unknown_shown(*, job: TagJob, can_see_personal: bool) -> list[str]:
+    """The lines of a job's list that named no member, phone numbers masked for staff who see them masked."""
+    if can_see_personal:
+        return list(job.unknown)
+    shown = []
+    for text in job.unknown:
+        with contextlib.suppress(ApplicationError):
+            text = mask_phone(normalize_phone(text))
+        shown.append(text)
+    return shown
 
 
 def _shown(value: Any) -> str:

@@ -42,6 +42,7 @@ MAX_NUMBER = Decimal("99999999999999")
 # How many unknown identifiers a job lists (all of them are counted).
 UNKNOWN_LISTED = 1000
 MAX_LIST_SIZE = 1_000_000
+PII_PERMISSION = "members.view_member_pii"
 
 
 def _chunk_size() -> int:
@@ -302,17 +303,26 @@ def _tag(name: str) -> Tag:
     return tags_by_name([name])[0]
 
 
-def _resolve_identifiers(identifiers: Iterable[str]) -> tuple[list[int], list[str]]:
-    """Member ids named by phones or external ids (each looked up as both), and the identifiers that name no one."""
+def _phone_form(text: str) -> str | None:
+    with contextlib.suppress(ApplicationError):
+        return normalize_phone(text)
+    return None
+
+
+def _resolve_identifiers(identifiers: Iterable[str], *, by_phone: bool = True) -> tuple[list[int], list[str]]:
+    """Member ids named by phones or external ids (each looked up as both), and the identifiers that name no one.
+
+    Without ``by_phone`` only external ids are looked up, and a line holding a phone number that is no external id is
+    refused: the job's outcome (the member tagged, the line unknown) would confirm whose number it is to staff who see
+    phone numbers masked and may not search by them.
+    """
+    lines = [(number, raw.strip()) for number, raw in enumerate(identifiers, start=1)]
     wanted: dict[str, set[str]] = {}
-    for raw in identifiers:
-        text = raw.strip()
+    for _number, text in lines:
         if not text:
             continue
-        forms = {text}
-        with contextlib.suppress(ApplicationError):
-            forms.add(normalize_phone(text))
-        wanted[text] = forms
+        phone = _phone_form(text) if by_phone else None
+        wanted[text] = {text, phone} if phone else {text}
     if len(wanted) > MAX_LIST_SIZE:
         raise ApplicationError(
             "list_too_long", _("A list holds at most %(count)d members.") % {"count": MAX_LIST_SIZE}, fields={"file": ""}
@@ -322,8 +332,13 @@ def _resolve_identifiers(identifiers: Iterable[str]) -> tuple[list[int], list[st
     step = 10_000
     for start in range(0, len(every_form), step):
         forms = every_form[start : start + step]
-        named = Member.objects.filter(Q(phone__in=forms) | Q(external_id__in=forms))
-        for pk, phone, external_id in named.values_list("pk", "phone", "external_id"):
+        if by_phone:
+            named = Member.objects.filter(Q(phone__in=forms) | Q(external_id__in=forms)).values_list("pk", "phone", "external_id")
+        else:
+            named = (
+                (pk, None, external_id) for pk, external_id in Member.objects.filter(external_id__in=forms).values_list("pk", "external_id")
+            )
+        for pk, phone, external_id in named:
             for value in (phone, external_id):
                 if value:
                     found[value] = pk
@@ -334,6 +349,16 @@ def _resolve_identifiers(identifiers: Iterable[str]) -> tuple[list[int], list[st
             ids.update(matched)
         else:
             unknown.append(text)
+    if not by_phone:
+        named_no_one = set(unknown)
+        refused = next((number for number, text in lines if text in named_no_one and _phone_form(text)), None)
+        if refused is not None:
+            raise ApplicationError(
+                "phone_not_allowed",
+                _("Line %(line)d holds a mobile phone number: your role sees phone numbers masked, so name members by external ID.")
+                % {"line": refused},
+                fields={"file": ""},
+            )
     return sorted(ids), unknown
 
 
@@ -360,7 +385,8 @@ def tag_job_create(
         raise ApplicationError("unknown_tag", _("No tag is called “%(name)s”.") % {"name": tag_name[:50]}, fields={"tag": tag_name})
     job = TagJob.objects.create(tag=tag, action=action, segment=segment, created_by=actor)
     if identifiers is not None:
-        member_ids, unknown = _resolve_identifiers(identifiers)
+        by_phone = actor is None or actor.has_perm(PII_PERMISSION)
+        member_ids, unknown = _resolve_identifiers(identifiers, by_phone=by_phone)
         if not member_ids and not unknown:
             raise ApplicationError("empty_list", _("The list names no members."), fields={"file": ""})
         TagJobMember.objects.bulk_create([TagJobMember(job=job, member_id=pk) for pk in member_ids], batch_size=10_000)
@@ -519,7 +545,17 @@ def attribute_import_create(*, name: str, data: bytes, actor: User | None = None
     if len(data) > MAX_FILE_BYTES:
         raise ApplicationError("file_too_large", _("The file is larger than 20 MB."), fields={"file": name})
     text = _decode(data)
-    header = next(csv.reader(io.StringIO(text)), [])
+    if "\x00" in text:
+        # PostgreSQL text cannot hold it: keeping the file would fail with a server error.
+        raise ApplicationError("unreadable_file", _("The file holds a NUL character: it is not CSV text."), fields={"file": name})
+    try:
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as exc:
+        raise ApplicationError(
+            "unreadable_csv",
+            _("The CSV file cannot be read: %(reason)s. Save it again as CSV from Excel.") % {"reason": exc},
+            fields={"file": name},
+        ) from exc
     _import_columns(header)
     job = AttributeImport.objects.create(original_name=name[:255], content=text, created_by=actor)
     enqueue_on_commit("tagging.import_attributes", job.pk)
@@ -535,8 +571,8 @@ def attribute_import_run(*, import_id: int) -> AttributeImport:
         job.status = TagJobStatus.RUNNING
         job.save(update_fields=["status"])
     reader = csv.reader(io.StringIO(job.content))
-    header = next(reader, [])
     try:
+        header = next(reader, [])
         result = attribute_values_import(header=header, rows=reader, actor=job.created_by)
     except (ApplicationError, csv.Error) as exc:
         message = exc.message if isinstance(exc, ApplicationError) else str(exc)

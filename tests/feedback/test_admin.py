@@ -78,3 +78,20 @@ def test_the_member_page_offers_new_feedback_with_the_member_filled_in(client, s
         client.force_login(staff(role))
         assert add_url not in client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
         assert client.get(add_url).status_code == 403
+
+
+def test_the_customer_profile_shows_complaints_only_to_roles_that_read_feedback(client, staff):
+    item = services.feedback_create(
+        member=MemberFactory(), category=FeedbackCategoryFactory(), subject="Dealer was rude to my wife", body="b"
+    )
+    url = reverse("admin:members_member_profile", args=[item.member_id])
+    for role in (CAMPAIGN_MANAGER, AUDITOR, ANALYST):
+        client.force_login(staff(role))
+        page = client.get(url)
+        assert page.status_code == 200, role
+        assert b"Dealer was rude" not in page.content, role
+        assert b'data-testid="profile-section-feedback"' not in page.content, role
+    client.force_login(staff(CUSTOMER_SERVICE))
+    page = client.get(url)
+    assert b"Dealer was rude" in page.content
+    assert b'data-testid="profile-section-feedback"' in page.content

@@ -171,3 +171,20 @@ def test_the_database_refuses_a_rating_on_an_unclosed_item():
     item = _item()
     with pytest.raises(Exception, match="feedback_rated_only_when_closed"), connection.cursor() as cursor:
         cursor.execute("UPDATE feedback_feedbackitem SET satisfaction = 5 WHERE id = %s", [item.pk])
+
+
+def test_the_feedback_timeline_source_pages_by_cursor_newest_first(staff):
+    from apps.members.timeline import TIMELINE_SOURCES, TimelineCursor
+
+    member, agent = MemberFactory(), staff("Customer service")
+    for subject in ("One", "Two"):
+        item = services.feedback_create(member=member, category=FeedbackCategoryFactory(), subject=subject, body="b")
+        services.feedback_start(item=item, staff=agent)
+    source = next(source for source in TIMELINE_SOURCES if source.name == "feedback")
+    everything = list(source.fetch(member, None, 10))
+    assert [item.item_id for item in everything] == sorted(FeedbackStatusChange.objects.values_list("pk", flat=True), reverse=True)
+    seen, cursor = [], None
+    while page := list(source.fetch(member, cursor, 1)):
+        seen += page
+        cursor = TimelineCursor(at=page[-1].at, source="feedback", item_id=page[-1].item_id)
+    assert seen == everything

@@ -200,3 +200,13 @@ def test_a_message_of_the_surveys_template_carries_the_members_own_link():
     )
     token = message.body.rsplit("/me/surveys/", 1)[1].strip("/")
     assert services.survey_for_link(token=token, member=member) == survey
+
+
+def test_a_text_answer_with_a_nul_character_is_refused_naming_the_question():
+    survey, member = SurveyFactory(), MemberFactory()
+    text = SurveyQuestionFactory(survey=survey, position=1, kind=QuestionKind.TEXT, text="Why?")
+    with pytest.raises(ApplicationError) as refused:
+        services.survey_submit(token=_token(member, survey), member=member, nps_score=7, answers={str(text.pk): "fine\x00"})
+    assert refused.value.code == "invalid_answer"
+    assert f"answers.{text.pk}" in refused.value.fields
+    assert not SurveyResponse.objects.exists()

@@ -4,6 +4,7 @@ the merged member's page leading to the survivor."""
 import pytest
 from django.urls import reverse
 
+from apps.core.models import AccessAction, AccessLogEntry
 from apps.core.roles import ANALYST, AUDITOR, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members.models import DuplicateState, Member, MemberMerge
 from tests.members.factories import DuplicateCandidateFactory, MemberFactory
@@ -83,3 +84,14 @@ def test_the_merge_audit_masks_the_merged_identity_without_the_right(client, sta
     assert "+8613811110000" not in page and "chen@example.com" not in page
     client.force_login(staff(OPERATIONS_MANAGER))
     assert "+8613811110000" in client.get(reverse("admin:members_membermerge_change", args=[merge.pk])).content.decode()
+
+
+def test_the_pair_page_in_full_is_in_the_access_log_and_the_masked_one_is_not(client, staff, pair):
+    client.force_login(staff(ANALYST))
+    client.get(_page(pair))
+    assert not AccessLogEntry.objects.filter(action=AccessAction.VIEW_MEMBER_DETAIL).exists()
+    agent = staff(CUSTOMER_SERVICE)
+    client.force_login(agent)
+    client.get(_page(pair))
+    logged = AccessLogEntry.objects.filter(action=AccessAction.VIEW_MEMBER_DETAIL, user=agent)
+    assert sorted(logged.values_list("object_id", flat=True)) == sorted([str(pair.member_a_id), str(pair.member_b_id)])

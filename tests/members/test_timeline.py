@@ -9,11 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from apps.core.errors import ApplicationError
-from apps.core.roles import AUDITOR, CUSTOMER_SERVICE, OPERATIONS_MANAGER
+from apps.core.roles import ANALYST, AUDITOR, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.engagement.models import SignIn
 from apps.members import selectors
 from apps.members.models import PointsEntryKind
-from apps.members.timeline import TIMELINE_SOURCES, TimelineCursor, decode_cursor, encode_cursor
+from apps.members.timeline import TIMELINE_SOURCE_PERMISSIONS, TIMELINE_SOURCES, TimelineCursor, decode_cursor, encode_cursor
 from tests.analytics.factories import ActivityEventFactory
 from tests.benefits.factories import BenefitFactory, GrantFactory
 from tests.members.factories import GrowthEntryFactory, MemberFactory, PointsEntryFactory
@@ -262,3 +262,24 @@ def test_a_forged_cursor_source_maps_to_one_of_a_few_names_that_order_the_same()
         assert stand_in in {"", *names, *(name + "\x00" for name in names)}
         assert [name < stand_in for name in names] == [name < forged for name in names], forged
         assert [name == stand_in for name in names] == [name == forged for name in names], forged
+
+
+# The member record's own history, readable by every staff user who may view the member; every other source names
+# the permission of the app that owns it, so a new source cannot become readable by every role by omission.
+OPEN_TO_MEMBER_VIEWERS = {"growth", "tiers", "staff_changes", "stages"}
+
+
+def test_every_source_but_the_member_records_own_names_the_permission_it_needs():
+    assert {source.name for source in TIMELINE_SOURCES if source.name not in TIMELINE_SOURCE_PERMISSIONS} == OPEN_TO_MEMBER_VIEWERS
+
+
+def test_complaints_survey_answers_leads_and_journeys_stay_with_the_roles_that_handle_them(staff):
+    def readable(role):
+        return {source.name for source in selectors.timeline_sources_for(user=staff(role))}
+
+    assert not {"feedback", "survey", "leads", "ownerships", "journey_steps"} & readable(AUDITOR)
+    campaign_manager = readable(CAMPAIGN_MANAGER)
+    assert not {"feedback", "survey", "leads"} & campaign_manager
+    assert {"journey_steps", "ownerships", "tags"} <= campaign_manager
+    assert not {"feedback", "survey"} & readable(ANALYST)
+    assert {"feedback", "survey", "leads", "ownerships", "tags"} <= readable(CUSTOMER_SERVICE)

@@ -207,3 +207,12 @@ def test_staff_enrol_the_prospect_of_a_lead(client, staff):
     lead.member.refresh_from_db()
     assert lead.member.status == MemberStatus.ACTIVE
     assert "already enrolled" in client.get(url).content.decode()
+
+
+def test_an_upload_with_a_cell_too_large_for_csv_is_a_form_error_and_stores_nothing(client, staff):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    body = "U1,张三,13800138000,,dealer,ES6,\nU2," + "名" * 200_000 + ",13900139000,,dealer,,\n"
+    response = client.post(reverse("admin:sales_lead_upload_file"), {"file": csv_file(body)})
+    assert response.status_code == 200
+    assert "The CSV file cannot be read" in response.content.decode()
+    assert not Lead.objects.exists() and not Member.objects.exists()

@@ -12,7 +12,7 @@ from apps.members.services import member_tags_set
 from apps.tagging import services
 from apps.tagging.models import Attribute, AttributeImport, AttributeValue, AutoTagRule, TagJob, TagJobStatus
 from tests.campaigns.factories import SegmentFactory
-from tests.members.factories import MemberFactory, TagFactory
+from tests.members.factories import DuplicateCandidateFactory, MemberFactory, TagFactory
 from tests.tagging.factories import AttributeFactory, choice_attribute, number_attribute
 
 pytestmark = pytest.mark.django_db
@@ -179,3 +179,63 @@ def test_tag_history_is_a_read_only_list_for_roles_that_read_it(client, staff):
         assert "车主" in client.get(url).content.decode()
     client.force_login(staff(CUSTOMER_SERVICE, username="cs"))
     assert client.get(reverse("admin:members_tagchange_add")).status_code == 403
+
+
+def test_staff_who_see_phones_masked_cannot_learn_whose_number_it_is_from_a_tag_job(client, staff):
+    MemberFactory(phone="+8613911112222", external_id="CRM-1")
+    client.force_login(staff(CAMPAIGN_MANAGER))
+    url = reverse("admin:tagging_tagjob_add")
+    for listed in (b"CRM-1\n139 1111 2222\n", b"CRM-1\n+8613800000000\n"):
+        refused = client.post(url, {"tag": "试驾", "action": "add", "members_file": SimpleUploadedFile("list.csv", listed)})
+        assert refused.status_code == 200
+        assert "Line 2 holds a mobile phone number" in refused.content.decode()
+    assert not TagJob.objects.exists()
+    assert not Tag.objects.filter(name="试驾", members__isnull=False).exists()
+    # An external ID that happens to be all digits still names its member.
+    MemberFactory(external_id="13700000000")
+    client.post(url, {"tag": "试驾", "action": "add", "members_file": SimpleUploadedFile("list.csv", b"CRM-1\n13700000000\n")})
+    assert (TagJob.objects.get().total, TagJob.objects.get().unknown) == (2, [])
+
+
+def test_a_jobs_unknown_phone_numbers_are_masked_for_staff_who_see_phones_masked(client, staff):
+    job = services.tag_job_create(tag_name="试驾", identifiers=["CRM-404", "13800001234"], actor=staff(OPERATIONS_MANAGER))
+    url = reverse("admin:tagging_tagjob_change", args=[job.pk])
+    client.force_login(staff(AUDITOR))
+    page = client.get(url).content.decode()
+    assert "CRM-404" in page and "+86138****1234" in page and "13800001234" not in page
+    client.force_login(staff(OPERATIONS_MANAGER, username="ops-2"))
+    assert "13800001234" in client.get(url).content.decode()
+
+
+def test_the_merge_page_masks_personal_attribute_values_that_conflict_for_staff_without_the_right(client, staff):
+    AttributeFactory(code="id_tail", label="证件尾号", personal=True)
+    choice_attribute()
+    a, b = MemberFactory(), MemberFactory()
+    services.attribute_values_set(member=a, values={"id_tail": "4321", "intended_model": "ES6"})
+    services.attribute_values_set(member=b, values={"id_tail": "8765", "intended_model": "ET5"})
+    pair = DuplicateCandidateFactory(member_a=a, member_b=b)
+    url = reverse("admin:members_duplicatecandidate_change", args=[pair.pk])
+    # A role that may merge but sees personal data masked (the demo roles that merge all see it in full).
+    merger = staff()
+    merger.user_permissions.add(*Permission.objects.filter(codename__in=["merge_member", "view_duplicatecandidate", "view_member"]))
+    client.force_login(merger)
+    page = client.get(url).content.decode()
+    assert 'data-testid="merge-form"' in page
+    assert "4321" not in page and "8765" not in page
+    assert "ES6" in page and "ET5" in page
+    client.force_login(staff(CUSTOMER_SERVICE))
+    page = client.get(url).content.decode()
+    assert "4321" in page and "8765" in page
+
+
+def test_an_attribute_file_with_a_nul_character_or_an_oversized_cell_is_a_form_error(client, staff):
+    choice_attribute()
+    client.force_login(staff(OPERATIONS_MANAGER))
+    url = reverse("admin:tagging_attributeimport_add")
+    for content, message in [
+        (b"external_id,intended_model\nCRM-1,ES6\x00\n", "NUL character"),
+        (b"external_id,intended_model," + b"x" * 200_000 + b"\n", "The CSV file cannot be read"),
+    ]:
+        answer = client.post(url, {"file": SimpleUploadedFile("values.csv", content)})
+        assert answer.status_code == 200 and message in answer.content.decode()
+    assert not AttributeImport.objects.exists()
