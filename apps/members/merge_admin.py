@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -222,3 +223,13 @@ class MemberMergeAdmin(ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: MemberMerge | None = None) -> list[str]:
         snapshot = "merged_snapshot" if can_see_pii(request) else "masked_snapshot"
         return ["survivor", "merged", "actor", "merged_at", "choices", "moved", snapshot]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        merge = self.get_object(request, unquote(object_id))
+        if merge is not None and response.status_code == 200 and can_see_pii(request):
+            # The merged member's identity as it was, in full: a view of their details like the member page's.
+            access_log_record(action=AccessAction.VIEW_MEMBER_DETAIL, request=request, object_type=MEMBER_TYPE, object_id=merge.merged_id)
+        return response

@@ -95,3 +95,19 @@ def test_the_pair_page_in_full_is_in_the_access_log_and_the_masked_one_is_not(cl
     client.get(_page(pair))
     logged = AccessLogEntry.objects.filter(action=AccessAction.VIEW_MEMBER_DETAIL, user=agent)
     assert sorted(logged.values_list("object_id", flat=True)) == sorted([str(pair.member_a_id), str(pair.member_b_id)])
+
+
+def test_the_merge_audit_in_full_is_in_the_access_log_and_the_masked_one_is_not(client, staff, pair):
+    client.force_login(staff(CUSTOMER_SERVICE))
+    client.post(_page(pair), {"_merge": "1", "survivor": "b"})
+    merge = MemberMerge.objects.get()
+    url = reverse("admin:members_membermerge_change", args=[merge.pk])
+    auditor = staff(AUDITOR)
+    client.force_login(auditor)
+    assert client.get(url).status_code == 200
+    assert not AccessLogEntry.objects.filter(action=AccessAction.VIEW_MEMBER_DETAIL, user=auditor).exists()
+    manager = staff(OPERATIONS_MANAGER)
+    client.force_login(manager)
+    assert client.get(url).status_code == 200
+    logged = AccessLogEntry.objects.filter(action=AccessAction.VIEW_MEMBER_DETAIL, user=manager)
+    assert list(logged.values_list("object_id", flat=True)) == [str(merge.merged_id)]
