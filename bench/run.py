@@ -26,6 +26,8 @@ BENCHMARKS = [
     "bench.journey_tick",
     "bench.lifecycle_staging",
     "bench.timeline",
+    "bench.access_log",
+    "bench.activity_partitions",
 ]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/userops_bench"
 

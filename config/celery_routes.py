@@ -27,6 +27,7 @@ QUEUE_BY_TASK = {
     "members.expire_points": BULK,
     "members.evaluate_tiers": BULK,
     "core.purge_idempotency_records": BULK,
+    "core.maintain_partitions": BULK,
     "events.mark_no_shows": BULK,
     "imports.purge_files": INTERACTIVE,
 }

@@ -671,6 +671,7 @@ USEROPS_PERIODIC_TASKS = {
     "Find duplicate members": {"task": "members.find_duplicates", "crontab": "50 3 * * *"},
     "Compute lifecycle stages": {"task": "lifecycle.compute_stages", "crontab": "10 4 * * *"},
     "Escalate overdue feedback": {"task": "feedback.escalate_overdue", "crontab": "*/10 * * * *"},
+    "Maintain monthly partitions": {"task": "core.maintain_partitions", "crontab": "25 1 * * *"},
 }
 
 # Events: the channels registrants are told on (waitlist promotion, cancellation, reminder) and how long
@@ -804,6 +805,18 @@ USEROPS_REMINDERS = {
 # Analytics (docs/metrics.md): the day boundary's time zone; purchase earning (points and growth value per yuan,
 # times the member's tier multiplier); the RFM window; how long after a
 # campaign action counts as a conversion; how far back each roll-up re-reads events, to catch slow commits.
+# Monthly partitions on PostgreSQL (docs/operations.md, "Partitions"): months created ahead by the nightly job, and per
+# table the months kept before a partition is detached into the partition_archive schema (0: kept for ever; else at
+# least 6). The access log is kept three years by default; activity events for ever (first-of-kind earning rules and
+# lifetime revenue read a member's whole history).
+USEROPS_PARTITIONS = {
+    "MONTHS_AHEAD": env.int("USEROPS_PARTITION_MONTHS_AHEAD", default=3),
+    "RETENTION_MONTHS": {
+        "core_accesslogentry": env.int("USEROPS_ACCESS_LOG_RETENTION_MONTHS", default=36),
+        "analytics_activityevent": env.int("USEROPS_ACTIVITY_RETENTION_MONTHS", default=0),
+    },
+}
+
 USEROPS_ANALYTICS = {
     "TIME_ZONE": env("USEROPS_ANALYTICS_TIME_ZONE", default=TIME_ZONE),
     "POINTS_PER_YUAN": env("USEROPS_POINTS_PER_YUAN", default="1"),

@@ -94,8 +94,29 @@ class ActivityChannel(models.TextChoices):
 OWN_SOURCE = "userops"
 
 
+class ActivityEventKey(models.Model):
+    """The identity of every stored activity event, ``(source, event_id)``, in a plain table.
+
+    On PostgreSQL the events are partitioned by month of ``occurred_at``, and a partitioned table's unique keys must
+    include the partition key — but a re-delivered event is the same event whatever time it carries. The ingest claims
+    the key here (``INSERT … ON CONFLICT DO NOTHING``) in the transaction that stores the event, so of racing
+    deliveries exactly one stores it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.CharField(max_length=64)
+    event_id = models.CharField(max_length=128)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "event_id"], name="activity_key_unique_source_event")]
+
+    def __str__(self) -> str:
+        return f"{self.source}/{self.event_id}"
+
+
 class ActivityEvent(models.Model):
-    """One thing a member did. ``(source, event_id)`` is unique: ingesting the same event twice stores it once.
+    """One thing a member did. ``(source, event_id)`` is claimed in ``ActivityEventKey``: ingesting the same event twice
+    stores it once. On PostgreSQL the table is partitioned by month of ``occurred_at`` (docs/operations.md).
 
     ``occurred_at`` is when it happened; ``recorded_at`` when we learnt of it — the roll-up job follows
     ``recorded_at``, so an event that arrives days late still lands on the day it happened.
@@ -131,7 +152,6 @@ class ActivityEvent(models.Model):
         verbose_name_plural = _("activity events")
         ordering = ["-occurred_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "event_id"], name="activity_unique_source_event"),
             models.CheckConstraint(condition=Q(amount__isnull=True) | Q(amount__gte=0), name="activity_amount_not_negative"),
             models.CheckConstraint(
                 condition=~Q(kind="purchase") | Q(amount__isnull=False, amount__gt=0), name="activity_purchase_has_amount"

@@ -25,3 +25,6 @@ class CoreConfig(AppConfig):
         post_migrate.connect(_sync_roles, dispatch_uid="core.sync_roles")
         from apps.core import checks  # noqa: F401 - registers the deployment check of the shared cache
         from apps.core.api import schema  # noqa: F401 - registers the OpenAPI authentication schemes
+        from apps.core.partitions import register_partitioned_table
+
+        register_partitioned_table("core_accesslogentry")

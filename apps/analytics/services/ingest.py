@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from apps.analytics.days import config, local_zone
-from apps.analytics.models import OWN_SOURCE, ActivityChannel, ActivityEvent, ActivityKind
+from apps.analytics.models import OWN_SOURCE, ActivityChannel, ActivityEvent, ActivityEventKey, ActivityKind
 from apps.analytics.services.kinds import KindCheck, property_problem, registered_kinds
 from apps.core.activity import StoredActivity, activities_stored, has_activity_handlers
 from apps.core.errors import ApplicationError
@@ -76,10 +76,23 @@ def activity_record_announced(**event: Any) -> None:
 
 
 def _insert_new(events: list[ActivityEvent]) -> dict[str, int]:
-    """INSERT … ON CONFLICT (source, event_id) DO NOTHING RETURNING: the event ids actually stored, with their row ids.
+    """Claim each event's ``(source, event_id)`` in the key table (INSERT … ON CONFLICT DO NOTHING RETURNING), then store
+    the events whose key this call claimed: the event ids actually stored, with their row ids.
 
-    Concurrent batches carrying the same event cannot both see it as new, so its reactions run once.
+    Concurrent batches carrying the same event cannot both claim it (the second waits on the first's key row, then
+    finds it taken), so it is stored once and its reactions run once. ``events`` carry distinct keys.
     """
+    if not events:
+        return {}
+    keys = ActivityEventKey._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {keys} (source, event_id) VALUES {', '.join(['(%s, %s)'] * len(events))} "  # noqa: S608
+            "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id",
+            [value for event in events for value in (event.source, event.event_id)],
+        )
+        claimed = set(cursor.fetchall())
+    events = [event for event in events if (event.source, event.event_id) in claimed]
     if not events:
         return {}
     now = timezone.now()
@@ -106,7 +119,7 @@ def _insert_new(events: list[ActivityEvent]) -> dict[str, int]:
         params += [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
     table = ActivityEvent._meta.db_table
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(rows)} ON CONFLICT (source, event_id) DO NOTHING RETURNING id, event_id"  # noqa: S608
+    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(rows)} RETURNING id, event_id"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {event_id: pk for pk, event_id in cursor.fetchall()}

@@ -265,8 +265,12 @@ def _daily_delta_sql(source: str, sign: str) -> str:
         FROM {source} GROUP BY day, tier_id, city, channel"""  # noqa: S608
 
 
-def _replace_cells(cursor: CursorWrapper) -> None:
-    """Delete the touched member-days and aggregate them again from their events, noting both in the daily delta."""
+def _replace_cells(cursor: CursorWrapper, days: list[date]) -> None:
+    """Delete the touched member-days and aggregate them again from their events, noting both in the daily delta.
+
+    The events are read between the first touched day's start and the last one's end as well as per cell: constants
+    the planner prunes the monthly partitions by, so only the touched months are read (docs/performance.md).
+    """
     columns = ", ".join(["day", "member_id", *SLICE, *DAILY_SUMS])
     cursor.execute(
         f"""
@@ -292,10 +296,11 @@ def _replace_cells(cursor: CursorWrapper) -> None:
             FROM rollup_cells c
             JOIN {MEMBERS} m ON m.id = c.member_id
             JOIN {EVENTS} e ON e.member_id = c.member_id AND e.occurred_at >= {starts} AND e.occurred_at < {ends}
+                AND e.occurred_at >= %(first)s AND e.occurred_at < %(end)s
             GROUP BY c.day, c.member_id, m.tier_id, m.city, m.source_channel
             RETURNING {columns})
         {_daily_delta_sql("added", "")}""",  # noqa: S608
-        {"tz": config("TIME_ZONE")},
+        {"tz": config("TIME_ZONE"), "first": day_start(min(days)), "end": day_start(max(days) + timedelta(days=1))},
     )
 
 
@@ -331,8 +336,11 @@ def _apply_changes(*, after_event: int, since: datetime) -> list[date]:
                 SELECT day, tier_id, city, channel, {", ".join(f"0::numeric AS {name}" for name in DAILY_DELTA)}
                 FROM {DAILY} WHERE false"""  # noqa: S608
         )
+        if not days:
+            cursor.execute(f"DROP TABLE {', '.join(SCRATCH)}")
+            return days
         _member_periods_as_now(cursor, -1)
-        _replace_cells(cursor)
+        _replace_cells(cursor, days)
         _member_periods_as_now(cursor, 1)
         cursor.execute("ANALYZE rollup_member_periods, rollup_daily_delta")
         _apply(

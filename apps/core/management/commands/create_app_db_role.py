@@ -94,6 +94,15 @@ class Command(BaseCommand):
             sql.SQL("REVOKE UPDATE, DELETE ON {table} FROM {role}").format(table=sql.Identifier(table), role=role_id)
             for table in append_only_tables()
         ]
+        # A partitioned append-only table's partitions are tables of their own: reached directly they refuse too.
+        statements += [
+            sql.SQL(
+                "DO $$ DECLARE part regclass; BEGIN FOR part IN SELECT relid FROM pg_partition_tree({table}::regclass) "
+                "WHERE relid <> {table}::regclass LOOP EXECUTE format('REVOKE UPDATE, DELETE ON %s FROM %I', part, {role}); "
+                "END LOOP; END $$"
+            ).format(table=sql.Literal(table), role=sql.Literal(role))
+            for table in append_only_tables()
+        ]
         statements += [
             sql.SQL("GRANT UPDATE ({columns}) ON {table} TO {role}").format(
                 columns=sql.SQL(", ").join(map(sql.Identifier, columns)), table=sql.Identifier(table), role=role_id
