@@ -12,9 +12,10 @@ class AnalyticsConfig(AppConfig):
         # the recorder of activity that other apps announce through apps.core.activity: campaigns, benefits and
         # events never import analytics.
         from apps.analytics import conditions, services  # noqa: F401
-        from apps.core.activity import register_activity_recorder
+        from apps.core.activity import register_activity_batch_recorder, register_activity_recorder
 
         register_activity_recorder(services.activity_record_announced)
+        register_activity_batch_recorder(services.activities_record)
 
         from apps.analytics import member_data
 
