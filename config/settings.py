@@ -298,6 +298,8 @@ SPECTACULAR_SETTINGS = {
         "FeedbackStatusEnum": "apps.feedback.models.FeedbackStatus",
         "EndpointStatusEnum": "apps.webhooks.models.EndpointStatus",
         "LeadItemStatusEnum": ["created", "duplicate", "rejected"],
+        "RuleStatusEnum": "apps.rules.models.RuleStatus",
+        "VerdictOutcomeEnum": "apps.rules.selectors.VERDICT_OUTCOMES",
     },
 }
 
