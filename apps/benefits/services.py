@@ -318,8 +318,8 @@ class DeferredGrant:
     source_ref: str
 
 
-def grants_defer(*, grants: Iterable[DeferredGrant]) -> int:
-    """Record grants to issue once the caller's transaction has committed; the rows written (a repeat adds none).
+def grants_defer(*, grants: Iterable[DeferredGrant]) -> None:
+    """Record grants to issue once the caller's transaction has committed (one already pending is not added again).
 
     For reactions inside the activity ingest, which holds points accounts: issuing there would lock the benefit after
     them. One INSERT; the worker is queued on commit, and the periodic sweep issues whatever a lost message left.
@@ -329,10 +329,9 @@ def grants_defer(*, grants: Iterable[DeferredGrant]) -> int:
         if row.source not in GrantSource.values or not row.source_ref:
             raise ApplicationError("invalid_source", _("A deferred grant needs a known source and a source reference."))
     if not rows:
-        return 0
-    written = len(PendingGrant.objects.bulk_create(rows, ignore_conflicts=True))
+        return
+    PendingGrant.objects.bulk_create(rows, ignore_conflicts=True)
     enqueue_on_commit(PENDING_GRANTS_TASK)
-    return written
 
 
 @dataclass
