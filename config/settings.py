@@ -298,6 +298,8 @@ SPECTACULAR_SETTINGS = {
         "FeedbackStatusEnum": "apps.feedback.models.FeedbackStatus",
         "EndpointStatusEnum": "apps.webhooks.models.EndpointStatus",
         "LeadItemStatusEnum": ["created", "duplicate", "rejected"],
+        "RuleStatusEnum": "apps.rules.models.RuleStatus",
+        "VerdictOutcomeEnum": "apps.rules.selectors.VERDICT_OUTCOMES",
     },
 }
 
@@ -660,6 +662,7 @@ USEROPS_PERIODIC_TASKS = {
     "Expire benefit grants": {"task": "benefits.expire_grants", "crontab": "5 0 * * *"},
     "Grant tier benefits on promotion": {"task": "benefits.grant_promotion_benefits", "crontab": "*/5 * * * *"},
     "Grant recurring tier benefits": {"task": "benefits.grant_recurring_tier_benefits", "crontab": "0 6 * * *"},
+    "Issue pending grants": {"task": "benefits.issue_pending_grants", "crontab": "* * * * *"},
     "Mark event no-shows": {"task": "events.mark_no_shows", "crontab": "*/15 * * * *"},
     "Send event reminders": {"task": "events.send_reminders", "crontab": "*/15 * * * *"},
     "Send expiry reminders": {"task": "reminders.send_due", "crontab": "0 10 * * *"},

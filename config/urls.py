@@ -20,6 +20,7 @@ api_v1 = [
     path("", include("apps.sales.api.urls")),
     path("", include("apps.lifecycle.api.urls")),
     path("", include("apps.feedback.api.urls")),
+    path("", include("apps.rules.api.urls")),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-v1:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-v1:schema"), name="redoc"),

@@ -15,6 +15,12 @@ class AbuseConfig(AppConfig):
 
         register_award_screen(abuse_screen)
 
+        # Before a batch of activity is stored, its velocity scopes are locked, so racing batches count each other.
+        from apps.abuse.screen import velocity_scopes_lock
+        from apps.core.activity import register_activity_batch_guard
+
+        register_activity_batch_guard(velocity_scopes_lock)
+
         # What abuse control holds about a member joins the member's PIPL data export.
         from apps.abuse import member_data
 

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.abuse.models import BlockEntry, BlockKind, VelocityLimit
+from apps.core.activity import batch_memo
 
 CONFIG_KEY = "abuse:screen-config:v1"
 # A bound on staleness should a process cache an old state while another commits (the commit forgets it anyway).
@@ -57,6 +58,10 @@ def _load() -> ScreenConfig:
 
 
 def screen_config() -> ScreenConfig:
+    """The configuration, read once per stored batch: the guard and the screen of one batch share the read."""
+    memo = batch_memo()
+    if memo is not None and CONFIG_KEY in memo:
+        return memo[CONFIG_KEY]
     config = cache.get(CONFIG_KEY)
     if not isinstance(config, ScreenConfig):
         config = _load()
@@ -66,6 +71,8 @@ def screen_config() -> ScreenConfig:
             transaction.on_commit(lambda: cache.set(CONFIG_KEY, config, timeout=CONFIG_SECONDS))
         else:
             cache.set(CONFIG_KEY, config, timeout=CONFIG_SECONDS)
+    if memo is not None:
+        memo[CONFIG_KEY] = config
     return config
 
 

@@ -4,7 +4,8 @@ It reads only. Each active velocity limit costs one query per batch: the recent 
 from the earliest candidate's window start to the latest candidate. Each candidate is judged on its own sliding
 window — the events of its scope value (and kind) in the ``window_minutes`` up to and including its own event, in
 (occurred_at, id) order — so with a limit of N exactly N events in a window are paid and the one after is held. The
-batch's own events are stored before the screen runs, so they count.
+batch's own events are stored before the screen runs, so they count; a concurrent batch on a shared scope value waited
+for this one's commit before storing its own (``velocity_scopes_lock``), so it counts this one's too.
 """
 
 from bisect import bisect_right
@@ -18,8 +19,10 @@ from django.utils.translation import gettext as _
 
 from apps.abuse.addresses import address_key, address_text
 from apps.abuse.config import LimitSpec, ScreenConfig, active_blocks_q, screen_config
+from apps.abuse.locks import lock_velocity_scopes
 from apps.abuse.models import BlockEntry, BlockKind, Scope
 from apps.analytics.models import ActivityEvent
+from apps.core.activity import IncomingActivity
 from apps.core.awards import CandidateAward
 
 # The activity column each scope counts by.
@@ -27,14 +30,35 @@ SCOPE_COLUMN = {Scope.MEMBER: "member_id", Scope.DEVICE: "device_id", Scope.ADDR
 _LAST_ID = 2**63
 
 
+def _value(scope: str, member_id: int, device_id: str, client_ip: str | None) -> str | None:
+    if scope == Scope.MEMBER:
+        return str(member_id)
+    if scope == Scope.DEVICE:
+        return device_id or None
+    return address_text(client_ip) if client_ip else None
+
+
 def scope_value(scope: str, candidate: CandidateAward) -> str | None:
     """The value ``candidate`` is counted under for ``scope`` (None: the activity carries none)."""
-    if scope == Scope.MEMBER:
-        return str(candidate.member_id)
-    if scope == Scope.DEVICE:
-        return candidate.activity.device_id or None
-    ip = candidate.activity.client_ip
-    return address_text(ip) if ip else None
+    activity = candidate.activity
+    return _value(scope, candidate.member_id, activity.device_id, activity.client_ip)
+
+
+def velocity_scopes_lock(incoming: Sequence[IncomingActivity]) -> None:
+    """The batch guard registered with apps.core.activity: before a batch is stored, lock every scope value an active
+    limit will count it under (``lock_velocity_scopes``). Nothing configured: the one cache read, nothing locked."""
+    config = screen_config()
+    if not config.limits or not incoming:
+        return
+    scopes = set()
+    for limit in config.limits:
+        for event in incoming:
+            if limit.kind and event.kind != limit.kind:
+                continue
+            value = _value(limit.scope, event.member_id, event.device_id, event.client_ip)
+            if value is not None:
+                scopes.add((limit.scope, value))
+    lock_velocity_scopes(scopes=scopes)
 
 
 def scope_label(scope: str, value: str) -> str:

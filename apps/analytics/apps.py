@@ -12,13 +12,13 @@ class AnalyticsConfig(AppConfig):
         # the recorder of activity that other apps announce through apps.core.activity: campaigns, benefits and
         # events never import analytics.
         from apps.analytics import conditions, services  # noqa: F401
-        from apps.core.activity import register_activity_recorder
+        from apps.core.activity import register_activity_batch_recorder, register_activity_recorder
         from apps.core.partitions import register_partitioned_table
 
         # Monthly partitions on PostgreSQL (migration 0007); kept for ever unless a retention is set for the table.
         register_partitioned_table("analytics_activityevent")
-
         register_activity_recorder(services.activity_record_announced)
+        register_activity_batch_recorder(services.activities_record)
 
         from apps.analytics import member_data
 

@@ -9,7 +9,9 @@ from apps.benefits.models import Benefit, Grant
 
 
 def lock_benefit(*, benefit_id: int) -> Benefit:
-    return Benefit.objects.select_for_update().get(pk=benefit_id)
+    # NO KEY UPDATE: a grant changes only the benefit's counters, and rows that merely point at the benefit (pending
+    # grants, rule awards, task completions, written by ingests holding points accounts) must not wait for it.
+    return Benefit.objects.select_for_update(no_key=True).get(pk=benefit_id)
 
 
 def lock_grant(*, grant_id: int) -> Grant:

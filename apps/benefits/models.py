@@ -233,6 +233,30 @@ class Grant(models.Model):
         return "-".join(self.code[i : i + 4] for i in range(0, len(self.code), 4))
 
 
+class PendingGrant(models.Model):
+    """A grant an activity reaction decided on, waiting to be issued by a worker (``grants_pending_issue``).
+
+    Written in the ingest's transaction instead of the grant itself, so an ingest never locks a benefit after the
+    points accounts it has locked (the product's lock order puts the benefit first). Durable: a crash after the commit
+    leaves the row, and the next sweep issues it; issuing is idempotent by (benefit, member, source, source_ref).
+    """
+
+    benefit = models.ForeignKey(Benefit, on_delete=models.CASCADE, related_name="+", db_index=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", db_index=False)
+    source = models.CharField(max_length=15, choices=GrantSource.choices)
+    source_ref = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["benefit", "member", "source", "source_ref"], name="pending_grant_once"),
+        ]
+        indexes = [models.Index(fields=["member"], name="pending_grant_member_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.benefit_id} → {self.member_id} ({self.source_ref})"
+
+
 class RedemptionChannel(models.TextChoices):
     POS = "pos", _("Store POS")
     DEALER = "dealer", _("Dealer system")

@@ -6,6 +6,7 @@ checked and counted by one writer at a time; a redemption locks the grant. Locks
 account, then grants.
 """
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from apps.benefits.models import (
     GrantSource,
     GrantState,
     LimitPeriod,
+    PendingGrant,
     Recurrence,
     Redemption,
     RedemptionChannel,
@@ -42,11 +44,14 @@ from apps.core.bulk_insert import insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
 from apps.core.outbox import EventType, outbox_emit_many
+from apps.core.queueing import enqueue_on_commit
 from apps.core.reasons import Reason, translated_param
 from apps.core.saving import edited_fields_save
 from apps.members import services as member_services
 from apps.members.locks import lock_points_account
 from apps.members.models import Member, MemberStatus, PointsEntry, TierChange, TierChangeKind
+
+logger = logging.getLogger(__name__)
 
 # Catalogue -------------------------------------------------------------------------------------
 
@@ -298,6 +303,67 @@ def _grant_chunk(benefit: Benefit, chunk: list[int], source: str, source_ref: st
         types=[EventType.GRANT_ISSUED],
         occurred_at=now,
     )
+
+
+# Grants decided inside another transaction, issued by a worker ------------------------------------
+
+PENDING_GRANTS_TASK = "benefits.issue_pending_grants"
+
+
+@dataclass(frozen=True)
+class DeferredGrant:
+    benefit_id: int
+    member_id: int
+    source: str
+    source_ref: str
+
+
+def grants_defer(*, grants: Iterable[DeferredGrant]) -> None:
+    """Record grants to issue once the caller's transaction has committed (one already pending is not added again).
+
+    For reactions inside the activity ingest, which holds points accounts: issuing there would lock the benefit after
+    them. One INSERT; the worker is queued on commit, and the periodic sweep issues whatever a lost message left.
+    """
+    rows = [PendingGrant(benefit_id=g.benefit_id, member_id=g.member_id, source=g.source, source_ref=g.source_ref) for g in grants]
+    for row in rows:
+        if row.source not in GrantSource.values or not row.source_ref:
+            raise ApplicationError("invalid_source", _("A deferred grant needs a known source and a source reference."))
+    if not rows:
+        return
+    PendingGrant.objects.bulk_create(rows, ignore_conflicts=True)
+    enqueue_on_commit(PENDING_GRANTS_TASK)
+
+
+@dataclass
+class PendingIssue:
+    handled: int = 0  # pending rows taken (and removed)
+    issued: int = 0
+
+
+@transaction.atomic
+def grants_pending_issue(*, limit: int = 500) -> PendingIssue:
+    """Issue up to ``limit`` pending grants, oldest first, and remove them: one transaction.
+
+    Rows another worker is issuing are skipped (SKIP LOCKED). Each (benefit, source, source_ref) goes through
+    ``grants_issue_bulk`` (benefit locked first, duplicates by source_ref skipped, so a re-run issues nothing twice);
+    a benefit that can no longer be granted (paused, ended) is logged and its pending rows dropped, as a refused
+    grant never stops the reward it came with.
+    """
+    pending = list(PendingGrant.objects.select_for_update(skip_locked=True).order_by("pk")[:limit])
+    result = PendingIssue(handled=len(pending))
+    groups: dict[tuple[int, str, str], list[int]] = {}
+    for row in pending:
+        groups.setdefault((row.benefit_id, row.source, row.source_ref), []).append(row.member_id)
+    benefits = Benefit.objects.in_bulk({benefit_id for benefit_id, _source, _ref in groups})
+    for (benefit_id, source, source_ref), member_ids in sorted(groups.items()):
+        try:
+            part = grants_issue_bulk(benefit=benefits[benefit_id], member_ids=member_ids, source=source, source_ref=source_ref)
+        except ApplicationError as refusal:
+            logger.warning("pending grant of benefit %s for %s dropped: %s", benefit_id, source_ref, refusal)
+            continue
+        result.issued += part.issued
+    PendingGrant.objects.filter(pk__in=[row.pk for row in pending]).delete()
+    return result
 
 
 # Redemption, revocation, expiry -----------------------------------------------------------------

@@ -13,14 +13,22 @@ Two kinds of listener:
   reaction (an ``ApplicationError``) writes nothing of its own and neither loses the stored event nor stops the others.
 - **Batch handlers** get every newly stored event of one store at once — a batch of up to a thousand from the ingest
   API, or one event our own services announced — so that work over many events (earning rules, task progress) is done
-  set-based per batch rather than one query per event. They run after the per-event handlers, in the same transaction.
+  set-based per batch rather than one query per event. They run before the per-event handlers, in the same
+  transaction, in two steps: each decides under the locks of its own rows and may return a *payer*; once every batch
+  handler has decided, the payers run (members, points accounts). So one store takes its locks in one order —
+  velocity scopes (guards) → task progress → rule → cap counters → member → points account — and never a benefit:
+  grants are left pending for a worker (``apps.benefits.services.grants_defer``).
+- **Batch guards** run before a batch is stored, with what is about to be stored (``activity_batch``), and take the
+  locks that must come first in the store's transaction (abuse control's velocity scopes).
 
 ``activities_stored(...)`` runs both kinds for a list of newly stored events and returns the points each event earned.
 """
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -55,14 +63,44 @@ class StoredActivity:
     properties: dict[str, Any] = field(default_factory=dict)
     device_id: str = ""
     client_ip: str | None = None
+    # False for events recorded without their rewards (members migrated by an import): reactions that pay skip them.
+    rewarded: bool = True
+
+
+@dataclass(frozen=True)
+class AnnouncedActivity:
+    """One of our own events, stored at once with others by ``activities_announce``."""
+
+    member_id: int
+    kind: str
+    event_id: str
+    occurred_at: datetime
+    channel: str = ""
 
 
 # A handler returns the points the event earned the member (None or 0 when it earned none).
 ActivityHandler = Callable[[StoredActivity], int | None]
 HANDLERS: defaultdict[str, list[ActivityHandler]] = defaultdict(list)
-# A batch handler returns the points it awarded, by the event's ``pk`` (events that earned nothing may be left out).
-ActivityBatchHandler = Callable[[Sequence[StoredActivity]], Mapping[int, int]]
+# A batch handler returns the points it awarded, by the event's ``pk`` (events that earned nothing may be left out), or
+# a payer that pays what it decided and returns those points once every batch handler has taken its own locks.
+ActivityPayer = Callable[[], Mapping[int, int]]
+ActivityBatchHandler = Callable[[Sequence[StoredActivity]], Mapping[int, int] | ActivityPayer]
 BATCH_HANDLERS: list[ActivityBatchHandler] = []
+
+
+@dataclass(frozen=True)
+class IncomingActivity:
+    """An event about to be stored, as a batch guard sees it."""
+
+    member_id: int
+    kind: str
+    device_id: str = ""
+    client_ip: str | None = None
+
+
+ActivityBatchGuard = Callable[[Sequence[IncomingActivity]], None]
+BATCH_GUARDS: list[ActivityBatchGuard] = []
+_BATCH_MEMO: ContextVar[dict[str, Any] | None] = ContextVar("activity_batch_memo", default=None)
 
 
 def register_activity_recorder(recorder: Recorder) -> None:
@@ -82,6 +120,51 @@ def register_activity_batch_handler(handler: ActivityBatchHandler) -> None:
         BATCH_HANDLERS.append(handler)
 
 
+ActivityBatchRecorder = Callable[[Sequence[AnnouncedActivity], bool], int]
+BATCH_RECORDERS: list[ActivityBatchRecorder] = []
+
+
+def register_activity_batch_recorder(recorder: ActivityBatchRecorder) -> None:
+    if recorder not in BATCH_RECORDERS:
+        BATCH_RECORDERS.append(recorder)
+
+
+def activities_announce(*, events: Sequence[AnnouncedActivity], rewards: bool) -> int:
+    """Store many of our own events now, in the caller's transaction, set-based (one insert per thousand events), and run
+    their reactions; the events newly stored (an event id already stored is skipped, so a re-run announces nothing).
+
+    For a caller that writes many members at once (the import). With ``rewards`` False the events are stored and every
+    reaction sees them but those that pay (earning rules, tasks), which skip events not ``rewarded``.
+    """
+    if not events:
+        return 0
+    return sum(recorder(events, rewards) for recorder in BATCH_RECORDERS)
+
+
+def register_activity_batch_guard(guard: ActivityBatchGuard) -> None:
+    """Run ``guard`` before every batch is stored, in the storing transaction (abuse control's velocity locks)."""
+    if guard not in BATCH_GUARDS:
+        BATCH_GUARDS.append(guard)
+
+
+@contextmanager
+def activity_batch(incoming: Sequence[IncomingActivity]) -> Iterator[None]:
+    """Around storing one batch and running its reactions, inside the storing transaction: the guards first, and a
+    memo (``batch_memo``) that lets a reaction read per-batch configuration once however many steps need it."""
+    token = _BATCH_MEMO.set({})
+    try:
+        for guard in BATCH_GUARDS:
+            guard(incoming)
+        yield
+    finally:
+        _BATCH_MEMO.reset(token)
+
+
+def batch_memo() -> dict[str, Any] | None:
+    """The current batch's memo, None outside ``activity_batch``."""
+    return _BATCH_MEMO.get()
+
+
 def has_activity_handlers(kind: str) -> bool:
     return bool(HANDLERS.get(kind)) or bool(BATCH_HANDLERS)
 
@@ -99,21 +182,40 @@ def activity_stored(event: StoredActivity) -> int:
 
 
 def activities_stored(events: Sequence[StoredActivity]) -> dict[int, int]:
-    """Run the per-event handlers, then the batch handlers, for newly stored events; the points earned by event ``pk``.
+    """Run the batch handlers, their payers, then the per-event handlers, for newly stored events; the points earned
+    by event ``pk``.
 
-    A batch handler runs in one savepoint: a refusal (``ApplicationError``) undoes only that handler's writes for the
-    whole batch, so it must refuse only what is wrong with the batch as a whole and settle per-event problems itself.
+    Batch handlers first, so their own rows (task progress, rule budgets, cap counters) are locked before any member
+    or points account, as the product's lock order says; a per-event handler (purchase earning) locks a member's
+    account and nothing after it. A batch handler's decision runs in one savepoint: a refusal (``ApplicationError``)
+    undoes only that handler's writes for the whole batch, so it must refuse only what is wrong with the batch as a
+    whole and settle per-event problems itself. A payer is not in a savepoint of its own: it pays what its handler
+    already recorded, so a refusal there fails the whole store rather than leave a decision unpaid.
     """
-    earned = {event.pk: activity_stored(event) for event in events}
+    earned: dict[int, int] = {event.pk: 0 for event in events}
     if not events:
         return earned
+
+    def add(points_by_event: Mapping[int, int]) -> None:
+        for pk, points in points_by_event.items():
+            earned[pk] = earned.get(pk, 0) + (points or 0)
+
+    payers: list[ActivityPayer] = []
     for handler in BATCH_HANDLERS:
         try:
             with transaction.atomic():
-                for pk, points in handler(events).items():
-                    earned[pk] = earned.get(pk, 0) + (points or 0)
+                outcome = handler(events)
         except ApplicationError as exc:
             logger.warning("%s of a batch of %d events changed nothing: %s", handler.__qualname__, len(events), exc)
+            continue
+        if callable(outcome):
+            payers.append(outcome)
+        else:
+            add(outcome)
+    for payer in payers:
+        add(payer())
+    for event in events:
+        earned[event.pk] += activity_stored(event)
     return earned
 
 

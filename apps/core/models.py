@@ -51,6 +51,7 @@ class ApiScope(models.TextChoices):
     IDENTITIES_WRITE = "identities:write", _("Read and set members' WeChat, WeCom and push identities and mini-program subscriptions")
     WEBHOOKS_MANAGE = "webhooks:manage", _("Register and manage its own webhook endpoints, read their deliveries and replay them")
     LEADS_WRITE = "leads:write", _("Send leads (prospects' enquiries)")
+    RULES_MANAGE = "rules:manage", _("Manage earning rules: create, change, switch on and off, simulate, explain awards")
 
 
 def hash_secret(raw: str) -> str:

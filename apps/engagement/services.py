@@ -2,13 +2,14 @@
 task progress and pays a completed task's reward exactly once per member per window.
 
 Rewards go through the other apps' services: points and growth value through the members ledger
-(``points_credit_many``, ``growth_add``), benefits and badges through ``grants_issue_bulk`` with the task and window
-as the grant's source reference, so a badge is a grant like any other.
+(``points_credit_many``, ``growth_add``), benefits and badges left pending (``grants_defer``) and issued by a worker
+through ``grants_issue_bulk``, with the task and window as the grant's source reference, so a badge is a grant like any
+other.
 """
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -19,7 +20,6 @@ from django.utils.translation import gettext_noop
 
 from apps.analytics.models import ActivityChannel, ActivityKind
 from apps.benefits import services as benefit_services
-from apps.benefits.locks import lock_benefit
 from apps.benefits.models import STATUS_MARK_KINDS, GrantSource
 from apps.campaigns.selectors import segment_members
 from apps.core import reasons
@@ -179,14 +179,23 @@ def _reached(progress: TaskProgress, task: Task) -> bool:
 
 @transaction.atomic
 def task_progress_record(events: Sequence[StoredActivity]) -> Mapping[int, int]:
+    """Move progress for ``events`` and pay the completions at once; the reward points by event (outside an activity
+    store, where ``task_progress_decide`` and its payer run in two steps)."""
+    outcome = task_progress_decide(events)
+    return outcome() if callable(outcome) else outcome
+
+
+@transaction.atomic
+def task_progress_decide(events: Sequence[StoredActivity]) -> Mapping[int, int] | Callable[[], dict[int, int]]:
     """The activity batch handler: move every active task's progress for a batch of newly stored events, set-based, and
     pay each task completed by it — exactly once per member per window, however batches race.
 
     Queries per batch, whatever its size: the active tasks of the batch's kinds, the members' tier and status (and one
     per task limited to a segment), one insert of missing progress rows, one locking read of them, one update; then,
-    only when something was completed, one insert of the completions and the rewards. Returns the reward points by the
-    event that completed the task.
+    only when something was completed, one insert of the completions and one of the pending grants. Returns the payer
+    of the reward points and growth value (the points by the event that completed the task).
     """
+    events = [event for event in events if event.rewarded]  # recorded without rewards (a migration import): no progress
     kinds = {event.kind for event in events}
     tasks = list(
         Task.objects.filter(status=TaskStatus.ACTIVE, activity_kind__in=kinds)
@@ -227,9 +236,10 @@ def task_progress_record(events: Sequence[StoredActivity]) -> Mapping[int, int]:
     return _pay(completed, now=now) if completed else {}
 
 
-def _pay(completed: list[tuple[Task, TaskProgress, int]], *, now: datetime) -> dict[int, int]:
-    """Record the completions and pay their rewards, taking locks in the product's order: benefits, then members (and
-    their points accounts, through the ledger)."""
+def _pay(completed: list[tuple[Task, TaskProgress, int]], *, now: datetime) -> Callable[[], dict[int, int]]:
+    """Record the completions and leave their benefits and badges pending for a worker (``grants_defer``: the ingest
+    may hold points accounts, which come after a benefit in the lock order); return the payer of the growth value
+    and points, which ``apps.core.activity`` runs once every batch handler has locked its own rows."""
     TaskCompletion.objects.bulk_create(
         [
             TaskCompletion(
@@ -245,36 +255,39 @@ def _pay(completed: list[tuple[Task, TaskProgress, int]], *, now: datetime) -> d
             for task, progress, _event_pk in completed
         ]
     )
-    for benefit_id in sorted({pk for task, _p, _e in completed for pk in (task.reward_benefit_id, task.reward_badge_id) if pk}):
-        lock_benefit(benefit_id=benefit_id)
-    members = {member.pk: member for member in lock_members(member_ids=[progress.member_id for _t, progress, _e in completed])}
-    earned: dict[int, int] = {}
-    credits = []
-    grants: dict[tuple[int, str], list[int]] = defaultdict(list)
-    for task, progress, event_pk in sorted(completed, key=lambda item: (item[1].member_id, item[0].pk)):
-        source_ref = f"task:{task.pk}:{progress.window_start.isoformat()}"
-        reason = Reason("task_completed", {"title": translated_param(task, "title")})
-        if task.reward_growth:
-            member_services.growth_add(member=members[progress.member_id], amount=task.reward_growth, reason=reason, source_ref=source_ref)
-        if task.reward_points:
-            credits.append(
-                member_services.PointsCredit(member_id=progress.member_id, amount=task.reward_points, reason=reason, source_ref=source_ref)
+    ordered = sorted(completed, key=lambda item: (item[1].member_id, item[0].pk))
+    benefit_services.grants_defer(
+        grants=[
+            benefit_services.DeferredGrant(
+                benefit_id=benefit_id,
+                member_id=progress.member_id,
+                source=GrantSource.TASK,
+                source_ref=f"task:{task.pk}:{progress.window_start.isoformat()}",
             )
-            earned[event_pk] = earned.get(event_pk, 0) + task.reward_points
-        for benefit_id in (task.reward_benefit_id, task.reward_badge_id):
-            if benefit_id:
-                grants[(benefit_id, source_ref)].append(progress.member_id)
-    if credits:
-        member_services.points_credit_many(credits=credits, skip_inactive=True, now=now)
-    benefits = {task.reward_benefit_id: task.reward_benefit for task, _p, _e in completed if task.reward_benefit_id}
-    benefits |= {task.reward_badge_id: task.reward_badge for task, _p, _e in completed if task.reward_badge_id}
-    for (benefit_id, source_ref), member_ids in sorted(grants.items()):
-        try:
-            with transaction.atomic():
-                benefit_services.grants_issue_bulk(
-                    benefit=benefits[benefit_id], member_ids=member_ids, source=GrantSource.TASK, source_ref=source_ref
+            for task, progress, _event_pk in ordered
+            for benefit_id in (task.reward_benefit_id, task.reward_badge_id)
+            if benefit_id
+        ]
+    )
+
+    def pay() -> dict[int, int]:
+        members = {member.pk: member for member in lock_members(member_ids=[progress.member_id for _t, progress, _e in completed])}
+        earned: dict[int, int] = {}
+        credits = []
+        for task, progress, event_pk in ordered:
+            source_ref = f"task:{task.pk}:{progress.window_start.isoformat()}"
+            reason = Reason("task_completed", {"title": translated_param(task, "title")})
+            if task.reward_growth:
+                member = members[progress.member_id]
+                member_services.growth_add(member=member, amount=task.reward_growth, reason=reason, source_ref=source_ref)
+            if task.reward_points:
+                credit = member_services.PointsCredit(
+                    member_id=progress.member_id, amount=task.reward_points, reason=reason, source_ref=source_ref
                 )
-        except ApplicationError as refusal:
-            # A paused or closed benefit keeps its grant back; the completion and the other rewards stand.
-            logger.warning("task reward %s not granted for %s: %s", benefit_id, source_ref, refusal)
-    return earned
+                credits.append(credit)
+                earned[event_pk] = earned.get(event_pk, 0) + task.reward_points
+        if credits:
+            member_services.points_credit_many(credits=credits, skip_inactive=True, now=now)
+        return earned
+
+    return pay

@@ -38,6 +38,19 @@ class UploadForm(forms.Form):
         label=_("Customer file"), help_text=_("CSV (UTF-8 or GBK, any delimiter) or Excel .xlsx, headers in English or Chinese.")
     )
     all_or_nothing = forms.BooleanField(label=_("All or nothing"), required=False, help_text=_("Import nothing if any row is invalid."))
+    welcome_rewards = forms.TypedChoiceField(
+        label=_("Who are these members?"),
+        choices=[
+            ("", _("Members migrated from another system: record their enrolment, do not reward it")),
+            ("1", _("New enrolments: welcome rewards apply")),
+        ],
+        coerce=bool,
+        empty_value=False,
+        required=False,
+        initial="",
+        widget=forms.RadioSelect,
+        help_text=_("Every member the file creates is recorded as enrolled on their enrolment date; only new enrolments are rewarded."),
+    )
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -109,7 +122,10 @@ class ImportJobAdmin(ModelAdmin):
 
     def _upload(self, request: HttpRequest, form: UploadForm) -> HttpResponse:
         job = services.import_job_create(
-            upload=form.cleaned_data["file"], all_or_nothing=form.cleaned_data["all_or_nothing"], actor=request.user
+            upload=form.cleaned_data["file"],
+            all_or_nothing=form.cleaned_data["all_or_nothing"],
+            welcome_rewards=form.cleaned_data["welcome_rewards"],
+            actor=request.user,
         )
         if services.import_job_in_background(job=job):
             services.import_job_queue(job=job)

@@ -18,6 +18,8 @@ class ImportJob(models.Model):
     file = models.FileField(_("file"), upload_to="imports/")
     original_name = models.CharField(_("file name"), max_length=255)
     all_or_nothing = models.BooleanField(_("all or nothing"), default=False)
+    # The members the file creates are announced as enrolled either way; only new enrolments earn welcome rewards.
+    welcome_rewards = models.BooleanField(_("welcome rewards apply"), default=False)
     status = models.CharField(_("status"), max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED, db_index=True)
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows done"), default=0)

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.activity import AnnouncedActivity, activities_announce
 from apps.core.errors import ApplicationError
 from apps.core.models import User
 from apps.core.queueing import enqueue_on_commit
@@ -82,8 +83,14 @@ def import_file(
     start_after_row: int = 0,
     chunk_size: int | None = None,
     on_chunk: Callable[[ImportSummary, int], None] | None = None,
+    welcome_rewards: bool = False,
 ) -> ImportSummary:
     """Import what is valid and report what is not (row, column, reason).
+
+    Every member created is announced as enrolled on their enrolment date (the file's, else today), in the chunk's
+    transaction with one insert per chunk: with ``welcome_rewards`` as a new enrolment that earning rules and tasks
+    reward, otherwise recorded for the timeline, journey stage and lifecycle but not rewarded (members migrated from
+    another system, who were welcomed there). A member that already exists is not announced again.
 
     With ``all_or_nothing`` a first pass validates the whole file and nothing is written if any row is
     invalid. Each chunk commits on its own together with ``on_chunk`` (the job's progress), so a killed
@@ -102,6 +109,8 @@ def import_file(
     def flush(last_row: int) -> None:
         with transaction.atomic():
             result = members_bulk_upsert(records=chunk)
+            if not dry_run:
+                announce_enrolments(joined=result.joined, rewards=welcome_rewards)
             summary.created += result.created
             summary.updated += result.updated
             summary.unchanged += result.unchanged
@@ -142,6 +151,18 @@ def import_file(
     return summary
 
 
+def announce_enrolments(*, joined: list[tuple[int, datetime]], rewards: bool) -> int:
+    """Announce members created by an import as enrolled, set-based; the event ids are member_enrol's, so a member is
+    announced once whatever path enrolled them."""
+    return activities_announce(
+        events=[
+            AnnouncedActivity(member_id=member_id, kind="enrolment", event_id=f"enrolment:{member_id}", occurred_at=at, channel="import")
+            for member_id, at in joined
+        ],
+        rewards=rewards,
+    )
+
+
 def unknown_column_reason() -> str:
     return _("unknown column: its values are not imported")
 
@@ -162,7 +183,7 @@ def error_report_csv(errors: list[RowError], *, path: Path) -> bytes:
 # Jobs -------------------------------------------------------------------------------------------
 
 
-def import_job_create(*, upload: UploadedFile, all_or_nothing: bool, actor: User | None) -> ImportJob:
+def import_job_create(*, upload: UploadedFile, all_or_nothing: bool, actor: User | None, welcome_rewards: bool = False) -> ImportJob:
     """Check and store the file, reading no more than the background threshold of rows.
 
     ``total_rows`` is exact for a file small enough to preview; a larger file shows threshold + 1 until its background job
@@ -170,7 +191,13 @@ def import_job_create(*, upload: UploadedFile, all_or_nothing: bool, actor: User
     and no stored upload.
     """
     xlsx_upload_check(upload, name=upload.name)
-    job = ImportJob(original_name=upload.name[:255], all_or_nothing=all_or_nothing, created_by=actor, status=ImportStatus.PREVIEWED)
+    job = ImportJob(
+        original_name=upload.name[:255],
+        all_or_nothing=all_or_nothing,
+        welcome_rewards=welcome_rewards,
+        created_by=actor,
+        status=ImportStatus.PREVIEWED,
+    )
     job.file.save(upload.name, upload, save=False)
     try:
         job.total_rows = count_rows(Path(job.file.path), limit=background_threshold_rows())
@@ -312,6 +339,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
             all_or_nothing=job.all_or_nothing,
             start_after_row=job.processed_rows + 1 if job.processed_rows else 0,
             on_chunk=progress,
+            welcome_rewards=job.welcome_rewards,
         )
     except Exception as exc:
         ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now())

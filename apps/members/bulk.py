@@ -56,6 +56,7 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
     conflicts: list[tuple[int, str, str]] = field(default_factory=list)
+    joined: list[tuple[int, datetime]] = field(default_factory=list)  # the members created, with their enrolment date
 
 
 def _joined(record: MemberRecord, now: datetime) -> datetime:
@@ -116,7 +117,7 @@ def members_bulk_upsert(
                 member.updated_at = now
             bulk_update_with_history(list(to_update.values()), Member, [*UPDATABLE, "phone", "external_id", "updated_at"], batch_size=1000)
         if to_create:
-            _create(to_create, source_channel, now)
+            result.joined = _create(to_create, source_channel, now)
             result.created = len(to_create)
     return result
 
@@ -153,7 +154,7 @@ def _apply(member: Member, record: MemberRecord) -> bool:
     return changed
 
 
-def _create(records: list[MemberRecord], source_channel: str, now: datetime) -> None:
+def _create(records: list[MemberRecord], source_channel: str, now: datetime) -> list[tuple[int, datetime]]:
     default_tier_id = lowest_tier().pk
     member_ids = allocate_ids(Member, len(records))
     members = [
@@ -203,3 +204,4 @@ def _create(records: list[MemberRecord], source_channel: str, now: datetime) -> 
         ],
         now=now,
     )
+    return [(m["id"], m["joined_at"]) for m in members]

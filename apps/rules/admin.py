@@ -9,8 +9,10 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action
 
@@ -20,8 +22,10 @@ from apps.core.admin_actions import AdminAction, AdminActionsMixin
 from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
 from apps.core.errors import ApplicationError
 from apps.core.service_admin import ServiceFormAdmin
+from apps.members.admin import register_member_page_section
 from apps.members.models import Member
 from apps.rules import selectors, services
+from apps.rules.customer_profile import held_awards_summary
 from apps.rules.models import AwardStatus, EarningRule, RuleAward, RuleStatus, RuleTierMultiplier
 
 
@@ -340,3 +344,13 @@ class RuleAwardAdmin(HistoryAdmin, ModelAdmin):
     @action(description=_("Reject the selected held awards"), permissions=["decide"])
     def reject_selected(self, request: HttpRequest, queryset: QuerySet[RuleAward]) -> HttpResponse | None:
         return self._decide(request, queryset, release=False)
+
+
+def member_held_awards_section(member: Member) -> SafeString:
+    """The member page's review section: the same list as the customer profile's (one summary, one template)."""
+    return render_to_string("admin/rules/profile_held_awards.html", {"value": held_awards_summary(member)})
+
+
+register_member_page_section(
+    name="held_awards", title=_("Awards held for review"), permission="rules.view_ruleaward", render=member_held_awards_section
+)

@@ -8,13 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.analytics.models import ActivityEvent
 from apps.core.activity import StoredActivity
+from apps.core.errors import ApplicationError
 from apps.members.models import Member, MemberStatus
 from apps.rules.evaluation import CapState, Counter, RuleSpec, activity_check, award_amounts, counter_keys, member_check
 from apps.rules.models import AwardStatus, EarningRule, RuleAward, RuleCounter, RuleStatus
@@ -158,6 +159,9 @@ def rule_simulate(*, rule: EarningRule, days: int = SIMULATION_DAYS, now: dateti
     return result
 
 
+VERDICT_OUTCOMES = ["paid", "held", "released", "rejected", "would_pay", "not_applied"]
+
+
 @dataclass(frozen=True)
 class Verdict:
     rule_id: int
@@ -281,3 +285,32 @@ def rules_metrics(*, months: int = 6, now: datetime | None = None) -> dict[str, 
         "cost": sum((r["cost"] for r in rules), Decimal("0.00")),
     }
     return {"since": since, "rules": rules, "months": months_rows, "totals": totals, "point_value": value}
+
+
+def rules_list(*, status: str = "", kind: str = "") -> QuerySet[EarningRule]:
+    """The rules, newest first, optionally of one status and kind, with what their answers show."""
+    rules = EarningRule.objects.prefetch_related("tiers", "tags", "multipliers").order_by("-pk")
+    if status:
+        rules = rules.filter(status=status)
+    if kind:
+        rules = rules.filter(kind=kind)
+    return rules
+
+
+def rule_get(*, pk: int) -> EarningRule:
+    rule = rules_list().filter(pk=pk).first()
+    if rule is None:
+        raise ApplicationError("not_found", _("No such earning rule."), http_status=404)
+    return rule
+
+
+def member_activity_get(*, member_id: int, activity_id: int) -> tuple[Member, ActivityEvent]:
+    """A member and one of their stored activities, for "why did (or didn't) this member earn"; a mismatch is refused
+    naming the field, so no caller learns of another member's activity."""
+    member = Member.objects.filter(pk=member_id).first()
+    if member is None:
+        raise ApplicationError("not_found", _("No such member."), fields={"member": member_id}, http_status=404)
+    activity = ActivityEvent.objects.filter(pk=activity_id, member_id=member.pk).first()
+    if activity is None:
+        raise ApplicationError("not_found", _("The member has no such activity."), fields={"activity": activity_id}, http_status=404)
+    return member, activity

@@ -13,14 +13,15 @@ How a batch is paid (``rules_apply``), set-based, in the product's lock order:
    every counter created and locked), each budget with one update under its rule's lock;
 4. ``apps.core.awards.awards_screen`` marks awards to hold for review; every award is stored (unique per rule and
    activity, so a re-delivered activity never pays twice);
-5. the paid ones through the benefits' services and the ledger's set-based paths (``growth_add_many``,
+5. the paid ones, by the payer ``apps.core.activity`` runs once every batch handler has locked its own rows: benefits
+   left pending for a worker (``grants_defer``), then the ledger's set-based paths (``growth_add_many``,
    ``points_credit_many``), each ledger row and growth entry naming the rule and the activity.
 """
 
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -33,8 +34,8 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from apps.analytics.models import ActivityChannel, ActivityEvent, ActivityKind, RegisteredActivityKind
-from apps.benefits.models import Benefit, GrantSource
-from apps.benefits.services import grant_issue
+from apps.benefits.models import GrantSource
+from apps.benefits.services import DeferredGrant, grants_defer
 from apps.campaigns.models import Segment
 from apps.campaigns.selectors import segment_members
 from apps.core.activity import StoredActivity
@@ -415,21 +416,16 @@ class _Payment:
 
 
 def _pay(payments: Sequence[_Payment], *, client: ApiClient | None, skip_inactive: bool) -> None:
-    """Grants first (benefit before member), then growth value (members), then points (accounts): the lock order."""
-    for payment in payments:
-        if payment.benefit_id is None:
-            continue
-        try:
-            with transaction.atomic():
-                grant_issue(
-                    benefit=Benefit(pk=payment.benefit_id),
-                    member=Member(pk=payment.member_id),
-                    source=GrantSource.EARNING_RULE,
-                    source_ref=payment.source_ref,
-                    client=client,
-                )
-        except ApplicationError as refusal:  # out of stock, over a per-member limit: the points still pay
-            logger.info("rule %s gave no benefit for activity %s: %s", payment.rule_id, payment.activity_id, refusal)
+    """Benefits left pending for a worker (no benefit is locked here: the ingest may already hold points accounts),
+    then growth value (members), then points (accounts), in the lock order. A grant the worker cannot make (out of
+    stock, over a per-member limit) is logged there; the points still pay."""
+    grants_defer(
+        grants=[
+            DeferredGrant(benefit_id=p.benefit_id, member_id=p.member_id, source=GrantSource.EARNING_RULE, source_ref=p.source_ref)
+            for p in payments
+            if p.benefit_id is not None
+        ]
+    )
     reasons: dict[int, Reason] = {}
     for payment in payments:
         reasons.setdefault(payment.rule_id, Reason("earning_rule", {"rule": payment.rule_name}))
@@ -449,8 +445,11 @@ def _pay(payments: Sequence[_Payment], *, client: ApiClient | None, skip_inactiv
         points_credit_many(credits=points, skip_inactive=skip_inactive, client=client)
 
 
-def rules_apply(events: Sequence[StoredActivity]) -> dict[int, int]:
-    """The batch handler: award what the active rules say for newly stored events; the points paid by event ``pk``."""
+def rules_apply(events: Sequence[StoredActivity]) -> dict[int, int] | Callable[[], dict[int, int]]:
+    """The batch handler: decide what the active rules award for newly stored events (rules, counters and awards
+    written under their locks) and return the payer that pays it — the points paid by event ``pk``. Events recorded
+    without their rewards (``rewarded`` False: members migrated by an import) earn nothing."""
+    events = [event for event in events if event.rewarded]
     specs_by_kind = active_rules({event.kind for event in events})
     if not specs_by_kind:
         return {}
@@ -495,15 +494,23 @@ def rules_apply(events: Sequence[StoredActivity]) -> dict[int, int]:
         ],
     )
     paid = [c for index, c in enumerate(decided) if index not in held]
-    _pay(
-        [_Payment(c.spec.id, c.spec.name, c.activity.pk, c.activity.member_id, c.points, c.growth, c.spec.benefit_id) for c in paid],
-        client=next((event.client for event in events if event.client is not None), None),
-        skip_inactive=True,
-    )
-    earned: dict[int, int] = defaultdict(int)
-    for c in paid:
-        earned[c.activity.pk] += c.points
-    return dict(earned)
+    if not paid:
+        return {}
+    client = next((event.client for event in events if event.client is not None), None)
+
+    def pay() -> dict[int, int]:
+        # Run by apps.core.activity once every batch handler has locked its own rows: members and accounts come last.
+        _pay(
+            [_Payment(c.spec.id, c.spec.name, c.activity.pk, c.activity.member_id, c.points, c.growth, c.spec.benefit_id) for c in paid],
+            client=client,
+            skip_inactive=True,
+        )
+        earned: dict[int, int] = defaultdict(int)
+        for c in paid:
+            earned[c.activity.pk] += c.points
+        return dict(earned)
+
+    return pay
 
 
 # Held awards -------------------------------------------------------------------------------------

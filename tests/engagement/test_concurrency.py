@@ -6,6 +6,7 @@ import pytest
 from django.db import connection, connections, transaction
 
 from apps.benefits.models import Grant
+from apps.benefits.services import grants_pending_issue
 from apps.engagement import services
 from apps.engagement.models import TaskCompletion, TaskGoal, TaskProgress
 from apps.members.models import PointsAccount
@@ -31,6 +32,7 @@ def test_racing_batches_complete_a_task_once():
     assert TaskCompletion.objects.filter(task=task, member=member).count() == 1
     assert TaskProgress.objects.get(task=task, member=member).value == 2 * THREADS
     assert PointsAccount.objects.get(member=member).balance == 100
+    assert grants_pending_issue().issued == 1
     assert Grant.objects.filter(member=member, benefit=badge).count() == 1
     assert_books_balance(member)
 

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.analytics.services import activity_record
+from apps.benefits import services as benefit_services
 from apps.benefits.models import PERMANENT_UNTIL, Grant, GrantSource
 from apps.campaigns.models import Segment
 from apps.core.errors import ApplicationError
@@ -36,6 +37,7 @@ def test_count_goal_completes_on_the_nth_activity_and_pays_every_reward_once():
     assert services.task_progress_record([third, activity(member, kind="sign_in")]) == {third.pk: 200}
     assert balance(member) == 200
     assert GrowthEntry.objects.get(member=member).amount == 50
+    assert benefit_services.grants_pending_issue().issued == 2
     grants = Grant.objects.filter(member=member, source=GrantSource.TASK)
     assert {g.benefit_id for g in grants} == {coupon.pk, badge.pk}
     assert grants.get(benefit=badge).valid_until == PERMANENT_UNTIL
@@ -133,6 +135,7 @@ def test_a_paused_reward_benefit_keeps_its_grant_back_but_the_rest_is_paid():
     TaskFactory(target=1, reward_points=40, reward_benefit=coupon)
     member = MemberFactory()
     services.task_progress_record([activity(member)])
+    assert benefit_services.grants_pending_issue().handled == 1
     assert balance(member) == 40 and TaskCompletion.objects.count() == 1 and not Grant.objects.exists()
 
 

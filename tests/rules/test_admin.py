@@ -4,6 +4,8 @@ refusals as form errors, explain, metrics, and the review queue's bulk release a
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.analytics.models import ActivityEvent
@@ -158,3 +160,23 @@ def test_bulk_reject_needs_a_note_and_the_permission(client, staff, held_awards)
     assert sum(PointsAccount.objects.filter(member__in=held_awards).values_list("balance", flat=True)) == 0
     filtered = client.get("/admin/rules/ruleaward/?reason=velocity%3A+3+in+1+minute")
     assert filtered.status_code == 200 and filtered.context["cl"].result_count == 2
+
+
+def test_held_awards_show_on_the_member_page_to_who_may_see_awards(client, staff, held_awards):
+    member = held_awards[0]
+    rule = EarningRule.objects.get()
+    page = reverse("admin:members_member_change", args=[member.pk])
+    client.force_login(staff(CUSTOMER_SERVICE))
+    content = client.get(page).content.decode()
+    assert "Awards held for review" in content and rule.name in content and "velocity: 3 in 1 minute" in content
+    reader = staff()
+    reader.user_permissions.add(Permission.objects.get(codename="view_member", content_type__app_label="members"))
+    client.force_login(reader)  # may see the member, not rule awards
+    content = client.get(page).content.decode()
+    assert "Awards held for review" not in content and rule.name not in content
+
+
+def test_the_member_page_says_when_nothing_is_held(client, staff):
+    client.force_login(staff(OPERATIONS_MANAGER))
+    content = client.get(reverse("admin:members_member_change", args=[MemberFactory().pk])).content.decode()
+    assert "No award is held for review." in content

@@ -1,15 +1,22 @@
-"""Real threads against PostgreSQL: two batches racing for one member's capped rule pay exactly the cap."""
+"""Real threads against PostgreSQL: two batches racing for one member's capped rule pay exactly the cap; an ingest
+beside a campaign chunk on the same member and benefit never deadlocks."""
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from apps.benefits.models import Benefit, Grant, GrantSource
+from apps.benefits.services import grants_pending_issue
+from apps.campaigns import services as campaign_services
 from apps.members.models import PointsAccount, PointsEntry
 from apps.rules.models import EarningRule, RuleAward, RuleCounter
+from tests.benefits.factories import BenefitFactory
+from tests.campaigns.factories import CampaignFactory, SegmentFactory
 from tests.core.factories import ApiClientFactory
 from tests.members.factories import MemberFactory
-from tests.members.test_concurrency import run_at_once
+from tests.members.test_concurrency import assert_books_balance, run_at_once
 from tests.rules.factories import EarningRuleFactory, event, ingest
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
@@ -46,3 +53,47 @@ def test_many_batches_racing_for_a_budget_never_overspend():
     assert sum(points * n for points, n in outcomes.items()) == 50
     assert EarningRule.objects.get(pk=rule.pk).budget_used == 50
     assert sum(PointsAccount.objects.filter(member__in=members).values_list("balance", flat=True)) == 50
+
+
+ROUNDS = 6
+EVERYONE = {"op": "and", "conditions": [{"field": "status", "value": ["active"]}]}
+
+
+def test_an_ingest_beside_a_campaign_chunk_on_the_same_member_and_benefit_never_deadlocks():
+    """The ingest's purchase locks the member's account and its rule grants the benefit; the campaign chunk locks the
+    benefit, then the account. The ingest leaves its grant pending, so the two only ever wait in one direction."""
+    benefit = BenefitFactory()
+    rule = EarningRuleFactory(kind="test_drive_booked", points=20, benefit=benefit)
+    member = MemberFactory()
+    client = ApiClientFactory()
+    at = timezone.now() - timedelta(minutes=5)
+    for round_ in range(ROUNDS):
+        run = campaign_services.campaign_launch(
+            campaign=CampaignFactory(benefit=benefit, points_amount=5, applies_frequency_cap=False, segment=SegmentFactory(rules=EVERYONE))
+        )
+
+        def work(index: int, run_id: int = run.pk, round_: int = round_) -> str:
+            try:
+                if index == 0:
+                    answer = ingest(
+                        client,
+                        event(member, kind="purchase", at=at, amount="10.00", event_id=f"p{round_}"),
+                        event(member, kind="test_drive_booked", at=at, event_id=f"t{round_}"),
+                    )
+                    return "ingested" if answer["created"] == 2 else f"created {answer['created']}"
+                campaign_services.campaign_run_execute(run_id=run_id, chunk_size=10)
+                return "ran"
+            except Exception as exc:  # a deadlock (40P01) would surface here, and fail the assertion below
+                return f"{type(exc).__name__}: {exc}"
+
+        assert run_at_once(work, threads=2) == Counter({"ingested": 1, "ran": 1})
+    assert grants_pending_issue().issued == ROUNDS
+    grants = Grant.objects.filter(benefit=benefit, member=member)
+    assert grants.filter(source=GrantSource.CAMPAIGN).count() == ROUNDS
+    assert grants.filter(source=GrantSource.EARNING_RULE, source_ref__startswith=f"rule:{rule.pk}:").count() == ROUNDS
+    assert Benefit.objects.get(pk=benefit.pk).issued_count == 2 * ROUNDS
+    entries = PointsEntry.objects.filter(account__member=member)
+    assert sum(entries.filter(source_ref__startswith="rule:").values_list("amount", flat=True)) == 20 * ROUNDS
+    assert sum(entries.filter(source_ref__startswith="campaign-run:").values_list("amount", flat=True)) == 5 * ROUNDS
+    assert entries.filter(source_ref__startswith="purchase:").count() == ROUNDS
+    assert_books_balance(member)

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from apps.analytics.models import ActivityEvent, RegisteredActivityKind
 from apps.analytics.services.kinds import activity_kind_save
-from apps.benefits.models import Grant, GrantSource
+from apps.benefits.models import Grant, GrantSource, PendingGrant
+from apps.benefits.services import grants_pending_issue
 from apps.core import awards
 from apps.core.errors import ApplicationError
 from apps.members.models import GrowthEntry, Member, MemberStatus, PointsAccount, PointsEntry, TierChange
@@ -201,6 +202,9 @@ def test_a_benefit_is_granted_through_the_benefits_services(client):
     EarningRuleFactory(kind="test_drive_booked", points=0, benefit=benefit)
     member, other = MemberFactory(), MemberFactory()
     ingest(client, event(member, kind="test_drive_booked", at=MONDAY), event(other, kind="test_drive_booked", at=MONDAY))
+    # Left pending by the ingest (which never locks a benefit), issued by the worker.
+    assert not Grant.objects.exists() and PendingGrant.objects.count() == 2
+    assert grants_pending_issue().issued == 1 and not PendingGrant.objects.exists()
     grant = Grant.objects.get()
     assert grant.source == GrantSource.EARNING_RULE and grant.member_id == member.pk
     assert grant.source_ref.startswith("rule:")

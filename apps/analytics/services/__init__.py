@@ -3,6 +3,7 @@
 
 from apps.analytics.services.ingest import (
     IngestResult,
+    activities_record,
     activity_ingest_batch,
     activity_record,
     activity_record_announced,
@@ -14,6 +15,7 @@ from apps.analytics.services.rollups import RollupResult, rollup_days, rollup_ru
 __all__ = [
     "IngestResult",
     "RollupResult",
+    "activities_record",
     "activity_ingest_batch",
     "activity_record",
     "activity_record_announced",

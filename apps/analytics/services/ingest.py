@@ -6,6 +6,7 @@ with ``apps.core.activity`` and run inside the ingest's transaction; analytics i
 
 import ipaddress
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -20,7 +21,14 @@ from django.utils.translation import gettext as _
 from apps.analytics.days import config, local_zone
 from apps.analytics.models import OWN_SOURCE, ActivityChannel, ActivityEvent, ActivityEventKey, ActivityKind
 from apps.analytics.services.kinds import KindCheck, property_problem, registered_kinds
-from apps.core.activity import StoredActivity, activities_stored, has_activity_handlers
+from apps.core.activity import (
+    AnnouncedActivity,
+    IncomingActivity,
+    StoredActivity,
+    activities_stored,
+    activity_batch,
+    has_activity_handlers,
+)
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient
 from apps.members.models import Member
@@ -62,11 +70,46 @@ def activity_record(
         nps_score=nps_score,
         properties=properties or {},
     )
-    stored = _insert_new([event])
-    if not stored:
-        return False
-    _react([(event, stored[event.event_id])], client=None)
+    with activity_batch([_incoming(event)]):
+        stored = _insert_new([event])
+        if not stored:
+            return False
+        _react([(event, stored[event.event_id])], client=None)
     return True
+
+
+ANNOUNCE_CHUNK = 1000  # rows per INSERT: 13 parameters a row stays far below PostgreSQL's 65,535
+
+
+def activities_record(events: Sequence[AnnouncedActivity], rewards: bool) -> int:
+    """The batch recorder registered with apps.core.activity: store our own events in the caller's transaction, one
+    INSERT per thousand, and run their reactions (those that pay only when ``rewards``); the events newly stored."""
+    rows = [
+        ActivityEvent(
+            member_id=event.member_id,
+            kind=event.kind,
+            event_id=event.event_id,
+            source=OWN_SOURCE,
+            occurred_at=event.occurred_at,
+            channel=event.channel if event.channel in ActivityChannel.values else (ActivityChannel.OTHER if event.channel else ""),
+            properties={},
+        )
+        for event in events
+    ]
+    for row in rows:
+        if row.kind not in ActivityKind.values:
+            raise ApplicationError("invalid_kind", _("Unknown activity kind."), fields={"kind": row.kind})
+    with activity_batch([_incoming(row) for row in rows] if rewards else []):
+        stored: dict[str, int] = {}
+        for start in range(0, len(rows), ANNOUNCE_CHUNK):
+            stored |= _insert_new(rows[start : start + ANNOUNCE_CHUNK])
+        new = [(row, stored[row.event_id]) for row in rows if row.event_id in stored]
+        _react(new, client=None, rewarded=rewards)
+    return len(new)
+
+
+def _incoming(event: ActivityEvent) -> IncomingActivity:
+    return IncomingActivity(member_id=event.member_id, kind=event.kind, device_id=event.device_id, client_ip=event.client_ip)
 
 
 def activity_record_announced(**event: Any) -> None:
@@ -332,9 +375,12 @@ def activity_ingest_batch(*, items: Any, client: ApiClient) -> IngestResult:
             continue
         seen.add(event.event_id)
         valid.append((index, event))
-    stored = _insert_new([event for _index, event in valid])
-    new = [(event, stored[event.event_id]) for _index, event in valid if event.event_id in stored]
-    earned = _react(new, client=client)
+    # The guards (abuse control's velocity locks) go before the insert: a batch waiting for another on a shared device
+    # gets its event ids after that batch's, and counts its committed events.
+    with activity_batch([_incoming(event) for _index, event in valid]):
+        stored = _insert_new([event for _index, event in valid])
+        new = [(event, stored[event.event_id]) for _index, event in valid if event.event_id in stored]
+        earned = _react(new, client=client)
     for index, event in valid:
         if event.event_id not in stored:
             result.duplicates += 1
@@ -351,7 +397,7 @@ def activity_ingest_batch(*, items: Any, client: ApiClient) -> IngestResult:
     return result
 
 
-def _react(new: list[tuple[ActivityEvent, int]], *, client: ApiClient | None) -> dict[int, int]:
+def _react(new: list[tuple[ActivityEvent, int]], *, client: ApiClient | None, rewarded: bool = True) -> dict[int, int]:
     """Run the reactions registered for newly stored events (with their row ids); the points earned by row id."""
     if not new or not any(has_activity_handlers(event.kind) for event, _pk in new):
         return {}
@@ -372,6 +418,7 @@ def _react(new: list[tuple[ActivityEvent, int]], *, client: ApiClient | None) ->
                 properties=event.properties,
                 device_id=event.device_id,
                 client_ip=event.client_ip,
+                rewarded=rewarded,
             )
             for event, pk in new
         ]

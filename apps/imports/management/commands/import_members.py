@@ -15,6 +15,11 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--dry-run", action="store_true", help="Check and count, write nothing.")
         parser.add_argument("--all-or-nothing", action="store_true", help="Import nothing if any row is invalid.")
+        parser.add_argument(
+            "--welcome-rewards",
+            action="store_true",
+            help="The file's new members are new enrolments: earning rules and tasks reward their enrolment (default: recorded only).",
+        )
         parser.add_argument("--report", type=Path, help="Write the rejected rows (row, column, reason) to this CSV.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -22,7 +27,9 @@ class Command(BaseCommand):
         if not path.exists():
             raise CommandError(f"No such file: {path}")
         try:
-            summary = import_file(path=path, dry_run=options["dry_run"], all_or_nothing=options["all_or_nothing"])
+            summary = import_file(
+                path=path, dry_run=options["dry_run"], all_or_nothing=options["all_or_nothing"], welcome_rewards=options["welcome_rewards"]
+            )
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         label = "would be " if options["dry_run"] else ""
