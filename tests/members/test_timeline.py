@@ -262,3 +262,16 @@ def test_a_forged_cursor_source_maps_to_one_of_a_few_names_that_order_the_same()
         assert stand_in in {"", *names, *(name + "\x00" for name in names)}
         assert [name < stand_in for name in names] == [name < forged for name in names], forged
         assert [name == stand_in for name in names] == [name == forged for name in names], forged
+
+
+@pytest.mark.skipif(not connection.features.supports_slicing_ordering_in_compound, reason="prepared statements on PostgreSQL only")
+def test_a_connection_keeps_a_bounded_number_of_page_statements_and_pages_stay_right_after_one_is_let_go(monkeypatch):
+    member = MemberFactory()
+    fill_every_source(member)
+    monkeypatch.setattr(selectors, "PREPARED_PER_CONNECTION", 2)
+    shapes = [[source for source in TIMELINE_SOURCES if source.name in names] for names in ({"points"}, {"grants"}, {"growth"})]
+    expected = [selectors.member_timeline(member=member, sources=sources).items for sources in shapes]
+    with CaptureQueriesContext(connection) as queries:
+        again = [selectors.member_timeline(member=member, sources=sources).items for sources in shapes]
+    assert again == expected and all(expected)
+    assert any(query["sql"].startswith("DEALLOCATE") for query in queries)
