@@ -476,7 +476,7 @@ def _run_prepared(statement: _PageStatement, values: list[Any]) -> list[tuple[An
         if statement.name in prepared:
             prepared.move_to_end(statement.name)
         else:
-            if len(prepared) >= PREPARED_PER_CONNECTION:
+            while len(prepared) >= PREPARED_PER_CONNECTION:
                 oldest, _unused = prepared.popitem(last=False)
                 cursor.execute(f"DEALLOCATE {oldest}")
             cursor.execute(statement.prepare)

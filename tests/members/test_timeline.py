@@ -283,3 +283,14 @@ def test_complaints_survey_answers_leads_and_journeys_stay_with_the_roles_that_h
     assert {"journey_steps", "ownerships", "tags"} <= campaign_manager
     assert not {"feedback", "survey"} & readable(ANALYST)
     assert {"feedback", "survey", "leads", "ownerships", "tags"} <= readable(CUSTOMER_SERVICE)
+@pytest.mark.skipif(not connection.features.supports_slicing_ordering_in_compound, reason="prepared statements on PostgreSQL only")
+def test_a_connection_keeps_a_bounded_number_of_page_statements_and_pages_stay_right_after_one_is_let_go(monkeypatch):
+    member = MemberFactory()
+    fill_every_source(member)
+    monkeypatch.setattr(selectors, "PREPARED_PER_CONNECTION", 2)
+    shapes = [[source for source in TIMELINE_SOURCES if source.name in names] for names in ({"points"}, {"grants"}, {"growth"})]
+    expected = [selectors.member_timeline(member=member, sources=sources).items for sources in shapes]
+    with CaptureQueriesContext(connection) as queries:
+        again = [selectors.member_timeline(member=member, sources=sources).items for sources in shapes]
+    assert again == expected and all(expected)
+    assert any(query["sql"].startswith("DEALLOCATE") for query in queries)
