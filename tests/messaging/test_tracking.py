@@ -128,6 +128,7 @@ def test_the_open_pixel_records_the_first_open_once_and_answers_the_same_for_any
     with django_assert_num_queries(1):
         first = client.get(url)
     assert first.status_code == 200 and first["Content-Type"] == "image/gif" and first.content.startswith(b"GIF89a")
+    assert first["Cache-Control"] == "no-store, private"
     message.refresh_from_db()
     opened = message.opened_at
     assert opened is not None and message.click_count == 0
