@@ -387,7 +387,7 @@ def _timeline_window(*, member: Member, sources: Sequence[TimelineSource], befor
         translation.get_language(),
     )
     values = {"member": member.pk} | ({} if before is None else {"at": before.at, "item": before.item_id})
-    page = _run_prepared(statement, [values[role] for role in statement.roles])
+    page = _run_prepared(statement, values)
     by_source: dict[str, list[tuple[str, datetime, int, Any]]] = {}
     for row in page:
         by_source.setdefault(row[0], []).append(row)
@@ -416,6 +416,8 @@ class _PageStatement:
     prepare: str
     # What goes in each parameter, in order: "member", "at" (the cursor's time), "item" (the cursor's id).
     roles: tuple[str, ...]
+    # The same query with named parameters, for a connection that may not prepare statements.
+    direct: str
 
 
 _STAND_INS = {_ANY_MEMBER: ("member", "bigint"), _ANY_TIME: ("at", "timestamptz"), _ANY_ITEM: ("item", "bigint")}
@@ -438,27 +440,32 @@ def _timeline_page_statement(names: tuple[str, ...], cursor_source: str | None, 
         union = first.union(*others, all=True).order_by("-tl_at", "-tl_source", "-tl_id")[:limit] if others else first
         sql, params = union.query.sql_with_params()
     connection.ensure_connection()
-    remaining, roles, text = iter(params), [], []
+    remaining, roles, text, direct = iter(params), [], [], []
     for piece in re.split(r"(%%|%s)", sql):
         if piece == "%%":
             text.append("%")
+            direct.append("%%")
         elif piece == "%s":
             value = next(remaining)
             stand_in = _STAND_INS.get(value) if isinstance(value, int | datetime) and not isinstance(value, bool) else None
             if stand_in is None:
                 # A constant of the shape (a source's name, an empty string): quoted by the driver, written in.
-                text.append(Literal(value).as_string(connection.connection))
+                constant = Literal(value).as_string(connection.connection)
+                text.append(constant)
+                direct.append(constant.replace("%", "%%"))
             else:
                 if stand_in[0] not in roles:
                     roles.append(stand_in[0])
                 text.append(f"${roles.index(stand_in[0]) + 1}")
+                direct.append(f"%({stand_in[0]})s")
         else:
             text.append(piece)
+            direct.append(piece)
     types = dict(_STAND_INS.values())
     body = "".join(text)
     name = "timeline_" + hashlib.sha256(body.encode()).hexdigest()[:20]
     arguments = f"({', '.join(types[role] for role in roles)})" if roles else ""
-    return _PageStatement(name=name, prepare=f"PREPARE {name}{arguments} AS {body}", roles=tuple(roles))
+    return _PageStatement(name=name, prepare=f"PREPARE {name}{arguments} AS {body}", roles=tuple(roles), direct="".join(direct))
 
 
 # Statements prepared on each database connection, oldest first; a connection keeps at most this many of ours.
@@ -466,12 +473,21 @@ _PREPARED: "WeakKeyDictionary[Any, OrderedDict[str, None]]" = WeakKeyDictionary(
 PREPARED_PER_CONNECTION = 64
 
 
-def _run_prepared(statement: _PageStatement, values: list[Any]) -> list[tuple[Any, ...]]:
+def _run_prepared(statement: _PageStatement, values: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The statement's rows, preparing it first on this connection if it is not yet. A prepared statement outlives a
     rolled-back transaction, so only a new connection prepares again; the oldest is let go past the limit, so filters
-    chosen in many combinations cannot fill a connection's memory."""
+    chosen in many combinations cannot fill a connection's memory.
+
+    Behind a transaction pooler (``DATABASE_POOLED``: the connection is told never to prepare) the next transaction may
+    reach another server session, where the statement does not exist: the query text is sent each time instead.
+    """
     connection.ensure_connection()
+    if connection.settings_dict.get("OPTIONS", {}).get("prepare_threshold", 0) is None:
+        with connection.cursor() as cursor:
+            cursor.execute(statement.direct, values)
+            return cursor.fetchall()
     prepared = _PREPARED.setdefault(connection.connection, OrderedDict())
+    arguments = [values[role] for role in statement.roles]
     with connection.cursor() as cursor:
         if statement.name in prepared:
             prepared.move_to_end(statement.name)
@@ -481,7 +497,9 @@ def _run_prepared(statement: _PageStatement, values: list[Any]) -> list[tuple[An
                 cursor.execute(f"DEALLOCATE {oldest}")
             cursor.execute(statement.prepare)
             prepared[statement.name] = None
-        cursor.execute(f"EXECUTE {statement.name}({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {statement.name}", values)
+        cursor.execute(
+            f"EXECUTE {statement.name}({', '.join(['%s'] * len(arguments))})" if arguments else f"EXECUTE {statement.name}", arguments
+        )
         return cursor.fetchall()
 
 

@@ -9,8 +9,11 @@ import psycopg
 import pytest
 from django.db import connection, connections, transaction
 
+from apps.members import selectors
 from apps.members.models import Member
+from apps.members.timeline import TIMELINE_SOURCES
 from tests.members.factories import MemberFactory
+from tests.members.timeline_helpers import fill_every_source
 
 PGBOUNCER_PORT = os.environ.get("USEROPS_PGBOUNCER_PORT")
 pytestmark = pytest.mark.skipif(not PGBOUNCER_PORT, reason="needs the PgBouncer of `make test-pgbouncer`")
@@ -58,3 +61,28 @@ def test_repeated_queries_and_chunked_reads_work_across_pooled_server_connection
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_timeline_pages_read_across_pooled_server_connections():
+    member = MemberFactory()
+    fill_every_source(member)
+    expected = selectors.member_timeline(member=member, sources=TIMELINE_SOURCES, limit=5)
+    failures: list[BaseException] = []
+
+    def read_pages() -> None:
+        try:
+            for _ in range(10):
+                with transaction.atomic():
+                    assert selectors.member_timeline(member=member, sources=TIMELINE_SOURCES, limit=5) == expected
+        except BaseException as error:  # the main thread reports it
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=read_pages) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert expected.items and failures == []

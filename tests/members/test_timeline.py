@@ -283,6 +283,8 @@ def test_complaints_survey_answers_leads_and_journeys_stay_with_the_roles_that_h
     assert {"journey_steps", "ownerships", "tags"} <= campaign_manager
     assert not {"feedback", "survey"} & readable(ANALYST)
     assert {"feedback", "survey", "leads", "ownerships", "tags"} <= readable(CUSTOMER_SERVICE)
+
+
 @pytest.mark.skipif(not connection.features.supports_slicing_ordering_in_compound, reason="prepared statements on PostgreSQL only")
 def test_a_connection_keeps_a_bounded_number_of_page_statements_and_pages_stay_right_after_one_is_let_go(monkeypatch):
     member = MemberFactory()
@@ -294,3 +296,15 @@ def test_a_connection_keeps_a_bounded_number_of_page_statements_and_pages_stay_r
         again = [selectors.member_timeline(member=member, sources=sources).items for sources in shapes]
     assert again == expected and all(expected)
     assert any(query["sql"].startswith("DEALLOCATE") for query in queries)
+
+
+@pytest.mark.skipif(not connection.features.supports_slicing_ordering_in_compound, reason="prepared statements on PostgreSQL only")
+def test_a_connection_that_may_not_prepare_sends_the_page_query_itself_and_reads_the_same_pages(monkeypatch):
+    member = MemberFactory()
+    fill_every_source(member)
+    _same_instant_in_five_sources(member, timezone.now() - timedelta(hours=2))
+    prepared_pages = _every_page(member, TIMELINE_SOURCES, 4)
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", {**connection.settings_dict.get("OPTIONS", {}), "prepare_threshold": None})
+    with CaptureQueriesContext(connection) as queries:
+        assert _every_page(member, TIMELINE_SOURCES, 4) == prepared_pages
+    assert not [query for query in queries if query["sql"].split()[0] in {"PREPARE", "EXECUTE", "DEALLOCATE"}]

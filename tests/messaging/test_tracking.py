@@ -14,8 +14,9 @@ from apps.campaigns import services as campaigns
 from apps.core.errors import ApplicationError
 from apps.core.roles import CAMPAIGN_MANAGER, CUSTOMER_SERVICE
 from apps.members.models import ConsentChannel
+from apps.members.selectors import member_timeline
+from apps.members.timeline import TIMELINE_SOURCES
 from apps.messaging import services
-from apps.messaging.customer_profile import message_items
 from apps.messaging.models import Message, MessagePurpose, MessageTemplate
 from apps.messaging.tracking import SALT, message_id_from_token, open_pixel_url, tracked_url, tracking_token
 from tests.campaigns.factories import CampaignFactory
@@ -229,7 +230,8 @@ def test_timeline_admin_and_campaign_run_show_opens(client, staff):
     message = Message.objects.get(member=member)
     services.message_record_click(token=tracking_token(message.pk))
 
-    item = message_items(member, None, 5)[0]
+    messages_source = [source for source in TIMELINE_SOURCES if source.name == "messages"]
+    item = member_timeline(member=member, sources=messages_source, limit=5).items[0]
     assert "opened" in item.detail and "1 click" in item.detail
     assert item.data["clicks"] == 1 and item.data["opened_at"]
 
