@@ -378,6 +378,7 @@ def _act(journey: Journey, step: JourneyStep, claimed: Claimed, now: datetime) -
                 reason=Reason("campaign", {"name": journey.name}),
                 source_ref=action_key(journey.pk, step.pk, entry),
                 expires_at=expires_at,
+                once_key=action_key(journey.pk, step.pk, entry),
             )
     elif step.kind == StepKind.MESSAGE:
         for entry, member_ids in claimed.by_entry().items():
