@@ -15,16 +15,20 @@ def lock_journey(*, journey_id: int) -> Journey:
 
 
 def share_journey_status(*, journey_id: int) -> str | None:
-    """The journey's status, held FOR SHARE until the transaction ends (None: the journey is gone)."""
+    """The journey's status, held FOR SHARE until the transaction ends (None: the journey is gone).
+
+    SQLite has one writer at a time, so a status change cannot overtake a chunk there: a plain read does."""
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT status FROM journeys_journey WHERE id = %s FOR SHARE", [journey_id])
+        cursor.execute(f"SELECT status FROM journeys_journey WHERE id = %s{lock}", [journey_id])  # noqa: S608 (our SQL)
         row = cursor.fetchone()
     return row[0] if row else None
 
 
 def claim_due_enrolments(*, journey_id: int, step_id: int, due_by: object, limit: int) -> list[tuple[int, int, int]]:
     """Up to ``limit`` active enrolments due at a step, as (id, member id, entry number), locked; rows another
-    worker holds are skipped, so two ticks share the work instead of waiting for or repeating it."""
+    worker holds are skipped, so two ticks share the work instead of waiting for or repeating it (SQLite, with its
+    single writer, has no row locks: Django leaves the clause out there)."""
     return list(
         Enrolment.objects.filter(journey_id=journey_id, step_id=step_id, state=EnrolmentState.ACTIVE, due_at__lte=due_by)
         .order_by("pk")
