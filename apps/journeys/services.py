@@ -388,7 +388,7 @@ def _enter_sqlite(
 
 @dataclass
 class Claimed:
-    """A claimed chunk: enrolment ids with their members and entry numbers, in id order."""
+    """A claimed chunk: enrolment ids with their members and entry numbers, earliest due first."""
 
     rows: list[tuple[int, int, int]]
 
