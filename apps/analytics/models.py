@@ -168,6 +168,8 @@ class ActivityEvent(models.Model):
             # Velocity checks count a device's or an address's recent events; most events carry neither.
             models.Index(fields=["device_id", "occurred_at"], name="activity_device_idx", condition=~Q(device_id="")),
             models.Index(fields=["client_ip", "occurred_at"], name="activity_client_ip_idx", condition=Q(client_ip__isnull=False)),
+            # The dealer league table reads a period's events that name a dealer (journey events; most events do not).
+            models.Index(fields=["occurred_at"], name="activity_dealer_idx", condition=Q(properties__has_key="dealer")),
         ]
 
     def __str__(self) -> str:

@@ -14,9 +14,12 @@ The tick works one journey at a time, set-based:
    transaction;
 3. **exits** — one ``UPDATE`` each converts the open enrolments whose member did the goal since entering and
    times out those past the timeout.
+
+On the embedded SQLite (``make run``) the same steps run with the same statements' SQLite forms: no row locks (SQLite
+has one writer at a time, so there is nothing to skip), the entry without ``LATERAL``, step runs and moves through
+the ORM instead of arrays.
 """
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,8 +65,6 @@ from apps.lifecycle.models import LifecycleStage, MemberStage, StageChange, Stag
 from apps.members.models import Consent, Member, MemberStatus, TagChangeSource, TierChange, TierChangeKind
 from apps.members.services import points_earn_bulk, tags_add, tags_by_name
 from apps.messaging.services import messages_enqueue_bulk
-
-logger = logging.getLogger(__name__)
 
 # Written only by the transitions and the engine, never by the journey form.
 JOURNEY_SERVICE_FIELDS = ("status", "current_version", "started_at", "entry_cursor")
@@ -218,8 +219,11 @@ def _entry_candidates(journey: Journey, since: datetime, until: datetime) -> tup
         members = segment_members(segment=segment).order_by().values("pk")
     elif journey.entry_kind == EntryKind.EVENT:
         members = ActivityEvent.objects.filter(kind=journey.entry_activity_kind, recorded_at__gt=since, recorded_at__lte=until)
-        if journey.entry_properties:
+        if journey.entry_properties and connection.vendor == "postgresql":
             members = members.filter(properties__contains=journey.entry_properties)
+        elif journey.entry_properties:
+            # SQLite has no JSON containment; the properties are flat (checked on save), so key by key is the same.
+            members = members.filter(**{f"properties__{key}": value for key, value in journey.entry_properties.items()})
         members = members.order_by().values("member_id")
     elif journey.entry_kind == EntryKind.LIFECYCLE:
         members = StageChange.objects.filter(dimension=StageDimension.LIFECYCLE, changed_at__gt=since, changed_at__lte=until)
@@ -257,6 +261,26 @@ def journey_enter(*, journey_id: int, now: datetime | None = None) -> int:
     candidates, candidate_params = _entry_candidates(journey, since, now)
     reentry, reentry_params = _reentry_sql(journey, now)
     step, due_at = _first_step(journey.current_version, now)
+    if connection.vendor != "postgresql":
+        entered = _enter_sqlite(journey, candidates, candidate_params, reentry, reentry_params, step, due_at, now)
+    else:
+        entered = _enter_postgresql(journey, candidates, candidate_params, reentry, reentry_params, step, due_at, now)
+    if journey.entry_kind != EntryKind.SEGMENT:
+        journey.entry_cursor = now
+        journey.save(update_fields=["entry_cursor"])
+    return entered
+
+
+def _enter_postgresql(
+    journey: Journey,
+    candidates: str,
+    candidate_params: list[Any],
+    reentry: str,
+    reentry_params: list[Any],
+    step: JourneyStep,
+    due_at: datetime,
+    now: datetime,
+) -> int:
     table = Enrolment._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -296,11 +320,67 @@ def journey_enter(*, journey_id: int, now: datetime | None = None) -> int:
                 *reentry_params,
             ],
         )
-        entered = cursor.rowcount
-    if journey.entry_kind != EntryKind.SEGMENT:
-        journey.entry_cursor = now
-        journey.save(update_fields=["entry_cursor"])
-    return entered
+        return cursor.rowcount
+
+
+def _enter_sqlite(
+    journey: Journey,
+    candidates: str,
+    candidate_params: list[Any],
+    reentry: str,
+    reentry_params: list[Any],
+    step: JourneyStep,
+    due_at: datetime,
+    now: datetime,
+) -> int:
+    """``_enter_postgresql``'s statement for SQLite: the draw as a column instead of a ``LATERAL`` join, ``max`` for
+    ``bool_or``, the candidates named by a CTE's column list, and times as SQLite stores them."""
+    table = Enrolment._meta.db_table
+    as_stored = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH cand(member_id) AS ({candidates})
+            INSERT INTO {table} (journey_id, version_id, member_id, entry_number, step_id, due_at, state, in_holdout, entered_at)
+            SELECT %s, %s, d.member_id, d.last_entry + 1,
+                   CASE WHEN d.held THEN NULL ELSE %s END, CASE WHEN d.held THEN NULL ELSE %s END,
+                   CASE WHEN d.held THEN %s ELSE %s END, d.held, %s
+            FROM (
+                SELECT c.member_id, COALESCE(prev.last_entry, 0) AS last_entry,
+                       (c.member_id * 2654435761 + %s * 40503 + COALESCE(prev.last_entry, 0)) %% 4294967296 %% 100 < %s AS held
+                FROM (SELECT DISTINCT member_id FROM cand) AS c
+                JOIN members_member m ON m.id = c.member_id AND m.status <> %s
+                LEFT JOIN (
+                    SELECT member_id, max(entry_number) AS last_entry, max(finished_at) AS last_left,
+                           max(state IN (%s, %s)) AS is_open
+                    FROM {table} WHERE journey_id = %s GROUP BY member_id
+                ) AS prev ON prev.member_id = c.member_id
+                WHERE prev.member_id IS NULL OR (NOT prev.is_open AND {reentry})
+            ) AS d
+            WHERE TRUE
+            ON CONFLICT DO NOTHING
+            """,  # noqa: S608 (our tables; the candidates are the ORM's SQL)
+            [
+                *candidate_params,
+                journey.pk,
+                journey.current_version_id,
+                step.pk,
+                as_stored(due_at),
+                EnrolmentState.HELD_OUT,
+                EnrolmentState.ACTIVE,
+                as_stored(now),
+                journey.pk,
+                journey.holdout_percent,
+                MemberStatus.CLOSED,
+                EnrolmentState.ACTIVE,
+                EnrolmentState.HELD_OUT,
+                journey.pk,
+                *[as_stored(value) if isinstance(value, datetime) else value for value in reentry_params],
+            ],
+        )
+        # The driver counts rows only for a statement that starts with INSERT; this one starts with its WITH.
+        cursor.execute("SELECT changes()")
+        return cursor.fetchone()[0]
 
 
 # Steps ------------------------------------------------------------------------------------------
@@ -308,7 +388,7 @@ def journey_enter(*, journey_id: int, now: datetime | None = None) -> int:
 
 @dataclass
 class Claimed:
-    """A claimed chunk: enrolment ids with their members and entry numbers, in id order."""
+    """A claimed chunk: enrolment ids with their members and entry numbers, earliest due first."""
 
     rows: list[tuple[int, int, int]]
 
@@ -378,6 +458,7 @@ def _act(journey: Journey, step: JourneyStep, claimed: Claimed, now: datetime) -
                 reason=Reason("campaign", {"name": journey.name}),
                 source_ref=action_key(journey.pk, step.pk, entry),
                 expires_at=expires_at,
+                once_key=action_key(journey.pk, step.pk, entry),
             )
     elif step.kind == StepKind.MESSAGE:
         for entry, member_ids in claimed.by_entry().items():
@@ -401,6 +482,15 @@ def _act(journey: Journey, step: JourneyStep, claimed: Claimed, now: datetime) -
 
 def _advance(step: JourneyStep, steps: dict[int, JourneyStep], moves: dict[int | None, list[int]], now: datetime) -> None:
     """Move each group of enrolments to its next position (None: the journey is done for them), one UPDATE each."""
+    if connection.vendor != "postgresql":
+        for position, ids in moves.items():
+            target = steps.get(position) if position is not None else None
+            enrolments = Enrolment.objects.filter(pk__in=ids)
+            if target is None:
+                enrolments.update(state=EnrolmentState.COMPLETED, step=None, due_at=None, finished_at=now)
+            else:
+                enrolments.update(step=target, due_at=wait_until(target.params, now) if target.kind == StepKind.WAIT else now)
+        return
     table = Enrolment._meta.db_table
     with connection.cursor() as cursor:
         for position, ids in moves.items():
@@ -417,6 +507,10 @@ def _advance(step: JourneyStep, steps: dict[int, JourneyStep], moves: dict[int |
 
 def _write_runs(step: JourneyStep, claimed: Claimed, outcomes: dict[int, str], now: datetime) -> None:
     ids = [pk for pk, _member, _entry in claimed.rows]
+    if connection.vendor != "postgresql":
+        runs = [StepRun(enrolment_id=pk, step=step, member_id=m, outcome=outcomes[pk], ran_at=now) for pk, m, _entry in claimed.rows]
+        StepRun.objects.bulk_create(runs, ignore_conflicts=True)
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {StepRun._meta.db_table} (enrolment_id, step_id, member_id, outcome, ran_at)"  # noqa: S608 (our table)
@@ -499,9 +593,6 @@ def journey_tick(*, journey_id: int, chunk_size: int | None = None, now: datetim
     now = now or timezone.now()
     chunk_size = chunk_size or _config("CHUNK_SIZE")
     result = TickResult()
-    if connection.vendor != "postgresql":
-        logger.warning("Journeys run on PostgreSQL only; on %s the tick moves nobody.", connection.vendor)
-        return result
     if Journey.objects.filter(pk=journey_id, status=JourneyStatus.RUNNING).exists():
         result.entered = journey_enter(journey_id=journey_id, now=now)
         result.converted, result.timed_out = journey_exits_check(journey_id=journey_id, now=now)

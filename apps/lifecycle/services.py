@@ -1,7 +1,6 @@
 """Every write of lifecycle: journey stages moved by journey events, the nightly lifecycle staging, the thresholds,
 and moving a merged member's stages to the survivor. docs/lifecycle.md states the rules these functions implement."""
 
-import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,8 +19,6 @@ from apps.core.errors import ApplicationError
 from apps.lifecycle.locks import lock_lifecycle_settings, lock_member_stages
 from apps.lifecycle.models import JourneyStage, LifecycleSettings, LifecycleStage, MemberStage, StageChange, StageDimension
 from apps.members.models import Member, MemberStatus
-
-logger = logging.getLogger(__name__)
 
 JOURNEY_ORDER = [
     JourneyStage.PROSPECT,
@@ -345,6 +342,47 @@ INSERT INTO lifecycle_stagechange (member_id, dimension, from_stage, to_stage, c
 SELECT member_id, %(dimension)s, from_stage, %(stage)s, %(now)s, %(reason)s FROM moved
 """  # noqa: S608 (the target expression is ours; every value is a parameter)
 
+# The same statements for the embedded SQLite: no time zones (Django's own date function instead), no arrays, and no
+# data-modifying CTE — so each rule writes the history of the members it is about to move, then moves them.
+SQLITE_FACTS_SQL = """
+CREATE TEMPORARY TABLE lifecycle_facts AS
+SELECT m.id AS member_id, m.joined_at,
+       max(COALESCE(a.last_day, ''), django_datetime_cast_date(m.joined_at, %(time_zone)s, %(connection_zone)s)) AS last_day,
+       COALESCE(a.window_events, 0) AS window_events, COALESCE(a.window_purchases, 0) AS window_purchases
+FROM members_member m
+LEFT JOIN (
+    SELECT member_id, max(day) AS last_day,
+           sum(events) FILTER (WHERE day >= %(window_start)s) AS window_events,
+           sum(purchases) FILTER (WHERE day >= %(window_start)s) AS window_purchases
+    FROM analytics_dailymemberactivity
+    WHERE day <= %(today)s
+    GROUP BY member_id
+) a ON a.member_id = m.id
+WHERE m.status IN ({statuses})
+"""
+SQLITE_RULE_HISTORY_SQL = f"""
+    INSERT INTO lifecycle_stagechange (member_id, dimension, from_stage, to_stage, changed_at, reason)
+    SELECT s.member_id, %(dimension)s, s.lifecycle_stage, %(stage)s, %(now)s, %(reason)s
+    FROM lifecycle_memberstage s JOIN lifecycle_facts f ON f.member_id = s.member_id
+    WHERE s.lifecycle_stage <> %(stage)s AND ({TARGET_STAGE_SQL}) = %(stage)s
+"""  # noqa: S608 (as RULE_SQL)
+SQLITE_RULE_MOVE_SQL = f"""
+    UPDATE lifecycle_memberstage AS s SET lifecycle_stage = %(stage)s, lifecycle_stage_since = %(now)s
+    FROM lifecycle_facts f
+    WHERE f.member_id = s.member_id AND s.lifecycle_stage <> %(stage)s AND ({TARGET_STAGE_SQL}) = %(stage)s
+"""  # noqa: S608 (as RULE_SQL)
+
+
+def _facts_sqlite(cursor: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The behaviour table on SQLite; returns the parameters with times as SQLite stores them."""
+    as_stored = connection.ops.adapt_datetimefield_value
+    params = {key: as_stored(value) if isinstance(value, datetime) else value for key, value in params.items()}
+    statuses = {f"status_{number}": status for number, status in enumerate(params.pop("statuses"))}
+    params = {**params, **statuses, "connection_zone": connection.timezone_name}
+    cursor.execute(SQLITE_FACTS_SQL.format(statuses=", ".join(f"%({name})s" for name in statuses)), params)
+    cursor.execute("CREATE UNIQUE INDEX lifecycle_facts_member ON lifecycle_facts (member_id)")
+    return params
+
 
 @transaction.atomic
 def lifecycle_stages_compute(*, now: datetime | None = None) -> StagingResult:
@@ -352,27 +390,32 @@ def lifecycle_stages_compute(*, now: datetime | None = None) -> StagingResult:
     and purchases in the window, from the daily roll-ups), one creates the missing stage rows, then one UPDATE per
     stage moves the members whose stage it is and writes their ``StageChange`` rows. Running it twice moves nobody."""
     now = now or timezone.now()
-    if connection.vendor != "postgresql":
-        logger.warning("The nightly lifecycle staging needs PostgreSQL; on %s it stages nobody.", connection.vendor)
-        return StagingResult(created=0, moved={})
     params = staging_params(lifecycle_settings(), now)
+    on_postgresql = connection.vendor == "postgresql"
     moved = {}
     with connection.cursor() as cursor:
-        cursor.execute(FACTS_SQL, params)
-        cursor.execute("CREATE UNIQUE INDEX ON lifecycle_facts (member_id)")
+        if on_postgresql:
+            cursor.execute(FACTS_SQL, params)
+            cursor.execute("CREATE UNIQUE INDEX ON lifecycle_facts (member_id)")
+        else:
+            params = _facts_sqlite(cursor, params)
         cursor.execute("ANALYZE lifecycle_facts")
+        # WHERE TRUE: without it SQLite would read the ON CONFLICT as the FROM's join condition.
         cursor.execute(
             """
             INSERT INTO lifecycle_memberstage (member_id, journey_stage, journey_stage_since, lifecycle_stage, lifecycle_stage_since)
-            SELECT f.member_id, %(prospect)s, f.joined_at, %(new)s, f.joined_at FROM lifecycle_facts f
+            SELECT f.member_id, %(prospect)s, f.joined_at, %(new)s, f.joined_at FROM lifecycle_facts f WHERE TRUE
             ON CONFLICT (member_id) DO NOTHING
             """,
             {"prospect": JourneyStage.PROSPECT, "new": LifecycleStage.NEW},
         )
         created = cursor.rowcount
         for stage in RULE_ORDER:
-            cursor.execute(RULE_SQL, {**params, "stage": stage.value})
+            stage_params = {**params, "stage": stage.value}
+            cursor.execute(RULE_SQL if on_postgresql else SQLITE_RULE_HISTORY_SQL, stage_params)
             moved[stage.value] = cursor.rowcount
+            if not on_postgresql:
+                cursor.execute(SQLITE_RULE_MOVE_SQL, stage_params)
         # Dropped now rather than at commit: a caller's outer transaction may stage twice.
         cursor.execute("DROP TABLE lifecycle_facts")
     return StagingResult(created=created, moved=moved)

@@ -281,6 +281,8 @@ class PointsEntry(CodedReason):
     balance_after = models.IntegerField(_("balance after"))
     reason = models.CharField(_("reason"), max_length=255)
     source_ref = models.CharField(_("source reference"), max_length=128, blank=True, db_index=True)
+    # Set by a caller that may repeat a credit (a journey's points step redone after a crash): one row per key, ever.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128, blank=True, default="")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("by staff"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -297,6 +299,7 @@ class PointsEntry(CodedReason):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["account", "-created_at", "-id"], name="points_entry_account_idx")]
         constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], condition=~Q(idempotency_key=""), name="points_entry_once_per_key"),
             models.CheckConstraint(condition=~Q(amount=0), name="points_entry_amount_nonzero"),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="points_entry_balance_not_negative"),
             models.CheckConstraint(

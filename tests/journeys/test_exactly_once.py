@@ -87,6 +87,23 @@ def test_a_step_redone_after_its_record_was_lost_does_not_grant_or_message_twice
     assert_each_member_acted_on_once(journey, members)
 
 
+@pytest.mark.django_db
+def test_a_points_step_redone_after_its_commit_lost_its_bookkeeping_pays_nobody_twice():
+    members = setup_members(3)
+    journey = action_journey()
+    services.journey_tick(journey_id=journey.pk)
+    points_step = journey.current_version.steps.get(kind="points")
+    # As if the chunk had committed the points but its step runs and moves were lost, then a second tick came.
+    StepRun.objects.all().delete()
+    journey.enrolments.update(state=EnrolmentState.ACTIVE, step=points_step, due_at=journey.started_at, finished_at=None)
+    services.journey_tick(journey_id=journey.pk)
+    services.journey_tick(journey_id=journey.pk)
+    assert_each_member_acted_on_once(journey, members)
+    enrolments = dict(journey.enrolments.values_list("member_id", "entry_number"))
+    keys = set(PointsEntry.objects.filter(account__member__in=members).values_list("idempotency_key", flat=True))
+    assert keys == {f"{services.action_key(journey.pk, points_step.pk, enrolments[member.pk])}:member:{member.pk}" for member in members}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_ticks_at_once_share_the_work_and_act_once_per_member():
     members = setup_members(30)

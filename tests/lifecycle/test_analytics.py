@@ -4,6 +4,7 @@ thresholds page (saved through the service, refusals on the form)."""
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
 
 from apps.core.errors import ApplicationError
 from apps.core.roles import ANALYST, AUDITOR, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
@@ -15,6 +16,9 @@ from tests.lifecycle.factories import active_on, ingest, journey_event
 from tests.members.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
+# The figures are PostgreSQL statements (percentiles, JSON operators); on the embedded SQLite the page and the API say
+# so instead (tested below).
+figures_need_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="journey figures are computed on PostgreSQL")
 
 START = local(2026, 10, 1, 10)
 DAY = timedelta(days=1)
@@ -46,6 +50,7 @@ def journeys():
     return a, b, c, d
 
 
+@figures_need_postgresql
 def test_the_funnel_by_dealer_counts_steps_conversions_and_median_days(journeys):
     rows = {row[0]: row for row in selectors.journey_funnel(period=OCTOBER).rows}
     assert set(rows) == {"SH001", "HZ001"}  # BJ001's lead entered before the period
@@ -53,6 +58,7 @@ def test_the_funnel_by_dealer_counts_steps_conversions_and_median_days(journeys)
     assert rows["HZ001"][1:4] == [1, 0, 0.0]
 
 
+@figures_need_postgresql
 def test_the_funnel_by_city_channel_and_month(journeys):
     by_city = {row[0]: row[1] for row in selectors.journey_funnel(period=selectors.Period(OCTOBER.start, OCTOBER.end, "city")).rows}
     assert by_city == {"上海": 3}  # the Hangzhou member entered the funnel in August, at BJ001
@@ -62,6 +68,7 @@ def test_the_funnel_by_city_channel_and_month(journeys):
     assert by_channel["app"] == 3
 
 
+@figures_need_postgresql
 def test_the_dealer_league_table(journeys):
     rows = {row[0]: row for row in selectors.dealer_league(period=OCTOBER).rows}
     shanghai, hangzhou = rows["SH001"], rows["HZ001"]
@@ -71,6 +78,7 @@ def test_the_dealer_league_table(journeys):
     assert hangzhou[1:4] == [1, 1, 4.0]
 
 
+@figures_need_postgresql
 def test_stage_movements_distribution_and_flows(journeys):
     movements = selectors.stage_movements(period=OCTOBER)
     assert movements.rows[0][0] == "2026-10"
@@ -94,6 +102,7 @@ def test_a_bad_period_is_refused_naming_the_parameter(params, field):
     assert field in refused.value.fields
 
 
+@figures_need_postgresql
 @pytest.mark.parametrize("role", [ANALYST, OPERATIONS_MANAGER])
 def test_analysts_and_operations_see_the_page_and_its_csv(client, staff, role, journeys):
     client.force_login(staff(role))
@@ -105,6 +114,7 @@ def test_analysts_and_operations_see_the_page_and_its_csv(client, staff, role, j
     assert "SH001" in b"".join(csv.streaming_content if csv.streaming else [csv.content]).decode()
 
 
+@figures_need_postgresql
 def test_a_bad_period_on_the_page_shows_the_error_and_the_default_period(client, staff):
     client.force_login(staff(ANALYST))
     page = client.get(REPORT, {"start": "not-a-date"})
@@ -161,6 +171,7 @@ def test_operations_save_thresholds_and_a_refusal_is_a_form_error(client, staff)
     assert services.lifecycle_settings().dormant_days == 60
 
 
+@figures_need_postgresql
 def test_the_api_returns_the_same_figures_to_a_client_with_analytics_read(trusted_client, journeys):
     api, _client = trusted_client(["analytics:read"])
     assert "funnel" in api.get("/api/v1/journey-metrics/").json()["metrics"]
@@ -170,6 +181,7 @@ def test_the_api_returns_the_same_figures_to_a_client_with_analytics_read(truste
     assert [row["Prospects"] for row in answer.json()["rows"]] == [1, 3]
 
 
+@figures_need_postgresql
 def test_the_api_refuses_a_bad_period_an_unknown_figure_and_a_client_without_the_scope(trusted_client, api, client, staff):
     reader, _client = trusted_client(["analytics:read"])
     refused = reader.get("/api/v1/journey-metrics/funnel/", {"dimension": "tier"})
@@ -183,3 +195,15 @@ def test_the_api_refuses_a_bad_period_an_unknown_figure_and_a_client_without_the
     assert api.get("/api/v1/journey-metrics/funnel/").status_code == 403
     api.force_login(staff(ANALYST))
     assert api.get("/api/v1/journey-metrics/dealers/").status_code == 200
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="the embedded SQLite's answer")
+def test_on_sqlite_the_page_and_the_api_say_the_figures_need_postgresql(client, staff, trusted_client):
+    client.force_login(staff(ANALYST))
+    page = client.get(REPORT)
+    assert page.status_code == 200
+    assert "Journey analytics need PostgreSQL" in page.content.decode()
+    reader, _client = trusted_client(["analytics:read"])
+    refused = reader.get("/api/v1/journey-metrics/funnel/")
+    assert refused.status_code == 501
+    assert refused.json()["error"]["code"] == "postgresql_required"

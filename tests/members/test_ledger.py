@@ -5,7 +5,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from apps.members.models import (
 )
 from apps.members.services import PointsCredit
 from apps.members.services.ledger import COPY_FROM_ROWS
+from tests.conftest import APP_ROLE_MODE
 from tests.members.factories import MemberFactory, tier
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +63,52 @@ def test_credits_many_members_at_once_and_every_balance_equals_its_ledger_and_lo
     assert ledger == [(40, 40, ""), (10, 50, "campaign"), (7, 57, "")]
     for member in (first, second):
         assert_books_balance(member)
+
+
+def test_a_credit_with_an_idempotency_key_is_paid_once_however_often_it_comes():
+    first, second = MemberFactory(), MemberFactory()
+    credits = [
+        PointsCredit(member_id=first.pk, amount=10, reason="Bonus", idempotency_key="step:1:member:1"),
+        PointsCredit(member_id=first.pk, amount=10, reason="Bonus", idempotency_key="step:1:member:1"),
+        PointsCredit(member_id=second.pk, amount=5, reason="Bonus", idempotency_key="step:1:member:2"),
+    ]
+    assert services.points_credit_many(credits=credits) == [first.pk, second.pk]
+    # Again, with one new credit: only the new one is paid.
+    again = [*credits, PointsCredit(member_id=second.pk, amount=5, reason="Bonus", idempotency_key="step:2:member:2")]
+    assert services.points_credit_many(credits=again) == [second.pk]
+    assert balances([first, second]) == {first.pk: 10, second.pk: 10}
+    for member in (first, second):
+        assert_books_balance(member)
+
+
+def test_points_earn_bulk_with_a_once_key_pays_each_member_once():
+    members = MemberFactory.create_batch(3)
+    ids = [member.pk for member in members]
+    assert services.points_earn_bulk(member_ids=ids[:2], amount=4, reason="Bonus", once_key="journey:1:step:2:entry:1") == 2
+    assert services.points_earn_bulk(member_ids=ids, amount=4, reason="Bonus", once_key="journey:1:step:2:entry:1") == 1
+    assert balances(members) == dict.fromkeys(ids, 4)
+    keys = set(PointsEntry.objects.filter(account__member__in=members).values_list("idempotency_key", flat=True))
+    assert keys == {f"journey:1:step:2:entry:1:member:{pk}" for pk in ids}
+
+
+def test_an_over_long_once_key_is_refused_before_anything_is_written():
+    member = MemberFactory()
+    with pytest.raises(ApplicationError) as error:
+        services.points_earn_bulk(member_ids=[member.pk], amount=4, reason="Bonus", once_key="k" * 128)
+    assert error.value.code == "invalid_key"
+    assert not PointsEntry.objects.filter(account__member=member).exists()
+
+
+def test_the_database_refuses_a_second_row_with_the_same_key_and_a_changed_key():
+    member = MemberFactory()
+    services.points_credit_many(credits=[PointsCredit(member_id=member.pk, amount=3, reason="Bonus", idempotency_key="once")])
+    entry = PointsEntry.objects.get(account__member=member)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PointsEntry.objects.create(account=entry.account, kind="earn", amount=3, balance_after=6, reason="Bonus", idempotency_key="once")
+    # The owner is stopped by the append-only trigger; the application's role has no right to try.
+    with pytest.raises(ProgrammingError if APP_ROLE_MODE else IntegrityError), transaction.atomic():
+        PointsEntry.objects.filter(pk=entry.pk).update(idempotency_key="other")
+    assert PointsEntry.objects.get(pk=entry.pk).idempotency_key == "once"
 
 
 def test_the_single_path_continues_where_the_set_based_path_left_the_account():

@@ -24,9 +24,14 @@ FIXED_COLUMNS = [
 
 
 def allow_redaction(apps, schema_editor):
+    guard_fixed_columns(schema_editor, FIXED_COLUMNS)
+
+
+def guard_fixed_columns(schema_editor, fixed_columns):
+    """The redaction guard over ``fixed_columns`` (a later migration that adds a fixed column calls it again)."""
     vendor = schema_editor.connection.vendor
-    new = ", ".join(f"NEW.{column}" for column in FIXED_COLUMNS)
-    old = ", ".join(f"OLD.{column}" for column in FIXED_COLUMNS)
+    new = ", ".join(f"NEW.{column}" for column in fixed_columns)
+    old = ", ".join(f"OLD.{column}" for column in fixed_columns)
     if vendor == "postgresql":
         schema_editor.execute(
             f"""
@@ -47,7 +52,7 @@ def allow_redaction(apps, schema_editor):
             params=None,
         )
     elif vendor == "sqlite":
-        changed = " OR ".join(f"NEW.{column} IS NOT OLD.{column}" for column in FIXED_COLUMNS)
+        changed = " OR ".join(f"NEW.{column} IS NOT OLD.{column}" for column in fixed_columns)
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {LEDGER}_no_update;")
         schema_editor.execute(
             f"CREATE TRIGGER {LEDGER}_no_update BEFORE UPDATE ON {LEDGER} WHEN {changed} "

@@ -162,6 +162,7 @@ class _Move:
     actor: User | None = None
     client: ApiClient | None = None
     reverses: PointsEntry | None = None
+    idempotency_key: str = ""
 
 
 def _insert(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
@@ -218,6 +219,7 @@ def _write(moves: Sequence[_Move], *, now: datetime, store_balances: bool = True
                 "amount": move.amount,
                 "balance_after": move.account.balance,
                 "source_ref": move.source_ref,
+                "idempotency_key": move.idempotency_key,
                 "actor_id": move.actor.pk if move.actor else None,
                 "client_id": move.client.pk if move.client else None,
                 "expires_at": move.expires_at,
@@ -532,6 +534,8 @@ class PointsCredit:
     source_ref: str = ""
     expires_at: datetime | None = None
     kind: str = PointsEntryKind.EARN
+    # A credit with a key is written once, ever: the same key again (in this call or any later one) is left out.
+    idempotency_key: str = ""
 
 
 def _checked_reasons(credits: Sequence[PointsCredit], now: datetime) -> dict[int, dict[str, Any]]:
@@ -567,7 +571,27 @@ def _credit_move(
         opens_lot=True,
         actor=actor,
         client=client,
+        idempotency_key=credit.idempotency_key,
     )
+
+
+def _unpaid(credits: Sequence[PointsCredit]) -> list[PointsCredit]:
+    """The credits whose idempotency key no ledger row carries yet (and the first of any repeated in the set).
+
+    Called with the accounts locked, so a second call with the same keys waits for the first to commit and then sees
+    its rows; the unique constraint on the key is the backstop."""
+    keys = [credit.idempotency_key for credit in credits if credit.idempotency_key]
+    if not keys:
+        return list(credits)
+    seen = set(PointsEntry.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+    unpaid = []
+    for credit in credits:
+        if credit.idempotency_key:
+            if credit.idempotency_key in seen:
+                continue
+            seen.add(credit.idempotency_key)
+        unpaid.append(credit)
+    return unpaid
 
 
 @transaction.atomic
@@ -582,7 +606,8 @@ def points_credit_many(
     """Credit many members at once: their accounts locked in key order, the rows inserted in bulk, the balances
     stored in one statement. Returns the ids of the members credited, in order.
 
-    A member who is not active (or has no account) refuses the whole set, or with ``skip_inactive`` is left out.
+    A member who is not active (or has no account) refuses the whole set, or with ``skip_inactive`` is left out. A
+    credit whose ``idempotency_key`` is already in the ledger is left out (it was paid before).
     Callers chunk (a few thousand credits per call).
     """
     now = now or timezone.now()
@@ -590,7 +615,7 @@ def points_credit_many(
     reasons = _checked_reasons(credits, now)
     accounts = {account.member_id: account for account in lock_points_accounts(member_ids=[credit.member_id for credit in credits])}
     moves = []
-    for credit in sorted(credits, key=lambda credit: credit.member_id):
+    for credit in sorted(_unpaid(credits), key=lambda credit: credit.member_id):
         account = accounts.get(credit.member_id)
         if account is None or account.member.status != MemberStatus.ACTIVE:
             if skip_inactive:
@@ -608,21 +633,43 @@ def points_credit_many(
 
 
 def points_earn_bulk(
-    *, member_ids: Iterable[int], amount: int, reason: str | Reason, source_ref: str = "", expires_at: datetime | None = None
+    *,
+    member_ids: Iterable[int],
+    amount: int,
+    reason: str | Reason,
+    source_ref: str = "",
+    expires_at: datetime | None = None,
+    once_key: str = "",
 ) -> int:
     """Credit ``amount`` points to every active member of ``member_ids``; returns how many were credited.
 
-    Members who are not active are skipped. Callers chunk (a few thousand ids per call).
+    Members who are not active are skipped. With ``once_key`` each member's credit carries the idempotency key
+    ``<once_key>:member:<id>``, so a repeated call pays nobody twice. Callers chunk (a few thousand ids per call).
     """
     # Checked before the members, so a bad call is refused even when no member would be credited.
     _positive_amount(amount)
     _reason(reason)
     _future_expiry(expires_at, timezone.now())
     credits = [
-        PointsCredit(member_id=member_id, amount=amount, reason=reason, source_ref=source_ref[:128], expires_at=expires_at)
+        PointsCredit(
+            member_id=member_id,
+            amount=amount,
+            reason=reason,
+            source_ref=source_ref[:128],
+            expires_at=expires_at,
+            idempotency_key=once_key_for(once_key, member_id) if once_key else "",
+        )
         for member_id in sorted(set(member_ids))
     ]
     return len(points_credit_many(credits=credits, skip_inactive=True))
+
+
+def once_key_for(once_key: str, member_id: int) -> str:
+    """One member's idempotency key under a caller's ``once_key``."""
+    key = f"{once_key}:member:{member_id}"
+    if len(key) > PointsEntry._meta.get_field("idempotency_key").max_length:
+        raise ApplicationError("invalid_key", _("The idempotency key is too long."), fields={"once_key": once_key})
+    return key
 
 
 # Accounts ----------------------------------------------------------------------------------------
