@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0006_registered_activity_kinds"),
+        ("analytics", "0008_activity_event_monthly_partitions"),
     ]
 
     operations = [
