@@ -70,7 +70,9 @@ def activity_record(
         nps_score=nps_score,
         properties=properties or {},
     )
-    with activity_batch([_incoming(event)]):
+    # The event and its reactions stand or fall together, and the reactions lock members and accounts; inside a
+    # caller's transaction this adds no savepoint.
+    with transaction.atomic(savepoint=False), activity_batch([_incoming(event)]):
         stored = _insert_new([event])
         if not stored:
             return False
