@@ -6,7 +6,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.analytics.models import ActivityEvent, DailyMetric, RfmScore
-from apps.benefits.models import Grant
+from apps.benefits.models import Grant, PendingGrant
 from apps.campaigns.models import Campaign, CampaignStatus, RunStatus
 from apps.events.models import Event, Registration
 from apps.members.models import Member, MemberToken
@@ -25,6 +25,8 @@ def test_the_demo_programme_has_something_true_on_every_page(settings, tmp_path)
     assert Member.objects.exclude(status="prospect").count() == 150 + 10  # the five duplicate pairs the merge demo adds
     assert_the_demo_has_dealers_prospects_and_owners()
     assert Grant.objects.filter(state="redeemed").exists() and Grant.objects.filter(state="issued").exists()
+    # What rules and tasks awarded is issued, as a running worker would have: badges from tasks, nothing left pending.
+    assert not PendingGrant.objects.exists() and Grant.objects.filter(source="task").exists()
     assert Event.objects.filter(status="finished").exists() and Registration.objects.filter(state="attended").exists()
     campaigns = Campaign.objects.exclude(name="Delivery survey invitation")  # the feedback demo's one-off survey send
     assert campaigns.count() == 2 and {c.status for c in campaigns} == {CampaignStatus.SCHEDULED}
