@@ -312,13 +312,8 @@ def staging_params(settings: LifecycleSettings, now: datetime) -> dict[str, Any]
     }
 
 
-FACTS_SQL = """
-CREATE TEMPORARY TABLE lifecycle_facts ON COMMIT DROP AS
-SELECT m.id AS member_id, m.joined_at,
-       GREATEST(a.last_day, (m.joined_at AT TIME ZONE %(time_zone)s)::date) AS last_day,
-       COALESCE(a.window_events, 0) AS window_events, COALESCE(a.window_purchases, 0) AS window_purchases
-FROM members_member m
-LEFT JOIN (
+# Each member's last active day and activity within the window, from the daily roll-up: the same on both databases.
+WINDOW_ACTIVITY_SQL = """LEFT JOIN (
     SELECT member_id, max(day) AS last_day,
            sum(events) FILTER (WHERE day >= %(window_start)s) AS window_events,
            sum(purchases) FILTER (WHERE day >= %(window_start)s) AS window_purchases
@@ -326,8 +321,16 @@ LEFT JOIN (
     WHERE day <= %(today)s
     GROUP BY member_id
 ) a ON a.member_id = m.id
-WHERE m.status = ANY(%(statuses)s)
 """
+
+FACTS_SQL = f"""
+CREATE TEMPORARY TABLE lifecycle_facts ON COMMIT DROP AS
+SELECT m.id AS member_id, m.joined_at,
+       GREATEST(a.last_day, (m.joined_at AT TIME ZONE %(time_zone)s)::date) AS last_day,
+       COALESCE(a.window_events, 0) AS window_events, COALESCE(a.window_purchases, 0) AS window_purchases
+FROM members_member m
+{WINDOW_ACTIVITY_SQL}WHERE m.status = ANY(%(statuses)s)
+"""  # noqa: S608 (our own constant; every value is a parameter)
 
 RULE_SQL = f"""
 WITH moved AS (
@@ -344,22 +347,14 @@ SELECT member_id, %(dimension)s, from_stage, %(stage)s, %(now)s, %(reason)s FROM
 
 # The same statements for the embedded SQLite: no time zones (Django's own date function instead), no arrays, and no
 # data-modifying CTE — so each rule writes the history of the members it is about to move, then moves them.
-SQLITE_FACTS_SQL = """
+SQLITE_FACTS_SQL = f"""
 CREATE TEMPORARY TABLE lifecycle_facts AS
 SELECT m.id AS member_id, m.joined_at,
        max(COALESCE(a.last_day, ''), django_datetime_cast_date(m.joined_at, %(time_zone)s, %(connection_zone)s)) AS last_day,
        COALESCE(a.window_events, 0) AS window_events, COALESCE(a.window_purchases, 0) AS window_purchases
 FROM members_member m
-LEFT JOIN (
-    SELECT member_id, max(day) AS last_day,
-           sum(events) FILTER (WHERE day >= %(window_start)s) AS window_events,
-           sum(purchases) FILTER (WHERE day >= %(window_start)s) AS window_purchases
-    FROM analytics_dailymemberactivity
-    WHERE day <= %(today)s
-    GROUP BY member_id
-) a ON a.member_id = m.id
-WHERE m.status IN ({statuses})
-"""
+{WINDOW_ACTIVITY_SQL}WHERE m.status IN ({{statuses}})
+"""  # noqa: S608 (our own constant; every value is a parameter)
 SQLITE_RULE_HISTORY_SQL = f"""
     INSERT INTO lifecycle_stagechange (member_id, dimension, from_stage, to_stage, changed_at, reason)
     SELECT s.member_id, %(dimension)s, s.lifecycle_stage, %(stage)s, %(now)s, %(reason)s
