@@ -361,6 +361,12 @@ class SurveyAdmin(ServiceFormAdmin, AdminActionsMixin, ModelAdmin):
         responses = SurveyResponse.objects.filter(survey=survey)
         segments = Segment.objects.order_by("name")
         segment = segments.filter(pk=request.GET["segment"]).first() if request.GET.get("segment", "").isdigit() else None
+        # Staff who may not see personal data read no group small enough to single a member out (a one-member
+        # segment, or its complement beside the overall figure), and no free text, which may name the member.
+        can_see_personal = request.user.has_perm("members.view_member_pii")
+        smallest = 1 if can_see_personal else selectors.SMALLEST_GROUP_SHOWN
+        segment_nps = selectors.nps_in_segment(responses=responses, segment=segment) if segment else None
+        segment_too_small = segment_nps is not None and min(side.responses for side in segment_nps) < smallest
         context = {
             **self.admin_site.each_context(request),
             "title": _("Results: %(survey)s") % {"survey": survey.title},
@@ -368,12 +374,17 @@ class SurveyAdmin(ServiceFormAdmin, AdminActionsMixin, ModelAdmin):
             "original": survey,
             "survey": survey,
             "overall": selectors.nps_of(responses),
-            "breakdowns": [(b.label, selectors.nps_by(responses=responses, breakdown=b)) for b in selectors.BREAKDOWNS],
+            "breakdowns": [
+                (b.label, [group for group in selectors.nps_by(responses=responses, breakdown=b) if group.nps.responses >= smallest])
+                for b in selectors.BREAKDOWNS
+            ],
+            "smallest_group": smallest,
             "segments": segments,
             "segment": segment,
-            "segment_nps": selectors.nps_in_segment(responses=responses, segment=segment) if segment else None,
+            "segment_nps": None if segment_too_small else segment_nps,
+            "segment_too_small": segment_too_small,
             "questions": selectors.question_results(survey=survey),
-            "texts": selectors.text_answers(survey=survey),
+            "texts": selectors.text_answers(survey=survey) if can_see_personal else None,
         }
         return TemplateResponse(request, "admin/feedback/survey_results.html", context)
 

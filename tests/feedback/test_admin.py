@@ -4,10 +4,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.core.roles import ANALYST, AUDITOR, CAMPAIGN_MANAGER, CUSTOMER_SERVICE
+from apps.core.roles import ANALYST, AUDITOR, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.feedback import services
 from apps.feedback.models import FeedbackItem, FeedbackStatus, SurveyResponse
-from tests.feedback.factories import FeedbackCategoryFactory, SurveyFactory
+from tests.campaigns.factories import SegmentFactory
+from tests.feedback.factories import FeedbackCategoryFactory, SurveyFactory, SurveyQuestionFactory
 from tests.members.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +96,29 @@ def test_the_customer_profile_shows_complaints_only_to_roles_that_read_feedback(
     page = client.get(url)
     assert b"Dealer was rude" in page.content
     assert b'data-testid="profile-section-feedback"' in page.content
+
+
+def test_staff_without_personal_data_read_no_group_small_enough_to_single_out_a_member_nor_free_text(client, staff):
+    survey = SurveyFactory()
+    question = SurveyQuestionFactory(survey=survey, kind="text")
+    members = MemberFactory.create_batch(6)
+    members[0].status = "frozen"
+    members[0].save(update_fields=["status"])
+    for number, member in enumerate(members):
+        answers = {str(question.pk): "王先生 13900001111 说交车晚了"} if number == 0 else {}
+        SurveyResponse.objects.create(survey=survey, member=member, nps_score=0 if number == 0 else 10, answers=answers)
+    one_member = SegmentFactory(rules={"op": "and", "conditions": [{"field": "status", "value": ["frozen"]}]})
+    url = reverse("admin:feedback_survey_results", args=[survey.pk]) + f"?segment={one_member.pk}"
+
+    client.force_login(staff(ANALYST))
+    page = client.get(url)
+    assert page.status_code == 200 and page.context["overall"].responses == 6
+    assert page.context["segment_nps"] is None and page.context["segment_too_small"]
+    assert all(group.nps.responses >= 5 for _label, groups in page.context["breakdowns"] for group in groups)
+    assert page.context["texts"] is None and "13900001111" not in page.content.decode()
+
+    client.force_login(staff(OPERATIONS_MANAGER))
+    page = client.get(url)
+    inside, outside = page.context["segment_nps"]
+    assert (inside.responses, inside.detractors, outside.responses) == (1, 1, 5)
+    assert [text["answer"] for text in page.context["texts"]] == ["王先生 13900001111 说交车晚了"]
