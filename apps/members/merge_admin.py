@@ -1,6 +1,7 @@
 """The back office of duplicates: the finder's list, and one page per pair that shows both members side by side
 (masked per role), asks which one survives and which value wins each conflict, and merges or dismisses the pair."""
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -216,8 +217,11 @@ class MemberMergeAdmin(ModelAdmin):
         snapshot = dict(obj.merged_snapshot)
         for field in PERSONAL_FIELDS:
             value = snapshot.get(field)
-            # The snapshot keeps the birthday as ISO text: its year shows, as ``mask_birthday`` shows a date's.
-            snapshot[field] = (f"{value[:4]}-**-**" if value else "—") if field == "birthday" else _shown(field, value, full=False)
+            # The snapshot keeps the birthday as ISO text.
+            if field == "birthday":
+                snapshot[field] = mask_birthday(date.fromisoformat(value)) if value else "—"
+            else:
+                snapshot[field] = _shown(field, value, full=False)
         return ", ".join(f"{key}: {value}" for key, value in snapshot.items())
 
     def get_fields(self, request: HttpRequest, obj: MemberMerge | None = None) -> list[str]:
