@@ -15,8 +15,9 @@ Two kinds of listener:
   API, or one event our own services announced — so that work over many events (earning rules, task progress) is done
   set-based per batch rather than one query per event. They run before the per-event handlers, in the same
   transaction, in two steps: each decides under the locks of its own rows and may return a *payer*; once every batch
-  handler has decided, the payers run (members, points accounts). So one store takes its locks in one order —
-  velocity scopes (guards) → task progress → rule → cap counters → member → points account — and never a benefit:
+  handler has decided, the members the store may pay are locked at once with their points accounts, in key order
+  (the registered member locker), and then the payers run. So one store takes its locks in one order — velocity
+  scopes (guards) → task progress → rule → cap counters → members with their points accounts — and never a benefit:
   grants are left pending for a worker (``apps.benefits.services.grants_defer``).
 - **Batch guards** run before a batch is stored, with what is about to be stored (``activity_batch``), and take the
   locks that must come first in the store's transaction (abuse control's velocity scopes).
@@ -100,6 +101,9 @@ class IncomingActivity:
 
 ActivityBatchGuard = Callable[[Sequence[IncomingActivity]], None]
 BATCH_GUARDS: list[ActivityBatchGuard] = []
+# Locks the members a store may pay (with their points accounts), given their ids in key order.
+MemberLocker = Callable[[Sequence[int]], None]
+MEMBER_LOCKERS: list[MemberLocker] = []
 _BATCH_MEMO: ContextVar[dict[str, Any] | None] = ContextVar("activity_batch_memo", default=None)
 
 
@@ -165,6 +169,12 @@ def batch_memo() -> dict[str, Any] | None:
     return _BATCH_MEMO.get()
 
 
+def register_activity_member_locker(locker: MemberLocker) -> None:
+    """Lock, once per store and before any reaction pays, every member it may pay (the members app's lock)."""
+    if locker not in MEMBER_LOCKERS:
+        MEMBER_LOCKERS.append(locker)
+
+
 def has_activity_handlers(kind: str) -> bool:
     return bool(HANDLERS.get(kind)) or bool(BATCH_HANDLERS)
 
@@ -186,10 +196,14 @@ def activities_stored(events: Sequence[StoredActivity]) -> dict[int, int]:
     by event ``pk``.
 
     Batch handlers first, so their own rows (task progress, rule budgets, cap counters) are locked before any member
-    or points account, as the product's lock order says; a per-event handler (purchase earning) locks a member's
-    account and nothing after it. A batch handler's decision runs in one savepoint: a refusal (``ApplicationError``)
-    undoes only that handler's writes for the whole batch, so it must refuse only what is wrong with the batch as a
-    whole and settle per-event problems itself. A payer is not in a savepoint of its own: it pays what its handler
+    or points account, as the product's lock order says. Then every member a payer or a per-event handler (purchase
+    earning) may pay is locked with its account by one statement, in key order, before the first of them pays: the
+    payers and handlers lock members and accounts in several statements, each in its own order, which a campaign
+    chunk locking the same members in key order could otherwise meet crosswise (a deadlock).
+
+    A batch handler's decision runs in one savepoint: a refusal (``ApplicationError``) undoes only that handler's
+    writes for the whole batch, so it must refuse only what is wrong with the batch as a whole and settle per-event
+    problems itself. A payer is not in a savepoint of its own: it pays what its handler
     already recorded, so a refusal there fails the whole store rather than leave a decision unpaid.
     """
     earned: dict[int, int] = {event.pk: 0 for event in events}
@@ -212,6 +226,10 @@ def activities_stored(events: Sequence[StoredActivity]) -> dict[int, int]:
             payers.append(outcome)
         else:
             add(outcome)
+    paid_members = sorted({event.member_id for event in events if payers or HANDLERS.get(event.kind)})
+    if paid_members:
+        for locker in MEMBER_LOCKERS:
+            locker(paid_members)
     for payer in payers:
         add(payer())
     for event in events:

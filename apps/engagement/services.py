@@ -26,12 +26,13 @@ from apps.core import reasons
 from apps.core.activity import StoredActivity, activity_happened
 from apps.core.errors import ApplicationError
 from apps.core.reasons import Reason, translated_param
+from apps.core.references import system_ref
 from apps.engagement.locks import lock_task_progress
 from apps.engagement.models import SignIn, Task, TaskCompletion, TaskGoal, TaskProgress, TaskStatus
 from apps.engagement.selectors import longest_streak
 from apps.engagement.windows import local_day, window_start
 from apps.members import services as member_services
-from apps.members.locks import lock_member, lock_members
+from apps.members.locks import lock_member, lock_members_for_growth
 from apps.members.models import Member, MemberStatus
 
 logger = logging.getLogger(__name__)
@@ -262,7 +263,7 @@ def _pay(completed: list[tuple[Task, TaskProgress, int]], *, now: datetime) -> C
                 benefit_id=benefit_id,
                 member_id=progress.member_id,
                 source=GrantSource.TASK,
-                source_ref=f"task:{task.pk}:{progress.window_start.isoformat()}",
+                source_ref=system_ref("task", task.pk, progress.window_start),
             )
             for task, progress, _event_pk in ordered
             for benefit_id in (task.reward_benefit_id, task.reward_badge_id)
@@ -271,11 +272,12 @@ def _pay(completed: list[tuple[Task, TaskProgress, int]], *, now: datetime) -> C
     )
 
     def pay() -> dict[int, int]:
-        members = {member.pk: member for member in lock_members(member_ids=[progress.member_id for _t, progress, _e in completed])}
+        member_ids = [progress.member_id for _t, progress, _e in completed]
+        members = {member.pk: member for member in lock_members_for_growth(member_ids=member_ids)}
         earned: dict[int, int] = {}
         credits = []
         for task, progress, event_pk in ordered:
-            source_ref = f"task:{task.pk}:{progress.window_start.isoformat()}"
+            source_ref = system_ref("task", task.pk, progress.window_start)
             reason = Reason("task_completed", {"title": translated_param(task, "title")})
             if task.reward_growth:
                 member = members[progress.member_id]

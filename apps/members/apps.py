@@ -14,11 +14,13 @@ class MembersConfig(AppConfig):
 
     def ready(self) -> None:
         # A newly stored purchase earns points here, where the points are kept; analytics only stores the event.
-        from apps.core.activity import register_activity_handler
+        from apps.core.activity import register_activity_handler, register_activity_member_locker
         from apps.members.api import schema  # noqa: F401 - registers the OpenAPI member-token scheme
         from apps.members.earning import purchase_earn
+        from apps.members.locks import lock_members_to_pay
 
         register_activity_handler("purchase", purchase_earn)
+        register_activity_member_locker(lock_members_to_pay)
 
         # Members' own rows move first when duplicates merge; every other app registers its mover the same way.
         from apps.members.merging import register_member_merger

@@ -24,6 +24,25 @@ def lock_members(*, member_ids: Iterable[int]) -> list[Member]:
     return list(Member.objects.select_for_update().filter(pk__in=set(member_ids)).order_by("pk"))
 
 
+def lock_members_for_growth(*, member_ids: Iterable[int]) -> list[Member]:
+    """Several members whose growth value (and tier) change, in key order, FOR NO KEY UPDATE: the lock
+    ``lock_points_accounts`` takes on a member, so members a store of activities already locked with their
+    accounts are not locked again more strongly (no column a foreign key points at changes)."""
+    return list(Member.objects.select_for_update(no_key=True).filter(pk__in=set(member_ids)).order_by("pk"))
+
+
+def lock_members_to_pay(member_ids: Iterable[int]) -> None:
+    """Every member a store of activities may pay, with its points account, by one statement in key order and
+    in the row order ``lock_points_accounts`` takes (account, then member): run before the first reaction pays,
+    so the growth value, points and purchase earning after it lock nothing new, and a campaign chunk paying the
+    same members waits for the store or the store for it, never each for the other."""
+    member_ids = sorted(set(member_ids))
+    if not member_ids or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_TO_PAY_SQL, [member_ids])
+
+
 def lock_active_members_after(*, member_id: int, limit: int) -> list[Member]:
     """The next ``limit`` active members after ``member_id``, in key order (a chunk of a job over every member)."""
     return list(Member.objects.select_for_update().filter(pk__gt=member_id, status=MemberStatus.ACTIVE).order_by("pk")[:limit])
@@ -98,6 +117,13 @@ _COLUMNS = [f"account.{name}" for name in _ACCOUNT_FIELDS] + [f"member.{name}" f
 _LOCK_ACCOUNTS_SQL = (
     f"SELECT {', '.join(_COLUMNS)}"  # noqa: S608
     f" FROM {PointsAccount._meta.db_table} AS account JOIN {Member._meta.db_table} AS member ON member.id = account.member_id"
+    " WHERE account.member_id = ANY(%s) ORDER BY account.id FOR UPDATE OF account FOR NO KEY UPDATE OF member"
+)
+
+
+_LOCK_TO_PAY_SQL = (
+    f"SELECT account.id FROM {PointsAccount._meta.db_table} AS account"  # noqa: S608
+    f" JOIN {Member._meta.db_table} AS member ON member.id = account.member_id"
     " WHERE account.member_id = ANY(%s) ORDER BY account.id FOR UPDATE OF account FOR NO KEY UPDATE OF member"
 )
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
 from apps.core.redaction import redact_text
+from apps.core.references import SystemRef
 from apps.members.models import Member
 
 
@@ -75,10 +76,11 @@ def personal_values(member: Member) -> PersonalValues:
 
 
 def refuse_personal_data_in_text(member: Member, **texts: str) -> None:
-    """Free text stored in append-only or shared rows must not name the member: refused, with the field."""
+    """Free text stored in append-only or shared rows must not name the member: refused, with the field. A reference
+    the product built from its own keys (``SystemRef``) is not free text and is not searched."""
     values = personal_values(member)
     for field, text in texts.items():
-        if values.phone_or_email_in(text):
+        if not isinstance(text, SystemRef) and values.phone_or_email_in(text):
             raise ApplicationError(
                 "personal_data_in_text",
                 _("A reason or reference must not contain the member's phone number or email address."),

@@ -15,6 +15,7 @@ from apps.benefits.models import Benefit
 from apps.campaigns.models import Segment
 from apps.core.history import AuditHistory
 from apps.core.models import TimeStampedModel
+from apps.core.references import SystemRef, system_ref
 from apps.members.models import Member, Tag, Tier
 
 
@@ -222,5 +223,5 @@ class RuleAward(models.Model):
         return f"{self.rule_id}: {self.activity_id} → {self.member_id}"
 
     @property
-    def source_ref(self) -> str:
-        return f"rule:{self.rule_id}:activity:{self.activity_id}"
+    def source_ref(self) -> SystemRef:
+        return system_ref("rule", self.rule_id, "activity", self.activity_id)

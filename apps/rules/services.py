@@ -44,6 +44,7 @@ from apps.core.bulk_insert import insert_rows
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
 from apps.core.reasons import Reason
+from apps.core.references import SystemRef, system_ref
 from apps.members.models import Member, MemberStatus, Tier
 from apps.members.services import GrowthCredit, PointsCredit, growth_add_many, points_credit_many
 from apps.rules.evaluation import (
@@ -411,8 +412,8 @@ class _Payment:
     benefit_id: int | None
 
     @property
-    def source_ref(self) -> str:
-        return f"rule:{self.rule_id}:activity:{self.activity_id}"
+    def source_ref(self) -> SystemRef:
+        return system_ref("rule", self.rule_id, "activity", self.activity_id)
 
 
 def _pay(payments: Sequence[_Payment], *, client: ApiClient | None, skip_inactive: bool) -> None:

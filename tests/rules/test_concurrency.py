@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.benefits.models import Benefit, Grant, GrantSource
 from apps.benefits.services import grants_pending_issue
 from apps.campaigns import services as campaign_services
-from apps.members.models import PointsAccount, PointsEntry
+from apps.members.models import Member, PointsAccount, PointsEntry
 from apps.rules.models import EarningRule, RuleAward, RuleCounter
 from tests.benefits.factories import BenefitFactory
 from tests.campaigns.factories import CampaignFactory, SegmentFactory
@@ -97,3 +97,40 @@ def test_an_ingest_beside_a_campaign_chunk_on_the_same_member_and_benefit_never_
     assert sum(entries.filter(source_ref__startswith="campaign-run:").values_list("amount", flat=True)) == 5 * ROUNDS
     assert entries.filter(source_ref__startswith="purchase:").count() == ROUNDS
     assert_books_balance(member)
+
+
+def test_an_ingest_paying_growth_and_points_beside_a_campaign_chunk_on_the_same_members_never_deadlocks():
+    """The rules pay growth value (members) and points (accounts) to two members whose events come in the opposite key
+    order; the campaign chunk locks the same accounts with their members in key order. The store locks every member it
+    pays with its account first, in the chunk's order, so the two only ever wait for each other in one direction."""
+    EarningRuleFactory(kind="sign_in", points=10, growth=5)
+    EarningRuleFactory(kind="share", points=7, growth=3)
+    low, high = MemberFactory(), MemberFactory()
+    client = ApiClientFactory()
+    at = timezone.now() - timedelta(minutes=5)
+    for round_ in range(ROUNDS):
+        run = campaign_services.campaign_launch(
+            campaign=CampaignFactory(points_amount=5, applies_frequency_cap=False, segment=SegmentFactory(rules=EVERYONE))
+        )
+
+        def work(index: int, run_id: int = run.pk, round_: int = round_) -> str:
+            try:
+                if index == 0:
+                    answer = ingest(
+                        client,
+                        event(high, kind="share", at=at, event_id=f"h{round_}"),
+                        event(low, kind="sign_in", at=at, event_id=f"l{round_}"),
+                    )
+                    return "ingested" if answer["points_awarded"] == 17 else f"awarded {answer['points_awarded']}"
+                campaign_services.campaign_run_execute(run_id=run_id, chunk_size=10)
+                return "ran"
+            except Exception as exc:  # a deadlock (40P01) would surface here, and fail the assertion below
+                return f"{type(exc).__name__}: {exc}"
+
+        assert run_at_once(work, threads=2) == Counter({"ingested": 1, "ran": 1})
+    for member, points, growth in ((low, 10, 5), (high, 7, 3)):
+        entries = PointsEntry.objects.filter(account__member=member)
+        assert sum(entries.filter(source_ref__startswith="rule:").values_list("amount", flat=True)) == points * ROUNDS
+        assert sum(entries.filter(source_ref__startswith="campaign-run:").values_list("amount", flat=True)) == 5 * ROUNDS
+        assert Member.objects.get(pk=member.pk).growth_value == growth * ROUNDS
+        assert_books_balance(member)

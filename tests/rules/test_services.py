@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from apps.analytics.models import ActivityEvent, RegisteredActivityKind
@@ -14,7 +15,7 @@ from apps.benefits.services import grants_pending_issue
 from apps.core import awards
 from apps.core.errors import ApplicationError
 from apps.members.models import GrowthEntry, Member, MemberStatus, PointsAccount, PointsEntry, TierChange
-from apps.members.services import member_enrol, member_update_profile
+from apps.members.services import GrowthCredit, PointsCredit, growth_add_many, member_enrol, member_update_profile, points_credit_many
 from apps.rules import services
 from apps.rules.evaluation import period_start
 from apps.rules.models import AwardStatus, EarningRule, RuleAward, RuleCounter, RuleStatus, RuleTierMultiplier
@@ -495,3 +496,40 @@ def test_bad_rules_are_refused_naming_the_field(changes, field):
         services.rule_save(rule=rule)
     assert field in refused.value.fields
     assert not EarningRule.objects.exists()
+
+
+# System references ------------------------------------------------------------------------------
+
+
+def _next_activity_id(value: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval(pg_get_serial_sequence('analytics_activityevent', 'id'), %s)", [value - 1])
+
+
+def test_a_rule_reference_whose_ids_spell_the_members_phone_still_pays(client):
+    """``rule:<id>:activity:<id>`` is built from our own keys: its digits joined may spell the member's phone number
+    by chance, and it is not searched as free text, so the batch is not refused."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the activity ids are set through PostgreSQL's sequence")
+    rule = EarningRuleFactory(kind="sign_in", points=10, growth=4)
+    member = MemberFactory(phone="+8613912345678")
+    _next_activity_id(13912345678)
+    answer = ingest(client, event(member, at=MONDAY, event_id="spells-the-phone"))
+    assert answer["created"] == 1 and answer["points_awarded"] == 10
+    activity = ActivityEvent.objects.get(event_id="spells-the-phone")
+    assert activity.pk == 13912345678
+    reference = f"rule:{rule.pk}:activity:13912345678"
+    assert PointsEntry.objects.get(account__member=member).source_ref == reference
+    assert GrowthEntry.objects.get(member=member).source_ref == reference
+    assert balance(member) == 10 and Member.objects.get(pk=member.pk).growth_value == 4
+
+
+def test_a_typed_reference_holding_the_members_phone_is_still_refused():
+    member = MemberFactory(phone="+8613912345679")
+    with pytest.raises(ApplicationError) as refused:
+        points_credit_many(credits=[PointsCredit(member_id=member.pk, amount=5, reason="Order", source_ref="order:13912345679")])
+    assert refused.value.code == "personal_data_in_text"
+    with pytest.raises(ApplicationError) as refused:
+        growth_add_many(credits=[GrowthCredit(member_id=member.pk, amount=5, reason="Order", source_ref="order:13912345679")])
+    assert refused.value.code == "personal_data_in_text"
+    assert not PointsEntry.objects.filter(account__member=member).exists() and not GrowthEntry.objects.filter(member=member).exists()

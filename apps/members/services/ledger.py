@@ -26,10 +26,11 @@ from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
 from apps.core.outbox import Event, outbox_emit_many, outbox_insert_statement, outbox_wanted
 from apps.core.reasons import Reason, reason_fields
+from apps.core.references import SystemRef
 from apps.members.locks import (
     lock_growth_adjustment,
     lock_member,
-    lock_members,
+    lock_members_for_growth,
     lock_points_account,
     lock_points_accounts,
     lock_points_accounts_by_id,
@@ -102,11 +103,14 @@ def _may_name_member(account: "PointsAccount | _OpenedAccount", text: str) -> bo
     """Whether ``text`` could hold the member's email (it has an "@") or phone number (at least as many digits).
 
     Cheap, and exact as a filter: only text that passes is searched. Most ledger text (system reasons, references
-    such as ``import:row:12``) does not, and the member's row is then not read at all.
+    such as ``import:row:12``) does not, and the member's row is then not read at all. A reference built from our
+    own keys (``SystemRef``, such as ``rule:12:activity:3456``) never does, however many digits its ids have.
     """
+    if isinstance(text, SystemRef):
+        return False
     if "@" in text:
         return True
-    digits = sum(character.isdigit() for character in text)
+    digits = sum(map(str.isdigit, text))
     if not digits:
         return False
     phone = account.member.phone
@@ -834,7 +838,7 @@ def growth_add_many(*, credits: Sequence[GrowthCredit], skip_inactive: bool = Tr
             raise ApplicationError("invalid_amount", _("Growth value must be a non-zero whole number."), fields={"amount": credit.amount})
         if id(credit.reason) not in reasons:
             reasons[id(credit.reason)] = _reason(credit.reason)
-    members = {member.pk: member for member in lock_members(member_ids=[credit.member_id for credit in credits])}
+    members = {member.pk: member for member in lock_members_for_growth(member_ids=[credit.member_id for credit in credits])}
     rows, credited = [], {}
     for credit in sorted(credits, key=lambda credit: credit.member_id):
         member = members.get(credit.member_id)

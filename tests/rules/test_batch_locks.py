@@ -1,0 +1,75 @@
+"""One store of activities locks the members it pays once, in key order, before any reaction pays: a task paying one
+member and a rule paying another (in the opposite key order) and a purchase take no member or points account after
+that first lock that it did not already take."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from apps.members.models import GrowthEntry, PointsAccount
+from tests.core.factories import ApiClientFactory
+from tests.engagement.factories import TaskFactory
+from tests.members.factories import MemberFactory
+from tests.rules.factories import EarningRuleFactory, event, ingest
+
+pytestmark = pytest.mark.django_db
+
+LOCKING = re.compile(r"\bFOR (NO KEY )?UPDATE\b")
+MEMBER_TABLES = ("members_member", "members_pointsaccount")
+
+
+def _member_locks(statements: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    return [(sql, params) for sql, params in statements if LOCKING.search(sql) and any(table in sql for table in MEMBER_TABLES)]
+
+
+def test_the_members_a_store_pays_are_locked_first_in_one_statement_in_key_order():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    low, high, buyer = MemberFactory(), MemberFactory(), MemberFactory()
+    TaskFactory(activity_kind="event_attendance", target=1, reward_points=5, reward_growth=3)
+    EarningRuleFactory(kind="sign_in", points=10, growth=2)
+    at = timezone.now() - timedelta(minutes=5)
+    statements: list[tuple[str, object]] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        answer = ingest(
+            ApiClientFactory(),
+            # The task pays the member with the higher key first, the rule the lower one after it.
+            event(high, kind="event_attendance", at=at, event_id="attended"),
+            event(low, kind="sign_in", at=at, event_id="signed-in"),
+            event(buyer, kind="purchase", at=at, amount="100.00", event_id="bought"),
+        )
+    assert answer["created"] == 3
+    locks = _member_locks(statements)
+    first_sql, first_params = locks[0]
+    assert "FOR UPDATE OF account FOR NO KEY UPDATE OF member" in first_sql
+    assert first_params == [sorted([low.pk, high.pk, buyer.pk])]
+    assert len(locks) > 1, "the payers still lock what they write, under the lock already held"
+    balances = dict(PointsAccount.objects.filter(member__in=[low, high]).values_list("member_id", "balance"))
+    assert balances == {low.pk: 10, high.pk: 5}
+    assert sorted(GrowthEntry.objects.filter(member__in=[low, high]).values_list("member_id", "amount")) == [(low.pk, 2), (high.pk, 3)]
+    assert PointsAccount.objects.get(member=buyer).balance > 0
+
+
+def test_a_store_that_pays_nobody_locks_no_member():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    member = MemberFactory()
+    EarningRuleFactory(kind="sign_in", points=10)
+    statements: list[tuple[str, object]] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        answer = ingest(ApiClientFactory(), event(member, kind="share", at=timezone.now() - timedelta(minutes=5)))
+    assert answer["created"] == 1 and answer["points_awarded"] == 0
+    assert _member_locks(statements) == []
