@@ -4,12 +4,28 @@ Lock order (docs/architecture.md): rule → its cap counters → benefit → mem
 one kind in primary-key order (counters in (rule, member, period, start) order, which their unique key follows).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
 
 from django.db import connection
 
 from apps.rules.evaluation import CounterKey
 from apps.rules.models import EarningRule, RuleAward, RuleCounter
+
+
+@dataclass
+class CounterState:
+    """A cap counter as the batch path reads and stores it, without a model instance (a batch moves thousands):
+    ``pk`` is None for a counter that does not exist yet."""
+
+    rule_id: int
+    member_id: int
+    period: str
+    period_start: date
+    count: int = 0
+    points: int = 0
+    pk: int | None = None
 
 
 def lock_rule(*, rule_id: int) -> EarningRule:
@@ -59,7 +75,7 @@ def lock_counters(*, keys: Iterable[CounterKey]) -> list[RuleCounter]:
     return [row for row in rows if (row.rule_id, row.member_id, row.period, row.period_start) in wanted]
 
 
-def lock_existing_counters(*, keys: Iterable[CounterKey]) -> dict[CounterKey, RuleCounter]:
+def lock_existing_counters(*, keys: Iterable[CounterKey]) -> dict[CounterKey, RuleCounter | CounterState]:
     """Lock the counters of ``keys`` that exist, in key order, reading their values as committed; create none.
 
     The first half of the batch path's one-write-per-counter store (``counters_save`` is the second): a counter that
@@ -82,14 +98,12 @@ def lock_existing_counters(*, keys: Iterable[CounterKey]) -> dict[CounterKey, Ru
         )
         rows = cursor.fetchall()
     return {
-        (rule, member, period, start): RuleCounter(
-            id=pk, rule_id=rule, member_id=member, period=period, period_start=start, count=count, points=points
-        )
+        (rule, member, period, start): CounterState(rule, member, period, start, count=count, points=points, pk=pk)
         for pk, rule, member, period, start, count, points in rows
     }
 
 
-def counters_save(*, counters: list[RuleCounter]) -> bool:
+def counters_save(*, counters: Sequence[RuleCounter | CounterState]) -> bool:
     """Store counters decided after ``lock_existing_counters`` in one statement: those with an id updated, the others
     inserted with their values, in key order.
 

@@ -59,6 +59,7 @@ from apps.rules.evaluation import (
     member_check,
 )
 from apps.rules.locks import (
+    CounterState,
     counters_save,
     counters_store,
     lock_awards,
@@ -346,8 +347,8 @@ class _CountersRacedError(Exception):
 
 
 def _decide(
-    candidates: list[_Candidate], counters: dict[CounterKey, RuleCounter], budget_left: dict[int, int | None]
-) -> tuple[list[_Candidate], list[RuleCounter]]:
+    candidates: list[_Candidate], counters: dict[CounterKey, RuleCounter | CounterState], budget_left: dict[int, int | None]
+) -> tuple[list[_Candidate], list[RuleCounter | CounterState]]:
     """The candidates that fit their rules' caps and budgets (points trimmed to what is left), given the counters as
     locked (a missing one counts from zero); and the counters to store, new ones without an id."""
     state = CapState(budget_left=dict(budget_left))
@@ -361,7 +362,7 @@ def _decide(
             decided.append(replace(candidate, points=allowed))
     changed = []
     for key in state.touched:
-        row = counters.get(key) or RuleCounter(rule_id=key[0], member_id=key[1], period=key[2], period_start=key[3])
+        row = counters.get(key) or CounterState(*key)
         row.count, row.points = state.counters[key].count, state.counters[key].points
         changed.append(row)
     return decided, changed

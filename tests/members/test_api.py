@@ -112,6 +112,22 @@ class TestTrustedMembers:
         assert api.get(url("members"), {"external_id": "CRM-9"}).json()["results"][0]["name"] == "王芳"
         assert api.get(url("members"), {"tier": "gold"}).json()["count"] == 0
 
+    def test_updated_since_lists_changed_records_not_moved_balances(self, trusted_client):
+        api, _client = trusted_client()
+        earner, grower, edited = MemberFactory(), MemberFactory(), MemberFactory()
+        Member.objects.update(updated_at=timezone.now() - timedelta(days=2))
+        since = timezone.now() - timedelta(days=1)
+        services.points_earn(member=earner, amount=50, reason="Purchase")
+        services.growth_add(member=grower, amount=10, reason="Purchase")
+        services.member_update_profile(member=edited, city="杭州")
+
+        def listed() -> set[int]:
+            return {row["id"] for row in api.get(url("members"), {"updated_since": since.isoformat()}).json()["results"]}
+
+        assert listed() == {edited.pk}
+        services.growth_add(member=grower, amount=1000, reason="Purchase")  # promoted: the tier changed
+        assert listed() == {edited.pk, grower.pk}
+
     def test_enrol_errors_name_the_field(self, trusted_client):
         api, _client = trusted_client()
         MemberFactory(phone="+8613912345678")

@@ -356,6 +356,25 @@ class TestTiers:
         second = services.tiers_evaluate(chunk_size=2)
         assert (second.promoted, second.demoted) == (0, 0)
 
+    def test_growth_value_alone_leaves_the_members_updated_at_and_a_tier_change_moves_it(self):
+        """A growth value moves with its ledger, as a points balance does: only a change of the member's record (the
+        tier) moves ``updated_at``, on the one-member path, the set-based path and the nightly evaluation alike."""
+        member, other = MemberFactory(), MemberFactory()
+        long_ago = timezone.now() - timedelta(days=3)
+        Member.objects.filter(pk__in=[member.pk, other.pk]).update(updated_at=long_ago)
+        services.growth_add(member=member, amount=10, reason="Purchase")
+        services.growth_add_many(credits=[services.GrowthCredit(member_id=other.pk, amount=20, reason="Purchase")])
+        assert dict(Member.objects.filter(pk__in=[member.pk, other.pk]).values_list("pk", "growth_value")) == {member.pk: 10, other.pk: 20}
+        assert set(Member.objects.filter(pk__in=[member.pk, other.pk]).values_list("updated_at", flat=True)) == {long_ago}
+        GrowthEntry.objects.filter(member=member).update(created_at=timezone.now() - timedelta(days=400))
+        services.tiers_evaluate()
+        assert Member.objects.values_list("growth_value", "updated_at").get(pk=member.pk) == (0, long_ago)
+        services.growth_add_many(credits=[services.GrowthCredit(member_id=other.pk, amount=1000, reason="Purchase")])
+        promoted = Member.objects.get(pk=other.pk)
+        assert promoted.tier == tier("silver") and promoted.updated_at > long_ago
+        services.growth_add(member=member, amount=1000, reason="Purchase")
+        assert Member.objects.get(pk=member.pk).updated_at > long_ago
+
     def test_tier_thresholds_must_rise_with_rank(self):
         silver = tier("silver")
         silver.threshold = 6000

@@ -92,7 +92,8 @@ def tier_promote_on_growth(*, member: Member, now: datetime, actor: User | None 
     member.growth_value = standing.growth
     earned = [rule for rule in above if not unmet(rule, standing)]
     if not earned:
-        member.save(update_fields=["growth_value", "updated_at"])
+        # The growth value alone: the member's record (and its updated_at) is unchanged, as with a points balance.
+        member.save(update_fields=["growth_value"])
         return None
     target = max(earned, key=lambda rule: rule.rank)
     change = _tier_change(member, Decision(target=target, kind=PROMOTION, qualified=target), standing, now, actor)
@@ -112,7 +113,11 @@ PROMOTION, DEMOTION, ASSIGNMENT_ENDED = "promotion", "demotion", "assignment_end
 def tiers_promote_on_growth_many(*, members: Sequence[Member], now: datetime) -> list[TierChange]:
     """``tier_promote_on_growth`` for many locked members at once (the set-based growth path): their standings with one
     query per metric a tier's conditions use, the promotions inserted together, the growth values stored in one
-    statement."""
+    statement.
+
+    Only a promotion moves the member's ``updated_at`` (their record changed: the tier). A growth value moves with its
+    ledger, as a points balance does, and leaves the member's indexed columns alone, so the row is rewritten in place
+    (a HOT update) instead of adding an entry to each of the member table's twenty indexes."""
     if not members:
         return []
     rules = [rule for rule in tier_rules() if not rule.invitation_only]
@@ -124,32 +129,32 @@ def tiers_promote_on_growth_many(*, members: Sequence[Member], now: datetime) ->
     changes, promoted = [], []
     for member in members:
         standing = member_standings[member.pk]
-        member.growth_value, member.updated_at = standing.growth, now
+        member.growth_value = standing.growth
         earned = [rule for rule in above if rule.rank > rank_of[member.tier_id] and not unmet(rule, standing)]
         if not earned:
             continue
         target = max(earned, key=lambda rule: rule.rank)
         changes.append(_tier_change(member, Decision(target=target, kind=PROMOTION, qualified=target), standing, now, None, tiers))
-        member.tier_assigned_until = None
+        member.tier_assigned_until, member.updated_at = None, now
         promoted.append(member)
     TierChange.objects.bulk_create(changes)
     outbox_emit_many(events=tier_events(changes), types=[EventType.TIER_CHANGED])
-    _store_growth_values(members, now)
-    Member.objects.bulk_update(promoted, ["tier", "tier_achieved_at", "tier_assigned_until"])
+    _store_growth_values(members)
+    Member.objects.bulk_update(promoted, ["tier", "tier_achieved_at", "tier_assigned_until", "updated_at"])
     return changes
 
 
-def _store_growth_values(members: Sequence[Member], now: datetime) -> None:
+def _store_growth_values(members: Sequence[Member]) -> None:
     """The members' rolling growth values in one statement (an ORM bulk update builds a CASE per row: slow for many)."""
     if connection.vendor != "postgresql":
-        Member.objects.bulk_update(list(members), ["growth_value", "updated_at"])
+        Member.objects.bulk_update(list(members), ["growth_value"])
         return
     table = connection.ops.quote_name(Member._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} AS m SET growth_value = v.growth_value, updated_at = %s"  # noqa: S608 (the table name is ours)
+            f"UPDATE {table} AS m SET growth_value = v.growth_value"  # noqa: S608 (the table name is ours)
             " FROM unnest(%s::bigint[], %s::integer[]) AS v(id, growth_value) WHERE m.id = v.id",
-            [now, [member.pk for member in members], [member.growth_value for member in members]],
+            [[member.pk for member in members], [member.growth_value for member in members]],
         )
 
 
@@ -254,7 +259,7 @@ def tiers_evaluate(*, now: datetime | None = None, chunk_size: int = 2000) -> Ti
                 member.tier = tiers[member.tier_id]
                 standing = figures[member.pk]
                 decision = decide(member, rules, standing, now)
-                is_dirty = standing.growth != member.growth_value
+                grew = standing.growth != member.growth_value
                 member.growth_value = standing.growth
                 if decision.kind:
                     changes.append(_tier_change(member, decision, standing, now, None, tiers))
@@ -264,12 +269,13 @@ def tiers_evaluate(*, now: datetime | None = None, chunk_size: int = 2000) -> Ti
                         result.assignments_ended += 1
                     else:
                         result.demoted += 1
-                    is_dirty = True
                 if decision.ends_assignment:
                     member.tier_assigned_until = None
-                    is_dirty = True
-                if is_dirty:
+                # Only a change of the member's record (tier, assignment) moves updated_at; a growth value alone does not.
+                if decision.kind or decision.ends_assignment:
                     member.updated_at = now
+                    dirty.append(member)
+                elif grew:
                     dirty.append(member)
             TierChange.objects.bulk_create(changes)
             outbox_emit_many(events=tier_events(changes), types=[EventType.TIER_CHANGED])
