@@ -17,7 +17,7 @@ def subscribed_event_types() -> set[str]:
 
 
 def active_endpoints() -> list[WebhookEndpoint]:
-    return list(WebhookEndpoint.objects.filter(is_active=True).order_by("pk"))
+    return list(WebhookEndpoint.objects.filter(is_active=True).select_related("api_client").order_by("pk"))
 
 
 def failing_endpoints() -> QuerySet[WebhookEndpoint]:
