@@ -165,6 +165,21 @@ def test_a_client_that_loses_the_read_scope_stops_receiving_what_needs_it(api):
     assert list(WebhookDelivery.objects.values_list("endpoint_id", flat=True)) == [staff_endpoint.pk]
 
 
+def test_a_client_that_loses_the_read_scope_no_longer_reads_or_replays_those_deliveries(api):
+    client, api_client = api
+    created = create(client, event_types=["points.earned"])
+    points_earn(member=MemberFactory(), amount=10, reason="purchase", source_ref="order:1")
+    outbox_fan_out()
+    delivery = WebhookDelivery.objects.get(endpoint_id=created["id"])
+    log = f"{ENDPOINTS}{created['id']}/deliveries/"
+    assert [row["id"] for row in client.get(log).json()["results"]] == [delivery.pk]
+    api_client.scopes = [ApiScope.WEBHOOKS_MANAGE]
+    api_client.save()
+    assert client.get(log).json()["results"] == []
+    assert client.post(f"{log}{delivery.pk}/replay/").status_code == 404
+    assert WebhookDelivery.objects.count() == 1
+
+
 def test_the_delivery_log_and_a_replay_against_a_real_receiver(api, receiver):
     client, _api_client = api
     receiver.answers = [500]
