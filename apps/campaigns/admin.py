@@ -39,6 +39,7 @@ from apps.campaigns.models import (
 from apps.core.admin_actions import ACTION_TEMPLATE, Subject
 from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
 from apps.core.errors import ApplicationError
+from apps.core.jsontext import refuse_lone_surrogates
 from apps.core.service_admin import ServiceFormAdmin
 from apps.members.admin import can_see_pii
 from apps.members.models import ConsentChannel
@@ -85,7 +86,7 @@ class SegmentAdmin(ServiceFormAdmin, HistoryAdmin, ModelAdmin):
         if not self.has_view_permission(request):
             return JsonResponse({"error": str(_("Not allowed."))}, status=403)
         try:
-            rules = json.loads(request.body or b"{}")
+            rules = refuse_lone_surrogates(json.loads(request.body or b"{}"))
             return JsonResponse(selectors.segment_preview(rules=rules, can_see_personal=can_see_pii(request)))
         except json.JSONDecodeError:
             return JsonResponse({"error": str(_("The rules are not valid JSON."))}, status=400)

@@ -22,7 +22,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.models import OutboxEvent
+from apps.core.models import ApiScope, OutboxEvent
 
 
 class EventType(models.TextChoices):
@@ -45,6 +45,24 @@ class EventType(models.TextChoices):
     CAMPAIGN_RUN_STEP = "campaign.run_step", _("Campaign run step")
     JOURNEY_STEP = "journey.step", _("Journey step")
     FEEDBACK_STATUS_CHANGED = "feedback.status_changed", _("Feedback status changed")
+
+
+# The read scopes an API client needs to subscribe to each event type: those of what the event carries. Every event
+# about one member (its points, tier, grants, registrations, journey steps, feedback) is member data; a campaign run
+# step carries only the run's totals.
+EVENT_TYPE_READ_SCOPES: dict[str, tuple[str, ...]] = {
+    **{event_type: (ApiScope.MEMBERS_READ,) for event_type in EventType.values if event_type != EventType.CAMPAIGN_RUN_STEP},
+    EventType.CAMPAIGN_RUN_STEP: (ApiScope.ANALYTICS_READ,),
+}
+
+
+def event_types_missing_scopes(*, event_types: Iterable[str], scopes: Iterable[str]) -> dict[str, list[str]]:
+    """For each of ``event_types`` whose read scopes ``scopes`` lack: the scopes it lacks (an empty answer: none)."""
+    held = set(scopes)
+    missing = {
+        event_type: [scope for scope in EVENT_TYPE_READ_SCOPES.get(event_type, ()) if scope not in held] for event_type in event_types
+    }
+    return {event_type: lacking for event_type, lacking in missing.items() if lacking}
 
 
 SUBSCRIBED_TYPES_CACHE_KEY = "outbox:subscribed-types:v1"

@@ -26,7 +26,15 @@ from apps.members.admin import register_member_page_section
 from apps.members.models import Member
 from apps.rules import selectors, services
 from apps.rules.customer_profile import held_awards_summary
-from apps.rules.models import AwardStatus, EarningRule, RuleAward, RuleStatus, RuleTierMultiplier
+from apps.rules.models import (
+    RULE_EDITABLE_FIELDS,
+    RULE_EDITABLE_RELATIONS,
+    AwardStatus,
+    EarningRule,
+    RuleAward,
+    RuleStatus,
+    RuleTierMultiplier,
+)
 
 
 class EarningRuleForm(forms.ModelForm):
@@ -34,31 +42,7 @@ class EarningRuleForm(forms.ModelForm):
 
     class Meta:
         model = EarningRule
-        fields = [
-            "name",
-            "description",
-            "kind",
-            "priority",
-            "starts_at",
-            "ends_at",
-            "days_of_week",
-            "hour_from",
-            "hour_to",
-            "property_conditions",
-            "channels",
-            "tiers",
-            "segment",
-            "tags",
-            "first_time_only",
-            "nth_time",
-            "points",
-            "growth",
-            "unit_property",
-            "unit_size",
-            "benefit",
-            *(f"cap_{period}_{what}" for period in ("day", "week", "month", "lifetime") for what in ("count", "points")),
-            "budget_points",
-        ]
+        fields = [*RULE_EDITABLE_FIELDS, *RULE_EDITABLE_RELATIONS]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

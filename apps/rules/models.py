@@ -35,6 +35,31 @@ class CapPeriod(models.TextChoices):
 
 CAP_PERIODS = (CapPeriod.DAY, CapPeriod.WEEK, CapPeriod.MONTH, CapPeriod.LIFETIME)
 
+# What staff (the back-office form) and callers (the API) may set on a rule, one list for both; the status and the
+# budget counter are moved only by the services. The relations are set with the rule (``rule_save``).
+RULE_EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "kind",
+    "priority",
+    "starts_at",
+    "ends_at",
+    "days_of_week",
+    "hour_from",
+    "hour_to",
+    "property_conditions",
+    "channels",
+    "first_time_only",
+    "nth_time",
+    "points",
+    "growth",
+    "unit_property",
+    "unit_size",
+    *(f"cap_{period}_{what}" for period in CAP_PERIODS for what in ("count", "points")),
+    "budget_points",
+)
+RULE_EDITABLE_RELATIONS = ("tiers", "tags", "segment", "benefit")
+
 
 class EarningRule(TimeStampedModel):
     """WHEN an activity of ``kind``; IF the conditions hold; THEN points, growth value and/or a benefit, within caps."""

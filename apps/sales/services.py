@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
@@ -446,10 +447,20 @@ def _error_item(index: int, source_ref: Any, exc: ApplicationError) -> dict[str,
     }
 
 
-def leads_receive_batch(*, items: Any, default_source_system: str) -> LeadBatchResult:
+def lead_reference(lead: Lead) -> str:
+    """The reference a source system gets for a stored lead: stable, and opaque (it tells neither the row's id, nor
+    how many leads there are, nor whom the lead matched)."""
+    return "ld_" + salted_hmac("apps.sales.lead_reference", str(lead.pk)).hexdigest()[:24]
+
+
+def leads_receive_batch(*, items: Any, default_source_system: str, reveal_match: bool = False) -> LeadBatchResult:
     """A batch from a trusted system: each lead checked and stored on its own (in its own savepoint); bad ones are
     listed with their index, field and reason, good ones stored. The batch as a whole must be a list of 1 to
-    ``MAX_LEADS_PER_BATCH`` objects."""
+    ``MAX_LEADS_PER_BATCH`` objects.
+
+    Whether a phone or external ID belongs to a member is personal data: each stored lead is answered with its
+    opaque reference only, and with the member it matched and the outcome only when ``reveal_match`` (the caller
+    may read members)."""
     if not isinstance(items, list) or not items:
         raise ApplicationError("invalid", _("leads must be a non-empty list."), fields={"leads": ""})
     if len(items) > MAX_LEADS_PER_BATCH:
@@ -477,16 +488,15 @@ def leads_receive_batch(*, items: Any, default_source_system: str) -> LeadBatchR
             continue
         result.created += receipt.created
         result.duplicates += not receipt.created
-        result.items.append(
-            {
-                "index": index,
-                "source_ref": receipt.lead.source_ref,
-                "status": "created" if receipt.created else "duplicate",
-                "lead_id": receipt.lead.pk,
-                "member_id": receipt.lead.member_id,
-                "outcome": receipt.lead.outcome,
-            }
-        )
+        item = {
+            "index": index,
+            "source_ref": receipt.lead.source_ref,
+            "status": "created" if receipt.created else "duplicate",
+            "lead_ref": lead_reference(receipt.lead),
+        }
+        if reveal_match:
+            item.update(member_id=receipt.lead.member_id, outcome=receipt.lead.outcome)
+        result.items.append(item)
     return result
 
 

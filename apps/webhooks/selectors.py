@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from apps.core.models import ApiClient
+from apps.core.outbox import EventType, event_types_missing_scopes
 from apps.webhooks.models import OPEN_STATUSES, DeliveryStatus, EndpointStatus, WebhookDelivery, WebhookEndpoint
 
 
@@ -17,7 +18,7 @@ def subscribed_event_types() -> set[str]:
 
 
 def active_endpoints() -> list[WebhookEndpoint]:
-    return list(WebhookEndpoint.objects.filter(is_active=True).order_by("pk"))
+    return list(WebhookEndpoint.objects.filter(is_active=True).select_related("api_client").order_by("pk"))
 
 
 def failing_endpoints() -> QuerySet[WebhookEndpoint]:
@@ -73,3 +74,20 @@ def endpoint_deliveries(*, endpoint: WebhookEndpoint, status: str = "", event_ty
 
 def endpoint_delivery_get(*, endpoint: WebhookEndpoint, pk: int) -> WebhookDelivery:
     return get_object_or_404(endpoint.deliveries, pk=pk)
+
+
+def client_unreadable_event_types(*, client: ApiClient) -> list[str]:
+    """The event types whose data the client's key may not read (now): their deliveries are hidden from it."""
+    return sorted(event_types_missing_scopes(event_types=EventType.values, scopes=client.scopes))
+
+
+def client_endpoint_deliveries(
+    *, client: ApiClient, endpoint: WebhookEndpoint, status: str = "", event_type: str = ""
+) -> QuerySet[WebhookDelivery]:
+    """The delivery log as the client may read it: without the payloads of types its key no longer covers."""
+    deliveries = endpoint_deliveries(endpoint=endpoint, status=status, event_type=event_type)
+    return deliveries.exclude(type__in=client_unreadable_event_types(client=client))
+
+
+def client_endpoint_delivery_get(*, client: ApiClient, endpoint: WebhookEndpoint, pk: int) -> WebhookDelivery:
+    return get_object_or_404(client_endpoint_deliveries(client=client, endpoint=endpoint), pk=pk)

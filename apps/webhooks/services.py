@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
-from apps.core.outbox import EventType, outbox_claim, outbox_delete, outbox_subscriptions_changed
+from apps.core.outbox import EventType, event_types_missing_scopes, outbox_claim, outbox_delete, outbox_subscriptions_changed
 from apps.core.queueing import enqueue_on_commit
 from apps.webhooks.destinations import destination_check
 from apps.webhooks.locks import claim_deliveries, lock_endpoint, lock_endpoints
@@ -74,6 +74,32 @@ def _clean(*, name: str, url: str, event_types: Sequence[str], contact_email: st
     }
 
 
+def _readable_by(api_client: ApiClient | None, event_types: Sequence[str]) -> None:
+    """An endpoint a client owns may carry only what the client may read through the API."""
+    if api_client is None:
+        return
+    missing = event_types_missing_scopes(event_types=event_types, scopes=api_client.scopes)
+    if missing:
+        raise ApplicationError(
+            "scope_required",
+            " ".join(
+                _("The event type %(type)s needs the scope %(scopes)s, which this API key lacks.")
+                % {"type": event_type, "scopes": ", ".join(scopes)}
+                for event_type, scopes in missing.items()
+            ),
+            fields={"event_types": missing},
+            http_status=403,
+        )
+
+
+def _deliverable_types(endpoint: WebhookEndpoint) -> set[str]:
+    """The endpoint's types its owner may still read: a client that lost a scope stops receiving what needs it."""
+    types = set(endpoint.event_types)
+    if endpoint.api_client is None:
+        return types
+    return types - set(event_types_missing_scopes(event_types=types, scopes=endpoint.api_client.scopes))
+
+
 def _unique_name(name: str, exclude_pk: int | None = None) -> None:
     if WebhookEndpoint.objects.exclude(pk=exclude_pk).filter(name=name).exists():
         raise ApplicationError("duplicate_name", _("An endpoint with this name already exists."), fields={"name": name})
@@ -93,6 +119,7 @@ def endpoint_create(
     """Register an endpoint (for staff, or owned by the API client that asks); returns it with its signing secret,
     which the caller copies now (it is never shown again)."""
     fields = _clean(name=name, url=url, event_types=event_types, contact_email=contact_email)
+    _readable_by(api_client, fields["event_types"])
     _unique_name(fields["name"])
     endpoint = WebhookEndpoint(**fields, is_active=is_active, secret=generate_secret(), created_by=actor, api_client=api_client)
     endpoint._history_user = actor
@@ -107,6 +134,7 @@ def endpoint_update(
 ) -> WebhookEndpoint:
     fields = _clean(name=name, url=url, event_types=event_types, contact_email=contact_email)
     endpoint = lock_endpoint(endpoint_id=endpoint.pk)
+    _readable_by(endpoint.api_client, fields["event_types"])
     _unique_name(fields["name"], exclude_pk=endpoint.pk)
     for field, value in {**fields, "is_active": is_active}.items():
         setattr(endpoint, field, value)
@@ -211,7 +239,7 @@ def outbox_fan_out(*, limit: int | None = None) -> int:
     events = outbox_claim(limit=limit or _config("FAN_OUT_CHUNK"))
     if not events:
         return 0
-    endpoints = [(endpoint.pk, set(endpoint.event_types)) for endpoint in active_endpoints()]
+    endpoints = [(endpoint.pk, _deliverable_types(endpoint)) for endpoint in active_endpoints()]
     now = timezone.now()
     WebhookDelivery.objects.bulk_create(
         [

@@ -43,6 +43,8 @@ def test_segment_preview_endpoint(client, staff):
     assert response.status_code == 200 and response.json()["count"] == 2
     bad = client.post(url, json.dumps({"field": "nope"}), content_type="application/json")
     assert bad.status_code == 400 and "nope" in bad.json()["error"]
+    not_text = client.post(url, '{"field": "city", "value": ["\\ud800"]}', content_type="application/json")
+    assert not_text.status_code == 400 and "value.0" in not_text.json()["error"]
     assert client.get(url).status_code == 405
 
 

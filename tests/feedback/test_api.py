@@ -14,7 +14,12 @@ def category():
 
 def test_member_creates_lists_and_reads_their_feedback(member_client, category):
     api, _member = member_client()
-    created = api.post("/api/v1/me/feedback/", {"category": "charging", "subject": "Slow charger", "body": "Only 7 kW"}, format="json")
+    created = api.post(
+        "/api/v1/me/feedback/",
+        {"category": "charging", "subject": "Slow charger", "body": "Only 7 kW"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="c1",
+    )
     assert created.status_code == 201, created.json()
     body = created.json()
     assert body["status"] == "open" and body["category"]["code"] == "charging" and body["channel"] == "member_app"
@@ -24,9 +29,9 @@ def test_member_creates_lists_and_reads_their_feedback(member_client, category):
 
 def test_bad_payloads_name_the_field(member_client, category):
     api, _member = member_client()
-    unknown = api.post("/api/v1/me/feedback/", {"category": "nope", "subject": "s", "body": "b"}, format="json")
+    unknown = api.post("/api/v1/me/feedback/", {"category": "nope", "subject": "s", "body": "b"}, format="json", HTTP_IDEMPOTENCY_KEY="b1")
     assert unknown.status_code == 400 and "category" in unknown.json()["error"]["fields"]
-    missing = api.post("/api/v1/me/feedback/", {"category": "charging", "body": "b"}, format="json")
+    missing = api.post("/api/v1/me/feedback/", {"category": "charging", "body": "b"}, format="json", HTTP_IDEMPOTENCY_KEY="b2")
     assert missing.status_code == 400 and "subject" in missing.json()["error"]["fields"]
     assert not FeedbackItem.objects.exists()
 
@@ -36,7 +41,9 @@ def test_another_members_item_is_unreachable(member_client, category, staff):
     other_api, _other = member_client()
     item = services.feedback_create(member=owner, category=category, subject="Mine", body="private")
     assert other_api.get(f"/api/v1/me/feedback/{item.pk}/").status_code == 404
-    assert other_api.post(f"/api/v1/me/feedback/{item.pk}/reply/", {"body": "hi"}, format="json").status_code == 404
+    assert (
+        other_api.post(f"/api/v1/me/feedback/{item.pk}/reply/", {"body": "hi"}, format="json", HTTP_IDEMPOTENCY_KEY="p0").status_code == 404
+    )
     assert (
         other_api.post(f"/api/v1/me/feedback/{item.pk}/rate/", {"satisfaction": 1}, format="json", HTTP_IDEMPOTENCY_KEY="r0").status_code
         == 404
@@ -71,7 +78,7 @@ def test_a_member_reply_reopens_a_resolved_item(member_client, category, staff):
     api, member = member_client()
     item = services.feedback_create(member=member, category=category, subject="Broken", body="Door")
     services.feedback_resolve(item=item, staff=staff("Customer service"), resolution="Fixed.")
-    replied = api.post(f"/api/v1/me/feedback/{item.pk}/reply/", {"body": "It is not"}, format="json")
+    replied = api.post(f"/api/v1/me/feedback/{item.pk}/reply/", {"body": "It is not"}, format="json", HTTP_IDEMPOTENCY_KEY="p1")
     assert replied.status_code == 201 and replied.json()["status"] == "in_progress"
 
 
@@ -96,3 +103,23 @@ def test_a_retried_rating_replays_the_first_answer_and_a_missing_key_is_refused(
     assert changed.status_code == 422 and changed.json()["error"]["code"] == "idempotency_key_reused"
     item.refresh_from_db()
     assert item.satisfaction == 4
+
+
+def test_a_retried_feedback_or_reply_is_stored_once(member_client, category):
+    api, member = member_client()
+    new = {"category": "charging", "subject": "Slow charger", "body": "Only 7 kW"}
+    assert api.post("/api/v1/me/feedback/", new, format="json").json()["error"]["code"] == "idempotency_key_missing"
+    first = api.post("/api/v1/me/feedback/", new, format="json", HTTP_IDEMPOTENCY_KEY="new-1")
+    retry = api.post("/api/v1/me/feedback/", new, format="json", HTTP_IDEMPOTENCY_KEY="new-1")
+    assert first.status_code == retry.status_code == 201 and retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json() and FeedbackItem.objects.filter(member=member).count() == 1
+    other = api.post("/api/v1/me/feedback/", {**new, "subject": "Another"}, format="json", HTTP_IDEMPOTENCY_KEY="new-1")
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+
+    url = f"/api/v1/me/feedback/{first.json()['id']}/reply/"
+    assert api.post(url, {"body": "Any news?"}, format="json").json()["error"]["code"] == "idempotency_key_missing"
+    replied = api.post(url, {"body": "Any news?"}, format="json", HTTP_IDEMPOTENCY_KEY="reply-1")
+    again = api.post(url, {"body": "Any news?"}, format="json", HTTP_IDEMPOTENCY_KEY="reply-1")
+    assert replied.status_code == again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == replied.json()
+    assert list(FeedbackReply.objects.values_list("body", flat=True)) == ["Any news?"]

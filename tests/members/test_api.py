@@ -40,6 +40,18 @@ class TestAuthentication:
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "permission_denied"
 
+    def test_a_key_that_may_only_write_members_cannot_read_them_through_a_write(self, trusted_client):
+        api, _client = trusted_client(scopes=[ApiScope.MEMBERS_WRITE])
+        member = MemberFactory(phone="+8613912345678", city="上海")
+        peek = api.patch(url("member-detail", pk=member.pk), {}, format="json")
+        assert peek.status_code == 403 and "+8613912345678" not in peek.content.decode()
+        enrol = {"name": "王芳", "phone": "+86 139 1234 5678", "source_channel": "store"}
+        assert api.post(url("members"), enrol, format="json", HTTP_IDEMPOTENCY_KEY="e1").status_code == 403
+        assert Member.objects.get().updated_at == member.updated_at
+        reader, _client = trusted_client(scopes=[ApiScope.MEMBERS_WRITE, ApiScope.MEMBERS_READ])
+        changed = reader.patch(url("member-detail", pk=member.pk), {"city": "杭州"}, format="json")
+        assert changed.status_code == 200 and changed.json()["city"] == "杭州"
+
     def test_member_token_cannot_use_trusted_endpoints(self, member_client):
         api, _member = member_client()
         assert api.get(url("members")).status_code == 403

@@ -146,3 +146,14 @@ def test_not_json_get_and_unconfigured_receipts(client, settings):
     for token in (TOKEN, "x"):
         response = post(client, "aliyun_sms", [aliyun_report("1^0")], token=token)
         assert response.status_code == 404 and response.json()["error"]["code"] == "receipts_not_configured"
+
+
+def test_a_lone_surrogate_in_a_report_is_a_400_naming_the_field(client):
+    message = sent("aliyun_sms", "1^0")
+    url = reverse("api-v1:message-receipts", kwargs={"provider": "aliyun_sms", "token": TOKEN})
+    body = '[{"biz_id": "1^0\\ud800", "success": true, "err_code": "DELIVERED", "report_time": "2026-05-01 12:00:05"}]'
+    response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid_text" and list(response.json()["error"]["fields"]) == ["0.biz_id"]
+    message.refresh_from_db()
+    assert message.state == MessageState.SENT

@@ -4,6 +4,7 @@ refusals as form errors, explain, metrics, and the review queue's bulk release a
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.utils import flatten
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
@@ -12,7 +13,9 @@ from apps.analytics.models import ActivityEvent
 from apps.core import awards
 from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members.models import PointsAccount
-from apps.rules.models import AwardStatus, EarningRule, RuleAward, RuleStatus
+from apps.rules.admin import EarningRuleAdmin, EarningRuleForm
+from apps.rules.api.serializers import RuleInputSerializer
+from apps.rules.models import RULE_EDITABLE_FIELDS, RULE_EDITABLE_RELATIONS, AwardStatus, EarningRule, RuleAward, RuleStatus
 from tests.analytics.factories import ActivityEventFactory
 from tests.core.factories import ApiClientFactory
 from tests.members.factories import MemberFactory, tier
@@ -71,6 +74,16 @@ def test_customer_service_reads_awards_but_not_the_metrics_of_others(client, sta
     client.force_login(staff(CUSTOMER_SERVICE))
     assert client.get("/admin/rules/ruleaward/").status_code == 200
     assert client.get(ADD).status_code == 403
+
+
+def test_the_form_and_the_api_edit_the_same_fields_from_one_list():
+    editable = {*RULE_EDITABLE_FIELDS, *RULE_EDITABLE_RELATIONS}
+    assert set(EarningRuleForm().fields) == editable
+    writable = {name for name, field in RuleInputSerializer().fields.items() if not field.read_only}
+    assert writable == editable | {"multipliers"}
+    laid_out = {name for _title, options in EarningRuleAdmin.fieldsets for row in options["fields"] for name in flatten([row])}
+    assert editable <= laid_out and laid_out - editable == {"status", "budget_used"}
+    assert not editable & {"status", "budget_used"}
 
 
 def test_a_rule_built_in_the_form_is_a_draft_with_its_multiplier_and_audit(client, staff):

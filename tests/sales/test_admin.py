@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from apps.analytics.models import ActivityEvent
+from apps.core.models import AccessAction, AccessLogEntry
 from apps.core.roles import ANALYST, AUDITOR, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members.models import Member, MemberStatus
 from apps.sales.models import Dealer, Lead, OwnedProduct, Ownership
@@ -56,6 +57,26 @@ def test_lead_phones_are_masked_without_the_personal_data_right(client, staff):
     assert client.get(reverse("admin:sales_lead_changelist") + "?phone=%2B8613812345678").status_code in (200, 302, 400)
     client.force_login(staff(CUSTOMER_SERVICE))
     assert "+8613812345678" in client.get(reverse("admin:sales_lead_change", args=[lead.pk])).content.decode()
+
+
+def test_the_lead_list_masks_phones_without_the_right_and_logs_full_views(client, staff):
+    leads = [LeadFactory(phone="+8613812345678"), LeadFactory(phone="+8613987654321")]
+    client.force_login(staff(ANALYST))
+    page = client.get(reverse("admin:sales_lead_changelist")).content.decode()
+    assert "+8613812345678" not in page and "+8613987654321" not in page and "5678" in page
+    client.get(reverse("admin:sales_lead_change", args=[leads[0].pk]))
+    assert not AccessLogEntry.objects.exists()
+
+    reader = staff(CUSTOMER_SERVICE)
+    client.force_login(reader)
+    page = client.get(reverse("admin:sales_lead_changelist")).content.decode()
+    assert "+8613812345678" in page and "+8613987654321" in page
+    listed = AccessLogEntry.objects.get()
+    assert (listed.user, listed.action, listed.object_type, listed.row_count) == (reader, AccessAction.VIEW_MEMBER_LIST, "sales.lead", 2)
+    assert sorted(listed.object_ids.split(",")) == sorted(str(lead.pk) for lead in leads)
+    client.get(reverse("admin:sales_lead_change", args=[leads[0].pk]))
+    viewed = AccessLogEntry.objects.latest("id")
+    assert (viewed.action, viewed.object_type, viewed.object_id) == (AccessAction.VIEW_MEMBER_DETAIL, "sales.lead", str(leads[0].pk))
 
 
 def test_an_operations_manager_adds_a_dealer_and_a_duplicate_code_is_a_form_error(client, staff):

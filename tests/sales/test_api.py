@@ -1,5 +1,7 @@
 """POST /api/v1/leads/: batches, per-lead errors naming the field, idempotency, the scope; the member API converts prospects."""
 
+import re
+
 import pytest
 
 from apps.core.models import ApiScope
@@ -36,8 +38,8 @@ def test_a_batch_stores_good_leads_and_lists_bad_ones_by_index_and_field(trusted
     body = response.json()
     assert (body["created"], body["duplicates"], body["rejected"]) == (2, 0, 5)
     items = body["items"]
-    assert items[0]["status"] == "created" and items[0]["outcome"] == LeadOutcome.NEW_PROSPECT
-    assert items[1]["member_id"] == member.pk and items[1]["outcome"] == LeadOutcome.MATCHED_MEMBER
+    assert [item["status"] for item in items[:2]] == ["created", "created"]
+    assert Lead.objects.get(source_ref="W-2").member_id == member.pk
     assert [(i["index"], i["field"]) for i in items[2:]] == [(2, "phone"), (3, "dealer"), (4, "name"), (5, "colour"), (6, "leads")]
     assert "ZZ999" in items[3]["message"]
     assert Lead.objects.get(source_ref="W-1").source_system == client.name
@@ -51,8 +53,34 @@ def test_a_redelivery_is_a_duplicate_and_a_retried_request_replays(trusted_clien
     replay = api.post(URL, {"leads": [lead("W-1")]}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
     assert replay.json() == first.json() and replay.headers["Idempotent-Replayed"] == "true"
     again = api.post(URL, {"leads": [lead("W-1")]}, format="json", HTTP_IDEMPOTENCY_KEY="k2")
-    assert again.json()["duplicates"] == 1 and again.json()["items"][0]["lead_id"] == first.json()["items"][0]["lead_id"]
+    assert again.json()["duplicates"] == 1 and again.json()["items"][0]["lead_ref"] == first.json()["items"][0]["lead_ref"]
     assert Lead.objects.count() == 1 and Member.objects.count() == 1
+
+
+def test_a_key_that_only_sends_leads_is_not_told_whether_a_phone_belongs_to_a_member(trusted_client):
+    DealerFactory(code="SH001")
+    member = MemberFactory(phone="+8613900139000")
+    api, _client = trusted_client([ApiScope.LEADS_WRITE])
+    batch = [lead("W-1"), lead("W-2", phone="139 0013 9000")]
+    items = api.post(URL, {"leads": batch}, format="json", HTTP_IDEMPOTENCY_KEY="probe").json()["items"]
+    assert [set(item) for item in items] == [{"index", "source_ref", "status", "lead_ref"}] * 2
+    stored = {lead.source_ref: lead for lead in Lead.objects.all()}
+    assert stored["W-2"].member_id == member.pk and stored["W-1"].outcome == LeadOutcome.NEW_PROSPECT
+    assert all(re.fullmatch(r"ld_[0-9a-f]{24}", item["lead_ref"]) for item in items)
+    assert items[0]["lead_ref"] != items[1]["lead_ref"]
+
+
+def test_a_key_that_may_read_members_is_told_the_match(trusted_client):
+    DealerFactory(code="SH001")
+    member = MemberFactory(phone="+8613900139000")
+    api, _client = trusted_client([ApiScope.LEADS_WRITE, ApiScope.MEMBERS_READ])
+    batch = [lead("W-1"), lead("W-2", phone="139 0013 9000")]
+    items = api.post(URL, {"leads": batch}, format="json", HTTP_IDEMPOTENCY_KEY="match").json()["items"]
+    prospect = Member.objects.get(phone="+8613800138000")
+    assert [(item["member_id"], item["outcome"]) for item in items] == [
+        (prospect.pk, LeadOutcome.NEW_PROSPECT),
+        (member.pk, LeadOutcome.MATCHED_MEMBER),
+    ]
 
 
 def test_the_batch_itself_must_be_a_bounded_list(trusted_client):

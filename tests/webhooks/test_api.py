@@ -6,10 +6,10 @@ import pytest
 from django.utils import timezone
 
 from apps.core.models import ApiScope
-from apps.core.outbox import outbox_subscribed_types
+from apps.core.outbox import EVENT_TYPE_READ_SCOPES, EventType, outbox_subscribed_types
 from apps.members.services.ledger import points_earn
 from apps.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from apps.webhooks.services import webhooks_dispatch
+from apps.webhooks.services import outbox_fan_out, webhooks_dispatch
 from apps.webhooks.signing import verify
 from tests.members.factories import MemberFactory
 from tests.webhooks.factories import WebhookEndpointFactory
@@ -22,7 +22,8 @@ NEW = {"name": "crm", "url": "http://127.0.0.1:9/hooks", "event_types": ["points
 
 @pytest.fixture
 def api(trusted_client):
-    return trusted_client([ApiScope.WEBHOOKS_MANAGE])
+    """A client that manages webhooks and may read members, so it may hear of members' points and tiers."""
+    return trusted_client([ApiScope.WEBHOOKS_MANAGE, ApiScope.MEMBERS_READ])
 
 
 def create(client, **fields) -> dict:
@@ -98,7 +99,7 @@ def test_rotating_the_secret_shows_the_new_one_once(api):
 
 def test_another_clients_endpoints_and_staff_endpoints_are_unreachable(api, trusted_client):
     client, _api_client = api
-    other, _other_client = trusted_client([ApiScope.WEBHOOKS_MANAGE])
+    other, _other_client = trusted_client([ApiScope.WEBHOOKS_MANAGE, ApiScope.MEMBERS_READ])
     theirs = create(other, name="their crm")
     staff = WebhookEndpointFactory()
     delivery = WebhookDelivery.objects.create(
@@ -122,6 +123,61 @@ def test_a_key_without_the_scope_is_refused(trusted_client):
     assert client.get(ENDPOINTS).status_code == 403
     assert client.post(ENDPOINTS, NEW, format="json").status_code == 403
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_every_event_type_names_the_read_scopes_it_needs():
+    assert set(EVENT_TYPE_READ_SCOPES) == set(EventType.values)
+    assert all(scopes and set(scopes) <= set(ApiScope.values) for scopes in EVENT_TYPE_READ_SCOPES.values())
+
+
+def test_a_client_may_subscribe_only_to_what_it_may_read(trusted_client):
+    client, _api_client = trusted_client([ApiScope.WEBHOOKS_MANAGE])
+    response = client.post(ENDPOINTS, {**NEW, "event_types": ["points.earned", "campaign.run_step"]}, format="json")
+    assert response.status_code == 403, response.content
+    error = response.json()["error"]
+    assert error["code"] == "scope_required"
+    assert error["fields"]["event_types"] == {"points.earned": ["members:read"], "campaign.run_step": ["analytics:read"]}
+    assert "points.earned" in error["message"] and "members:read" in error["message"]
+    assert not WebhookEndpoint.objects.exists()
+    assert outbox_subscribed_types() == frozenset()
+
+
+def test_an_update_cannot_add_a_type_the_client_may_not_read(trusted_client):
+    client, _api_client = trusted_client([ApiScope.WEBHOOKS_MANAGE, ApiScope.ANALYTICS_READ])
+    created = create(client, event_types=["campaign.run_step"])
+    refused = client.patch(f"{ENDPOINTS}{created['id']}/", {"event_types": ["campaign.run_step", "tier.changed"]}, format="json")
+    assert refused.status_code == 403, refused.content
+    assert refused.json()["error"]["fields"]["event_types"] == {"tier.changed": ["members:read"]}
+    assert WebhookEndpoint.objects.get(pk=created["id"]).event_types == ["campaign.run_step"]
+
+
+def test_a_client_that_loses_the_read_scope_stops_receiving_what_needs_it(api):
+    client, api_client = api
+    created = create(client, event_types=["points.earned"])
+    api_client.scopes = [ApiScope.WEBHOOKS_MANAGE]
+    api_client.save()
+    points_earn(member=MemberFactory(), amount=10, reason="purchase", source_ref="order:1")
+    assert outbox_fan_out() == 1
+    assert not WebhookDelivery.objects.filter(endpoint_id=created["id"]).exists()
+    staff_endpoint = WebhookEndpointFactory(event_types=["points.earned"])
+    points_earn(member=MemberFactory(), amount=10, reason="purchase", source_ref="order:2")
+    assert outbox_fan_out() == 1
+    assert list(WebhookDelivery.objects.values_list("endpoint_id", flat=True)) == [staff_endpoint.pk]
+
+
+def test_a_client_that_loses_the_read_scope_no_longer_reads_or_replays_those_deliveries(api):
+    client, api_client = api
+    created = create(client, event_types=["points.earned"])
+    points_earn(member=MemberFactory(), amount=10, reason="purchase", source_ref="order:1")
+    outbox_fan_out()
+    delivery = WebhookDelivery.objects.get(endpoint_id=created["id"])
+    log = f"{ENDPOINTS}{created['id']}/deliveries/"
+    assert [row["id"] for row in client.get(log).json()["results"]] == [delivery.pk]
+    api_client.scopes = [ApiScope.WEBHOOKS_MANAGE]
+    api_client.save()
+    assert client.get(log).json()["results"] == []
+    assert client.post(f"{log}{delivery.pk}/replay/").status_code == 404
+    assert WebhookDelivery.objects.count() == 1
 
 
 def test_the_delivery_log_and_a_replay_against_a_real_receiver(api, receiver):

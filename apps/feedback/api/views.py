@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api.idempotency import idempotent
+from apps.core.api.views import IDEMPOTENCY_HEADER
 from apps.feedback import selectors, services
 from apps.feedback.api import serializers as s
 from apps.feedback.models import FeedbackCategory, FeedbackChannel, FeedbackItem, SurveyResponse
@@ -43,7 +44,10 @@ class MyFeedbackView(generics.ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=s.FeedbackCreateSerializer, responses={201: s.FeedbackDetailSerializer}, tags=["feedback"])
+    @extend_schema(
+        request=s.FeedbackCreateSerializer, responses={201: s.FeedbackDetailSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["feedback"]
+    )
+    @idempotent(savepoint=False)  # feedback_create, an atomic service, is the only write
     def post(self, request: Request) -> Response:
         data = s.FeedbackCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -64,7 +68,10 @@ class MyFeedbackDetailView(generics.GenericAPIView):
 class MyFeedbackReplyView(generics.GenericAPIView):
     permission_classes = [IsMember]
 
-    @extend_schema(request=s.ReplyCreateSerializer, responses={201: s.FeedbackDetailSerializer}, tags=["feedback"])
+    @extend_schema(
+        request=s.ReplyCreateSerializer, responses={201: s.FeedbackDetailSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["feedback"]
+    )
+    @idempotent(savepoint=False)  # feedback_reply, an atomic service, is the only write
     def post(self, request: Request, pk: int) -> Response:
         item = selectors.member_feedback_get(member=request.auth.member, pk=pk)
         data = s.ReplyCreateSerializer(data=request.data)
@@ -79,7 +86,7 @@ class MyFeedbackReplyView(generics.GenericAPIView):
 class MyFeedbackRateView(generics.GenericAPIView):
     permission_classes = [IsMember]
 
-    @extend_schema(request=s.RateSerializer, responses=s.FeedbackDetailSerializer, tags=["feedback"])
+    @extend_schema(request=s.RateSerializer, responses=s.FeedbackDetailSerializer, parameters=[IDEMPOTENCY_HEADER], tags=["feedback"])
     @idempotent(savepoint=False)  # feedback_rate, an atomic service, is the only write
     def post(self, request: Request, pk: int) -> Response:
         item = selectors.member_feedback_get(member=request.auth.member, pk=pk)
@@ -100,7 +107,9 @@ class MySurveyView(generics.GenericAPIView):
         survey.answered = SurveyResponse.objects.filter(survey=survey, member=request.auth.member).exists()
         return Response(s.SurveySerializer(survey).data)
 
-    @extend_schema(request=s.SurveyAnswerSerializer, responses={201: s.SurveyResponseSerializer}, tags=["surveys"])
+    @extend_schema(
+        request=s.SurveyAnswerSerializer, responses={201: s.SurveyResponseSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["surveys"]
+    )
     @idempotent(savepoint=False)  # survey_submit writes the answer and its activity in one atomic block
     def post(self, request: Request, token: str) -> Response:
         data = s.SurveyAnswerSerializer(data=request.data)

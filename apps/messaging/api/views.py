@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.core.api.exceptions import error_body
 from apps.core.errors import ApplicationError
+from apps.core.jsontext import refuse_lone_surrogates
 from apps.messaging import services
 from apps.messaging.models import Message
 from apps.messaging.receipts import receipt_reader, receipt_token, receipt_token_valid
@@ -75,7 +76,7 @@ class DeliveryReceiptView(View):
             return JsonResponse(error_body("invalid_receipt", _("The body is not JSON."), {"body": ""}), status=400)
         read, acknowledgement = reader
         try:
-            result = services.message_receipts_apply(provider=provider, receipts=read(payload))
+            result = services.message_receipts_apply(provider=provider, receipts=read(refuse_lone_surrogates(payload)))
         except ApplicationError as exc:
             return JsonResponse(error_body(exc.code, exc.message, exc.fields), status=exc.http_status)
         if result.unknown:

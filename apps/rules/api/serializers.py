@@ -5,38 +5,8 @@ from apps.benefits.models import Benefit
 from apps.campaigns.models import Segment
 from apps.core.api.serializers import ReadOnlyModelSerializer
 from apps.members.models import Tag, Tier
-from apps.rules.models import EarningRule, RuleStatus
+from apps.rules.models import RULE_EDITABLE_FIELDS, RULE_EDITABLE_RELATIONS, EarningRule, RuleStatus
 from apps.rules.selectors import VERDICT_OUTCOMES
-
-# What a caller may set; status and the budget counter are moved only by the services.
-RULE_FIELDS = [
-    "name",
-    "description",
-    "kind",
-    "priority",
-    "starts_at",
-    "ends_at",
-    "days_of_week",
-    "hour_from",
-    "hour_to",
-    "property_conditions",
-    "channels",
-    "first_time_only",
-    "nth_time",
-    "points",
-    "growth",
-    "unit_property",
-    "unit_size",
-    "cap_day_count",
-    "cap_day_points",
-    "cap_week_count",
-    "cap_week_points",
-    "cap_month_count",
-    "cap_month_points",
-    "cap_lifetime_count",
-    "cap_lifetime_points",
-    "budget_points",
-]
 
 
 class MultiplierSerializer(serializers.Serializer):
@@ -58,7 +28,7 @@ class RuleInputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = EarningRule
-        fields = [*RULE_FIELDS, "tiers", "tags", "segment", "benefit", "multipliers"]
+        fields = [*RULE_EDITABLE_FIELDS, *RULE_EDITABLE_RELATIONS, "multipliers"]
 
 
 class RuleMultiplierOutSerializer(serializers.Serializer):
@@ -74,12 +44,9 @@ class RuleSerializer(ReadOnlyModelSerializer):
         model = EarningRule
         fields = [
             "id",
-            *RULE_FIELDS,
+            *RULE_EDITABLE_FIELDS,
             "status",
-            "tiers",
-            "tags",
-            "segment",
-            "benefit",
+            *RULE_EDITABLE_RELATIONS,
             "multipliers",
             "budget_used",
             "created_at",

@@ -26,9 +26,11 @@ class LeadItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     source_ref = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
-    lead_id = serializers.IntegerField(required=False)
-    member_id = serializers.IntegerField(required=False)
-    outcome = serializers.ChoiceField(choices=LeadOutcome.choices, required=False)
+    lead_ref = serializers.CharField(required=False, help_text="An opaque reference to the stored lead; the same for a duplicate.")
+    member_id = serializers.IntegerField(required=False, help_text="The member or prospect matched; only for a key that may read members.")
+    outcome = serializers.ChoiceField(
+        choices=LeadOutcome.choices, required=False, help_text="How the lead was matched; only for a key that may read members."
+    )
     code = serializers.CharField(required=False)
     field = serializers.CharField(required=False, allow_null=True)
     message = serializers.CharField(required=False)

@@ -83,8 +83,8 @@ class EndpointDeliveriesView(TrustedView):
         endpoint = selectors.client_endpoint_get(client=request.auth, pk=pk)
         filters = s.DeliveryFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        deliveries = selectors.endpoint_deliveries(
-            endpoint=endpoint, status=filters.validated_data["status"], event_type=filters.validated_data["type"]
+        deliveries = selectors.client_endpoint_deliveries(
+            client=request.auth, endpoint=endpoint, status=filters.validated_data["status"], event_type=filters.validated_data["type"]
         )
         paginator = StandardPagination()
         page = paginator.paginate_queryset(deliveries, request, view=self)
@@ -102,5 +102,5 @@ class DeliveryReplayView(TrustedView):
     )
     def post(self, request: Request, pk: int, delivery_pk: int) -> Response:
         endpoint = selectors.client_endpoint_get(client=request.auth, pk=pk)
-        delivery = selectors.endpoint_delivery_get(endpoint=endpoint, pk=delivery_pk)
+        delivery = selectors.client_endpoint_delivery_get(client=request.auth, endpoint=endpoint, pk=delivery_pk)
         return Response({"replayed": services.deliveries_replay(delivery_ids=[delivery.pk], actor=None)}, status=status.HTTP_202_ACCEPTED)
