@@ -79,8 +79,8 @@ WITH members AS (
     FROM actions WHERE a.member_id = actions.member_id RETURNING a.id, a.balance
 ), entries AS (
     INSERT INTO members_pointsentry (account_id, kind, amount, balance_after, reason, reason_code, reason_params, source_ref,
-                                     expires_at, created_at)
-    SELECT id, 'earn', %(points)s, balance, %(reason)s, %(reason_code)s, %(reason_params)s::jsonb, %(source_ref)s,
+                                     idempotency_key, expires_at, created_at)
+    SELECT id, 'earn', %(points)s, balance, %(reason)s, %(reason_code)s, %(reason_params)s::jsonb, %(source_ref)s, '',
            now() + interval '365 days', now()
     FROM credited
     RETURNING id, account_id

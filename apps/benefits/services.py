@@ -237,21 +237,21 @@ def _grant_chunk(benefit: Benefit, chunk: list[int], source: str, source_ref: st
     now = timezone.now()
     benefit = lock_benefit(benefit_id=benefit.pk)
     _require_grantable(benefit)
-    candidates: QuerySet[Member] = Member.objects.filter(pk__in=chunk, status=MemberStatus.ACTIVE)
+    candidates: QuerySet[Member] = Member.objects.filter(pk__any_of=chunk, status=MemberStatus.ACTIVE)
     tiers = _eligible_tier_ids(benefit)
     if tiers:
         candidates = candidates.filter(tier_id__in=tiers)
     eligible = set(candidates.values_list("pk", flat=True))
     result.skipped_ineligible += len(chunk) - len(eligible)
     already = set(
-        Grant.objects.filter(benefit=benefit, source=source, source_ref=source_ref, member_id__in=eligible).values_list(
+        Grant.objects.filter(benefit=benefit, source=source, source_ref=source_ref, member_id__any_of=eligible).values_list(
             "member_id", flat=True
         )
     )
     result.skipped_duplicate += len(already)
     eligible -= already
     over_limit: set[int] = set()
-    held = Grant.objects.filter(benefit=benefit, member_id__in=eligible).exclude(state=GrantState.REVOKED).values("member_id")
+    held = Grant.objects.filter(benefit=benefit, member_id__any_of=eligible).exclude(state=GrantState.REVOKED).values("member_id")
     if benefit.per_member_lifetime_limit is not None:
         counts = held.annotate(n=Count("id")).filter(n__gte=benefit.per_member_lifetime_limit)
         over_limit |= {row["member_id"] for row in counts}

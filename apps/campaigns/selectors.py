@@ -141,7 +141,7 @@ def _capped_member_ids(member_ids: list[int], now: datetime) -> set[int]:
     """Members acted on by campaigns ``FREQUENCY_CAP`` times or more in the last ``FREQUENCY_CAP_DAYS`` days."""
     config = settings.USEROPS_CAMPAIGNS
     recent = CampaignAction.objects.filter(
-        member_id__in=member_ids, outcome=ActionOutcome.ACTED, created_at__gte=now - timedelta(days=config["FREQUENCY_CAP_DAYS"])
+        member_id__any_of=member_ids, outcome=ActionOutcome.ACTED, created_at__gte=now - timedelta(days=config["FREQUENCY_CAP_DAYS"])
     )
     capped = recent.values("member_id").annotate(actions=Count("pk")).filter(actions__gte=config["FREQUENCY_CAP"])
     return set(capped.values_list("member_id", flat=True))

@@ -23,7 +23,10 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         # Permissions of every app exist only after migrate; keep the roles' grants in step with them.
         post_migrate.connect(_sync_roles, dispatch_uid="core.sync_roles")
-        from apps.core import checks  # noqa: F401 - registers the deployment check of the shared cache
+        from apps.core import (
+            checks,  # noqa: F401 - registers the deployment check of the shared cache
+            lookups,  # noqa: F401 - registers the any_of lookup
+        )
         from apps.core.api import schema  # noqa: F401 - registers the OpenAPI authentication schemes
         from apps.core.partitions import register_partitioned_table
 

@@ -291,7 +291,7 @@ def points_discrepancies() -> list[PointsDiscrepancy]:
 
 def active_member_ids(*, member_ids: list[int]) -> set[int]:
     """Which of ``member_ids`` belong to active members (one query, for a chunk of a bulk job)."""
-    return set(Member.objects.filter(pk__in=member_ids, status=MemberStatus.ACTIVE).values_list("pk", flat=True))
+    return set(Member.objects.filter(pk__any_of=member_ids, status=MemberStatus.ACTIVE).values_list("pk", flat=True))
 
 
 def member_ids_with_consent(*, member_ids: list[int], channel: str) -> set[int]:

@@ -71,3 +71,11 @@ def test_times_dates_and_json_values_are_written_as_given_however_many_rows_shar
     (member_id,) = allocate_ids(Member, 1)
     insert_rows(Member, [{**member_row(member_id, "+8613800138999"), "birthday": date(1990, 5, 8)}])
     assert Member.objects.get(pk=member_id).birthday == date(1990, 5, 8)
+
+
+def test_any_of_finds_the_same_rows_as_in():
+    members = MemberFactory.create_batch(3)
+    wanted = [members[0].pk, members[2].pk, 0]
+    assert set(Member.objects.filter(pk__any_of=wanted)) == set(Member.objects.filter(pk__in=wanted)) == {members[0], members[2]}
+    assert set(Member.objects.filter(pk__any_of={members[1].pk})) == {members[1]}
+    assert not Member.objects.filter(pk__any_of=[]).exists()

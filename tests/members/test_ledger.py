@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.db.models.signals import post_init, pre_init
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -297,6 +298,24 @@ def test_locking_many_accounts_reads_them_in_key_order_with_what_the_ledger_need
     ]
     assert accounts == sorted(accounts, key=lambda account: account.pk)
     assert lock_points_accounts(member_ids=[]) == []
+
+
+def test_locked_accounts_are_partial_instances_like_the_orm_s():
+    """They are made without ``Model.__init__``: what it would have run must not be needed."""
+    member = MemberFactory(name="王芳")
+    (account,) = lock_points_accounts(member_ids=[member.pk])
+    assert not any(signal.has_listeners(model) for signal in (pre_init, post_init) for model in (PointsAccount, Member))
+    assert (account.pk, account.member.pk, account.member.name, account.member.get_status_display()) == (
+        member.points_account.pk,
+        member.pk,
+        "王芳",
+        MemberStatus.ACTIVE.label,
+    )
+    assert account.get_deferred_fields() == {"updated_at"} and account.updated_at is not None  # read on first use
+    assert account.member.tier_id == member.tier_id
+    account.balance = 5
+    account.save(update_fields=["balance"])
+    assert PointsAccount.objects.get(pk=account.pk).balance == 5
 
 
 @pytest.mark.django_db(transaction=True)

@@ -39,6 +39,7 @@ from apps.campaigns.selectors import run_chunk_outcomes, run_members, segment_me
 from apps.campaigns.services.schedule import campaign_require_status, campaign_status_set, campaign_validate
 from apps.core.bulk_insert import insert_rows
 from apps.core.errors import ApplicationError
+from apps.core.garbage import cyclic_collector_paused
 from apps.core.models import User
 from apps.core.outbox import EventType, outbox_emit_many
 from apps.core.queueing import enqueue_on_commit
@@ -290,9 +291,10 @@ def _run_chunk(run_id: int, chunk_size: int) -> bool:
 def campaign_run_execute(*, run_id: int, chunk_size: int | None = None) -> CampaignRun:
     """Work a run to its end, one committed chunk at a time; safe to call again after a crash."""
     chunk_size = chunk_size or _config("CHUNK_SIZE")
-    while not _run_chunk(run_id, chunk_size):
-        pass
-    return CampaignRun.objects.get(pk=run_id)
+    while True:
+        with cyclic_collector_paused():
+            if _run_chunk(run_id, chunk_size):
+                return CampaignRun.objects.get(pk=run_id)
 
 
 def campaign_runs_resume_stalled(*, stalled_for: timedelta | None = None) -> list[int]:

@@ -178,6 +178,14 @@ def _insert(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
+def _insert_unkeyed(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
+    """``_insert`` for rows nothing points at: their keys come from the table's default, not reserved first."""
+    if len(rows) < COPY_FROM_ROWS:
+        model._default_manager.bulk_create([model(**row) for row in rows])
+    else:
+        insert_rows(model, rows)
+
+
 def _store_balances(accounts: Iterable[PointsAccount], now: datetime, events: list[Event]) -> None:
     """The balances of the accounts written, with the outbox events of their rows, in one statement."""
     accounts = list({account.pk: account for account in accounts}.values())
@@ -233,7 +241,7 @@ def _write(moves: Sequence[_Move], *, now: datetime, store_balances: bool = True
         )
     for row, entry_id in zip(rows, _insert(PointsEntry, rows), strict=True):
         row["id"] = entry_id
-    _insert(
+    _insert_unkeyed(
         PointsLot,
         [
             {
