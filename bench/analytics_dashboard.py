@@ -25,7 +25,7 @@ REPEATS = 5
 # Rounds of the roll-up cases: each round adds 1,000 events, times the incremental job, then a full rebuild.
 ROLLUP_ROUNDS = {"quick": 5, "full": 3}
 # Where the 1,000 new events of each roll-up case fall: on the last two days, or late and scattered over the year.
-ROLLUP_CASES = {"on the last two days": "2 days", "late, scattered over the year": "365 days"}
+ROLLUP_CASES = {"on the last two days": timedelta(days=2), "late, scattered over the year": timedelta(days=365)}
 
 
 def _median_ms(action: Callable[[], Any]) -> tuple[float, Any]:
@@ -167,16 +167,9 @@ def _result(name: str, rolled_ms: float, raw_ms: float, label: str) -> dict[str,
     }
 
 
-def _add_new_events(spread: str) -> None:
-    """1,000 events recorded now that happened within ``spread`` before now."""
-    run_id = f"new{time.time_ns()}"
-    add_events(1_000, run=run_id)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE analytics_activityevent SET occurred_at = now() - random() * %s::interval, recorded_at = now() "
-            "WHERE source = 'generator' AND event_id LIKE %s",
-            [spread, f"{run_id}-%"],
-        )
+def _add_new_events(spread: timedelta) -> None:
+    """1,000 events stored now that happened within ``spread`` before now."""
+    add_events(1_000, run=f"new{time.time_ns()}", within=spread)
 
 
 def _rollup_fingerprint() -> list[tuple[str, int, int]]:

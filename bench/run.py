@@ -28,6 +28,7 @@ BENCHMARKS = [
     "bench.timeline",
     "bench.access_log",
     "bench.activity_partitions",
+    "bench.capacity",
 ]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/userops_bench"
 

@@ -1,15 +1,22 @@
 """A large synthetic programme for benchmarks and capacity tests, made set-based in PostgreSQL."""
 
 import time
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from apps.analytics import services
+from apps.analytics.models import ActivityEvent
+from apps.core.partitions import MAX_MONTHS_AHEAD, is_partitioned
 from apps.members.models import Tier
 
 CHUNK = 1_000_000
+EVENTS = ActivityEvent._meta.db_table
+YEAR = timedelta(days=365)
 
 
 def add_members(count: int) -> int:
@@ -52,15 +59,31 @@ KINDS = """
          ELSE 'app_open' END"""
 
 
-def add_events(count: int, *, run: str, log: Any = None) -> int:
+def _ensure_month_partitions(cursor: CursorWrapper, within: timedelta) -> None:
+    """Give every month of the span its own partition before the events arrive: rows of a month without one would land
+    in the DEFAULT partition, which every query reads and the beat job would later have to move out row by row."""
+    if not is_partitioned(EVENTS):
+        return
+    months = within.days // 28 + 2 + settings.USEROPS_PARTITIONS["MONTHS_AHEAD"]
+    cursor.execute(
+        "SELECT count(*) FROM userops_partitions_maintain(%s::regclass, %s, NULL, now() - %s)",
+        [EVENTS, min(months, MAX_MONTHS_AHEAD), within],
+    )
+
+
+def add_events(count: int, *, run: str, within: timedelta = YEAR, log: Any = None) -> int:
     """Insert ``count`` activity events, a million per statement: members drawn with a skew (a few are very active),
-    each event between the member's joining and now, recorded up to three hours later (never after now);
-    12 % purchases (¥20–2,000), 2 % survey answers."""
+    each event within ``within`` before now and after the member joined, recorded up to three hours later (never after
+    now); 12 % purchases (¥20–2,000), 2 % survey answers. Each statement's rows go in time order, so the monthly
+    partitions and their time indexes are filled a page after another rather than at random. Every random draw is a
+    column of the numbered rows: a draw inside a lateral subquery over the member's columns alone is computed once per
+    member (PostgreSQL memoizes the subquery), which put all of a member's events on a handful of instants."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id), max(id) FROM members_member")
         low, high = cursor.fetchone()
         if low is None:
             raise CommandError("No members: add some with --members.")
+        _ensure_month_partitions(cursor, within)
         added = 0
         for first in range(1, count + 1, CHUNK):
             last = min(first + CHUNK - 1, count)
@@ -75,13 +98,16 @@ def add_events(count: int, *, run: str, log: Any = None) -> int:
                            CASE WHEN k.kind = 'purchase' THEN 'GEN-' || x.g ELSE '' END,
                            (ARRAY['app','mini_program','store','online'])[1 + (x.g %% 4)::int],
                            CASE WHEN k.kind = 'survey' THEN floor(x.r2 * 11)::int END
-                    FROM (SELECT g, %s + floor((%s - %s + 1) * power(random(), 1.6))::bigint AS mid, random() AS r, random() AS r2
+                    FROM (SELECT g, %s + floor((%s - %s + 1) * power(random(), 1.6))::bigint AS mid, random() AS r, random() AS r2,
+                                 random() AS r3
                           FROM generate_series(%s::bigint, %s::bigint) AS g) x
                     JOIN members_member m ON m.id = x.mid
                     CROSS JOIN LATERAL (SELECT {KINDS} AS kind) k
-                    CROSS JOIN LATERAL (SELECT m.joined_at + (now() - m.joined_at) * random() AS at) t
+                    CROSS JOIN LATERAL (SELECT GREATEST(m.joined_at, now() - %s) AS since) w
+                    CROSS JOIN LATERAL (SELECT w.since + (now() - w.since) * x.r3 AS at) t
+                    ORDER BY t.at
                     """,  # noqa: S608
-                    [run, low, high, low, first, last],
+                    [run, low, high, low, first, last, within],
                 )
                 added += cursor.rowcount
             if log:
