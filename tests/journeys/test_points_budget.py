@@ -148,3 +148,35 @@ def test_the_journey_page_shows_the_budget_used_and_the_members_skipped(client, 
     page = client.get(reverse("admin:journeys_journey_change", args=[journey.pk])).content.decode()
     assert 'data-testid="points-budget"' in page
     assert 'data-figure="skipped_budget">1<' in page
+
+
+@pytest.mark.django_db
+def test_the_journey_form_refuses_a_budget_below_what_was_awarded_on_its_field(client, staff):
+    journey, _members = points_journey(2, points=100, budget=500)
+    services.journey_tick(journey_id=journey.pk)
+    client.force_login(staff(CAMPAIGN_MANAGER))
+    url = reverse("admin:journeys_journey_change", args=[journey.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name in form.fields}
+    data.update(entry_properties="{}", entry_segment=journey.entry_segment_id, points_budget="150")
+    refused = client.post(url, data)
+    assert refused.status_code == 200
+    assert "200 points" in str(refused.context["adminform"].form.errors["points_budget"])
+    assert Journey.objects.get(pk=journey.pk).points_budget == 500
+
+
+@pytest.mark.django_db
+def test_the_steps_editor_refuses_a_points_step_to_staff_who_may_not_run_journeys(client, staff):
+    journey = JourneyFactory()
+    builder = staff()
+    builder.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="journeys", codename__in=["change_journey", "view_journey"])
+    )
+    client.force_login(builder)
+    url = reverse("admin:journeys_journey_steps", args=[journey.pk])
+    rows = {"form-TOTAL_FORMS": "2", "form-INITIAL_FORMS": "0", "form-MIN_NUM_FORMS": "0", "form-MAX_NUM_FORMS": "30"}
+    rows.update({"form-0-kind": "wait", "form-0-days": "1", "form-1-kind": "points", "form-1-points": "100"})
+    refused = client.post(url, rows)
+    assert refused.status_code == 200
+    assert "start journeys" in str(refused.context["formset"].forms[1].errors["points"])
+    assert not JourneyVersion.objects.filter(journey=journey).exists()
