@@ -149,6 +149,7 @@ class JourneyAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin
             },
         ),
         (_("Holdout and exits"), {"fields": ["holdout_percent", "goal_activity_kind", "timeout_days"]}),
+        (_("Points budget"), {"fields": ["points_budget"]}),
         (_("Steps and figures"), {"fields": ["steps_link", "figures"]}),
     ]
 

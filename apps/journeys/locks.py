@@ -5,9 +5,11 @@ grants and the members' points accounts. A status change takes the journey FOR N
 it FOR SHARE while it works, so a pause or a stop waits for the chunk in flight and the next chunk sees it.
 """
 
+from typing import Any
+
 from django.db import connection
 
-from apps.journeys.models import Enrolment, EnrolmentState, Journey
+from apps.journeys.models import Enrolment, EnrolmentState, Journey, JourneyPointsUsage
 
 
 def lock_journey(*, journey_id: int) -> Journey:
@@ -37,3 +39,32 @@ def claim_due_enrolments(*, journey_id: int, step_id: int, due_by: object, limit
         .select_for_update(skip_locked=True)
         .values_list("pk", "member_id", "entry_number")[:limit]
     )
+
+
+def claim_due_enrolments_sql(*, journey_id: int, step_id: int, due_by: object, limit: int) -> tuple[str, dict[str, Any]]:
+    """``claim_due_enrolments`` as a PostgreSQL ``SELECT`` (id, member_id, entry_number) to run inside a statement that
+    acts on the chunk (same order, same locks), with its named parameters."""
+    table = connection.ops.quote_name(Enrolment._meta.db_table)
+    sql = (
+        f"SELECT id, member_id, entry_number FROM {table}"  # noqa: S608 (our table)
+        " WHERE journey_id = %(claim_journey)s AND step_id = %(claim_step)s AND state = %(claim_state)s AND due_at <= %(claim_due_by)s"
+        " ORDER BY due_at, id LIMIT %(claim_limit)s FOR UPDATE SKIP LOCKED"
+    )
+    params = {
+        "claim_journey": journey_id,
+        "claim_step": step_id,
+        "claim_state": EnrolmentState.ACTIVE,
+        "claim_due_by": due_by,
+        "claim_limit": limit,
+    }
+    return sql, params
+
+
+def lock_points_usage(*, journey_id: int) -> JourneyPointsUsage:
+    """The journey's points counter, locked FOR UPDATE: chunks awarding points take turns on it (after the journey and
+    their enrolments, before the ledger's members and accounts), so racing chunks never pass the budget together.
+
+    Its own row, not the journey's: every chunk holds the journey FOR SHARE, so two of them updating the journey row
+    would wait for each other."""
+    JourneyPointsUsage.objects.bulk_create([JourneyPointsUsage(journey_id=journey_id)], ignore_conflicts=True)
+    return JourneyPointsUsage.objects.select_for_update().get(journey_id=journey_id)

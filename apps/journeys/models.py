@@ -78,6 +78,13 @@ class Journey(TimeStampedModel):
         _("goal"), max_length=KIND_CODE_MAX_LENGTH, blank=True, help_text=_("An activity kind that converts the member, e.g. order_placed.")
     )
     timeout_days = models.PositiveIntegerField(_("time out after (days)"), null=True, blank=True)
+    # Over the journey's whole life, across its versions, as a campaign's max points; empty means no limit.
+    points_budget = models.PositiveBigIntegerField(
+        _("points budget"),
+        null=True,
+        blank=True,
+        help_text=_("Most points the journey's points steps award in all, across versions. Empty: no limit."),
+    )
     current_version = models.ForeignKey(
         "JourneyVersion",
         verbose_name=_("current version"),
@@ -104,6 +111,23 @@ class Journey(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class JourneyPointsUsage(models.Model):
+    """The points a journey's steps have awarded, against its budget. Written only by the engine, under this row's
+    lock (``locks.lock_points_usage``); never by the journey form."""
+
+    journey = models.OneToOneField(
+        Journey, verbose_name=_("journey"), on_delete=models.CASCADE, primary_key=True, related_name="points_usage"
+    )
+    points_awarded = models.PositiveBigIntegerField(_("points awarded"), default=0)
+
+    class Meta:
+        verbose_name = _("journey points usage")
+        verbose_name_plural = _("journey points usage")
+
+    def __str__(self) -> str:
+        return f"{self.journey_id}: {self.points_awarded}"
 
 
 class JourneyVersion(models.Model):
@@ -229,6 +253,7 @@ class StepOutcome(models.TextChoices):
     YES = "yes", _("Branched: yes")
     NO = "no", _("Branched: no")
     DONE = "done", _("Action done")
+    NO_BUDGET = "no_budget", _("Skipped: points budget exhausted")
     EXITED = "exited", _("Exited")
 
 

@@ -10,6 +10,7 @@ from apps.journeys.models import (
     Enrolment,
     EnrolmentState,
     Journey,
+    JourneyPointsUsage,
     JourneyStep,
     JourneyVersion,
     StepOutcome,
@@ -28,6 +29,7 @@ class StepFigures:
     passed: int = 0
     yes: int = 0
     no: int = 0
+    skipped_budget: int = 0
     converted: int = 0
 
 
@@ -49,6 +51,8 @@ class JourneyFigures:
     treated: GroupFigures
     holdout: GroupFigures
     by_state: dict[str, int]
+    points_awarded: int = 0
+    points_budget: int | None = None
     versions: list[tuple[JourneyVersion, list[StepFigures]]] = field(default_factory=list)
 
     @property
@@ -60,8 +64,9 @@ class JourneyFigures:
 
 
 def journey_figures(*, journey: Journey) -> JourneyFigures:
-    """Per step: waiting (active members due there), passed, branched yes/no, and converted (passed the step, then
-    reached the goal); per group: entrants and conversions of the treated members against the holdout."""
+    """Per step: waiting (active members due there), passed, branched yes/no, skipped for a spent points budget, and
+    converted (passed the step, then reached the goal); per group: entrants and conversions of the treated members
+    against the holdout; the points awarded against the budget."""
     enrolments = Enrolment.objects.filter(journey=journey)
     groups = enrolments.values("in_holdout").annotate(
         entered=Count("pk"),
@@ -83,11 +88,15 @@ def journey_figures(*, journey: Journey) -> JourneyFigures:
             passed=Count("pk"),
             yes=Count("pk", filter=Q(outcome=StepOutcome.YES)),
             no=Count("pk", filter=Q(outcome=StepOutcome.NO)),
+            skipped_budget=Count("pk", filter=Q(outcome=StepOutcome.NO_BUDGET)),
             converted=Count("pk", filter=Q(enrolment__state=EnrolmentState.CONVERTED)),
         )
     )
     by_step = {row["step_id"]: row for row in runs}
-    figures = JourneyFigures(treated=treated, holdout=holdout, by_state=by_state)
+    awarded = JourneyPointsUsage.objects.filter(journey=journey).values_list("points_awarded", flat=True).first() or 0
+    figures = JourneyFigures(
+        treated=treated, holdout=holdout, by_state=by_state, points_awarded=awarded, points_budget=journey.points_budget
+    )
     for version in journey.versions.order_by("-number").prefetch_related("steps"):
         rows = []
         for step in version.steps.all():
@@ -99,6 +108,7 @@ def journey_figures(*, journey: Journey) -> JourneyFigures:
                     passed=run.get("passed", 0),
                     yes=run.get("yes", 0),
                     no=run.get("no", 0),
+                    skipped_budget=run.get("skipped_budget", 0),
                     converted=run.get("converted", 0),
                 )
             )

@@ -40,9 +40,9 @@ from apps.campaigns.models import Segment
 from apps.campaigns.selectors import segment_members
 from apps.core.errors import ApplicationError
 from apps.core.models import User
-from apps.core.outbox import EventType, outbox_emit_many
+from apps.core.outbox import EventType, outbox_emit_many, outbox_subscribed_types
 from apps.core.reasons import Reason
-from apps.journeys.locks import claim_due_enrolments, lock_journey, share_journey_status
+from apps.journeys.locks import claim_due_enrolments, claim_due_enrolments_sql, lock_journey, lock_points_usage, share_journey_status
 from apps.journeys.models import (
     JOURNEY_TRANSITION_FROM,
     OPEN_ENROLMENT_STATES,
@@ -51,6 +51,7 @@ from apps.journeys.models import (
     EnrolmentState,
     EntryKind,
     Journey,
+    JourneyPointsUsage,
     JourneyStatus,
     JourneyStep,
     JourneyVersion,
@@ -59,7 +60,7 @@ from apps.journeys.models import (
     StepOutcome,
     StepRun,
 )
-from apps.journeys.outbox_events import step_events
+from apps.journeys.outbox_events import step_events, step_events_sql
 from apps.journeys.steps import StepSpec, known_activity_kind, steps_clean, wait_until
 from apps.lifecycle.models import LifecycleStage, MemberStage, StageChange, StageDimension
 from apps.members.models import Consent, Member, MemberStatus, TagChangeSource, TierChange, TierChangeKind
@@ -124,8 +125,33 @@ def journey_save(*, journey: Journey, actor: User | None = None) -> Journey:
         raise ApplicationError("journey_stopped", _("A stopped journey cannot change."), http_status=409)
     for name in JOURNEY_SERVICE_FIELDS:
         setattr(journey, name, getattr(stored, name))
+    # Under the journey's lock no chunk is in flight (each holds it FOR SHARE), so the points awarded are final here.
+    awarded = JourneyPointsUsage.objects.filter(journey_id=journey.pk).values_list("points_awarded", flat=True).first() or 0
+    if journey.points_budget is not None and journey.points_budget < awarded:
+        raise ApplicationError(
+            "budget_below_awarded",
+            _("The points budget cannot be less than the %(awarded)d points the journey has already awarded.") % {"awarded": awarded},
+            fields={"points_budget": ""},
+        )
     journey.save()
     return journey
+
+
+def _require_points_right(cleaned: list[tuple[str, dict[str, Any], int | None, int | None]], actor: User | None) -> None:
+    """Points go out only through a journey built by someone who may run journeys, as a campaign's points go out only
+    when someone who may launch campaigns launches it: a points step saved by anyone else is refused (a step edit on a
+    running journey reaches new entrants without any transition)."""
+    if actor is None or actor.has_perm("journeys.run_journey"):
+        return
+    for position, (kind, _params, _yes, _no) in enumerate(cleaned, start=1):
+        if kind == StepKind.POINTS:
+            raise ApplicationError(
+                "points_step_needs_run_right",
+                _("Step %(position)d (Award points), points: only staff who may start journeys may save a step that awards points.")
+                % {"position": position},
+                http_status=403,
+                fields={f"step_{position}.points": ""},
+            )
 
 
 @transaction.atomic
@@ -136,6 +162,7 @@ def journey_steps_save(*, journey: Journey, steps: list[StepSpec], actor: User |
     if journey.status == JourneyStatus.STOPPED:
         raise ApplicationError("journey_stopped", _("A stopped journey cannot change."), http_status=409)
     cleaned = steps_clean(steps)
+    _require_points_right(cleaned, actor)
     version = journey.current_version
     if version is None or version.enrolments.exists():
         number = (journey.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
@@ -434,8 +461,41 @@ def _branch_yes(step: JourneyStep, claimed: Claimed) -> set[int]:
     return {pk for pk, member_id, _entry in claimed.rows if member_id in matched}
 
 
-def _act(journey: Journey, step: JourneyStep, claimed: Claimed, now: datetime) -> None:
-    """The step's action for the whole chunk, through the owning app's set-based service.
+def _award_points(journey: Journey, step: JourneyStep, claimed: Claimed, now: datetime) -> set[int]:
+    """Credit the step's points to the chunk's members within the journey's points budget; returns the enrolments
+    skipped because the budget is spent.
+
+    The journey's points counter is locked first (``lock_points_usage``), so racing chunks take turns and never pass
+    the budget together. Members are paid in claim order, a slice the budget affords at a time: a member the ledger
+    leaves out (not active, or already paid under the same key) costs nothing, so the next slice may use it.
+    """
+    params = step.params
+    amount = params["amount"]
+    expires_at = now + timedelta(days=params["valid_days"]) if params.get("valid_days") else None
+    usage = lock_points_usage(journey_id=journey.pk)
+    rows = claimed.rows
+    while rows:
+        affordable = len(rows) if journey.points_budget is None else (journey.points_budget - usage.points_awarded) // amount
+        if affordable <= 0:
+            break
+        paying, rows = Claimed(rows[:affordable]), rows[affordable:]
+        for entry, member_ids in paying.by_entry().items():
+            credited = points_earn_bulk(
+                member_ids=member_ids,
+                amount=amount,
+                reason=Reason("campaign", {"name": journey.name}),
+                source_ref=action_key(journey.pk, step.pk, entry),
+                expires_at=expires_at,
+                once_key=action_key(journey.pk, step.pk, entry),
+            )
+            usage.points_awarded += credited * amount
+    usage.save(update_fields=["points_awarded"])
+    return {pk for pk, _member, _entry in rows}
+
+
+def _act(journey: Journey, step: JourneyStep, claimed: Claimed, now: datetime) -> set[int]:
+    """The step's action for the whole chunk, through the owning app's set-based service; returns the enrolments the
+    action skipped (a points budget spent).
 
     Order follows the product's locks: the benefit first, then the ledger (member → points account), then grants and
     messages, which only key-share the members.
@@ -444,22 +504,13 @@ def _act(journey: Journey, step: JourneyStep, claimed: Claimed, now: datetime) -
     if step.kind == StepKind.BENEFIT:
         benefit = lock_benefit(benefit_id=params["benefit_id"])
         if benefit.status != BenefitStatus.ACTIVE:
-            return
+            return set()
         for entry, member_ids in claimed.by_entry().items():
             grants_issue_bulk(
                 benefit=benefit, member_ids=member_ids, source=GrantSource.CAMPAIGN, source_ref=action_key(journey.pk, step.pk, entry)
             )
     elif step.kind == StepKind.POINTS:
-        expires_at = now + timedelta(days=params["valid_days"]) if params.get("valid_days") else None
-        for entry, member_ids in claimed.by_entry().items():
-            points_earn_bulk(
-                member_ids=member_ids,
-                amount=params["amount"],
-                reason=Reason("campaign", {"name": journey.name}),
-                source_ref=action_key(journey.pk, step.pk, entry),
-                expires_at=expires_at,
-                once_key=action_key(journey.pk, step.pk, entry),
-            )
+        return _award_points(journey, step, claimed, now)
     elif step.kind == StepKind.MESSAGE:
         for entry, member_ids in claimed.by_entry().items():
             messages_enqueue_bulk(
@@ -478,76 +529,140 @@ def _act(journey: Journey, step: JourneyStep, claimed: Claimed, now: datetime) -
             source=TagChangeSource.JOURNEY,
             reference=f"journey {journey.pk} step {step.pk}",
         )
+    return set()
 
 
-def _advance(step: JourneyStep, steps: dict[int, JourneyStep], moves: dict[int | None, list[int]], now: datetime) -> None:
-    """Move each group of enrolments to its next position (None: the journey is done for them), one UPDATE each."""
-    if connection.vendor != "postgresql":
-        for position, ids in moves.items():
-            target = steps.get(position) if position is not None else None
-            enrolments = Enrolment.objects.filter(pk__in=ids)
-            if target is None:
-                enrolments.update(state=EnrolmentState.COMPLETED, step=None, due_at=None, finished_at=now)
-            else:
-                enrolments.update(step=target, due_at=wait_until(target.params, now) if target.kind == StepKind.WAIT else now)
-        return
-    table = Enrolment._meta.db_table
+def _target(steps: dict[int, JourneyStep], position: int | None, now: datetime) -> tuple[int | None, datetime | None]:
+    """Where a move to ``position`` puts an enrolment: the step and when it is due (None, None: the journey is done)."""
+    target = steps.get(position) if position is not None else None
+    if target is None:
+        return None, None
+    return target.pk, wait_until(target.params, now) if target.kind == StepKind.WAIT else now
+
+
+def _record_sql(
+    step: JourneyStep,
+    steps: dict[int, JourneyStep],
+    chunk: tuple[str, dict[str, Any]],
+    moves: dict[str, int | None],
+    now: datetime,
+) -> int:
+    """Record a chunk on PostgreSQL in ONE statement: ``chunk`` is a SELECT of the chunk's (id, outcome); each outcome
+    moves to the position ``moves`` gives it. The enrolments move, their step runs go in and, if anyone subscribes,
+    their ``journey.step`` events are built in the database. Returns how many enrolments moved."""
+    chunk_sql, params = chunk
+    outcomes = list(moves)
+    targets = [_target(steps, moves[outcome], now) for outcome in outcomes]
+    table, runs = Enrolment._meta.db_table, StepRun._meta.db_table
+    events = ""
+    if EventType.JOURNEY_STEP in outbox_subscribed_types():
+        events_sql, event_params = step_events_sql("moved", step.version.journey_id, step, now)
+        events, params = f", events AS ({events_sql})", {**params, **event_params}
+    sql = f"""
+        WITH chunk AS ({chunk_sql}),
+        targets AS (
+            SELECT * FROM unnest(%(outcomes)s::text[], %(targets)s::bigint[], %(due)s::timestamptz[]) AS t(outcome, step_id, due_at)
+        ),
+        moved AS (
+            UPDATE {table} AS e SET step_id = t.step_id, due_at = t.due_at,
+                   state = CASE WHEN t.step_id IS NULL THEN %(completed)s ELSE e.state END,
+                   finished_at = CASE WHEN t.step_id IS NULL THEN %(ran_at)s ELSE e.finished_at END
+            FROM chunk AS c JOIN targets AS t ON t.outcome = c.outcome
+            WHERE e.id = c.id
+            RETURNING e.id, e.member_id, e.entry_number, c.outcome
+        ),
+        runs AS (
+            INSERT INTO {runs} (enrolment_id, step_id, member_id, outcome, ran_at)
+            SELECT id, %(step)s, member_id, outcome, %(ran_at)s FROM moved
+            ON CONFLICT DO NOTHING
+        ){events}
+        SELECT count(*) FROM moved
+    """  # noqa: S608 (our tables; the chunk is our SQL)
+    params.update(
+        outcomes=outcomes,
+        targets=[step_id for step_id, _due in targets],
+        due=[due for _step, due in targets],
+        completed=EnrolmentState.COMPLETED,
+        ran_at=now,
+        step=step.pk,
+    )
     with connection.cursor() as cursor:
-        for position, ids in moves.items():
-            target = steps.get(position) if position is not None else None
-            if target is None:
-                cursor.execute(
-                    f"UPDATE {table} SET state = %s, step_id = NULL, due_at = NULL, finished_at = %s WHERE id = ANY(%s)",  # noqa: S608
-                    [EnrolmentState.COMPLETED, now, ids],
-                )
-            else:
-                due_at = wait_until(target.params, now) if target.kind == StepKind.WAIT else now
-                cursor.execute(f"UPDATE {table} SET step_id = %s, due_at = %s WHERE id = ANY(%s)", [target.pk, due_at, ids])  # noqa: S608
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
 
 
-def _write_runs(step: JourneyStep, claimed: Claimed, outcomes: dict[int, str], now: datetime) -> None:
+def _record_sqlite(
+    journey: Journey,
+    step: JourneyStep,
+    steps: dict[int, JourneyStep],
+    claimed: Claimed,
+    outcomes: dict[int, str],
+    moves: dict[str, int | None],
+    now: datetime,
+) -> None:
+    """``_record_sql`` on SQLite: the step runs, the events built in Python, one UPDATE per target."""
+    runs = [StepRun(enrolment_id=pk, step=step, member_id=m, outcome=outcomes[pk], ran_at=now) for pk, m, _entry in claimed.rows]
+    StepRun.objects.bulk_create(runs, ignore_conflicts=True)
+    outbox_emit_many(events=step_events(journey, step, claimed.rows, outcomes, now), types=[EventType.JOURNEY_STEP], occurred_at=now)
+    for outcome, position in moves.items():
+        enrolments = Enrolment.objects.filter(pk__in=[pk for pk, _member, _entry in claimed.rows if outcomes[pk] == outcome])
+        step_id, due_at = _target(steps, position, now)
+        if step_id is None:
+            enrolments.update(state=EnrolmentState.COMPLETED, step=None, due_at=None, finished_at=now)
+        else:
+            enrolments.update(step_id=step_id, due_at=due_at)
+
+
+def _record(
+    journey: Journey,
+    step: JourneyStep,
+    steps: dict[int, JourneyStep],
+    claimed: Claimed,
+    outcomes: dict[int, str],
+    moves: dict[str, int | None],
+    now: datetime,
+) -> None:
+    """The chunk's step runs, events and moves, after its action: ``outcomes`` per enrolment, ``moves`` per outcome."""
+    if connection.vendor != "postgresql":
+        _record_sqlite(journey, step, steps, claimed, outcomes, moves, now)
+        return
     ids = [pk for pk, _member, _entry in claimed.rows]
-    if connection.vendor != "postgresql":
-        runs = [StepRun(enrolment_id=pk, step=step, member_id=m, outcome=outcomes[pk], ran_at=now) for pk, m, _entry in claimed.rows]
-        StepRun.objects.bulk_create(runs, ignore_conflicts=True)
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {StepRun._meta.db_table} (enrolment_id, step_id, member_id, outcome, ran_at)"  # noqa: S608 (our table)
-            " SELECT e, %s, m, o, %s FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS x(e, m, o)"
-            " ON CONFLICT DO NOTHING",
-            [step.pk, now, ids, claimed.member_ids, [outcomes[pk] for pk in ids]],
-        )
+    chunk_sql = "SELECT * FROM unnest(%(ids)s::bigint[], %(chunk_outcomes)s::text[]) AS c(id, outcome)"
+    _record_sql(step, steps, (chunk_sql, {"ids": ids, "chunk_outcomes": [outcomes[pk] for pk in ids]}), moves, now)
+
+
+# A wait that has ended and an exit need nothing from Python: on PostgreSQL the claim runs inside the statement that
+# records the chunk, so no member's row travels to the worker and back.
+PASSING_OUTCOMES = {StepKind.WAIT: StepOutcome.PASSED, StepKind.EXIT: StepOutcome.EXITED}
 
 
 def journey_step_chunk(*, journey_id: int, step: JourneyStep, steps: dict[int, JourneyStep], chunk_size: int, now: datetime) -> int:
     """Run one step for one chunk of its due members in one transaction; returns how many were processed (0: none
     due, or the journey no longer runs)."""
+    following = step.position + 1
     with transaction.atomic():
         if share_journey_status(journey_id=journey_id) != JourneyStatus.RUNNING:
             return 0
+        if step.kind in PASSING_OUTCOMES and connection.vendor == "postgresql":
+            outcome = PASSING_OUTCOMES[step.kind]
+            claim_sql, claim_params = claim_due_enrolments_sql(journey_id=journey_id, step_id=step.pk, due_by=now, limit=chunk_size)
+            chunk = (f"SELECT id, %(outcome)s::text AS outcome FROM ({claim_sql}) AS claimed", {**claim_params, "outcome": outcome})  # noqa: S608
+            return _record_sql(step, steps, chunk, {outcome: None if step.kind == StepKind.EXIT else following}, now)
         claimed = Claimed(claim_due_enrolments(journey_id=journey_id, step_id=step.pk, due_by=now, limit=chunk_size))
         if not claimed.rows:
             return 0
         journey = Journey.objects.get(pk=journey_id)
-        following = step.position + 1
-        moves: dict[int | None, list[int]] = defaultdict(list)
-        outcomes: dict[int, str] = {}
         if step.kind == StepKind.BRANCH:
             yes = _branch_yes(step, claimed)
-            for pk, _member, _entry in claimed.rows:
-                outcomes[pk] = StepOutcome.YES if pk in yes else StepOutcome.NO
-                moves[(step.yes_next or following) if pk in yes else (step.no_next or following)].append(pk)
+            outcomes = {pk: StepOutcome.YES if pk in yes else StepOutcome.NO for pk, _member, _entry in claimed.rows}
+            moves = {StepOutcome.YES: step.yes_next or following, StepOutcome.NO: step.no_next or following}
         else:
-            _act(journey, step, claimed, now)
-            outcome = {StepKind.WAIT: StepOutcome.PASSED, StepKind.EXIT: StepOutcome.EXITED}.get(step.kind, StepOutcome.DONE)
+            skipped = _act(journey, step, claimed, now)
+            outcome = PASSING_OUTCOMES.get(step.kind, StepOutcome.DONE)
+            outcomes = {pk: StepOutcome.NO_BUDGET if pk in skipped else outcome for pk, _member, _entry in claimed.rows}
             target = None if step.kind == StepKind.EXIT else following
-            for pk, _member, _entry in claimed.rows:
-                outcomes[pk] = outcome
-                moves[target].append(pk)
-        _write_runs(step, claimed, outcomes, now)
-        outbox_emit_many(events=step_events(journey, step, claimed.rows, outcomes, now), types=[EventType.JOURNEY_STEP], occurred_at=now)
-        _advance(step, steps, moves, now)
+            moves = {outcome: target, StepOutcome.NO_BUDGET: target}
+        _record(journey, step, steps, claimed, outcomes, moves, now)
         return len(claimed.rows)
 
 

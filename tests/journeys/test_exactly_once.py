@@ -51,16 +51,16 @@ def assert_each_member_acted_on_once(journey: object, members: list) -> None:
 def test_a_crash_mid_chunk_loses_the_chunk_whole_and_a_re_run_acts_once_on_everyone(monkeypatch):
     members = setup_members(5)
     journey = action_journey()
-    write_runs = services._write_runs
+    record = services._record
     calls = {"n": 0}
 
     def crash_on_second_chunk(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("worker killed")
-        return write_runs(*args, **kwargs)
+        return record(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_write_runs", crash_on_second_chunk)
+    monkeypatch.setattr(services, "_record", crash_on_second_chunk)
     with pytest.raises(RuntimeError):
         services.journey_tick(journey_id=journey.pk, chunk_size=2)
 
@@ -68,7 +68,7 @@ def test_a_crash_mid_chunk_loses_the_chunk_whole_and_a_re_run_acts_once_on_every
     assert StepRun.objects.count() == 2
     assert sorted(PointsAccount.objects.filter(member__in=members).values_list("balance", flat=True)) == [0, 0, 0, 200, 200]
 
-    monkeypatch.setattr(services, "_write_runs", write_runs)
+    monkeypatch.setattr(services, "_record", record)
     services.journey_tick(journey_id=journey.pk, chunk_size=2)
     services.journey_tick(journey_id=journey.pk, chunk_size=2)
     assert_each_member_acted_on_once(journey, members)
