@@ -38,8 +38,8 @@ PAGES: list[tuple[str, str, list[str]]] = [
             "?status__exact=frozen",
             "?source_channel__exact=import",
             "?tier__id__exact={gold}",
-            "?city__icontains=上海",
-            "?city__icontains=拉萨",
+            "?city__istartswith=上海",
+            "?city__istartswith=拉萨",
             "?consent=sms",
             "?q=L4242",
             "?q=131+0000+4242",
@@ -56,10 +56,10 @@ PAGES: list[tuple[str, str, list[str]]] = [
     ("access log", "/admin/core/accesslogentry/", ["", "?action__exact=export"]),
     ("import jobs", "/admin/imports/importjob/", ["", "?status__exact=failed"]),
     ("messages", "/admin/messaging/message/", ["", "?state__exact=queued"]),
-    ("leads", "/admin/sales/lead/", ["", "?outcome__exact=matched_prospect", "?channel__exact=dealer", "?q=LD4242"]),
+    ("leads", "/admin/sales/lead/", ["", "?outcome__exact=matched_prospect", "?channel__exact=dealer", "?q=no+such+lead"]),
     ("feedback items", "/admin/feedback/feedbackitem/", ["", "?status__exact=open", "?priority__exact=urgent", "?q=lost"]),
     ("journey enrolments", "/admin/journeys/enrolment/", ["", "?state__exact=active", "?in_holdout__exact=0"]),
-    ("rule awards", "/admin/rules/ruleaward/", ["", "?status__exact=held", f"?member__id__exact={MEMBER_ID}", "?q=E4242"]),
+    ("rule awards", "/admin/rules/ruleaward/", ["", "?status__exact=held", f"?member__id__exact={MEMBER_ID}", "?q=E0"]),
     ("webhook deliveries", "/admin/webhooks/webhookdelivery/", ["", "?status__exact=dead", f"?q={MEMBER_ID}"]),
 ]
 
