@@ -1,5 +1,5 @@
 """Customer import at scale: rows/second and peak memory of ``import_file`` on a generated CSV of new members,
-beside its floor — a COPY of the same rows into the same six tables the import fills, keys reserved the same way,
+beside its floor — a COPY of the same rows into the same eight tables the import fills, keys reserved the same way,
 in one transaction — alternating the two over several rounds (median), each in a process of its own.
 
 Also printed: PostgreSQL's COPY of the file into one bare table (the old, much cheaper reference) and
@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.analytics.models import OWN_SOURCE, ActivityEvent, ActivityEventKey
 from apps.core.bulk_insert import allocate_ids
 from apps.core.reasons import Reason, reason_fields
 from apps.members.models import (
@@ -73,6 +74,8 @@ def _written(prefix: str) -> dict[str, int]:
         "members_tierchange": "members_tierchange t " + by_member.format(alias="t"),
         "members_pointsentry": "members_pointsentry e " + by_account.format(alias="e"),
         "members_pointslot": "members_pointslot l " + by_account.format(alias="l"),
+        "analytics_activityevent": "analytics_activityevent v " + by_member.format(alias="v"),
+        "analytics_activityeventkey": "analytics_activityeventkey k JOIN members_member m ON k.event_id = 'enrolment:' || m.id",
     }
     counts = {}
     with connection.cursor() as cursor:
@@ -85,7 +88,8 @@ def _written(prefix: str) -> dict[str, int]:
 def copy_into_import_tables(path: Path) -> int:
     """The floor for what an import of new members writes: read the file, reserve keys from the sequences per
     chunk as the import does, and COPY each row's member, history, account, tier history, opening ledger entry and
-    lot, in one transaction — no validation, no matching. Returns the rows read."""
+    lot, and the enrolment the import announces (the event and its key), in one transaction — no validation, no
+    matching. Returns the rows read."""
     now = timezone.now()
     zone = timezone.get_current_timezone()
     tier_id = lowest_tier().pk
@@ -137,7 +141,8 @@ def copy_into_import_tables(path: Path) -> int:
             ]
             entry_ids = allocate_ids(PointsEntry, len(with_points))
             entry_columns = (
-                "id, account_id, kind, amount, balance_after, reason, reason_code, reason_params, source_ref, expires_at, created_at"
+                "id, account_id, kind, amount, balance_after, reason, reason_code, reason_params, source_ref, expires_at, created_at,"
+                " idempotency_key"
             )
             with raw.copy(f"COPY members_pointsentry ({entry_columns}) FROM STDIN") as copy:
                 for entry_id, (account_id, row_number, points) in zip(entry_ids, with_points, strict=True):
@@ -154,11 +159,21 @@ def copy_into_import_tables(path: Path) -> int:
                             f"import:row:{row_number}",
                             expires_at,
                             now,
+                            "",
                         )
                     )
             with raw.copy("COPY members_pointslot (account_id, entry_id, amount, remaining, expires_at) FROM STDIN") as copy:
                 for entry_id, (account_id, _row_number, points) in zip(entry_ids, with_points, strict=True):
                     copy.write_row((account_id, entry_id, points, points, expires_at))
+            # Each new member announced as enrolled on their join date: the event's key, then the event.
+            event_ids = [f"enrolment:{member_id}" for member_id in member_ids]
+            with raw.copy(f"COPY {ActivityEventKey._meta.db_table} (source, event_id) FROM STDIN") as copy:
+                for event_id in event_ids:
+                    copy.write_row((OWN_SOURCE, event_id))
+            event_columns = "member_id, kind, occurred_at, recorded_at, source, event_id, order_ref, channel, device_id, properties"
+            with raw.copy(f"COPY {ActivityEvent._meta.db_table} ({event_columns}) FROM STDIN") as copy:
+                for member_row, event_id in zip(member_rows, event_ids, strict=True):
+                    copy.write_row((member_row[0], "enrolment", member_row[12], now, OWN_SOURCE, event_id, "", "other", "", "{}"))
     return total
 
 
@@ -227,7 +242,7 @@ def run(size: str) -> list[dict[str, Any]]:
             "figure": round(import_rate, 1),
             "unit": "rows/s",
             "baseline": round(floor_rate, 1),
-            "baseline_name": "COPY of the same rows into the same six tables, keys reserved the same way, one transaction",
+            "baseline_name": "COPY of the same rows into the same eight tables, keys reserved the same way, one transaction",
             "size": shape,
         },
         {

@@ -143,7 +143,7 @@ def _member_list_url(f: selectors.MetricFilter, **extra: Any) -> str:
     if f.tier_id:
         params["tier__id__exact"] = f.tier_id
     if f.city:
-        params["city__icontains"] = f.city
+        params["city__istartswith"] = f.city
     if f.channel:
         params["source_channel__exact"] = f.channel
     params.update(extra)

@@ -290,7 +290,8 @@ class EnrolmentAdmin(ModelAdmin):
 
     list_display = ["member", "journey", "version", "entry_number", "state", "step", "due_at", "entered_at", "finished_at"]
     list_filter = ["state", "in_holdout", "journey"]
-    list_select_related = ["member", "journey", "version", "step"]
+    # A version is shown with its journey's name: without its journey joined, each row read the journey again.
+    list_select_related = ["member", "journey", "version__journey", "step"]
     raw_id_fields = ["member"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

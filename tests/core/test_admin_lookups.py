@@ -60,7 +60,7 @@ def test_member_list_accepts_only_declared_filters_even_for_roles_that_see_perso
     client.force_login(staff(CUSTOMER_SERVICE))
     assert member_list(client, "?phone__startswith=%2B86139").status_code == 400
     assert member_list(client, "?name__startswith=x").status_code == 400
-    assert member_list(client, f"?status__exact=active&tier__id__exact={member.tier_id}&city__icontains=上").status_code == 200
+    assert member_list(client, f"?status__exact=active&tier__id__exact={member.tier_id}&city__istartswith=上").status_code == 200
     assert member_list(client, "?joined_at__gte=2020-01-01T00:00:00%2B00:00&joined_at__lt=2100-01-01T00:00:00%2B00:00").status_code == 200
 
 
@@ -147,7 +147,7 @@ def test_ordering_by_a_hidden_column_is_ignored_for_masked_roles(client, staff):
 @pytest.mark.parametrize("role", [ANALYST, CUSTOMER_SERVICE])
 def test_submitting_the_filter_forms_empty_or_filled_still_works(client, staff, member, role):
     client.force_login(staff(role))
-    empty = "?tier__id__exact=&status__exact=&source_channel__exact=&city__icontains=&consent=&rfm_segment="
+    empty = "?tier__id__exact=&status__exact=&source_channel__exact=&city__istartswith=&consent=&rfm_segment="
     assert member_list(client, empty).status_code == 200
     assert member_list(client, f"?status__exact=active&consent=sms&rfm_segment=champions&q={member.name}").status_code == 200
     assert client.get(reverse("admin:benefits_grant_changelist") + "?state__exact=&source__exact=&benefit__id__exact=").status_code in (

@@ -1,6 +1,8 @@
 """The journey page: building a journey and its steps with clear refusals, transitions, figures, per-role access."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.core.roles import ANALYST, AUDITOR, CAMPAIGN_MANAGER, CUSTOMER_SERVICE
@@ -161,3 +163,24 @@ def test_the_journey_page_and_its_refusals_speak_chinese(client, staff):
     url = reverse("admin:journeys_journey_steps", args=[journey.pk])
     refused = client.post(url, steps_post([{"kind": "wait"}]), HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "步骤 1（等待），days：请填写等待时长" in str(refused.context["formset"].forms[0].errors["days"])
+
+
+def test_the_enrolment_list_reads_a_page_in_the_same_queries_whatever_its_length(client, staff):
+    segment = SegmentFactory(rules={"op": "and", "conditions": [{"field": "tags", "value": ["lead"]}]})
+    tag = TagFactory(name="lead")
+    journey = running_journey([wait(days=2)], entry_segment=segment)
+    client.force_login(staff(ANALYST))
+
+    def queries_for_page() -> int:
+        services.journey_tick(journey_id=journey.pk)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/admin/journeys/enrolment/")
+        assert response.status_code == 200
+        return len(queries), len(response.context["cl"].result_list)
+
+    MemberFactory().tags.add(tag)
+    one_row = queries_for_page()
+    for _ in range(5):
+        MemberFactory().tags.add(tag)
+    assert one_row[1] == 1
+    assert queries_for_page() == (one_row[0], 6)

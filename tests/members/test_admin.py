@@ -10,7 +10,7 @@ from apps.analytics.models import RfmScore
 from apps.analytics.services import rfm_score_members
 from apps.core.roles import ANALYST, AUDITOR, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members import services
-from apps.members.models import AdjustmentState, MemberStatus, PointsAccount, PointsAdjustment, PointsEntry
+from apps.members.models import AdjustmentState, Member, MemberStatus, PointsAccount, PointsAdjustment, PointsEntry
 from tests.analytics.factories import ActivityEventFactory
 from tests.members.factories import MemberFactory
 
@@ -271,3 +271,26 @@ def test_a_member_page_of_a_mistyped_id_is_not_found(client, staff, object_id):
     client.force_login(staff(is_superuser=True))
     response = client.get(reverse("admin:members_member_change", args=[object_id]))
     assert response.status_code == 404 and "Page not found (404)" in response.content.decode()
+
+
+def test_the_city_filter_finds_cities_by_their_beginning_in_any_case(client, staff):
+    shanghai, shanghai_city, latin = MemberFactory(city="上海"), MemberFactory(city="上海市"), MemberFactory(city="Shanghai")
+    MemberFactory(city="北京")
+    MemberFactory(city="珠海")
+    client.force_login(staff(ANALYST))
+
+    def cities(value: str) -> set:
+        response = client.get(reverse("admin:members_member_changelist"), {"city__istartswith": value})
+        assert response.status_code == 200
+        return set(response.context["cl"].result_list)
+
+    assert cities("上海") == {shanghai, shanghai_city}
+    assert cities("shang") == {latin}
+    assert cities("海") == set(), "a city is found by its beginning, not by a character inside it"
+    assert cities("") == set(Member.objects.all())
+
+
+def test_the_city_filter_refuses_the_former_contains_parameter(client, staff):
+    client.force_login(staff(ANALYST))
+    response = client.get(reverse("admin:members_member_changelist"), {"city__icontains": "上海"})
+    assert response.status_code == 400

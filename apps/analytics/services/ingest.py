@@ -86,6 +86,8 @@ ANNOUNCE_CHUNK = 1000  # rows per INSERT: 13 parameters a row stays far below Po
 def activities_record(events: Sequence[AnnouncedActivity], rewards: bool) -> int:
     """The batch recorder registered with apps.core.activity: store our own events in the caller's transaction, one
     INSERT per thousand, and run their reactions (those that pay only when ``rewards``); the events newly stored."""
+    # An enum's ``values`` is rebuilt on every access: read once, not twice per event (a tenth of an import's time).
+    channels, kinds = set(ActivityChannel.values), set(ActivityKind.values)
     rows = [
         ActivityEvent(
             member_id=event.member_id,
@@ -93,13 +95,13 @@ def activities_record(events: Sequence[AnnouncedActivity], rewards: bool) -> int
             event_id=event.event_id,
             source=OWN_SOURCE,
             occurred_at=event.occurred_at,
-            channel=event.channel if event.channel in ActivityChannel.values else (ActivityChannel.OTHER if event.channel else ""),
+            channel=event.channel if event.channel in channels else (ActivityChannel.OTHER if event.channel else ""),
             properties={},
         )
         for event in events
     ]
     for row in rows:
-        if row.kind not in ActivityKind.values:
+        if row.kind not in kinds:
             raise ApplicationError("invalid_kind", _("Unknown activity kind."), fields={"kind": row.kind})
     with activity_batch([_incoming(row) for row in rows] if rewards else []):
         stored: dict[str, int] = {}
