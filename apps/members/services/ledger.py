@@ -25,7 +25,7 @@ from apps.core.bulk_insert import allocate_ids, insert_rows
 from apps.core.db import atomic_checks_first
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
-from apps.core.outbox import Event, outbox_emit_many, outbox_insert_statement, outbox_subscribed_types, outbox_wanted
+from apps.core.outbox import Event, outbox_emit_many, outbox_insert_statement, outbox_wanted
 from apps.core.reasons import Reason, reason_fields
 from apps.members.locks import (
     lock_growth_adjustment,
@@ -213,11 +213,9 @@ def _insert_values(model: type[models.Model], row: dict[str, Any]) -> tuple[str,
 
 
 def _write_row_with_balance(move: _Move, row: dict[str, Any], *, now: datetime) -> None:
-    """One ledger row, the lot it opens and its account's balance in one PostgreSQL statement (data-modifying CTEs):
-    one round trip where three statements took three. Sets ``row["id"]``.
-
-    The outbox rows need the entry's id in their payload, so when someone subscribes to points events the balance
-    goes with them in a second statement (``_store_balances``).
+    """One ledger row, the lot it opens, its outbox event (when subscribed) and its account's balance in one PostgreSQL
+    statement (data-modifying CTEs): one round trip where three or four statements took three or four. Sets
+    ``row["id"]``; the outbox payload takes the entry's id inside the statement.
     """
     columns, placeholders, params = _insert_values(PointsEntry, row)
     entries = connection.ops.quote_name(PointsEntry._meta.db_table)
@@ -229,18 +227,19 @@ def _write_row_with_balance(move: _Move, row: dict[str, Any], *, now: datetime) 
             " SELECT %s, id, %s, %s, %s FROM entry)"
         )
         params += [move.account.pk, move.amount, move.amount, move.expires_at]
-    wants_events = not outbox_subscribed_types().isdisjoint(POINTS_EVENT_TYPES.values())
-    if wants_events:
-        sql += " SELECT id FROM entry"
-    else:
-        accounts = connection.ops.quote_name(PointsAccount._meta.db_table)
-        sql += f" UPDATE {accounts} SET balance = %s, updated_at = %s WHERE id = %s RETURNING (SELECT id FROM entry)"  # noqa: S608
-        params += [move.account.balance, now, move.account.pk]
+    row["id"] = None  # known once the statement ran; the outbox payload reads it from the entry CTE
+    events = outbox_wanted(events=points_events([move], [row]), types=POINTS_EVENT_TYPES.values())
+    if events:
+        payload = "p || jsonb_build_object('entry_id', (SELECT id FROM entry))"
+        outbox_sql, outbox_params = outbox_insert_statement(events=events, occurred_at=now, payload=payload)
+        sql += f", outbox AS ({outbox_sql})"
+        params += outbox_params
+    accounts = connection.ops.quote_name(PointsAccount._meta.db_table)
+    sql += f" UPDATE {accounts} SET balance = %s, updated_at = %s WHERE id = %s RETURNING (SELECT id FROM entry)"  # noqa: S608
+    params += [move.account.balance, now, move.account.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         (row["id"],) = cursor.fetchone()
-    if wants_events:
-        _store_balances([move.account], now, outbox_wanted(events=points_events([move], [row]), types=POINTS_EVENT_TYPES.values()))
 
 
 def _write(moves: Sequence[_Move], *, now: datetime, store_balances: bool = True) -> list[dict[str, Any]]:
