@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+STOP_SECONDS = 60
 
 
 def free_port() -> int:
@@ -34,4 +35,9 @@ def gunicorn(workers: int = 2) -> Iterator[str]:
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            # On a loaded machine the workers may take a while to finish their last requests and exit.
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

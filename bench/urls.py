@@ -25,7 +25,8 @@ def floor_points_earn(request: HttpRequest, pk: int) -> JsonResponse:
         balance += body["amount"]
         cursor.execute(
             "INSERT INTO members_pointsentry (kind, amount, balance_after, reason, reason_code, reason_params, source_ref,"
-            " expires_at, created_at, account_id) VALUES ('earn', %s, %s, %s, '', '{}', %s, now() + interval '365 days', now(), %s)"
+            " idempotency_key, expires_at, created_at, account_id)"
+            " VALUES ('earn', %s, %s, %s, '', '{}', %s, '', now() + interval '365 days', now(), %s)"
             " RETURNING id",
             [body["amount"], balance, body["reason"], body["source_ref"], account_id],
         )

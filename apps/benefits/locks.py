@@ -14,13 +14,17 @@ def lock_benefit(*, benefit_id: int) -> Benefit:
     return Benefit.objects.select_for_update(no_key=True).get(pk=benefit_id)
 
 
+# A grant is read with its benefit, but only the grant is locked: using a grant changes none of the benefit's
+# counters, so redemptions of one benefit do not queue behind each other, nor hold back grants being issued.
+
+
 def lock_grant(*, grant_id: int) -> Grant:
-    return Grant.objects.select_for_update().select_related("benefit").get(pk=grant_id)
+    return Grant.objects.select_for_update(of=("self",)).select_related("benefit").get(pk=grant_id)
 
 
 def lock_grant_by_code(*, code: str, member_id: int | None = None) -> Grant | None:
     """The grant with this (normalised) code, optionally only if it is that member's; None when there is none."""
-    grants = Grant.objects.select_for_update().select_related("benefit").filter(code=code)
+    grants = Grant.objects.select_for_update(of=("self",)).select_related("benefit").filter(code=code)
     if member_id is not None:
         grants = grants.filter(member_id=member_id)
     return grants.first()

@@ -122,17 +122,19 @@ def outbox_wanted(*, events: Iterable[Event], types: Iterable[str] | None = None
     return [event for event in events if event[0] in wanted]
 
 
-def outbox_insert_statement(*, events: list[Event], occurred_at: datetime) -> tuple[str, list[Any]]:
+def outbox_insert_statement(*, events: list[Event], occurred_at: datetime, payload: str = "p") -> tuple[str, list[Any]]:
     """The PostgreSQL ``INSERT`` that records ``events`` (from ``outbox_wanted``), with its parameters.
 
     For a write path that runs it inside a statement of its own (``WITH outbox AS (<this>) UPDATE …``), so the event
     costs no round trip and still commits or rolls back with the change. Rows are numbered in the order given.
+    ``payload`` is the SQL of each stored payload, ``p`` being the one given: the statement may add what only it
+    knows, such as the id of a row it inserts in another of its CTEs.
     """
     table = connection.ops.quote_name(OutboxEvent._meta.db_table)
     sql = (
         f"INSERT INTO {table} (event_id, type, member_id, occurred_at, payload, created_at)"  # noqa: S608 (our table)
-        " SELECT e, t, m, %s, p, %s FROM unnest(%s::uuid[], %s::text[], %s::bigint[], %s::jsonb[]) WITH ORDINALITY AS x(e, t, m, p, n)"
-        " ORDER BY n"
+        f" SELECT e, t, m, %s, {payload}, %s"
+        " FROM unnest(%s::uuid[], %s::text[], %s::bigint[], %s::jsonb[]) WITH ORDINALITY AS x(e, t, m, p, n) ORDER BY n"
     )
     params = [
         occurred_at,

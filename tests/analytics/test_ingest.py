@@ -140,6 +140,30 @@ def test_redemption_check_in_and_referral_are_recorded_after_commit(django_captu
     assert ActivityEvent.objects.filter(member=member).count() == 1
 
 
+def test_a_failing_recorder_never_undoes_a_redemption_over_the_api(trusted_client, monkeypatch, django_capture_on_commit_callbacks):
+    from apps.benefits import services as benefit_services
+    from apps.benefits.models import GrantSource, GrantState, Redemption
+    from apps.core import activity
+    from tests.benefits.factories import BenefitFactory
+
+    def broken_recorder(**event: object) -> None:
+        raise RuntimeError("analytics is down")
+
+    monkeypatch.setattr(activity, "RECORDERS", [broken_recorder, *activity.RECORDERS])
+    api, _client = trusted_client(scopes=[ApiScope.BENEFITS_REDEEM])
+    member = MemberFactory()
+    grant = benefit_services.grant_issue(benefit=BenefitFactory(), member=member, source=GrantSource.STAFF)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            reverse("api-v1:grant-redeem"), {"code": grant.code, "channel": "pos"}, format="json", HTTP_IDEMPOTENCY_KEY="r-1"
+        )
+    assert response.status_code == 201 and response.json()["state"] == GrantState.REDEEMED
+    grant.refresh_from_db()
+    assert grant.state == GrantState.REDEEMED and Redemption.objects.filter(grant=grant).count() == 1
+    # The other recorders still ran.
+    assert ActivityEvent.objects.filter(member=member, kind=ActivityKind.BENEFIT_REDEMPTION).count() == 1
+
+
 def test_admin_and_api_endpoints_need_the_right(trusted_client, api, staff):
     reader, _client = trusted_client([ApiScope.ANALYTICS_READ])
     assert reader.get(reverse("api-v1:metric", args=["daily"])).status_code == 200

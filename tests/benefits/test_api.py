@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from apps.benefits import services
-from apps.benefits.models import GrantSource, GrantState, Redemption
+from apps.benefits.models import Grant, GrantSource, GrantState, Redemption
 from apps.core.models import ApiScope
 from apps.members import services as member_services
 from tests.benefits.factories import BenefitFactory
@@ -117,3 +120,21 @@ def test_schema_offers_redemption_by_code_only(api):
     schema = api.get("/api/v1/schema/", {"format": "json"}).json()
     redeem = schema["components"]["schemas"]["RedeemRequest"]
     assert "code" in redeem["required"] and "grant_id" not in redeem["properties"]
+
+
+def test_a_refused_redemption_stores_its_answer_and_writes_nothing(trusted_client):
+    """The redemption has no savepoint of its own: it refuses before its first write, and the request's transaction
+    stores the refusal, which a retry with the same key gets back."""
+    api, _client = trusted_client(scopes=[ApiScope.BENEFITS_REDEEM])
+    grant = grant_for(MemberFactory())
+    now = timezone.now()
+    Grant.objects.filter(pk=grant.pk).update(valid_from=now - timedelta(days=2), valid_until=now - timedelta(minutes=1))
+    body = {"code": grant.code, "channel": "pos", "order_ref": "POS-9"}
+    first = api.post("/api/v1/grants/redeem/", body, format="json", HTTP_IDEMPOTENCY_KEY="late")
+    assert first.status_code == 409 and first.json()["error"]["code"] == "grant_expired"
+    assert not Redemption.objects.filter(grant=grant).exists()
+    assert Grant.objects.get(pk=grant.pk).state == GrantState.ISSUED
+    Grant.objects.filter(pk=grant.pk).update(valid_until=now + timedelta(days=1))
+    again = api.post("/api/v1/grants/redeem/", body, format="json", HTTP_IDEMPOTENCY_KEY="late")
+    assert again.status_code == 409 and again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert not Redemption.objects.filter(grant=grant).exists()

@@ -1,8 +1,10 @@
 """Stock, per-member limits, single redemption and the points mall under real concurrent requests."""
 
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import OperationalError, connection, connections, transaction
 
 from apps.benefits import services
 from apps.benefits.models import Benefit, Grant, GrantSource, Redemption
@@ -91,3 +93,43 @@ def test_back_office_saves_beside_grants_keep_counters_equal_to_the_grants():
     grants = Grant.objects.filter(benefit=benefit)
     assert stored.issued_count == grants.count() == 4 * 6 + sum(len(members[i::16]) for i in range(16) if i % 4)
     assert stored.cost_committed == sum(grants.values_list("cost", flat=True))
+
+
+def test_redemptions_of_one_benefit_do_not_wait_for_each_other():
+    """Only the grant is locked: a redemption still open does not hold back another grant of the same benefit."""
+    if connection.vendor != "postgresql":
+        pytest.skip("locks are proven on PostgreSQL")
+    benefit = BenefitFactory()
+    first, second = (services.grant_issue(benefit=benefit, member=MemberFactory(), source=GrantSource.STAFF) for _ in range(2))
+    first_holds, second_done = threading.Event(), threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def hold_first() -> None:
+        try:
+            with transaction.atomic():
+                services.grant_redeem(code=first.code, channel="pos")
+                first_holds.set()
+                second_done.wait(timeout=10)
+        finally:
+            connections.close_all()
+
+    def redeem_second() -> None:
+        try:
+            first_holds.wait(timeout=10)
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+                services.grant_redeem(code=second.code, channel="pos")
+            outcomes["second"] = "redeemed"
+        except OperationalError as exc:
+            outcomes["second"] = f"waited: {exc}"
+        finally:
+            second_done.set()
+            connections.close_all()
+
+    pool = [threading.Thread(target=hold_first), threading.Thread(target=redeem_second)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert outcomes == {"second": "redeemed"}
+    assert Redemption.objects.count() == 2

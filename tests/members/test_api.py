@@ -213,6 +213,34 @@ class TestPointsApi:
         again = api.post(url("points-spend", pk=member.pk), {"amount": 5, "reason": "x"}, HTTP_IDEMPOTENCY_KEY="sp")
         assert again.status_code == 409 and again["Idempotent-Replayed"] == "true"
 
+    @pytest.mark.parametrize(
+        ("status", "reason", "code"),
+        [
+            (MemberStatus.FROZEN, "Purchase", "member_frozen"),
+            (MemberStatus.ACTIVE, "Call 13812345678 back", "personal_data_in_text"),
+        ],
+    )
+    def test_a_refused_earn_stores_its_answer_and_writes_nothing(self, trusted_client, status, reason, code):
+        """The earn has no savepoint of its own: it refuses before its first write, and the request's transaction
+        stores the refusal."""
+        api, _client = trusted_client()
+        member = MemberFactory(status=status, phone="+8613812345678")
+        body = {"amount": 5, "reason": reason}
+        first = api.post(url("points-earn", pk=member.pk), body, HTTP_IDEMPOTENCY_KEY="refused")
+        assert first.status_code in (400, 409) and first.json()["error"]["code"] == code
+        assert not PointsEntry.objects.filter(account__member=member).exists()
+        assert not PointsLot.objects.filter(account__member=member).exists()
+        again = api.post(url("points-earn", pk=member.pk), body, HTTP_IDEMPOTENCY_KEY="refused")
+        assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+        assert not PointsEntry.objects.filter(account__member=member).exists()
+
+    def test_an_earn_for_an_unknown_member_stores_its_404(self, trusted_client):
+        api, _client = trusted_client()
+        first = api.post(url("points-earn", pk=987654), {"amount": 5, "reason": "Purchase"}, HTTP_IDEMPOTENCY_KEY="nobody")
+        assert first.status_code == 404 and first.json()["error"]["code"] == "not_found"
+        again = api.post(url("points-earn", pk=987654), {"amount": 5, "reason": "Purchase"}, HTTP_IDEMPOTENCY_KEY="nobody")
+        assert again.status_code == 404 and again["Idempotent-Replayed"] == "true"
+
     def test_a_refusal_after_the_service_wrote_stores_the_answer_and_none_of_the_writes(self, trusted_client):
         """The spend view runs without a savepoint of its own: the service's expires the due lot, then refuses."""
         api, _client = trusted_client()

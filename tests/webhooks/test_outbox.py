@@ -77,7 +77,7 @@ def test_a_subscribed_earn_makes_no_more_round_trips_than_an_unsubscribed_one():
     assert len(subscribed) == len(unsubscribed)
     table = OutboxEvent._meta.db_table
     [carrier] = [sql for sql in subscribed if table in sql]
-    assert carrier.startswith("WITH outbox AS (INSERT INTO") and "UPDATE" in carrier  # the event rides in the balance update
+    assert "outbox AS (INSERT INTO" in carrier and "UPDATE" in carrier  # the event rides in the balance update
     assert OutboxEvent.objects.get().payload["source_ref"] == "order:2"
 
 

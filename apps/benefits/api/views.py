@@ -68,7 +68,7 @@ class GrantRedeemView(TrustedView):
     throttle_scope = "redeem"
 
     @extend_schema(request=s.RedeemSerializer, responses={201: s.GrantSerializer}, parameters=[IDEMPOTENCY_HEADER], tags=["benefits"])
-    @idempotent(savepoint=False)  # grant_redeem, an atomic service, is the only write
+    @idempotent(savepoint=False)  # grant_redeem, which refuses before it writes, is the only write
     def post(self, request: Request) -> Response:
         data = s.RedeemSerializer(data=request.data)
         data.is_valid(raise_exception=True)

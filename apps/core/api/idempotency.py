@@ -10,9 +10,9 @@ Protocol, per (caller scope, key), all in one transaction:
 4. otherwise the view runs inside a savepoint of that transaction and its answer is stored with it:
    the effect and the stored answer commit together or not at all. A 4xx answer is stored too (the
    same request would fail the same way); an unexpected error stores nothing, so a retry runs again.
-   A view whose every write is one call of an atomic service declares ``savepoint=False``: the service's own
-   savepoint already takes back its partial writes when it refuses, and the two round trips of a second one
-   (SAVEPOINT, RELEASE) are saved.
+   A view whose every write is one call of a service that leaves nothing behind when it refuses declares
+   ``savepoint=False``: an atomic service's own savepoint takes back its partial writes, a service under
+   ``atomic_checks_first`` refuses before it writes, and the two round trips of a savepoint here are saved.
 """
 
 import contextlib

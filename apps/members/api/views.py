@@ -277,7 +277,8 @@ class MemberLedgerView(generics.ListAPIView, TrustedView):
 class PointsOperationView(TrustedView):
     """Earn or spend: validate with ``input_serializer``, call ``operation`` for the member, answer the entry.
 
-    The operation (an atomic ledger service) is the only write, so the idempotent handlers need no savepoint of their own.
+    The operation (a ledger service that leaves nothing behind when it refuses) is the only write, so the idempotent
+    handlers need no savepoint of their own.
     """
 
     required_scopes = {"POST": (ApiScope.POINTS_WRITE,)}

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.bulk_insert import allocate_ids, insert_rows
+from apps.core.db import atomic_checks_first
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
 from apps.core.outbox import Event, outbox_emit_many, outbox_insert_statement, outbox_wanted
@@ -208,6 +209,51 @@ def _store_balances(accounts: Iterable[PointsAccount], now: datetime, events: li
         )
 
 
+def _refuse_identifying_text(moves: Sequence[_Move]) -> None:
+    """The ledger cannot be edited later, so text that would identify the member is refused before it is written."""
+    for move in moves:
+        reason_text = move.reason["reason"]
+        if _may_name_member(move.account, reason_text) or _may_name_member(move.account, move.source_ref):
+            refuse_personal_data_in_text(move.account.member, reason=reason_text, source_ref=move.source_ref)
+
+
+def _insert_values(model: type[models.Model], row: dict[str, Any]) -> tuple[str, str, list[Any]]:
+    """The column list, placeholders and parameters that insert ``row`` (every column by attname but the key)."""
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    return columns, ", ".join(["%s"] * len(fields)), [field.get_db_prep_save(row[field.attname], connection) for field in fields]
+
+
+def _write_row_with_balance(move: _Move, row: dict[str, Any], *, now: datetime) -> None:
+    """One ledger row, the lot it opens, its outbox event (when subscribed) and its account's balance in one PostgreSQL
+    statement (data-modifying CTEs): one round trip where three or four statements took three or four. Sets
+    ``row["id"]``; the outbox payload takes the entry's id inside the statement.
+    """
+    columns, placeholders, params = _insert_values(PointsEntry, row)
+    entries = connection.ops.quote_name(PointsEntry._meta.db_table)
+    sql = f"WITH entry AS (INSERT INTO {entries} ({columns}) VALUES ({placeholders}) RETURNING id)"  # noqa: S608 (our SQL and table)
+    if move.opens_lot:
+        lots = connection.ops.quote_name(PointsLot._meta.db_table)
+        sql += (
+            f", lot AS (INSERT INTO {lots} (account_id, entry_id, amount, remaining, expires_at)"  # noqa: S608 (our SQL and table)
+            " SELECT %s, id, %s, %s, %s FROM entry)"
+        )
+        params += [move.account.pk, move.amount, move.amount, move.expires_at]
+    row["id"] = None  # known once the statement ran; the outbox payload reads it from the entry CTE
+    events = outbox_wanted(events=points_events([move], [row]), types=POINTS_EVENT_TYPES.values())
+    if events:
+        payload = "p || jsonb_build_object('entry_id', (SELECT id FROM entry))"
+        outbox_sql, outbox_params = outbox_insert_statement(events=events, occurred_at=now, payload=payload)
+        sql += f", outbox AS ({outbox_sql})"
+        params += outbox_params
+    accounts = connection.ops.quote_name(PointsAccount._meta.db_table)
+    sql += f" UPDATE {accounts} SET balance = %s, updated_at = %s WHERE id = %s RETURNING (SELECT id FROM entry)"  # noqa: S608
+    params += [move.account.balance, now, move.account.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (row["id"],) = cursor.fetchone()
+
+
 def _write(moves: Sequence[_Move], *, now: datetime, store_balances: bool = True) -> list[dict[str, Any]]:
     """Write ``moves``: the ledger rows with their running balances, a lot per credit, then the balances (unless
     the accounts were just inserted with them).
@@ -216,12 +262,9 @@ def _write(moves: Sequence[_Move], *, now: datetime, store_balances: bool = True
     """
     if not moves:
         return []
+    _refuse_identifying_text(moves)
     rows = []
     for move in moves:
-        reason_text = move.reason["reason"]
-        # The ledger cannot be edited later, so what would identify the member is refused before it is written.
-        if _may_name_member(move.account, reason_text) or _may_name_member(move.account, move.source_ref):
-            refuse_personal_data_in_text(move.account.member, reason=reason_text, source_ref=move.source_ref)
         move.account.balance += move.amount
         rows.append(
             {
@@ -239,6 +282,9 @@ def _write(moves: Sequence[_Move], *, now: datetime, store_balances: bool = True
                 "created_at": now,
             }
         )
+    if len(moves) == 1 and store_balances and connection.vendor == "postgresql":
+        _write_row_with_balance(moves[0], rows[0], now=now)
+        return rows
     for row, entry_id in zip(rows, _insert(PointsEntry, rows), strict=True):
         row["id"] = entry_id
     _insert_unkeyed(
@@ -335,7 +381,7 @@ def _expire_due_lots(accounts: list[PointsAccount], *, now: datetime) -> int:
 # One member --------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@atomic_checks_first
 def points_earn(
     *,
     member: Member | int,
@@ -350,24 +396,29 @@ def points_earn(
     """Credit earned points, valid until ``expires_at`` (default: the programme's validity).
 
     ``member`` may be only the member's id (the API has no need to load the member): an unknown one is a 404.
+    Every refusal comes before the first write, so the earn needs no savepoint of its own.
     """
     amount = _positive_amount(amount)
     if kind not in CREDIT_KINDS:
         raise ApplicationError("invalid_kind", _("Only earned or migrated points can be credited this way."))
+    written_reason = _reason(reason)
     account = lock_points_account(member_id=_member_id(member))
     _require_status(account.member, {MemberStatus.ACTIVE})
     now = timezone.now()
-    return _credit(
+    move = _Move(
         account,
-        kind=kind,
-        amount=amount,
-        expires_at=_future_expiry(expires_at, now),
-        now=now,
-        reason=_reason(reason),
+        kind,
+        amount,
+        written_reason,
         source_ref=source_ref,
+        expires_at=_future_expiry(expires_at, now),
+        opens_lot=True,
         actor=actor,
         client=client,
     )
+    _refuse_identifying_text([move])
+    with transaction.atomic(savepoint=False):
+        return _write_one(move, now=now)
 
 
 @transaction.atomic
