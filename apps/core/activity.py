@@ -124,7 +124,7 @@ def register_activity_batch_handler(handler: ActivityBatchHandler) -> None:
         BATCH_HANDLERS.append(handler)
 
 
-ActivityBatchRecorder = Callable[[Sequence[AnnouncedActivity], bool], int]
+ActivityBatchRecorder = Callable[[Sequence[AnnouncedActivity], bool, bool], int]
 BATCH_RECORDERS: list[ActivityBatchRecorder] = []
 
 
@@ -133,16 +133,18 @@ def register_activity_batch_recorder(recorder: ActivityBatchRecorder) -> None:
         BATCH_RECORDERS.append(recorder)
 
 
-def activities_announce(*, events: Sequence[AnnouncedActivity], rewards: bool) -> int:
-    """Store many of our own events now, in the caller's transaction, set-based (one insert per thousand events), and run
-    their reactions; the events newly stored (an event id already stored is skipped, so a re-run announces nothing).
+def activities_announce(*, events: Sequence[AnnouncedActivity], rewards: bool, new_members: bool = False) -> int:
+    """Store many of our own events now, in the caller's transaction, set-based, and run their reactions; the events
+    newly stored (an event id already stored is skipped, so a re-run announces nothing).
 
     For a caller that writes many members at once (the import). With ``rewards`` False the events are stored and every
-    reaction sees them but those that pay (earning rules, tasks), which skip events not ``rewarded``.
+    reaction sees them but those that pay (earning rules, tasks), which skip events not ``rewarded``. ``new_members``
+    says every member of ``events`` was created in the caller's transaction (no earlier event of theirs exists), which
+    spares the recorder looking for one.
     """
     if not events:
         return 0
-    return sum(recorder(events, rewards) for recorder in BATCH_RECORDERS)
+    return sum(recorder(events, rewards, new_members) for recorder in BATCH_RECORDERS)
 
 
 def register_activity_batch_guard(guard: ActivityBatchGuard) -> None:

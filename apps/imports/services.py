@@ -153,13 +153,14 @@ def import_file(
 
 def announce_enrolments(*, joined: list[tuple[int, datetime]], rewards: bool) -> int:
     """Announce members created by an import as enrolled, set-based; the event ids are member_enrol's, so a member is
-    announced once whatever path enrolled them."""
+    announced once whatever path enrolled them. ``joined`` are members created in the caller's transaction."""
     return activities_announce(
         events=[
             AnnouncedActivity(member_id=member_id, kind="enrolment", event_id=f"enrolment:{member_id}", occurred_at=at, channel="import")
             for member_id, at in joined
         ],
         rewards=rewards,
+        new_members=True,
     )
 
 

@@ -6,12 +6,16 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from apps.analytics.models import ActivityEvent
+from apps.analytics.models import OWN_SOURCE, ActivityEvent, ActivityEventKey
+from apps.core.activity import AnnouncedActivity, activities_announce
+from apps.core.errors import ApplicationError
 from apps.imports import services
 from apps.members.models import Member, PointsAccount
 from apps.rules.models import RuleAward
 from tests.imports.files import CHINESE_HEADER, write_csv
+from tests.members.factories import MemberFactory
 from tests.rules.factories import EarningRuleFactory
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +79,40 @@ def test_one_insert_of_enrolments_per_chunk_whatever_its_size(tmp_path):
     few = inserts([[f"A{i}", f"甲{i}", f"+86 139 0000 {i:04d}", "", "", "", "", "", "", ""] for i in range(2)])
     many = inserts([[f"B{i}", f"乙{i}", f"+86 137 0000 {i:04d}", "", "", "", "", "", "", ""] for i in range(40)])
     assert few == many == 1
+
+
+def test_a_first_time_only_welcome_rule_pays_each_new_member_without_looking_for_earlier_events(tmp_path):
+    rule = EarningRuleFactory(kind="enrolment", points=50, first_time_only=True)
+    path = write_csv(tmp_path / "m.csv", [CHINESE_HEADER, *ROWS])
+    with CaptureQueriesContext(connection) as queries:
+        services.import_file(path=path, welcome_rewards=True)
+    assert RuleAward.objects.filter(rule=rule).count() == 3
+    assert set(PointsAccount.objects.values_list("balance", flat=True)) == {50}
+    # Members created by the chunk have no earlier events: nobody asks for their first event of a kind.
+    assert not [q for q in queries if "MIN(" in q["sql"].upper() and "analytics_activityevent" in q["sql"]]
+
+
+def test_an_enrolment_whose_key_is_already_claimed_is_neither_stored_nor_rewarded(welcome_rule):
+    claimed, free = MemberFactory(), MemberFactory()
+    ActivityEventKey.objects.create(source=OWN_SOURCE, event_id=f"enrolment:{claimed.pk}")
+    now = timezone.now()
+    stored = activities_announce(
+        events=[
+            AnnouncedActivity(member_id=member.pk, kind="enrolment", event_id=f"enrolment:{member.pk}", occurred_at=now, channel="import")
+            for member in (claimed, free)
+        ],
+        rewards=True,
+        new_members=True,
+    )
+    assert stored == 1
+    assert list(ActivityEvent.objects.values_list("member_id", flat=True)) == [free.pk]
+    assert list(RuleAward.objects.values_list("member_id", flat=True)) == [free.pk]
+
+
+def test_an_unknown_kind_is_refused_and_nothing_is_stored():
+    member = MemberFactory()
+    event = AnnouncedActivity(member_id=member.pk, kind="no-such-kind", event_id="x:1", occurred_at=timezone.now())
+    with pytest.raises(ApplicationError) as refused:
+        activities_announce(events=[event], rewards=False, new_members=True)
+    assert refused.value.fields == {"kind": "no-such-kind"}
+    assert not ActivityEvent.objects.exists() and not ActivityEventKey.objects.exists()
