@@ -161,6 +161,38 @@ def can_see_pii(request: HttpRequest) -> bool:
     return request.user.has_perm(PII_PERMISSION)
 
 
+class FullPersonalDataViewsLogged:
+    """A list and change page that show personal data in full to staff with the right: each such view leaves a row
+    in the access log (``access_log_object_type`` names what was seen); staff who see it masked leave none."""
+
+    access_log_object_type: str
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if request.method == "GET" and response.status_code == 200 and changelist is not None and can_see_pii(request):
+            shown = [row.pk for row in changelist.result_list]
+            if shown:
+                access_log_record(
+                    action=AccessAction.VIEW_MEMBER_LIST,
+                    request=request,
+                    object_type=self.access_log_object_type,
+                    row_count=len(shown),
+                    object_ids=shown,
+                )
+        return response
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200 and can_see_pii(request):
+            access_log_record(
+                action=AccessAction.VIEW_MEMBER_DETAIL, request=request, object_type=self.access_log_object_type, object_id=object_id
+            )
+        return response
+
+
 class ProfileLinkChangeList(DeclaredLookupsChangeList):
     """The member list opens a member's customer profile, the page staff read first; editing is one link further."""
 
@@ -363,7 +395,8 @@ def _anonymise(request: HttpRequest, member: Member, data: dict[str, Any]) -> An
 
 
 @admin.register(Member)
-class MemberAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin):
+class MemberAdmin(FullPersonalDataViewsLogged, AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin):
+    access_log_object_type = MEMBER_TYPE
     form = MemberAdminForm
     list_per_page = 50
     list_display = ["name", "phone_display", "tier", "city", "status_display", "points_balance", "joined_at"]
@@ -634,18 +667,8 @@ class MemberAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin)
             request, filename=f"members.{file_format}", header=export_header(), rows=rows, object_type=MEMBER_TYPE, file_format=file_format
         )
 
-    # Personal data: staff who see it in full leave a trace in the access log; the history never shows it to others.
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}).get("cl")
-        if request.method == "GET" and response.status_code == 200 and changelist is not None and can_see_pii(request):
-            shown = [member.pk for member in changelist.result_list]
-            if shown:
-                access_log_record(
-                    action=AccessAction.VIEW_MEMBER_LIST, request=request, object_type=MEMBER_TYPE, row_count=len(shown), object_ids=shown
-                )
-        return response
+    # Personal data: staff who see it in full leave a trace in the access log (``FullPersonalDataViewsLogged``); the
+    # history never shows it to others.
 
     def get_urls(self) -> list[Any]:
         profile = path(
@@ -704,8 +727,6 @@ class MemberAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin)
         if member is not None and hasattr(response, "context_data"):
             # The header lists the actions, grouped and explained; the bare row of buttons would repeat them.
             response.context_data["actions_detail"] = []
-        if request.method == "GET" and response.status_code == 200 and can_see_pii(request):
-            access_log_record(action=AccessAction.VIEW_MEMBER_DETAIL, request=request, object_type=MEMBER_TYPE, object_id=object_id)
         return response
 
     def _profile_context(self, request: HttpRequest, member: Member) -> dict[str, Any]:

@@ -28,11 +28,9 @@ from apps.core.admin_actions import AdminAction, AdminActionsMixin, Subject
 from apps.core.admin_base import ModelAdmin, register_personal_fields
 from apps.core.errors import ApplicationError
 from apps.core.masking import mask_phone
-from apps.core.models import AccessAction
 from apps.core.service_admin import ServiceFormAdmin, add_service_error
-from apps.core.services import access_log_record
 from apps.core.spreadsheet import XLSX_SUFFIXES, unreadable_workbook, xlsx_upload_check
-from apps.members.admin import can_see_pii, register_member_page_action, register_member_page_section
+from apps.members.admin import FullPersonalDataViewsLogged, can_see_pii, register_member_page_action, register_member_page_section
 from apps.members.models import Member, MemberStatus
 from apps.members.services import member_enrol_prospect
 from apps.sales import journey, selectors, services
@@ -323,7 +321,9 @@ def _enrol(request: HttpRequest, lead: Lead, data: dict[str, Any]) -> str:
 
 
 @admin.register(Lead)
-class LeadAdmin(AdminActionsMixin, ModelAdmin):
+class LeadAdmin(FullPersonalDataViewsLogged, AdminActionsMixin, ModelAdmin):
+    # Staff who see the phones in full leave a trace in the access log, as on the member pages.
+    access_log_object_type = LEAD_TYPE
     list_display = ["received_at", "name", "phone_shown", "dealer", "channel", "interest", "member_shown", "outcome"]
     list_filter = ["outcome", "channel", "dealer"]
     search_fields = ["source_ref", "name", "interest"]
@@ -365,27 +365,6 @@ class LeadAdmin(AdminActionsMixin, ModelAdmin):
 
     def get_list_display(self, request: HttpRequest) -> list[str]:
         return self._unmasked(request, super().get_list_display(request))
-
-    # Staff who see the phones in full leave a trace in the access log, as on the member pages.
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}).get("cl")
-        if request.method == "GET" and response.status_code == 200 and changelist is not None and can_see_pii(request):
-            shown = [lead.pk for lead in changelist.result_list]
-            if shown:
-                access_log_record(
-                    action=AccessAction.VIEW_MEMBER_LIST, request=request, object_type=LEAD_TYPE, row_count=len(shown), object_ids=shown
-                )
-        return response
-
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        response = super().change_view(request, object_id, form_url, extra_context)
-        if request.method == "GET" and response.status_code == 200 and can_see_pii(request):
-            access_log_record(action=AccessAction.VIEW_MEMBER_DETAIL, request=request, object_type=LEAD_TYPE, object_id=object_id)
-        return response
 
     def get_fields(self, request: HttpRequest, obj: Lead | None = None) -> list[str]:
         return self._unmasked(request, super().get_fields(request, obj))
