@@ -40,7 +40,7 @@ from apps.benefits.models import (
 from apps.benefits.outbox_events import grant_event, grants_issued_events, redemption_event
 from apps.benefits.selectors import grant_unusable_reason
 from apps.core.activity import activity_happened
-from apps.core.bulk_insert import insert_rows
+from apps.core.bulk_insert import insert_rows, insert_values
 from apps.core.db import atomic_checks_first
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
@@ -406,13 +406,13 @@ def _store_redemption(found: Grant, redemption: Redemption) -> None:
         return
     grants = connection.ops.quote_name(Grant._meta.db_table)
     redemptions = connection.ops.quote_name(Redemption._meta.db_table)
-    fields = [field for field in Redemption._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    values = [field.get_db_prep_save(getattr(redemption, field.attname), connection) for field in fields]
+    columns, placeholders, values = insert_values(
+        Redemption, {field.attname: getattr(redemption, field.attname) for field in Redemption._meta.concrete_fields}
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH closed AS (UPDATE {grants} SET state = %s, closed_at = %s WHERE id = %s)"  # noqa: S608 (our SQL and tables)
-            f" INSERT INTO {redemptions} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id",
+            f" INSERT INTO {redemptions} ({columns}) VALUES ({placeholders}) RETURNING id",
             [found.state, found.closed_at, found.pk, *values],
         )
         (redemption.pk,) = cursor.fetchone()

@@ -2,7 +2,7 @@
 account, its ledger entry) are written in one pass without reading anything back, and on PostgreSQL the
 rows go in with COPY instead of INSERT statements built by the ORM."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import connection, models
@@ -38,6 +38,14 @@ def allocate_ids(model: type[models.Model], count: int) -> list[int]:
     # SQLite (the embedded demo) has a single writer, so keys above the highest are free until commit.
     start = (model._default_manager.aggregate(highest=Max("pk"))["highest"] or 0) + 1
     return list(range(start, start + count))
+
+
+def insert_values(model: type[models.Model], row: Mapping[str, Any]) -> tuple[str, str, list[Any]]:
+    """The column list, placeholders and parameters of an ``INSERT`` of one ``row`` (a value by attname for every
+    concrete field but the key), for a statement that writes it beside other rows (a data-modifying CTE)."""
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    return columns, ", ".join(["%s"] * len(fields)), [field.get_db_prep_save(row[field.attname], connection) for field in fields]
 
 
 def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> None:

@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.core.bulk_insert import allocate_ids, insert_rows
+from apps.core.bulk_insert import allocate_ids, insert_rows, insert_values
 from apps.core.db import atomic_checks_first
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient, User
@@ -217,19 +217,12 @@ def _refuse_identifying_text(moves: Sequence[_Move]) -> None:
             refuse_personal_data_in_text(move.account.member, reason=reason_text, source_ref=move.source_ref)
 
 
-def _insert_values(model: type[models.Model], row: dict[str, Any]) -> tuple[str, str, list[Any]]:
-    """The column list, placeholders and parameters that insert ``row`` (every column by attname but the key)."""
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    return columns, ", ".join(["%s"] * len(fields)), [field.get_db_prep_save(row[field.attname], connection) for field in fields]
-
-
 def _write_row_with_balance(move: _Move, row: dict[str, Any], *, now: datetime) -> None:
     """One ledger row, the lot it opens, its outbox event (when subscribed) and its account's balance in one PostgreSQL
     statement (data-modifying CTEs): one round trip where three or four statements took three or four. Sets
     ``row["id"]``; the outbox payload takes the entry's id inside the statement.
     """
-    columns, placeholders, params = _insert_values(PointsEntry, row)
+    columns, placeholders, params = insert_values(PointsEntry, row)
     entries = connection.ops.quote_name(PointsEntry._meta.db_table)
     sql = f"WITH entry AS (INSERT INTO {entries} ({columns}) VALUES ({placeholders}) RETURNING id)"  # noqa: S608 (our SQL and table)
     if move.opens_lot:
