@@ -107,6 +107,12 @@ def member_get(*, pk: int) -> Member:
     return member_get(pk=member.merged_into_id) if member.merged_into_id else member
 
 
+def member_not_found() -> ApplicationError:
+    """The one answer for an identity that names no member: callers that must not tell other refusals apart from it
+    raise this too."""
+    return ApplicationError("not_found", _("No such member."), http_status=404)
+
+
 def member_by_identity(*, member_id: int | None = None, external_id: str | None = None, phone: str | None = None) -> Member:
     filters: dict[str, Any] = {}
     if member_id:
@@ -117,7 +123,7 @@ def member_by_identity(*, member_id: int | None = None, external_id: str | None 
         filters["phone"] = phone
     member = Member.objects.filter(**filters).first() if filters else None
     if member is None:
-        raise ApplicationError("not_found", _("No such member."), http_status=404)
+        raise member_not_found()
     return member_get(pk=member.merged_into_id) if member.merged_into_id else member
 
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from apps.core.models import ApiScope
 from apps.members import services
-from apps.members.models import ConsentChannel, Member, MemberStatus, PointsEntry, PointsEntryKind, PointsLot
+from apps.members.models import ConsentChannel, Member, MemberStatus, MemberToken, PointsEntry, PointsEntryKind, PointsLot
 from tests.members.factories import MemberFactory, MemberTokenFactory
 
 pytestmark = pytest.mark.django_db
@@ -289,6 +289,44 @@ class TestMemberTokens:
     def test_unknown_member_404(self, trusted_client):
         trusted, _client = trusted_client()
         assert trusted.post(url("member-token-issue"), {"external_id": "nobody"}, format="json").status_code == 404
+
+    def test_a_key_that_only_issues_tokens_cannot_tell_closed_accounts_and_prospects_from_nobody(self, trusted_client):
+        issuer, _client = trusted_client(scopes=[ApiScope.MEMBER_TOKENS])
+        closed = MemberFactory(phone="+8613811110001")
+        services.member_close(member=closed, reason="asked")
+        services.prospect_register(name="潜客", phone="+8613811110002")
+        answers = [
+            issuer.post(url("member-token-issue"), identity, format="json")
+            for identity in ({"phone": "13811110001"}, {"member_id": closed.pk}, {"phone": "13811110002"}, {"phone": "13811110003"})
+        ]
+        assert {(answer.status_code, answer.content) for answer in answers} == {(404, answers[-1].content)}
+        assert not MemberToken.objects.exists()
+
+    def test_a_key_that_may_read_members_is_told_why_a_token_is_refused(self, trusted_client):
+        reader, _client = trusted_client(scopes=[ApiScope.MEMBER_TOKENS, ApiScope.MEMBERS_READ])
+        closed = MemberFactory()
+        services.member_close(member=closed, reason="asked")
+        response = reader.post(url("member-token-issue"), {"member_id": closed.pk}, format="json")
+        assert response.status_code == 409 and response.json()["error"]["code"] == "member_closed"
+
+    def test_revoking_answers_a_key_that_only_issues_tokens_the_same_for_anyone(self, trusted_client):
+        issuer, client = trusted_client(scopes=[ApiScope.MEMBER_TOKENS])
+        with_token = MemberFactory(phone="+8613811110004")
+        MemberFactory(phone="+8613811110005")
+        services.member_token_issue(member=with_token, client=client)
+        answers = [
+            issuer.post(url("member-token-revoke"), {"phone": phone}, format="json")
+            for phone in ("13811110004", "13811110005", "13811110006")
+        ]
+        assert {(answer.status_code, answer.content) for answer in answers} == {(200, answers[-1].content)}
+        assert not MemberToken.objects.filter(member=with_token, revoked_at__isnull=True).exists()
+
+    def test_revoking_tells_a_key_that_may_read_members_the_count_and_an_unknown_member(self, trusted_client):
+        reader, client = trusted_client(scopes=[ApiScope.MEMBER_TOKENS, ApiScope.MEMBERS_READ])
+        member = MemberFactory()
+        services.member_token_issue(member=member, client=client)
+        assert reader.post(url("member-token-revoke"), {"member_id": member.pk}, format="json").json()["revoked"] == 1
+        assert reader.post(url("member-token-revoke"), {"external_id": "nobody"}, format="json").status_code == 404
 
 
 def test_openapi_schema_and_docs_are_served(client, django_user_model):

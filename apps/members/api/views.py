@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from apps.core.api.idempotency import idempotent
 from apps.core.api.throttling import SharedScopedRateThrottle
 from apps.core.api.views import IDEMPOTENCY_HEADER, TrustedView
+from apps.core.errors import ApplicationError
 from apps.core.models import AccessAction, ApiClient, ApiScope
 from apps.core.services import access_log_record
 from apps.members import selectors, services
@@ -367,10 +368,18 @@ class MemberTokenIssueView(TrustedView):
     throttle_classes = [SharedScopedRateThrottle]
     throttle_scope = "member_token_issue"
 
-    @extend_schema(request=s.MemberTokenIssueSerializer, responses={201: s.MemberTokenSerializer}, tags=["auth"])
+    @extend_schema(
+        request=s.MemberTokenIssueSerializer,
+        responses={201: s.MemberTokenSerializer},
+        tags=["auth"],
+        description="An identity that names no member, a closed account or a prospect is one 404 `not_found` for a key "
+        "without `members:read`; a key with it is told `member_closed` or `member_not_enrolled` (409).",
+    )
     def post(self, request: Request) -> Response:
         member = _member_from_identity(request)
-        token, raw = services.member_token_issue(member=member, client=request.auth)
+        token, raw = services.member_token_issue(
+            member=member, client=request.auth, reveal_refusal=request.auth.has_scope(ApiScope.MEMBERS_READ)
+        )
         body = {"token": raw, "member_id": member.pk, "expires_at": token.expires_at}
         return Response(s.MemberTokenSerializer(body).data, status=status.HTTP_201_CREATED)
 
@@ -378,7 +387,20 @@ class MemberTokenIssueView(TrustedView):
 class MemberTokenRevokeView(TrustedView):
     required_scopes = {"POST": (ApiScope.MEMBER_TOKENS,)}
 
-    @extend_schema(request=s.MemberTokenIssueSerializer, responses={200: None}, tags=["auth"])
+    @extend_schema(
+        request=s.MemberTokenIssueSerializer,
+        responses={200: None},
+        tags=["auth"],
+        description="A key without `members:read` gets the same answer whatever the identity names (no member, or a "
+        "member with or without live tokens); a key with it is told how many tokens were revoked, and 404 for no member.",
+    )
     def post(self, request: Request) -> Response:
-        revoked = services.member_tokens_revoke(member=_member_from_identity(request))
-        return Response({"revoked": revoked, "detail": _("Tokens revoked.")})
+        if request.auth.has_scope(ApiScope.MEMBERS_READ):
+            revoked = services.member_tokens_revoke(member=_member_from_identity(request))
+            return Response({"revoked": revoked, "detail": _("Tokens revoked.")})
+        try:
+            services.member_tokens_revoke(member=_member_from_identity(request))
+        except ApplicationError as exc:
+            if exc.code != "not_found":
+                raise
+        return Response({"detail": _("Tokens revoked.")})

@@ -9,11 +9,19 @@ from django.utils.translation import gettext as _
 from apps.core.errors import ApplicationError
 from apps.core.models import ApiClient
 from apps.members.models import Member, MemberStatus, MemberToken
+from apps.members.selectors import member_not_found
 
 
-def member_token_issue(*, member: Member, client: ApiClient, ttl: timedelta | None = None) -> tuple[MemberToken, str]:
+def member_token_issue(
+    *, member: Member, client: ApiClient, ttl: timedelta | None = None, reveal_refusal: bool = True
+) -> tuple[MemberToken, str]:
     """Issue a short-lived token for the member app, after the brand's own login of this member; ``ttl`` defaults to
-    ``MEMBER_TOKEN_TTL``."""
+    ``MEMBER_TOKEN_TTL``.
+
+    Whether an identity belongs to a closed account or to a prospect (someone a lead named) is personal data: unless
+    ``reveal_refusal`` (the caller may read members), both are refused with the very error of an unknown member."""
+    if member.status in (MemberStatus.CLOSED, MemberStatus.PROSPECT) and not reveal_refusal:
+        raise member_not_found()
     if member.status == MemberStatus.CLOSED:
         raise ApplicationError("member_closed", _("The member's account is closed."), http_status=409)
     if member.status == MemberStatus.PROSPECT:
