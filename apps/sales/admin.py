@@ -330,6 +330,7 @@ class LeadAdmin(FullPersonalDataViewsLogged, AdminActionsMixin, ModelAdmin):
     list_select_related = ["dealer", "member"]
     date_hierarchy = None
     fields = [
+        "client",
         "source_system",
         "source_ref",
         "received_at",

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.models import TimeStampedModel
+from apps.core.models import ApiClient, TimeStampedModel
 from apps.members.models import Member
 
 
@@ -160,8 +160,10 @@ class LeadOutcome(models.TextChoices):
 
 
 class Lead(models.Model):
-    """A prospect's enquiry, from a source system; (source system, source reference) is its idempotency key."""
+    """A prospect's enquiry, from a source system; (API client, source system, source reference) is its idempotency key
+    (uploads from the back office have no client)."""
 
+    client = models.ForeignKey(ApiClient, verbose_name=_("by system"), on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     source_system = models.CharField(_("source system"), max_length=40)
     source_ref = models.CharField(_("source reference"), max_length=64)
     name = models.CharField(_("name"), max_length=100)
@@ -185,7 +187,15 @@ class Lead(models.Model):
             ("upload_leads", _("Can upload a file of leads")),
             ("enrol_prospect", _("Can enrol a prospect in the programme")),
         ]
-        constraints = [models.UniqueConstraint(fields=["source_system", "source_ref"], name="lead_unique_source_ref")]
+        constraints = [
+            # Each API client has its own references: another system's lead must not answer "duplicate" to a probe.
+            models.UniqueConstraint(
+                fields=["client", "source_system", "source_ref"], condition=Q(client__isnull=False), name="lead_unique_client_source_ref"
+            ),
+            models.UniqueConstraint(
+                fields=["source_system", "source_ref"], condition=Q(client__isnull=True), name="lead_unique_source_ref"
+            ),
+        ]
         indexes = [
             models.Index(fields=["member", "received_at", "id"], name="lead_member_time_idx"),
             models.Index(fields=["dealer", "received_at"], name="lead_dealer_time_idx"),

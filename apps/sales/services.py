@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.activity import activity_happened
 from apps.core.errors import ApplicationError
-from apps.core.models import User
+from apps.core.models import ApiClient, User
 from apps.members.locks import lock_member
 from apps.members.models import Member, MemberStatus, SourceChannel
 from apps.members.phones import normalize_phone
@@ -351,18 +351,22 @@ class LeadReceipt:
 
 
 @transaction.atomic
-def lead_receive(*, lead: CleanLead, actor: User | None = None) -> LeadReceipt:
-    """Store one checked lead once per (source system, source reference), matched to a member or a new prospect.
+def lead_receive(*, lead: CleanLead, actor: User | None = None, client: ApiClient | None = None) -> LeadReceipt:
+    """Store one checked lead once per (API client, source system, source reference), matched to a member or a new
+    prospect; back-office uploads (no client) share one set of references.
 
-    A re-delivered lead changes nothing and answers the lead stored the first time.
+    A re-delivered lead changes nothing and answers the lead stored the first time. A client's references are its own:
+    it cannot learn whether another system sent a lead by sending that system's name and reference.
     """
-    existing = Lead.objects.filter(source_system=lead.source_system, source_ref=lead.source_ref).select_related("member").first()
+    same_lead = Lead.objects.filter(client=client, source_system=lead.source_system, source_ref=lead.source_ref)
+    existing = same_lead.select_related("member").first()
     if existing is not None:
         return LeadReceipt(existing, created=False)
     try:
         with transaction.atomic():
             member, outcome = _lead_member(lead, actor)
             stored = Lead.objects.create(
+                client=client,
                 source_system=lead.source_system,
                 source_ref=lead.source_ref,
                 name=lead.name,
@@ -378,7 +382,7 @@ def lead_receive(*, lead: CleanLead, actor: User | None = None) -> LeadReceipt:
             )
     except IntegrityError:
         # The same lead arrived on another connection at the same moment: it is stored once, there.
-        existing = Lead.objects.filter(source_system=lead.source_system, source_ref=lead.source_ref).select_related("member").first()
+        existing = same_lead.select_related("member").first()
         if existing is None:
             raise
         return LeadReceipt(existing, created=False)
@@ -453,14 +457,15 @@ def lead_reference(lead: Lead) -> str:
     return "ld_" + salted_hmac("apps.sales.lead_reference", str(lead.pk)).hexdigest()[:24]
 
 
-def leads_receive_batch(*, items: Any, default_source_system: str, reveal_match: bool = False) -> LeadBatchResult:
+def leads_receive_batch(*, items: Any, client: ApiClient, reveal_match: bool = False) -> LeadBatchResult:
     """A batch from a trusted system: each lead checked and stored on its own (in its own savepoint); bad ones are
     listed with their index, field and reason, good ones stored. The batch as a whole must be a list of 1 to
     ``MAX_LEADS_PER_BATCH`` objects.
 
     Whether a phone or external ID belongs to a member is personal data: each stored lead is answered with its
     opaque reference only, and with the member it matched and the outcome only when ``reveal_match`` (the caller
-    may read members)."""
+    may read members). ``source_system`` defaults to the client's name; duplicates are looked for among the client's
+    own leads only."""
     if not isinstance(items, list) or not items:
         raise ApplicationError("invalid", _("leads must be a non-empty list."), fields={"leads": ""})
     if len(items) > MAX_LEADS_PER_BATCH:
@@ -480,8 +485,8 @@ def leads_receive_batch(*, items: Any, default_source_system: str, reveal_match:
         try:
             if unknown:
                 raise ApplicationError("unknown_field", _("Unknown field “%(field)s”.") % {"field": unknown[0]}, fields={unknown[0]: ""})
-            clean = lead_clean(item=_lead_input(raw), default_source_system=default_source_system, now=now)
-            receipt = lead_receive(lead=clean)
+            clean = lead_clean(item=_lead_input(raw), default_source_system=client.name[:40], now=now)
+            receipt = lead_receive(lead=clean, client=client)
         except ApplicationError as exc:
             result.rejected += 1
             result.items.append(_error_item(index, raw.get("source_ref"), exc))

@@ -70,6 +70,23 @@ def test_a_key_that_only_sends_leads_is_not_told_whether_a_phone_belongs_to_a_me
     assert items[0]["lead_ref"] != items[1]["lead_ref"]
 
 
+def test_another_keys_lead_is_no_duplicate_so_sending_its_reference_tells_nothing(trusted_client):
+    DealerFactory(code="SH001")
+    crm, crm_client = trusted_client([ApiScope.LEADS_WRITE, ApiScope.MEMBERS_READ])
+    first = crm.post(URL, {"leads": [lead("W-1", source_system="website")]}, format="json", HTTP_IDEMPOTENCY_KEY="c").json()
+    prober, prober_client = trusted_client([ApiScope.LEADS_WRITE])
+    probes = [lead("W-1", source_system="website", phone="13700137000"), lead("W-2", source_system="website", phone="13700137001")]
+    answer = prober.post(URL, {"leads": probes}, format="json", HTTP_IDEMPOTENCY_KEY="p").json()
+    assert (answer["created"], answer["duplicates"]) == (2, 0)
+    assert [item["status"] for item in answer["items"]] == ["created", "created"]
+    assert first["items"][0]["lead_ref"] not in {item["lead_ref"] for item in answer["items"]}
+    stored = Lead.objects.filter(source_system="website", source_ref="W-1")
+    assert sorted(stored.values_list("client_id", flat=True)) == sorted([crm_client.pk, prober_client.pk])
+    assert stored.get(client=crm_client).phone == "+8613800138000"
+    again = prober.post(URL, {"leads": probes[:1]}, format="json", HTTP_IDEMPOTENCY_KEY="p2").json()
+    assert again["duplicates"] == 1 and again["items"][0]["lead_ref"] == answer["items"][0]["lead_ref"]
+
+
 def test_a_key_that_may_read_members_is_told_the_match(trusted_client):
     DealerFactory(code="SH001")
     member = MemberFactory(phone="+8613900139000")

@@ -136,6 +136,20 @@ def test_a_redelivered_lead_changes_nothing(django_capture_on_commit_callbacks):
     assert Lead.objects.count() == 1 and ActivityEvent.objects.filter(kind="lead_created").count() == 1
 
 
+def test_a_lead_is_a_duplicate_only_of_the_same_clients_lead():
+    item = lead_clean(item=LeadInput(source_ref="R1", name="王小明", phone="13800138000"), default_source_system="website")
+    first_client, second_client = ApiClientFactory(), ApiClientFactory()
+    first = lead_receive(lead=item, client=first_client)
+    other = lead_receive(lead=item, client=second_client)
+    upload = lead_receive(lead=item)
+    assert first.created and other.created and upload.created
+    assert len({first.lead.pk, other.lead.pk, upload.lead.pk}) == 3
+    again = lead_receive(lead=item, client=second_client)
+    assert again.lead == other.lead and not again.created
+    assert lead_receive(lead=item).lead == upload.lead
+    assert Member.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [

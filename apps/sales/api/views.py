@@ -18,7 +18,8 @@ class LeadBatchView(TrustedView):
         parameters=[IDEMPOTENCY_HEADER],
         tags=["leads"],
         description="Up to 500 leads; each is checked on its own (bad ones are listed with index, field and reason, good ones "
-        "stored). A lead whose (source_system, source_ref) is already stored is a duplicate and changes nothing. A lead is "
+        "stored). A lead whose (source_system, source_ref) this key already sent is a duplicate and changes nothing (another "
+        "key's leads are never compared). A lead is "
         "matched to a member by external ID, then by phone; an unknown person becomes a prospect. Each stored lead is "
         "answered with an opaque `lead_ref`; the matched `member_id` and the `outcome` only to a key with `members:read`, "
         "so sending leads never tells whether a phone number belongs to a member.",
@@ -28,7 +29,7 @@ class LeadBatchView(TrustedView):
         leads = request.data.get("leads") if isinstance(request.data, dict) else None
         result = services.leads_receive_batch(
             items=leads,
-            default_source_system=request.auth.name[:40],
+            client=request.auth,
             reveal_match=request.auth.has_scope(ApiScope.MEMBERS_READ),
         )
         return Response(result.as_dict())
