@@ -16,7 +16,6 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from modeltranslation.admin import TranslationAdmin
-from unfold.admin import TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import display
 
@@ -25,7 +24,7 @@ from apps.benefits.filters import BenefitFilter, GrantFilter
 from apps.benefits.models import Benefit, Grant, GrantSource, GrantState, RedemptionChannel, TierBenefit, normalize_code
 from apps.benefits.resources import BenefitResource
 from apps.core.admin_actions import AdminAction, AdminActionsMixin
-from apps.core.admin_base import HistoryAdmin, ModelAdmin
+from apps.core.admin_base import HistoryAdmin, ModelAdmin, TabularInline
 from apps.core.admin_filters import filterset_list_filter
 from apps.core.errors import ApplicationError
 from apps.core.service_admin import ServiceFormAdmin

@@ -23,9 +23,11 @@ from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin as UnfoldModelAdmin
+from unfold.admin import TabularInline as UnfoldTabularInline
 from unfold.views import ChangeList as UnfoldChangeList
 
 from apps.core.admin_pagination import EstimatedCountPaginator
+from apps.core.jsontext import TextJSONFormField
 from apps.core.templatetags.numbers import grouped
 
 
@@ -168,7 +170,20 @@ class DeclaredLookupsChangeList(UnfoldChangeList):
         return name is not None and path_reveals_hidden_field(self.model, name, request)
 
 
-class ModelAdmin(UnfoldModelAdmin):
+class TextJSONFormFields:
+    """JSON inputs that refuse lone surrogate escapes on the field (``TextJSONFormField``), in every admin and inline."""
+
+    def formfield_for_dbfield(self, db_field: models.Field, request: HttpRequest, **kwargs: Any) -> Any:
+        if isinstance(db_field, models.JSONField):
+            kwargs.setdefault("form_class", TextJSONFormField)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class TabularInline(TextJSONFormFields, UnfoldTabularInline):
+    """The base of the product's inlines."""
+
+
+class ModelAdmin(TextJSONFormFields, UnfoldModelAdmin):
     """Every admin of the product derives from this one (a test checks), so no list answers from a hidden value.
 
     Nor does any list count a whole table on a page view: the paginator estimates a large unfiltered list and caps

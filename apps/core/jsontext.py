@@ -4,6 +4,9 @@ checked here once, as it is parsed, so a caller gets a 400 naming the field inst
 
 from typing import Any
 
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
@@ -52,3 +55,27 @@ def refuse_lone_surrogates(value: Any) -> Any:
         _("“%(field)s” holds a lone UTF-16 surrogate escape (such as \\ud800), which is not text.") % {"field": field},
         fields={field: _("Not text: a lone UTF-16 surrogate.")},
     )
+
+
+class TextJSONFormField(forms.JSONField):
+    """The back office's JSON input: a lone surrogate escape in any string or key is an error on the field naming
+    where it is, as the API's ``invalid_text`` is, instead of a server error when the value is saved or shown again.
+    Every admin form's JSON field is one of these (``apps.core.admin_base.ModelAdmin``)."""
+
+    def to_python(self, value: Any) -> Any:
+        converted = super().to_python(value)
+        path = None if self.disabled else lone_surrogate_path(converted)
+        if path is not None:
+            field = f"{self.label} → {path}" if path else str(self.label)
+            raise ValidationError(
+                _("“%(field)s” holds a lone UTF-16 surrogate escape (such as \\ud800), which is not text.") % {"field": field},
+                code="invalid_text",
+            )
+        return converted
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # Shown again as typed: the parsed value could not be written into the page.
+        bound = super().bound_data(data, initial)
+        if not isinstance(bound, InvalidJSONInput) and lone_surrogate_path(bound) is not None:
+            return InvalidJSONInput(data)
+        return bound

@@ -17,13 +17,12 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from modeltranslation.admin import TranslationAdmin
-from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 
 from apps.core.admin import CodedReasonAdminMixin
 from apps.core.admin_actions import AdminAction, AdminActionsMixin, Subject
-from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
+from apps.core.admin_base import HistoryAdmin, ModelAdmin, TabularInline, object_or_404
 from apps.core.admin_filters import filterset_list_filter
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response

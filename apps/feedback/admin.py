@@ -12,13 +12,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.decorators import display
 
 from apps.campaigns.models import Segment
 from apps.core.admin_actions import AdminAction, AdminActionsMixin
-from apps.core.admin_base import ModelAdmin, object_or_404
+from apps.core.admin_base import ModelAdmin, TabularInline, object_or_404
 from apps.core.models import User
 from apps.core.service_admin import ServiceFormAdmin
 from apps.feedback import selectors, services

@@ -21,11 +21,10 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import TabularInline
 from unfold.decorators import action, display
 
 from apps.core.admin_actions import AdminAction, AdminActionsMixin, Subject
-from apps.core.admin_base import ModelAdmin, register_personal_fields
+from apps.core.admin_base import ModelAdmin, TabularInline, register_personal_fields
 from apps.core.errors import ApplicationError
 from apps.core.masking import mask_phone
 from apps.core.service_admin import ServiceFormAdmin, add_service_error

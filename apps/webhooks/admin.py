@@ -13,12 +13,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.decorators import display
 
 from apps.core.admin_actions import AdminAction, AdminActionsMixin
-from apps.core.admin_base import HistoryAdmin, ModelAdmin
+from apps.core.admin_base import HistoryAdmin, ModelAdmin, TabularInline
 from apps.core.outbox import EventType
 from apps.core.service_admin import ServiceFormAdmin
 from apps.webhooks import selectors, services
