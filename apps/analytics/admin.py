@@ -26,7 +26,7 @@ from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
 from apps.core.replicas import replica_reads
 from apps.core.service_admin import ServiceFormAdmin
-from apps.members.admin import register_member_list_filter, register_member_profile_fact
+from apps.members.admin import can_see_pii, register_member_list_filter, register_member_profile_fact
 from apps.members.models import Member, SourceChannel, Tier
 
 DASHBOARD_PERMISSION = "analytics.view_dailymetric"
@@ -199,9 +199,12 @@ class AnalyticsDashboardAdmin(ModelAdmin):
 
     def _filter(self, request: HttpRequest) -> tuple[selectors.MetricFilter, str | None]:
         try:
-            return selectors.metric_filter_from(request.GET), None
+            f = selectors.metric_filter_from(request.GET)
+            if not can_see_pii(request):
+                selectors.metric_filter_check_group(f=f)
         except ApplicationError as exc:
             return selectors.default_filter(), exc.message
+        return f, None
 
     @replica_reads()
     def export_view(self, request: HttpRequest, name: str) -> HttpResponse:

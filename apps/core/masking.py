@@ -2,6 +2,10 @@
 
 from datetime import date
 
+# A figure about fewer people than this can single someone out: staff and systems without the right to personal data
+# see no group (survey answers, a metrics slice) smaller than it.
+SMALLEST_GROUP_SHOWN = 5
+
 
 def mask_phone(phone: str | None) -> str:
     if not phone:

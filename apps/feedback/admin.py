@@ -18,6 +18,7 @@ from unfold.decorators import display
 from apps.campaigns.models import Segment
 from apps.core.admin_actions import AdminAction, AdminActionsMixin
 from apps.core.admin_base import ModelAdmin, TabularInline, object_or_404
+from apps.core.masking import SMALLEST_GROUP_SHOWN
 from apps.core.models import User
 from apps.core.service_admin import ServiceFormAdmin
 from apps.feedback import selectors, services
@@ -363,7 +364,7 @@ class SurveyAdmin(ServiceFormAdmin, AdminActionsMixin, ModelAdmin):
         # Staff who may not see personal data read no group small enough to single a member out (a one-member
         # segment, or its complement beside the overall figure), and no free text, which may name the member.
         can_see_personal = request.user.has_perm("members.view_member_pii")
-        smallest = 1 if can_see_personal else selectors.SMALLEST_GROUP_SHOWN
+        smallest = 1 if can_see_personal else SMALLEST_GROUP_SHOWN
         segment_nps = selectors.nps_in_segment(responses=responses, segment=segment) if segment else None
         segment_too_small = segment_nps is not None and min(side.responses for side in segment_nps) < smallest
         context = {

@@ -137,10 +137,6 @@ def nps_by(*, responses: QuerySet[SurveyResponse], breakdown: Breakdown) -> list
     return [GroupNps(key, labels.get(key, "—"), found[key]) for key in ordered]
 
 
-# Staff without the personal-data right see no group of fewer answers than this.
-SMALLEST_GROUP_SHOWN = 5
-
-
 def nps_in_segment(*, responses: QuerySet[SurveyResponse], segment: Segment) -> tuple[Nps, Nps]:
     """The NPS of respondents in the segment (its snapshot, or its rules now) and of the others."""
     inside = Exists(segment_members(segment=segment).filter(pk=OuterRef("member_id")))

@@ -17,6 +17,7 @@ from apps.core.models import ApiClient, ApiScope, User
 from apps.core.replicas import replica_reads
 
 VIEW_PERMISSION = "analytics.view_dailymetric"
+PII_PERMISSION = "members.view_member_pii"
 
 
 class CanReadMetrics(BasePermission):
@@ -27,6 +28,12 @@ class CanReadMetrics(BasePermission):
             return IsTrustedClient().has_permission(request, view)
         user = request.user
         return isinstance(user, User) and user.is_authenticated and user.is_staff and user.has_perm(VIEW_PERMISSION)
+
+
+def _may_read_personal_data(request: Request) -> bool:
+    if isinstance(request.auth, ApiClient):
+        return request.auth.has_scope(ApiScope.MEMBERS_READ)
+    return request.user.has_perm(PII_PERMISSION)
 
 
 class ActivityBatchView(TrustedView):
@@ -55,6 +62,11 @@ FILTER_PARAMETERS = [
     OpenApiParameter("city", str),
     OpenApiParameter("channel", str, description="Members' source channel."),
 ]
+SLICE_RULE = (
+    "A caller that may not read members (a key without `members:read`, staff without the personal-data right) is refused "
+    "a tier/city/channel slice of fewer than 5 enrolled members, or one that leaves 1 to 4 members of a wider slice "
+    "outside it: 400 `group_too_small`."
+)
 
 
 class MetricListView(APIView):
@@ -70,10 +82,18 @@ class MetricView(APIView):
     permission_classes = [CanReadMetrics]
     required_scopes = {"GET": (ApiScope.ANALYTICS_READ,)}
 
-    @extend_schema(operation_id="metrics_figure", parameters=FILTER_PARAMETERS, responses={200: s.FigureSerializer}, tags=["metrics"])
+    @extend_schema(
+        operation_id="metrics_figure",
+        parameters=FILTER_PARAMETERS,
+        responses={200: s.FigureSerializer},
+        tags=["metrics"],
+        description=SLICE_RULE,
+    )
     @replica_reads()
     def get(self, request: Request, name: str) -> Response:
         if name not in selectors.FIGURES:
             raise ApplicationError("metric_not_found", _("No such metric."), http_status=404)
         f = selectors.metric_filter_from(request.query_params)
+        if not _may_read_personal_data(request):
+            selectors.metric_filter_check_group(f=f)
         return Response(selectors.figure(name=name, f=f).as_json())

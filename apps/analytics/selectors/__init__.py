@@ -16,7 +16,14 @@ from apps.analytics.selectors.activity import (
     nps,
     weekly_activity,
 )
-from apps.analytics.selectors.figures import Figure, MetricFilter, default_filter, local_today, metric_filter_from
+from apps.analytics.selectors.figures import (
+    Figure,
+    MetricFilter,
+    default_filter,
+    local_today,
+    metric_filter_check_group,
+    metric_filter_from,
+)
 from apps.analytics.selectors.membership import (
     ltv_by_tier,
     member_last_activity,
@@ -67,6 +74,7 @@ __all__ = [
     "ltv_by_tier",
     "member_last_activity",
     "member_rfm_segment",
+    "metric_filter_check_group",
     "metric_filter_from",
     "monthly_activity",
     "nps",

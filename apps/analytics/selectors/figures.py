@@ -3,15 +3,17 @@
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import combinations
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.analytics.days import local_zone
 from apps.core.errors import ApplicationError
-from apps.members.models import SourceChannel
+from apps.core.masking import SMALLEST_GROUP_SHOWN
+from apps.members.models import Member, MemberStatus, SourceChannel
 
 ZERO = Decimal("0")
 
@@ -94,6 +96,53 @@ def metric_filter_from(params: Any) -> MetricFilter:
     if channel and channel not in SourceChannel.values:
         raise ApplicationError("invalid_channel", _("Unknown channel."), fields={"channel": channel})
     return MetricFilter(start=start, end=end, tier_id=int(tier) if tier else None, city=(params.get("city") or "").strip(), channel=channel)
+
+
+def _slice_filters(f: MetricFilter) -> dict[str, Q]:
+    filters = {}
+    if f.tier_id:
+        filters["tier"] = Q(tier_id=f.tier_id)
+    if f.city:
+        filters["city"] = Q(city=f.city)
+    if f.channel:
+        filters["channel"] = Q(source_channel=f.channel)
+    return filters
+
+
+def metric_filter_check_group(*, f: MetricFilter) -> None:
+    """Refuse a slice that could single members out, for a caller without the right to personal data: the members
+    it holds, and the members of each wider slice (one filter or more left out, down to everyone) who are outside
+    it, must each be none or at least ``SMALLEST_GROUP_SHOWN`` — the slice itself at least that many. Otherwise
+    a figure, or the difference of two, would be about one person or a few. Counted on enrolled members as they
+    are now, in one query."""
+    filters = _slice_filters(f)
+    if not filters:
+        return
+    names = list(filters)
+    inside = Q()
+    for condition in filters.values():
+        inside &= condition
+    counts = {"inside": Count("pk", filter=inside)}
+    for size in range(len(names)):
+        for kept in combinations(names, size):
+            wider = Q()
+            for name in kept:
+                wider &= filters[name]
+            counts["outside_" + "_".join(kept)] = Count("pk", filter=wider & ~inside)
+    found = Member.objects.exclude(status=MemberStatus.PROSPECT).aggregate(**counts)
+    too_small = found["inside"] < SMALLEST_GROUP_SHOWN or any(
+        0 < count < SMALLEST_GROUP_SHOWN for key, count in found.items() if key != "inside"
+    )
+    if too_small:
+        raise ApplicationError(
+            "group_too_small",
+            _(
+                "This slice (%(filters)s) holds fewer than %(count)d members, or leaves fewer than %(count)d members of "
+                "a wider slice outside it: its figures could single members out. Choose a wider slice."
+            )
+            % {"filters": ", ".join(names), "count": SMALLEST_GROUP_SHOWN},
+            fields={name: str(f.as_params()[name]) for name in names},
+        )
 
 
 def local_today() -> date:
