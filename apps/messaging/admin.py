@@ -1,3 +1,4 @@
+import json
 from typing import Any
 
 from django import forms
@@ -14,6 +15,8 @@ from apps.core.service_admin import ServiceFormAdmin
 from apps.messaging import services
 from apps.messaging.models import Message, MessageState, MessageTemplate
 from apps.messaging.providers import provider_statuses
+
+LINK_PART_HIDDEN = "********"
 
 
 class ProviderStatusMixin:
@@ -76,7 +79,10 @@ class MessageAdmin(ProviderStatusMixin, ModelAdmin):
     ]
     search_fields = ["template_code", "dedupe_key", "member__name", "provider_ref"]
     list_select_related = ["member"]
-    exclude = ["unsubscribe_token"]
+    # The unsubscribe link withdraws the member's consent for whoever opens it, and roles that read the outbox may not
+    # withdraw consent: its token is shown nowhere, neither on its own nor inside the text it was rendered into.
+    exclude = ["unsubscribe_token", "subject", "body", "provider_params"]
+    readonly_fields = ["subject_shown", "body_shown", "provider_params_shown"]
 
     @display(
         description=_("state"),
@@ -84,6 +90,24 @@ class MessageAdmin(ProviderStatusMixin, ModelAdmin):
     )
     def state_badge(self, obj: Message) -> tuple[str, str]:
         return obj.state, obj.get_state_display()
+
+    @staticmethod
+    def _without_unsubscribe_token(obj: Message, text: str) -> str:
+        return text.replace(obj.unsubscribe_token, LINK_PART_HIDDEN) if obj.unsubscribe_token else text
+
+    @display(description=_("subject"))
+    def subject_shown(self, obj: Message) -> str:
+        return self._without_unsubscribe_token(obj, obj.subject)
+
+    @display(description=_("body"))
+    def body_shown(self, obj: Message) -> str:
+        return self._without_unsubscribe_token(obj, obj.body)
+
+    @display(description=_("provider template parameters"))
+    def provider_params_shown(self, obj: Message) -> str:
+        if obj.provider_params is None:
+            return "-"
+        return self._without_unsubscribe_token(obj, json.dumps(obj.provider_params, ensure_ascii=False))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,6 +1,9 @@
-import pytest
+import json
 
-from apps.core.roles import CAMPAIGN_MANAGER, CUSTOMER_SERVICE
+import pytest
+from django.urls import reverse
+
+from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members.models import Consent, ConsentChannel
 from apps.messaging import services
 from tests.members.factories import ConsentFactory, MemberFactory
@@ -43,3 +46,19 @@ def test_outbox_and_templates_pages_load_per_role(client, staff, message, role):
     assert client.get(f"/admin/messaging/message/{message.pk}/change/").status_code == 200
     assert client.get("/admin/messaging/messagetemplate/").status_code == 200
     assert client.get("/admin/messaging/messagetemplate/add/").status_code == (200 if role == CAMPAIGN_MANAGER else 403)
+
+
+@pytest.mark.parametrize("role", [ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER])
+def test_the_outbox_page_never_shows_a_messages_unsubscribe_link(client, staff, role, settings):
+    settings.USEROPS_MESSAGING = {**settings.USEROPS_MESSAGING, "CHANNEL_PROVIDERS": {"sms": "log"}}
+    MessageTemplateFactory(code="stop_link", provider_params={"stop": "unsubscribe_url", "who": "name"})
+    message = services.message_enqueue(
+        member=MemberFactory(name="Li Lei"), channel=ConsentChannel.SMS, template_code="stop_link", context={}, dedupe_key="stop"
+    )
+    assert message.unsubscribe_token in message.body and message.unsubscribe_token in json.dumps(message.provider_params)
+    client.force_login(staff(role))
+    page = client.get(reverse("admin:messaging_message_change", args=[message.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert message.unsubscribe_token not in html
+    assert "Hi Li Lei, you are Basic." in html and "/api/v1/unsubscribe/********/" in html and "Li Lei" in html
