@@ -86,8 +86,8 @@ def test_status_and_budget_used_cannot_be_written(api):
     assert rule["status"] == RuleStatus.DRAFT and rule["budget_used"] == 0
 
 
-def test_simulation_and_explain(api):
-    client, _api_client = api
+def test_simulation_and_explain(trusted_client):
+    client, _api_client = trusted_client([ApiScope.RULES_MANAGE, ApiScope.MEMBERS_READ])
     rule = EarningRuleFactory(kind="sign_in", points=5, cap_day_count=1, status=RuleStatus.ACTIVE)
     member = MemberFactory()
     at = timezone.now() - timedelta(minutes=10)
@@ -101,13 +101,23 @@ def test_simulation_and_explain(api):
     assert "Cap reached" in verdicts[0]["detail"]
 
 
-def test_explain_refuses_another_members_activity_naming_the_field(api):
-    client, _api_client = api
+def test_explain_refuses_another_members_activity_naming_the_field(trusted_client):
+    client, _api_client = trusted_client([ApiScope.RULES_MANAGE, ApiScope.MEMBERS_READ])
     other = ActivityEventFactory(kind="sign_in")
     response = client.get(f"{RULES}explain/", {"member": MemberFactory().pk, "activity": other.pk})
     assert response.status_code == 404 and "activity" in response.json()["error"]["fields"]
     response = client.get(f"{RULES}explain/", {"member": "x", "activity": other.pk})
     assert response.status_code == 400 and "member" in response.json()["error"]["fields"]
+
+
+def test_explain_needs_a_key_that_may_read_members(api):
+    client, _api_client = api
+    member = MemberFactory(status="frozen")
+    activity = ActivityEventFactory(kind="sign_in", member=member)
+    EarningRuleFactory(kind="sign_in", status=RuleStatus.ACTIVE)
+    for asked in ({"member": member.pk, "activity": activity.pk}, {"member": member.pk + 1000, "activity": activity.pk}):
+        response = client.get(f"{RULES}explain/", asked)
+        assert response.status_code == 403 and "member" not in response.content.decode()
 
 
 def test_a_key_without_the_scope_is_refused(trusted_client):

@@ -110,13 +110,15 @@ class RuleSimulationView(TrustedView):
 
 
 class EarningExplainView(TrustedView):
-    required_scopes = {"GET": SCOPE}
+    # A verdict tells the member's tier, tags, segments, status and activity: member data, as members:read reads it.
+    required_scopes = {"GET": (*SCOPE, ApiScope.MEMBERS_READ)}
 
     @extend_schema(
         parameters=[OpenApiParameter("member", int, required=True), OpenApiParameter("activity", int, required=True)],
         responses=s.VerdictSerializer(many=True),
         tags=TAGS,
-        description="For one member and one of their activities, every rule of its kind but drafts, in the order they apply.",
+        description="For one member and one of their activities, every rule of its kind but drafts, in the order they apply. "
+        "Needs `members:read` as well as `rules:manage`.",
     )
     def get(self, request: Request) -> Response:
         query = s.ExplainQuerySerializer(data=request.query_params)
