@@ -27,6 +27,7 @@ from apps.core.activity import (
     StoredActivity,
     activities_stored,
     activity_batch,
+    activity_reactions_concern,
     has_activity_handlers,
 )
 from apps.core.errors import ApplicationError
@@ -453,7 +454,7 @@ def _react(
 
     ``earlier_events`` False: the members have no events stored before these, so their first of a kind is among them.
     """
-    if not new or not any(has_activity_handlers(event.kind) for event, _pk in new):
+    if not new or not activity_reactions_concern(event.kind for event, _pk in new):
         return {}
     if earlier_events:
         first_pk = _first_event_of_kind([(event.member_id, event.kind) for event, _pk in new])
