@@ -20,9 +20,10 @@ from apps.lifecycle.services import journey_stages_concern
 from apps.members.models import PointsAccount
 from apps.rules.models import RuleAward
 from tests.benefits.factories import GrantFactory
+from tests.core.factories import ApiClientFactory
 from tests.engagement.factories import TaskFactory
 from tests.members.factories import MemberFactory
-from tests.rules.factories import EarningRuleFactory
+from tests.rules.factories import EarningRuleFactory, ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +67,17 @@ def test_a_batch_handler_runs_for_a_store_that_concerns_it_and_for_no_other(logi
     assert login_handler == [[("login-1", True)], [("login-2", False)]]
 
 
+def test_a_batch_is_stored_in_its_order_by_one_statement(login_handler, shared_cache):
+    member, client = MemberFactory(), ApiClientFactory()
+    at = "2026-03-02T10:00:00+08:00"
+    items = [{"event_id": f"l{n}", "member_id": member.pk, "kind": ActivityKind.LOGIN, "occurred_at": at} for n in range(3)]
+    assert ingest(client, *items)["created"] == 3
+    assert ingest(client, *items, {**items[0], "event_id": "l3"})["created"] == 1
+    assert login_handler == [[("l0", True), ("l1", False), ("l2", False)], [("l3", False)]]
+    stored = list(ActivityEvent.objects.filter(member=member).order_by("pk").values_list("event_id", flat=True))
+    assert stored == ["l0", "l1", "l2", "l3"]
+
+
 def test_a_redemption_no_reaction_concerns_stores_its_activity_and_nothing_else(
     trusted_client, shared_cache, django_capture_on_commit_callbacks
 ):
@@ -86,8 +98,8 @@ def test_a_redemption_no_reaction_concerns_stores_its_activity_and_nothing_else(
         for callback in callbacks:
             callback()
     statements = [query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
-    # The event's key and the event; the recorder's own transaction is the one savepoint of a test.
-    assert len(statements) == 2, statements
+    # The event's key and the event, in one statement; the recorder's own transaction is the one savepoint of a test.
+    assert len(statements) == 1, statements
     assert ActivityEvent.objects.filter(member_id=grant.member_id, kind=ActivityKind.BENEFIT_REDEMPTION).count() == 1
 
 
