@@ -21,7 +21,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(workers: int = 2) -> Iterator[str]:
-    port = free_port()
+    # A fixed port when the machine reserves one for this run; any free one otherwise.
+    port = int(os.environ.get("USEROPS_BENCH_PORT") or 0) or free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"}
     command = [sys.executable, "-m", "gunicorn", "bench.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     command += ["--log-level", "warning", "--timeout", "120"]
