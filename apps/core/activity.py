@@ -18,7 +18,9 @@ Two kinds of listener:
   handler has decided, the members the store may pay are locked at once with their points accounts, in key order
   (the registered member locker), and then the payers run. So one store takes its locks in one order — velocity
   scopes (guards) → task progress → rule → cap counters → members with their points accounts — and never a benefit:
-  grants are left pending for a worker (``apps.benefits.services.grants_defer``).
+  grants are left pending for a worker (``apps.benefits.services.grants_defer``). A batch handler registers with it
+  what concerns it (``concerns``: from its cached configuration, whether a store of these kinds may give it anything to
+  do); a store that concerns no handler opens no savepoint and runs no handler's query.
 - **Batch guards** run before a batch is stored, with what is about to be stored (``activity_batch``), and take the
   locks that must come first in the store's transaction (abuse control's velocity scopes).
 
@@ -27,7 +29,7 @@ Two kinds of listener:
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -87,6 +89,10 @@ HANDLERS: defaultdict[str, list[ActivityHandler]] = defaultdict(list)
 ActivityPayer = Callable[[], Mapping[int, int]]
 ActivityBatchHandler = Callable[[Sequence[StoredActivity]], Mapping[int, int] | ActivityPayer]
 BATCH_HANDLERS: list[ActivityBatchHandler] = []
+# Whether a store of events of these kinds may give a batch handler anything to do, from its cached configuration: a
+# False must be certain (the handler is then not run), a True may be a false alarm (the handler finds nothing to do).
+ActivityConcern = Callable[[frozenset[str]], bool]
+_CONCERNS: dict[ActivityBatchHandler, ActivityConcern] = {}
 
 
 @dataclass(frozen=True)
@@ -118,10 +124,11 @@ def register_activity_handler(kind: str, handler: ActivityHandler) -> None:
         HANDLERS[kind].append(handler)
 
 
-def register_activity_batch_handler(handler: ActivityBatchHandler) -> None:
-    """React to every store of new events, of any kind, with the whole list at once (in app order)."""
+def register_activity_batch_handler(handler: ActivityBatchHandler, *, concerns: ActivityConcern) -> None:
+    """React, with the whole list at once (in app order), to every store of new events that ``concerns`` the handler."""
     if handler not in BATCH_HANDLERS:
         BATCH_HANDLERS.append(handler)
+    _CONCERNS[handler] = concerns
 
 
 ActivityBatchRecorder = Callable[[Sequence[AnnouncedActivity], bool, bool], int]
@@ -178,7 +185,25 @@ def register_activity_member_locker(locker: MemberLocker) -> None:
 
 
 def has_activity_handlers(kind: str) -> bool:
+    """Whether any reaction is registered that an event of ``kind`` could earn points from (the ingest answers each
+    such event with its points, zero included)."""
     return bool(HANDLERS.get(kind)) or bool(BATCH_HANDLERS)
+
+
+def _concerned_batch_handlers(kinds: frozenset[str]) -> list[ActivityBatchHandler]:
+    """The batch handlers a store of ``kinds`` concerns, asked once per batch (their answers read caches)."""
+    memo = batch_memo()
+    answers: dict[frozenset[str], list[ActivityBatchHandler]] = {} if memo is None else memo.setdefault("concerned_batch_handlers", {})
+    if kinds not in answers:
+        answers[kinds] = [handler for handler in BATCH_HANDLERS if _CONCERNS[handler](kinds)]
+    return answers[kinds]
+
+
+def activity_reactions_concern(kinds: Iterable[str]) -> bool:
+    """Whether a store of new events of ``kinds`` has any reaction to run: a per-event handler of one of the kinds, or a
+    batch handler it concerns. When not, the store needs nothing but its own rows (not even the first-of-kind read)."""
+    kinds = frozenset(kinds)
+    return any(HANDLERS.get(kind) for kind in kinds) or bool(_concerned_batch_handlers(kinds))
 
 
 def activity_stored(event: StoredActivity) -> int:
@@ -217,7 +242,7 @@ def activities_stored(events: Sequence[StoredActivity]) -> dict[int, int]:
             earned[pk] = earned.get(pk, 0) + (points or 0)
 
     payers: list[ActivityPayer] = []
-    for handler in BATCH_HANDLERS:
+    for handler in _concerned_batch_handlers(frozenset(event.kind for event in events)):
         try:
             with transaction.atomic():
                 outcome = handler(events)

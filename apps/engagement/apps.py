@@ -13,7 +13,7 @@ class EngagementConfig(AppConfig):
         from apps.core.activity import register_activity_batch_handler
         from apps.engagement import conditions, member_data, services  # noqa: F401
 
-        register_activity_batch_handler(services.task_progress_decide)
+        register_activity_batch_handler(services.task_progress_decide, concerns=services.task_progress_concerns)
         member_data.register()
 
         # When duplicates merge, this app moves its own rows of the merged member to the survivor.

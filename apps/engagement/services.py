@@ -8,11 +8,14 @@ other.
 """
 
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,6 +47,40 @@ reasons.MESSAGES.setdefault("task_completed", gettext_noop("Task completed: %(ti
 GOAL_FIELDS = ("goal", "activity_kind", "target", "window")
 
 
+# The kinds the active tasks count, cached per process ------------------------------------------------------------------
+
+TASKS_VERSION_KEY = "engagement:tasks:version"
+_ACTIVE_KINDS: dict[str, Any] = {"version": None, "kinds": frozenset()}
+
+
+def _bump_tasks_version() -> None:
+    cache.set(TASKS_VERSION_KEY, uuid.uuid4().hex, None)
+
+
+def tasks_changed() -> None:
+    """Every process reads the active tasks' kinds again at its next batch: now, and again once this transaction
+    commits (a process that reads in between would otherwise keep the state from before the commit)."""
+    _bump_tasks_version()
+    transaction.on_commit(_bump_tasks_version)
+
+
+def active_task_kinds() -> frozenset[str]:
+    """The activity kinds some active task counts; one cache read, and one query only after a task changed."""
+    version = cache.get(TASKS_VERSION_KEY)
+    if version is None:
+        _bump_tasks_version()
+        version = cache.get(TASKS_VERSION_KEY)
+    if _ACTIVE_KINDS["version"] != version or version is None:
+        kinds = frozenset(Task.objects.filter(status=TaskStatus.ACTIVE).values_list("activity_kind", flat=True).distinct())
+        _ACTIVE_KINDS["version"], _ACTIVE_KINDS["kinds"] = version, kinds
+    return _ACTIVE_KINDS["kinds"]
+
+
+def task_progress_concerns(kinds: frozenset[str]) -> bool:
+    """Registered with ``task_progress_decide``: a store concerns it when an active task counts one of its kinds."""
+    return not kinds.isdisjoint(active_task_kinds())
+
+
 # Tasks (back office) --------------------------------------------------------------------------------------------------
 
 
@@ -73,6 +110,7 @@ def task_save(*, task: Task, tiers: Iterable | None = None) -> Task:
     task.save()
     if tiers is not None:
         task.tiers.set(tiers)
+    tasks_changed()
     return task
 
 
@@ -87,6 +125,7 @@ def _task_transition(task: Task, allowed: str, to: str) -> Task:
         )
     task.status = to
     task.save(update_fields=["status", "updated_at"])
+    tasks_changed()
     return task
 
 

@@ -13,7 +13,7 @@ from apps.members.timeline import register_timeline_source
 
 
 def register() -> None:
-    register_activity_batch_handler(services.journey_stages_apply)
+    register_activity_batch_handler(services.journey_stages_apply, concerns=services.journey_stages_concern)
     register_profile_section(name="stages", label=_("Stages"), summary=selectors.member_stages, order=20)
     register_timeline_source(
         name=selectors.TIMELINE_SOURCE,

@@ -196,6 +196,11 @@ def _journey_histories(member_ids: list[int], new_pks: list[int], existing: Mapp
     return histories
 
 
+def journey_stages_concern(kinds: frozenset[str]) -> bool:
+    """Registered with ``journey_stages_apply``: a store concerns it when one of its kinds is a journey event."""
+    return not kinds.isdisjoint(JOURNEY_KINDS)
+
+
 def journey_stages_apply(events: Sequence[StoredActivity]) -> dict[int, int]:
     """The batch handler: move the journey stages of everyone in a batch of newly stored events.
 

@@ -11,9 +11,9 @@ class RulesConfig(AppConfig):
     def ready(self) -> None:
         # The rules run where activities are stored: every batch of the ingest, and every event our services announce.
         from apps.core.activity import register_activity_batch_handler
-        from apps.rules.services import rules_apply
+        from apps.rules.services import rules_apply, rules_concern
 
-        register_activity_batch_handler(rules_apply)
+        register_activity_batch_handler(rules_apply, concerns=rules_concern)
 
         # When duplicates merge, this app moves its own rows of the merged member to the survivor.
         from apps.rules import merging

@@ -107,6 +107,11 @@ def active_rules(kinds: Iterable[str]) -> dict[str, list[RuleSpec]]:
     return {kind: _CACHE["by_kind"][kind] for kind in set(kinds) if kind in _CACHE["by_kind"]}
 
 
+def rules_concern(kinds: frozenset[str]) -> bool:
+    """Registered with ``rules_apply``: a store concerns it when an active rule names one of its kinds."""
+    return bool(active_rules(kinds))
+
+
 # Rules -------------------------------------------------------------------------------------------
 
 

@@ -255,7 +255,7 @@ def test_a_batch_handler_gets_the_new_events_of_a_batch_at_once(trusted_client):
         return {event.pk: 2 for event in events if event.kind == "login"}
 
     at = "2026-03-02T10:00:00+08:00"
-    activity.register_activity_batch_handler(handler)
+    activity.register_activity_batch_handler(handler, concerns=lambda kinds: True)
     try:
         _post(api, [{"event_id": "b0", "member_id": member.pk, "kind": "login", "occurred_at": at}], key="b0")
         body = _post(

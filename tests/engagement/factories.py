@@ -1,11 +1,13 @@
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import factory
 
 from apps.benefits.models import BenefitCategory, BenefitKind
 from apps.core.activity import StoredActivity
 from apps.engagement.models import Task, TaskGoal, TaskWindow
+from apps.engagement.services import tasks_changed
 from tests.benefits.factories import BenefitFactory
 
 _pks = itertools.count(1_000_000)
@@ -23,6 +25,7 @@ class BadgeFactory(BenefitFactory):
 class TaskFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Task
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"task-{n}")
     title = factory.Sequence(lambda n: f"Attend events {n}")
@@ -31,6 +34,12 @@ class TaskFactory(factory.django.DjangoModelFactory):
     target = 3
     window = TaskWindow.NONE
     reward_points = 100
+
+    @factory.post_generation
+    def changed(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        # Written past the services, as a task saved by staff would be announced: every process counts its kind.
+        if create:
+            tasks_changed()
 
 
 def local(year: int, month: int, day: int, hour: int = 12) -> datetime:

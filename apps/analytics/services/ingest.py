@@ -27,6 +27,7 @@ from apps.core.activity import (
     StoredActivity,
     activities_stored,
     activity_batch,
+    activity_reactions_concern,
     has_activity_handlers,
 )
 from apps.core.errors import ApplicationError
@@ -167,6 +168,23 @@ def activity_record_announced(**event: Any) -> None:
         activity_record(**event)
 
 
+_EVENT_COLUMNS = [
+    "member",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "source",
+    "event_id",
+    "amount",
+    "order_ref",
+    "channel",
+    "nps_score",
+    "properties",
+    "device_id",
+    "client_ip",
+]
+
+
 def _insert_new(events: list[ActivityEvent]) -> dict[str, int]:
     """Claim each event's ``(source, event_id)`` in the key table (INSERT … ON CONFLICT DO NOTHING RETURNING), then store
     the events whose key this call claimed: the event ids actually stored, with their row ids.
@@ -176,6 +194,8 @@ def _insert_new(events: list[ActivityEvent]) -> dict[str, int]:
     """
     if not events:
         return {}
+    if connection.vendor == "postgresql":
+        return _claim_and_insert(events)
     keys = ActivityEventKey._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -188,22 +208,7 @@ def _insert_new(events: list[ActivityEvent]) -> dict[str, int]:
     if not events:
         return {}
     now = timezone.now()
-    names = [
-        "member",
-        "kind",
-        "occurred_at",
-        "recorded_at",
-        "source",
-        "event_id",
-        "amount",
-        "order_ref",
-        "channel",
-        "nps_score",
-        "properties",
-        "device_id",
-        "client_ip",
-    ]
-    fields = [ActivityEvent._meta.get_field(name) for name in names]
+    fields = [ActivityEvent._meta.get_field(name) for name in _EVENT_COLUMNS]
     rows, params = [], []
     for event in events:
         event.recorded_at = now
@@ -212,6 +217,31 @@ def _insert_new(events: list[ActivityEvent]) -> dict[str, int]:
     table = ActivityEvent._meta.db_table
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(rows)} RETURNING id, event_id"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {event_id: pk for pk, event_id in cursor.fetchall()}
+
+
+def _claim_and_insert(events: list[ActivityEvent]) -> dict[str, int]:
+    """``_insert_new`` on PostgreSQL in one statement: the keys claimed by a data-modifying CTE, and only the events whose
+    key it claimed inserted, in the given order. A key another transaction holds makes the claim wait for it, as two
+    statements would; one round trip instead of two (an announced event is stored alone, after its service's commit)."""
+    fields = [ActivityEvent._meta.get_field(name) for name in _EVENT_COLUMNS]
+    # Typed, as a SELECT's parameters are not given their column's type the way an INSERT's VALUES are.
+    row = ", ".join(f"CAST(%s AS {field.db_type(connection)})" for field in fields)
+    now = timezone.now()
+    params: list[Any] = [value for event in events for value in (event.source, event.event_id)]
+    for position, event in enumerate(events):
+        event.recorded_at = now
+        params += [position, *(field.get_db_prep_save(getattr(event, field.attname), connection) for field in fields)]
+    keys, table = ActivityEventKey._meta.db_table, ActivityEvent._meta.db_table
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    sql = (
+        f"WITH claimed AS (INSERT INTO {keys} (source, event_id) VALUES {', '.join(['(%s, %s)'] * len(events))}"  # noqa: S608
+        " ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id)"
+        f" INSERT INTO {table} ({columns}) SELECT {columns} FROM (VALUES {', '.join([f'(%s, {row})'] * len(events))})"
+        f" AS incoming (position, {columns}) JOIN claimed USING (source, event_id) ORDER BY position RETURNING id, event_id"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {event_id: pk for pk, event_id in cursor.fetchall()}
@@ -453,7 +483,7 @@ def _react(
 
     ``earlier_events`` False: the members have no events stored before these, so their first of a kind is among them.
     """
-    if not new or not any(has_activity_handlers(event.kind) for event, _pk in new):
+    if not new or not activity_reactions_concern(event.kind for event, _pk in new):
         return {}
     if earlier_events:
         first_pk = _first_event_of_kind([(event.member_id, event.kind) for event, _pk in new])
