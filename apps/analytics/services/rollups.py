@@ -3,8 +3,10 @@ monthly cohorts.
 
 Two ways to bring them up to date, with the same answers:
 
-- **Rebuild days** (``rollup_days``; ``rollup_run(full=True)``): every roll-up row of the given local days, and of
-  their weeks and months, is deleted and aggregated again from the events.
+- **Rebuild days** (``rollup_days``): every roll-up row of the given local days, and of their weeks and months, is
+  deleted and aggregated again from the events. ``rollup_run(full=True)`` (and the first run) does it for every day:
+  on PostgreSQL in one pass a table, the member-day table emptied with ``TRUNCATE`` (its readers wait for the rebuild
+  to commit); elsewhere a month of days at a time.
 - **Apply what changed** (``rollup_run()`` on PostgreSQL): only the (day, member) cells that events stored since the
   last run fall on are aggregated again; the daily, weekly, monthly and cohort figures are corrected by the difference
   between those cells' old and new rows. Its cost follows the number of new events, not the number of days they
