@@ -14,7 +14,8 @@ can hide old partitions from itself, never drop them. Two runs at once queue on 
 The embedded SQLite database keeps plain tables: nothing here runs there.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -221,8 +222,8 @@ def _fetch_all(cursor: object, sql: str, params: Iterable[object]) -> list[tuple
     return cursor.fetchall()
 
 
-def _definitions(cursor: object, table: str) -> tuple[list[str], list[tuple[str, str]], list[str], list[tuple[str, str]]]:
-    """What a table has beyond its columns and checks: index definitions, foreign keys, triggers, grants."""
+def _indexes_and_foreign_keys(cursor: object, table: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The definitions of a table's indexes that back no constraint, and its foreign keys (name, definition)."""
     # A partitioned table's index prints as "ON ONLY": made again on the plain table (or the other way) it is "ON".
     indexes = [
         row[0].replace(" ON ONLY ", " ON ", 1)
@@ -234,15 +235,21 @@ def _definitions(cursor: object, table: str) -> tuple[list[str], list[tuple[str,
             [table],
         )
     ]
+    foreign_keys = _fetch_all(
+        cursor, "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'", [table]
+    )
+    return indexes, foreign_keys
+
+
+def _definitions(cursor: object, table: str) -> tuple[list[str], list[tuple[str, str]], list[str], list[tuple[str, str]]]:
+    """What a table has beyond its columns and checks: index definitions, foreign keys, triggers, grants."""
     unique = _fetch_all(cursor, "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype IN ('u', 'x')", [table])
     referenced = _fetch_all(cursor, "SELECT conname FROM pg_constraint WHERE confrelid = %s::regclass AND contype = 'f'", [table])
     if unique or referenced:
         # Neither can hold on a partitioned table as they stand; the table's app must replace them first.
         names = ", ".join(row[0] for row in unique + referenced)
         raise ValueError(f"{table}: unique or referencing constraints ({names}) must be replaced before partitioning")
-    foreign_keys = _fetch_all(
-        cursor, "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'", [table]
-    )
+    indexes, foreign_keys = _indexes_and_foreign_keys(cursor, table)
     triggers = [
         row[0]
         for row in _fetch_all(
@@ -258,6 +265,39 @@ def _definitions(cursor: object, table: str) -> tuple[list[str], list[tuple[str,
         [table],
     )
     return indexes, foreign_keys, triggers, grants
+
+
+@contextmanager
+def indexes_built_after_load(table: str) -> Iterator[None]:
+    """Drop ``table``'s indexes that back no constraint and its foreign keys, and make them again on leaving: a bulk
+    load into it writes rows only, then each index is built in one sort and each key checked in one join, as
+    ``convert_to_partitioned`` builds them after its copy. Call inside a transaction: the table is locked ACCESS
+    EXCLUSIVE until it commits, and a load that fails leaves the indexes and keys as they were."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("indexes_built_after_load needs a transaction: a failed load would leave the table without indexes")
+    with connection.cursor() as cursor:
+        indexes, foreign_keys = _indexes_and_foreign_keys(cursor, table)
+        index_names = [
+            row[0]
+            for row in _fetch_all(
+                cursor,
+                """SELECT i.indexrelid::regclass::text FROM pg_index i WHERE i.indrelid = %s::regclass
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)""",
+                [table],
+            )
+        ]
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for name, _definition in foreign_keys:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+        for name in index_names:
+            cursor.execute(f"DROP INDEX {name}")
+    yield
+    with connection.cursor() as cursor:
+        for statement in indexes:
+            cursor.execute(statement)
+        for name, definition in foreign_keys:
+            cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _swap_in(cursor: object, *, table: str, old: str, definitions: tuple, primary_key: str) -> None:

@@ -108,3 +108,26 @@ def test_nothing_new_changes_nothing_and_the_watermark_is_the_last_event(year_of
     assert every_row() == before
     state = RollupState.objects.get(name="activity")
     assert state.last_event_id == max(e.pk for m in year_of_activity for e in m.activity_events.all())
+
+
+def test_a_full_rebuild_in_one_pass_writes_the_rows_of_rebuilding_every_day(year_of_activity: list) -> None:
+    MemberFactory(joined_at=local(2025, 3, 3, 10), city="深圳")  # a day with a new member and no activity
+    purchase(year_of_activity[1], local(2025, 12, 31, 23, 30), "88.00")  # the last local day of a month, late in the evening
+    result = services.rollup_run(full=True)
+    rebuilt = every_row()
+    assert all(rebuilt.values())
+    assert DailyMetric.objects.get(day=date(2025, 3, 3), city="深圳").new_members == 1
+    for model in (DailyMemberActivity, DailyMetric, PeriodMetric, CohortActivity):
+        model.objects.all().delete()
+    services.rollup_days(days=result.days)
+    assert every_row() == rebuilt
+    assert result.days == sorted(DailyMetric.objects.values_list("day", flat=True).distinct())
+
+
+def test_a_full_rebuild_drops_the_rows_of_events_no_longer_there(year_of_activity: list) -> None:
+    DailyMemberActivity.objects.create(
+        day=date(2019, 1, 1), member=year_of_activity[0], tier_id=year_of_activity[0].tier_id, city="x", channel="x", events=3
+    )
+    services.rollup_run(full=True)
+    assert not DailyMemberActivity.objects.filter(day=date(2019, 1, 1)).exists()
+    assert rolled_daily_active() == raw_daily_active()

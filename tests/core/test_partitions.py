@@ -249,3 +249,57 @@ def test_the_job_is_a_nightly_bulk_task():
 
     assert settings.USEROPS_PERIODIC_TASKS["Maintain monthly partitions"]["task"] == "core.maintain_partitions"
     assert queue_for("core.maintain_partitions") == BULK
+
+
+EVENTS = "analytics_activityevent"
+
+
+def index_and_key_definitions(table: str) -> tuple[list[str], list[str]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass ORDER BY 1", [table])
+        indexes = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'", [table]
+        )
+        return indexes, [row[0] for row in cursor.fetchall()]
+
+
+def store_event(member_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {EVENTS} (member_id, kind, occurred_at, recorded_at, source, event_id, order_ref, channel)
+                VALUES (%s, 'login', now(), now(), 'test', %s, '', 'app')""",
+            [member_id, f"bulk-{member_id}"],
+        )
+
+
+@pytest.mark.django_db
+def test_a_bulk_load_gets_every_index_and_key_back_built_over_its_rows():
+    from tests.members.factories import MemberFactory
+
+    member = MemberFactory()
+    before = index_and_key_definitions(EVENTS)
+    with transaction.atomic(), partitions.indexes_built_after_load(EVENTS):
+        assert index_and_key_definitions(EVENTS) == (
+            [f"CREATE UNIQUE INDEX analytics_activityevent_pkey ON ONLY public.{EVENTS} USING btree (id, occurred_at)"],
+            [],
+        )
+        store_event(member.pk)
+    assert index_and_key_definitions(EVENTS) == before
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {EVENTS} WHERE member_id = %s AND occurred_at > now() - interval '1 hour'", [member.pk])
+        assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.django_db
+def test_a_bulk_load_breaking_the_member_key_is_refused_and_leaves_indexes_and_keys_as_they_were():
+    before = index_and_key_definitions(EVENTS)
+    with pytest.raises(DatabaseError, match="member_id"), transaction.atomic(), partitions.indexes_built_after_load(EVENTS):
+        store_event(-1)
+    assert index_and_key_definitions(EVENTS) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_load_outside_a_transaction_is_refused():
+    with pytest.raises(RuntimeError, match="needs a transaction"), partitions.indexes_built_after_load(EVENTS):
+        pass

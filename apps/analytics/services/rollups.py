@@ -3,8 +3,10 @@ monthly cohorts.
 
 Two ways to bring them up to date, with the same answers:
 
-- **Rebuild days** (``rollup_days``; ``rollup_run(full=True)``): every roll-up row of the given local days, and of
-  their weeks and months, is deleted and aggregated again from the events.
+- **Rebuild days** (``rollup_days``): every roll-up row of the given local days, and of their weeks and months, is
+  deleted and aggregated again from the events. ``rollup_run(full=True)`` (and the first run) does it for every day:
+  on PostgreSQL in one pass a table, the member-day table emptied with ``TRUNCATE`` (its readers wait for the rebuild
+  to commit); elsewhere a month of days at a time.
 - **Apply what changed** (``rollup_run()`` on PostgreSQL): only the (day, member) cells that events stored since the
   last run fall on are aggregated again; the daily, weekly, monthly and cohort figures are corrected by the difference
   between those cells' old and new rows. Its cost follows the number of new events, not the number of days they
@@ -35,6 +37,7 @@ from apps.analytics.models import (
     RollupState,
 )
 from apps.analytics.services.sql import compiled, insert_select
+from apps.core.partitions import indexes_built_after_load
 from apps.members.models import Member
 
 
@@ -257,6 +260,15 @@ def _member_periods_as_now(cursor: CursorWrapper, sign: int) -> None:
     )
 
 
+# A member-day's figures (``DAILY_SUMS``, in order) from its events ``e``.
+MEMBER_DAY_SUMS = """count(*), count(*) FILTER (WHERE e.kind = 'purchase'),
+    COALESCE(sum(e.amount) FILTER (WHERE e.kind = 'purchase'), 0),
+    count(*) FILTER (WHERE e.kind = 'benefit_redemption'), count(*) FILTER (WHERE e.kind = 'event_attendance'),
+    count(*) FILTER (WHERE e.kind = 'referral'), count(*) FILTER (WHERE e.kind = 'survey' AND e.nps_score >= 9),
+    count(*) FILTER (WHERE e.kind = 'survey' AND e.nps_score BETWEEN 7 AND 8),
+    count(*) FILTER (WHERE e.kind = 'survey' AND e.nps_score <= 6)"""
+
+
 def _daily_delta_sql(source: str, sign: str) -> str:
     sums = ", ".join(f"{sign}sum({name})" for name in DAILY_SUMS)
     return f"""
@@ -284,15 +296,7 @@ def _replace_cells(cursor: CursorWrapper, days: list[date]) -> None:
         f"""
         WITH added AS (
             INSERT INTO {DMA} ({columns})
-            SELECT c.day, c.member_id, m.tier_id, m.city, m.source_channel, count(*),
-                   count(*) FILTER (WHERE e.kind = 'purchase'),
-                   COALESCE(sum(e.amount) FILTER (WHERE e.kind = 'purchase'), 0),
-                   count(*) FILTER (WHERE e.kind = 'benefit_redemption'),
-                   count(*) FILTER (WHERE e.kind = 'event_attendance'),
-                   count(*) FILTER (WHERE e.kind = 'referral'),
-                   count(*) FILTER (WHERE e.kind = 'survey' AND e.nps_score >= 9),
-                   count(*) FILTER (WHERE e.kind = 'survey' AND e.nps_score BETWEEN 7 AND 8),
-                   count(*) FILTER (WHERE e.kind = 'survey' AND e.nps_score <= 6)
+            SELECT c.day, c.member_id, m.tier_id, m.city, m.source_channel, {MEMBER_DAY_SUMS}
             FROM rollup_cells c
             JOIN {MEMBERS} m ON m.id = c.member_id
             JOIN {EVENTS} e ON e.member_id = c.member_id AND e.occurred_at >= {starts} AND e.occurred_at < {ends}
@@ -382,6 +386,67 @@ def _count_new_members_again(days: list[date]) -> None:
     DailyMetric.objects.filter(day__in=days, active_members=0, new_members=0).delete()
 
 
+# Rebuilding everything (PostgreSQL) -------------------------------------------------------------------
+
+
+def _rebuild_everything(cursor: CursorWrapper) -> list[date]:
+    """Every roll-up row again from every event, one pass a table: the member-days in one aggregate of the events, then
+    the daily, weekly, monthly and cohort rows each in one aggregate of the member-days. The local days with figures."""
+    tz = config("TIME_ZONE")
+    sums = ", ".join(DAILY_SUMS)
+    # The member-days are emptied and written in key order, their other index built after: kept up row by row, it
+    # took every insert at a random page, and the unique key checked each row against the deleted one it replaced.
+    cursor.execute(f"TRUNCATE {DMA}")
+    with indexes_built_after_load(DMA):
+        cursor.execute(
+            f"""
+            INSERT INTO {DMA} (day, member_id, {", ".join(SLICE)}, {sums})
+            SELECT a.day, a.member_id, m.tier_id, m.city, m.source_channel, {", ".join(f"a.{name}" for name in DAILY_SUMS)}
+            FROM (SELECT (e.occurred_at AT TIME ZONE %(tz)s)::date AS day, e.member_id, {MEMBER_DAY_SUMS}
+                  FROM {EVENTS} e GROUP BY 1, 2) AS a ({", ".join(["day", "member_id", *DAILY_SUMS])})
+            JOIN {MEMBERS} m ON m.id = a.member_id
+            ORDER BY a.day, a.member_id""",  # noqa: S608
+            {"tz": tz},
+        )
+    cursor.execute(f"ANALYZE {DMA}")
+    for table in (DAILY, PERIOD, COHORT):
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+    cursor.execute(
+        f"""
+        INSERT INTO {DAILY} (day, {", ".join(SLICE)}, active_members, new_members, purchasers, {sums})
+        SELECT day, tier_id, city, channel, count(*), 0, count(*) FILTER (WHERE purchases > 0),
+               {", ".join(f"sum({name})" for name in DAILY_SUMS)}
+        FROM {DMA} GROUP BY day, tier_id, city, channel"""  # noqa: S608
+    )
+    _count_new_members(sorted(_joined_days(Member.objects.all())))
+    for kind in PeriodKind.values:
+        # Each (period, member): its slice (the greatest of the period, as the day rebuild takes it), purchases, revenue.
+        member_periods = f"""
+            SELECT date_trunc('{kind}', d.day::timestamp)::date AS start, d.member_id, max(d.tier_id) AS tier_id,
+                   max(d.city) AS city, max(d.channel) AS channel, sum(d.purchases) AS purchases, sum(d.revenue) AS revenue
+            FROM {DMA} d GROUP BY 1, 2"""  # noqa: S608
+        cursor.execute(
+            f"""
+            INSERT INTO {PERIOD} ({", ".join(PERIOD_COLUMNS)})
+            SELECT %(kind)s, start, tier_id, city, channel, count(*), count(*) FILTER (WHERE purchases > 0),
+                   count(*) FILTER (WHERE purchases > 1), sum(purchases), sum(revenue)
+            FROM ({member_periods}) p GROUP BY start, tier_id, city, channel""",  # noqa: S608
+            {"kind": kind},
+        )
+        if kind == PeriodKind.MONTH:
+            cursor.execute(
+                f"""
+                INSERT INTO {COHORT} (cohort, month, {", ".join(SLICE)}, active_members)
+                SELECT date_trunc('month', m.joined_at AT TIME ZONE %(tz)s)::date, p.start, p.tier_id, p.city, p.channel,
+                       count(*)
+                FROM ({member_periods}) p JOIN {MEMBERS} m ON m.id = p.member_id
+                GROUP BY 1, p.start, p.tier_id, p.city, p.channel""",  # noqa: S608
+                {"tz": tz},
+            )
+    cursor.execute(f"SELECT DISTINCT day FROM {DAILY} ORDER BY day")  # noqa: S608
+    return [row[0] for row in cursor.fetchall()]
+
+
 # The job ---------------------------------------------------------------------------------------------
 
 
@@ -405,7 +470,10 @@ def rollup_run(*, now: datetime | None = None, full: bool = False, chunk_days: i
         last_event = ActivityEvent.objects.aggregate(n=Max("pk"))["n"] or 0
         rebuild = full or state.watermark is None or state.last_event_id is None
         since = None if rebuild else state.watermark - timedelta(minutes=config("ROLLUP_OVERLAP_MINUTES"))
-        if rebuild or connection.vendor != "postgresql":
+        if rebuild and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                days = _rebuild_everything(cursor)
+        elif rebuild or connection.vendor != "postgresql":
             days = _touched_days(since)
             if full:
                 DailyMemberActivity.objects.all().delete()

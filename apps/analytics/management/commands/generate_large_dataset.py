@@ -1,6 +1,7 @@
 """A large synthetic programme for benchmarks and capacity tests, made set-based in PostgreSQL."""
 
 import time
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.db.backends.utils import CursorWrapper
 
 from apps.analytics import services
 from apps.analytics.models import ActivityEvent
-from apps.core.partitions import MAX_MONTHS_AHEAD, is_partitioned
+from apps.core.partitions import MAX_MONTHS_AHEAD, indexes_built_after_load, is_partitioned
 from apps.members.models import Tier
 
 CHUNK = 1_000_000
@@ -77,20 +78,36 @@ def add_events(count: int, *, run: str, within: timedelta = YEAR, log: Any = Non
     now); 12 % purchases (¥20–2,000), 2 % survey answers. Each statement's rows go in time order, so the monthly
     partitions and their time indexes are filled a page after another rather than at random. Every random draw is a
     column of the numbered rows: a draw inside a lateral subquery over the member's columns alone is computed once per
-    member (PostgreSQL memoizes the subquery), which put all of a member's events on a handful of instants."""
+    member (PostgreSQL memoizes the subquery), which put all of a member's events on a handful of instants.
+
+    A load that at least doubles the table is one transaction that writes the rows first and builds the indexes and
+    checks the member key after (``indexes_built_after_load``): kept up row by row, the ``(member, occurred_at)``
+    index takes every insert at a random page, which made a load of millions of events run for hours."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id), max(id) FROM members_member")
         low, high = cursor.fetchone()
         if low is None:
             raise CommandError("No members: add some with --members.")
         _ensure_month_partitions(cursor, within)
-        added = 0
-        for first in range(1, count + 1, CHUNK):
-            last = min(first + CHUNK - 1, count)
-            started = time.monotonic()
-            with transaction.atomic():
-                cursor.execute(
-                    f"""
+        cursor.execute(f"SELECT count(*) FROM {EVENTS}")  # noqa: S608
+        bulk = count >= cursor.fetchone()[0]
+    with transaction.atomic() if bulk else nullcontext(), connection.cursor() as cursor:
+        if bulk:
+            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        with indexes_built_after_load(EVENTS) if bulk else nullcontext():
+            added = _insert_events(cursor, count, run=run, within=within, low=low, high=high, log=log)
+        cursor.execute("ANALYZE analytics_activityevent")
+    return added
+
+
+def _insert_events(cursor: CursorWrapper, count: int, *, run: str, within: timedelta, low: int, high: int, log: Any) -> int:
+    added = 0
+    for first in range(1, count + 1, CHUNK):
+        last = min(first + CHUNK - 1, count)
+        started = time.monotonic()
+        with transaction.atomic():
+            cursor.execute(
+                f"""
                     INSERT INTO analytics_activityevent
                         (member_id, kind, occurred_at, recorded_at, source, event_id, amount, order_ref, channel, nps_score)
                     SELECT m.id, k.kind, t.at, LEAST(t.at + x.r * interval '3 hours', now()), 'generator', %s || '-' || x.g,
@@ -107,12 +124,11 @@ def add_events(count: int, *, run: str, within: timedelta = YEAR, log: Any = Non
                     CROSS JOIN LATERAL (SELECT w.since + (now() - w.since) * x.r3 AS at) t
                     ORDER BY t.at
                     """,  # noqa: S608
-                    [run, low, high, low, first, last, within],
-                )
-                added += cursor.rowcount
-            if log:
-                log(f"  events {last:,} / {count:,} ({time.monotonic() - started:.1f}s)")
-        cursor.execute("ANALYZE analytics_activityevent")
+                [run, low, high, low, first, last, within],
+            )
+            added += cursor.rowcount
+        if log:
+            log(f"  events {last:,} / {count:,} ({time.monotonic() - started:.1f}s)")
     return added
 
 
