@@ -16,11 +16,11 @@ def ensure_members(count: int) -> None:
         cursor.execute(
             """
             INSERT INTO members_member (external_id, name, phone, email, gender, city, source_channel, status, status_reason,
-                                        joined_at, tier_id, tier_achieved_at, growth_value, created_at, updated_at)
+                                        joined_at, tier_id, tier_achieved_at, created_at, updated_at)
             SELECT 'BENCH' || i, 'Member ' || i, '+86130' || lpad(i::text, 8, '0'), '', 'unknown',
                    (ARRAY['上海','北京','深圳','广州','杭州','成都'])[1 + i %% 6], 'import', 'active', '',
                    now() - (i %% 365) * interval '1 day', (%s::bigint[])[1 + (i %% 10 = 0)::int + (i %% 50 = 0)::int + (i %% 200 = 0)::int],
-                   now(), 0, now(), now()
+                   now(), now(), now()
             FROM generate_series(%s, %s) AS i
             """,
             [tier_ids, have + 1, count],

@@ -66,13 +66,13 @@ _STATEMENTS: list[tuple[str, str]] = [
         "members_member",
         """
         INSERT INTO members_member (external_id, name, phone, email, gender, city, source_channel, status, status_reason,
-                                    joined_at, tier_id, tier_achieved_at, growth_value, created_at, updated_at)
+                                    joined_at, tier_id, tier_achieved_at, created_at, updated_at)
         SELECT 'L' || i, 'Member ' || i, '+86131' || lpad(i::text, 8, '0'), '', 'unknown',
                (ARRAY['上海','北京','深圳','广州','杭州','成都'])[1 + i %% 6], 'import',
                CASE WHEN i %% 10 = 3 THEN 'frozen' ELSE 'active' END, '',
                now() - (i %% 365) * interval '1 day',
                (%(tiers)s::bigint[])[1 + (i %% 10 = 0)::int + (i %% 50 = 0)::int + (i %% 200 = 0)::int],
-               now(), 0, now(), now()
+               now(), now(), now()
         FROM generate_series(1, %(rows)s) AS i
         """,
     ),

@@ -111,11 +111,11 @@ def copy_into_import_tables(path: Path) -> int:
                 joined_at = datetime(int(year), int(month), int(day), 12, tzinfo=zone)
                 phone = "+86" + phone.replace(" ", "")
                 member_rows.append(
-                    (member_id, now, now, external_id, name, phone, "", "unknown", city, source, status, "", joined_at, tier_id, now, 0)
+                    (member_id, now, now, external_id, name, phone, "", "unknown", city, source, status, "", joined_at, tier_id, now)
                 )
             raw = cursor.cursor
             member_columns = "id, created_at, updated_at, external_id, name, phone, email, gender, city, source_channel,"
-            member_columns += " status, status_reason, joined_at, tier_id, tier_achieved_at, growth_value"
+            member_columns += " status, status_reason, joined_at, tier_id, tier_achieved_at"
             with raw.copy(f"COPY members_member ({member_columns}) FROM STDIN") as copy:
                 for member_row in member_rows:
                     copy.write_row(member_row)

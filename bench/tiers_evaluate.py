@@ -3,8 +3,9 @@ growth value only (the work the evaluation did before tiers had further conditio
 purchases and spend (two more grouped queries per chunk).
 
 The floor does the same work with the least SQL: per chunk of 2,000 members one locking ``SELECT``, one grouped
-growth sum, (with conditions) one grouped purchase count and spend, then one ``UPDATE … FROM unnest`` of the members
-that changed and one ``INSERT … SELECT FROM unnest`` of their tier-history rows; the decision per member is the same
+growth sum, (with conditions) one grouped purchase count and spend, then one upsert of the growth values that changed
+(``INSERT … SELECT FROM unnest … ON CONFLICT``), one ``UPDATE … FROM unnest`` of the members that moved and one
+``INSERT … SELECT FROM unnest`` of their tier-history rows; the decision per member is the same
 Python function. Before each run the members are put back as they were, so every run makes the same moves; the rounds
 alternate which side goes first, the medians are reported, and both sides must leave the members in the same tiers
 with the same number of history rows.
@@ -17,6 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.analytics.models import ActivityEvent, ActivityKind
@@ -29,6 +32,10 @@ SIZES = {"quick": 5_000, "full": 50_000}
 ROUNDS = 3
 CHUNK = 2_000
 SOURCE = "bench-tiers"
+GROWTH_UPSERT = (
+    "INSERT INTO members_growthvalue AS g (member_id, value) SELECT * FROM unnest(%s::bigint[], %s::integer[])"
+    " ON CONFLICT (member_id) DO UPDATE SET value = EXCLUDED.value WHERE g.value IS DISTINCT FROM EXCLUDED.value"
+)
 
 
 def _generate(member_ids: list[int], now: Any) -> None:
@@ -70,17 +77,24 @@ def _configure(conditions: bool) -> None:
         Tier.objects.filter(code=code).update(**(values if conditions else {"min_purchases": None, "min_spend": None}))
 
 
+def _with_growth(members: QuerySet[Member]) -> QuerySet[Member]:
+    return members.order_by("pk").annotate(stored_growth=Coalesce("growth__value", 0))
+
+
 def _snapshot() -> list[tuple]:
-    return list(Member.objects.order_by("pk").values_list("pk", "tier_id", "tier_achieved_at", "growth_value"))
+    return list(_with_growth(Member.objects).values_list("pk", "tier_id", "tier_achieved_at", "stored_growth"))
 
 
 def _restore(state: list[tuple]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE members_member AS m SET tier_id = s.tier_id, tier_achieved_at = s.achieved, growth_value = s.growth"
-            " FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::integer[]) AS s(id, tier_id, achieved, growth)"
-            " WHERE m.id = s.id",
-            [[row[0] for row in state], [row[1] for row in state], [row[2] for row in state], [row[3] for row in state]],
+            "UPDATE members_member AS m SET tier_id = s.tier_id, tier_achieved_at = s.achieved"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS s(id, tier_id, achieved) WHERE m.id = s.id",
+            [[row[0] for row in state], [row[1] for row in state], [row[2] for row in state]],
+        )
+        cursor.execute(
+            GROWTH_UPSERT,
+            [[row[0] for row in state], [row[3] for row in state]],
         )
 
 
@@ -92,8 +106,9 @@ def _floor(now: Any, rules: list[TierRule]) -> int:
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                "SELECT id, tier_id, tier_achieved_at, tier_assigned_until, growth_value FROM members_member"
-                " WHERE id > %s AND status = %s ORDER BY id LIMIT %s FOR UPDATE",
+                "SELECT m.id, m.tier_id, m.tier_achieved_at, m.tier_assigned_until, COALESCE(g.value, 0) FROM members_member m"
+                " LEFT JOIN members_growthvalue g ON g.member_id = m.id"
+                " WHERE m.id > %s AND m.status = %s ORDER BY m.id LIMIT %s FOR UPDATE OF m",
                 [last_pk, MemberStatus.ACTIVE, CHUNK],
             )
             rows = cursor.fetchall()
@@ -115,24 +130,28 @@ def _floor(now: Any, rules: list[TierRule]) -> int:
                 for pk, count, spend in cursor.fetchall():
                     standing = figures.setdefault(pk, Standing())
                     standing.purchases, standing.spend = count, spend
-            moved, changes = [], []
+            moved, grown, changes = [], [], []
             for pk, tier_id, achieved, assigned, growth in rows:
                 member = Member(pk=pk, tier_id=tier_id, tier_achieved_at=achieved, tier_assigned_until=assigned)
                 standing = figures.get(pk, Standing())
                 decision = decide(member, rules, standing, now)
-                if decision.kind or standing.growth != growth:
-                    moved.append((pk, decision.target.tier_id, now if decision.kind else achieved, standing.growth))
+                if standing.growth != growth:
+                    grown.append((pk, standing.growth))
                 if decision.kind:
+                    moved.append((pk, decision.target.tier_id, now))
                     changes.append(
                         (pk, "promotion" if decision.kind == "promotion" else "demotion", tier_id, decision.target.tier_id, standing.growth)
                     )
+            if grown:
+                cursor.execute(
+                    GROWTH_UPSERT,
+                    [[row[0] for row in grown], [row[1] for row in grown]],
+                )
             if moved:
                 cursor.execute(
-                    "UPDATE members_member AS m SET tier_id = s.tier_id, tier_achieved_at = s.achieved, growth_value = s.growth,"
-                    " updated_at = %s FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::integer[])"
-                    " AS s(id, tier_id, achieved, growth)"
-                    " WHERE m.id = s.id",
-                    [now, *([row[index] for row in moved] for index in range(4))],
+                    "UPDATE members_member AS m SET tier_id = s.tier_id, tier_achieved_at = s.achieved, updated_at = s.achieved"
+                    " FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS s(id, tier_id, achieved) WHERE m.id = s.id",
+                    [*([row[index] for row in moved] for index in range(3))],
                 )
             if changes:
                 cursor.execute(
@@ -153,7 +172,7 @@ def _timed(side: str, now: Any, rules: list[TierRule]) -> tuple[float, int, int,
     evaluated = tiers_evaluate(now=now, chunk_size=CHUNK).evaluated if side == "evaluate" else _floor(now, rules)
     seconds = time.perf_counter() - started
     written = TierChange.objects.filter(pk__gt=before).count()
-    return evaluated / seconds, evaluated, written, list(Member.objects.order_by("pk").values_list("pk", "tier_id", "growth_value"))
+    return evaluated / seconds, evaluated, written, list(_with_growth(Member.objects).values_list("pk", "tier_id", "stored_growth"))
 
 
 def run(size: str) -> list[dict[str, Any]]:

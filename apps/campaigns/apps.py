@@ -17,10 +17,12 @@ class CampaignsConfig(AppConfig):
         from apps.campaigns import ownership_conditions  # noqa: F401
 
         # A member's first purchase may qualify the referral that brought them (after the purchase earned its points).
-        from apps.campaigns.services import referral_qualify_on_first_purchase
-        from apps.core.activity import register_activity_handler
+        # Its referrer is locked with the store's other members, in one ordered statement, before any reaction pays.
+        from apps.campaigns.services import referral_qualify_on_first_purchase, referrers_paid_on_first_purchase
+        from apps.core.activity import register_activity_handler, register_activity_paid_members
 
         register_activity_handler("purchase", referral_qualify_on_first_purchase)
+        register_activity_paid_members(referrers_paid_on_first_purchase)
 
         # When duplicates merge, this app moves its own rows of the merged member to the survivor.
         from apps.campaigns import merging

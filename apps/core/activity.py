@@ -16,7 +16,8 @@ Two kinds of listener:
   set-based per batch rather than one query per event. They run before the per-event handlers, in the same
   transaction, in two steps: each decides under the locks of its own rows and may return a *payer*; once every batch
   handler has decided, the members the store may pay are locked at once with their points accounts, in key order
-  (the registered member locker), and then the payers run. So one store takes its locks in one order — velocity
+  (the registered member locker), with the members a reaction pays besides the events' own (a referral's referrer,
+  named by a registered finder), and then the payers run. So one store takes its locks in one order — velocity
   scopes (guards) → task progress → rule → cap counters → members with their points accounts — and never a benefit:
   grants are left pending for a worker (``apps.benefits.services.grants_defer``). A batch handler registers with it
   what concerns it (``concerns``: from its cached configuration, whether a store of these kinds may give it anything to
@@ -110,6 +111,9 @@ BATCH_GUARDS: list[ActivityBatchGuard] = []
 # Locks the members a store may pay (with their points accounts), given their ids in key order.
 MemberLocker = Callable[[Sequence[int]], None]
 MEMBER_LOCKERS: list[MemberLocker] = []
+# Names the members a store's reactions may pay besides the events' own (a referral's referrer), given the events.
+PaidMemberFinder = Callable[[Sequence[StoredActivity]], Iterable[int]]
+PAID_MEMBER_FINDERS: list[PaidMemberFinder] = []
 _BATCH_MEMO: ContextVar[dict[str, Any] | None] = ContextVar("activity_batch_memo", default=None)
 
 
@@ -184,6 +188,13 @@ def register_activity_member_locker(locker: MemberLocker) -> None:
         MEMBER_LOCKERS.append(locker)
 
 
+def register_activity_paid_members(finder: PaidMemberFinder) -> None:
+    """Name the members a reaction pays that are not the events' own (a referrer rewarded for the referee's first
+    purchase), so that the store's one member lock takes them too, in the same ordered statement."""
+    if finder not in PAID_MEMBER_FINDERS:
+        PAID_MEMBER_FINDERS.append(finder)
+
+
 def has_activity_handlers(kind: str) -> bool:
     """Whether any reaction is registered that an event of ``kind`` could earn points from (the ingest answers each
     such event with its points, zero included)."""
@@ -253,10 +264,12 @@ def activities_stored(events: Sequence[StoredActivity]) -> dict[int, int]:
             payers.append(outcome)
         else:
             add(outcome)
-    paid_members = sorted({event.member_id for event in events if payers or HANDLERS.get(event.kind)})
+    paid_members = {event.member_id for event in events if payers or HANDLERS.get(event.kind)}
     if paid_members:
+        for finder in PAID_MEMBER_FINDERS:
+            paid_members.update(finder(events))
         for locker in MEMBER_LOCKERS:
-            locker(paid_members)
+            locker(sorted(paid_members))
     for payer in payers:
         add(payer())
     for event in events:

@@ -313,7 +313,7 @@ def member_subject(member: Member) -> Subject:
 
 
 # What every action page of the member page shares: the member with tier and account, shown above the form.
-MEMBER_PAGE: dict[str, Any] = {"select_related": ["tier", "points_account"], "subject": member_subject}
+MEMBER_PAGE: dict[str, Any] = {"select_related": ["tier", "points_account", "growth"], "subject": member_subject}
 
 
 def _adjust_points_confirmation(request: HttpRequest, member: Member, form: AdjustPointsForm) -> tuple[str, forms.Form] | None:
@@ -354,7 +354,7 @@ def _adjust_growth(request: HttpRequest, member: Member, data: dict[str, Any]) -
         return _("The adjustment of %(amount)+d growth value is above your daily limit and waits for another person's approval.") % {
             "amount": adjustment.amount
         }
-    member.refresh_from_db(fields=["tier", "growth_value"])
+    member = selectors.member_get(pk=member.pk)
     return _("Growth value adjusted by %(amount)+d; it is now %(value)d and the member's tier is %(tier)s.") % {
         "amount": adjustment.amount,
         "value": member.growth_value,
@@ -683,7 +683,7 @@ class MemberAdmin(FullPersonalDataViewsLogged, AdminActionsMixin, ServiceFormAdm
 
     def customer_profile_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The customer profile (用户画像): identity, tier, points, every section the user may read, then the timeline."""
-        member = object_or_404(Member.objects.select_related("tier", "points_account"), object_id)
+        member = object_or_404(Member.objects.select_related("tier", "points_account", "growth"), object_id)
         if not self.has_view_or_change_permission(request, member):
             raise PermissionDenied
         sources = selectors.timeline_sources_for(user=request.user)
@@ -1237,7 +1237,7 @@ def _reject_growth_adjustment(request: HttpRequest, adjustment: GrowthAdjustment
 
 
 GROWTH_DECISION_PAGE: dict[str, Any] = {
-    "select_related": ["member__tier", "requested_by"],
+    "select_related": ["member__tier", "member__growth", "requested_by"],
     "summary": _growth_decision_summary,
     "done_url": lambda adjustment: reverse("admin:members_growthadjustment_changelist") + "?state__exact=pending",
 }

@@ -1,6 +1,7 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -115,9 +116,6 @@ class Member(TimeStampedModel):
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now, db_index=True)
     tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.PROTECT, related_name="members")
     tier_achieved_at = models.DateTimeField(_("tier reached at"), default=timezone.now)
-    growth_value = models.IntegerField(
-        _("growth value"), default=0, help_text=_("Rolling growth value as of the last change or evaluation.")
-    )
     tier_assigned_until = models.DateTimeField(
         _("tier assigned until"),
         null=True,
@@ -160,6 +158,14 @@ class Member(TimeStampedModel):
     @property
     def is_active_member(self) -> bool:
         return self.status == MemberStatus.ACTIVE
+
+    @property
+    def growth_value(self) -> int:
+        """The rolling growth value kept in ``GrowthValue``; select ``growth`` with a list of members to read it."""
+        try:
+            return self.growth.value
+        except ObjectDoesNotExist:
+            return 0
 
 
 class ConsentChannel(models.TextChoices):
@@ -245,6 +251,23 @@ class GrowthEntry(CodedReason):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.amount:+d}"
+
+
+class GrowthValue(models.Model):
+    """The member's rolling growth value as of the last change or evaluation (no row: none earned yet).
+
+    Kept beside the member, as a points balance is kept in its account: a growth award rewrites this narrow row and
+    not the member's, which carries twenty indexes. Written only by the tier services, under the member's lock."""
+
+    member = models.OneToOneField(Member, verbose_name=_("member"), on_delete=models.CASCADE, primary_key=True, related_name="growth")
+    value = models.IntegerField(_("growth value"), default=0)
+
+    class Meta:
+        verbose_name = _("growth value")
+        verbose_name_plural = _("growth values")
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.value}"
 
 
 class PointsAccount(models.Model):

@@ -91,7 +91,7 @@ def points_adjustments_pending() -> QuerySet[PointsAdjustment]:
 
 
 def member_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Member]:
-    queryset = Member.objects.select_related("tier", "points_account")
+    queryset = Member.objects.select_related("tier", "points_account", "growth")
     filterset = MemberFilter(data=filters or {}, queryset=queryset)
     if not filterset.is_valid():
         raise ApplicationError("invalid_filter", _("Invalid filters."), fields=filterset.errors)
@@ -101,7 +101,7 @@ def member_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Member]:
 def member_get(*, pk: int) -> Member:
     """The member, or the survivor it was merged into: lookups of a merged duplicate answer with the record that lives."""
     try:
-        member = Member.objects.select_related("tier", "points_account").get(pk=pk)
+        member = Member.objects.select_related("tier", "points_account", "growth").get(pk=pk)
     except Member.DoesNotExist as exc:
         raise ApplicationError("not_found", _("No such member."), http_status=404) from exc
     return member_get(pk=member.merged_into_id) if member.merged_into_id else member

@@ -116,9 +116,9 @@ def test_killed_worker_the_run_is_resumed_by_another_without_double_awards(celer
         cursor.execute(
             """
             INSERT INTO members_member (name, phone, email, gender, city, source_channel, status, status_reason, joined_at, tier_id,
-                                        tier_achieved_at, growth_value, created_at, updated_at)
+                                        tier_achieved_at, created_at, updated_at)
             SELECT 'Member ' || i, '+86139' || lpad(i::text, 8, '0'), '', 'unknown', '上海', 'app', 'active', '', now(),
-                   (SELECT id FROM members_tier ORDER BY rank LIMIT 1), now(), 0, now(), now()
+                   (SELECT id FROM members_tier ORDER BY rank LIMIT 1), now(), now(), now()
             FROM generate_series(1, 4000) AS i
             """
         )

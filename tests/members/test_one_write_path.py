@@ -1,5 +1,5 @@
 """One write path per ledger, proven by reading the code: only the ledger module writes points and growth rows
-(and opens accounts), only the tiers module writes tier history, and points accounts are locked only in
+(and opens accounts), only the tiers module writes tier history and the stored growth values, and points accounts are locked only in
 apps/members/locks.py. The scan reads every module under apps/ (migrations aside)."""
 
 import ast
@@ -19,6 +19,7 @@ WRITERS = {
     "PointsLotUse": LEDGER,
     "GrowthEntry": LEDGER,
     "TierChange": TIERS,
+    "GrowthValue": TIERS,
 }
 TABLES = {f"members_{model.lower()}": module for model, module in WRITERS.items()}
 WRITE_METHODS = {"create", "bulk_create", "get_or_create", "update_or_create", "update", "bulk_update", "save", "delete"}

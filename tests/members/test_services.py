@@ -11,6 +11,7 @@ from apps.members.models import (
     AdjustmentState,
     Consent,
     GrowthEntry,
+    GrowthValue,
     Member,
     MemberStatus,
     PointsAccount,
@@ -364,16 +365,37 @@ class TestTiers:
         Member.objects.filter(pk__in=[member.pk, other.pk]).update(updated_at=long_ago)
         services.growth_add(member=member, amount=10, reason="Purchase")
         services.growth_add_many(credits=[services.GrowthCredit(member_id=other.pk, amount=20, reason="Purchase")])
-        assert dict(Member.objects.filter(pk__in=[member.pk, other.pk]).values_list("pk", "growth_value")) == {member.pk: 10, other.pk: 20}
+        assert dict(Member.objects.filter(pk__in=[member.pk, other.pk]).values_list("pk", "growth__value")) == {member.pk: 10, other.pk: 20}
         assert set(Member.objects.filter(pk__in=[member.pk, other.pk]).values_list("updated_at", flat=True)) == {long_ago}
         GrowthEntry.objects.filter(member=member).update(created_at=timezone.now() - timedelta(days=400))
         services.tiers_evaluate()
-        assert Member.objects.values_list("growth_value", "updated_at").get(pk=member.pk) == (0, long_ago)
+        assert Member.objects.values_list("growth__value", "updated_at").get(pk=member.pk) == (0, long_ago)
         services.growth_add_many(credits=[services.GrowthCredit(member_id=other.pk, amount=1000, reason="Purchase")])
         promoted = Member.objects.get(pk=other.pk)
         assert promoted.tier == tier("silver") and promoted.updated_at > long_ago
         services.growth_add(member=member, amount=1000, reason="Purchase")
         assert Member.objects.get(pk=member.pk).updated_at > long_ago
+
+    def test_a_growth_award_writes_its_own_narrow_row_and_no_version_of_the_members_row(self):
+        """The growth value lives beside the member (``GrowthValue``), so an award that promotes nobody adds no row
+        version to the member table and its twenty indexes, on the one-member and the set-based path alike."""
+        if connection.vendor != "postgresql":
+            pytest.skip("row versions (xmin) are PostgreSQL's")
+        member, other = MemberFactory(), MemberFactory()
+
+        def member_row_versions() -> list:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT id, xmin::text FROM members_member WHERE id = ANY(%s) ORDER BY id", [[member.pk, other.pk]])
+                return cursor.fetchall()
+
+        before = member_row_versions()
+        services.growth_add(member=member, amount=10, reason="Purchase")
+        services.growth_add_many(credits=[services.GrowthCredit(member_id=other.pk, amount=20, reason="Purchase")])
+        services.growth_add_many(credits=[services.GrowthCredit(member_id=other.pk, amount=5, reason="Purchase")])
+        assert member_row_versions() == before
+        assert dict(GrowthValue.objects.values_list("member_id", "value")) == {member.pk: 10, other.pk: 25}
+        assert Member.objects.select_related("growth").get(pk=other.pk).growth_value == 25
+        assert MemberFactory().growth_value == 0, "a member who never earned any has no row and a growth value of 0"
 
     def test_tier_thresholds_must_rise_with_rank(self):
         silver = tier("silver")

@@ -419,7 +419,7 @@ class TestWhatIf:
             grow(member, 1000 * (index + 1))  # 1000 … 6000: silver×4, gold×2
         purchase(members[5], timezone.now() - timedelta(days=1), "8000.00")
         current = {t.code: t for t in Tier.objects.all()}
-        before = list(Member.objects.values_list("pk", "tier_id", "growth_value"))
+        before = list(Member.objects.values_list("pk", "tier_id", "growth__value"))
         rules = [TierRule.of(t) for t in current.values()]
         today = {row.name: (row.now, row.after_evaluation) for row in selectors.tiers_what_if(rules=rules)}
         assert today["Silver"] == (4, 4) and today["Gold"] == (2, 2)
@@ -430,4 +430,4 @@ class TestWhatIf:
         # The member without spend stays gold (guarantee) but no longer qualifies outright.
         assert (counts["Gold"].now, counts["Gold"].after_evaluation, counts["Gold"].qualified) == (2, 2, 1)
         assert counts["Silver"].qualified == 5
-        assert list(Member.objects.values_list("pk", "tier_id", "growth_value")) == before
+        assert list(Member.objects.values_list("pk", "tier_id", "growth__value")) == before

@@ -9,6 +9,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from apps.campaigns.models import Referral, ReferralState
+from apps.campaigns.services import referral_attach, referral_code_for
 from apps.members.models import GrowthEntry, PointsAccount
 from tests.core.factories import ApiClientFactory
 from tests.engagement.factories import TaskFactory
@@ -73,3 +75,46 @@ def test_a_store_that_pays_nobody_locks_no_member():
         answer = ingest(ApiClientFactory(), event(member, kind="share", at=timezone.now() - timedelta(minutes=5)))
     assert answer["created"] == 1 and answer["points_awarded"] == 0
     assert _member_locks(statements) == []
+
+
+def test_a_first_purchase_locks_the_referrer_it_rewards_in_the_stores_one_statement():
+    """The referral's reaction pays the referrer, who is not a member of the store's events: the store names it before
+    its one ordered lock, so the reaction takes no member lock of its own in another order."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    referrer, referee = MemberFactory(), MemberFactory()
+    referral_attach(referee=referee, code=referral_code_for(member=referrer).code)
+    statements: list[tuple[str, object]] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        answer = ingest(ApiClientFactory(), event(referee, kind="purchase", at=timezone.now() - timedelta(minutes=5), amount="100.00"))
+    assert answer["created"] == 1
+    first_sql, first_params = _member_locks(statements)[0]
+    assert "FOR UPDATE OF account FOR NO KEY UPDATE OF member" in first_sql
+    assert first_params == [sorted([referrer.pk, referee.pk])]
+    assert Referral.objects.get(referee=referee).state == ReferralState.REWARDED
+    assert PointsAccount.objects.get(member=referrer).balance == 2000
+
+
+def test_a_purchase_that_is_not_a_first_one_locks_no_referrer():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    referrer, referee = MemberFactory(), MemberFactory()
+    client = ApiClientFactory()
+    ingest(client, event(referee, kind="purchase", at=timezone.now() - timedelta(minutes=10), amount="10.00"))
+    referral_attach(referee=referee, code=referral_code_for(member=referrer).code)
+    statements: list[tuple[str, object]] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        ingest(client, event(referee, kind="purchase", at=timezone.now() - timedelta(minutes=5), amount="100.00"))
+    assert _member_locks(statements)[0][1] == [[referee.pk]]
+    assert Referral.objects.get(referee=referee).state == ReferralState.PENDING
+    assert PointsAccount.objects.get(member=referrer).balance == 0

@@ -10,6 +10,7 @@ from django.utils import timezone
 from apps.benefits.models import Benefit, Grant, GrantSource
 from apps.benefits.services import grants_pending_issue
 from apps.campaigns import services as campaign_services
+from apps.campaigns.models import Referral, ReferralState
 from apps.members.models import Member, PointsAccount, PointsEntry
 from apps.rules.models import EarningRule, RuleAward, RuleCounter
 from tests.benefits.factories import BenefitFactory
@@ -134,3 +135,36 @@ def test_an_ingest_paying_growth_and_points_beside_a_campaign_chunk_on_the_same_
         assert sum(entries.filter(source_ref__startswith="campaign-run:").values_list("amount", flat=True)) == 5 * ROUNDS
         assert Member.objects.get(pk=member.pk).growth_value == growth * ROUNDS
         assert_books_balance(member)
+
+
+def test_an_ingest_rewarding_a_referral_beside_a_campaign_chunk_on_the_referrer_and_referee_never_deadlocks():
+    """A referee's first purchase rewards the referrer, who has the lower key; the campaign chunk locks both in key order.
+    The store locks the referrer with the referee in its one ordered statement, before any reaction pays, so the two only
+    ever wait for each other in one direction (before, the referral's reaction locked the referrer after the referee)."""
+    client = ApiClientFactory()
+    at = timezone.now() - timedelta(minutes=5)
+    pairs = []
+    for round_ in range(ROUNDS):
+        referrer, referee = MemberFactory(), MemberFactory()
+        campaign_services.referral_attach(referee=referee, code=campaign_services.referral_code_for(member=referrer).code)
+        run = campaign_services.campaign_launch(
+            campaign=CampaignFactory(points_amount=5, applies_frequency_cap=False, segment=SegmentFactory(rules=EVERYONE))
+        )
+
+        def work(index: int, run_id: int = run.pk, round_: int = round_, referee: Member = referee) -> str:
+            try:
+                if index == 0:
+                    ingest(client, event(referee, kind="purchase", at=at, amount="100.00", event_id=f"first-purchase-{round_}"))
+                    return "ingested"
+                campaign_services.campaign_run_execute(run_id=run_id, chunk_size=10)
+                return "ran"
+            except Exception as exc:  # a deadlock (40P01) would surface here, and fail the assertion below
+                return f"{type(exc).__name__}: {exc}"
+
+        assert run_at_once(work, threads=2) == Counter({"ingested": 1, "ran": 1})
+        pairs.append((referrer, referee))
+    for referrer, referee in pairs:
+        assert Referral.objects.get(referee=referee).state == ReferralState.REWARDED
+        assert PointsEntry.objects.filter(account__member=referrer, source_ref__endswith=":referrer").count() == 1
+        assert_books_balance(referrer)
+        assert_books_balance(referee)

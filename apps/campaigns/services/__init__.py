@@ -11,6 +11,7 @@ from apps.campaigns.services.referrals import (
     referral_code_for,
     referral_qualify,
     referral_qualify_on_first_purchase,
+    referrers_paid_on_first_purchase,
 )
 from apps.campaigns.services.runs import (
     campaign_cancel,
@@ -39,6 +40,7 @@ __all__ = [
     "referral_code_for",
     "referral_qualify",
     "referral_qualify_on_first_purchase",
+    "referrers_paid_on_first_purchase",
     "segment_freeze",
     "segment_save",
     "segment_unfreeze",

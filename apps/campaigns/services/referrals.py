@@ -1,6 +1,7 @@
 """Referrals (转介绍): a member's code, attaching a new member to its owner, and rewarding both once it qualifies."""
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,6 +109,18 @@ def referral_qualify(*, referee: Member, action: str) -> Referral | None:
         referral.state, referral.rewarded_at = ReferralState.REWARDED, now
     referral.save()
     return referral
+
+
+def referrers_paid_on_first_purchase(events: Sequence[StoredActivity]) -> list[int]:
+    """The referrers that ``referral_qualify_on_first_purchase`` may reward for the store's first purchases: the store
+    locks them with the members it pays, in one statement in key order, so the reaction takes no member lock of its
+    own that a campaign chunk paying the same members in key order could meet crosswise."""
+    if "first_purchase" not in _referral_config("QUALIFYING_ACTIONS"):
+        return []
+    referees = {event.member_id for event in events if event.kind == "purchase" and event.first_of_kind}
+    if not referees:
+        return []
+    return list(Referral.objects.filter(referee_id__in=referees, state=ReferralState.PENDING).values_list("referrer_id", flat=True))
 
 
 def referral_qualify_on_first_purchase(event: StoredActivity) -> None:

@@ -32,6 +32,7 @@ def consents_of(member: Member) -> dict[str, bool]:
 class MemberSerializer(serializers.ModelSerializer):
     tier = TierSerializer(read_only=True)
     points_balance = serializers.IntegerField(source="points_account.balance", read_only=True)
+    growth_value = serializers.IntegerField(read_only=True)
     tags = serializers.SlugRelatedField(many=True, slug_field="name", read_only=True)
     consents = serializers.SerializerMethodField()
     email = serializers.CharField(read_only=True, help_text="Empty when unknown.")
@@ -83,6 +84,7 @@ class MemberEnrolSerializer(MemberProfileSerializer):
 
 class MyProfileSerializer(serializers.ModelSerializer):
     tier = TierSerializer(read_only=True)
+    growth_value = serializers.IntegerField(read_only=True)
     email = serializers.CharField(read_only=True, help_text="Empty when unknown.")
 
     class Meta:

@@ -222,7 +222,7 @@ class MemberListView(generics.ListAPIView, TrustedView):
     queryset = Member.objects.none()
 
     def get_queryset(self) -> QuerySet[Member]:
-        return Member.objects.select_related("tier", "points_account").prefetch_related("tags", "consents").order_by("-id")
+        return Member.objects.select_related("tier", "points_account", "growth").prefetch_related("tags", "consents").order_by("-id")
 
     @extend_schema(tags=["members"])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -39,7 +39,7 @@ from apps.members.models import (
 from apps.members.services.ledger import growth_move_on_merge, points_move_on_merge
 from apps.members.services.privacy import member_anonymise
 from apps.members.services.tags import tags_add, tags_remove
-from apps.members.services.tiers import tier_keep_on_merge
+from apps.members.services.tiers import growth_value_clear, tier_keep_on_merge
 
 IDENTITY = "identity"
 # Identity fields the agent chooses between when both members hold a different value (label, how to read it).
@@ -174,9 +174,9 @@ def _close_merged(merged: Member, survivor: Member, actor: User, now: datetime) 
     merged.status = MemberStatus.CLOSED
     merged.status_reason = (_("Merged into member #%(member)s") % {"member": survivor.pk})[:255]
     merged.merged_into = survivor
-    merged.growth_value = 0
+    growth_value_clear(member=merged)
     merged._history_user = actor
-    merged.save(update_fields=["status", "status_reason", "merged_into", "growth_value", "updated_at"])
+    merged.save(update_fields=["status", "status_reason", "merged_into", "updated_at"])
     MemberToken.objects.filter(member=merged, revoked_at__isnull=True).update(revoked_at=now)
     # Members merged into this one earlier now point at the survivor: one hop always finds the record that lives.
     Member.objects.filter(merged_into=merged).update(merged_into=survivor)

@@ -22,7 +22,7 @@ from apps.core.models import User
 from apps.core.outbox import EventType, outbox_emit_many
 from apps.core.reasons import Reason, reason_fields, translated_param
 from apps.members.locks import lock_active_members_after, lock_member, lock_tiers
-from apps.members.models import Member, MemberStatus, Tier, TierAssignment, TierChange, TierChangeKind
+from apps.members.models import GrowthValue, Member, MemberStatus, Tier, TierAssignment, TierChange, TierChangeKind
 from apps.members.outbox_events import tier_events
 from apps.members.tier_rules import (
     PURCHASES,
@@ -89,16 +89,15 @@ def tier_promote_on_growth(*, member: Member, now: datetime, actor: User | None 
     current_rank = next(rule.rank for rule in rules if rule.tier_id == member.tier_id)
     above = [rule for rule in rules if rule.rank > current_rank and not rule.invitation_only]
     standing = standings([member.pk], above, now)[member.pk]
-    member.growth_value = standing.growth
+    # The growth value alone leaves the member's record (and its updated_at) unchanged, as a points balance does.
+    _store_growth_values([member], {member.pk: standing.growth})
     earned = [rule for rule in above if not unmet(rule, standing)]
     if not earned:
-        # The growth value alone: the member's record (and its updated_at) is unchanged, as with a points balance.
-        member.save(update_fields=["growth_value"])
         return None
     target = max(earned, key=lambda rule: rule.rank)
     change = _tier_change(member, Decision(target=target, kind=PROMOTION, qualified=target), standing, now, actor)
     change.save()
-    fields = ["tier", "tier_achieved_at", "growth_value", "updated_at"]
+    fields = ["tier", "tier_achieved_at", "updated_at"]
     if member.tier_assigned_until is not None:
         member.tier_assigned_until = None
         fields.append("tier_assigned_until")
@@ -115,9 +114,9 @@ def tiers_promote_on_growth_many(*, members: Sequence[Member], now: datetime) ->
     query per metric a tier's conditions use, the promotions inserted together, the growth values stored in one
     statement.
 
-    Only a promotion moves the member's ``updated_at`` (their record changed: the tier). A growth value moves with its
-    ledger, as a points balance does, and leaves the member's indexed columns alone, so the row is rewritten in place
-    (a HOT update) instead of adding an entry to each of the member table's twenty indexes."""
+    Only a promotion rewrites the member's row (their record changed: the tier) and moves its ``updated_at``. A growth
+    value moves with its ledger, as a points balance does, in its own narrow table (``GrowthValue``), so an award adds
+    no version of the member's row and no entry to any of the member table's twenty indexes."""
     if not members:
         return []
     rules = [rule for rule in tier_rules() if not rule.invitation_only]
@@ -129,7 +128,6 @@ def tiers_promote_on_growth_many(*, members: Sequence[Member], now: datetime) ->
     changes, promoted = [], []
     for member in members:
         standing = member_standings[member.pk]
-        member.growth_value = standing.growth
         earned = [rule for rule in above if rule.rank > rank_of[member.tier_id] and not unmet(rule, standing)]
         if not earned:
             continue
@@ -137,25 +135,46 @@ def tiers_promote_on_growth_many(*, members: Sequence[Member], now: datetime) ->
         changes.append(_tier_change(member, Decision(target=target, kind=PROMOTION, qualified=target), standing, now, None, tiers))
         member.tier_assigned_until, member.updated_at = None, now
         promoted.append(member)
+    _store_growth_values(members, {member.pk: member_standings[member.pk].growth for member in members})
     TierChange.objects.bulk_create(changes)
     outbox_emit_many(events=tier_events(changes), types=[EventType.TIER_CHANGED])
-    _store_growth_values(members)
     Member.objects.bulk_update(promoted, ["tier", "tier_achieved_at", "tier_assigned_until", "updated_at"])
     return changes
 
 
-def _store_growth_values(members: Sequence[Member]) -> None:
-    """The members' rolling growth values in one statement (an ORM bulk update builds a CASE per row: slow for many)."""
-    if connection.vendor != "postgresql":
-        Member.objects.bulk_update(list(members), ["growth_value"])
+def growth_value_clear(*, member: Member) -> None:
+    """The locked member's growth value back to 0 (a merged duplicate, whose growth entries the survivor took over)."""
+    _store_growth_values([member], {member.pk: 0})
+
+
+def _store_growth_values(members: Sequence[Member], values: dict[int, int]) -> None:
+    """Store the locked members' rolling growth values (``values`` by member id) in one statement, in key order, and
+    keep the instances' ``growth_value`` in step. A member without a row yet gets one."""
+    member_ids = sorted(values)
+    if not member_ids:
         return
-    table = connection.ops.quote_name(Member._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS m SET growth_value = v.growth_value"  # noqa: S608 (the table name is ours)
-            " FROM unnest(%s::bigint[], %s::integer[]) AS v(id, growth_value) WHERE m.id = v.id",
-            [[member.pk for member in members], [member.growth_value for member in members]],
+    if connection.vendor != "postgresql":
+        GrowthValue.objects.bulk_create(
+            [GrowthValue(member_id=member_id, value=values[member_id]) for member_id in member_ids],
+            update_conflicts=True,
+            unique_fields=["member"],
+            update_fields=["value"],
         )
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_STORE_GROWTH_SQL, [member_ids, [values[member_id] for member_id in member_ids]])
+    for member in members:
+        if member.pk in values:
+            member.growth = GrowthValue(member_id=member.pk, value=values[member.pk])
+
+
+# Built from our own model metadata only (no input): the ids and values are the parameters. A row that holds the value
+# already is left alone (no new row version).
+_STORE_GROWTH_SQL = (
+    f"INSERT INTO {GrowthValue._meta.db_table} AS g (member_id, value)"  # noqa: S608
+    " SELECT * FROM unnest(%s::bigint[], %s::integer[])"
+    " ON CONFLICT (member_id) DO UPDATE SET value = EXCLUDED.value WHERE g.value IS DISTINCT FROM EXCLUDED.value"
+)
 
 
 def _conditions_text(rule: TierRule, standing: Standing, names: Sequence[str]) -> dict[str, str]:
@@ -209,7 +228,7 @@ def _tier_change(
         kind=TierChangeKind.PROMOTION if decision.kind == PROMOTION else TierChangeKind.DEMOTION,
         from_tier_id=member.tier_id,
         to_tier_id=decision.target.tier_id,
-        growth_value=member.growth_value,
+        growth_value=standing.growth,
         actor=actor,
         created_at=now,
         **reason_fields(reason),
@@ -254,13 +273,14 @@ def tiers_evaluate(*, now: datetime | None = None, chunk_size: int = 2000) -> Ti
             if not members:
                 return result
             figures = standings([member.pk for member in members], rules, now)
-            changes, dirty = [], []
+            stored = dict(GrowthValue.objects.filter(member__in=members).values_list("member_id", "value"))
+            changes, dirty, grown = [], [], {}
             for member in members:
                 member.tier = tiers[member.tier_id]
                 standing = figures[member.pk]
                 decision = decide(member, rules, standing, now)
-                grew = standing.growth != member.growth_value
-                member.growth_value = standing.growth
+                if standing.growth != stored.get(member.pk, 0):
+                    grown[member.pk] = standing.growth
                 if decision.kind:
                     changes.append(_tier_change(member, decision, standing, now, None, tiers))
                     if decision.kind == PROMOTION:
@@ -271,15 +291,15 @@ def tiers_evaluate(*, now: datetime | None = None, chunk_size: int = 2000) -> Ti
                         result.demoted += 1
                 if decision.ends_assignment:
                     member.tier_assigned_until = None
-                # Only a change of the member's record (tier, assignment) moves updated_at; a growth value alone does not.
+                # Only a change of the member's record (tier, assignment) rewrites it and moves updated_at; a growth value
+                # alone is stored beside it.
                 if decision.kind or decision.ends_assignment:
                     member.updated_at = now
                     dirty.append(member)
-                elif grew:
-                    dirty.append(member)
+            _store_growth_values(members, grown)
             TierChange.objects.bulk_create(changes)
             outbox_emit_many(events=tier_events(changes), types=[EventType.TIER_CHANGED])
-            Member.objects.bulk_update(dirty, ["tier", "tier_achieved_at", "growth_value", "tier_assigned_until", "updated_at"])
+            Member.objects.bulk_update(dirty, ["tier", "tier_achieved_at", "tier_assigned_until", "updated_at"])
             result.evaluated += len(members)
             last_pk = members[-1].pk
 

@@ -31,13 +31,13 @@ def add_members(count: int) -> int:
         cursor.execute(
             """
             INSERT INTO members_member (external_id, name, phone, email, gender, city, source_channel, status, status_reason,
-                                        joined_at, tier_id, tier_achieved_at, growth_value, created_at, updated_at)
+                                        joined_at, tier_id, tier_achieved_at, created_at, updated_at)
             SELECT 'GEN' || i, 'Member ' || i, '+86131' || lpad(i::text, 8, '0'), '', 'unknown',
                    (ARRAY['上海','北京','深圳','广州','杭州','成都','南京','武汉'])[1 + i %% 8],
                    (ARRAY['app','mini_program','store','dealer','event','referral'])[1 + (i / 7) %% 6], 'active', '',
                    now() - ((i * 7919) %% 730) * interval '1 day' - ((i * 104729) %% 86400) * interval '1 second',
                    (%s::bigint[])[1 + (i %% 10 = 0)::int + (i %% 50 = 0)::int + (i %% 200 = 0)::int],
-                   now(), 0, now() - ((i * 7919) %% 730) * interval '1 day', now()
+                   now(), now() - ((i * 7919) %% 730) * interval '1 day', now()
             FROM generate_series(%s::bigint, %s::bigint) AS i
             """,
             [tier_ids, start, start + count - 1],
