@@ -19,8 +19,8 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 
 from apps.analytics import selectors
 from apps.analytics.days import day_start
-from apps.analytics.models import ActivityEvent, ActivityKind, DailyMetric, RegisteredActivityKind, RfmScore, RfmSegment
-from apps.analytics.services.kinds import activity_kind_save, all_kind_choices
+from apps.analytics.models import ActivityEvent, DailyMetric, RegisteredActivityKind, RfmScore, RfmSegment
+from apps.analytics.services.kinds import activity_kind_save, all_kind_choices, kind_label
 from apps.core.admin_base import HistoryAdmin, ModelAdmin
 from apps.core.errors import ApplicationError
 from apps.core.exports import export_response
@@ -87,9 +87,7 @@ class ActivityEventAdmin(ModelAdmin):
     @admin.display(description=_("kind"), ordering="kind")
     def kind_label(self, event: ActivityEvent) -> str:
         """The kind in the reader's language (the column keeps the code: registered kinds have no fixed choices)."""
-        if event.kind in ActivityKind.values:
-            return str(ActivityKind(event.kind).label)
-        return str(RegisteredActivityKind.objects.filter(code=event.kind).first() or event.kind)
+        return kind_label(event.kind)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

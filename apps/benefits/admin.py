@@ -14,6 +14,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from import_export.admin import ImportExportMixin
 from modeltranslation.admin import TranslationAdmin
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
@@ -329,7 +330,7 @@ class GrantAdmin(AdminActionsMixin, ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Grant | None = None) -> bool:
         return False
 
-    @display(description=_("code"))
+    @display(description=pgettext_lazy("grant", "code"))
     def display_code(self, obj: Grant) -> str:
         return obj.display_code
 

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.core.history import AuditHistory
 from apps.core.models import ApiClient, TimeStampedModel
@@ -185,7 +186,7 @@ class Grant(models.Model):
 
     benefit = models.ForeignKey(Benefit, verbose_name=_("benefit"), on_delete=models.PROTECT, related_name="grants")
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="grants")
-    code = models.CharField(_("code"), max_length=CODE_LENGTH, unique=True, default=generate_code, editable=False)
+    code = models.CharField(pgettext_lazy("grant", "code"), max_length=CODE_LENGTH, unique=True, default=generate_code, editable=False)
     state = models.CharField(_("state"), max_length=10, choices=GrantState.choices, default=GrantState.ISSUED)
     source = models.CharField(_("source"), max_length=15, choices=GrantSource.choices)
     source_ref = models.CharField(_("source reference"), max_length=128, blank=True)

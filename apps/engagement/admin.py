@@ -15,6 +15,7 @@ from apps.core.admin_base import HistoryAdmin, ModelAdmin
 from apps.core.service_admin import ServiceFormAdmin
 from apps.engagement import selectors, services
 from apps.engagement.models import SignIn, Task, TaskCompletion, TaskProgress, TaskStatus
+from apps.engagement.windows import window_text
 from apps.members.admin import register_member_page_section
 from apps.members.models import Member
 
@@ -95,9 +96,15 @@ class ReadOnlyAdmin(ModelAdmin):
         return False
 
 
+class TaskWindowAdmin(ReadOnlyAdmin):
+    @display(description=_("window"), ordering="window_start")
+    def window(self, obj: TaskProgress | TaskCompletion) -> str:
+        return window_text(obj.window_start, None)
+
+
 @admin.register(TaskProgress)
-class TaskProgressAdmin(ReadOnlyAdmin):
-    list_display = ["task", "member", "window_start", "value", "best_streak", "last_day", "completed_at"]
+class TaskProgressAdmin(TaskWindowAdmin):
+    list_display = ["task", "member", "window", "value", "best_streak", "last_day", "completed_at"]
     list_filter = [("task", RelatedDropdownFilter)]
     list_select_related = ["task", "member"]
     raw_id_fields = ["member"]
@@ -105,8 +112,8 @@ class TaskProgressAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TaskCompletion)
-class TaskCompletionAdmin(ReadOnlyAdmin):
-    list_display = ["task", "member", "window_start", "completed_at", "points", "growth", "benefit", "badge"]
+class TaskCompletionAdmin(TaskWindowAdmin):
+    list_display = ["task", "member", "window", "completed_at", "points", "growth", "benefit", "badge"]
     list_filter = [("task", RelatedDropdownFilter)]
     list_select_related = ["task", "member", "benefit", "badge"]
     raw_id_fields = ["member"]

@@ -3,6 +3,7 @@
 from datetime import date, datetime, timedelta
 
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from apps.analytics.days import local_zone
 from apps.engagement.models import Task, TaskWindow
@@ -40,3 +41,12 @@ def window_bounds(task: Task, day: date) -> tuple[date, date | None] | None:
 def window_start(task: Task, day: date) -> date | None:
     bounds = window_bounds(task, day)
     return bounds[0] if bounds else None
+
+
+def window_text(start: date, end: date | None) -> str:
+    """A window in the reader's language: "No window" for a task that never resets (its stored start is a placeholder
+    date no member should read), else its first and, when it has one, last day."""
+    if start == NO_WINDOW_START:
+        return str(TaskWindow.NONE.label)
+    first = date_format(start, "SHORT_DATE_FORMAT")
+    return f"{first} – {date_format(end, 'SHORT_DATE_FORMAT')}" if end else first

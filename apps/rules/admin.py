@@ -2,6 +2,7 @@
 actions, "why did (or didn't) this member earn", the review queue of held awards, and the metrics page."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,8 +17,9 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action
 
+from apps.analytics.admin import ActivityKindFilter
 from apps.analytics.models import ActivityEvent
-from apps.analytics.services.kinds import all_kind_choices
+from apps.analytics.services.kinds import all_kind_choices, kind_label
 from apps.core.admin_actions import AdminAction, AdminActionsMixin
 from apps.core.admin_base import HistoryAdmin, ModelAdmin, object_or_404
 from apps.core.errors import ApplicationError
@@ -78,8 +80,19 @@ def _simulation_summary(rule: EarningRule) -> str:
 class EarningRuleAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin):
     form = EarningRuleForm
     inlines = [MultiplierInline]
-    list_display = ["name", "kind", "status", "priority", "points", "growth", "budget_points", "budget_used", "starts_at", "ends_at"]
-    list_filter = ["status", "kind"]
+    list_display = [
+        "name",
+        "kind_display",
+        "status",
+        "priority",
+        "points",
+        "growth",
+        "budget_points",
+        "budget_used",
+        "starts_at",
+        "ends_at",
+    ]
+    list_filter = ["status", ActivityKindFilter]
     search_fields = ["name"]
     filter_horizontal = ["tiers", "tags"]
     readonly_fields = ["status", "budget_used"]
@@ -103,6 +116,10 @@ class EarningRuleAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelA
             },
         ),
     ]
+
+    @admin.display(description=_("activity kind"), ordering="kind")
+    def kind_display(self, obj: EarningRule) -> str:
+        return kind_label(obj.kind)
 
     def save_model(self, request: HttpRequest, obj: EarningRule, form: forms.ModelForm, change: bool) -> None:
         pass  # saved with its tiers, tags and multipliers in save_related, through the service
@@ -143,6 +160,7 @@ class EarningRuleAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelA
             **self.admin_site.each_context(request),
             "title": _("Simulation: %(rule)s") % {"rule": rule.name},
             "rule": rule,
+            "kind": kind_label(rule.kind),
             "result": selectors.rule_simulate(rule=rule),
             "opts": self.model._meta,
             "change_url": reverse("admin:rules_earningrule_change", args=[rule.pk]),
@@ -172,6 +190,7 @@ class EarningRuleAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelA
             "form": form,
             "verdicts": verdicts,
             "activity": activity,
+            "kind": kind_label(activity.kind) if activity else "",
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/rules/explain.html", context)
@@ -264,13 +283,17 @@ class DecisionForm(forms.Form):
 class RuleAwardAdmin(HistoryAdmin, ModelAdmin):
     """The review queue: held awards, filtered by rule, reason and date, released or rejected in bulk."""
 
-    list_display = ["created_at", "rule", "member", "kind", "occurred_at", "status", "points", "growth", "benefit", "reasons"]
-    list_filter = ["status", "rule", HoldReasonFilter, "kind", ("created_at", admin.DateFieldListFilter)]
+    list_display = ["created_at", "rule", "member", "kind_display", "occurred_at", "status", "points", "growth", "benefit", "reasons"]
+    list_filter = ["status", "rule", HoldReasonFilter, ActivityKindFilter, ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["rule", "member", "benefit"]
     search_fields = ["activity__event_id"]
     extra_lookups = ["member__id__exact", "rule__id__exact"]
     readonly_fields = [f.name for f in RuleAward._meta.fields]
     actions = ["release_selected", "reject_selected"]
+
+    @admin.display(description=_("activity kind"), ordering="kind")
+    def kind_display(self, obj: RuleAward) -> str:
+        return kind_label(obj.kind)
 
     @admin.display(description=_("hold reasons"))
     def reasons(self, award: RuleAward) -> str:
@@ -337,4 +360,28 @@ def member_held_awards_section(member: Member) -> SafeString:
 
 register_member_page_section(
     name="held_awards", title=_("Awards held for review"), permission="rules.view_ruleaward", render=member_held_awards_section
+)
+
+
+def member_rule_activities_section(member: Member) -> SafeString:
+    """The member's latest activities that rules are about, each a link to "why did (or didn't) this member earn?":
+    customer service answer "I didn't get my points" from the member page, without looking up ids."""
+    explain = reverse("admin:rules_earningrule_explain")
+    rows = [
+        {
+            "occurred_at": activity.occurred_at,
+            "kind": kind_label(activity.kind),
+            "event_id": activity.event_id,
+            "url": f"{explain}?{urlencode({'member': member.pk, 'activity': activity.pk})}",
+        }
+        for activity in selectors.member_rule_activities(member=member)
+    ]
+    return render_to_string("admin/rules/member_rule_activities.html", {"rows": rows})
+
+
+register_member_page_section(
+    name="rule_activities",
+    title=_("Why did (or didn't) this member earn?"),
+    permission="rules.view_earningrule",
+    render=member_rule_activities_section,
 )

@@ -314,3 +314,10 @@ def member_activity_get(*, member_id: int, activity_id: int) -> tuple[Member, Ac
     if activity is None:
         raise ApplicationError("not_found", _("The member has no such activity."), fields={"activity": activity_id}, http_status=404)
     return member, activity
+
+
+def member_rule_activities(*, member: Member, limit: int = 10) -> QuerySet[ActivityEvent]:
+    """The member's latest activities of a kind some rule (other than a draft) is about: what "why did (or didn't) I
+    earn?" is asked about."""
+    kinds = EarningRule.objects.exclude(status=RuleStatus.DRAFT).values("kind")
+    return ActivityEvent.objects.filter(member_id=member.pk, kind__in=kinds).order_by("-occurred_at", "-id")[:limit]

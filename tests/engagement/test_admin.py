@@ -2,10 +2,13 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
-from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE
+from apps.benefits.models import Grant
+from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.engagement import services
 from apps.engagement.models import Task, TaskStatus
+from apps.members.models import Tier
 from tests.engagement.factories import TaskFactory, activity
 from tests.members.factories import MemberFactory
 
@@ -55,3 +58,32 @@ def test_pause_is_a_post_and_only_for_those_who_manage_tasks(client, staff):
         assert client.get(reverse("admin:engagement_task_change", args=[task.pk])).status_code == 200
         assert client.post(reverse("admin:engagement_task_activate", args=[task.pk]), {}).status_code == 403
     assert Task.objects.get().status == TaskStatus.PAUSED
+
+
+def test_a_task_without_a_window_reads_no_window_not_a_placeholder_date(client, staff):
+    task = TaskFactory(code="profile", activity_kind="profile_completed", goal="once", target=1, window="none", reward_points=100)
+    member = MemberFactory()
+    services.task_progress_record([activity(member, kind="profile_completed")])
+    client.force_login(staff(OPERATIONS_MANAGER))
+    pages = [
+        reverse("admin:members_member_change", args=[member.pk]),
+        reverse("admin:engagement_taskprogress_changelist"),
+        reverse("admin:engagement_taskcompletion_changelist"),
+    ]
+    for url in pages:
+        content = client.get(url).content.decode()
+        assert task.title in content and "No window (counts from the start)" in content, url
+        assert "2000" not in content, url
+
+
+def test_a_task_code_is_not_called_a_grant_code_in_chinese(client, staff):
+    """One catalogue word for "code" had made every code column read 权益码 (a benefit grant's code)."""
+    TaskFactory(code="sign-in-7")
+    client.force_login(staff(OPERATIONS_MANAGER, language="zh-hans"))
+    tasks = client.get(reverse("admin:engagement_task_changelist")).content.decode()
+    assert "编码" in tasks and "权益码" not in tasks
+    tiers = client.get(reverse("admin:members_tier_changelist") + "?_=1").content.decode()
+    assert "权益码" not in tiers
+    with translation.override("zh-hans"):
+        assert str(Grant._meta.get_field("code").verbose_name) == "权益码"
+        assert str(Tier._meta.get_field("code").verbose_name) == "编码"

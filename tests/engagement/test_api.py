@@ -61,7 +61,7 @@ def test_calendar_lists_the_month_and_the_next_streak_reward(member_client, djan
     assert empty["days"] == [] and empty["month"] == "2020-01"
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-1", "december", "2026-12-01", "1999-12"])
+@pytest.mark.parametrize("month", ["2026-13", "2026-1", "december", "2026-12-01", "1999-12", "2026-1 ", "2026- 1", "２０２６-12"])
 def test_a_bad_month_is_a_clear_400(member_client, month):
     api, _member = member_client()
     answer = api.get("/api/v1/me/sign-in/calendar/", {"month": month})

@@ -1,6 +1,7 @@
 """The back office of earning rules: the pages per role, a rule built through the form, simulate and switch on,
 refusals as form errors, explain, metrics, and the review queue's bulk release and reject with a confirmation page."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from apps.analytics.models import ActivityEvent
 from apps.core import awards
-from apps.core.roles import ANALYST, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
+from apps.core.roles import ANALYST, AUDITOR, CAMPAIGN_MANAGER, CUSTOMER_SERVICE, OPERATIONS_MANAGER
 from apps.members.models import PointsAccount
 from apps.rules.admin import EarningRuleAdmin, EarningRuleForm
 from apps.rules.api.serializers import RuleInputSerializer
@@ -153,6 +154,8 @@ def test_bulk_release_asks_for_confirmation_then_pays(client, staff, held_awards
     ids = [str(pk) for pk in RuleAward.objects.values_list("pk", flat=True)]
     page = client.post("/admin/rules/ruleaward/", {"action": "release_selected", "_selected_action": ids})
     assert page.status_code == 200 and "40 points" in page.content.decode()
+    for member in held_awards:  # named and linked, not an id to look up
+        assert f'{reverse("admin:members_member_change", args=[member.pk])}">{member.name}</a>' in page.content.decode()
     assert set(RuleAward.objects.values_list("status", flat=True)) == {AwardStatus.HELD}
     done = client.post("/admin/rules/ruleaward/", {"action": "release_selected", "_selected_action": ids, "confirm": "1", "note": "ok"})
     assert done.status_code == 302
@@ -193,3 +196,44 @@ def test_the_member_page_says_when_nothing_is_held(client, staff):
     client.force_login(staff(OPERATIONS_MANAGER))
     content = client.get(reverse("admin:members_member_change", args=[MemberFactory().pk])).content.decode()
     assert "No award is held for review." in content
+
+
+def test_rule_pages_name_the_activity_kind_not_its_code(client, staff, held_awards):
+    """Staff read "售后到店" (Service visit), never the code ``service_visit``, on every page about rules."""
+    rule = EarningRuleFactory(name="Workshop", kind="service_visit", points=10)
+    member = MemberFactory()
+    visit = ActivityEventFactory(member=member, kind="service_visit", occurred_at=timezone.now() - timedelta(days=1))
+    client.force_login(staff(OPERATIONS_MANAGER, language="zh-hans"))
+    pages = [
+        reverse("admin:rules_earningrule_changelist"),
+        reverse("admin:rules_earningrule_simulation", args=[rule.pk]),
+        reverse("admin:rules_earningrule_explain") + f"?member={member.pk}&activity={visit.pk}",
+    ]
+    for url in pages:
+        text = _visible_text(client.get(url).content.decode())
+        assert "售后到店" in text and "service_visit" not in text, url
+    queue = _visible_text(client.get(reverse("admin:rules_ruleaward_changelist")).content.decode())
+    assert "社区发帖" in queue and "community_post" not in queue
+
+
+def _visible_text(html: str) -> str:
+    """What a reader sees: the page without its tags, attributes, scripts and styles."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_the_member_page_links_each_activity_a_rule_is_about_to_why_not(client, staff):
+    EarningRuleFactory(kind="service_visit", points=10)
+    member = MemberFactory()
+    visit = ActivityEventFactory(member=member, kind="service_visit", occurred_at=timezone.now() - timedelta(days=1))
+    ActivityEventFactory(member=member, kind="app_open", occurred_at=timezone.now() - timedelta(hours=1))  # no rule is about it
+    client.force_login(staff(CUSTOMER_SERVICE, language="zh-hans"))
+    content = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    explain = reverse("admin:rules_earningrule_explain") + f"?member={member.pk}&amp;activity={visit.pk}"
+    assert explain in content and "为何（未）获得？" in content
+    assert content.count("为何（未）获得？") == 1
+    client.force_login(staff(AUDITOR))  # reads awards, not rules: no section
+    assert (
+        reverse("admin:rules_earningrule_explain")
+        not in client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    )

@@ -110,3 +110,10 @@ def all_kind_choices() -> list[tuple[str, str]]:
     """Built-in kinds, then the registered ones: what rule and filter forms offer."""
     registered = [(kind.code, str(kind)) for kind in RegisteredActivityKind.objects.order_by("code")]
     return [*((value, str(label)) for value, label in ActivityKind.choices), *registered]
+
+
+def kind_label(code: str) -> str:
+    """A kind as staff read it, in their language: a built-in kind's label, a registered kind's name, else the code."""
+    if code in ActivityKind.values:
+        return str(ActivityKind(code).label)
+    return str(RegisteredActivityKind.objects.filter(code=code).first() or code)

@@ -1,3 +1,4 @@
+import re
 from datetime import date
 from typing import Any
 
@@ -46,12 +47,18 @@ class SignInView(APIView):
         return Response(answer, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
+# ASCII digits only: int() would also read full-width digits and padding spaces.
+MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+
+
 def _month(raw: Any, today: date) -> date:
     if raw in (None, ""):
         return today.replace(day=1)
     try:
-        year, month = (int(part) for part in str(raw).split("-"))
-        if not (len(str(raw)) == 7 and 2000 <= year <= 2100):
+        if not MONTH.fullmatch(str(raw)):
+            raise ValueError
+        year, month = int(str(raw)[:4]), int(str(raw)[5:])
+        if not 2000 <= year <= 2100:
             raise ValueError
         return date(year, month, 1)
     except ValueError:
