@@ -165,6 +165,9 @@ class ActivityEvent(models.Model):
             models.Index(fields=["recorded_at"], name="activity_recorded_idx"),
             models.Index(fields=["occurred_at"], name="activity_occurred_idx"),
             models.Index(fields=["member", "occurred_at"], name="activity_member_occurred_idx"),
+            # The back office finds an event by its ID, or a purchase by its order (only purchases carry one).
+            models.Index(fields=["event_id"], name="activity_event_id_idx"),
+            models.Index(fields=["order_ref"], name="activity_order_ref_idx", condition=~Q(order_ref="")),
             # Velocity checks count a device's or an address's recent events; most events carry neither.
             models.Index(fields=["device_id", "occurred_at"], name="activity_device_idx", condition=~Q(device_id="")),
             models.Index(fields=["client_ip", "occurred_at"], name="activity_client_ip_idx", condition=Q(client_ip__isnull=False)),

@@ -292,6 +292,8 @@ class Referral(TimeStampedModel):
         indexes = [
             models.Index(fields=["referrer", "rewarded_at"], name="referral_referrer_rewarded_idx"),
             models.Index(fields=["referrer", "created_at", "id"], name="referral_referrer_created_idx"),
+            # The back office finds a referral by the code it used.
+            models.Index(fields=["code"], name="referral_code_idx"),
         ]
 
     def __str__(self) -> str:

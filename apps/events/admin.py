@@ -123,9 +123,8 @@ class ClubAdmin(AdminActionsMixin, ServiceFormAdmin, HistoryAdmin, ModelAdmin):
         return fieldsets if obj is not None else fieldsets[:2]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Club]:
-        return selectors.clubs_with_counts().annotate(
-            pending_count=Count("join_requests", filter=Q(join_requests__status=JoinRequestStatus.PENDING), distinct=True)
-        )
+        pending = ClubJoinRequest.objects.filter(status=JoinRequestStatus.PENDING)
+        return selectors.clubs_with_counts().annotate(pending_count=selectors.count_of(pending, per="club"))
 
     def save_model(self, request: HttpRequest, obj: Club, form: forms.ModelForm, change: bool) -> None:
         services.club_save(

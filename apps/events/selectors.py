@@ -3,7 +3,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -87,10 +88,18 @@ def event_counts(*, event: Event) -> EventCounts:
     )
 
 
+def count_of(rows: QuerySet[Any], *, per: str) -> Coalesce:
+    """How many of ``rows`` point at the outer row through ``per``, as one subquery. Counting several relations with
+    joins in one query multiplies them (a club's members × its requests × its events) before ``DISTINCT`` undoes it:
+    three clubs of 10,000 members took 74 s."""
+    counted = rows.filter(**{per: OuterRef("pk")}).order_by().values(per).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 def clubs_with_counts() -> QuerySet[Club]:
     return Club.objects.annotate(
-        active_members=Count("memberships", filter=Q(memberships__left_at__isnull=True), distinct=True),
-        event_count=Count("events", distinct=True),
+        active_members=count_of(ClubMembership.objects.filter(left_at__isnull=True), per="club"),
+        event_count=count_of(Event.objects.all(), per="club"),
     )
 
 

@@ -220,6 +220,15 @@ class CityPrefixFilter(FieldTextFilter):
         admin.FieldListFilter.__init__(self, field, request, params, model, model_admin, field_path)
 
 
+class ExactTextFilter(FieldTextFilter):
+    """The whole value, as typed, on the column's index: "contains" read every row when nothing matched."""
+
+    def __init__(self, field: Any, request: HttpRequest, params: dict[str, Any], model: Any, model_admin: Any, field_path: str) -> None:
+        self.lookup_kwarg = f"{field_path}__exact"
+        self.lookup_val = params.get(self.lookup_kwarg)
+        admin.FieldListFilter.__init__(self, field, request, params, model, model_admin, field_path)
+
+
 class MemberAdminForm(forms.ModelForm):
     class Meta:
         model = Member
@@ -1080,14 +1089,21 @@ class PointsEntryAdmin(AdminActionsMixin, CodedReasonAdminMixin, ReadOnlyAdmin):
         "client",
         "expires_at",
     ]
-    list_filter = [("kind", ChoicesDropdownFilter), ("source_ref", FieldTextFilter)]
+    list_filter = [("kind", ChoicesDropdownFilter), ("source_ref", ExactTextFilter)]
     list_select_related = ["account__member", "actor", "client"]
     search_fields = ["source_ref"]
+    search_help_text = _("Source reference (exact)")
     # The member page links here for one member's ledger; a dropdown of every member would not scale.
     extra_lookups = ["account__member__id__exact"]
     # Rows are appended as they happen: the key orders them by time and its index serves a page without a sort.
     ordering = ["-id"]
     actions_detail = ["reverse_entry"]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[PointsEntry], search_term: str
+    ) -> tuple[QuerySet[PointsEntry], bool]:
+        term = search_term.strip()
+        return (queryset.filter(source_ref=term) if term else queryset), False
 
     @display(description=_("member"))
     def member_link(self, obj: PointsEntry) -> SafeString:

@@ -11,6 +11,7 @@ import openpyxl
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -326,6 +327,7 @@ class LeadAdmin(FullPersonalDataViewsLogged, AdminActionsMixin, ModelAdmin):
     list_display = ["received_at", "name", "phone_shown", "dealer", "channel", "interest", "member_shown", "outcome"]
     list_filter = ["outcome", "channel", "dealer"]
     search_fields = ["source_ref", "name", "interest"]
+    search_help_text = _("Source reference or interest (exact), or name (beginning)")
     list_select_related = ["dealer", "member"]
     date_hierarchy = None
     fields = [
@@ -358,6 +360,9 @@ class LeadAdmin(FullPersonalDataViewsLogged, AdminActionsMixin, ModelAdmin):
     @display(description=_("matched member"))
     def member_shown(self, obj: Lead) -> str:
         return _member_link(obj.member)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Lead], search_term: str) -> tuple[QuerySet[Lead], bool]:
+        return selectors.leads_search(queryset, search_term), False
 
     def _unmasked(self, request: HttpRequest, names: Any) -> list[str]:
         """Staff with the personal-data right see the phone in full; the others see it masked."""

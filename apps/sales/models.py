@@ -199,6 +199,10 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["member", "received_at", "id"], name="lead_member_time_idx"),
             models.Index(fields=["dealer", "received_at"], name="lead_dealer_time_idx"),
+            # The back office's search: the reference and the interest exactly, the name by its beginning.
+            models.Index(fields=["source_ref"], name="lead_source_ref_idx"),
+            models.Index(fields=["name"], name="lead_name_prefix_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["interest"], name="lead_interest_idx"),
         ]
 
     def __str__(self) -> str:

@@ -122,6 +122,9 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="webhookdelivery_due_idx"),
             models.Index(fields=["endpoint", "-id"], name="webhookdelivery_endpoint_idx"),
+            # The delivery log's search, by member ID (newest first) or by event ID, without reading the table.
+            models.Index(fields=["member_id", "-id"], name="webhookdelivery_member_idx"),
+            models.Index(fields=["event_id"], name="webhookdelivery_event_idx"),
             models.Index(
                 fields=["endpoint", "member_id", "sequence"],
                 condition=Q(status__in=["pending", "sending"]),

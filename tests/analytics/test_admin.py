@@ -81,3 +81,19 @@ def test_activity_log_and_rfm_lists_render(client, staff, data):
     client.force_login(staff(ANALYST))
     assert client.get(reverse("admin:analytics_activityevent_changelist")).status_code == 200
     assert client.get(reverse("admin:analytics_rfmscore_changelist")).status_code == 200
+
+
+def test_the_activity_list_finds_an_event_or_an_order_exactly(client, staff):
+    member = MemberFactory()
+    app_open = ActivityEventFactory(member=member, event_id="app-open-2026-0001")
+    order = purchase(member, local(2026, 3, 2, 10), "88.00", order_ref="SO-778899")
+    client.force_login(staff(ANALYST))
+    url = reverse("admin:analytics_activityevent_changelist")
+
+    def shown(text: str) -> list[int]:
+        return [event.pk for event in client.get(url, {"q": text}).context_data["cl"].result_list]
+
+    assert shown("app-open-2026-0001") == [app_open.pk]
+    assert shown(" SO-778899 ") == [order.pk]
+    assert shown("app-open") == [] and shown("778899") == []
+    assert "Event ID or order reference (exact)" in client.get(url).content.decode()
