@@ -244,16 +244,11 @@ def _grant_chunk(benefit: Benefit, chunk: list[int], source: str, source_ref: st
         candidates = candidates.filter(tier_id__in=tiers)
     eligible = set(candidates.values_list("pk", flat=True))
     result.skipped_ineligible += len(chunk) - len(eligible)
-    # Looked up by member, with the benefit compared here: a benefit granted to a segment for the first time has no
-    # statistics yet, so a query naming it was planned as a scan of all its grants (believed to be one), which
-    # grew with every chunk of the run (quadratic over a run of 1,000,000 members).
-    already = {
-        member_id
-        for member_id, benefit_id in Grant.objects.filter(source=source, source_ref=source_ref, member_id__any_of=eligible).values_list(
-            "member_id", "benefit_id"
+    already = set(
+        Grant.objects.filter(benefit=benefit, source=source, source_ref=source_ref, member_id__any_of=eligible).values_list(
+            "member_id", flat=True
         )
-        if benefit_id == benefit.pk
-    }
+    )
     result.skipped_duplicate += len(already)
     eligible -= already
     over_limit: set[int] = set()
