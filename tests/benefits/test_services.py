@@ -191,6 +191,17 @@ class TestBulk:
         benefit.refresh_from_db()
         assert benefit.issued_count == 4 == Grant.objects.filter(benefit=benefit).count()
 
+    def test_a_rerun_skips_only_grants_of_the_same_benefit(self):
+        members = MemberFactory.create_batch(3)
+        ids = [m.pk for m in members]
+        first, second = BenefitFactory(), BenefitFactory()
+        services.grants_issue_bulk(benefit=first, member_ids=ids[:2], source=GrantSource.CAMPAIGN, source_ref="run:7")
+        result = services.grants_issue_bulk(benefit=second, member_ids=ids, source=GrantSource.CAMPAIGN, source_ref="run:7")
+        assert (result.issued, result.skipped_duplicate) == (3, 0)
+        again = services.grants_issue_bulk(benefit=first, member_ids=ids, source=GrantSource.CAMPAIGN, source_ref="run:7")
+        assert (again.issued, again.skipped_duplicate) == (1, 2)
+        assert Grant.objects.filter(benefit=first).count() == 3 == Grant.objects.filter(benefit=second).count()
+
 
 class TestStaffRedemption:
     def test_staff_with_the_permission_redeem_by_grant_and_are_recorded(self, staff):
