@@ -298,6 +298,7 @@ class RuleAwardAdmin(HistoryAdmin, ModelAdmin):
     @admin.display(description=_("activity kind"), ordering="kind")
     def kind_display(self, obj: RuleAward) -> str:
         return kind_label(obj.kind)
+
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[RuleAward], search_term: str) -> tuple[QuerySet[RuleAward], bool]:
         # Exact, on the activity's event ID index: "contains" through the join read every activity when nothing matched.
         term = search_term.strip()

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("members", "0017_member_city_prefix_index"),
-        ("sales", "0001_initial"),
+        ("sales", "0002_lead_client_references"),
     ]
 
     operations = [
