@@ -3,6 +3,8 @@ member and a rule paying another (in the opposite key order) and a purchase take
 that first lock that it did not already take."""
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -23,6 +25,19 @@ LOCKING = re.compile(r"\bFOR (NO KEY )?UPDATE\b")
 MEMBER_TABLES = ("members_member", "members_pointsaccount")
 
 
+@contextmanager
+def recorded_statements() -> Iterator[list[tuple[str, object]]]:
+    """Every statement sent inside the block, with its parameters (the lock tests read both)."""
+    statements: list[tuple[str, object]] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield statements
+
+
 def _member_locks(statements: list[tuple[str, object]]) -> list[tuple[str, object]]:
     return [(sql, params) for sql, params in statements if LOCKING.search(sql) and any(table in sql for table in MEMBER_TABLES)]
 
@@ -34,13 +49,7 @@ def test_the_members_a_store_pays_are_locked_first_in_one_statement_in_key_order
     TaskFactory(activity_kind="event_attendance", target=1, reward_points=5, reward_growth=3)
     EarningRuleFactory(kind="sign_in", points=10, growth=2)
     at = timezone.now() - timedelta(minutes=5)
-    statements: list[tuple[str, object]] = []
-
-    def record(execute, sql, params, many, context):
-        statements.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
+    with recorded_statements() as statements:
         answer = ingest(
             ApiClientFactory(),
             # The task pays the member with the higher key first, the rule the lower one after it.
@@ -65,13 +74,7 @@ def test_a_store_that_pays_nobody_locks_no_member():
         pytest.skip("row locks are PostgreSQL's")
     member = MemberFactory()
     EarningRuleFactory(kind="sign_in", points=10)
-    statements: list[tuple[str, object]] = []
-
-    def record(execute, sql, params, many, context):
-        statements.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
+    with recorded_statements() as statements:
         answer = ingest(ApiClientFactory(), event(member, kind="share", at=timezone.now() - timedelta(minutes=5)))
     assert answer["created"] == 1 and answer["points_awarded"] == 0
     assert _member_locks(statements) == []
@@ -84,13 +87,7 @@ def test_a_first_purchase_locks_the_referrer_it_rewards_in_the_stores_one_statem
         pytest.skip("row locks are PostgreSQL's")
     referrer, referee = MemberFactory(), MemberFactory()
     referral_attach(referee=referee, code=referral_code_for(member=referrer).code)
-    statements: list[tuple[str, object]] = []
-
-    def record(execute, sql, params, many, context):
-        statements.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
+    with recorded_statements() as statements:
         answer = ingest(ApiClientFactory(), event(referee, kind="purchase", at=timezone.now() - timedelta(minutes=5), amount="100.00"))
     assert answer["created"] == 1
     first_sql, first_params = _member_locks(statements)[0]
@@ -107,13 +104,7 @@ def test_a_purchase_that_is_not_a_first_one_locks_no_referrer():
     client = ApiClientFactory()
     ingest(client, event(referee, kind="purchase", at=timezone.now() - timedelta(minutes=10), amount="10.00"))
     referral_attach(referee=referee, code=referral_code_for(member=referrer).code)
-    statements: list[tuple[str, object]] = []
-
-    def record(execute, sql, params, many, context):
-        statements.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
+    with recorded_statements() as statements:
         ingest(client, event(referee, kind="purchase", at=timezone.now() - timedelta(minutes=5), amount="100.00"))
     assert _member_locks(statements)[0][1] == [[referee.pk]]
     assert Referral.objects.get(referee=referee).state == ReferralState.PENDING
